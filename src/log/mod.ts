@@ -1,0 +1,83 @@
+/**
+ * Structured logging to stderr: one line per event, `ts level event key=value...`, or JSON lines
+ * with `MINER_CLI_LOG_FORMAT=json`. Secrets are never passed to the logger.
+ * @module
+ */
+
+/** Log severities, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Field values a log line may carry. */
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** Options for {@link Logger}. */
+export interface LoggerOptions {
+  /** Minimum level written (default from `MINER_CLI_LOG_LEVEL`, else `info`). */
+  level?: LogLevel;
+  /** Emit JSON lines instead of `key=value` text. */
+  json?: boolean;
+  /** Where lines go (default: stderr). */
+  sink?: (line: string) => void;
+}
+
+/** A minimal structured logger. */
+export class Logger {
+  #level: number;
+  #json: boolean;
+  #sink: (line: string) => void;
+
+  /** Creates a logger. */
+  constructor(options: LoggerOptions = {}) {
+    const envLevel = safeEnv("MINER_CLI_LOG_LEVEL") as LogLevel | undefined;
+    this.#level = ORDER[options.level ?? (envLevel && envLevel in ORDER ? envLevel : "info")];
+    this.#json = options.json ?? safeEnv("MINER_CLI_LOG_FORMAT") === "json";
+    const enc = new TextEncoder();
+    this.#sink = options.sink ?? ((line) => Deno.stderr.writeSync(enc.encode(line + "\n")));
+  }
+
+  /** Logs at debug level. */
+  debug(event: string, fields: LogFields = {}): void {
+    this.#write("debug", event, fields);
+  }
+  /** Logs at info level. */
+  info(event: string, fields: LogFields = {}): void {
+    this.#write("info", event, fields);
+  }
+  /** Logs at warn level. */
+  warn(event: string, fields: LogFields = {}): void {
+    this.#write("warn", event, fields);
+  }
+  /** Logs at error level. */
+  error(event: string, fields: LogFields = {}): void {
+    this.#write("error", event, fields);
+  }
+
+  #write(level: LogLevel, event: string, fields: LogFields): void {
+    if (ORDER[level] < this.#level) return;
+    const ts = new Date().toISOString();
+    if (this.#json) {
+      this.#sink(JSON.stringify({ ts, level, event, ...fields }));
+      return;
+    }
+    const parts = [ts, level.toUpperCase().padEnd(5), event];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      const s = String(v);
+      parts.push(`${k}=${/[\s"=]/.test(s) || s === "" ? JSON.stringify(s) : s}`);
+    }
+    this.#sink(parts.join(" "));
+  }
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A logger that discards everything (for library use and tests). */
+export const silentLogger: Logger = new Logger({ sink: () => {}, level: "error" });

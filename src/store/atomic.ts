@@ -1,0 +1,128 @@
+/**
+ * Atomic, durable file writes and validated JSON reads.
+ *
+ * Every piece of state miner-cli keeps on disk goes through {@link writeFileAtomic}: the
+ * content goes to a temporary file in the same directory, is fsync'ed, then renamed over the
+ * target and the directory is fsync'ed, so a crash leaves either the old or the new file,
+ * never a half-written one.
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import type { z } from "zod";
+
+/** Options for {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** File mode of the final file (default 0o644; use 0o600 for secrets). */
+  mode?: number;
+}
+
+/** Raised when a state file exists but cannot be parsed or does not match its schema. */
+export class CorruptFileError extends Error {
+  /** Where the unreadable file was moved to, if it was moved aside. */
+  readonly movedTo?: string;
+  /** Creates the error for `path`. */
+  constructor(readonly path: string, detail: string, movedTo?: string) {
+    super(
+      movedTo
+        ? `${path} is corrupt (${detail}); it was kept aside as ${movedTo} — inspect or restore it`
+        : `${path} is corrupt (${detail}); fix or remove it`,
+    );
+    this.name = "CorruptFileError";
+    this.movedTo = movedTo;
+  }
+}
+
+/** Writes `data` to `path` atomically (temp file + fsync + rename + directory fsync). */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  const mode = options.mode ?? 0o644;
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${crypto.randomUUID()}.tmp`);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const file = await Deno.open(tmp, { write: true, createNew: true, mode });
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    await file.syncData();
+  } catch (err) {
+    file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  file.close();
+  // createNew honours the umask; force the exact mode requested.
+  if (Deno.build.os !== "windows") await Deno.chmod(tmp, mode);
+  try {
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}
+
+/** Options for {@link readJsonFile}. */
+export interface ReadJsonOptions {
+  /** Move an unparsable file aside (to `<path>.corrupt-<timestamp>`) instead of only failing. */
+  moveAsideOnCorrupt?: boolean;
+}
+
+/**
+ * Reads and validates a JSON file. Returns `undefined` when the file does not exist and throws
+ * {@link CorruptFileError} when it cannot be parsed or validated.
+ */
+export async function readJsonFile<T extends z.ZodType>(
+  path: string,
+  schema: T,
+  options: ReadJsonOptions = {},
+): Promise<z.infer<T> | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  let detail: string;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    detail = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+  } catch (err) {
+    detail = err instanceof Error ? err.message : String(err);
+  }
+  if (options.moveAsideOnCorrupt) {
+    const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}`;
+    await Deno.rename(path, aside);
+    throw new CorruptFileError(path, detail, aside);
+  }
+  throw new CorruptFileError(path, detail);
+}
+
+/** Serializes `value` as pretty JSON and writes it with {@link writeFileAtomic}. */
+export function writeJsonAtomic(
+  path: string,
+  value: unknown,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", options);
+}

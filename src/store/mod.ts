@@ -1,0 +1,13 @@
+/**
+ * On-disk state: home directory layout and atomic file writes.
+ * @module
+ */
+export { APP_DIR, type NodePaths, resolvePaths, type ResolvePathsOptions } from "./paths.ts";
+export {
+  type AtomicWriteOptions,
+  CorruptFileError,
+  readJsonFile,
+  type ReadJsonOptions,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic.ts";
