@@ -71,7 +71,7 @@ export class PeerRegistry {
   #peers = new Map<string, Peer>();
   #pending: Op[] = [];
   #stamp = "";
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
   readonly #debounceMs: number;
   readonly #onWarning: (message: string) => void;

@@ -18,3 +18,25 @@ export {
   TAG_LENGTH,
   type TransportCiphers,
 } from "./noise.ts";
+export { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
+export {
+  acceptChannel,
+  type AcceptedChannel,
+  ChannelError,
+  type ChannelErrorCode,
+  type ChannelLimits,
+  DEFAULT_LIMITS,
+  initiateChannel,
+  type InitiatorOptions,
+  KIND_CONTROL,
+  KIND_DATA,
+  MAX_FRAGMENT,
+  type MessageHandler,
+  NOISE_PROTOCOL,
+  type ResponderOptions,
+  SecureChannel,
+  TokenBucket,
+} from "./channel.ts";
+export { startTransportServer, type TransportServer, type TransportServerOptions } from "./server.ts";
+export { DialError, type DialOptions, dialSocket } from "./client.ts";
+export { backoffDelay, type BackoffOptions } from "./backoff.ts";

@@ -1,0 +1,19 @@
+/**
+ * What every command receives.
+ * @module
+ */
+import type { NodePaths } from "../store/mod.ts";
+import type { Output } from "./format.ts";
+
+/** Per-invocation context. */
+export interface CliContext {
+  /** Resolved state locations. */
+  paths: NodePaths;
+  /** Output streams. */
+  io: Output;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopSignal: AbortSignal;
+}
+
+/** A command implementation: returns the exit code. */
+export type CommandFn = (ctx: CliContext, args: string[]) => Promise<number>;

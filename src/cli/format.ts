@@ -1,0 +1,49 @@
+/**
+ * Terminal output helpers.
+ * @module
+ */
+
+/** Renders rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => [...(r[i] ?? "")].length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd()).join("\n");
+}
+
+/** "3s ago", "5m ago", "never". */
+export function ago(iso: string | null, now = Date.now()): string {
+  if (!iso) return "never";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+/** Formats milliseconds with sensible precision, or "-". */
+export function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "-";
+  return value < 10 ? `${value.toFixed(2)} ms` : `${value.toFixed(1)} ms`;
+}
+
+/** Output sink used by commands (swappable in tests). */
+export interface Output {
+  /** Writes a line to stdout. */
+  out(line: string): void;
+  /** Writes a line to stderr. */
+  err(line: string): void;
+}
+
+const enc = new TextEncoder();
+
+function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = enc.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
+}
+
+/** The process's stdout/stderr. */
+export const stdio: Output = {
+  out: (line) => writeAllSync(Deno.stdout, line + "\n"),
+  err: (line) => writeAllSync(Deno.stderr, line + "\n"),
+};

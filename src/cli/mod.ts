@@ -1,0 +1,137 @@
+/**
+ * The `miner-cli` command line.
+ * @module
+ */
+import { IdentityError } from "../identity/mod.ts";
+import { AmbiguousPeerError, PeerNotFoundError } from "../peers/mod.ts";
+import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { CorruptFileError, resolvePaths } from "../store/mod.ts";
+import { UsageError } from "./args.ts";
+import type { CliContext, CommandFn } from "./context.ts";
+import { type Output, stdio } from "./format.ts";
+import { commandHelp, globalHelp } from "./help.ts";
+import { nodeInfo, nodeInit, nodePairCode, nodeReset, nodeServe, nodeSet } from "./node_commands.ts";
+import {
+  peerAdd,
+  peerAllow,
+  peerAuthMode,
+  peerList,
+  peerOptimal,
+  peerPing,
+  peerRemove,
+  peerRevoke,
+  peerSet,
+} from "./peer_commands.ts";
+
+export { UsageError } from "./args.ts";
+export type { Output } from "./format.ts";
+
+const COMMANDS: Record<string, CommandFn> = {
+  "node init": nodeInit,
+  "node info": nodeInfo,
+  "node set": nodeSet,
+  "node reset": nodeReset,
+  "node pair-code": nodePairCode,
+  "node serve": nodeServe,
+  "peer add": peerAdd,
+  "peer list": peerList,
+  "peer remove": peerRemove,
+  "peer set": peerSet,
+  "peer ping": peerPing,
+  "peer allow": peerAllow,
+  "peer revoke": peerRevoke,
+  "peer auth-mode": peerAuthMode,
+  "peer optimal": peerOptimal,
+};
+
+/** Options for {@link runCli}. */
+export interface RunCliOptions {
+  /** Output streams (default: the process's). */
+  io?: Output;
+  /** Aborted when the process should stop (SIGINT/SIGTERM). */
+  stopSignal?: AbortSignal;
+}
+
+/** Runs one command line and returns the exit code (0 ok, 1 error). */
+export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
+  const io = options.io ?? stdio;
+  const args = [...argv];
+  let home: string | undefined;
+  while (args.length && args[0].startsWith("-")) {
+    const a = args.shift()!;
+    if (a === "--home") {
+      home = args.shift();
+      if (!home) return usage(io, new UsageError("--home needs a directory"));
+    } else if (a.startsWith("--home=")) home = a.slice(7);
+    else if (a === "--version" || a === "-V") {
+      io.out(`miner-cli ${SOFTWARE_VERSION}`);
+      return 0;
+    } else if (a === "--help" || a === "-h") {
+      io.out(globalHelp());
+      return 0;
+    } else return usage(io, new UsageError(`unknown global option ${a}`));
+  }
+  if (args.length === 0) {
+    io.out(globalHelp());
+    return 1;
+  }
+  if (args[0] === "help") {
+    const name = args.slice(1).join(" ");
+    if (!name) {
+      io.out(globalHelp());
+      return 0;
+    }
+    const text = commandHelp(name);
+    if (!text) return usage(io, new UsageError(`unknown command ${JSON.stringify(name)}`));
+    io.out(text);
+    return 0;
+  }
+  const name = `${args[0]} ${args[1] ?? ""}`.trim();
+  const fn = COMMANDS[name];
+  if (!fn) {
+    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(args[0] + " "));
+    return usage(
+      io,
+      new UsageError(group.length
+        ? `unknown ${args[0]} command ${JSON.stringify(args[1] ?? "")}; one of: ${group.map((g) => g.split(" ")[1]).join(", ")}`
+        : `unknown command ${JSON.stringify(args[0])}`),
+    );
+  }
+  const rest = args.slice(2);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(commandHelp(name)!);
+    return 0;
+  }
+  let ctx: CliContext;
+  try {
+    ctx = { paths: resolvePaths({ home }), io, stopSignal: options.stopSignal ?? new AbortController().signal };
+  } catch (err) {
+    io.err(`error: ${(err as Error).message}`);
+    return 1;
+  }
+  try {
+    return await fn(ctx, rest);
+  } catch (err) {
+    if (err instanceof UsageError) return usage(io, err);
+    io.err(`error: ${describeError(err)}`);
+    if (Deno.env.get("MINER_CLI_DEBUG")) io.err(String((err as Error)?.stack));
+    return 1;
+  }
+}
+
+function usage(io: Output, err: UsageError): number {
+  io.err(`error: ${err.message}`);
+  if (err.command && commandHelp(err.command)) io.err(`usage: ${commandHelp(err.command)!.split("\n")[0].slice(7)}`);
+  else io.err("run `miner-cli help` for the list of commands");
+  return 1;
+}
+
+function describeError(err: unknown): string {
+  if (
+    err instanceof IdentityError || err instanceof CorruptFileError || err instanceof PeerNotFoundError ||
+    err instanceof AmbiguousPeerError
+  ) return err.message;
+  if (err instanceof Deno.errors.PermissionDenied) return `permission denied: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,401 @@
+/**
+ * `miner-cli peer ...` commands. Commands that need a peer dial it directly with this node's
+ * identity, so they work without a running daemon (from cron, for example).
+ * @module
+ */
+import { loadIdentity, NodeNameSchema } from "../identity/mod.ts";
+import {
+  AuthModeSchema,
+  AuthStore,
+  DEFAULT_SCORE,
+  haversineKm,
+  optimalPeers,
+  parseAddressOrNull,
+  parseAllowTarget,
+  type Peer,
+  PeerRegistry,
+  PeerSchema,
+} from "../peers/mod.ts";
+import { MeshNode, parsePairCode, type PeerSession, RequestTimeoutError } from "../node/mod.ts";
+import { bool, duration, int, num, parseCommandArgs, requireStr, str, UsageError } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { ago, ms, table } from "./format.ts";
+
+function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
+  return PeerRegistry.open(ctx.paths.peersJson, { debounceMs: 0, onWarning: (m) => ctx.io.err(`warning: ${m}`) });
+}
+
+function openMesh(ctx: CliContext): Promise<MeshNode> {
+  return MeshNode.open(ctx.paths, { keepalive: false, registryDebounceMs: 0, onWarning: (m) => ctx.io.err(`warning: ${m}`) });
+}
+
+function nameOrThrow(name: string, cmd: string): string {
+  const r = NodeNameSchema.safeParse(name);
+  if (!r.success) throw new UsageError(`invalid name ${JSON.stringify(name)}: ${r.error.issues[0].message}`, cmd);
+  return r.data;
+}
+
+function addressOrThrow(address: string, cmd: string): string {
+  if (!parseAddressOrNull(address)) {
+    throw new UsageError(`invalid address ${JSON.stringify(address)}: use HOST:PORT, [IPv6]:PORT or ws(s)://HOST:PORT/path`, cmd);
+  }
+  return address.trim();
+}
+
+async function caFromEnv(): Promise<string | undefined> {
+  const f = Deno.env.get("MINER_CLI_TLS_CA");
+  return f ? await Deno.readTextFile(f) : undefined;
+}
+
+/** `peer add`. */
+export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer add";
+  const p = parseCommandArgs(cmd, args, {
+    address: { type: "string" },
+    name: { type: "string" },
+    code: { type: "string" },
+    lat: { type: "string" },
+    lon: { type: "string" },
+    hops: { type: "string" },
+    timeout: { type: "string" },
+  });
+  const address = addressOrThrow(requireStr(p, "address", cmd), cmd);
+  const wantName = str(p, "name") !== undefined ? nameOrThrow(str(p, "name")!, cmd) : undefined;
+  const code = str(p, "code") !== undefined ? parsePairCode(str(p, "code")!) : undefined;
+  const lat = num(p, "lat", { min: -90, max: 90 });
+  const lon = num(p, "lon", { min: -180, max: 180 });
+  if ((lat === undefined) !== (lon === undefined)) throw new UsageError("give both --lat and --lon, or neither", cmd);
+  const hops = int(p, "hops", { min: 0, max: 255, fallback: 1 });
+  const timeoutMs = duration(p, "timeout", { min: 100, max: 120_000, fallback: 10_000 });
+  const mesh = await openMesh(ctx);
+  try {
+    const session = await mesh.dial(address, { pairCode: code, timeoutMs, ca: await caFromEnv() });
+    const remote = session.peer;
+    session.close("peer added");
+    const name = wantName ?? nameOrThrow(remote.name, cmd);
+    const clash = mesh.registry.list().find((x) => x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id);
+    if (clash) {
+      throw new UsageError(`the name ${name} is already used by peer ${clash.id}; choose another --name`, cmd);
+    }
+    const existing = mesh.registry.get(remote.id);
+    const peer: Peer = PeerSchema.parse({
+      ...(existing ?? {
+        addedAt: new Date().toISOString(),
+        pingMs: null,
+        score: DEFAULT_SCORE,
+        stats: { success: 0, failure: 0, timeout: 0 },
+      }),
+      id: remote.id,
+      name,
+      publicKey: remote.publicKey,
+      address,
+      role: remote.role,
+      lastSeen: new Date().toISOString(),
+      hops,
+      ...(lat !== undefined ? { lat, lon } : {}),
+      geoKm: mesh.geoKmTo(lat ?? existing?.lat, lon ?? existing?.lon),
+    });
+    mesh.registry.upsert(peer);
+    await mesh.registry.flush();
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ added: !existing, peer }, null, 2));
+    else {
+      ctx.io.out(`${existing ? "updated" : "added"} peer ${peer.name} (${peer.id}, ${peer.role}) at ${address}${code ? ", paired with code" : ""}`);
+    }
+    return 0;
+  } finally {
+    await mesh.close();
+  }
+}
+
+interface ProbeResult {
+  online: boolean;
+  rttMs?: number;
+  error?: string;
+}
+
+async function probe(mesh: MeshNode, peer: Peer, timeoutMs: number): Promise<ProbeResult> {
+  if (!peer.address) return { online: false, error: "no address (peer connects in)" };
+  let session: PeerSession | undefined;
+  try {
+    session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs });
+    const rtt = await session.ping(timeoutMs);
+    mesh.registry.markSeen(peer.id);
+    return { online: true, rttMs: Math.round(rtt * 1000) / 1000 };
+  } catch (err) {
+    return { online: false, error: (err as Error).message };
+  } finally {
+    session?.close("probe done");
+  }
+}
+
+/** `peer list`. */
+export async function peerList(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer list";
+  const p = parseCommandArgs(cmd, args, { "no-probe": { type: "boolean" }, timeout: { type: "string" } });
+  const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 3000 });
+  const mesh = await openMesh(ctx);
+  try {
+    const peers = mesh.registry.list();
+    const probes = bool(p, "no-probe")
+      ? peers.map(() => null)
+      : await Promise.all(peers.map((peer) => probe(mesh, peer, timeoutMs)));
+    const rows = mesh.registry.list().map((peer, i) => ({
+      ...peer,
+      online: probes[i]?.online ?? null,
+      ...(probes[i]?.error ? { probeError: probes[i]!.error } : {}),
+    }));
+    if (bool(p, "json")) {
+      ctx.io.out(JSON.stringify(rows, null, 2));
+      return 0;
+    }
+    if (rows.length === 0) {
+      ctx.io.out("no peers yet: add one with `miner-cli peer add --address HOST:PORT --name NAME`");
+      return 0;
+    }
+    ctx.io.out(table(
+      ["", "NAME", "ID", "ROLE", "ADDRESS", "PING", "SCORE", "LAST SEEN"],
+      rows.map((r) => [
+        r.online === null ? "?" : r.online ? "●" : "○",
+        r.name,
+        r.id.slice(0, 12),
+        r.role,
+        r.address ?? "(inbound)",
+        ms(r.pingMs),
+        r.score,
+        ago(r.lastSeen),
+      ]),
+    ));
+    return 0;
+  } finally {
+    await mesh.close();
+  }
+}
+
+/** `peer remove`. */
+export async function peerRemove(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer remove";
+  const p = parseCommandArgs(cmd, args, {});
+  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer remove <peer>", cmd);
+  const reg = await openRegistry(ctx);
+  const peer = reg.resolve(p.positionals[0]);
+  reg.remove(peer.id);
+  await reg.close();
+  if (bool(p, "json")) ctx.io.out(JSON.stringify({ removed: peer.id }));
+  else ctx.io.out(`removed peer ${peer.name} (${peer.id})`);
+  return 0;
+}
+
+/** `peer set`. */
+export async function peerSet(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer set";
+  const p = parseCommandArgs(cmd, args, {
+    name: { type: "string" },
+    address: { type: "string" },
+    lat: { type: "string" },
+    lon: { type: "string" },
+    hops: { type: "string" },
+  });
+  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]", cmd);
+  const lat = num(p, "lat", { min: -90, max: 90 });
+  const lon = num(p, "lon", { min: -180, max: 180 });
+  if ((lat === undefined) !== (lon === undefined)) throw new UsageError("give both --lat and --lon, or neither", cmd);
+  const name = str(p, "name") !== undefined ? nameOrThrow(str(p, "name")!, cmd) : undefined;
+  const address = str(p, "address") !== undefined ? addressOrThrow(str(p, "address")!, cmd) : undefined;
+  const hops = str(p, "hops") !== undefined ? int(p, "hops", { min: 0, max: 255, fallback: 1 }) : undefined;
+  if (name === undefined && address === undefined && lat === undefined && hops === undefined) {
+    throw new UsageError("nothing to change", cmd);
+  }
+  const me = await loadIdentity(ctx.paths);
+  const reg = await openRegistry(ctx);
+  const peer = reg.resolve(p.positionals[0]);
+  if (name) {
+    const clash = reg.list().find((x) => x.name.toLowerCase() === name.toLowerCase() && x.id !== peer.id);
+    if (clash) throw new UsageError(`the name ${name} is already used by peer ${clash.id}`, cmd);
+  }
+  const updated = reg.update(peer.id, (cur) => {
+    const next: Peer = {
+      ...cur,
+      ...(name ? { name } : {}),
+      ...(address ? { address } : {}),
+      ...(hops !== undefined ? { hops } : {}),
+      ...(lat !== undefined ? { lat, lon } : {}),
+    };
+    const mine = me.info;
+    next.geoKm = mine.lat !== undefined && next.lat !== undefined
+      ? Math.round(haversine(mine.lat, mine.lon!, next.lat, next.lon!) * 10) / 10
+      : null;
+    return next;
+  })!;
+  await reg.close();
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(updated, null, 2));
+  else ctx.io.out(`updated peer ${updated.name} (${updated.id})`);
+  return 0;
+}
+
+function haversine(aLat: number, aLon: number, bLat: number, bLon: number): number {
+  return haversineKm({ lat: aLat, lon: aLon }, { lat: bLat, lon: bLon });
+}
+
+/** `peer ping`. */
+export async function peerPing(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer ping";
+  const p = parseCommandArgs(cmd, args, { count: { type: "string", short: "c" }, timeout: { type: "string" }, interval: { type: "string" } });
+  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer ping <peer> [--count N]", cmd);
+  const count = int(p, "count", { min: 1, max: 10_000, fallback: 4 });
+  const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 5000 });
+  const intervalMs = duration(p, "interval", { min: 0, max: 60_000, fallback: 200 });
+  const json = bool(p, "json");
+  const mesh = await openMesh(ctx);
+  try {
+    const peer = mesh.registry.resolve(p.positionals[0]);
+    if (!peer.address) throw new UsageError(`peer ${peer.name} has no address (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``, cmd);
+    let session: PeerSession;
+    try {
+      session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: await caFromEnv() });
+    } catch (err) {
+      mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError || /timed out/.test((err as Error).message) ? "timeout" : "failure");
+      throw err;
+    }
+    const rtts: number[] = [];
+    let failures = 0;
+    if (!json) ctx.io.out(`PING ${peer.name} (${peer.id.slice(0, 12)}) at ${peer.address}`);
+    for (let seq = 1; seq <= count; seq++) {
+      try {
+        const rtt = await session.ping(timeoutMs);
+        rtts.push(rtt);
+        mesh.recordOutcome(peer.id, "success", rtt);
+        if (!json) ctx.io.out(`reply from ${peer.name}: seq=${seq} time=${ms(rtt)}`);
+      } catch (err) {
+        failures++;
+        mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError ? "timeout" : "failure");
+        if (!json) ctx.io.out(`no reply from ${peer.name}: seq=${seq} (${(err as Error).message})`);
+        if (session.isClosed) break;
+      }
+      if (seq < count && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    session.close("ping done");
+    const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
+    if (avg !== null) mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: Math.round(avg * 1000) / 1000 }));
+    await mesh.registry.flush();
+    const summary = {
+      peer: peer.name,
+      id: peer.id,
+      sent: rtts.length + failures,
+      received: rtts.length,
+      rttMs: rtts.map((r) => Math.round(r * 1000) / 1000),
+      avgMs: avg === null ? null : Math.round(avg * 1000) / 1000,
+      minMs: rtts.length ? Math.round(Math.min(...rtts) * 1000) / 1000 : null,
+      maxMs: rtts.length ? Math.round(Math.max(...rtts) * 1000) / 1000 : null,
+      score: mesh.registry.get(peer.id)?.score,
+    };
+    if (json) ctx.io.out(JSON.stringify(summary, null, 2));
+    else {
+      ctx.io.out(`${summary.sent} sent, ${summary.received} received, avg ${ms(summary.avgMs)}, min ${ms(summary.minMs)}, max ${ms(summary.maxMs)}; score ${summary.score}`);
+    }
+    return rtts.length === count ? 0 : 1;
+  } finally {
+    await mesh.close();
+  }
+}
+
+/** `peer allow`. */
+export async function peerAllow(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer allow";
+  const p = parseCommandArgs(cmd, args, {});
+  if (p.positionals.length === 0) throw new UsageError("usage: miner-cli peer allow <node-id|public-key>...", cmd);
+  const auth = await AuthStore.open(ctx.paths.authJson);
+  const entries = p.positionals.map((t) => {
+    try {
+      return parseAllowTarget(t);
+    } catch (err) {
+      throw new UsageError((err as Error).message, cmd);
+    }
+  });
+  const results = [];
+  for (const e of entries) results.push({ id: e.id, added: await auth.allow(e) });
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(results));
+  else for (const r of results) ctx.io.out(r.added ? `allowed ${r.id}` : `${r.id} was already allowed`);
+  return 0;
+}
+
+/** `peer revoke`. */
+export async function peerRevoke(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer revoke";
+  const p = parseCommandArgs(cmd, args, {});
+  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer revoke <node-id|public-key|peer>", cmd);
+  const auth = await AuthStore.open(ctx.paths.authJson);
+  const reg = await openRegistry(ctx);
+  let id: string;
+  try {
+    id = parseAllowTarget(p.positionals[0]).id;
+  } catch {
+    id = reg.resolve(p.positionals[0]).id;
+  }
+  const wasAllowed = await auth.revoke(id);
+  const wasRegistered = reg.remove(id);
+  await reg.close();
+  if (!wasAllowed && !wasRegistered) throw new UsageError(`${id} is neither allowed nor registered`, cmd);
+  if (bool(p, "json")) ctx.io.out(JSON.stringify({ id, revoked: wasAllowed, removedFromRegistry: wasRegistered }));
+  else {
+    ctx.io.out(`revoked ${id}${wasAllowed ? " (removed from allowlist)" : ""}${wasRegistered ? " (removed from registry)" : ""}`);
+    ctx.io.out("a running node drops its connection at the next keepalive check");
+  }
+  return 0;
+}
+
+/** `peer auth-mode`. */
+export async function peerAuthMode(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer auth-mode";
+  const p = parseCommandArgs(cmd, args, {});
+  const auth = await AuthStore.open(ctx.paths.authJson);
+  if (p.positionals.length > 1) throw new UsageError("usage: miner-cli peer auth-mode [open|allowlist]", cmd);
+  if (p.positionals.length === 1) {
+    const mode = AuthModeSchema.safeParse(p.positionals[0]);
+    if (!mode.success) throw new UsageError(`auth mode must be open or allowlist, got ${JSON.stringify(p.positionals[0])}`, cmd);
+    await auth.setMode(mode.data);
+  }
+  const mode = auth.settings.mode;
+  if (bool(p, "json")) ctx.io.out(JSON.stringify({ mode }));
+  else {
+    ctx.io.out(`auth mode: ${mode}`);
+    if (mode === "open") ctx.io.out("warning: any node that completes the handshake may connect");
+  }
+  return 0;
+}
+
+/** `peer optimal`. */
+export async function peerOptimal(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer optimal";
+  const p = parseCommandArgs(cmd, args, { count: { type: "string", short: "n" } });
+  const count = int(p, "count", { min: 1, max: 100_000, fallback: 1 });
+  const me = await loadIdentity(ctx.paths);
+  const reg = await openRegistry(ctx);
+  const peers = reg.list().map((peer) => ({
+    ...peer,
+    geoKm: peer.geoKm ??
+      (me.info.lat !== undefined && peer.lat !== undefined ? haversine(me.info.lat, me.info.lon!, peer.lat, peer.lon!) : null),
+  }));
+  const ranked = optimalPeers(peers, { count });
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify(ranked.map((r, i) => ({ rank: i + 1, distance: r.distance, ...r.peer })), null, 2));
+    return 0;
+  }
+  if (ranked.length === 0) {
+    ctx.io.out("no peers to rank");
+    return 0;
+  }
+  ctx.io.out(table(
+    ["#", "NAME", "ID", "PING", "HOPS", "GEO KM", "SCORE", "DISTANCE"],
+    ranked.map((r, i) => [
+      i + 1,
+      r.peer.name,
+      r.peer.id.slice(0, 12),
+      ms(r.peer.pingMs),
+      r.peer.hops,
+      r.peer.geoKm === null ? "-" : r.peer.geoKm.toFixed(0),
+      r.peer.score,
+      r.distance.toFixed(3),
+    ]),
+  ));
+  return 0;
+}

@@ -1,0 +1,496 @@
+/**
+ * The mesh node: accepts and dials Noise-authenticated peer connections, enforces pinning and
+ * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
+ * @module
+ */
+import {
+  loadIdentity,
+  type NodeIdentity,
+  nodeIdFromPublicKey,
+  type NodeRole,
+  toBase64,
+} from "../identity/mod.ts";
+import { type Logger, silentLogger } from "../log/mod.ts";
+import {
+  AuthStore,
+  DEFAULT_SCORE,
+  haversineKm,
+  type Peer,
+  addressToUrl,
+  PeerRegistry,
+  type RequestOutcome,
+} from "../peers/mod.ts";
+import {
+  createMessage,
+  type HandshakePayload,
+  HandshakePayloadSchema,
+  parseMessage,
+  type PayloadOf,
+  PROLOGUE,
+  PROTOCOL_VERSION,
+  SOFTWARE_VERSION,
+} from "../protocol/mod.ts";
+import type { NodePaths } from "../store/mod.ts";
+import {
+  acceptChannel,
+  backoffDelay,
+  ChannelError,
+  type ChannelLimits,
+  DEFAULT_LIMITS,
+  dialSocket,
+  type FrameSocket,
+  initiateChannel,
+  KIND_CONTROL,
+  type KeyPair,
+  keyPairFromPrivate,
+  type SecureChannel,
+  startTransportServer,
+  type TransportServer,
+} from "../transport/mod.ts";
+import { codeIdOf, type PairCode, pairProof, REDEEM_MESSAGES, redeemPairCode } from "./pairing.ts";
+import { type KeepaliveOptions, PeerSession, RemoteError, RequestTimeoutError } from "./session.ts";
+
+/** The remote node refused our connection (handshake_ack accepted:false). */
+export class PeerRefusedError extends Error {
+  /** Creates the error. */
+  constructor(readonly address: string, readonly reason: string) {
+    super(`the node at ${address} refused the connection: ${reason}`);
+    this.name = "PeerRefusedError";
+  }
+}
+
+/** The remote node's authenticated identity is not the one expected. */
+export class PeerIdentityError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PeerIdentityError";
+  }
+}
+
+/** Counters of what happened on the node's connections. */
+export interface MeshCounters {
+  /** Inbound connections that completed the handshake and were accepted. */
+  accepted: number;
+  /** Inbound connections refused by authorization. */
+  rejected: number;
+  /** Handshakes that failed (garbage, wrong protocol, timeout, tampering). */
+  handshakeFailures: number;
+  /** Protocol errors on established sessions (bad frames, invalid messages, oversize). */
+  protocolErrors: number;
+  /** Sessions dropped for exceeding the rate limit. */
+  rateLimited: number;
+  /** Connections refused before upgrade (limit reached, not a WebSocket). */
+  refused: number;
+}
+
+/** Options for {@link MeshNode.open}. */
+export interface MeshNodeOptions {
+  /** Logger (default: silent). */
+  logger?: Logger;
+  /** Channel limits. */
+  limits?: ChannelLimits;
+  /** Keepalive, or false to disable (default 30 s / 40 s). */
+  keepalive?: KeepaliveOptions | false;
+  /** Registry write debounce (default 200 ms). */
+  registryDebounceMs?: number;
+  /** Called when the registry file was corrupt and moved aside. */
+  onWarning?: (message: string) => void;
+}
+
+/** Options for {@link MeshNode.serve}. */
+export interface ServeOptions {
+  /** Interface (default 0.0.0.0). */
+  hostname?: string;
+  /** Port (0 = any free port). */
+  port: number;
+  /** WebSocket path (default /ws). */
+  path?: string;
+  /** TLS certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /** Max simultaneous connections (default 1024). */
+  maxConnections?: number;
+}
+
+/** Options for {@link MeshNode.dial}. */
+export interface DialPeerOptions {
+  /** Refuse unless the responder's authenticated ID is this. */
+  expectId?: string;
+  /** Pairing code to prove inside the handshake. */
+  pairCode?: PairCode;
+  /** Connect + handshake timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Extra CA (PEM) for wss. */
+  ca?: string;
+}
+
+/** A reconnecting outbound link. */
+export interface MaintainedLink {
+  /** The current session, if connected. */
+  readonly session: PeerSession | null;
+  /** Stops reconnecting and closes the session. */
+  stop(): void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Summary of the remote side learned in the handshake. */
+interface RemoteInfo {
+  payload: HandshakePayload;
+  publicKey: string;
+}
+
+/** A running node: identity, registry, auth and live sessions. */
+export class MeshNode {
+  readonly #sessions = new Set<PeerSession>();
+  readonly #sessionListeners: ((s: PeerSession) => void)[] = [];
+  readonly #servers: TransportServer[] = [];
+  readonly #links = new Set<MaintainedLink>();
+  readonly #staticKey: KeyPair;
+  readonly #limits: Required<ChannelLimits>;
+  readonly #keepalive: KeepaliveOptions | undefined;
+  /** Connection counters. */
+  readonly counters: MeshCounters = { accepted: 0, rejected: 0, handshakeFailures: 0, protocolErrors: 0, rateLimited: 0, refused: 0 };
+  /** Logger. */
+  readonly logger: Logger;
+
+  private constructor(
+    /** State locations. */
+    readonly paths: NodePaths,
+    /** This node's identity. */
+    readonly identity: NodeIdentity,
+    /** Peer registry. */
+    readonly registry: PeerRegistry,
+    /** Auth settings. */
+    readonly auth: AuthStore,
+    options: MeshNodeOptions,
+  ) {
+    this.#staticKey = keyPairFromPrivate(identity.privateKey);
+    this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#keepalive = options.keepalive === false ? undefined : (options.keepalive ?? {});
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Loads identity, registry and auth settings from `paths`. */
+  static async open(paths: NodePaths, options: MeshNodeOptions = {}): Promise<MeshNode> {
+    const identity = await loadIdentity(paths);
+    const registry = await PeerRegistry.open(paths.peersJson, {
+      debounceMs: options.registryDebounceMs,
+      onWarning: options.onWarning ?? ((m) => (options.logger ?? silentLogger).warn("registry", { message: m })),
+    });
+    const auth = await AuthStore.open(paths.authJson);
+    return new MeshNode(paths, identity, registry, auth, options);
+  }
+
+  /** This node's ID. */
+  get id(): string {
+    return this.identity.info.id;
+  }
+
+  /** Open sessions. */
+  sessions(): PeerSession[] {
+    return [...this.#sessions];
+  }
+
+  /** The most recent open session with `peerId`. */
+  session(peerId: string): PeerSession | undefined {
+    let found: PeerSession | undefined;
+    for (const s of this.#sessions) if (s.peer.id === peerId) found = s;
+    return found;
+  }
+
+  /** Calls `fn` for every new session (to register message handlers). */
+  onSession(fn: (session: PeerSession) => void): void {
+    this.#sessionListeners.push(fn);
+    for (const s of this.#sessions) fn(s);
+  }
+
+  #handshakePayload(pair?: HandshakePayload["pair"]): Uint8Array {
+    const p: HandshakePayload = {
+      id: this.id,
+      name: this.identity.info.name,
+      role: this.identity.info.role,
+      version: SOFTWARE_VERSION,
+      protocol: PROTOCOL_VERSION,
+      ...(pair ? { pair } : {}),
+    };
+    return encoder.encode(JSON.stringify(p));
+  }
+
+  /** Validates the remote payload against its authenticated key and the pinned key, if any. */
+  #checkRemote(remoteStatic: Uint8Array, payloadBytes: Uint8Array): RemoteInfo {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(decoder.decode(payloadBytes));
+    } catch {
+      throw new PeerIdentityError("handshake payload is not JSON");
+    }
+    const parsed = HandshakePayloadSchema.safeParse(raw);
+    if (!parsed.success) throw new PeerIdentityError(`invalid handshake payload: ${parsed.error.issues[0].message}`);
+    const derived = nodeIdFromPublicKey(remoteStatic);
+    const publicKey = toBase64(remoteStatic);
+    if (parsed.data.id !== derived) {
+      throw new PeerIdentityError(`peer claims ID ${parsed.data.id} but its authenticated key hashes to ${derived}`);
+    }
+    if (parsed.data.protocol !== PROTOCOL_VERSION) {
+      throw new PeerIdentityError(`peer speaks protocol v${parsed.data.protocol}, this node v${PROTOCOL_VERSION}`);
+    }
+    const pinned = this.registry.get(derived);
+    if (pinned && pinned.publicKey !== publicKey) {
+      throw new PeerIdentityError(`key mismatch for registered peer ${derived} (${pinned.name}): refusing`);
+    }
+    const allowed = this.auth.entry(derived);
+    if (allowed?.publicKey && allowed.publicKey !== publicKey) {
+      throw new PeerIdentityError(`key mismatch for allowlisted node ${derived}: refusing`);
+    }
+    return { payload: parsed.data, publicKey };
+  }
+
+  /** Starts accepting connections. */
+  serve(options: ServeOptions): TransportServer {
+    const server = startTransportServer({
+      hostname: options.hostname,
+      port: options.port,
+      path: options.path,
+      tls: options.tls,
+      maxConnections: options.maxConnections,
+      onSocket: (socket) => void this.#accept(socket),
+      onRefused: (reason, remote) => {
+        this.counters.refused++;
+        this.logger.warn("connection_refused", { remote, reason, count: this.counters.refused });
+      },
+    });
+    this.#servers.push(server);
+    return server;
+  }
+
+  async #accept(socket: FrameSocket): Promise<void> {
+    const remote = socket.remoteAddress;
+    let channel: SecureChannel;
+    let bindingHash: Uint8Array;
+    try {
+      ({ channel, bindingHash } = await acceptChannel(socket, {
+        staticKey: this.#staticKey,
+        prologue: PROLOGUE,
+        payload: this.#handshakePayload(),
+        limits: this.#limits,
+      }));
+    } catch (err) {
+      this.counters.handshakeFailures++;
+      this.logger.warn("handshake_failed", { remote, reason: (err as Error).message, count: this.counters.handshakeFailures });
+      return;
+    }
+    const remoteId = nodeIdFromPublicKey(channel.remoteStatic);
+    const reject = (reason: string) => {
+      this.counters.rejected++;
+      this.logger.warn("peer_rejected", { remote, peer: remoteId, reason, count: this.counters.rejected });
+      try {
+        const ack = createMessage("handshake_ack", { accepted: false, reason }, { from: this.id, to: remoteId });
+        channel.send(encoder.encode(JSON.stringify(ack)), KIND_CONTROL);
+      } catch { /* socket already gone */ }
+      channel.close("refused");
+    };
+    let info: RemoteInfo;
+    try {
+      await Promise.all([this.registry.refresh(), this.auth.refresh()]);
+      info = this.#checkRemote(channel.remoteStatic, channel.remotePayload);
+    } catch (err) {
+      return reject((err as Error).message);
+    }
+    const p = info.payload;
+    let paired = false;
+    if (p.pair) {
+      const result = await redeemPairCode(this.paths, p.pair, bindingHash);
+      if (result !== "ok") return reject(REDEEM_MESSAGES[result]);
+      paired = true;
+    }
+    const registered = this.registry.get(remoteId);
+    const allowlisted = this.auth.isAllowed(remoteId);
+    if (!registered && !allowlisted && !paired && this.auth.settings.mode !== "open") {
+      return reject(`node ${remoteId} is not authorized here: on this node run \`miner-cli peer allow ${remoteId}\`, or pair with a code from \`miner-cli node pair-code\``);
+    }
+    if (registered) {
+      this.registry.update(remoteId, (peer) => ({ ...peer, role: p.role, lastSeen: new Date().toISOString() }));
+    } else if (allowlisted || paired) {
+      this.registry.upsert(this.#newPeer(remoteId, p.name, info.publicKey, null, p.role));
+    }
+    if (paired) await this.registry.flush();
+    const ack = createMessage("handshake_ack", { accepted: true }, { from: this.id, to: remoteId });
+    channel.send(encoder.encode(JSON.stringify(ack)), KIND_CONTROL);
+    this.counters.accepted++;
+    this.#register(channel, info, "inbound");
+  }
+
+  #newPeer(id: string, name: string, publicKey: string, address: string | null, role: NodeRole): Peer {
+    return {
+      id,
+      name,
+      publicKey,
+      address,
+      role,
+      addedAt: new Date().toISOString(),
+      lastSeen: new Date().toISOString(),
+      pingMs: null,
+      hops: 1,
+      geoKm: null,
+      score: DEFAULT_SCORE,
+      stats: { success: 0, failure: 0, timeout: 0 },
+    };
+  }
+
+  #register(channel: SecureChannel, info: RemoteInfo, direction: "inbound" | "outbound"): PeerSession {
+    const session = new PeerSession(channel, {
+      id: info.payload.id,
+      name: info.payload.name,
+      role: info.payload.role,
+      publicKey: info.publicKey,
+      version: info.payload.version,
+    }, {
+      localId: this.id,
+      direction,
+      logger: this.logger,
+      keepalive: this.#keepalive,
+      onViolation: () => this.counters.protocolErrors++,
+    });
+    this.#sessions.add(session);
+    this.logger.info("peer_connected", { peer: session.peer.id, name: session.peer.name, role: session.peer.role, direction, remote: channel.remoteAddress });
+    session.onClose((reason, error) => {
+      this.#sessions.delete(session);
+      if (error) {
+        if (error.code === "rate_limited") this.counters.rateLimited++;
+        else this.counters.protocolErrors++;
+        this.logger.warn("session_error", { peer: session.peer.id, code: error.code, reason: error.message, protocolErrors: this.counters.protocolErrors, rateLimited: this.counters.rateLimited });
+      } else {
+        this.logger.info("peer_disconnected", { peer: session.peer.id, reason });
+      }
+    });
+    for (const fn of this.#sessionListeners) fn(session);
+    return session;
+  }
+
+  /** Dials `address`, runs the handshake and returns the authenticated session. */
+  async dial(address: string, options: DialPeerOptions = {}): Promise<PeerSession> {
+    const timeoutMs = options.timeoutMs ?? this.#limits.handshakeTimeoutMs;
+    const url = addressToUrl(address);
+    const socket = await dialSocket(url, { timeoutMs, ca: options.ca });
+    await Promise.all([this.registry.refresh(), this.auth.refresh()]);
+    let info: RemoteInfo | undefined;
+    const channel = await initiateChannel(socket, {
+      staticKey: this.#staticKey,
+      prologue: PROLOGUE,
+      limits: { ...this.#limits, handshakeTimeoutMs: timeoutMs },
+      onResponder: (rs, payload, h) => {
+        info = this.#checkRemote(rs, payload);
+        const expect = options.pairCode?.nodeId ?? options.expectId;
+        if (expect && info.payload.id !== expect) {
+          throw new PeerIdentityError(
+            `the node at ${address} is ${info.payload.id} (${info.payload.name}), not the expected ${expect}: refusing (wrong address, or impersonation)`,
+          );
+        }
+        const pair = options.pairCode
+          ? { codeId: codeIdOf(options.pairCode.secret), proof: pairProof(options.pairCode.secret, h) }
+          : undefined;
+        return this.#handshakePayload(pair);
+      },
+    });
+    const ack = await new Promise<PayloadOf<"handshake_ack">>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RequestTimeoutError("handshake_ack", timeoutMs)), timeoutMs);
+      channel.onClose((err) => {
+        clearTimeout(timer);
+        reject(err ?? new ChannelError("closed", "closed before handshake_ack"));
+      });
+      channel.setHandler((_kind, data) => {
+        channel.clearHandler();
+        clearTimeout(timer);
+        const parsed = parseMessage(decoder.decode(data));
+        if (!parsed.ok || parsed.message.type !== "handshake_ack" || parsed.message.from !== info!.payload.id) {
+          reject(new PeerIdentityError("expected handshake_ack as the first message"));
+        } else resolve(parsed.message.payload as PayloadOf<"handshake_ack">);
+      });
+    }).catch((err) => {
+      channel.close("handshake failed");
+      throw err;
+    });
+    if (!ack.accepted) {
+      channel.close("refused");
+      throw new PeerRefusedError(address, ack.reason ?? "no reason given");
+    }
+    return this.#register(channel, info!, "outbound");
+  }
+
+  /** Records a request outcome for a registered peer (score, counters, lastSeen, RTT). */
+  recordOutcome(peerId: string, outcome: RequestOutcome, rttMs?: number): void {
+    this.registry.recordOutcome(peerId, outcome, rttMs === undefined ? {} : { rttMs });
+  }
+
+  /** Classifies an error from a request into an outcome. */
+  static outcomeOf(err: unknown): RequestOutcome {
+    return err instanceof RequestTimeoutError ? "timeout" : err instanceof RemoteError || err ? "failure" : "success";
+  }
+
+  /** Great-circle distance from this node to a location, when both are known. */
+  geoKmTo(lat?: number, lon?: number): number | null {
+    const me = this.identity.info;
+    if (me.lat === undefined || me.lon === undefined || lat === undefined || lon === undefined) return null;
+    return Math.round(haversineKm({ lat: me.lat, lon: me.lon }, { lat, lon }) * 10) / 10;
+  }
+
+  /** Keeps an outbound connection to `address` up, reconnecting with exponential backoff and jitter. */
+  maintain(address: string, options: DialPeerOptions & { baseDelayMs?: number; maxDelayMs?: number } = {}): MaintainedLink {
+    let stopped = false;
+    let current: PeerSession | null = null;
+    let wake: (() => void) | null = null;
+    const link: MaintainedLink = {
+      get session() {
+        return current;
+      },
+      stop: () => {
+        stopped = true;
+        current?.close("link stopped");
+        wake?.();
+        this.#links.delete(link);
+      },
+    };
+    this.#links.add(link);
+    (async () => {
+      let attempt = 0;
+      while (!stopped) {
+        try {
+          const s = await this.dial(address, options);
+          if (stopped) {
+            s.close("link stopped");
+            break;
+          }
+          current = s;
+          attempt = 0;
+          await new Promise<void>((r) => s.onClose(() => r()));
+          current = null;
+        } catch (err) {
+          this.logger.warn("connect_failed", { address, reason: (err as Error).message, attempt });
+        }
+        if (stopped) break;
+        const delay = backoffDelay(attempt++, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs });
+        this.logger.debug("reconnect_scheduled", { address, delayMs: delay });
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, delay);
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        wake = null;
+      }
+    })();
+    return link;
+  }
+
+  /** Closes every session, link and server, and flushes the registry. */
+  async close(reason = "node shutting down"): Promise<void> {
+    for (const l of [...this.#links]) l.stop();
+    for (const s of [...this.#sessions]) s.close(reason);
+    await Promise.all(this.#servers.map((s) => s.close()));
+    this.#servers.length = 0;
+    await this.registry.close();
+  }
+}

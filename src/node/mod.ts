@@ -1,0 +1,37 @@
+/**
+ * Running nodes: the mesh (connections, authorization, pairing) and peer sessions.
+ * @module
+ */
+export {
+  type DialPeerOptions,
+  type MaintainedLink,
+  type MeshCounters,
+  MeshNode,
+  type MeshNodeOptions,
+  PeerIdentityError,
+  PeerRefusedError,
+  type ServeOptions,
+} from "./mesh.ts";
+export {
+  type KeepaliveOptions,
+  type MessageHandlerFn,
+  type PeerIdentityInfo,
+  PeerSession,
+  RemoteError,
+  RequestTimeoutError,
+  SessionClosedError,
+  type SessionOptions,
+} from "./session.ts";
+export {
+  codeIdOf,
+  createPairCode,
+  type CreatePairCodeOptions,
+  formatPairCode,
+  type PairCode,
+  PairCodeError,
+  pairProof,
+  parsePairCode,
+  REDEEM_MESSAGES,
+  redeemPairCode,
+  type RedeemResult,
+} from "./pairing.ts";

@@ -1,0 +1,165 @@
+/**
+ * One-time pairing codes for first contact.
+ *
+ * A code is `MC1-<worker node ID>-<secret>` (secret: 16 random bytes, base64url). The worker
+ * keeps the secret in `pairing/<codeId>.json` (0600, codeId = first 8 bytes of SHA-256(secret)).
+ * The controller proves knowledge of the secret inside the Noise handshake with
+ * HMAC-SHA256(secret, "miner-cli pair v1" || h), h being the handshake hash when message 3 is
+ * written (channel binding: the proof is useless in any other session), and checks that the
+ * responder's authenticated ID is the one in the code. Using a code renames its file to
+ * `<codeId>.used`, which succeeds once.
+ * @module
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { join } from "node:path";
+import { z } from "zod";
+import type { NodePaths } from "../store/mod.ts";
+import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
+
+const CODE_RE = /^MC1-([0-9a-f]{32})-([A-Za-z0-9_-]{22})$/;
+const PROOF_LABEL = new TextEncoder().encode("miner-cli pair v1");
+
+/** A parsed pairing code. */
+export interface PairCode {
+  /** The ID of the node that issued the code. */
+  nodeId: string;
+  /** The 16-byte secret. */
+  secret: Uint8Array;
+}
+
+/** The code text is malformed. */
+export class PairCodeError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PairCodeError";
+  }
+}
+
+const StoredCodeSchema = z.object({
+  codeId: z.string().regex(/^[0-9a-f]{16}$/),
+  secret: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+});
+
+function b64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromB64url(text: string): Uint8Array {
+  const s = text.replaceAll("-", "+").replaceAll("_", "/");
+  return Uint8Array.from(atob(s + "=".repeat((4 - s.length % 4) % 4)), (c) => c.charCodeAt(0));
+}
+
+/** Formats a code for display. */
+export function formatPairCode(code: PairCode): string {
+  return `MC1-${code.nodeId}-${b64url(code.secret)}`;
+}
+
+/** Parses a code typed by the operator. */
+export function parsePairCode(text: string): PairCode {
+  const m = CODE_RE.exec(text.trim());
+  if (!m) {
+    throw new PairCodeError("invalid pairing code: expected MC1-<32 hex node ID>-<22 characters>, as printed by `miner-cli node pair-code`");
+  }
+  return { nodeId: m[1], secret: fromB64url(m[2]) };
+}
+
+/** The lookup ID of a secret. */
+export function codeIdOf(secret: Uint8Array): string {
+  return createHash("sha256").update(secret).digest("hex").slice(0, 16);
+}
+
+/** The proof an initiator sends: HMAC-SHA256(secret, label || handshake hash), base64url. */
+export function pairProof(secret: Uint8Array, handshakeHash: Uint8Array): string {
+  return b64url(new Uint8Array(createHmac("sha256", secret).update(PROOF_LABEL).update(handshakeHash).digest()));
+}
+
+/** Options for {@link createPairCode}. */
+export interface CreatePairCodeOptions {
+  /** Lifetime in ms (default 10 minutes). */
+  ttlMs?: number;
+}
+
+/** Creates and stores a new one-time code for `nodeId`. */
+export async function createPairCode(
+  paths: NodePaths,
+  nodeId: string,
+  options: CreatePairCodeOptions = {},
+): Promise<{ code: string; expiresAt: string }> {
+  const ttl = options.ttlMs ?? 10 * 60_000;
+  const secret = crypto.getRandomValues(new Uint8Array(16));
+  const codeId = codeIdOf(secret);
+  const now = Date.now();
+  const expiresAt = new Date(now + ttl).toISOString();
+  await Deno.mkdir(paths.pairingDir, { recursive: true, mode: 0o700 });
+  await writeJsonAtomic(join(paths.pairingDir, `${codeId}.json`), {
+    codeId,
+    secret: b64url(secret),
+    createdAt: new Date(now).toISOString(),
+    expiresAt,
+  }, { mode: 0o600 });
+  await pruneCodes(paths);
+  return { code: formatPairCode({ nodeId, secret }), expiresAt };
+}
+
+/** Outcome of {@link redeemPairCode}. */
+export type RedeemResult = "ok" | "unknown" | "used" | "expired" | "bad_proof";
+
+/** Human explanation of a failed redemption. */
+export const REDEEM_MESSAGES: Record<Exclude<RedeemResult, "ok">, string> = {
+  unknown: "unknown pairing code (wrong code, or issued by another node)",
+  used: "pairing code already used; create a new one with `miner-cli node pair-code`",
+  expired: "pairing code expired; create a new one with `miner-cli node pair-code`",
+  bad_proof: "pairing proof invalid (wrong code)",
+};
+
+/** Verifies a proof and consumes the code (succeeds at most once per code). */
+export async function redeemPairCode(
+  paths: NodePaths,
+  proof: { codeId: string; proof: string },
+  handshakeHash: Uint8Array,
+): Promise<RedeemResult> {
+  if (!/^[0-9a-f]{16}$/.test(proof.codeId)) return "unknown";
+  const file = join(paths.pairingDir, `${proof.codeId}.json`);
+  const used = join(paths.pairingDir, `${proof.codeId}.used`);
+  let stored;
+  try {
+    stored = await readJsonFile(file, StoredCodeSchema);
+  } catch {
+    return "unknown";
+  }
+  if (!stored) {
+    try {
+      await Deno.lstat(used);
+      return "used";
+    } catch {
+      return "unknown";
+    }
+  }
+  const expected = new TextEncoder().encode(pairProof(fromB64url(stored.secret), handshakeHash));
+  const given = new TextEncoder().encode(proof.proof);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return "bad_proof";
+  if (Date.parse(stored.expiresAt) < Date.now()) {
+    await Deno.remove(file).catch(() => {});
+    return "expired";
+  }
+  try {
+    await Deno.rename(file, used);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "used";
+    throw err;
+  }
+  return "ok";
+}
+
+async function pruneCodes(paths: NodePaths): Promise<void> {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for await (const e of Deno.readDir(paths.pairingDir)) {
+    if (!e.isFile || !e.name.endsWith(".used")) continue;
+    const p = join(paths.pairingDir, e.name);
+    const st = await Deno.stat(p).catch(() => null);
+    if (st?.mtime && st.mtime.getTime() < dayAgo) await Deno.remove(p).catch(() => {});
+  }
+}

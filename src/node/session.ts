@@ -1,0 +1,296 @@
+/**
+ * An authenticated peer session: envelopes over a {@link SecureChannel}, routing by message type
+ * and by `replyTo`, per-request timeouts, and keepalive.
+ * @module
+ */
+import type { NodeRole } from "../identity/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  createMessage,
+  type ErrorCode,
+  type Message,
+  type MessageType,
+  parseMessage,
+  type PayloadOf,
+} from "../protocol/mod.ts";
+import { type ChannelError, KIND_CONTROL, type SecureChannel } from "../transport/mod.ts";
+
+/** The peer answered a request with an `error` message. */
+export class RemoteError extends Error {
+  /** Creates the error. */
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = "RemoteError";
+  }
+}
+
+/** A request got no answer in time. */
+export class RequestTimeoutError extends Error {
+  /** Creates the error. */
+  constructor(type: string, ms: number) {
+    super(`no answer to ${type} within ${ms} ms`);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/** The session closed before an answer came. */
+export class SessionClosedError extends Error {
+  /** Creates the error. */
+  constructor(reason: string) {
+    super(`connection closed: ${reason}`);
+    this.name = "SessionClosedError";
+  }
+}
+
+/** Handles one incoming message type. Return a value to nothing; reply with {@link PeerSession.reply}. */
+export type MessageHandlerFn = (message: Message, session: PeerSession) => void | Promise<void>;
+
+/** Who is on the other end. */
+export interface PeerIdentityInfo {
+  /** Authenticated node ID. */
+  id: string;
+  /** Name from the handshake payload. */
+  name: string;
+  /** Role from the handshake payload. */
+  role: NodeRole;
+  /** Base64 static public key. */
+  publicKey: string;
+  /** Software version. */
+  version: string;
+}
+
+/** Keepalive settings. */
+export interface KeepaliveOptions {
+  /** Ping interval in ms (default 30 s). */
+  intervalMs?: number;
+  /** Drop after this much silence in ms (default 40 s). */
+  timeoutMs?: number;
+}
+
+/** Options for {@link PeerSession}. */
+export interface SessionOptions {
+  /** Our node ID. */
+  localId: string;
+  /** `inbound` when the peer dialed us. */
+  direction: "inbound" | "outbound";
+  /** Logger. */
+  logger: Logger;
+  /** Keepalive (disabled when undefined). */
+  keepalive?: KeepaliveOptions;
+  /** Called for protocol violations (invalid messages), for counting. */
+  onViolation?: (reason: string) => void;
+}
+
+interface Pending {
+  resolve: (m: Message) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  type: string;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** One authenticated connection to a peer. */
+export class PeerSession {
+  readonly #channel: SecureChannel;
+  readonly #opts: SessionOptions;
+  readonly #handlers = new Map<string, MessageHandlerFn>();
+  readonly #pending = new Map<string, Pending>();
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #lastRx = Date.now();
+  #lastPing = Date.now();
+  #closeReason: string | null = null;
+  #closeHandlers: ((reason: string, error: ChannelError | null) => void)[] = [];
+  /** When the session was established. */
+  readonly since: Date = new Date();
+
+  /** Wraps an established channel. */
+  constructor(channel: SecureChannel, readonly peer: PeerIdentityInfo, options: SessionOptions) {
+    this.#channel = channel;
+    this.#opts = options;
+    this.on("ping", (m, s) => {
+      const p = m.payload as PayloadOf<"ping">;
+      s.reply(m, "pong", { ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.data !== undefined ? { data: p.data } : {}) });
+    });
+    this.on("pong", () => {});
+    this.on("disconnect", (m) => this.close(`peer disconnected: ${(m.payload as PayloadOf<"disconnect">).reason}`, { notify: false }));
+    channel.setHandler((kind, data) => this.#onData(kind, data));
+    channel.onClose((err) => this.#finish(err ? err.message : "closed by peer", err));
+    if (options.keepalive) this.#startKeepalive(options.keepalive);
+  }
+
+  /** The peer's socket address. */
+  get remoteAddress(): string {
+    return this.#channel.remoteAddress;
+  }
+
+  /** Local direction of the connection. */
+  get direction(): "inbound" | "outbound" {
+    return this.#opts.direction;
+  }
+
+  /** Whether the session is closed. */
+  get isClosed(): boolean {
+    return this.#closeReason !== null;
+  }
+
+  /** The underlying channel (for bulk data streams). */
+  get channel(): SecureChannel {
+    return this.#channel;
+  }
+
+  /** Registers the handler for one message type (replaces a previous one). */
+  on(type: string, handler: MessageHandlerFn): void {
+    this.#handlers.set(type, handler);
+  }
+
+  /** Registers a close callback. */
+  onClose(fn: (reason: string, error: ChannelError | null) => void): void {
+    if (this.#closeReason !== null) fn(this.#closeReason, null);
+    else this.#closeHandlers.push(fn);
+  }
+
+  /** Sends a message; returns it. */
+  send<T extends MessageType>(type: T, payload: PayloadOf<T>, replyTo?: string): Message<T> {
+    const msg = createMessage(type, payload, { from: this.#opts.localId, to: this.peer.id, replyTo });
+    this.#channel.send(encoder.encode(JSON.stringify(msg)), KIND_CONTROL);
+    return msg;
+  }
+
+  /** Answers `request` with a message of `type`. */
+  reply<T extends MessageType>(request: Message, type: T, payload: PayloadOf<T>): void {
+    if (this.isClosed) return;
+    this.send(type, payload, request.id);
+  }
+
+  /** Answers `request` with an `error` message. */
+  replyError(request: { id?: string }, code: ErrorCode, message: string): void {
+    if (this.isClosed) return;
+    this.send("error", { code, message }, request.id);
+  }
+
+  /** Sends a request and waits for the message whose `replyTo` matches. */
+  request<T extends MessageType>(type: T, payload: PayloadOf<T>, timeoutMs: number): Promise<Message> {
+    if (this.isClosed) return Promise.reject(new SessionClosedError(this.#closeReason ?? "closed"));
+    return new Promise((resolve, reject) => {
+      let msg: Message;
+      try {
+        msg = this.send(type, payload);
+      } catch (err) {
+        return reject(err);
+      }
+      const timer = setTimeout(() => {
+        this.#pending.delete(msg.id);
+        reject(new RequestTimeoutError(type, timeoutMs));
+      }, timeoutMs);
+      this.#pending.set(msg.id, { resolve, reject, timer, type });
+    });
+  }
+
+  /** Sends a ping and returns the round-trip time in ms. */
+  async ping(timeoutMs = 5000, data?: string): Promise<number> {
+    const t0 = performance.now();
+    const res = await this.request("ping", data === undefined ? {} : { data }, timeoutMs);
+    if (res.type !== "pong") throw new RemoteError("invalid_message", `expected pong, got ${res.type}`);
+    return performance.now() - t0;
+  }
+
+  #violation(reason: string): void {
+    this.#opts.onViolation?.(reason);
+    this.#opts.logger.warn("protocol_violation", { peer: this.peer.id, name: this.peer.name, reason });
+  }
+
+  #onData(kind: number, data: Uint8Array): void {
+    this.#lastRx = Date.now();
+    if (kind !== KIND_CONTROL) return; // data streams are handled by their consumers
+    const parsed = parseMessage(decoder.decode(data));
+    if (!parsed.ok) {
+      this.#violation(parsed.message);
+      this.replyError({ id: parsed.id && /^[0-9a-f-]{36}$/.test(parsed.id) ? parsed.id : undefined }, parsed.code, parsed.message);
+      return;
+    }
+    const msg = parsed.message;
+    if (msg.from !== this.peer.id) {
+      this.#violation(`message claims to be from ${msg.from}`);
+      this.replyError(msg, "unauthorized", "`from` does not match the authenticated peer");
+      this.close("spoofed sender");
+      return;
+    }
+    if (msg.to !== this.#opts.localId) {
+      this.#violation(`message addressed to ${msg.to}`);
+      this.replyError(msg, "invalid_message", "`to` is not this node");
+      return;
+    }
+    if (msg.replyTo) {
+      const p = this.#pending.get(msg.replyTo);
+      if (p) {
+        this.#pending.delete(msg.replyTo);
+        clearTimeout(p.timer);
+        if (msg.type === "error") {
+          const e = msg.payload as PayloadOf<"error">;
+          p.reject(new RemoteError(e.code, e.message));
+        } else p.resolve(msg);
+        return;
+      }
+      if (msg.type === "error" || msg.type === "pong") return; // late answer to a timed-out request
+    }
+    const handler = this.#handlers.get(msg.type);
+    if (!handler) {
+      this.replyError(msg, "unknown_type", `this node does not handle ${msg.type} messages`);
+      return;
+    }
+    try {
+      const r = handler(msg, this);
+      if (r instanceof Promise) {
+        r.catch((err) => this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err)));
+      }
+    } catch (err) {
+      this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  #startKeepalive(k: KeepaliveOptions): void {
+    const interval = k.intervalMs ?? 30_000;
+    const timeout = k.timeoutMs ?? 40_000;
+    const tick = Math.max(20, Math.min(interval, timeout) / 4);
+    this.#keepaliveTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.#lastRx > timeout) {
+        this.#opts.logger.info("keepalive_timeout", { peer: this.peer.id, silentMs: now - this.#lastRx });
+        this.close(`no traffic for ${timeout} ms`, { notify: false });
+        return;
+      }
+      if (now - this.#lastPing >= interval) {
+        this.#lastPing = now;
+        try {
+          this.send("ping", {});
+        } catch { /* closing */ }
+      }
+    }, tick);
+  }
+
+  /** Closes the session (telling the peer why unless `notify` is false). */
+  close(reason: string, options: { notify?: boolean } = {}): void {
+    if (this.#closeReason !== null) return;
+    if (options.notify !== false) {
+      try {
+        this.send("disconnect", { reason: reason.slice(0, 500) });
+      } catch { /* already gone */ }
+    }
+    this.#finish(reason, null);
+    this.#channel.close(reason);
+  }
+
+  #finish(reason: string, error: ChannelError | null): void {
+    if (this.#closeReason !== null) return;
+    this.#closeReason = reason;
+    clearInterval(this.#keepaliveTimer);
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new SessionClosedError(reason));
+    }
+    this.#pending.clear();
+    for (const fn of this.#closeHandlers) fn(reason, error);
+  }
+}

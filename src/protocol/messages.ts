@@ -1,0 +1,147 @@
+/**
+ * Protocol v1 message envelope and one schema per message type.
+ * @module
+ */
+import { z } from "zod";
+import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
+
+/** Protocol version carried in the prologue and the handshake payload. */
+export const PROTOCOL_VERSION = 1;
+/** Software version. */
+export const SOFTWARE_VERSION = "0.1.0";
+/** Noise prologue: names the protocol and its version, so mismatched peers fail the handshake. */
+export const PROLOGUE: Uint8Array = new TextEncoder().encode(`miner-cli protocol v${PROTOCOL_VERSION}`);
+
+/** Stable error codes carried by `error` messages. */
+export const ErrorCodeSchema = z.enum([
+  "unknown_type",
+  "invalid_message",
+  "unauthorized",
+  "not_found",
+  "operation_failed",
+  "timeout",
+  "rate_limited",
+  "protocol_error",
+]);
+/** An error code. */
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+/** Handshake payload (encrypted inside Noise messages 2 and 3). */
+export const HandshakePayloadSchema = z.object({
+  id: NodeIdSchema,
+  name: NodeNameSchema,
+  role: NodeRoleSchema,
+  version: z.string().max(32),
+  protocol: z.number().int().positive(),
+  pair: z.object({
+    codeId: z.string().regex(/^[0-9a-f]{16}$/),
+    proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  }).optional(),
+}).strict();
+/** A handshake payload. */
+export type HandshakePayload = z.infer<typeof HandshakePayloadSchema>;
+
+const Reason = z.string().max(500);
+
+/** Payload schemas, one per message type. */
+export const PayloadSchemas = {
+  handshake_ack: z.object({ accepted: z.boolean(), reason: Reason.optional() }).strict(),
+  ping: z.object({ seq: z.number().int().nonnegative().optional(), data: z.string().max(1_000_000).optional() }).strict(),
+  pong: z.object({ seq: z.number().int().nonnegative().optional(), data: z.string().max(1_000_000).optional() }).strict(),
+  disconnect: z.object({ reason: Reason }).strict(),
+  error: z.object({ code: ErrorCodeSchema, message: z.string().max(2000), details: z.unknown().optional() }).strict(),
+} as const;
+
+/** Names of the message types. */
+export type MessageType = keyof typeof PayloadSchemas;
+/** Payload type for a message type. */
+export type PayloadOf<T extends MessageType> = z.infer<(typeof PayloadSchemas)[T]>;
+
+/** The envelope every message travels in. */
+export const EnvelopeSchema = z.object({
+  id: z.uuid({ version: "v4" }),
+  type: z.string().min(1).max(64),
+  from: NodeIdSchema,
+  to: NodeIdSchema,
+  ts: z.iso.datetime({ offset: true }),
+  payload: z.unknown(),
+  replyTo: z.uuid({ version: "v4" }).optional(),
+}).strict();
+
+/** A validated message. */
+export interface Message<T extends MessageType = MessageType> {
+  /** UUID v4. */
+  id: string;
+  /** Message type. */
+  type: T;
+  /** Sender node ID (must equal the authenticated peer). */
+  from: string;
+  /** Recipient node ID. */
+  to: string;
+  /** RFC 3339 timestamp. */
+  ts: string;
+  /** Type-specific payload. */
+  payload: PayloadOf<T>;
+  /** ID of the request this answers. */
+  replyTo?: string;
+}
+
+/** Options for {@link createMessage}. */
+export interface CreateMessageOptions {
+  /** Sender. */
+  from: string;
+  /** Recipient. */
+  to: string;
+  /** Request being answered. */
+  replyTo?: string;
+}
+
+/** Builds an envelope. */
+export function createMessage<T extends MessageType>(
+  type: T,
+  payload: PayloadOf<T>,
+  options: CreateMessageOptions,
+): Message<T> {
+  return {
+    id: crypto.randomUUID(),
+    type,
+    from: options.from,
+    to: options.to,
+    ts: new Date().toISOString(),
+    payload,
+    ...(options.replyTo ? { replyTo: options.replyTo } : {}),
+  };
+}
+
+/** Result of {@link parseMessage}. */
+export type ParseResult =
+  | { ok: true; message: Message }
+  | { ok: false; code: ErrorCode; message: string; id?: string };
+
+function describe(error: z.ZodError): string {
+  return error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
+/** Parses and validates one message (envelope and payload) from its JSON text. */
+export function parseMessage(text: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: "invalid_message", message: "message is not valid JSON" };
+  }
+  const env = EnvelopeSchema.safeParse(raw);
+  if (!env.success) {
+    const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : undefined;
+    return { ok: false, code: "invalid_message", message: `invalid envelope: ${describe(env.error)}`, id };
+  }
+  const schema = (PayloadSchemas as Record<string, z.ZodType>)[env.data.type];
+  if (!schema) {
+    return { ok: false, code: "unknown_type", message: `unknown message type ${JSON.stringify(env.data.type)}`, id: env.data.id };
+  }
+  const payload = schema.safeParse(env.data.payload);
+  if (!payload.success) {
+    return { ok: false, code: "invalid_message", message: `invalid ${env.data.type} payload: ${describe(payload.error)}`, id: env.data.id };
+  }
+  return { ok: true, message: { ...env.data, type: env.data.type as MessageType, payload: payload.data } as Message };
+}

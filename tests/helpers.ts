@@ -1,0 +1,157 @@
+/**
+ * Test helpers: run the CLI as a real subprocess with a temporary --home, and run `node serve`.
+ * @module
+ */
+import { join } from "node:path";
+
+/** Path of main.ts. */
+export const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** Repository root. */
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Flags the tests run main.ts with (the dev task's). */
+export const RUN_FLAGS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+];
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Creates a temp directory removed by the returned disposer. */
+export async function tempHome(prefix = "miner-cli-test-"): Promise<string> {
+  return await Deno.makeTempDir({ prefix });
+}
+
+/** Runs `miner-cli --home HOME ...args` and returns its output. */
+export async function cli(home: string | null, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...RUN_FLAGS, MAIN, ...(home ? ["--home", home] : []), ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Runs the CLI and fails the test with the output when the exit code is not 0. */
+export async function cliOk(home: string | null, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await cli(home, args, env);
+  if (r.code !== 0) throw new Error(`miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** Creates a node identity in `home` and returns its `node info --json`. */
+export async function initNode(
+  home: string,
+  name: string,
+  role = "dual",
+): Promise<{ id: string; name: string; publicKey: string; role: string }> {
+  await cliOk(home, ["node", "init", "--name", name, "--role", role]);
+  return JSON.parse((await cliOk(home, ["node", "info", "--json"])).stdout);
+}
+
+/** A running `node serve` subprocess. */
+export interface ServeHandle {
+  /** Bound port. */
+  port: number;
+  /** `127.0.0.1:PORT`. */
+  address: string;
+  /** The process. */
+  process: Deno.ChildProcess;
+  /** Everything written to stderr so far (the node's log). */
+  log(): string;
+  /** Resolves once stderr contains `text` (or rejects after `timeoutMs`). */
+  waitForLog(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends SIGTERM and waits for exit; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Starts `node serve --listen 127.0.0.1:0 --json` and waits for its listening line. */
+export async function serve(home: string, extra: string[] = []): Promise<ServeHandle> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...RUN_FLAGS, MAIN, "--home", home, "node", "serve", "--listen", "127.0.0.1:0", "--json", ...extra],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let stderr = "";
+  const waiters: { test: string | RegExp; resolve: () => void }[] = [];
+  const matches = (t: string | RegExp) => typeof t === "string" ? stderr.includes(t) : t.test(stderr);
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      stderr += dec.decode(chunk, { stream: true });
+      for (const w of [...waiters]) {
+        if (matches(w.test)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    }
+  })();
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  let port = 0;
+  const deadline = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+  while (!port) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`node serve exited before listening:\n${stderr}`);
+    buf += value;
+    const nl = buf.indexOf("\n");
+    if (nl >= 0) port = JSON.parse(buf.slice(0, nl)).port;
+  }
+  clearTimeout(deadline);
+  // keep draining stdout
+  (async () => {
+    try {
+      while (!(await reader.read()).done) { /* drain */ }
+    } catch { /* closed */ }
+  })();
+  let exited: Promise<number> | null = null;
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    process: proc,
+    log: () => stderr,
+    waitForLog(text, timeoutMs = 10_000) {
+      if (matches(text)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${text} in log:\n${stderr}`)), timeoutMs);
+        waiters.push({ test: text, resolve: () => (clearTimeout(t), resolve()) });
+      });
+    },
+    async stop() {
+      if (!exited) {
+        try {
+          proc.kill("SIGTERM");
+        } catch { /* already exited */ }
+        exited = proc.status.then((s) => s.code);
+      }
+      return await exited;
+    },
+  };
+}
+
+/** Reads every regular file below `dir` (recursively). */
+export async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) out.push(...await allFiles(p));
+    else if (e.isFile) out.push(p);
+  }
+  return out;
+}
