@@ -32,7 +32,11 @@ export async function tempHome(prefix = "miner-cli-test-"): Promise<string> {
 }
 
 /** Runs `miner-cli --home HOME ...args` and returns its output. */
-export async function cli(home: string | null, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export async function cli(
+  home: string | null,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", ...RUN_FLAGS, MAIN, ...(home ? ["--home", home] : []), ...args],
     env: { NO_COLOR: "1", ...env },
@@ -46,9 +50,17 @@ export async function cli(home: string | null, args: string[], env: Record<strin
 }
 
 /** Runs the CLI and fails the test with the output when the exit code is not 0. */
-export async function cliOk(home: string | null, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export async function cliOk(
+  home: string | null,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const r = await cli(home, args, env);
-  if (r.code !== 0) throw new Error(`miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  if (r.code !== 0) {
+    throw new Error(
+      `miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
+  }
   return r;
 }
 
@@ -81,7 +93,19 @@ export interface ServeHandle {
 /** Starts `node serve --listen 127.0.0.1:0 --json` and waits for its listening line. */
 export async function serve(home: string, extra: string[] = []): Promise<ServeHandle> {
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUN_FLAGS, MAIN, "--home", home, "node", "serve", "--listen", "127.0.0.1:0", "--json", ...extra],
+    args: [
+      "run",
+      ...RUN_FLAGS,
+      MAIN,
+      "--home",
+      home,
+      "node",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--json",
+      ...extra,
+    ],
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
@@ -89,7 +113,8 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
   }).spawn();
   let stderr = "";
   const waiters: { test: string | RegExp; resolve: () => void }[] = [];
-  const matches = (t: string | RegExp) => typeof t === "string" ? stderr.includes(t) : t.test(stderr);
+  const matches = (t: string | RegExp) =>
+    typeof t === "string" ? stderr.includes(t) : t.test(stderr);
   (async () => {
     const dec = new TextDecoder();
     for await (const chunk of proc.stderr) {
@@ -129,7 +154,10 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
     waitForLog(text, timeoutMs = 10_000) {
       if (matches(text)) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for ${text} in log:\n${stderr}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`timed out waiting for ${text} in log:\n${stderr}`)),
+          timeoutMs,
+        );
         waiters.push({ test: text, resolve: () => (clearTimeout(t), resolve()) });
       });
     },

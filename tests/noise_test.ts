@@ -128,7 +128,10 @@ Deno.test("native X25519 agrees with @noble/curves and rejects low-order points"
   for (let i = 0; i < 20; i++) {
     const a = x25519.utils.randomSecretKey();
     const b = x25519.utils.randomSecretKey();
-    assert.deepEqual(dh(a, x25519.getPublicKey(b)), x25519.getSharedSecret(a, x25519.getPublicKey(b)));
+    assert.deepEqual(
+      dh(a, x25519.getPublicKey(b)),
+      x25519.getSharedSecret(a, x25519.getPublicKey(b)),
+    );
     assert.deepEqual(keyPairFromPrivate(a).publicKey, x25519.getPublicKey(a));
   }
   assert.throws(() => dh(x25519.utils.randomSecretKey(), new Uint8Array(32)), NoiseError);

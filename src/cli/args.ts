@@ -14,7 +14,10 @@ export class UsageError extends Error {
 }
 
 /** Option spec as parseArgs takes it. */
-export type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+export type OptionSpec = Record<
+  string,
+  { type: "string" | "boolean"; multiple?: boolean; short?: string }
+>;
 
 /** Parsed flags and positionals. */
 export interface Parsed {
@@ -35,7 +38,10 @@ export function parseCommandArgs(command: string, args: string[], options: Optio
     });
     return { values: values as Parsed["values"], positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ""), command);
+    throw new UsageError(
+      (err as Error).message.replace(/\. To specify a positional.*$/s, ""),
+      command,
+    );
   }
 }
 
@@ -58,36 +64,60 @@ export function bool(p: Parsed, name: string): boolean {
 }
 
 /** An integer flag within bounds. */
-export function int(p: Parsed, name: string, bounds: { min: number; max: number; fallback: number }): number {
+export function int(
+  p: Parsed,
+  name: string,
+  bounds: { min: number; max: number; fallback: number },
+): number {
   const v = str(p, name);
   if (v === undefined) return bounds.fallback;
-  if (!/^-?\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(v)}`);
+  if (!/^-?\d+$/.test(v)) {
+    throw new UsageError(`--${name} must be a whole number, got ${JSON.stringify(v)}`);
+  }
   const n = Number(v);
-  if (n < bounds.min || n > bounds.max) throw new UsageError(`--${name} must be between ${bounds.min} and ${bounds.max}`);
+  if (n < bounds.min || n > bounds.max) {
+    throw new UsageError(`--${name} must be between ${bounds.min} and ${bounds.max}`);
+  }
   return n;
 }
 
 /** A finite number flag within bounds (or undefined). */
-export function num(p: Parsed, name: string, bounds: { min: number; max: number }): number | undefined {
+export function num(
+  p: Parsed,
+  name: string,
+  bounds: { min: number; max: number },
+): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-  if (n < bounds.min || n > bounds.max) throw new UsageError(`--${name} must be between ${bounds.min} and ${bounds.max}`);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+  }
+  if (n < bounds.min || n > bounds.max) {
+    throw new UsageError(`--${name} must be between ${bounds.min} and ${bounds.max}`);
+  }
   return n;
 }
 
 /** Parses a duration: `500ms`, `30s`, `10m`, `1h`, or plain seconds. Returns ms. */
 export function parseDuration(text: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UsageError(`--${flag} must be a duration like 500ms, 30s, 10m or 1h, got ${JSON.stringify(text)}`);
+  if (!m) {
+    throw new UsageError(
+      `--${flag} must be a duration like 500ms, 30s, 10m or 1h, got ${JSON.stringify(text)}`,
+    );
+  }
   const n = Number(m[1]);
   const unit = m[2] ?? "s";
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
 }
 
 /** A duration flag in ms within bounds. */
-export function duration(p: Parsed, name: string, bounds: { min: number; max: number; fallback: number }): number {
+export function duration(
+  p: Parsed,
+  name: string,
+  bounds: { min: number; max: number; fallback: number },
+): number {
   const v = str(p, name);
   if (v === undefined) return bounds.fallback;
   const ms = parseDuration(v, name);
@@ -101,6 +131,10 @@ export function duration(p: Parsed, name: string, bounds: { min: number; max: nu
 export function parseListen(text: string, flag = "listen"): { hostname: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--${flag} must be HOST:PORT, :PORT or [IPv6]:PORT, got ${JSON.stringify(text)}`);
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `--${flag} must be HOST:PORT, :PORT or [IPv6]:PORT, got ${JSON.stringify(text)}`,
+    );
+  }
   return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }

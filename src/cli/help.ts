@@ -16,7 +16,8 @@ export interface CommandHelp {
 /** Every command, keyed by its words. */
 export const HELP: Record<string, CommandHelp> = {
   "node init": {
-    usage: "miner-cli node init --name NAME [--role controller|worker|dual] [--lat L --lon L] [--force]",
+    usage:
+      "miner-cli node init --name NAME [--role controller|worker|dual] [--lat L --lon L] [--force]",
     summary: "Create this node's identity (X25519 keypair, node ID, name, role).",
     options: [
       ["--name NAME", "1-64 chars: letters, digits, space, - or _; alphanumeric at both ends"],
@@ -25,21 +26,38 @@ export const HELP: Record<string, CommandHelp> = {
       ["--force", "replace an existing identity"],
     ],
   },
-  "node info": { usage: "miner-cli node info [--json]", summary: "Show this node's identity, auth mode and state directories." },
-  "node set": { usage: "miner-cli node set [--name NAME] [--lat L --lon L]", summary: "Rename the node or set its location." },
-  "node reset": { usage: "miner-cli node reset --force", summary: "Delete this node's identity (node.json and private.key)." },
+  "node info": {
+    usage: "miner-cli node info [--json]",
+    summary: "Show this node's identity, auth mode and state directories.",
+  },
+  "node set": {
+    usage: "miner-cli node set [--name NAME] [--lat L --lon L]",
+    summary: "Rename the node or set its location.",
+  },
+  "node reset": {
+    usage: "miner-cli node reset --force",
+    summary: "Delete this node's identity (node.json and private.key).",
+  },
   "node pair-code": {
     usage: "miner-cli node pair-code [--ttl 10m] [--json]",
-    summary: "Print a one-time pairing code (this node's ID + a secret) for a controller's `peer add --code`.",
+    summary:
+      "Print a one-time pairing code (this node's ID + a secret) for a controller's `peer add --code`.",
   },
   "node serve": {
-    usage: "miner-cli node serve [--listen HOST:PORT] [--path /ws] [--tls-cert F --tls-key F] [--connect HOST:PORT]...",
+    usage:
+      "miner-cli node serve [--listen HOST:PORT] [--path /ws] [--tls-cert F --tls-key F] [--connect HOST:PORT]...",
     summary: "Run the node: accept Noise-encrypted peer connections on a WebSocket endpoint.",
     options: [
-      ["--listen HOST:PORT", "listen address (default :9091, all interfaces; port 0 picks a free port)"],
+      [
+        "--listen HOST:PORT",
+        "listen address (default :9091, all interfaces; port 0 picks a free port)",
+      ],
       ["--path /ws", "WebSocket path"],
       ["--tls-cert/--tls-key", "PEM files to serve wss://"],
-      ["--connect HOST:PORT", "keep an outbound connection to that node (repeatable; reconnects with backoff)"],
+      [
+        "--connect HOST:PORT",
+        "keep an outbound connection to that node (repeatable; reconnects with backoff)",
+      ],
       ["--max-connections N", "simultaneous connections incl. handshakes in flight (default 1024)"],
       ["--ping-interval D", "keepalive ping interval (default 30s)"],
       ["--idle-timeout D", "drop a connection after this much silence (default 40s)"],
@@ -51,21 +69,27 @@ export const HELP: Record<string, CommandHelp> = {
     ],
   },
   "peer add": {
-    usage: "miner-cli peer add --address HOST:PORT [--name NAME] [--code CODE] [--lat L --lon L] [--hops N]",
-    summary: "Connect, run the handshake, pin the peer's key and store it. With --code, pair using a one-time code.",
+    usage:
+      "miner-cli peer add --address HOST:PORT [--name NAME] [--code CODE] [--lat L --lon L] [--hops N]",
+    summary:
+      "Connect, run the handshake, pin the peer's key and store it. With --code, pair using a one-time code.",
   },
   "peer list": {
     usage: "miner-cli peer list [--json] [--no-probe] [--timeout 3s]",
     summary: "List registered peers with online state (probed now), ping, score and last seen.",
   },
-  "peer remove": { usage: "miner-cli peer remove <peer>", summary: "Remove a peer from the registry." },
+  "peer remove": {
+    usage: "miner-cli peer remove <peer>",
+    summary: "Remove a peer from the registry.",
+  },
   "peer set": {
     usage: "miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]",
     summary: "Change a registered peer's name, address, location or hop count.",
   },
   "peer ping": {
     usage: "miner-cli peer ping <peer> [--count N] [--timeout 5s] [--interval 200ms] [--json]",
-    summary: "Measure round-trip time over the encrypted channel; updates ping, last seen and score.",
+    summary:
+      "Measure round-trip time over the encrypted channel; updates ping, last seen and score.",
   },
   "peer allow": {
     usage: "miner-cli peer allow <node-id|public-key>...",
@@ -77,11 +101,13 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "peer auth-mode": {
     usage: "miner-cli peer auth-mode [open|allowlist]",
-    summary: "Show or set who may connect: allowlist (default: registered or allowed peers only) or open.",
+    summary:
+      "Show or set who may connect: allowlist (default: registered or allowed peers only) or open.",
   },
   "peer optimal": {
     usage: "miner-cli peer optimal [--count N] [--json]",
-    summary: "Best peers by normalized ping, hops, geo distance and score (k-d tree nearest neighbours).",
+    summary:
+      "Best peers by normalized ping, hops, geo distance and score (k-d tree nearest neighbours).",
   },
   help: { usage: "miner-cli help [command]", summary: "Show help for all commands or one." },
 };

@@ -10,7 +10,14 @@ import { UsageError } from "./args.ts";
 import type { CliContext, CommandFn } from "./context.ts";
 import { type Output, stdio } from "./format.ts";
 import { commandHelp, globalHelp } from "./help.ts";
-import { nodeInfo, nodeInit, nodePairCode, nodeReset, nodeServe, nodeSet } from "./node_commands.ts";
+import {
+  nodeInfo,
+  nodeInit,
+  nodePairCode,
+  nodeReset,
+  nodeServe,
+  nodeSet,
+} from "./node_commands.ts";
 import {
   peerAdd,
   peerAllow,
@@ -92,9 +99,13 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     const group = Object.keys(COMMANDS).filter((k) => k.startsWith(args[0] + " "));
     return usage(
       io,
-      new UsageError(group.length
-        ? `unknown ${args[0]} command ${JSON.stringify(args[1] ?? "")}; one of: ${group.map((g) => g.split(" ")[1]).join(", ")}`
-        : `unknown command ${JSON.stringify(args[0])}`),
+      new UsageError(
+        group.length
+          ? `unknown ${args[0]} command ${JSON.stringify(args[1] ?? "")}; one of: ${
+            group.map((g) => g.split(" ")[1]).join(", ")
+          }`
+          : `unknown command ${JSON.stringify(args[0])}`,
+      ),
     );
   }
   const rest = args.slice(2);
@@ -104,7 +115,11 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   }
   let ctx: CliContext;
   try {
-    ctx = { paths: resolvePaths({ home }), io, stopSignal: options.stopSignal ?? new AbortController().signal };
+    ctx = {
+      paths: resolvePaths({ home }),
+      io,
+      stopSignal: options.stopSignal ?? new AbortController().signal,
+    };
   } catch (err) {
     io.err(`error: ${(err as Error).message}`);
     return 1;
@@ -121,14 +136,16 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
 
 function usage(io: Output, err: UsageError): number {
   io.err(`error: ${err.message}`);
-  if (err.command && commandHelp(err.command)) io.err(`usage: ${commandHelp(err.command)!.split("\n")[0].slice(7)}`);
-  else io.err("run `miner-cli help` for the list of commands");
+  if (err.command && commandHelp(err.command)) {
+    io.err(`usage: ${commandHelp(err.command)!.split("\n")[0].slice(7)}`);
+  } else io.err("run `miner-cli help` for the list of commands");
   return 1;
 }
 
 function describeError(err: unknown): string {
   if (
-    err instanceof IdentityError || err instanceof CorruptFileError || err instanceof PeerNotFoundError ||
+    err instanceof IdentityError || err instanceof CorruptFileError ||
+    err instanceof PeerNotFoundError ||
     err instanceof AmbiguousPeerError
   ) return err.message;
   if (err instanceof Deno.errors.PermissionDenied) return `permission denied: ${err.message}`;

@@ -12,20 +12,40 @@ import {
 import { Logger } from "../log/mod.ts";
 import { AuthStore, PeerRegistry } from "../peers/mod.ts";
 import { createPairCode, MeshNode } from "../node/mod.ts";
-import { bool, duration, int, num, parseCommandArgs, parseListen, requireStr, str, UsageError } from "./args.ts";
+import {
+  bool,
+  duration,
+  int,
+  num,
+  parseCommandArgs,
+  parseListen,
+  requireStr,
+  str,
+  UsageError,
+} from "./args.ts";
 import type { CliContext } from "./context.ts";
 
 function role(value: string | undefined, command: string) {
   if (value === undefined) return undefined;
   const r = NodeRoleSchema.safeParse(value);
-  if (!r.success) throw new UsageError(`--role must be controller, worker or dual, got ${JSON.stringify(value)}`, command);
+  if (!r.success) {
+    throw new UsageError(
+      `--role must be controller, worker or dual, got ${JSON.stringify(value)}`,
+      command,
+    );
+  }
   return r.data;
 }
 
-function location(p: ReturnType<typeof parseCommandArgs>, command: string): { lat?: number; lon?: number } {
+function location(
+  p: ReturnType<typeof parseCommandArgs>,
+  command: string,
+): { lat?: number; lon?: number } {
   const lat = num(p, "lat", { min: -90, max: 90 });
   const lon = num(p, "lon", { min: -180, max: 180 });
-  if ((lat === undefined) !== (lon === undefined)) throw new UsageError("give both --lat and --lon, or neither", command);
+  if ((lat === undefined) !== (lon === undefined)) {
+    throw new UsageError("give both --lat and --lon, or neither", command);
+  }
   return lat === undefined ? {} : { lat, lon };
 }
 
@@ -61,7 +81,9 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
   const p = parseCommandArgs("node info", args, {});
   const id = await loadIdentity(ctx.paths);
   const auth = await AuthStore.open(ctx.paths.authJson);
-  const reg = await PeerRegistry.open(ctx.paths.peersJson, { onWarning: (m) => ctx.io.err(`warning: ${m}`) });
+  const reg = await PeerRegistry.open(ctx.paths.peersJson, {
+    onWarning: (m) => ctx.io.err(`warning: ${m}`),
+  });
   const info = {
     ...id.info,
     authMode: auth.settings.mode,
@@ -80,7 +102,9 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
   ctx.io.out(`role        ${info.role}`);
   ctx.io.out(`created     ${info.createdAt}`);
   if (info.lat !== undefined) ctx.io.out(`location    ${info.lat}, ${info.lon}`);
-  ctx.io.out(`auth mode   ${info.authMode} (${info.allowlist} allowed, ${info.peers} registered peers)`);
+  ctx.io.out(
+    `auth mode   ${info.authMode} (${info.allowlist} allowed, ${info.peers} registered peers)`,
+  );
   ctx.io.out(`config      ${info.configDir}`);
   ctx.io.out(`data        ${info.dataDir}`);
   return 0;
@@ -89,11 +113,22 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
 /** `node set`. */
 export async function nodeSet(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "node set";
-  const p = parseCommandArgs(cmd, args, { name: { type: "string" }, lat: { type: "string" }, lon: { type: "string" } });
-  const patch = { ...(str(p, "name") !== undefined ? { name: str(p, "name") } : {}), ...location(p, cmd) };
-  if (Object.keys(patch).length === 0) throw new UsageError("nothing to change: give --name and/or --lat/--lon", cmd);
+  const p = parseCommandArgs(cmd, args, {
+    name: { type: "string" },
+    lat: { type: "string" },
+    lon: { type: "string" },
+  });
+  const patch = {
+    ...(str(p, "name") !== undefined ? { name: str(p, "name") } : {}),
+    ...location(p, cmd),
+  };
+  if (Object.keys(patch).length === 0) {
+    throw new UsageError("nothing to change: give --name and/or --lat/--lon", cmd);
+  }
   const info = await updateIdentity(ctx.paths, patch).catch((err) => {
-    if (err?.name === "ZodError") throw new UsageError(`invalid value: ${err.issues[0].message}`, cmd);
+    if (err?.name === "ZodError") {
+      throw new UsageError(`invalid value: ${err.issues[0].message}`, cmd);
+    }
     throw err;
   });
   if (bool(p, "json")) ctx.io.out(JSON.stringify(info, null, 2));
@@ -106,7 +141,10 @@ export async function nodeReset(ctx: CliContext, args: string[]): Promise<number
   const cmd = "node reset";
   const p = parseCommandArgs(cmd, args, { force: { type: "boolean" } });
   if (!bool(p, "force")) {
-    throw new UsageError("node reset deletes this node's identity (peers will no longer recognise it); pass --force to confirm", cmd);
+    throw new UsageError(
+      "node reset deletes this node's identity (peers will no longer recognise it); pass --force to confirm",
+      cmd,
+    );
   }
   const removed = await resetIdentity(ctx.paths);
   ctx.io.out(removed ? "node identity deleted" : "no identity to delete");
@@ -148,10 +186,14 @@ export async function nodeServe(ctx: CliContext, args: string[]): Promise<number
   });
   const listen = parseListen(str(p, "listen") ?? ":9091");
   const path = str(p, "path") ?? "/ws";
-  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) throw new UsageError("--path must start with / and contain only URL-safe characters", cmd);
+  if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) {
+    throw new UsageError("--path must start with / and contain only URL-safe characters", cmd);
+  }
   const certFile = str(p, "tls-cert");
   const keyFile = str(p, "tls-key");
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("give both --tls-cert and --tls-key", cmd);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("give both --tls-cert and --tls-key", cmd);
+  }
   const tls = certFile && keyFile
     ? { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) }
     : undefined;
@@ -159,10 +201,18 @@ export async function nodeServe(ctx: CliContext, args: string[]): Promise<number
   const node = await MeshNode.open(ctx.paths, {
     logger,
     limits: {
-      handshakeTimeoutMs: duration(p, "handshake-timeout", { min: 100, max: 600_000, fallback: 10_000 }),
+      handshakeTimeoutMs: duration(p, "handshake-timeout", {
+        min: 100,
+        max: 600_000,
+        fallback: 10_000,
+      }),
       ratePerSecond: int(p, "rate-limit", { min: 0, max: 1_000_000, fallback: 50 }),
       rateBurst: int(p, "rate-burst", { min: 1, max: 1_000_000, fallback: 100 }),
-      maxMessageBytes: int(p, "max-message", { min: 1024, max: 64 * 1024 * 1024, fallback: 1024 * 1024 }),
+      maxMessageBytes: int(p, "max-message", {
+        min: 1024,
+        max: 64 * 1024 * 1024,
+        fallback: 1024 * 1024,
+      }),
     },
     keepalive: {
       intervalMs: duration(p, "ping-interval", { min: 50, max: 3_600_000, fallback: 30_000 }),
@@ -179,7 +229,16 @@ export async function nodeServe(ctx: CliContext, args: string[]): Promise<number
   for (const addr of (p.values.connect as string[] | undefined) ?? []) node.maintain(addr);
   const info = node.identity.info;
   if (bool(p, "json")) {
-    ctx.io.out(JSON.stringify({ event: "listening", id: info.id, name: info.name, role: info.role, url: server.url, port: server.port }));
+    ctx.io.out(
+      JSON.stringify({
+        event: "listening",
+        id: info.id,
+        name: info.name,
+        role: info.role,
+        url: server.url,
+        port: server.port,
+      }),
+    );
   } else {
     ctx.io.out(`node ${info.name} (${info.id}, ${info.role}) listening on ${server.url}`);
     ctx.io.out(`auth mode: ${node.auth.settings.mode}; press Ctrl+C to stop`);

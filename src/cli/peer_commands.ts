@@ -22,22 +22,36 @@ import type { CliContext } from "./context.ts";
 import { ago, ms, table } from "./format.ts";
 
 function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
-  return PeerRegistry.open(ctx.paths.peersJson, { debounceMs: 0, onWarning: (m) => ctx.io.err(`warning: ${m}`) });
+  return PeerRegistry.open(ctx.paths.peersJson, {
+    debounceMs: 0,
+    onWarning: (m) => ctx.io.err(`warning: ${m}`),
+  });
 }
 
 function openMesh(ctx: CliContext): Promise<MeshNode> {
-  return MeshNode.open(ctx.paths, { keepalive: false, registryDebounceMs: 0, onWarning: (m) => ctx.io.err(`warning: ${m}`) });
+  return MeshNode.open(ctx.paths, {
+    keepalive: false,
+    registryDebounceMs: 0,
+    onWarning: (m) => ctx.io.err(`warning: ${m}`),
+  });
 }
 
 function nameOrThrow(name: string, cmd: string): string {
   const r = NodeNameSchema.safeParse(name);
-  if (!r.success) throw new UsageError(`invalid name ${JSON.stringify(name)}: ${r.error.issues[0].message}`, cmd);
+  if (!r.success) {
+    throw new UsageError(`invalid name ${JSON.stringify(name)}: ${r.error.issues[0].message}`, cmd);
+  }
   return r.data;
 }
 
 function addressOrThrow(address: string, cmd: string): string {
   if (!parseAddressOrNull(address)) {
-    throw new UsageError(`invalid address ${JSON.stringify(address)}: use HOST:PORT, [IPv6]:PORT or ws(s)://HOST:PORT/path`, cmd);
+    throw new UsageError(
+      `invalid address ${
+        JSON.stringify(address)
+      }: use HOST:PORT, [IPv6]:PORT or ws(s)://HOST:PORT/path`,
+      cmd,
+    );
   }
   return address.trim();
 }
@@ -64,7 +78,9 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
   const code = str(p, "code") !== undefined ? parsePairCode(str(p, "code")!) : undefined;
   const lat = num(p, "lat", { min: -90, max: 90 });
   const lon = num(p, "lon", { min: -180, max: 180 });
-  if ((lat === undefined) !== (lon === undefined)) throw new UsageError("give both --lat and --lon, or neither", cmd);
+  if ((lat === undefined) !== (lon === undefined)) {
+    throw new UsageError("give both --lat and --lon, or neither", cmd);
+  }
   const hops = int(p, "hops", { min: 0, max: 255, fallback: 1 });
   const timeoutMs = duration(p, "timeout", { min: 100, max: 120_000, fallback: 10_000 });
   const mesh = await openMesh(ctx);
@@ -73,9 +89,14 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
     const remote = session.peer;
     session.close("peer added");
     const name = wantName ?? nameOrThrow(remote.name, cmd);
-    const clash = mesh.registry.list().find((x) => x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id);
+    const clash = mesh.registry.list().find((x) =>
+      x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id
+    );
     if (clash) {
-      throw new UsageError(`the name ${name} is already used by peer ${clash.id}; choose another --name`, cmd);
+      throw new UsageError(
+        `the name ${name} is already used by peer ${clash.id}; choose another --name`,
+        cmd,
+      );
     }
     const existing = mesh.registry.get(remote.id);
     const peer: Peer = PeerSchema.parse({
@@ -99,7 +120,13 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
     await mesh.registry.flush();
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ added: !existing, peer }, null, 2));
     else {
-      ctx.io.out(`${existing ? "updated" : "added"} peer ${peer.name} (${peer.id}, ${peer.role}) at ${address}${code ? ", paired with code" : ""}`);
+      ctx.io.out(
+        `${
+          existing ? "updated" : "added"
+        } peer ${peer.name} (${peer.id}, ${peer.role}) at ${address}${
+          code ? ", paired with code" : ""
+        }`,
+      );
     }
     return 0;
   } finally {
@@ -131,7 +158,10 @@ async function probe(mesh: MeshNode, peer: Peer, timeoutMs: number): Promise<Pro
 /** `peer list`. */
 export async function peerList(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer list";
-  const p = parseCommandArgs(cmd, args, { "no-probe": { type: "boolean" }, timeout: { type: "string" } });
+  const p = parseCommandArgs(cmd, args, {
+    "no-probe": { type: "boolean" },
+    timeout: { type: "string" },
+  });
   const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 3000 });
   const mesh = await openMesh(ctx);
   try {
@@ -195,13 +225,24 @@ export async function peerSet(ctx: CliContext, args: string[]): Promise<number> 
     lon: { type: "string" },
     hops: { type: "string" },
   });
-  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]", cmd);
+  if (p.positionals.length !== 1) {
+    throw new UsageError(
+      "usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]",
+      cmd,
+    );
+  }
   const lat = num(p, "lat", { min: -90, max: 90 });
   const lon = num(p, "lon", { min: -180, max: 180 });
-  if ((lat === undefined) !== (lon === undefined)) throw new UsageError("give both --lat and --lon, or neither", cmd);
+  if ((lat === undefined) !== (lon === undefined)) {
+    throw new UsageError("give both --lat and --lon, or neither", cmd);
+  }
   const name = str(p, "name") !== undefined ? nameOrThrow(str(p, "name")!, cmd) : undefined;
-  const address = str(p, "address") !== undefined ? addressOrThrow(str(p, "address")!, cmd) : undefined;
-  const hops = str(p, "hops") !== undefined ? int(p, "hops", { min: 0, max: 255, fallback: 1 }) : undefined;
+  const address = str(p, "address") !== undefined
+    ? addressOrThrow(str(p, "address")!, cmd)
+    : undefined;
+  const hops = str(p, "hops") !== undefined
+    ? int(p, "hops", { min: 0, max: 255, fallback: 1 })
+    : undefined;
   if (name === undefined && address === undefined && lat === undefined && hops === undefined) {
     throw new UsageError("nothing to change", cmd);
   }
@@ -209,7 +250,9 @@ export async function peerSet(ctx: CliContext, args: string[]): Promise<number> 
   const reg = await openRegistry(ctx);
   const peer = reg.resolve(p.positionals[0]);
   if (name) {
-    const clash = reg.list().find((x) => x.name.toLowerCase() === name.toLowerCase() && x.id !== peer.id);
+    const clash = reg.list().find((x) =>
+      x.name.toLowerCase() === name.toLowerCase() && x.id !== peer.id
+    );
     if (clash) throw new UsageError(`the name ${name} is already used by peer ${clash.id}`, cmd);
   }
   const updated = reg.update(peer.id, (cur) => {
@@ -239,8 +282,14 @@ function haversine(aLat: number, aLon: number, bLat: number, bLon: number): numb
 /** `peer ping`. */
 export async function peerPing(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer ping";
-  const p = parseCommandArgs(cmd, args, { count: { type: "string", short: "c" }, timeout: { type: "string" }, interval: { type: "string" } });
-  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer ping <peer> [--count N]", cmd);
+  const p = parseCommandArgs(cmd, args, {
+    count: { type: "string", short: "c" },
+    timeout: { type: "string" },
+    interval: { type: "string" },
+  });
+  if (p.positionals.length !== 1) {
+    throw new UsageError("usage: miner-cli peer ping <peer> [--count N]", cmd);
+  }
   const count = int(p, "count", { min: 1, max: 10_000, fallback: 4 });
   const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 5000 });
   const intervalMs = duration(p, "interval", { min: 0, max: 60_000, fallback: 200 });
@@ -248,12 +297,26 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
   const mesh = await openMesh(ctx);
   try {
     const peer = mesh.registry.resolve(p.positionals[0]);
-    if (!peer.address) throw new UsageError(`peer ${peer.name} has no address (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``, cmd);
+    if (!peer.address) {
+      throw new UsageError(
+        `peer ${peer.name} has no address (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
+        cmd,
+      );
+    }
     let session: PeerSession;
     try {
-      session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: await caFromEnv() });
+      session = await mesh.dial(peer.address, {
+        expectId: peer.id,
+        timeoutMs,
+        ca: await caFromEnv(),
+      });
     } catch (err) {
-      mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError || /timed out/.test((err as Error).message) ? "timeout" : "failure");
+      mesh.recordOutcome(
+        peer.id,
+        err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
+          ? "timeout"
+          : "failure",
+      );
       throw err;
     }
     const rtts: number[] = [];
@@ -275,7 +338,9 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
     }
     session.close("ping done");
     const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
-    if (avg !== null) mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: Math.round(avg * 1000) / 1000 }));
+    if (avg !== null) {
+      mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: Math.round(avg * 1000) / 1000 }));
+    }
     await mesh.registry.flush();
     const summary = {
       peer: peer.name,
@@ -290,7 +355,11 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
     };
     if (json) ctx.io.out(JSON.stringify(summary, null, 2));
     else {
-      ctx.io.out(`${summary.sent} sent, ${summary.received} received, avg ${ms(summary.avgMs)}, min ${ms(summary.minMs)}, max ${ms(summary.maxMs)}; score ${summary.score}`);
+      ctx.io.out(
+        `${summary.sent} sent, ${summary.received} received, avg ${ms(summary.avgMs)}, min ${
+          ms(summary.minMs)
+        }, max ${ms(summary.maxMs)}; score ${summary.score}`,
+      );
     }
     return rtts.length === count ? 0 : 1;
   } finally {
@@ -302,7 +371,9 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
 export async function peerAllow(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer allow";
   const p = parseCommandArgs(cmd, args, {});
-  if (p.positionals.length === 0) throw new UsageError("usage: miner-cli peer allow <node-id|public-key>...", cmd);
+  if (p.positionals.length === 0) {
+    throw new UsageError("usage: miner-cli peer allow <node-id|public-key>...", cmd);
+  }
   const auth = await AuthStore.open(ctx.paths.authJson);
   const entries = p.positionals.map((t) => {
     try {
@@ -314,7 +385,9 @@ export async function peerAllow(ctx: CliContext, args: string[]): Promise<number
   const results = [];
   for (const e of entries) results.push({ id: e.id, added: await auth.allow(e) });
   if (bool(p, "json")) ctx.io.out(JSON.stringify(results));
-  else for (const r of results) ctx.io.out(r.added ? `allowed ${r.id}` : `${r.id} was already allowed`);
+  else {for (const r of results) {
+      ctx.io.out(r.added ? `allowed ${r.id}` : `${r.id} was already allowed`);
+    }}
   return 0;
 }
 
@@ -322,7 +395,9 @@ export async function peerAllow(ctx: CliContext, args: string[]): Promise<number
 export async function peerRevoke(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer revoke";
   const p = parseCommandArgs(cmd, args, {});
-  if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer revoke <node-id|public-key|peer>", cmd);
+  if (p.positionals.length !== 1) {
+    throw new UsageError("usage: miner-cli peer revoke <node-id|public-key|peer>", cmd);
+  }
   const auth = await AuthStore.open(ctx.paths.authJson);
   const reg = await openRegistry(ctx);
   let id: string;
@@ -334,11 +409,18 @@ export async function peerRevoke(ctx: CliContext, args: string[]): Promise<numbe
   const wasAllowed = await auth.revoke(id);
   const wasRegistered = reg.remove(id);
   await reg.close();
-  if (!wasAllowed && !wasRegistered) throw new UsageError(`${id} is neither allowed nor registered`, cmd);
-  if (bool(p, "json")) ctx.io.out(JSON.stringify({ id, revoked: wasAllowed, removedFromRegistry: wasRegistered }));
-  else {
-    ctx.io.out(`revoked ${id}${wasAllowed ? " (removed from allowlist)" : ""}${wasRegistered ? " (removed from registry)" : ""}`);
-    ctx.io.out("a running node drops its connection at the next keepalive check");
+  if (!wasAllowed && !wasRegistered) {
+    throw new UsageError(`${id} is neither allowed nor registered`, cmd);
+  }
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ id, revoked: wasAllowed, removedFromRegistry: wasRegistered }));
+  } else {
+    ctx.io.out(
+      `revoked ${id}${wasAllowed ? " (removed from allowlist)" : ""}${
+        wasRegistered ? " (removed from registry)" : ""
+      }`,
+    );
+    ctx.io.out("a running node drops its live connection within 2 seconds");
   }
   return 0;
 }
@@ -348,10 +430,17 @@ export async function peerAuthMode(ctx: CliContext, args: string[]): Promise<num
   const cmd = "peer auth-mode";
   const p = parseCommandArgs(cmd, args, {});
   const auth = await AuthStore.open(ctx.paths.authJson);
-  if (p.positionals.length > 1) throw new UsageError("usage: miner-cli peer auth-mode [open|allowlist]", cmd);
+  if (p.positionals.length > 1) {
+    throw new UsageError("usage: miner-cli peer auth-mode [open|allowlist]", cmd);
+  }
   if (p.positionals.length === 1) {
     const mode = AuthModeSchema.safeParse(p.positionals[0]);
-    if (!mode.success) throw new UsageError(`auth mode must be open or allowlist, got ${JSON.stringify(p.positionals[0])}`, cmd);
+    if (!mode.success) {
+      throw new UsageError(
+        `auth mode must be open or allowlist, got ${JSON.stringify(p.positionals[0])}`,
+        cmd,
+      );
+    }
     await auth.setMode(mode.data);
   }
   const mode = auth.settings.mode;
@@ -373,11 +462,19 @@ export async function peerOptimal(ctx: CliContext, args: string[]): Promise<numb
   const peers = reg.list().map((peer) => ({
     ...peer,
     geoKm: peer.geoKm ??
-      (me.info.lat !== undefined && peer.lat !== undefined ? haversine(me.info.lat, me.info.lon!, peer.lat, peer.lon!) : null),
+      (me.info.lat !== undefined && peer.lat !== undefined
+        ? haversine(me.info.lat, me.info.lon!, peer.lat, peer.lon!)
+        : null),
   }));
   const ranked = optimalPeers(peers, { count });
   if (bool(p, "json")) {
-    ctx.io.out(JSON.stringify(ranked.map((r, i) => ({ rank: i + 1, distance: r.distance, ...r.peer })), null, 2));
+    ctx.io.out(
+      JSON.stringify(
+        ranked.map((r, i) => ({ rank: i + 1, distance: r.distance, ...r.peer })),
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   if (ranked.length === 0) {

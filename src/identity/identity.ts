@@ -27,7 +27,10 @@ export const NodeNameSchema = z.string().regex(
 );
 
 /** A node ID: 32 lowercase hex characters. */
-export const NodeIdSchema = z.string().regex(/^[0-9a-f]{32}$/, "node ID must be 32 lowercase hex characters");
+export const NodeIdSchema = z.string().regex(
+  /^[0-9a-f]{32}$/,
+  "node ID must be 32 lowercase hex characters",
+);
 
 /** A public key in standard base64 (44 characters, 32 bytes). */
 export const PublicKeySchema = z.string().regex(
@@ -85,7 +88,9 @@ export class IdentityNotFoundError extends IdentityError {
 export class IdentityExistsError extends IdentityError {
   /** Creates the error. */
   constructor(id: string) {
-    super(`a node identity already exists (${id}); pass --force to replace it (its peers will no longer recognise this node)`);
+    super(
+      `a node identity already exists (${id}); pass --force to replace it (its peers will no longer recognise this node)`,
+    );
     this.name = "IdentityExistsError";
   }
 }
@@ -144,9 +149,17 @@ export async function initIdentity(
   options: InitIdentityOptions,
 ): Promise<NodeIdentity> {
   const name = NodeNameSchema.safeParse(options.name);
-  if (!name.success) throw new IdentityError(`invalid node name ${JSON.stringify(options.name)}: ${name.error.issues[0].message}`);
+  if (!name.success) {
+    throw new IdentityError(
+      `invalid node name ${JSON.stringify(options.name)}: ${name.error.issues[0].message}`,
+    );
+  }
   const role = NodeRoleSchema.safeParse(options.role ?? "dual");
-  if (!role.success) throw new IdentityError(`invalid role ${JSON.stringify(options.role)}: use controller, worker or dual`);
+  if (!role.success) {
+    throw new IdentityError(
+      `invalid role ${JSON.stringify(options.role)}: use controller, worker or dual`,
+    );
+  }
   if ((options.lat === undefined) !== (options.lon === undefined)) {
     throw new IdentityError("give both --lat and --lon, or neither");
   }
@@ -203,27 +216,39 @@ export async function loadIdentity(paths: NodePaths): Promise<NodeIdentity> {
     stat = await Deno.lstat(paths.privateKey);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new KeyFileError(`private key ${paths.privateKey} is missing; restore it from a backup or run \`miner-cli node init --force\` to create a new identity`);
+      throw new KeyFileError(
+        `private key ${paths.privateKey} is missing; restore it from a backup or run \`miner-cli node init --force\` to create a new identity`,
+      );
     }
     throw err;
   }
   if (!stat.isFile) throw new KeyFileError(`private key ${paths.privateKey} is not a regular file`);
   if (Deno.build.os !== "windows" && stat.mode !== null && (stat.mode & 0o077) !== 0) {
     throw new KeyFileError(
-      `private key ${paths.privateKey} has mode ${(stat.mode & 0o777).toString(8)}, readable by others; ` +
+      `private key ${paths.privateKey} has mode ${
+        (stat.mode & 0o777).toString(8)
+      }, readable by others; ` +
         `run \`chmod 600 ${paths.privateKey}\` (and consider the key compromised if others had access)`,
     );
   }
   const privateKey = await Deno.readFile(paths.privateKey);
   if (privateKey.length !== 32) {
-    throw new KeyFileError(`private key ${paths.privateKey} is corrupt: expected 32 bytes, found ${privateKey.length}`);
+    throw new KeyFileError(
+      `private key ${paths.privateKey} is corrupt: expected 32 bytes, found ${privateKey.length}`,
+    );
   }
   const publicKey = x25519.getPublicKey(privateKey);
   if (toBase64(publicKey) !== info.publicKey) {
-    throw new KeyFileError(`private key ${paths.privateKey} does not match the public key in ${paths.nodeJson}; the files belong to different identities`);
+    throw new KeyFileError(
+      `private key ${paths.privateKey} does not match the public key in ${paths.nodeJson}; the files belong to different identities`,
+    );
   }
   if (nodeIdFromPublicKey(publicKey) !== info.id) {
-    throw new KeyFileError(`${paths.nodeJson} claims ID ${info.id} but its key hashes to ${nodeIdFromPublicKey(publicKey)}`);
+    throw new KeyFileError(
+      `${paths.nodeJson} claims ID ${info.id} but its key hashes to ${
+        nodeIdFromPublicKey(publicKey)
+      }`,
+    );
   }
   return { info, privateKey, publicKey };
 }

@@ -12,11 +12,11 @@ import {
 } from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
+  addressToUrl,
   AuthStore,
   DEFAULT_SCORE,
   haversineKm,
   type Peer,
-  addressToUrl,
   PeerRegistry,
   type RequestOutcome,
 } from "../peers/mod.ts";
@@ -40,9 +40,9 @@ import {
   dialSocket,
   type FrameSocket,
   initiateChannel,
-  KIND_CONTROL,
   type KeyPair,
   keyPairFromPrivate,
+  KIND_CONTROL,
   type SecureChannel,
   startTransportServer,
   type TransportServer,
@@ -110,6 +110,10 @@ export interface ServeOptions {
   tls?: { cert: string; key: string };
   /** Max simultaneous connections (default 1024). */
   maxConnections?: number;
+  /** How often to re-check that connected peers are still authorized (default 2 s). */
+  authSweepMs?: number;
+  /** Handles HTTP requests to other paths (default 404). */
+  fallback?: (request: Request) => Response | Promise<Response>;
 }
 
 /** Options for {@link MeshNode.dial}. */
@@ -122,6 +126,8 @@ export interface DialPeerOptions {
   timeoutMs?: number;
   /** Extra CA (PEM) for wss. */
   ca?: string;
+  /** Refuse unless the responder is registered or allowlisted here (used by persistent links). */
+  requireAuthorized?: boolean;
 }
 
 /** A reconnecting outbound link. */
@@ -147,11 +153,19 @@ export class MeshNode {
   readonly #sessionListeners: ((s: PeerSession) => void)[] = [];
   readonly #servers: TransportServer[] = [];
   readonly #links = new Set<MaintainedLink>();
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
   readonly #staticKey: KeyPair;
   readonly #limits: Required<ChannelLimits>;
   readonly #keepalive: KeepaliveOptions | undefined;
   /** Connection counters. */
-  readonly counters: MeshCounters = { accepted: 0, rejected: 0, handshakeFailures: 0, protocolErrors: 0, rateLimited: 0, refused: 0 };
+  readonly counters: MeshCounters = {
+    accepted: 0,
+    rejected: 0,
+    handshakeFailures: 0,
+    protocolErrors: 0,
+    rateLimited: 0,
+    refused: 0,
+  };
   /** Logger. */
   readonly logger: Logger;
 
@@ -177,7 +191,8 @@ export class MeshNode {
     const identity = await loadIdentity(paths);
     const registry = await PeerRegistry.open(paths.peersJson, {
       debounceMs: options.registryDebounceMs,
-      onWarning: options.onWarning ?? ((m) => (options.logger ?? silentLogger).warn("registry", { message: m })),
+      onWarning: options.onWarning ??
+        ((m) => (options.logger ?? silentLogger).warn("registry", { message: m })),
     });
     const auth = await AuthStore.open(paths.authJson);
     return new MeshNode(paths, identity, registry, auth, options);
@@ -227,18 +242,26 @@ export class MeshNode {
       throw new PeerIdentityError("handshake payload is not JSON");
     }
     const parsed = HandshakePayloadSchema.safeParse(raw);
-    if (!parsed.success) throw new PeerIdentityError(`invalid handshake payload: ${parsed.error.issues[0].message}`);
+    if (!parsed.success) {
+      throw new PeerIdentityError(`invalid handshake payload: ${parsed.error.issues[0].message}`);
+    }
     const derived = nodeIdFromPublicKey(remoteStatic);
     const publicKey = toBase64(remoteStatic);
     if (parsed.data.id !== derived) {
-      throw new PeerIdentityError(`peer claims ID ${parsed.data.id} but its authenticated key hashes to ${derived}`);
+      throw new PeerIdentityError(
+        `peer claims ID ${parsed.data.id} but its authenticated key hashes to ${derived}`,
+      );
     }
     if (parsed.data.protocol !== PROTOCOL_VERSION) {
-      throw new PeerIdentityError(`peer speaks protocol v${parsed.data.protocol}, this node v${PROTOCOL_VERSION}`);
+      throw new PeerIdentityError(
+        `peer speaks protocol v${parsed.data.protocol}, this node v${PROTOCOL_VERSION}`,
+      );
     }
     const pinned = this.registry.get(derived);
     if (pinned && pinned.publicKey !== publicKey) {
-      throw new PeerIdentityError(`key mismatch for registered peer ${derived} (${pinned.name}): refusing`);
+      throw new PeerIdentityError(
+        `key mismatch for registered peer ${derived} (${pinned.name}): refusing`,
+      );
     }
     const allowed = this.auth.entry(derived);
     if (allowed?.publicKey && allowed.publicKey !== publicKey) {
@@ -247,14 +270,41 @@ export class MeshNode {
     return { payload: parsed.data, publicKey };
   }
 
+  /** Whether a node may hold a session with us now (registered, allowlisted, or open mode). */
+  isAuthorized(peerId: string): boolean {
+    return this.registry.get(peerId) !== undefined || this.auth.isAllowed(peerId) ||
+      this.auth.settings.mode === "open";
+  }
+
+  /** Re-reads the registry and auth settings and drops sessions of peers no longer authorized. */
+  async sweepAuthorizations(): Promise<number> {
+    await Promise.all([this.registry.refresh(), this.auth.refresh()]);
+    let dropped = 0;
+    for (const s of [...this.#sessions]) {
+      if (this.isAuthorized(s.peer.id)) continue;
+      dropped++;
+      this.logger.warn("peer_revoked", { peer: s.peer.id, name: s.peer.name });
+      s.close("authorization revoked");
+    }
+    return dropped;
+  }
+
   /** Starts accepting connections. */
   serve(options: ServeOptions): TransportServer {
+    if (this.#sweepTimer === undefined) {
+      this.#sweepTimer = setInterval(() => {
+        this.sweepAuthorizations().catch((err) =>
+          this.logger.warn("auth_sweep_failed", { reason: (err as Error).message })
+        );
+      }, options.authSweepMs ?? 2000);
+    }
     const server = startTransportServer({
       hostname: options.hostname,
       port: options.port,
       path: options.path,
       tls: options.tls,
       maxConnections: options.maxConnections,
+      fallback: options.fallback,
       onSocket: (socket) => void this.#accept(socket),
       onRefused: (reason, remote) => {
         this.counters.refused++;
@@ -278,16 +328,28 @@ export class MeshNode {
       }));
     } catch (err) {
       this.counters.handshakeFailures++;
-      this.logger.warn("handshake_failed", { remote, reason: (err as Error).message, count: this.counters.handshakeFailures });
+      this.logger.warn("handshake_failed", {
+        remote,
+        reason: (err as Error).message,
+        count: this.counters.handshakeFailures,
+      });
       return;
     }
     const remoteId = nodeIdFromPublicKey(channel.remoteStatic);
     const reject = (reason: string) => {
       this.counters.rejected++;
-      this.logger.warn("peer_rejected", { remote, peer: remoteId, reason, count: this.counters.rejected });
+      this.logger.warn("peer_rejected", {
+        remote,
+        peer: remoteId,
+        reason,
+        count: this.counters.rejected,
+      });
       try {
-        const ack = createMessage("handshake_ack", { accepted: false, reason }, { from: this.id, to: remoteId });
-        channel.send(encoder.encode(JSON.stringify(ack)), KIND_CONTROL);
+        const ack = createMessage("handshake_ack", { accepted: false, reason }, {
+          from: this.id,
+          to: remoteId,
+        });
+        channel.sendText(JSON.stringify(ack), KIND_CONTROL);
       } catch { /* socket already gone */ }
       channel.close("refused");
     };
@@ -308,21 +370,33 @@ export class MeshNode {
     const registered = this.registry.get(remoteId);
     const allowlisted = this.auth.isAllowed(remoteId);
     if (!registered && !allowlisted && !paired && this.auth.settings.mode !== "open") {
-      return reject(`node ${remoteId} is not authorized here: on this node run \`miner-cli peer allow ${remoteId}\`, or pair with a code from \`miner-cli node pair-code\``);
+      return reject(
+        `node ${remoteId} is not authorized here: on this node run \`miner-cli peer allow ${remoteId}\`, or pair with a code from \`miner-cli node pair-code\``,
+      );
     }
     if (registered) {
-      this.registry.update(remoteId, (peer) => ({ ...peer, role: p.role, lastSeen: new Date().toISOString() }));
+      this.registry.update(
+        remoteId,
+        (peer) => ({ ...peer, role: p.role, lastSeen: new Date().toISOString() }),
+      );
     } else if (allowlisted || paired) {
+      // Written before the ack so a concurrent `peer revoke` in another process sees it.
       this.registry.upsert(this.#newPeer(remoteId, p.name, info.publicKey, null, p.role));
+      await this.registry.flush();
     }
-    if (paired) await this.registry.flush();
     const ack = createMessage("handshake_ack", { accepted: true }, { from: this.id, to: remoteId });
-    channel.send(encoder.encode(JSON.stringify(ack)), KIND_CONTROL);
+    channel.sendText(JSON.stringify(ack), KIND_CONTROL);
     this.counters.accepted++;
     this.#register(channel, info, "inbound");
   }
 
-  #newPeer(id: string, name: string, publicKey: string, address: string | null, role: NodeRole): Peer {
+  #newPeer(
+    id: string,
+    name: string,
+    publicKey: string,
+    address: string | null,
+    role: NodeRole,
+  ): Peer {
     return {
       id,
       name,
@@ -339,7 +413,11 @@ export class MeshNode {
     };
   }
 
-  #register(channel: SecureChannel, info: RemoteInfo, direction: "inbound" | "outbound"): PeerSession {
+  #register(
+    channel: SecureChannel,
+    info: RemoteInfo,
+    direction: "inbound" | "outbound",
+  ): PeerSession {
     const session = new PeerSession(channel, {
       id: info.payload.id,
       name: info.payload.name,
@@ -354,13 +432,25 @@ export class MeshNode {
       onViolation: () => this.counters.protocolErrors++,
     });
     this.#sessions.add(session);
-    this.logger.info("peer_connected", { peer: session.peer.id, name: session.peer.name, role: session.peer.role, direction, remote: channel.remoteAddress });
+    this.logger.info("peer_connected", {
+      peer: session.peer.id,
+      name: session.peer.name,
+      role: session.peer.role,
+      direction,
+      remote: channel.remoteAddress,
+    });
     session.onClose((reason, error) => {
       this.#sessions.delete(session);
       if (error) {
         if (error.code === "rate_limited") this.counters.rateLimited++;
         else this.counters.protocolErrors++;
-        this.logger.warn("session_error", { peer: session.peer.id, code: error.code, reason: error.message, protocolErrors: this.counters.protocolErrors, rateLimited: this.counters.rateLimited });
+        this.logger.warn("session_error", {
+          peer: session.peer.id,
+          code: error.code,
+          reason: error.message,
+          protocolErrors: this.counters.protocolErrors,
+          rateLimited: this.counters.rateLimited,
+        });
       } else {
         this.logger.info("peer_disconnected", { peer: session.peer.id, reason });
       }
@@ -388,14 +478,25 @@ export class MeshNode {
             `the node at ${address} is ${info.payload.id} (${info.payload.name}), not the expected ${expect}: refusing (wrong address, or impersonation)`,
           );
         }
+        if (options.requireAuthorized && !this.isAuthorized(info.payload.id)) {
+          throw new PeerIdentityError(
+            `the node at ${address} (${info.payload.id}) is not registered or allowed here: run \`miner-cli peer allow ${info.payload.id}\` first`,
+          );
+        }
         const pair = options.pairCode
-          ? { codeId: codeIdOf(options.pairCode.secret), proof: pairProof(options.pairCode.secret, h) }
+          ? {
+            codeId: codeIdOf(options.pairCode.secret),
+            proof: pairProof(options.pairCode.secret, h),
+          }
           : undefined;
         return this.#handshakePayload(pair);
       },
     });
     const ack = await new Promise<PayloadOf<"handshake_ack">>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RequestTimeoutError("handshake_ack", timeoutMs)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new RequestTimeoutError("handshake_ack", timeoutMs)),
+        timeoutMs,
+      );
       channel.onClose((err) => {
         clearTimeout(timer);
         reject(err ?? new ChannelError("closed", "closed before handshake_ack"));
@@ -404,7 +505,10 @@ export class MeshNode {
         channel.clearHandler();
         clearTimeout(timer);
         const parsed = parseMessage(decoder.decode(data));
-        if (!parsed.ok || parsed.message.type !== "handshake_ack" || parsed.message.from !== info!.payload.id) {
+        if (
+          !parsed.ok || parsed.message.type !== "handshake_ack" ||
+          parsed.message.from !== info!.payload.id
+        ) {
           reject(new PeerIdentityError("expected handshake_ack as the first message"));
         } else resolve(parsed.message.payload as PayloadOf<"handshake_ack">);
       });
@@ -426,18 +530,27 @@ export class MeshNode {
 
   /** Classifies an error from a request into an outcome. */
   static outcomeOf(err: unknown): RequestOutcome {
-    return err instanceof RequestTimeoutError ? "timeout" : err instanceof RemoteError || err ? "failure" : "success";
+    return err instanceof RequestTimeoutError
+      ? "timeout"
+      : err instanceof RemoteError || err
+      ? "failure"
+      : "success";
   }
 
   /** Great-circle distance from this node to a location, when both are known. */
   geoKmTo(lat?: number, lon?: number): number | null {
     const me = this.identity.info;
-    if (me.lat === undefined || me.lon === undefined || lat === undefined || lon === undefined) return null;
+    if (me.lat === undefined || me.lon === undefined || lat === undefined || lon === undefined) {
+      return null;
+    }
     return Math.round(haversineKm({ lat: me.lat, lon: me.lon }, { lat, lon }) * 10) / 10;
   }
 
   /** Keeps an outbound connection to `address` up, reconnecting with exponential backoff and jitter. */
-  maintain(address: string, options: DialPeerOptions & { baseDelayMs?: number; maxDelayMs?: number } = {}): MaintainedLink {
+  maintain(
+    address: string,
+    options: DialPeerOptions & { baseDelayMs?: number; maxDelayMs?: number } = {},
+  ): MaintainedLink {
     let stopped = false;
     let current: PeerSession | null = null;
     let wake: (() => void) | null = null;
@@ -457,7 +570,7 @@ export class MeshNode {
       let attempt = 0;
       while (!stopped) {
         try {
-          const s = await this.dial(address, options);
+          const s = await this.dial(address, { requireAuthorized: true, ...options });
           if (stopped) {
             s.close("link stopped");
             break;
@@ -470,7 +583,10 @@ export class MeshNode {
           this.logger.warn("connect_failed", { address, reason: (err as Error).message, attempt });
         }
         if (stopped) break;
-        const delay = backoffDelay(attempt++, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs });
+        const delay = backoffDelay(attempt++, {
+          baseMs: options.baseDelayMs,
+          maxMs: options.maxDelayMs,
+        });
         this.logger.debug("reconnect_scheduled", { address, delayMs: delay });
         await new Promise<void>((r) => {
           const t = setTimeout(r, delay);
@@ -487,6 +603,8 @@ export class MeshNode {
 
   /** Closes every session, link and server, and flushes the registry. */
   async close(reason = "node shutting down"): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     for (const l of [...this.#links]) l.stop();
     for (const s of [...this.#sessions]) s.close(reason);
     await Promise.all(this.#servers.map((s) => s.close()));

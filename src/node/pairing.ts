@@ -44,7 +44,10 @@ const StoredCodeSchema = z.object({
 });
 
 function b64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
 }
 
 function fromB64url(text: string): Uint8Array {
@@ -61,7 +64,9 @@ export function formatPairCode(code: PairCode): string {
 export function parsePairCode(text: string): PairCode {
   const m = CODE_RE.exec(text.trim());
   if (!m) {
-    throw new PairCodeError("invalid pairing code: expected MC1-<32 hex node ID>-<22 characters>, as printed by `miner-cli node pair-code`");
+    throw new PairCodeError(
+      "invalid pairing code: expected MC1-<32 hex node ID>-<22 characters>, as printed by `miner-cli node pair-code`",
+    );
   }
   return { nodeId: m[1], secret: fromB64url(m[2]) };
 }
@@ -73,7 +78,9 @@ export function codeIdOf(secret: Uint8Array): string {
 
 /** The proof an initiator sends: HMAC-SHA256(secret, label || handshake hash), base64url. */
 export function pairProof(secret: Uint8Array, handshakeHash: Uint8Array): string {
-  return b64url(new Uint8Array(createHmac("sha256", secret).update(PROOF_LABEL).update(handshakeHash).digest()));
+  return b64url(
+    new Uint8Array(createHmac("sha256", secret).update(PROOF_LABEL).update(handshakeHash).digest()),
+  );
 }
 
 /** Options for {@link createPairCode}. */

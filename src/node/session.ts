@@ -13,7 +13,13 @@ import {
   parseMessage,
   type PayloadOf,
 } from "../protocol/mod.ts";
-import { type ChannelError, KIND_CONTROL, type SecureChannel } from "../transport/mod.ts";
+import {
+  type ChannelError,
+  KIND_CONTROL,
+  KIND_CONTROL_BODY,
+  type SecureChannel,
+} from "../transport/mod.ts";
+import { deadline } from "./deadlines.ts";
 
 /** The peer answered a request with an `error` message. */
 export class RemoteError extends Error {
@@ -84,12 +90,13 @@ export interface SessionOptions {
 interface Pending {
   resolve: (m: Message) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  cancel: () => void;
   type: string;
 }
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
+const textEncoder = new TextEncoder();
+let scratch = new Uint8Array(64 * 1024);
 
 /** One authenticated connection to a peer. */
 export class PeerSession {
@@ -111,10 +118,16 @@ export class PeerSession {
     this.#opts = options;
     this.on("ping", (m, s) => {
       const p = m.payload as PayloadOf<"ping">;
-      s.reply(m, "pong", { ...(p.seq !== undefined ? { seq: p.seq } : {}), ...(p.data !== undefined ? { data: p.data } : {}) });
+      s.reply(m, "pong", p.seq !== undefined ? { seq: p.seq } : {}, m.body);
     });
     this.on("pong", () => {});
-    this.on("disconnect", (m) => this.close(`peer disconnected: ${(m.payload as PayloadOf<"disconnect">).reason}`, { notify: false }));
+    this.on(
+      "disconnect",
+      (m) =>
+        this.close(`peer disconnected: ${(m.payload as PayloadOf<"disconnect">).reason}`, {
+          notify: false,
+        }),
+    );
     channel.setHandler((kind, data) => this.#onData(kind, data));
     channel.onClose((err) => this.#finish(err ? err.message : "closed by peer", err));
     if (options.keepalive) this.#startKeepalive(options.keepalive);
@@ -151,17 +164,40 @@ export class PeerSession {
     else this.#closeHandlers.push(fn);
   }
 
-  /** Sends a message; returns it. */
-  send<T extends MessageType>(type: T, payload: PayloadOf<T>, replyTo?: string): Message<T> {
-    const msg = createMessage(type, payload, { from: this.#opts.localId, to: this.peer.id, replyTo });
-    this.#channel.send(encoder.encode(JSON.stringify(msg)), KIND_CONTROL);
+  /** Sends a message (with an optional binary body); returns it. */
+  send<T extends MessageType>(
+    type: T,
+    payload: PayloadOf<T>,
+    replyTo?: string,
+    body?: Uint8Array,
+  ): Message<T> {
+    const msg = createMessage(type, payload, {
+      from: this.#opts.localId,
+      to: this.peer.id,
+      replyTo,
+    });
+    const json = JSON.stringify(msg);
+    if (!body) {
+      this.#channel.sendText(json, KIND_CONTROL);
+      return msg;
+    }
+    const need = 4 + json.length * 3;
+    if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
+    const { written } = textEncoder.encodeInto(json, scratch.subarray(4));
+    new DataView(scratch.buffer).setUint32(0, written);
+    this.#channel.sendParts([scratch.subarray(0, 4 + written), body], KIND_CONTROL_BODY);
     return msg;
   }
 
   /** Answers `request` with a message of `type`. */
-  reply<T extends MessageType>(request: Message, type: T, payload: PayloadOf<T>): void {
+  reply<T extends MessageType>(
+    request: Message,
+    type: T,
+    payload: PayloadOf<T>,
+    body?: Uint8Array,
+  ): void {
     if (this.isClosed) return;
-    this.send(type, payload, request.id);
+    this.send(type, payload, request.id, body);
   }
 
   /** Answers `request` with an `error` message. */
@@ -171,43 +207,72 @@ export class PeerSession {
   }
 
   /** Sends a request and waits for the message whose `replyTo` matches. */
-  request<T extends MessageType>(type: T, payload: PayloadOf<T>, timeoutMs: number): Promise<Message> {
+  request<T extends MessageType>(
+    type: T,
+    payload: PayloadOf<T>,
+    timeoutMs: number,
+    body?: Uint8Array,
+  ): Promise<Message> {
     if (this.isClosed) return Promise.reject(new SessionClosedError(this.#closeReason ?? "closed"));
     return new Promise((resolve, reject) => {
       let msg: Message;
       try {
-        msg = this.send(type, payload);
+        msg = this.send(type, payload, undefined, body);
       } catch (err) {
         return reject(err);
       }
-      const timer = setTimeout(() => {
+      const cancel = deadline(timeoutMs, () => {
         this.#pending.delete(msg.id);
         reject(new RequestTimeoutError(type, timeoutMs));
-      }, timeoutMs);
-      this.#pending.set(msg.id, { resolve, reject, timer, type });
+      });
+      this.#pending.set(msg.id, { resolve, reject, cancel, type });
     });
   }
 
-  /** Sends a ping and returns the round-trip time in ms. */
-  async ping(timeoutMs = 5000, data?: string): Promise<number> {
+  /** Sends a ping (optionally with a binary body the peer echoes) and returns the RTT in ms. */
+  async ping(timeoutMs = 5000, body?: Uint8Array): Promise<number> {
     const t0 = performance.now();
-    const res = await this.request("ping", data === undefined ? {} : { data }, timeoutMs);
-    if (res.type !== "pong") throw new RemoteError("invalid_message", `expected pong, got ${res.type}`);
+    const res = await this.request("ping", {}, timeoutMs, body);
+    if (res.type !== "pong") {
+      throw new RemoteError("invalid_message", `expected pong, got ${res.type}`);
+    }
+    if ((res.body?.length ?? 0) !== (body?.length ?? 0)) {
+      throw new RemoteError("invalid_message", "pong body differs from the ping body");
+    }
     return performance.now() - t0;
   }
 
   #violation(reason: string): void {
     this.#opts.onViolation?.(reason);
-    this.#opts.logger.warn("protocol_violation", { peer: this.peer.id, name: this.peer.name, reason });
+    this.#opts.logger.warn("protocol_violation", {
+      peer: this.peer.id,
+      name: this.peer.name,
+      reason,
+    });
   }
 
   #onData(kind: number, data: Uint8Array): void {
     this.#lastRx = Date.now();
-    if (kind !== KIND_CONTROL) return; // data streams are handled by their consumers
-    const parsed = parseMessage(decoder.decode(data));
+    let parsed;
+    if (kind === KIND_CONTROL) parsed = parseMessage(decoder.decode(data));
+    else if (kind === KIND_CONTROL_BODY) {
+      const len = data.length >= 4
+        ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0)
+        : -1;
+      if (len < 0 || 4 + len > data.length) {
+        this.#violation("malformed message body framing");
+        this.replyError({}, "invalid_message", "malformed message body framing");
+        return;
+      }
+      parsed = parseMessage(decoder.decode(data.subarray(4, 4 + len)), data.subarray(4 + len));
+    } else return; // data streams are handled by their consumers
     if (!parsed.ok) {
       this.#violation(parsed.message);
-      this.replyError({ id: parsed.id && /^[0-9a-f-]{36}$/.test(parsed.id) ? parsed.id : undefined }, parsed.code, parsed.message);
+      this.replyError(
+        { id: parsed.id && /^[0-9a-f-]{36}$/.test(parsed.id) ? parsed.id : undefined },
+        parsed.code,
+        parsed.message,
+      );
       return;
     }
     const msg = parsed.message;
@@ -226,7 +291,7 @@ export class PeerSession {
       const p = this.#pending.get(msg.replyTo);
       if (p) {
         this.#pending.delete(msg.replyTo);
-        clearTimeout(p.timer);
+        p.cancel();
         if (msg.type === "error") {
           const e = msg.payload as PayloadOf<"error">;
           p.reject(new RemoteError(e.code, e.message));
@@ -243,7 +308,9 @@ export class PeerSession {
     try {
       const r = handler(msg, this);
       if (r instanceof Promise) {
-        r.catch((err) => this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err)));
+        r.catch((err) =>
+          this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err))
+        );
       }
     } catch (err) {
       this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err));
@@ -257,7 +324,10 @@ export class PeerSession {
     this.#keepaliveTimer = setInterval(() => {
       const now = Date.now();
       if (now - this.#lastRx > timeout) {
-        this.#opts.logger.info("keepalive_timeout", { peer: this.peer.id, silentMs: now - this.#lastRx });
+        this.#opts.logger.info("keepalive_timeout", {
+          peer: this.peer.id,
+          silentMs: now - this.#lastRx,
+        });
         this.close(`no traffic for ${timeout} ms`, { notify: false });
         return;
       }
@@ -287,7 +357,7 @@ export class PeerSession {
     this.#closeReason = reason;
     clearInterval(this.#keepaliveTimer);
     for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
+      p.cancel();
       p.reject(new SessionClosedError(reason));
     }
     this.#pending.clear();

@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { fromBase64, NodeIdSchema, nodeIdFromPublicKey, PublicKeySchema } from "../identity/mod.ts";
+import { fromBase64, nodeIdFromPublicKey, NodeIdSchema, PublicKeySchema } from "../identity/mod.ts";
 import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 
 /** `allowlist` (default): only registered or allowed peers may connect. `open`: anyone may. */
@@ -36,10 +36,16 @@ export function parseAllowTarget(text: string): AllowEntry {
     return { id: t.toLowerCase(), addedAt: new Date().toISOString() };
   }
   if (PublicKeySchema.safeParse(t).success) {
-    return { id: nodeIdFromPublicKey(fromBase64(t)), publicKey: t, addedAt: new Date().toISOString() };
+    return {
+      id: nodeIdFromPublicKey(fromBase64(t)),
+      publicKey: t,
+      addedAt: new Date().toISOString(),
+    };
   }
   throw new Error(
-    `${JSON.stringify(text)} is neither a node ID (32 hex characters) nor a public key (44 base64 characters)`,
+    `${
+      JSON.stringify(text)
+    } is neither a node ID (32 hex characters) nor a public key (44 base64 characters)`,
   );
 }
 

@@ -51,7 +51,9 @@ export class KdTree<T> {
     this.size = points.length;
     this.#dims = points[0]?.coords.length ?? 0;
     for (const p of points) {
-      if (p.coords.length !== this.#dims) throw new RangeError("all points must have the same dimension");
+      if (p.coords.length !== this.#dims) {
+        throw new RangeError("all points must have the same dimension");
+      }
     }
     this.#root = this.#build(points.slice());
   }
@@ -85,7 +87,9 @@ export class KdTree<T> {
 
   /** Returns the `k` points nearest to `target`, nearest first (ties broken by key). */
   nearest(target: readonly number[], k: number): KdNeighbour<T>[] {
-    if (target.length !== this.#dims && this.size > 0) throw new RangeError("query dimension mismatch");
+    if (target.length !== this.#dims && this.size > 0) {
+      throw new RangeError("query dimension mismatch");
+    }
     const best: KdNeighbour<T>[] = []; // kept sorted, at most k long
     const consider = (n: KdNeighbour<T>) => {
       if (best.length === k && compareNeighbours(n, best[k - 1]) >= 0) return;

@@ -4,8 +4,8 @@
  */
 export {
   addressToUrl,
-  type ParsedAddress,
   parseAddressOrNull,
+  type ParsedAddress,
   type Peer,
   PeerAddressSchema,
   PeerSchema,
@@ -16,8 +16,8 @@ export { haversineKm, type LatLon } from "./geo.ts";
 export { compareNeighbours, type KdNeighbour, type KdPoint, KdTree } from "./kdtree.ts";
 export {
   DEFAULT_WEIGHTS,
-  optimalPeers,
   type OptimalOptions,
+  optimalPeers,
   type OptimalWeights,
   peerCoordinates,
   type RankablePeer,

@@ -85,5 +85,9 @@ export function optimalPeers<P extends RankablePeer>(
   const coords = peerCoordinates(peers, options.weights);
   const tree = new KdTree(peers.map((peer, i) => ({ coords: coords[i], value: i, key: peer.id })));
   const found: KdNeighbour<number>[] = tree.nearest([0, 0, 0, 0], options.count ?? 1);
-  return found.map((n) => ({ peer: peers[n.value], distance: n.distance, coords: coords[n.value] }));
+  return found.map((n) => ({
+    peer: peers[n.value],
+    distance: n.distance,
+    coords: coords[n.value],
+  }));
 }

@@ -15,7 +15,11 @@ import { nextScore, type RequestOutcome } from "./score.ts";
 export class PeerNotFoundError extends Error {
   /** Creates the error. */
   constructor(readonly query: string) {
-    super(`no peer matches ${JSON.stringify(query)}: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`);
+    super(
+      `no peer matches ${
+        JSON.stringify(query)
+      }: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`,
+    );
     this.name = "PeerNotFoundError";
   }
 }
@@ -123,7 +127,9 @@ export class PeerRegistry {
 
   /** All peers, sorted by name. */
   list(): Peer[] {
-    return [...this.#peers.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return [...this.#peers.values()].sort((a, b) =>
+      a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
+    );
   }
 
   /** The peer with this exact ID, if any. */
@@ -166,7 +172,11 @@ export class PeerRegistry {
   }
 
   /** Records a request outcome: adjusts the score, counters, `lastSeen` and `pingMs`. */
-  recordOutcome(id: string, outcome: RequestOutcome, options: OutcomeOptions = {}): Peer | undefined {
+  recordOutcome(
+    id: string,
+    outcome: RequestOutcome,
+    options: OutcomeOptions = {},
+  ): Peer | undefined {
     const now = new Date().toISOString();
     return this.update(id, (p) => ({
       ...p,

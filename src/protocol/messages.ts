@@ -10,7 +10,9 @@ export const PROTOCOL_VERSION = 1;
 /** Software version. */
 export const SOFTWARE_VERSION = "0.1.0";
 /** Noise prologue: names the protocol and its version, so mismatched peers fail the handshake. */
-export const PROLOGUE: Uint8Array = new TextEncoder().encode(`miner-cli protocol v${PROTOCOL_VERSION}`);
+export const PROLOGUE: Uint8Array = new TextEncoder().encode(
+  `miner-cli protocol v${PROTOCOL_VERSION}`,
+);
 
 /** Stable error codes carried by `error` messages. */
 export const ErrorCodeSchema = z.enum([
@@ -46,11 +48,18 @@ const Reason = z.string().max(500);
 /** Payload schemas, one per message type. */
 export const PayloadSchemas = {
   handshake_ack: z.object({ accepted: z.boolean(), reason: Reason.optional() }).strict(),
-  ping: z.object({ seq: z.number().int().nonnegative().optional(), data: z.string().max(1_000_000).optional() }).strict(),
-  pong: z.object({ seq: z.number().int().nonnegative().optional(), data: z.string().max(1_000_000).optional() }).strict(),
+  ping: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
+  pong: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
   disconnect: z.object({ reason: Reason }).strict(),
-  error: z.object({ code: ErrorCodeSchema, message: z.string().max(2000), details: z.unknown().optional() }).strict(),
+  error: z.object({
+    code: ErrorCodeSchema,
+    message: z.string().max(2000),
+    details: z.unknown().optional(),
+  }).strict(),
 } as const;
+
+/** Message types that may carry a binary body (`ping`/`pong` echo it, for RTT at any size). */
+export const BODY_TYPES: ReadonlySet<string> = new Set(["ping", "pong"]);
 
 /** Names of the message types. */
 export type MessageType = keyof typeof PayloadSchemas;
@@ -84,6 +93,8 @@ export interface Message<T extends MessageType = MessageType> {
   payload: PayloadOf<T>;
   /** ID of the request this answers. */
   replyTo?: string;
+  /** Binary body carried beside the JSON envelope (only for {@link BODY_TYPES}). */
+  body?: Uint8Array;
 }
 
 /** Options for {@link createMessage}. */
@@ -119,11 +130,13 @@ export type ParseResult =
   | { ok: false; code: ErrorCode; message: string; id?: string };
 
 function describe(error: z.ZodError): string {
-  return error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  return error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join(
+    "; ",
+  );
 }
 
-/** Parses and validates one message (envelope and payload) from its JSON text. */
-export function parseMessage(text: string): ParseResult {
+/** Parses and validates one message (envelope and payload) from its JSON text and optional body. */
+export function parseMessage(text: string, body?: Uint8Array): ParseResult {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -132,16 +145,47 @@ export function parseMessage(text: string): ParseResult {
   }
   const env = EnvelopeSchema.safeParse(raw);
   if (!env.success) {
-    const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : undefined;
-    return { ok: false, code: "invalid_message", message: `invalid envelope: ${describe(env.error)}`, id };
+    const id = typeof (raw as { id?: unknown })?.id === "string"
+      ? (raw as { id: string }).id
+      : undefined;
+    return {
+      ok: false,
+      code: "invalid_message",
+      message: `invalid envelope: ${describe(env.error)}`,
+      id,
+    };
   }
   const schema = (PayloadSchemas as Record<string, z.ZodType>)[env.data.type];
   if (!schema) {
-    return { ok: false, code: "unknown_type", message: `unknown message type ${JSON.stringify(env.data.type)}`, id: env.data.id };
+    return {
+      ok: false,
+      code: "unknown_type",
+      message: `unknown message type ${JSON.stringify(env.data.type)}`,
+      id: env.data.id,
+    };
   }
   const payload = schema.safeParse(env.data.payload);
   if (!payload.success) {
-    return { ok: false, code: "invalid_message", message: `invalid ${env.data.type} payload: ${describe(payload.error)}`, id: env.data.id };
+    return {
+      ok: false,
+      code: "invalid_message",
+      message: `invalid ${env.data.type} payload: ${describe(payload.error)}`,
+      id: env.data.id,
+    };
   }
-  return { ok: true, message: { ...env.data, type: env.data.type as MessageType, payload: payload.data } as Message };
+  if (body && !BODY_TYPES.has(env.data.type)) {
+    return {
+      ok: false,
+      code: "invalid_message",
+      message: `${env.data.type} messages carry no binary body`,
+      id: env.data.id,
+    };
+  }
+  const message = {
+    ...env.data,
+    type: env.data.type as MessageType,
+    payload: payload.data,
+  } as Message;
+  if (body) message.body = body;
+  return { ok: true, message };
 }

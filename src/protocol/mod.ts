@@ -3,6 +3,7 @@
  * @module
  */
 export {
+  BODY_TYPES,
   createMessage,
   type CreateMessageOptions,
   EnvelopeSchema,

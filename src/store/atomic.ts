@@ -105,7 +105,9 @@ export async function readJsonFile<T extends z.ZodType>(
   try {
     const parsed = schema.safeParse(JSON.parse(text));
     if (parsed.success) return parsed.data;
-    detail = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+    detail = parsed.error.issues.slice(0, 3).map((i) =>
+      `${i.path.join(".") || "(root)"}: ${i.message}`
+    )
       .join("; ");
   } catch (err) {
     detail = err instanceof Error ? err.message : String(err);

@@ -54,7 +54,9 @@ export function resolvePaths(options: ResolvePathsOptions = {}): NodePaths {
     const xdgData = env("XDG_DATA_HOME") ||
       (userHome ? join(userHome, ".local", "share") : undefined);
     if (!xdgConfig || !xdgData) {
-      throw new Error("cannot locate a home directory: set HOME, XDG_CONFIG_HOME or pass --home DIR");
+      throw new Error(
+        "cannot locate a home directory: set HOME, XDG_CONFIG_HOME or pass --home DIR",
+      );
     }
     configDir = join(xdgConfig, APP_DIR);
     dataDir = join(xdgData, APP_DIR);

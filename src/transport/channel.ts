@@ -8,7 +8,14 @@
  * one Noise message are fragmented. Control messages (kind 1) are capped and rate limited.
  * @module
  */
-import { HandshakeState, type KeyPair, MAX_NOISE_MESSAGE, NoiseError, TAG_LENGTH, type TransportCiphers } from "./noise.ts";
+import {
+  HandshakeState,
+  type KeyPair,
+  MAX_NOISE_MESSAGE,
+  NoiseError,
+  TAG_LENGTH,
+  type TransportCiphers,
+} from "./noise.ts";
 import type { FrameSocket } from "./socket.ts";
 
 /** Noise protocol used by miner-cli. */
@@ -19,8 +26,12 @@ export const MAX_FRAGMENT = MAX_NOISE_MESSAGE - TAG_LENGTH - 2;
 export const KIND_CONTROL = 1;
 /** Bulk binary data (streams); not counted by the message rate limit. */
 export const KIND_DATA = 2;
+/** A control message with a binary body: `[u32 JSON length][JSON][body]`. */
+export const KIND_CONTROL_BODY = 3;
 const FIN = 1;
 const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(64 * 1024);
 
 /** Limits applied to one channel. */
 export interface ChannelLimits {
@@ -164,7 +175,11 @@ export class SecureChannel {
     socket.onframe = (f) => this.#onFrame(f);
     socket.oninvalid = (why) => this.#fail(new ChannelError("protocol_error", why));
     socket.onclose = (code, reason) =>
-      this.#finish(code === 1000 || code === 1001 ? null : new ChannelError("closed", `closed by peer (${code}${reason ? ": " + reason : ""})`));
+      this.#finish(
+        code === 1000 || code === 1001
+          ? null
+          : new ChannelError("closed", `closed by peer (${code}${reason ? ": " + reason : ""})`),
+      );
   }
 
   /** The remote socket address. */
@@ -202,33 +217,69 @@ export class SecureChannel {
 
   /** Sends one application message (fragmented as needed). */
   send(data: Uint8Array, kind: number = KIND_CONTROL): void {
+    this.sendParts([data], kind);
+  }
+
+  /** Sends the concatenation of `parts` as one application message, without copying it together. */
+  sendParts(parts: readonly Uint8Array[], kind: number = KIND_CONTROL): void {
     if (this.#closed) throw new ChannelError("closed", "channel is closed");
-    let off = 0;
+    let total = 0;
+    for (const p of parts) total += p.length;
+    let sent = 0;
+    let pi = 0;
+    let po = 0;
     do {
-      const end = Math.min(data.length, off + MAX_FRAGMENT);
-      const pt = new Uint8Array(2 + end - off);
-      pt[0] = kind;
-      pt[1] = end === data.length ? FIN : 0;
-      pt.set(data.subarray(off, end), 2);
-      this.#socket.send(this.#ciphers.send.encryptWithAd(EMPTY, pt));
-      off = end;
-    } while (off < data.length);
+      const size = Math.min(MAX_FRAGMENT, total - sent);
+      sent += size;
+      const frame: Uint8Array[] = [Uint8Array.of(kind, sent === total ? FIN : 0)];
+      let need = size;
+      while (need > 0) {
+        const p = parts[pi];
+        const take = Math.min(need, p.length - po);
+        frame.push(po === 0 && take === p.length ? p : p.subarray(po, po + take));
+        need -= take;
+        po += take;
+        if (po === p.length) {
+          pi++;
+          po = 0;
+        }
+      }
+      this.#socket.send(this.#ciphers.send.encryptPartsWithAd(EMPTY, frame));
+    } while (sent < total);
+  }
+
+  /** Sends a string as one UTF-8 application message. */
+  sendText(text: string, kind: number = KIND_CONTROL): void {
+    // TextEncoder.encode is slow for large strings in Deno; encodeInto a reused buffer is not.
+    const need = text.length * 3;
+    if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
+    const { written } = encoder.encodeInto(text, scratch);
+    this.send(scratch.subarray(0, written), kind);
   }
 
   #onFrame(frame: Uint8Array): void {
     if (this.#closed) return;
     if (frame.length > MAX_NOISE_MESSAGE) {
-      return this.#fail(new ChannelError("oversize", `frame of ${frame.length} bytes exceeds ${MAX_NOISE_MESSAGE}`));
+      return this.#fail(
+        new ChannelError("oversize", `frame of ${frame.length} bytes exceeds ${MAX_NOISE_MESSAGE}`),
+      );
     }
     let pt: Uint8Array;
     try {
       pt = this.#ciphers.recv.decryptWithAd(EMPTY, frame);
     } catch (err) {
-      return this.#fail(new ChannelError("decrypt_failed", err instanceof NoiseError ? err.message : "decryption failed"));
+      return this.#fail(
+        new ChannelError(
+          "decrypt_failed",
+          err instanceof NoiseError ? err.message : "decryption failed",
+        ),
+      );
     }
-    if (pt.length < 2) return this.#fail(new ChannelError("protocol_error", "frame without header"));
+    if (pt.length < 2) {
+      return this.#fail(new ChannelError("protocol_error", "frame without header"));
+    }
     const kind = pt[0];
-    if (kind !== KIND_CONTROL && kind !== KIND_DATA) {
+    if (kind !== KIND_CONTROL && kind !== KIND_DATA && kind !== KIND_CONTROL_BODY) {
       return this.#fail(new ChannelError("protocol_error", `unknown frame kind ${kind}`));
     }
     if (this.#parts.length > 0 && kind !== this.#partKind) {
@@ -236,16 +287,18 @@ export class SecureChannel {
     }
     this.#partKind = kind;
     this.#partBytes += pt.length - 2;
-    const cap = kind === KIND_CONTROL ? this.#limits.maxMessageBytes : this.#limits.maxDataBytes;
+    const cap = kind === KIND_DATA ? this.#limits.maxDataBytes : this.#limits.maxMessageBytes;
     if (this.#partBytes > cap) {
       return this.#fail(new ChannelError("oversize", `message exceeds ${cap} bytes`));
     }
     this.#parts.push(pt.subarray(2));
     if ((pt[1] & FIN) === 0) return;
-    const data = this.#parts.length === 1 ? this.#parts[0] : concatParts(this.#parts, this.#partBytes);
+    const data = this.#parts.length === 1
+      ? this.#parts[0]
+      : concatParts(this.#parts, this.#partBytes);
     this.#parts = [];
     this.#partBytes = 0;
-    if (kind === KIND_CONTROL && !this.#bucket.take()) {
+    if (kind !== KIND_DATA && !this.#bucket.take()) {
       return this.#fail(new ChannelError("rate_limited", "message rate limit exceeded"));
     }
     if (this.#handler) this.#handler(kind, data);
@@ -254,7 +307,10 @@ export class SecureChannel {
 
   #fail(err: ChannelError): void {
     if (this.#closed) return;
-    this.#socket.close(err.code === "rate_limited" || err.code === "oversize" ? 1008 : 1002, err.message);
+    this.#socket.close(
+      err.code === "rate_limited" || err.code === "oversize" ? 1008 : 1002,
+      err.message,
+    );
     this.#finish(err);
   }
 
@@ -287,14 +343,23 @@ function startQueue(socket: FrameSocket): FrameQueue {
   const q = new FrameQueue();
   socket.onframe = (f) => q.push(f);
   socket.oninvalid = (why) => q.fail(new ChannelError("protocol_error", why));
-  socket.onclose = (code, reason) => q.fail(new ChannelError("closed", `connection closed during handshake (${code}${reason ? ": " + reason : ""})`));
+  socket.onclose = (code, reason) =>
+    q.fail(
+      new ChannelError(
+        "closed",
+        `connection closed during handshake (${code}${reason ? ": " + reason : ""})`,
+      ),
+    );
   return q;
 }
 
 function handshakeFailure(err: unknown): ChannelError {
   if (err instanceof ChannelError) return err;
   if (err instanceof NoiseError) {
-    return new ChannelError("handshake_failed", `handshake failed: ${err.message} (wrong protocol version or tampered data)`);
+    return new ChannelError(
+      "handshake_failed",
+      `handshake failed: ${err.message} (wrong protocol version or tampered data)`,
+    );
   }
   return new ChannelError("handshake_failed", err instanceof Error ? err.message : String(err));
 }
@@ -309,18 +374,30 @@ export interface InitiatorOptions {
    * Inspects the responder's authenticated static key and payload (and the handshake hash at
    * this point, for channel binding) and returns the payload of message 3. Throw to abort.
    */
-  onResponder(remoteStatic: Uint8Array, payload: Uint8Array, handshakeHash: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  onResponder(
+    remoteStatic: Uint8Array,
+    payload: Uint8Array,
+    handshakeHash: Uint8Array,
+  ): Uint8Array | Promise<Uint8Array>;
   /** Limits. */
   limits?: ChannelLimits;
 }
 
 /** Runs the XX handshake as initiator over `socket`. */
-export async function initiateChannel(socket: FrameSocket, options: InitiatorOptions): Promise<SecureChannel> {
+export async function initiateChannel(
+  socket: FrameSocket,
+  options: InitiatorOptions,
+): Promise<SecureChannel> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const deadline = Date.now() + limits.handshakeTimeoutMs;
   const q = startQueue(socket);
   try {
-    const hs = new HandshakeState({ protocolName: NOISE_PROTOCOL, initiator: true, prologue: options.prologue, s: options.staticKey });
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL,
+      initiator: true,
+      prologue: options.prologue,
+      s: options.staticKey,
+    });
     socket.send(hs.writeMessage());
     const payload2 = hs.readMessage(await q.next(deadline));
     const rs = hs.remoteStatic!;
@@ -355,19 +432,39 @@ export interface AcceptedChannel {
 }
 
 /** Runs the XX handshake as responder over `socket`. */
-export async function acceptChannel(socket: FrameSocket, options: ResponderOptions): Promise<AcceptedChannel> {
+export async function acceptChannel(
+  socket: FrameSocket,
+  options: ResponderOptions,
+): Promise<AcceptedChannel> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const deadline = Date.now() + limits.handshakeTimeoutMs;
   const q = startQueue(socket);
   try {
-    const hs = new HandshakeState({ protocolName: NOISE_PROTOCOL, initiator: false, prologue: options.prologue, s: options.staticKey });
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL,
+      initiator: false,
+      prologue: options.prologue,
+      s: options.staticKey,
+    });
     const m1 = await q.next(deadline);
-    if (m1.length !== 32) throw new ChannelError("protocol_error", `handshake message 1 must be 32 bytes, got ${m1.length}`);
+    if (m1.length !== 32) {
+      throw new ChannelError(
+        "protocol_error",
+        `handshake message 1 must be 32 bytes, got ${m1.length}`,
+      );
+    }
     hs.readMessage(m1);
     socket.send(hs.writeMessage(options.payload));
     const bindingHash = hs.handshakeHash;
     const payload3 = hs.readMessage(await q.next(deadline));
-    const channel = new SecureChannel(socket, hs.split(), hs.remoteStatic!, payload3, hs.handshakeHash, limits);
+    const channel = new SecureChannel(
+      socket,
+      hs.split(),
+      hs.remoteStatic!,
+      payload3,
+      hs.handshakeHash,
+      limits,
+    );
     return { channel, bindingHash };
   } catch (err) {
     const e = handshakeFailure(err);

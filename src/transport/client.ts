@@ -51,8 +51,16 @@ export function dialSocket(url: string, options: DialOptions = {}): Promise<Fram
       } catch { /* already closed */ }
       reject(new DialError(url, detail));
     }
-    ws.once("error", (err: Error & { code?: string }) => fail(err.code ? `${err.code} ${err.message}` : err.message));
-    ws.once("unexpected-response", (_req: unknown, res: { statusCode?: number }) => fail(`HTTP ${res.statusCode} instead of a WebSocket upgrade`));
+    ws.once(
+      "error",
+      (err: Error & { code?: string }) =>
+        fail(err.code ? `${err.code} ${err.message}` : err.message),
+    );
+    ws.once(
+      "unexpected-response",
+      (_req: unknown, res: { statusCode?: number }) =>
+        fail(`HTTP ${res.statusCode} instead of a WebSocket upgrade`),
+    );
     ws.once("open", () => {
       if (settled) return;
       settled = true;

@@ -29,6 +29,7 @@ export {
   initiateChannel,
   type InitiatorOptions,
   KIND_CONTROL,
+  KIND_CONTROL_BODY,
   KIND_DATA,
   MAX_FRAGMENT,
   type MessageHandler,
@@ -37,6 +38,10 @@ export {
   SecureChannel,
   TokenBucket,
 } from "./channel.ts";
-export { startTransportServer, type TransportServer, type TransportServerOptions } from "./server.ts";
+export {
+  startTransportServer,
+  type TransportServer,
+  type TransportServerOptions,
+} from "./server.ts";
 export { DialError, type DialOptions, dialSocket } from "./client.ts";
 export { backoffDelay, type BackoffOptions } from "./backoff.ts";

@@ -14,7 +14,6 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   type KeyObject,
@@ -47,10 +46,36 @@ export interface KeyPair {
 }
 
 const PKCS8_X25519 = Uint8Array.from([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
 ]);
 const SPKI_X25519 = Uint8Array.from([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0x00,
 ]);
 const privCache = new WeakMap<Uint8Array, KeyObject>();
 
@@ -69,7 +94,11 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 function privateKeyObject(priv: Uint8Array): KeyObject {
   let k = privCache.get(priv);
   if (!k) {
-    k = createPrivateKey({ key: Buffer.from(concat(PKCS8_X25519, priv)), format: "der", type: "pkcs8" });
+    k = createPrivateKey({
+      key: Buffer.from(concat(PKCS8_X25519, priv)),
+      format: "der",
+      type: "pkcs8",
+    });
     privCache.set(priv, k);
   }
   return k;
@@ -79,8 +108,14 @@ function privateKeyObject(priv: Uint8Array): KeyObject {
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   if (publicKey.length !== DHLEN) throw new NoiseError("invalid public key length");
   try {
-    const pub = createPublicKey({ key: Buffer.from(concat(SPKI_X25519, publicKey)), format: "der", type: "spki" });
-    return new Uint8Array(diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub }));
+    const pub = createPublicKey({
+      key: Buffer.from(concat(SPKI_X25519, publicKey)),
+      format: "der",
+      type: "spki",
+    });
+    return new Uint8Array(
+      diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub }),
+    );
   } catch {
     throw new NoiseError("X25519 failed (invalid or low-order public key)");
   }
@@ -141,31 +176,63 @@ const BLAKE2S: NoiseHash = {
 
 const HASHES: Record<string, NoiseHash> = { SHA256, BLAKE2s: BLAKE2S };
 
+// createCipheriv copies the IV, so one scratch nonce can be reused (JS is single-threaded).
+const NONCE = new Uint8Array(12);
+const NONCE_VIEW = new DataView(NONCE.buffer);
+
 function nonceBytes(n: number): Uint8Array {
-  const nonce = new Uint8Array(12);
-  const v = new DataView(nonce.buffer);
-  v.setUint32(4, n >>> 0, true);
-  v.setUint32(8, Math.floor(n / 0x100000000), true);
-  return nonce;
+  NONCE_VIEW.setUint32(4, n >>> 0, true);
+  NONCE_VIEW.setUint32(8, Math.floor(n / 0x100000000), true);
+  return NONCE;
 }
 
 /** ChaCha20-Poly1305 encryption with a Noise nonce. */
-export function aeadEncrypt(key: KeyObject | Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+export function aeadEncrypt(
+  key: KeyObject | Uint8Array,
+  n: number,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  return aeadEncryptParts(key, n, ad, [plaintext]);
+}
+
+/** Encrypts the concatenation of `parts` without copying them together first. */
+export function aeadEncryptParts(
+  key: KeyObject | Uint8Array,
+  n: number,
+  ad: Uint8Array,
+  parts: readonly Uint8Array[],
+): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
   const c = createCipheriv("chacha20-poly1305", key, nonceBytes(n), { authTagLength: TAG_LENGTH });
-  c.setAAD(ad, { plaintextLength: plaintext.length });
-  const body = c.update(plaintext);
-  c.final();
-  const out = new Uint8Array(body.length + TAG_LENGTH);
-  out.set(body, 0);
-  out.set(c.getAuthTag(), body.length);
+  c.setAAD(ad, { plaintextLength: len });
+  const out = new Uint8Array(len + TAG_LENGTH);
+  let off = 0;
+  for (const p of parts) {
+    const chunk = c.update(p);
+    out.set(chunk, off);
+    off += chunk.length;
+  }
+  const fin = c.final();
+  out.set(fin, off);
+  off += fin.length;
+  out.set(c.getAuthTag(), off);
   return out;
 }
 
 /** ChaCha20-Poly1305 decryption with a Noise nonce; throws {@link NoiseError} on failure. */
-export function aeadDecrypt(key: KeyObject | Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+export function aeadDecrypt(
+  key: KeyObject | Uint8Array,
+  n: number,
+  ad: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array {
   if (ciphertext.length < TAG_LENGTH) throw new NoiseError("ciphertext shorter than its tag");
   const body = ciphertext.subarray(0, ciphertext.length - TAG_LENGTH);
-  const d = createDecipheriv("chacha20-poly1305", key, nonceBytes(n), { authTagLength: TAG_LENGTH });
+  const d = createDecipheriv("chacha20-poly1305", key, nonceBytes(n), {
+    authTagLength: TAG_LENGTH,
+  });
   d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_LENGTH));
   d.setAAD(ad, { plaintextLength: body.length });
   try {
@@ -173,19 +240,22 @@ export function aeadDecrypt(key: KeyObject | Uint8Array, n: number, ad: Uint8Arr
     d.final();
     return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
   } catch {
-    throw new NoiseError("decryption failed: message altered, replayed, reordered or from another session");
+    throw new NoiseError(
+      "decryption failed: message altered, replayed, reordered or from another session",
+    );
   }
 }
 
 /** Noise CipherState: a key and a counter nonce. */
 export class CipherState {
-  #key: KeyObject | null = null;
+  #key: Uint8Array | null = null;
   /** Next nonce. */
   n = 0;
 
   /** Sets the key (or clears it with `null`) and resets the nonce. */
   initializeKey(key: Uint8Array | null): void {
-    this.#key = key ? createSecretKey(key) : null;
+    // Raw bytes: createCipheriv is faster with them than with a KeyObject in Deno.
+    this.#key = key ? key.slice() : null;
     this.n = 0;
   }
 
@@ -199,6 +269,15 @@ export class CipherState {
     if (!this.#key) return plaintext;
     if (this.n >= Number.MAX_SAFE_INTEGER) throw new NoiseError("nonce exhausted; reconnect");
     const out = aeadEncrypt(this.#key, this.n, ad, plaintext);
+    this.n++;
+    return out;
+  }
+
+  /** EncryptWithAd over the concatenation of `parts` (avoids a copy for framed messages). */
+  encryptPartsWithAd(ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+    if (!this.#key) throw new NoiseError("cipher has no key");
+    if (this.n >= Number.MAX_SAFE_INTEGER) throw new NoiseError("nonce exhausted; reconnect");
+    const out = aeadEncryptParts(this.#key, this.n, ad, parts);
     this.n++;
     return out;
   }
@@ -277,8 +356,16 @@ interface Pattern {
 
 const PATTERNS: Record<string, Pattern> = {
   NN: { initiatorPre: [], responderPre: [], messages: [["e"], ["e", "ee"]] },
-  IK: { initiatorPre: [], responderPre: ["s"], messages: [["e", "es", "s", "ss"], ["e", "ee", "se"]] },
-  XX: { initiatorPre: [], responderPre: [], messages: [["e"], ["e", "ee", "s", "es"], ["s", "se"]] },
+  IK: {
+    initiatorPre: [],
+    responderPre: ["s"],
+    messages: [["e", "es", "s", "ss"], ["e", "ee", "se"]],
+  },
+  XX: {
+    initiatorPre: [],
+    responderPre: [],
+    messages: [["e"], ["e", "ee", "s", "es"], ["s", "se"]],
+  },
 };
 
 /** Options for {@link HandshakeState}. */
@@ -319,7 +406,10 @@ export class HandshakeState {
   /** Initializes the handshake (spec §5.3 Initialize). */
   constructor(options: HandshakeOptions) {
     const parts = options.protocolName.split("_");
-    if (parts.length !== 5 || parts[0] !== "Noise" || parts[2] !== "25519" || parts[3] !== "ChaChaPoly") {
+    if (
+      parts.length !== 5 || parts[0] !== "Noise" || parts[2] !== "25519" ||
+      parts[3] !== "ChaChaPoly"
+    ) {
       throw new NoiseError(`unsupported protocol ${options.protocolName}`);
     }
     const pattern = PATTERNS[parts[1]];
@@ -337,7 +427,9 @@ export class HandshakeState {
   }
 
   #mixPre(token: Token, mine: boolean): void {
-    const key = token === "s" ? (mine ? this.#s?.publicKey : this.#rs) : (mine ? this.#e?.publicKey : this.#re);
+    const key = token === "s"
+      ? (mine ? this.#s?.publicKey : this.#rs)
+      : (mine ? this.#e?.publicKey : this.#re);
     if (!key) throw new NoiseError(`pre-message key ${token} missing`);
     this.#ss.mixHash(key);
   }

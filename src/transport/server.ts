@@ -43,11 +43,16 @@ export function startTransportServer(options: TransportServerOptions): Transport
   const path = options.path ?? "/ws";
   const max = options.maxConnections ?? 1024;
   const sockets = new Set<FrameSocket>();
-  const handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>): Response | Promise<Response> => {
+  const handler = (
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ): Response | Promise<Response> => {
     const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
     const url = new URL(req.url);
     if (url.pathname !== path) {
-      return options.fallback ? options.fallback(req) : new Response("not found\n", { status: 404 });
+      return options.fallback
+        ? options.fallback(req)
+        : new Response("not found\n", { status: 404 });
     }
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       options.onRefused?.("not a WebSocket upgrade", remote);

@@ -62,8 +62,9 @@ export function adaptWebSocket(ws: WebSocketLike, remoteAddress: string): FrameS
     if (closed) return;
     const d = ev.data;
     if (d instanceof ArrayBuffer) fs.onframe?.(new Uint8Array(d));
-    else if (ArrayBuffer.isView(d)) fs.onframe?.(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    else fs.oninvalid?.("text frame");
+    else if (ArrayBuffer.isView(d)) {
+      fs.onframe?.(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    } else fs.oninvalid?.("text frame");
   };
   ws.onerror = () => {};
   ws.onclose = (ev) => {
