@@ -67,7 +67,7 @@ export class AuthStore {
   async refresh(): Promise<void> {
     let stamp = "absent";
     try {
-      const st = await Deno.stat(this.path);
+      const st = Deno.statSync(this.path); // sync: runs on every handshake
       stamp = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;

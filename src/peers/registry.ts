@@ -93,9 +93,10 @@ export class PeerRegistry {
     return reg;
   }
 
-  async #statStamp(): Promise<string> {
+  // Synchronous on purpose: it runs on every handshake, and an async stat costs a thread-pool hop.
+  #statStamp(): string {
     try {
-      const s = await Deno.stat(this.#path);
+      const s = Deno.statSync(this.#path);
       return `${s.ino}:${s.size}:${s.mtime?.getTime()}`;
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return "absent";
@@ -104,7 +105,7 @@ export class PeerRegistry {
   }
 
   async #load(): Promise<void> {
-    const stamp = await this.#statStamp();
+    const stamp = this.#statStamp();
     let doc;
     try {
       doc = await readJsonFile(this.#path, PeersFileSchema, { moveAsideOnCorrupt: true });
@@ -120,7 +121,7 @@ export class PeerRegistry {
   /** Reloads the file if another process changed it (pending local changes are kept). */
   async refresh(): Promise<void> {
     await this.#flushing;
-    if (await this.#statStamp() === this.#stamp) return;
+    if (this.#statStamp() === this.#stamp) return;
     await this.#load();
     for (const op of this.#pending) op(this.#peers);
   }
@@ -219,12 +220,12 @@ export class PeerRegistry {
     if (this.#pending.length === 0) return;
     const ops = this.#pending;
     this.#pending = [];
-    if (await this.#statStamp() !== this.#stamp) {
+    if (this.#statStamp() !== this.#stamp) {
       await this.#load();
       for (const op of ops) op(this.#peers);
     }
     await writeJsonAtomic(this.#path, { version: 1, peers: this.list() });
-    this.#stamp = await this.#statStamp();
+    this.#stamp = this.#statStamp();
   }
 
   /** Flushes and stops the debounce timer. */
