@@ -65,6 +65,28 @@ export const HELP: Record<string, CommandHelp> = {
       ["--rate-limit N", "control messages per second per connection (default 50; 0 = unlimited)"],
       ["--rate-burst N", "token-bucket burst (default 100)"],
       ["--max-message BYTES", "largest control message (default 1048576)"],
+      [
+        "--api-listen HOST:PORT",
+        "REST API (default 127.0.0.1:9090); non-loopback needs TLS or --insecure-api",
+      ],
+      ["--api-tls-cert/--api-tls-key", "PEM files to serve the API over HTTPS"],
+      ["--no-api", "do not serve the API"],
+      ["--poll-interval D", "miner stats poll interval (default 5s)"],
+      ["--stop-grace D", "SIGTERM to SIGKILL grace when stopping a miner (default 5s)"],
+      [
+        "--restart-backoff D / --restart-backoff-max D",
+        "watchdog restart delay, doubling up to the cap (1s / 60s)",
+      ],
+      ["--hang-timeout D", "restart a miner whose API does not answer for this long (default 60s)"],
+      [
+        "--stall-timeout D",
+        "restart a miner at 0 H/s (or below its profile minimum) for this long (default 120s)",
+      ],
+      ["--log-lines N", "console lines kept per miner (default 1000)"],
+      [
+        "--history-interval D / --history-retention D",
+        "hashrate sampling (10s; 0 disables) and rollup retention (30d)",
+      ],
       ["--json", "print the listening line as JSON"],
     ],
   },
@@ -109,6 +131,75 @@ export const HELP: Record<string, CommandHelp> = {
     summary:
       "Best peers by normalized ping, hops, geo distance and score (k-d tree nearest neighbours).",
   },
+  start: {
+    usage: "miner-cli start <profile> [--api URL] [--json]",
+    summary: "Start a miner from a profile on the running local node.",
+  },
+  stop: {
+    usage: "miner-cli stop <miner> [--api URL]",
+    summary: "Stop a local miner (it stays stopped across node restarts).",
+  },
+  status: {
+    usage: "miner-cli status [--json] [--api URL]",
+    summary: "Local miners: state, hashrate, shares, pool, uptime, restarts. JSON: {miners:[...]}",
+  },
+  logs: {
+    usage: "miner-cli logs <miner> [--lines N] [--follow] [--json]",
+    summary: "Print a local miner's console; --follow streams new lines until Ctrl+C.",
+  },
+  pause: { usage: "miner-cli pause <miner>", summary: "Pause a miner through its API (XMRig)." },
+  resume: { usage: "miner-cli resume <miner>", summary: "Resume a paused miner." },
+  stdin: {
+    usage: "miner-cli stdin <miner> <text> [--no-newline]",
+    summary: "Send text to a miner's stdin (XMRig hotkeys: h, p, r, s).",
+  },
+  "miners list": {
+    usage: "miner-cli miners list [--json]",
+    summary: "Installed miner binaries (miners dir, then PATH) with their --version.",
+  },
+  "profile add": {
+    usage:
+      "miner-cli profile add --type xmrig|tt-miner|custom --name NAME [config flags] | --file profile.json",
+    summary: "Create a mining profile (validated for its miner type).",
+    options: [
+      [
+        "--pool URL",
+        "stratum+tcp://HOST:PORT, stratum+ssl://HOST:PORT or HOST:PORT (xmrig: repeatable)",
+      ],
+      ["--user WALLET", "wallet / pool user"],
+      ["--pass X", "pool password (default x)"],
+      ["--algo A / --coin C", "algorithm (required for tt-miner) / coin"],
+      ["--tls, --rig-id ID", "xmrig pool options"],
+      ["--threads N|auto", "xmrig CPU threads"],
+      ["--donate-level N", "xmrig donate level (default 1)"],
+      ["--no-huge-pages, --opencl, --cuda", "xmrig backends"],
+      ["--command BIN", "custom: binary name (miners dir / PATH) or absolute path"],
+      ["--arg ARG", "extra argument, one argv entry each (repeatable; no shell metacharacters)"],
+      [
+        "--hashrate-pattern RE",
+        "custom: regex whose group 1 is the hashrate (group 2 may be the unit)",
+      ],
+      ["--hashrate-unit U", "custom: H/s, kH/s, MH/s or GH/s"],
+      ["--accepted-pattern RE / --rejected-pattern RE", "custom: share line patterns"],
+      ["--autostart", "start when the node starts"],
+      ["--min-hashrate H, --stall-seconds S", "watchdog: restart when below H H/s for S seconds"],
+      ["--file F", "read the whole profile {name, minerType, config, ...} from JSON"],
+    ],
+  },
+  "profile list": { usage: "miner-cli profile list [--json]", summary: "List mining profiles." },
+  "profile show": {
+    usage: "miner-cli profile show <profile>",
+    summary: "Show one profile as JSON.",
+  },
+  "profile edit": {
+    usage: "miner-cli profile edit <profile> [same flags as add] | --file F",
+    summary: "Change a profile (re-validated as a whole).",
+  },
+  "profile remove": { usage: "miner-cli profile remove <profile>", summary: "Delete a profile." },
+  simulate: {
+    usage: "miner-cli simulate [--count N] [--preset cpu-low|cpu-high|gpu] [node serve flags]",
+    summary: "Run a node with emulated miners (no rig needed), e.g. to try the dashboard.",
+  },
   help: { usage: "miner-cli help [command]", summary: "Show help for all commands or one." },
 };
 
@@ -127,7 +218,9 @@ export function globalHelp(): string {
     "commands:",
   ];
   const width = Math.max(...Object.keys(HELP).map((k) => k.length));
-  for (const [name, h] of Object.entries(HELP)) lines.push(`  ${name.padEnd(width)}  ${h.summary}`);
+  for (const [name, h] of Object.entries(HELP)) {
+    if (!name.startsWith("__")) lines.push(`  ${name.padEnd(width)}  ${h.summary}`);
+  }
   lines.push("", "run `miner-cli help <command>` for a command's options");
   return lines.join("\n");
 }

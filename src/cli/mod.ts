@@ -4,6 +4,7 @@
  */
 import { IdentityError } from "../identity/mod.ts";
 import { AmbiguousPeerError, PeerNotFoundError } from "../peers/mod.ts";
+import { ProfileValidationError } from "../miners/mod.ts";
 import { SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { CorruptFileError, resolvePaths } from "../store/mod.ts";
 import { UsageError } from "./args.ts";
@@ -11,13 +12,31 @@ import type { CliContext, CommandFn } from "./context.ts";
 import { type Output, stdio } from "./format.ts";
 import { commandHelp, globalHelp } from "./help.ts";
 import {
+  emulateMiner,
   nodeInfo,
   nodeInit,
   nodePairCode,
   nodeReset,
   nodeServe,
   nodeSet,
+  simulate,
 } from "./node_commands.ts";
+import {
+  minerLogs,
+  minerPauseResume,
+  minersList,
+  minerStart,
+  minerStatus,
+  minerStdin,
+  minerStop,
+} from "./miner_commands.ts";
+import {
+  profileAdd,
+  profileEdit,
+  profileList,
+  profileRemove,
+  profileShow,
+} from "./profile_commands.ts";
 import {
   peerAdd,
   peerAllow,
@@ -49,6 +68,21 @@ const COMMANDS: Record<string, CommandFn> = {
   "peer revoke": peerRevoke,
   "peer auth-mode": peerAuthMode,
   "peer optimal": peerOptimal,
+  start: minerStart,
+  stop: minerStop,
+  status: minerStatus,
+  logs: minerLogs,
+  pause: minerPauseResume("pause"),
+  resume: minerPauseResume("resume"),
+  stdin: minerStdin,
+  "miners list": minersList,
+  "profile add": profileAdd,
+  "profile list": profileList,
+  "profile show": profileShow,
+  "profile edit": profileEdit,
+  "profile remove": profileRemove,
+  simulate,
+  "__emulate-miner": emulateMiner,
 };
 
 /** Options for {@link runCli}. */
@@ -93,7 +127,8 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     io.out(text);
     return 0;
   }
-  const name = `${args[0]} ${args[1] ?? ""}`.trim();
+  const single = COMMANDS[args[0]] ? args[0] : undefined;
+  const name = single ?? `${args[0]} ${args[1] ?? ""}`.trim();
   const fn = COMMANDS[name];
   if (!fn) {
     const group = Object.keys(COMMANDS).filter((k) => k.startsWith(args[0] + " "));
@@ -108,8 +143,8 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
       ),
     );
   }
-  const rest = args.slice(2);
-  if (rest.includes("--help") || rest.includes("-h")) {
+  const rest = args.slice(single ? 1 : 2);
+  if (name !== "__emulate-miner" && (rest.includes("--help") || rest.includes("-h"))) {
     io.out(commandHelp(name)!);
     return 0;
   }
@@ -128,6 +163,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     return await fn(ctx, rest);
   } catch (err) {
     if (err instanceof UsageError) return usage(io, err);
+    if (err instanceof ProfileValidationError) return usage(io, new UsageError(err.message, name));
     io.err(`error: ${describeError(err)}`);
     if (Deno.env.get("MINER_CLI_DEBUG")) io.err(String((err as Error)?.stack));
     return 1;

@@ -2,7 +2,12 @@
  * `miner-cli node ...` commands.
  * @module
  */
+import { join } from "node:path";
+import { createApiToken, loadOrCreateApiToken } from "../api/mod.ts";
+import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
+import { type DaemonOptions, startDaemon } from "../node/mod.ts";
 import {
+  IdentityNotFoundError,
   initIdentity,
   loadIdentity,
   NodeRoleSchema,
@@ -10,8 +15,9 @@ import {
   updateIdentity,
 } from "../identity/mod.ts";
 import { Logger } from "../log/mod.ts";
+import type { Parsed } from "./args.ts";
 import { AuthStore, PeerRegistry } from "../peers/mod.ts";
-import { createPairCode, MeshNode } from "../node/mod.ts";
+import { createPairCode } from "../node/mod.ts";
 import {
   bool,
   duration,
@@ -66,6 +72,7 @@ export async function nodeInit(ctx: CliContext, args: string[]): Promise<number>
     force: bool(p, "force"),
     ...location(p, cmd),
   });
+  await createApiToken(ctx.paths);
   if (bool(p, "json")) ctx.io.out(JSON.stringify(id.info, null, 2));
   else {
     ctx.io.out(`initialized node ${id.info.name} (${id.info.role})`);
@@ -78,8 +85,14 @@ export async function nodeInit(ctx: CliContext, args: string[]): Promise<number>
 
 /** `node info`. */
 export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("node info", args, {});
+  const p = parseCommandArgs("node info", args, { token: { type: "boolean" } });
   const id = await loadIdentity(ctx.paths);
+  if (bool(p, "token")) {
+    const token = await loadOrCreateApiToken(ctx.paths);
+    ctx.io.out(`API token (send as \`Authorization: Bearer <token>\`; keep it secret):`);
+    ctx.io.out(token);
+    return 0;
+  }
   const auth = await AuthStore.open(ctx.paths.authJson);
   const reg = await PeerRegistry.open(ctx.paths.peersJson, {
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
@@ -167,87 +180,254 @@ export async function nodePairCode(ctx: CliContext, args: string[]): Promise<num
   return 0;
 }
 
-/** `node serve`. */
-export async function nodeServe(ctx: CliContext, args: string[]): Promise<number> {
-  const cmd = "node serve";
-  const p = parseCommandArgs(cmd, args, {
-    listen: { type: "string" },
-    path: { type: "string" },
-    "tls-cert": { type: "string" },
-    "tls-key": { type: "string" },
-    connect: { type: "string", multiple: true },
-    "max-connections": { type: "string" },
-    "ping-interval": { type: "string" },
-    "idle-timeout": { type: "string" },
-    "handshake-timeout": { type: "string" },
-    "rate-limit": { type: "string" },
-    "rate-burst": { type: "string" },
-    "max-message": { type: "string" },
-  });
+/** Flags shared by `node serve` and `simulate`. */
+export const SERVE_FLAGS = {
+  listen: { type: "string" },
+  path: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  connect: { type: "string", multiple: true },
+  "max-connections": { type: "string" },
+  "ping-interval": { type: "string" },
+  "idle-timeout": { type: "string" },
+  "handshake-timeout": { type: "string" },
+  "rate-limit": { type: "string" },
+  "rate-burst": { type: "string" },
+  "max-message": { type: "string" },
+  "api-listen": { type: "string" },
+  "api-tls-cert": { type: "string" },
+  "api-tls-key": { type: "string" },
+  "insecure-api": { type: "boolean" },
+  "no-api": { type: "boolean" },
+  "poll-interval": { type: "string" },
+  "stop-grace": { type: "string" },
+  "restart-backoff": { type: "string" },
+  "restart-backoff-max": { type: "string" },
+  "hang-timeout": { type: "string" },
+  "stall-timeout": { type: "string" },
+  "log-lines": { type: "string" },
+  "history-interval": { type: "string" },
+  "history-retention": { type: "string" },
+} as const;
+
+async function pemPair(
+  p: Parsed,
+  cert: string,
+  key: string,
+  cmd: string,
+): Promise<{ cert: string; key: string } | undefined> {
+  const certFile = str(p, cert);
+  const keyFile = str(p, key);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError(`give both --${cert} and --${key}`, cmd);
+  }
+  if (!certFile || !keyFile) return undefined;
+  try {
+    return { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) };
+  } catch (err) {
+    throw new UsageError(`cannot read TLS files: ${(err as Error).message}`, cmd);
+  }
+}
+
+/** Parses the serve flags into daemon options. */
+export async function daemonOptions(
+  p: Parsed,
+  cmd: string,
+  logger: Logger,
+): Promise<DaemonOptions> {
   const listen = parseListen(str(p, "listen") ?? ":9091");
   const path = str(p, "path") ?? "/ws";
   if (!/^\/[A-Za-z0-9._~\/-]*$/.test(path)) {
     throw new UsageError("--path must start with / and contain only URL-safe characters", cmd);
   }
-  const certFile = str(p, "tls-cert");
-  const keyFile = str(p, "tls-key");
-  if ((certFile === undefined) !== (keyFile === undefined)) {
-    throw new UsageError("give both --tls-cert and --tls-key", cmd);
-  }
-  const tls = certFile && keyFile
-    ? { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) }
-    : undefined;
-  const logger = new Logger();
-  const node = await MeshNode.open(ctx.paths, {
+  const tls = await pemPair(p, "tls-cert", "tls-key", cmd);
+  const apiTls = await pemPair(p, "api-tls-cert", "api-tls-key", cmd);
+  const apiListen = parseListen(str(p, "api-listen") ?? "127.0.0.1:9090", "api-listen");
+  const d = (name: string, min: number, max: number, fallback: number) =>
+    duration(p, name, { min, max, fallback });
+  return {
     logger,
-    limits: {
-      handshakeTimeoutMs: duration(p, "handshake-timeout", {
-        min: 100,
-        max: 600_000,
-        fallback: 10_000,
-      }),
-      ratePerSecond: int(p, "rate-limit", { min: 0, max: 1_000_000, fallback: 50 }),
-      rateBurst: int(p, "rate-burst", { min: 1, max: 1_000_000, fallback: 100 }),
-      maxMessageBytes: int(p, "max-message", {
-        min: 1024,
-        max: 64 * 1024 * 1024,
-        fallback: 1024 * 1024,
-      }),
+    serve: {
+      hostname: listen.hostname,
+      port: listen.port,
+      path,
+      tls,
+      maxConnections: int(p, "max-connections", { min: 1, max: 100_000, fallback: 1024 }),
     },
-    keepalive: {
-      intervalMs: duration(p, "ping-interval", { min: 50, max: 3_600_000, fallback: 30_000 }),
-      timeoutMs: duration(p, "idle-timeout", { min: 100, max: 3_600_000, fallback: 40_000 }),
+    connect: (p.values.connect as string[] | undefined) ?? [],
+    mesh: {
+      limits: {
+        handshakeTimeoutMs: d("handshake-timeout", 100, 600_000, 10_000),
+        ratePerSecond: int(p, "rate-limit", { min: 0, max: 1_000_000, fallback: 50 }),
+        rateBurst: int(p, "rate-burst", { min: 1, max: 1_000_000, fallback: 100 }),
+        maxMessageBytes: int(p, "max-message", {
+          min: 1024,
+          max: 64 * 1024 * 1024,
+          fallback: 1024 * 1024,
+        }),
+      },
+      keepalive: {
+        intervalMs: d("ping-interval", 50, 3_600_000, 30_000),
+        timeoutMs: d("idle-timeout", 100, 3_600_000, 40_000),
+      },
     },
-  });
-  const server = node.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    path,
-    tls,
-    maxConnections: int(p, "max-connections", { min: 1, max: 100_000, fallback: 1024 }),
-  });
-  for (const addr of (p.values.connect as string[] | undefined) ?? []) node.maintain(addr);
-  const info = node.identity.info;
-  if (bool(p, "json")) {
-    ctx.io.out(
-      JSON.stringify({
-        event: "listening",
-        id: info.id,
-        name: info.name,
-        role: info.role,
-        url: server.url,
-        port: server.port,
-      }),
-    );
+    api: bool(p, "no-api") ? null : {
+      hostname: apiListen.hostname,
+      port: apiListen.port,
+      tls: apiTls,
+      insecure: bool(p, "insecure-api"),
+    },
+    supervisor: {
+      pollMs: d("poll-interval", 100, 600_000, 5000),
+      graceMs: d("stop-grace", 100, 600_000, 5000),
+      backoffBaseMs: d("restart-backoff", 10, 600_000, 1000),
+      backoffMaxMs: d("restart-backoff-max", 10, 3_600_000, 60_000),
+      hangMs: d("hang-timeout", 500, 3_600_000, 60_000),
+      ...(str(p, "stall-timeout") ? { stallMs: d("stall-timeout", 500, 86_400_000, 120_000) } : {}),
+      logLines: int(p, "log-lines", { min: 10, max: 1_000_000, fallback: 1000 }),
+    },
+    historyIntervalMs: d("history-interval", 0, 3_600_000, 10_000),
+    historyRetentionMs: d("history-retention", 3_600_000, 3650 * 86_400_000, 30 * 86_400_000),
+  };
+}
+
+/** Runs a daemon until the stop signal, printing its listening line. */
+export async function runDaemon(
+  ctx: CliContext,
+  options: DaemonOptions,
+  json: boolean,
+  extra: Record<string, unknown> = {},
+): Promise<number> {
+  const daemon = await startDaemon(ctx.paths, options);
+  const info = daemon.mesh.identity.info;
+  if (json) {
+    ctx.io.out(JSON.stringify({
+      event: "listening",
+      id: info.id,
+      name: info.name,
+      role: info.role,
+      url: daemon.server.url,
+      port: daemon.server.port,
+      api: daemon.api?.url ?? null,
+      apiPort: daemon.api?.port ?? null,
+      ...extra,
+    }));
   } else {
-    ctx.io.out(`node ${info.name} (${info.id}, ${info.role}) listening on ${server.url}`);
-    ctx.io.out(`auth mode: ${node.auth.settings.mode}; press Ctrl+C to stop`);
+    ctx.io.out(`node ${info.name} (${info.id}, ${info.role}) listening on ${daemon.server.url}`);
+    if (daemon.api) {
+      ctx.io.out(`API and dashboard on ${daemon.api.url} (token: \`miner-cli node info --token\`)`);
+    }
+    ctx.io.out(`auth mode: ${daemon.mesh.auth.settings.mode}; press Ctrl+C to stop`);
   }
   await new Promise<void>((resolve) => {
     if (ctx.stopSignal.aborted) resolve();
     ctx.stopSignal.addEventListener("abort", () => resolve(), { once: true });
   });
-  logger.info("shutting_down", { ...node.counters });
-  await node.close();
+  options.logger?.info("shutting_down", { ...daemon.mesh.counters });
+  await daemon.close();
+  return 0;
+}
+
+/** `node serve`. */
+export async function nodeServe(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "node serve";
+  const p = parseCommandArgs(cmd, args, SERVE_FLAGS);
+  if (p.positionals.length) throw new UsageError(`unexpected argument ${p.positionals[0]}`, cmd);
+  const logger = new Logger();
+  return await runDaemon(ctx, await daemonOptions(p, cmd, logger), bool(p, "json"));
+}
+
+const PRESETS = {
+  "cpu-low": { kind: "xmrig", hashrate: 800, gpus: 0, threads: 2 },
+  "cpu-high": { kind: "xmrig", hashrate: 15_000, gpus: 0, threads: 16 },
+  gpu: { kind: "tt-miner", hashrate: 60e6, gpus: 2, threads: 0 },
+} as const;
+
+/** `simulate`: a node with emulated miners. */
+export async function simulate(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "simulate";
+  const p = parseCommandArgs(cmd, args, {
+    ...SERVE_FLAGS,
+    count: { type: "string" },
+    preset: { type: "string" },
+    name: { type: "string" },
+  });
+  const count = int(p, "count", { min: 1, max: 64, fallback: 2 });
+  const presetName = str(p, "preset") ?? "cpu-low";
+  if (!(presetName in PRESETS)) {
+    throw new UsageError(
+      `--preset must be cpu-low, cpu-high or gpu, got ${JSON.stringify(presetName)}`,
+      cmd,
+    );
+  }
+  const preset = PRESETS[presetName as keyof typeof PRESETS];
+  const logger = new Logger();
+  let identity;
+  try {
+    identity = await loadIdentity(ctx.paths);
+  } catch (err) {
+    if (!(err instanceof IdentityNotFoundError)) throw err;
+    identity = await initIdentity(ctx.paths, { name: str(p, "name") ?? "sim-node", role: "dual" });
+    await createApiToken(ctx.paths);
+    ctx.io.err(
+      `initialized simulation node ${identity.info.name} (${identity.info.id}) in ${ctx.paths.configDir}`,
+    );
+  }
+  if (identity.info.role === "controller") {
+    throw new UsageError("simulate needs a worker or dual node; this one is a controller", cmd);
+  }
+  await installEmulatedMiner(ctx.paths, preset.kind, {
+    env: {
+      MINER_EMU_HASHRATE: String(preset.hashrate),
+      MINER_EMU_GPUS: String(preset.gpus),
+      MINER_EMU_PRINT_MS: "2000",
+      MINER_EMU_SHARE_MS: "4000",
+    },
+  });
+  const store = new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
+  const existing = await store.list();
+  const names: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = `sim-${presetName}-${i}`;
+    names.push(name);
+    const old = existing.find((x) => x.name === name);
+    const input = preset.kind === "xmrig"
+      ? {
+        name,
+        minerType: "xmrig",
+        autostart: true,
+        config: {
+          pools: [{
+            url: "stratum+tcp://pool.example.org:3333",
+            user: `44SIMULATEDWALLET.${name}`,
+          }],
+          threads: preset.threads,
+        },
+      }
+      : {
+        name,
+        minerType: "tt-miner",
+        autostart: true,
+        config: {
+          pool: "stratum+tcp://pool.example.org:4444",
+          user: `0xSIMULATED.${name}`,
+          algo: "kawpow",
+        },
+      };
+    if (old) await store.update(old.id, { autostart: true });
+    else await store.add(input);
+  }
+  const options = await daemonOptions(p, cmd, logger);
+  return await runDaemon(ctx, options, bool(p, "json"), { simulated: names });
+}
+
+/** Hidden: `__emulate-miner xmrig|tt-miner <args>` (lets a compiled binary act as the emulator). */
+export async function emulateMiner(_ctx: CliContext, args: string[]): Promise<number> {
+  const [kind, ...rest] = args;
+  if (kind !== "xmrig" && kind !== "tt-miner") {
+    throw new UsageError("usage: miner-cli __emulate-miner xmrig|tt-miner [args]");
+  }
+  runEmulator(kind, rest);
+  await new Promise(() => {}); // the emulator runs until killed
   return 0;
 }

@@ -35,3 +35,4 @@ export {
   redeemPairCode,
   type RedeemResult,
 } from "./pairing.ts";
+export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";

@@ -1,0 +1,458 @@
+/**
+ * The node's HTTP API (Hono + @hono/zod-openapi): every route is declared with zod schemas, which
+ * validate requests at the edge and generate the OpenAPI document served at
+ * `/api/v1/mining/openapi.json`.
+ * @module
+ */
+import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+import type { NodeInfo } from "../identity/mod.ts";
+import {
+  adapterFor,
+  type HistoryStore,
+  installedMiners,
+  MinerManager,
+  MinerStatsSchema,
+  ProfileInputSchema,
+  ProfileSchema,
+  ProfileValidationError,
+} from "../miners/mod.ts";
+import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { ApiError, errorResponse } from "./errors.ts";
+
+/** API mount point. */
+export const API_BASE = "/api/v1/mining";
+
+/** What the API serves. */
+export interface ApiContext {
+  /** This node's public identity. */
+  node: () => NodeInfo;
+  /** Miner manager (null on controller-only nodes). */
+  miners: MinerManager | null;
+  /** Hashrate history (null when disabled). */
+  history: HistoryStore | null;
+  /** Bearer token. */
+  token: string;
+  /** When the node started. */
+  startedAt: Date;
+}
+
+const ErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+const errors = {
+  400: { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
+  401: {
+    description: "Missing or wrong bearer token",
+    content: { "application/json": { schema: ErrorSchema } },
+  },
+  404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
+} as const;
+
+function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+const MinerName = z.object({ name: z.string().min(1).max(64) });
+const ProfileRef = z.object({ ref: z.string().min(1).max(64) });
+const LogsQuery = z.object({
+  lines: z.coerce.number().int().min(1).max(100_000).optional(),
+  since: z.coerce.number().int().min(0).optional(),
+});
+const LogLineSchema = z.object({
+  seq: z.number(),
+  ts: z.string(),
+  text: z.string(),
+  stream: z.string(),
+});
+const LogsSchema = z.object({
+  minerName: z.string(),
+  lines: z.array(LogLineSchema),
+  hasMore: z.boolean(),
+  lastSeq: z.number(),
+});
+const HistoryQuery = z.object({
+  miner: z.string().min(1).max(64).optional(),
+  from: z.coerce.number().int().min(0),
+  to: z.coerce.number().int().min(0),
+  resolution: z.enum(["raw", "1m", "1h", "auto"]).optional(),
+});
+const HistorySchema = z.object({
+  miner: z.string().nullable(),
+  resolution: z.string(),
+  points: z.array(
+    z.object({
+      ts: z.number(),
+      hashrate: z.number(),
+      min: z.number(),
+      max: z.number(),
+      accepted: z.number(),
+      rejected: z.number(),
+    }),
+  ),
+});
+
+function r<T extends RouteConfig>(config: T): T {
+  return createRoute({ ...config, responses: { ...errors, ...config.responses } }) as T;
+}
+
+/** Builds the API application. */
+export function createApiApp(ctx: ApiContext): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const msg = result.error.issues.slice(0, 5).map((i) =>
+          `${i.path.join(".") || "body"}: ${i.message}`
+        ).join("; ");
+        return c.json({ error: { code: "bad_request", message: msg } }, 400);
+      }
+    },
+  });
+  app.onError((err, c) => {
+    if ((err as { status?: number }).status === 401) {
+      return c.json({
+        error: {
+          code: "unauthorized",
+          message: "missing or wrong bearer token (see `miner-cli node info --token`)",
+        },
+      }, 401);
+    }
+    if (err instanceof SyntaxError) {
+      return c.json({
+        error: { code: "bad_request", message: `malformed JSON body: ${err.message}` },
+      }, 400);
+    }
+    return errorResponse(c, err);
+  });
+  app.notFound((c) =>
+    c.json({
+      error: {
+        code: "not_found",
+        message: `no route ${c.req.method} ${new URL(c.req.url).pathname}`,
+      },
+    }, 404)
+  );
+  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: (c) =>
+        c.json({ error: { code: "payload_too_large", message: "request body over 1 MiB" } }, 413),
+    }),
+  );
+  app.get(
+    "/health",
+    (c) =>
+      c.json({
+        status: "ok",
+        id: ctx.node().id,
+        version: SOFTWARE_VERSION,
+        uptime: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
+      }),
+  );
+  app.use(`${API_BASE}/*`, async (c, next) => {
+    if (c.req.path === `${API_BASE}/openapi.json`) return await next();
+    return await bearerAuth({ token: ctx.token })(c, next);
+  });
+
+  const miners = (): MinerManager => {
+    if (!ctx.miners) {
+      throw new ApiError(404, "not_found", "this node is a controller: it runs no miners");
+    }
+    return ctx.miners;
+  };
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/node/info`,
+      responses: { 200: json(z.object({ id: z.string() }).passthrough(), "This node") },
+    }),
+    (c) =>
+      c.json({
+        ...ctx.node(),
+        version: SOFTWARE_VERSION,
+        uptime: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
+        runsMiners: ctx.miners !== null,
+      }, 200),
+  );
+
+  // ---- local miners
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners`,
+      responses: { 200: json(z.object({ miners: z.array(MinerStatsSchema) }), "Local miners") },
+    }),
+    (c) => c.json({ miners: ctx.miners?.list() ?? [] }, 200),
+  );
+
+  app.openapi(
+    r({
+      method: "post",
+      path: `${API_BASE}/miners`,
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z.object({ profile: z.string().min(1).max(64) }).strict(),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 201: json(MinerStatsSchema, "Started") },
+    }),
+    async (c) => {
+      const { profile } = c.req.valid("json");
+      const proc = await miners().start(profile);
+      return c.json(proc.stats(), 201);
+    },
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners/{name}`,
+      request: { params: MinerName },
+      responses: { 200: json(MinerStatsSchema, "Miner stats") },
+    }),
+    (c) => c.json(miners().get(c.req.valid("param").name).stats(), 200),
+  );
+
+  app.openapi(
+    r({
+      method: "post",
+      path: `${API_BASE}/miners/{name}/stop`,
+      request: { params: MinerName },
+      responses: { 200: json(MinerStatsSchema, "Stopped") },
+    }),
+    async (c) => c.json(await miners().stop(c.req.valid("param").name), 200),
+  );
+
+  for (const action of ["pause", "resume"] as const) {
+    app.openapi(
+      r({
+        method: "post",
+        path: `${API_BASE}/miners/{name}/${action}`,
+        request: { params: MinerName },
+        responses: { 200: json(MinerStatsSchema, `${action}d`) },
+      }),
+      async (c) => {
+        const m = miners().get(c.req.valid("param").name);
+        try {
+          await m[action]();
+        } catch (err) {
+          throw new ApiError(409, "operation_failed", (err as Error).message);
+        }
+        return c.json(m.stats(), 200);
+      },
+    );
+  }
+
+  app.openapi(
+    r({
+      method: "post",
+      path: `${API_BASE}/miners/{name}/stdin`,
+      request: {
+        params: MinerName,
+        body: {
+          content: {
+            "application/json": { schema: z.object({ text: z.string().min(1).max(256) }).strict() },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(z.object({ written: z.number() }), "Written") },
+    }),
+    async (c) => {
+      const { text } = c.req.valid("json");
+      const m = miners().get(c.req.valid("param").name);
+      try {
+        await m.writeStdin(text);
+      } catch (err) {
+        throw new ApiError(409, "operation_failed", (err as Error).message);
+      }
+      return c.json({ written: text.length }, 200);
+    },
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners/{name}/logs`,
+      request: { params: MinerName, query: LogsQuery },
+      responses: { 200: json(LogsSchema, "Console lines") },
+    }),
+    (c) => {
+      const { name } = c.req.valid("param");
+      const res = miners().logs(name, c.req.valid("query"));
+      return c.json({ minerName: name, ...res }, 200);
+    },
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners/{name}/logs/follow`,
+      request: { params: MinerName, query: LogsQuery },
+      responses: { 200: { description: "Server-Sent Events: one `line` event per console line" } },
+    }),
+    (c) => {
+      const { name } = c.req.valid("param");
+      const q = c.req.valid("query");
+      const m = miners().get(name);
+      return streamSSE(c, async (stream) => {
+        const backlog = m.logs.read(q);
+        for (const l of backlog.lines) {
+          await stream.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) });
+        }
+        let last = backlog.lastSeq;
+        const queue: string[] = [];
+        let wake: (() => void) | null = null;
+        const unsub = m.logs.subscribe((l) => {
+          if (l.seq <= last) return;
+          last = l.seq;
+          queue.push(JSON.stringify(l));
+          wake?.();
+        });
+        stream.onAbort(() => {
+          unsub();
+          wake?.();
+        });
+        while (!stream.aborted) {
+          while (queue.length) await stream.writeSSE({ event: "line", data: queue.shift()! });
+          await new Promise<void>((res) => {
+            wake = res;
+            setTimeout(res, 15_000); // keep-alive comment below
+          });
+          wake = null;
+          if (!queue.length && !stream.aborted) await stream.write(": keep-alive\n\n");
+        }
+        unsub();
+      });
+    },
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners/installed`,
+      responses: {
+        200: json(
+          z.object({
+            miners: z.array(
+              z.object({
+                type: z.string(),
+                path: z.string(),
+                source: z.string(),
+                version: z.string().nullable(),
+              }),
+            ),
+          }),
+          "Installed miner binaries",
+        ),
+      },
+    }),
+    async (c) =>
+      c.json(
+        { miners: ctx.miners ? await installedMiners(ctx.miners.paths, adapterFor) : [] },
+        200,
+      ),
+  );
+
+  // ---- profiles
+  const store = () => miners().profiles;
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/profiles`,
+      responses: { 200: json(z.object({ profiles: z.array(ProfileSchema) }), "Profiles") },
+    }),
+    async (c) => c.json({ profiles: await store().list() }, 200),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${API_BASE}/profiles`,
+      request: {
+        body: { content: { "application/json": { schema: ProfileInputSchema } }, required: true },
+      },
+      responses: { 201: json(ProfileSchema, "Created") },
+    }),
+    async (c) => c.json(await store().add(c.req.valid("json")), 201),
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/profiles/{ref}`,
+      request: { params: ProfileRef },
+      responses: { 200: json(ProfileSchema, "Profile") },
+    }),
+    async (c) => c.json(await store().get(c.req.valid("param").ref), 200),
+  );
+  app.openapi(
+    r({
+      method: "put",
+      path: `${API_BASE}/profiles/{ref}`,
+      request: {
+        params: ProfileRef,
+        body: {
+          content: { "application/json": { schema: ProfileInputSchema.partial() } },
+          required: true,
+        },
+      },
+      responses: { 200: json(ProfileSchema, "Updated") },
+    }),
+    async (c) => c.json(await store().update(c.req.valid("param").ref, c.req.valid("json")), 200),
+  );
+  app.openapi(
+    r({
+      method: "delete",
+      path: `${API_BASE}/profiles/{ref}`,
+      request: { params: ProfileRef },
+      responses: { 200: json(ProfileSchema, "Removed") },
+    }),
+    async (c) => {
+      const ref = c.req.valid("param").ref;
+      const p = await store().get(ref);
+      if (miners().list().some((m) => m.profileId === p.id)) {
+        throw new ProfileValidationError([{
+          path: "",
+          message: `profile ${p.name} is in use by a running miner; stop it first`,
+        }]);
+      }
+      return c.json(await store().remove(ref), 200);
+    },
+  );
+
+  // ---- history
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/history`,
+      request: { query: HistoryQuery },
+      responses: { 200: json(HistorySchema, "Hashrate series") },
+    }),
+    (c) => {
+      const q = c.req.valid("query");
+      if (!ctx.history) throw new ApiError(404, "not_found", "history is disabled on this node");
+      if (q.to < q.from) throw new ApiError(400, "bad_request", "`to` is before `from`");
+      const res = ctx.history.query(q.miner ?? null, {
+        from: q.from,
+        to: q.to,
+        resolution: q.resolution,
+      });
+      return c.json({ miner: q.miner ?? null, ...res }, 200);
+    },
+  );
+
+  app.doc(`${API_BASE}/openapi.json`, {
+    openapi: "3.0.0",
+    info: { title: "miner-cli node API", version: SOFTWARE_VERSION },
+  });
+  return app;
+}

@@ -1,0 +1,42 @@
+/**
+ * Mapping of errors to JSON error bodies `{error: {code, message}}` with proper status codes.
+ * @module
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** An error with an HTTP status and a stable code. */
+export class ApiError extends Error {
+  /** Creates the error. */
+  constructor(readonly status: ContentfulStatusCode, readonly code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+const BY_NAME: Record<string, [ContentfulStatusCode, string]> = {
+  ProfileValidationError: [400, "invalid_profile"],
+  UsageError: [400, "bad_request"],
+  IdentityError: [400, "bad_request"],
+  ProfileNotFoundError: [404, "not_found"],
+  MinerNotFoundError: [404, "not_found"],
+  PeerNotFoundError: [404, "not_found"],
+  AmbiguousPeerError: [400, "ambiguous"],
+  MinerAlreadyRunningError: [409, "conflict"],
+  IdentityExistsError: [409, "conflict"],
+  MinerBinaryNotFoundError: [422, "miner_not_installed"],
+  RequestTimeoutError: [504, "timeout"],
+  PeerRefusedError: [502, "peer_refused"],
+  DialError: [502, "peer_unreachable"],
+};
+
+/** Turns any error into a JSON response. */
+export function errorResponse(c: Context, err: unknown): Response {
+  if (err instanceof ApiError) {
+    return c.json({ error: { code: err.code, message: err.message } }, err.status);
+  }
+  const e = err as Error;
+  const mapped = BY_NAME[e?.name ?? ""];
+  if (mapped) return c.json({ error: { code: mapped[1], message: e.message } }, mapped[0]);
+  return c.json({ error: { code: "internal", message: e?.message ?? String(err) } }, 500);
+}

@@ -1,0 +1,20 @@
+/**
+ * The node's REST API.
+ * @module
+ */
+export { API_BASE, type ApiContext, createApiApp } from "./app.ts";
+export { ApiError, errorResponse } from "./errors.ts";
+export {
+  ApiConfigError,
+  type ApiServer,
+  type ApiServerOptions,
+  isLoopback,
+  startApiServer,
+} from "./server.ts";
+export {
+  apiRuntimePath,
+  apiTokenPath,
+  createApiToken,
+  loadOrCreateApiToken,
+  readApiToken,
+} from "./token.ts";

@@ -1,0 +1,126 @@
+/**
+ * How local CLI commands reach the running node's API: `--api URL`, else `MINER_CLI_API`, else
+ * the URL the node wrote to `<data>/api.json`, else `http://127.0.0.1:9090`; the bearer token is
+ * read from the config home.
+ * @module
+ */
+import { z } from "zod";
+import { apiRuntimePath, readApiToken } from "../api/mod.ts";
+import { type NodePaths, readJsonFile } from "../store/mod.ts";
+
+/** The node's API could not be used. */
+export class ApiClientError extends Error {
+  /** Creates the error. */
+  constructor(message: string, readonly status?: number, readonly code?: string) {
+    super(message);
+    this.name = "ApiClientError";
+  }
+}
+
+/** A small client for the node API. */
+export class ApiClient {
+  /** Creates a client. */
+  constructor(readonly baseUrl: string, readonly token: string) {}
+
+  /** Finds the running node's API for these paths. */
+  static async locate(paths: NodePaths, explicit?: string): Promise<ApiClient> {
+    const token = await readApiToken(paths);
+    if (!token) {
+      throw new ApiClientError(
+        `no API token in ${paths.configDir}: run \`miner-cli node init\` (or start \`miner-cli node serve\` once)`,
+      );
+    }
+    let url = explicit ?? Deno.env.get("MINER_CLI_API");
+    if (!url) {
+      const rt = await readJsonFile(
+        apiRuntimePath(paths),
+        z.object({ url: z.string(), pid: z.number() }),
+      ).catch(() => undefined);
+      url = rt?.url ?? "http://127.0.0.1:9090";
+    }
+    if (!/^https?:\/\//.test(url)) url = `http://${url}`;
+    return new ApiClient(url.replace(/\/+$/, ""), token);
+  }
+
+  /** Performs a request and returns the parsed JSON body (throws {@link ApiClientError} on errors). */
+  async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiClientError(
+        `no node answering at ${this.baseUrl} (${
+          (err as Error).message
+        }): start one with \`miner-cli node serve\``,
+      );
+    }
+    const text = await res.text();
+    let data: unknown = undefined;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch { /* not JSON */ }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string; message?: string } })?.error;
+      throw new ApiClientError(
+        e?.message ?? `HTTP ${res.status} from ${path}`,
+        res.status,
+        e?.code,
+      );
+    }
+    return data as T;
+  }
+
+  /** Opens a Server-Sent Events stream and calls `onEvent` per event until the signal aborts. */
+  async stream(
+    path: string,
+    onEvent: (event: string, data: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new ApiClientError(`no node answering at ${this.baseUrl} (${(err as Error).message})`);
+    }
+    if (!res.ok || !res.body) {
+      const e = await res.json().catch(() => null) as { error?: { message?: string } } | null;
+      throw new ApiClientError(e?.error?.message ?? `HTTP ${res.status} from ${path}`, res.status);
+    }
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    try {
+      while (!signal.aborted) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let i: number;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          let event = "message";
+          const data: string[] = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) event = line.slice(6).trim();
+            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+          }
+          if (data.length) onEvent(event, data.join("\n"));
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+}

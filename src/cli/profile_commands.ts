@@ -1,0 +1,254 @@
+/**
+ * `profile add|list|show|edit|remove`: mining profiles, validated per miner type. These edit the
+ * profile file directly (atomically), so they work with or without a running node.
+ * @module
+ */
+import { join } from "node:path";
+import { type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
+import { bool, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { table } from "./format.ts";
+
+const FLAGS = {
+  name: { type: "string" as const },
+  type: { type: "string" as const },
+  pool: { type: "string" as const, multiple: true },
+  user: { type: "string" as const },
+  pass: { type: "string" as const },
+  algo: { type: "string" as const },
+  coin: { type: "string" as const },
+  tls: { type: "boolean" as const },
+  "rig-id": { type: "string" as const },
+  threads: { type: "string" as const },
+  "donate-level": { type: "string" as const },
+  "no-huge-pages": { type: "boolean" as const },
+  opencl: { type: "boolean" as const },
+  cuda: { type: "boolean" as const },
+  command: { type: "string" as const },
+  arg: { type: "string" as const, multiple: true },
+  "hashrate-pattern": { type: "string" as const },
+  "hashrate-unit": { type: "string" as const },
+  "accepted-pattern": { type: "string" as const },
+  "rejected-pattern": { type: "string" as const },
+  autostart: { type: "boolean" as const },
+  "no-autostart": { type: "boolean" as const },
+  "min-hashrate": { type: "string" as const },
+  "stall-seconds": { type: "string" as const },
+  file: { type: "string" as const },
+};
+
+function store(ctx: CliContext): ProfileStore {
+  return new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
+}
+
+function numberFlag(p: Parsed, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function list(p: Parsed, name: string): string[] | undefined {
+  const v = p.values[name];
+  return Array.isArray(v) ? v : undefined;
+}
+
+/** Builds a config object from flags, on top of `base` (for edit). */
+function configFromFlags(
+  type: string,
+  p: Parsed,
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
+  const cfg: Record<string, unknown> = structuredClone(base);
+  const threads = str(p, "threads");
+  const threadsValue = threads === undefined
+    ? undefined
+    : threads === "auto"
+    ? "auto"
+    : Number(threads);
+  if (type === "xmrig") {
+    const pools = list(p, "pool");
+    if (pools) {
+      cfg.pools = pools.map((url) => ({
+        url,
+        user: str(p, "user") ?? (base.pools as { user?: string }[] | undefined)?.[0]?.user,
+        ...(str(p, "pass") !== undefined ? { pass: str(p, "pass") } : {}),
+        ...(str(p, "algo") ? { algo: str(p, "algo") } : {}),
+        ...(str(p, "coin") ? { coin: str(p, "coin") } : {}),
+        ...(str(p, "rig-id") ? { rigId: str(p, "rig-id") } : {}),
+        ...(bool(p, "tls") ? { tls: true } : {}),
+      }));
+    } else if (
+      Array.isArray(cfg.pools) && (str(p, "user") || str(p, "pass") !== undefined || str(p, "algo"))
+    ) {
+      cfg.pools = (cfg.pools as Record<string, unknown>[]).map((pool) => ({
+        ...pool,
+        ...(str(p, "user") ? { user: str(p, "user") } : {}),
+        ...(str(p, "pass") !== undefined ? { pass: str(p, "pass") } : {}),
+        ...(str(p, "algo") ? { algo: str(p, "algo") } : {}),
+      }));
+    }
+    if (threadsValue !== undefined) cfg.threads = threadsValue;
+    if (str(p, "donate-level") !== undefined) cfg.donateLevel = numberFlag(p, "donate-level");
+    if (bool(p, "no-huge-pages")) cfg.cpu = { ...(cfg.cpu as object ?? {}), hugePages: false };
+    if (bool(p, "opencl")) cfg.opencl = { enabled: true };
+    if (bool(p, "cuda")) cfg.cuda = { enabled: true };
+  } else if (type === "tt-miner") {
+    const pools = list(p, "pool");
+    if (pools) cfg.pool = pools[0];
+    if (str(p, "user")) cfg.user = str(p, "user");
+    if (str(p, "pass") !== undefined) cfg.pass = str(p, "pass");
+    if (str(p, "algo")) cfg.algo = str(p, "algo");
+  } else {
+    if (str(p, "command")) cfg.command = str(p, "command");
+    if (str(p, "hashrate-pattern")) cfg.hashratePattern = str(p, "hashrate-pattern");
+    if (str(p, "hashrate-unit")) cfg.hashrateUnit = str(p, "hashrate-unit");
+    if (str(p, "accepted-pattern")) cfg.acceptedPattern = str(p, "accepted-pattern");
+    if (str(p, "rejected-pattern")) cfg.rejectedPattern = str(p, "rejected-pattern");
+  }
+  const args = list(p, "arg");
+  if (args) cfg.args = args;
+  return cfg;
+}
+
+function common(p: Parsed): Record<string, unknown> {
+  return {
+    ...(bool(p, "autostart") ? { autostart: true } : {}),
+    ...(bool(p, "no-autostart") ? { autostart: false } : {}),
+    ...(str(p, "min-hashrate") !== undefined ? { minHashrate: numberFlag(p, "min-hashrate") } : {}),
+    ...(str(p, "stall-seconds") !== undefined
+      ? { stallSeconds: numberFlag(p, "stall-seconds") }
+      : {}),
+  };
+}
+
+async function fromFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new UsageError(`cannot read --file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function show(ctx: CliContext, profile: Profile, json: boolean, verb?: string): void {
+  if (json) ctx.io.out(JSON.stringify(profile, null, 2));
+  else {
+    if (verb) ctx.io.out(`${verb} profile ${profile.name} (${profile.id}, ${profile.minerType})`);
+    else ctx.io.out(JSON.stringify(profile, null, 2));
+  }
+}
+
+/** `profile add`. */
+export async function profileAdd(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "profile add";
+  const p = parseCommandArgs(cmd, args, FLAGS);
+  const file = str(p, "file");
+  const input = file ? await fromFile(file) : (() => {
+    const type = str(p, "type");
+    if (!type) {
+      throw new UsageError(
+        "--type is required (xmrig, tt-miner or custom), or give --file profile.json",
+        cmd,
+      );
+    }
+    return {
+      name: str(p, "name") ?? "",
+      minerType: type,
+      config: configFromFlags(type, p),
+      ...common(p),
+    };
+  })();
+  try {
+    show(ctx, await store(ctx).add(input), bool(p, "json"), "added");
+  } catch (err) {
+    if (err instanceof ProfileValidationError) throw new UsageError(err.message, cmd);
+    throw err;
+  }
+  return 0;
+}
+
+/** `profile edit <ref>`. */
+export async function profileEdit(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "profile edit";
+  const p = parseCommandArgs(cmd, args, FLAGS);
+  if (p.positionals.length !== 1) {
+    throw new UsageError("usage: miner-cli profile edit <profile> [flags]", cmd);
+  }
+  const s = store(ctx);
+  const cur = await s.get(p.positionals[0]);
+  const file = str(p, "file");
+  const patch = file ? await fromFile(file) : {
+    ...(str(p, "name") ? { name: str(p, "name") } : {}),
+    config: configFromFlags(cur.minerType, p, cur.config as Record<string, unknown>),
+    ...common(p),
+  };
+  try {
+    show(ctx, await s.update(cur.id, patch), bool(p, "json"), "updated");
+  } catch (err) {
+    if (err instanceof ProfileValidationError) throw new UsageError(err.message, cmd);
+    throw err;
+  }
+  return 0;
+}
+
+/** `profile list`. */
+export async function profileList(ctx: CliContext, args: string[]): Promise<number> {
+  const p = parseCommandArgs("profile list", args, {});
+  const profiles = await store(ctx).list();
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ profiles }, null, 2));
+    return 0;
+  }
+  if (profiles.length === 0) {
+    ctx.io.out(
+      "no profiles: add one with `miner-cli profile add --type xmrig --name NAME --pool URL --user WALLET`",
+    );
+    return 0;
+  }
+  ctx.io.out(table(
+    ["NAME", "ID", "TYPE", "POOL", "AUTOSTART"],
+    profiles.map((x) => [
+      x.name,
+      x.id.slice(0, 8),
+      x.minerType,
+      x.minerType === "xmrig"
+        ? x.config.pools[0].url
+        : x.minerType === "tt-miner"
+        ? x.config.pool
+        : x.config.command,
+      x.autostart ? "yes" : "no",
+    ]),
+  ));
+  return 0;
+}
+
+/** `profile show <ref>`. */
+export async function profileShow(ctx: CliContext, args: string[]): Promise<number> {
+  const p = parseCommandArgs("profile show", args, {});
+  if (p.positionals.length !== 1) {
+    throw new UsageError("usage: miner-cli profile show <profile>", "profile show");
+  }
+  show(ctx, await store(ctx).get(p.positionals[0]), true);
+  return 0;
+}
+
+/** `profile remove <ref>`. */
+export async function profileRemove(ctx: CliContext, args: string[]): Promise<number> {
+  const p = parseCommandArgs("profile remove", args, {});
+  if (p.positionals.length !== 1) {
+    throw new UsageError("usage: miner-cli profile remove <profile>", "profile remove");
+  }
+  const removed = await store(ctx).remove(p.positionals[0]);
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(removed));
+  else ctx.io.out(`removed profile ${removed.name} (${removed.id})`);
+  return 0;
+}

@@ -1,0 +1,32 @@
+/**
+ * Miner adapters by type.
+ * @module
+ */
+import type { MinerAdapter } from "../adapter.ts";
+import type { MinerType } from "../profiles.ts";
+import { customAdapter } from "./custom.ts";
+import { ttMinerAdapter } from "./ttminer.ts";
+import { xmrigAdapter } from "./xmrig.ts";
+
+export { customAdapter, customLineParser } from "./custom.ts";
+export { GetStat1Schema, parseGetStat1, tcpJsonRpc, ttMinerAdapter } from "./ttminer.ts";
+export {
+  autoThreads,
+  parseXmrigBackends,
+  parseXmrigSummary,
+  xmrigAdapter,
+  XmrigBackendsSchema,
+  xmrigConfig,
+  XmrigSummarySchema,
+} from "./xmrig.ts";
+
+const ADAPTERS: Record<MinerType, MinerAdapter> = {
+  xmrig: xmrigAdapter,
+  "tt-miner": ttMinerAdapter,
+  custom: customAdapter,
+};
+
+/** The adapter of a miner type. */
+export function adapterFor(type: MinerType): MinerAdapter {
+  return ADAPTERS[type];
+}

@@ -1,0 +1,98 @@
+/**
+ * Miner runtime: profiles, adapters (XMRig, TT-Miner, custom), supervision with a watchdog,
+ * console buffers, hashrate history, and a miner emulator.
+ * @module
+ */
+export {
+  findVersion,
+  type LaunchContext,
+  type LineParser,
+  type MinerAdapter,
+  MinerApiError,
+} from "./adapter.ts";
+export {
+  adapterFor,
+  autoThreads,
+  customLineParser,
+  parseGetStat1,
+  parseXmrigBackends,
+  parseXmrigSummary,
+  xmrigConfig,
+} from "./adapters/mod.ts";
+export {
+  compareVersionsDesc,
+  findMinerBinaries,
+  type InstalledMiner,
+  installedMiners,
+  type MinerBinary,
+  MinerBinaryNotFoundError,
+  minersDir,
+  probeVersionOutput,
+  resolveMinerBinary,
+} from "./binaries.ts";
+export {
+  type HistoryOptions,
+  type HistoryPoint,
+  HistoryStore,
+  MIGRATIONS,
+  type QueryOptions,
+  type Resolution,
+} from "./history.ts";
+export {
+  LogBuffer,
+  type LogLine,
+  MAX_LINE_CHARS,
+  readLines,
+  type ReadOptions,
+  type ReadResult,
+} from "./log_buffer.ts";
+export {
+  freePort,
+  MinerAlreadyRunningError,
+  MinerManager,
+  type MinerManagerOptions,
+  MinerNotFoundError,
+} from "./manager.ts";
+export {
+  AlgoSchema,
+  type CustomConfig,
+  CustomConfigSchema,
+  MinerArgSchema,
+  MinerArgsSchema,
+  type MinerType,
+  MinerTypeSchema,
+  PoolUrlSchema,
+  type Profile,
+  type ProfileInput,
+  ProfileInputSchema,
+  ProfileNotFoundError,
+  ProfileSchema,
+  ProfileStore,
+  ProfileValidationError,
+  resolveProfile,
+  ThreadsSchema,
+  type TtMinerConfig,
+  TtMinerConfigSchema,
+  validateProfile,
+  WalletSchema,
+  type XmrigConfig,
+  XmrigConfigSchema,
+} from "./profiles.ts";
+export {
+  type AdapterStats,
+  emptyStats,
+  formatHashrate,
+  type MinerState,
+  MinerStateSchema,
+  type MinerStats,
+  MinerStatsSchema,
+  type Restart,
+  RestartSchema,
+} from "./stats.ts";
+export { type MinerEvent, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+export { type EmulatedKind, runEmulator } from "./emulator/emulator.ts";
+export {
+  emulatorCommand,
+  installEmulatedMiner,
+  type InstallEmulatorOptions,
+} from "./emulator/install.ts";

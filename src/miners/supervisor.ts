@@ -1,0 +1,378 @@
+/**
+ * Supervision of one miner process: spawn with `Deno.Command` (argv array, never a shell), merge
+ * stdout/stderr into the console buffer, poll stats, and a watchdog that restarts on an
+ * unexpected exit (exponential backoff), on a hung API, and on a hashrate stall. Stop is SIGTERM,
+ * then SIGKILL after a grace period; the process is always awaited, so no zombie remains.
+ * @module
+ */
+import { backoffDelay } from "../transport/mod.ts";
+import type { LaunchContext, LineParser, MinerAdapter } from "./adapter.ts";
+import { LogBuffer, readLines } from "./log_buffer.ts";
+import type { Profile } from "./profiles.ts";
+import {
+  type AdapterStats,
+  emptyStats,
+  type MinerState,
+  type MinerStats,
+  type Restart,
+} from "./stats.ts";
+
+/** Watchdog and timing settings. */
+export interface SupervisorOptions {
+  /** Stats poll interval (default 5 s). */
+  pollMs?: number;
+  /** SIGTERM → SIGKILL grace period (default 5 s). */
+  graceMs?: number;
+  /** First restart delay (default 1 s). */
+  backoffBaseMs?: number;
+  /** Restart delay cap (default 60 s). */
+  backoffMaxMs?: number;
+  /** Restart when the miner's API has not answered for this long (default 60 s). */
+  hangMs?: number;
+  /** Restart when the hashrate stays at/below the minimum this long (default: profile's stallSeconds, else 120 s). */
+  stallMs?: number;
+  /** Console lines kept (default 1,000). */
+  logLines?: number;
+}
+
+/** Something that happened to a miner (for the event stream and audit). */
+export interface MinerEvent {
+  /** Event kind. */
+  kind: "started" | "stopped" | "crashed" | "restarted" | "failed";
+  /** Miner name. */
+  miner: string;
+  /** When. */
+  at: string;
+  /** Why (exit code, hang, stall...). */
+  reason?: string;
+}
+
+const DEFAULTS = {
+  pollMs: 5000,
+  graceMs: 5000,
+  backoffBaseMs: 1000,
+  backoffMaxMs: 60_000,
+  hangMs: 60_000,
+  logLines: 1000,
+};
+
+/** A supervised miner. */
+export class MinerProcess {
+  /** Console lines. */
+  readonly logs: LogBuffer;
+  readonly #adapter: MinerAdapter;
+  readonly #opts: Required<Omit<SupervisorOptions, "stallMs">> & { stallMs: number };
+  readonly #launch: () => Promise<LaunchContext>;
+  readonly #onEvent: (e: MinerEvent) => void;
+  #profile: Profile;
+  #ctx: LaunchContext | null = null;
+  #child: Deno.ChildProcess | null = null;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #stats: MinerStats;
+  #wantRunning = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #killReason: string | null = null;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastOkPoll = 0;
+  #belowSince: number | null = null;
+  #startedAtMs = 0;
+  #parser: LineParser | null = null;
+  #pollAbort: AbortController | null = null;
+
+  /** Creates a supervisor (not started). `launch` resolves the binary, port and work dir. */
+  constructor(
+    /** Miner name (unique on this node). */
+    readonly name: string,
+    profile: Profile,
+    adapter: MinerAdapter,
+    launch: () => Promise<LaunchContext>,
+    options: SupervisorOptions & { onEvent?: (e: MinerEvent) => void } = {},
+  ) {
+    this.#profile = profile;
+    this.#adapter = adapter;
+    this.#launch = launch;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#opts = {
+      ...DEFAULTS,
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+      stallMs: options.stallMs ?? (profile.stallSeconds ?? 120) * 1000,
+    } as Required<Omit<SupervisorOptions, "stallMs">> & { stallMs: number };
+    this.logs = new LogBuffer(this.#opts.logLines);
+    this.#stats = emptyStats(name, profile.minerType, profile.id);
+  }
+
+  /** The profile this miner runs. */
+  get profile(): Profile {
+    return this.#profile;
+  }
+
+  /** Whether the operator wants it running (false after {@link stop}). */
+  get wantRunning(): boolean {
+    return this.#wantRunning;
+  }
+
+  /** Current normalized stats. */
+  stats(): MinerStats {
+    const s = structuredClone(this.#stats);
+    s.uptime = this.#child && this.#startedAtMs
+      ? Math.round((Date.now() - this.#startedAtMs) / 1000)
+      : 0;
+    return s;
+  }
+
+  #event(kind: MinerEvent["kind"], reason?: string): void {
+    this.#onEvent({
+      kind,
+      miner: this.name,
+      at: new Date().toISOString(),
+      ...(reason ? { reason } : {}),
+    });
+  }
+
+  #setState(state: MinerState): void {
+    this.#stats.state = state;
+  }
+
+  /** Starts the miner and its watchdog; resolves once the first process is spawned. */
+  async start(): Promise<void> {
+    if (this.#wantRunning) return;
+    this.#wantRunning = true;
+    this.#setState("starting");
+    await this.#spawn(); // first spawn errors (missing binary...) reach the caller
+    this.#loop = this.#run();
+  }
+
+  async #spawn(): Promise<void> {
+    try {
+      const ctx = await this.#launch();
+      const args = await this.#adapter.prepare(this.#profile, ctx);
+      this.logs.push(`[miner-cli] starting ${ctx.binary} ${args.join(" ")}`, "system");
+      const child = new Deno.Command(ctx.binary, {
+        args,
+        cwd: ctx.workDir,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      this.#ctx = ctx;
+      this.#child = child;
+      this.#stdin = child.stdin.getWriter();
+      this.#startedAtMs = Date.now();
+      this.#lastOkPoll = Date.now();
+      this.#belowSince = null;
+      this.#parser = this.#adapter.lineParser?.(this.#profile) ?? null;
+      const old = this.#stats;
+      this.#stats = {
+        ...emptyStats(this.name, this.#profile.minerType, this.#profile.id),
+        state: "running",
+        pid: child.pid,
+        startedAt: new Date().toISOString(),
+        restarts: old.restarts,
+        restartLog: old.restartLog,
+      };
+      const onLine = (stream: "stdout" | "stderr") => (line: string) => {
+        this.logs.push(line, stream);
+        if (this.#parser) {
+          this.#parser.line(line);
+          this.#merge(this.#parser.stats());
+        }
+      };
+      void readLines(child.stdout, onLine("stdout")).catch(() => {});
+      void readLines(child.stderr, onLine("stderr")).catch(() => {});
+      this.#event("started");
+      this.#schedulePoll(Math.min(1000, this.#opts.pollMs));
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.#stats.lastError = msg;
+      this.logs.push(`[miner-cli] could not start: ${msg}`, "system");
+      throw err;
+    }
+  }
+
+  #merge(s: AdapterStats): void {
+    const { minerUptime: _u, ...rest } = s;
+    Object.assign(this.#stats, rest);
+    if (this.#stats.state === "running" && s.paused) this.#stats.state = "paused";
+    else if (this.#stats.state === "paused" && s.paused === false) this.#stats.state = "running";
+  }
+
+  #schedulePoll(delay: number): void {
+    clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => void this.#poll(), delay);
+  }
+
+  async #poll(): Promise<void> {
+    const ctx = this.#ctx;
+    const child = this.#child;
+    if (!ctx || !child || this.#killReason) return;
+    const now = Date.now();
+    if (this.#adapter.readStats) {
+      this.#pollAbort = new AbortController();
+      const timer = setTimeout(
+        () => this.#pollAbort?.abort(),
+        Math.min(5000, Math.max(500, this.#opts.pollMs)),
+      );
+      try {
+        this.#merge(await this.#adapter.readStats(ctx, this.#pollAbort.signal));
+        this.#lastOkPoll = Date.now();
+        this.#stats.lastError = null;
+      } catch (err) {
+        this.#stats.lastError = err instanceof Error ? err.message : String(err);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (this.#child !== child) return; // exited meanwhile
+      if (Date.now() - this.#lastOkPoll >= this.#opts.hangMs) {
+        return this.#restartFor(
+          `hang: miner API unresponsive for ${
+            Math.round((Date.now() - this.#lastOkPoll) / 1000)
+          } s`,
+        );
+      }
+    }
+    this.#checkStall(now);
+    if (this.#child === child && !this.#killReason) this.#schedulePoll(this.#opts.pollMs);
+  }
+
+  #checkStall(now: number): void {
+    const hr = this.#stats.hashrate.now;
+    if (this.#stats.paused || hr === null) {
+      this.#belowSince = null;
+      return;
+    }
+    const min = this.#profile.minHashrate ?? 0;
+    if (hr > min) {
+      this.#belowSince = null;
+      return;
+    }
+    this.#belowSince ??= now;
+    if (now - this.#belowSince >= this.#opts.stallMs) {
+      void this.#restartFor(
+        `stall: hashrate ${hr} H/s ${min > 0 ? `below minimum ${min} H/s` : "(zero)"} for ${
+          Math.round((now - this.#belowSince) / 1000)
+        } s`,
+      );
+    }
+  }
+
+  /** Kills the current process so the run loop restarts it, recording `reason`. */
+  async #restartFor(reason: string): Promise<void> {
+    if (!this.#child || this.#killReason) return;
+    this.#killReason = reason;
+    this.logs.push(`[miner-cli] watchdog: ${reason}; restarting`, "system");
+    await this.#terminate();
+  }
+
+  async #terminate(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, this.#opts.graceMs);
+    await child.status;
+    clearTimeout(timer);
+  }
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    while (this.#wantRunning) {
+      const child = this.#child;
+      if (child) {
+        const status = await child.status;
+        clearTimeout(this.#pollTimer);
+        this.#pollAbort?.abort();
+        try {
+          await this.#stdin?.close();
+        } catch { /* closed */ }
+        const ranMs = Date.now() - this.#startedAtMs;
+        this.#child = null;
+        this.#stdin = null;
+        this.#stats.pid = null;
+        if (!this.#wantRunning) break;
+        const reason = this.#killReason ??
+          `crash: exited with ${status.signal ? `signal ${status.signal}` : `code ${status.code}`}`;
+        this.#killReason = null;
+        if (ranMs > this.#opts.backoffMaxMs * 2) attempt = 0; // it had been stable
+        this.#recordRestart(reason);
+        this.#event(reason.startsWith("crash") ? "crashed" : "restarted", reason);
+        this.logs.push(`[miner-cli] ${reason}`, "system");
+      }
+      this.#setState("restarting");
+      const delay = backoffDelay(attempt++, {
+        baseMs: this.#opts.backoffBaseMs,
+        maxMs: this.#opts.backoffMaxMs,
+        jitter: 0.2,
+      });
+      this.logs.push(`[miner-cli] restarting in ${(delay / 1000).toFixed(1)} s`, "system");
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = null;
+      if (!this.#wantRunning) break;
+      try {
+        await this.#spawn();
+        this.#event("restarted", this.#stats.restartLog.at(-1)?.reason);
+      } catch {
+        // the next iteration backs off further
+      }
+    }
+    this.#setState("stopped");
+  }
+
+  #recordRestart(reason: string): void {
+    const r: Restart = { at: new Date().toISOString(), reason };
+    this.#stats.restarts++;
+    this.#stats.restartLog = [...this.#stats.restartLog, r].slice(-50);
+  }
+
+  /** Stops the miner (SIGTERM, SIGKILL after the grace period) and its watchdog. */
+  async stop(): Promise<void> {
+    this.#wantRunning = false;
+    this.#setState("stopping");
+    clearTimeout(this.#pollTimer);
+    this.#wake?.();
+    await this.#terminate();
+    await this.#loop;
+    this.#loop = null;
+    this.#setState("stopped");
+    this.logs.push("[miner-cli] stopped", "system");
+    this.#event("stopped");
+  }
+
+  /** Writes to the miner's stdin (XMRig hotkeys: h, p, r, s...). */
+  async writeStdin(text: string): Promise<void> {
+    if (!this.#stdin) throw new Error(`miner ${this.name} is not running`);
+    await this.#stdin.write(new TextEncoder().encode(text));
+  }
+
+  /** Pauses mining through the miner's API. */
+  async pause(): Promise<void> {
+    if (!this.#ctx || !this.#child) throw new Error(`miner ${this.name} is not running`);
+    if (!this.#adapter.pause) throw new Error(`${this.#profile.minerType} miners cannot be paused`);
+    await this.#adapter.pause(this.#ctx);
+    this.#stats.paused = true;
+    this.#stats.state = "paused";
+  }
+
+  /** Resumes mining. */
+  async resume(): Promise<void> {
+    if (!this.#ctx || !this.#child) throw new Error(`miner ${this.name} is not running`);
+    if (!this.#adapter.resume) {
+      throw new Error(`${this.#profile.minerType} miners cannot be resumed`);
+    }
+    await this.#adapter.resume(this.#ctx);
+    this.#stats.paused = false;
+    this.#stats.state = "running";
+    this.#belowSince = null;
+  }
+}
