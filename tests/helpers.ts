@@ -183,3 +183,38 @@ export async function allFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+/** PIDs of live (non-zombie) processes whose command line mentions `needle`. */
+export async function processesMentioning(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).replaceAll("\0", " ");
+      if (!cmd.includes(needle)) continue;
+      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") continue;
+      pids.push(Number(e.name));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** Whether a process is alive and not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Re-checks `cond` on every event-loop turn of ~`stepMs` until it holds (fails after `timeoutMs`). */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, stepMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -10,6 +10,7 @@
  * - `MINER_EMU_FAULT` `crash-after=S`, `hang-after=S`, `stall-after=S`, `garbage`, `exit=N`
  * - `MINER_EMU_PRINT_MS` console speed-line interval (default: XMRig print-time, 10 s)
  * - `MINER_EMU_SHARE_MS` mean time between accepted shares (default 5 s)
+ * - `MINER_EMU_WINDOW_MS` length of the "10 s" hashrate window (default 10 s; tests shorten it)
  * @module
  */
 import { parseArgs } from "node:util";
@@ -17,6 +18,11 @@ import { parseArgs } from "node:util";
 /** Emulated miner kinds. */
 export type EmulatedKind = "xmrig" | "tt-miner";
 
+let shortWindow: number | undefined;
+/** The "10 s" window (read lazily: importing this module must not touch the environment). */
+function SHORT_WINDOW_MS(): number {
+  return shortWindow ??= Number(env("MINER_EMU_WINDOW_MS") ?? 10_000);
+}
 const VERSION = { xmrig: "6.21.0", "tt-miner": "2023.1.0" };
 
 interface Fault {
@@ -111,7 +117,7 @@ class Rig {
   window(ms: number): number | null {
     const age = Date.now() - this.started;
     if (age < Math.min(ms, 1000)) return null;
-    if (ms > 10_000 && age < ms) return null;
+    if (ms > SHORT_WINDOW_MS() && age < ms) return null;
     const since = Date.now() - ms;
     const xs = this.samples.filter((s) => s.t >= since);
     return xs.length ? Math.round((xs.reduce((a, s) => a + s.v, 0) / xs.length) * 100) / 100 : null;
@@ -188,7 +194,7 @@ function xmrigBackends(rig: Rig, s: XmrigSettings, gpus: number): unknown[] {
   const w = (
     v: number,
   ) => [
-    rig.window(10_000) === null ? null : Math.round(v * 100) / 100,
+    rig.window(SHORT_WINDOW_MS()) === null ? null : Math.round(v * 100) / 100,
     rig.window(60_000) === null ? null : Math.round(v * 100) / 100,
     null,
   ];
@@ -205,7 +211,7 @@ function xmrigBackends(rig: Rig, s: XmrigSettings, gpus: number): unknown[] {
     "argon2-impl": null,
     hugepages: [0, s.threads],
     memory: 2097152 * s.threads,
-    hashrate: [rig.window(10_000), rig.window(60_000), rig.window(900_000)],
+    hashrate: [rig.window(SHORT_WINDOW_MS()), rig.window(60_000), rig.window(900_000)],
     threads: cpuThreads.map((v, i) => ({ intensity: 1, affinity: i, av: 1, hashrate: w(v) })),
   }];
   if (gpus > 0) {
@@ -222,7 +228,7 @@ function xmrigBackends(rig: Rig, s: XmrigSettings, gpus: number): unknown[] {
         vendor: "Advanced Micro Devices, Inc.",
         extensions: "",
       },
-      hashrate: [rig.window(10_000), rig.window(60_000), rig.window(900_000)],
+      hashrate: [rig.window(SHORT_WINDOW_MS()), rig.window(60_000), rig.window(900_000)],
       threads: Array.from({ length: gpus }, (_, i) => ({
         index: i,
         intensity: 4096,
@@ -316,7 +322,7 @@ function xmrigSummary(rig: Rig, s: XmrigSettings): unknown {
     paused: rig.paused,
     algorithms: ["rx/0", "rx/wow", "cn/r"],
     hashrate: {
-      total: [rig.window(10_000), rig.window(60_000), rig.window(900_000)],
+      total: [rig.window(SHORT_WINDOW_MS()), rig.window(60_000), rig.window(900_000)],
       highest: rig.highest || null,
     },
     hugepages: [0, s.threads],
@@ -414,7 +420,7 @@ function runXmrig(args: string[], fault: Fault): void {
       `${stamp()} ${C.bold}${C.blue}${
         " miner".padEnd(9)
       }${C.reset}speed 10s/60s/15m ${C.cyan}${C.bold}${
-        fmt(rig.window(10_000))
+        fmt(rig.window(SHORT_WINDOW_MS()))
       }${C.reset} ${C.cyan}${fmt(rig.window(60_000))} ${
         fmt(rig.window(900_000))
       }${C.reset} H/s max ${C.cyan}${rig.highest.toFixed(1)} H/s${C.reset}`,
