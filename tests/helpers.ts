@@ -104,6 +104,9 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
       "--listen",
       "127.0.0.1:0",
       "--json",
+      ...(extra.includes("--api-listen") || extra.includes("--no-api")
+        ? []
+        : ["--api-listen", "127.0.0.1:0"]),
       ...extra,
     ],
     env: { NO_COLOR: "1" },
@@ -184,34 +187,40 @@ export async function allFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-/** PIDs of live (non-zombie) processes whose command line mentions `needle`. */
-export async function processesMentioning(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      const cmd = (await Deno.readTextFile(`/proc/${e.name}/cmdline`)).replaceAll("\0", " ");
-      if (!cmd.includes(needle)) continue;
-      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z") continue;
-      pids.push(Number(e.name));
-    } catch { /* exited meanwhile */ }
-  }
-  return pids;
+async function processTable(): Promise<{ pid: number; stat: string; args: string }[]> {
+  const out = await new Deno.Command("ps", {
+    args: ["-eo", "pid=,stat=,args="],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean).map((line) => {
+    const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line)!;
+    return { pid: Number(m[1]), stat: m[2], args: m[3] };
+  });
 }
 
-/** Whether a process is alive and not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+/** PIDs of live (non-zombie) processes whose command line mentions `needle` (from `ps`). */
+export async function processesMentioning(needle: string): Promise<number[]> {
+  return (await processTable())
+    .filter((p) =>
+      p.pid !== Deno.pid && !p.stat.startsWith("Z") && p.args.includes(needle) &&
+      !p.args.startsWith("ps ")
+    )
+    .map((p) => p.pid);
+}
+
+/** Whether a process is alive and not a zombie (from `ps`). */
+export async function alive(pid: number): Promise<boolean> {
+  return (await processTable()).some((p) => p.pid === pid && !p.stat.startsWith("Z"));
 }
 
 /** Re-checks `cond` on every event-loop turn of ~`stepMs` until it holds (fails after `timeoutMs`). */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, stepMs = 50): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+  stepMs = 50,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

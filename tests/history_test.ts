@@ -33,7 +33,10 @@ Deno.test("history: 1,000 samples written and queried back by range; rollups are
     const hourRaw = samples.filter((s) => s.miner === "a" && s.ts < start + 3_600_000);
     const hr = h.query("a", { from: start, to: start + 3_599_999, resolution: "1h" });
     assert.equal(hr.points.length, 1);
-    assert.equal(hr.points[0].hashrate, hourRaw.reduce((x, s) => x + s.hashrate, 0) / hourRaw.length);
+    assert.equal(
+      hr.points[0].hashrate,
+      hourRaw.reduce((x, s) => x + s.hashrate, 0) / hourRaw.length,
+    );
     assert.equal(hr.points[0].accepted, hourRaw.at(-1)!.accepted);
     // fleet total sums miners per bucket
     const fleet = h.query(null, { from: start, to: start + 59_999, resolution: "1m" });
@@ -44,8 +47,14 @@ Deno.test("history: 1,000 samples written and queried back by range; rollups are
     assert.equal(h.resolutionFor({ from: Date.now() - 30 * 86_400_000, to: Date.now() }), "1h");
     // retention: raw samples older than 24 h are pruned, rollups kept
     assert.ok(h.prune(start + 86_400_000 + 300 * 10_000) > 0);
-    assert.ok(h.query("a", { from: start, to: start + 299 * 10_000, resolution: "raw" }).points.length === 0);
-    assert.equal(h.query("a", { from: start, to: start + 3_599_999, resolution: "1m" }).points.length, 60);
+    assert.ok(
+      h.query("a", { from: start, to: start + 299 * 10_000, resolution: "raw" }).points.length ===
+        0,
+    );
+    assert.equal(
+      h.query("a", { from: start, to: start + 3_599_999, resolution: "1m" }).points.length,
+      60,
+    );
   } finally {
     h.close();
     await Deno.remove(dir, { recursive: true });

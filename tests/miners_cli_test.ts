@@ -4,17 +4,73 @@
 import assert from "node:assert/strict";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
-import { alive, cli, cliOk, initNode, processesMentioning, serve, tempHome, until } from "./helpers.ts";
+import {
+  alive,
+  cli,
+  cliOk,
+  initNode,
+  processesMentioning,
+  serve,
+  tempHome,
+  until,
+} from "./helpers.ts";
 
-const FAST = ["--api-listen", "127.0.0.1:0", "--poll-interval", "200ms", "--history-interval", "200ms"];
+const FAST = [
+  "--api-listen",
+  "127.0.0.1:0",
+  "--poll-interval",
+  "200ms",
+  "--history-interval",
+  "200ms",
+];
 
 Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIGTERM leaves no miner", async () => {
   const home = await tempHome();
   await initNode(home, "rig-cli", "worker");
-  await installEmulatedMiner(resolvePaths({ home }), "xmrig", { env: { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "200" } });
-  await cliOk(home, ["profile", "add", "--type", "xmrig", "--name", "cpu", "--pool", "stratum+tcp://pool.example.org:3333", "--user", "44wallet.rig", "--threads", "2"]);
-  await cliOk(home, ["profile", "add", "--type", "xmrig", "--name", "cpu2", "--pool", "pool.example.org:3333", "--user", "44wallet", "--autostart"]);
-  const bad = await cli(home, ["profile", "add", "--type", "xmrig", "--name", "evil", "--pool", "pool.example.org:3333", "--user", "w", "--arg", "x;reboot"]);
+  await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
+    env: { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "200" },
+  });
+  await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "cpu",
+    "--pool",
+    "stratum+tcp://pool.example.org:3333",
+    "--user",
+    "44wallet.rig",
+    "--threads",
+    "2",
+  ]);
+  await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "cpu2",
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "44wallet",
+    "--autostart",
+  ]);
+  const bad = await cli(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "evil",
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "w",
+    "--arg",
+    "x;reboot",
+  ]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /shell metacharacter/);
   const listed = JSON.parse((await cliOk(home, ["profile", "list", "--json"])).stdout).profiles;
@@ -26,16 +82,27 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
   const srv = await serve(home, FAST);
   try {
     // autostart brought cpu2 up
-    await until(async () => JSON.parse((await cliOk(home, ["status", "--json"])).stdout).miners.length === 1, "autostart");
+    await until(
+      async () => JSON.parse((await cliOk(home, ["status", "--json"])).stdout).miners.length === 1,
+      "autostart",
+    );
     const started = JSON.parse((await cliOk(home, ["start", "cpu", "--json"])).stdout);
     assert.equal(started.name, "cpu");
     const again = await cli(home, ["start", "cpu"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already running/);
-    let status: { miners: { name: string; hashrate: { now: number | null }; shares: { accepted: number }; pid: number }[] };
+    let status: {
+      miners: {
+        name: string;
+        hashrate: { now: number | null };
+        shares: { accepted: number };
+        pid: number;
+      }[];
+    };
     await until(async () => {
       status = JSON.parse((await cliOk(home, ["status", "--json"])).stdout);
-      return status.miners.length === 2 && status.miners.every((m) => (m.hashrate.now ?? 0) > 0 && m.shares.accepted > 0);
+      return status.miners.length === 2 &&
+        status.miners.every((m) => (m.hashrate.now ?? 0) > 0 && m.shares.accepted > 0);
     }, "stats via API");
     const human = (await cliOk(home, ["status"])).stdout;
     assert.match(human, /cpu\s+xmrig\s+running/);
@@ -43,13 +110,34 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
     const logs = (await cliOk(home, ["logs", "cpu", "--lines", "5"])).stdout.trim().split("\n");
     assert.equal(logs.length, 5);
     await cliOk(home, ["stdin", "cpu", "s"]);
-    await until(async () => (await cliOk(home, ["logs", "cpu", "--lines", "50"])).stdout.includes("results: accepted"), "stdin");
+    await until(
+      async () =>
+        (await cliOk(home, ["logs", "cpu", "--lines", "50"])).stdout.includes("results: accepted"),
+      "stdin",
+    );
     await cliOk(home, ["pause", "cpu"]);
-    await until(async () => JSON.parse((await cliOk(home, ["status", "--json"])).stdout).miners.find((m: { name: string }) => m.name === "cpu").paused, "paused");
+    await until(
+      async () =>
+        JSON.parse((await cliOk(home, ["status", "--json"])).stdout).miners.find((
+          m: { name: string },
+        ) => m.name === "cpu").paused,
+      "paused",
+    );
     await cliOk(home, ["resume", "cpu"]);
     // follow mode streams new lines
     const follow = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "--home", home, "logs", "cpu", "--lines", "1", "--follow"],
+      args: [
+        "run",
+        "-A",
+        new URL("../main.ts", import.meta.url).pathname,
+        "--home",
+        home,
+        "logs",
+        "cpu",
+        "--lines",
+        "1",
+        "--follow",
+      ],
       stdout: "piped",
       stderr: "null",
     }).spawn();
@@ -66,10 +154,10 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
     // history was sampled
     const pids = status!.miners.map((m) => m.pid);
     await cliOk(home, ["stop", "cpu"]);
-    assert.equal(alive(pids[0]), false);
+    assert.equal(await alive(pids[0]), false);
     // SIGTERM to the node stops the remaining miner
     assert.equal(await srv.stop(), 0);
-    for (const pid of pids) assert.equal(alive(pid), false);
+    for (const pid of pids) assert.equal(await alive(pid), false);
     assert.deepEqual(await processesMentioning(home), []);
   } finally {
     await srv.stop();
@@ -80,24 +168,42 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
 Deno.test("API: token required, history and errors", async () => {
   const home = await tempHome();
   await initNode(home, "rig-api", "worker");
-  await installEmulatedMiner(resolvePaths({ home }), "xmrig", { env: { MINER_EMU_PRINT_MS: "200" } });
-  await cliOk(home, ["profile", "add", "--type", "xmrig", "--name", "cpu", "--pool", "pool.example.org:3333", "--user", "44w", "--autostart"]);
+  await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
+    env: { MINER_EMU_PRINT_MS: "200" },
+  });
+  await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "cpu",
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "44w",
+    "--autostart",
+  ]);
   const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
   assert.match(token, /^[0-9a-f]{64}$/);
   const srv = await serve(home, FAST);
   const api = JSON.parse(await Deno.readTextFile(`${home}/data/api.json`)).url;
-  const get = (path: string, auth = true) => fetch(api + path, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
+  const get = (path: string, auth = true) =>
+    fetch(api + path, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
   try {
     assert.equal((await get("/health", false)).status, 200);
     const noAuth = await get("/api/v1/mining/miners", false);
     assert.equal(noAuth.status, 401);
     assert.equal((await noAuth.json()).error.code, "unauthorized");
-    const wrong = await fetch(api + "/api/v1/mining/miners", { headers: { authorization: "Bearer " + "0".repeat(64) } });
+    const wrong = await fetch(api + "/api/v1/mining/miners", {
+      headers: { authorization: "Bearer " + "0".repeat(64) },
+    });
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
     await until(async () => {
       const t = Date.now();
-      const r = await (await get(`/api/v1/mining/history?miner=cpu&from=${t - 60_000}&to=${t}`)).json();
+      const r = await (await get(`/api/v1/mining/history?miner=cpu&from=${t - 60_000}&to=${t}`))
+        .json();
       return r.points.filter((p: { hashrate: number }) => p.hashrate > 0).length >= 3;
     }, "history samples");
     const bad = await get("/api/v1/mining/history?miner=cpu&from=abc&to=1");
@@ -106,7 +212,11 @@ Deno.test("API: token required, history and errors", async () => {
     const post = await fetch(api + "/api/v1/mining/profiles", {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "x", minerType: "xmrig", config: { pools: [{ url: "nope", user: "w" }] } }),
+      body: JSON.stringify({
+        name: "x",
+        minerType: "xmrig",
+        config: { pools: [{ url: "nope", user: "w" }] },
+      }),
     });
     assert.equal(post.status, 400);
     assert.match((await post.json()).error.message, /pool URL must be/);

@@ -19,9 +19,22 @@ async function setup(env: Record<string, string> = {}, supervisor: SupervisorOpt
   const home = await tempHome();
   const paths = resolvePaths({ home });
   await installEmulatedMiner(paths, "xmrig", {
-    env: { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "200", MINER_EMU_WINDOW_MS: "400", ...env },
+    env: {
+      MINER_EMU_PRINT_MS: "200",
+      MINER_EMU_SHARE_MS: "200",
+      MINER_EMU_WINDOW_MS: "400",
+      ...env,
+    },
   });
-  const manager = new MinerManager(paths, { supervisor: { pollMs: 200, graceMs: 2000, backoffBaseMs: 100, backoffMaxMs: 400, ...supervisor } });
+  const manager = new MinerManager(paths, {
+    supervisor: {
+      pollMs: 200,
+      graceMs: 2000,
+      backoffBaseMs: 100,
+      backoffMaxMs: 400,
+      ...supervisor,
+    },
+  });
   const events: MinerEvent[] = [];
   manager.onEvent((e) => events.push(e));
   return { home, paths, manager, events };
@@ -30,11 +43,18 @@ async function setup(env: Record<string, string> = {}, supervisor: SupervisorOpt
 Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop", async () => {
   const { home, manager, events } = await setup();
   try {
-    const profile = await manager.profiles.add({ name: "cpu", minerType: "xmrig", config: { pools: POOL, threads: 2 } });
+    const profile = await manager.profiles.add({
+      name: "cpu",
+      minerType: "xmrig",
+      config: { pools: POOL, threads: 2 },
+    });
     const proc = await manager.start(profile.name);
     const pid = proc.stats().pid!;
-    assert.ok(alive(pid));
-    await until(() => (manager.list()[0].hashrate.now ?? 0) > 0 && manager.list()[0].shares.accepted > 0, "stats");
+    assert.ok(await alive(pid));
+    await until(
+      () => (manager.list()[0].hashrate.now ?? 0) > 0 && manager.list()[0].shares.accepted > 0,
+      "stats",
+    );
     const s = manager.list()[0];
     assert.equal(s.type, "xmrig");
     assert.equal(s.state, "running");
@@ -52,7 +72,10 @@ Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop
     assert.equal(written["donate-level"], 1);
     assert.equal(written.pools[0]["rig-id"], "cpu");
     // logs: the last N lines and lines since a sequence number
-    await until(() => manager.logs("cpu").lines.some((l) => l.text.includes("speed 10s/60s/15m")), "speed line");
+    await until(
+      () => manager.logs("cpu").lines.some((l) => l.text.includes("speed 10s/60s/15m")),
+      "speed line",
+    );
     const tail = manager.logs("cpu", { lines: 3 });
     assert.equal(tail.lines.length, 3);
     assert.equal(tail.lines[2].seq, tail.lastSeq);
@@ -62,7 +85,11 @@ Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop
     // stdin passthrough: XMRig's "s" hotkey prints results
     const seq = manager.logs("cpu").lastSeq;
     await proc.writeStdin("s");
-    await until(() => manager.logs("cpu", { since: seq }).lines.some((l) => l.text.includes("results: accepted")), "stdin echo");
+    await until(
+      () =>
+        manager.logs("cpu", { since: seq }).lines.some((l) => l.text.includes("results: accepted")),
+      "stdin echo",
+    );
     // pause / resume through the API
     await proc.pause();
     await until(async () => {
@@ -71,10 +98,13 @@ Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop
     }, "paused");
     assert.equal(manager.list()[0].state, "paused");
     await proc.resume();
-    await until(() => manager.list()[0].state === "running" && !manager.list()[0].paused, "resumed");
+    await until(
+      () => manager.list()[0].state === "running" && !manager.list()[0].paused,
+      "resumed",
+    );
     // stop leaves no process behind
     await manager.stop("cpu");
-    assert.equal(alive(pid), false);
+    assert.equal(await alive(pid), false);
     assert.deepEqual(manager.list(), []);
     assert.deepEqual(await processesMentioning(home), []);
     assert.deepEqual(events.map((e) => e.kind), ["started", "stopped"]);
@@ -94,15 +124,23 @@ for (
   Deno.test(`watchdog: ${fault.split("-")[0]} is detected and restarted with backoff`, async () => {
     const { home, manager, events } = await setup({ MINER_EMU_FAULT: fault }, supervisor);
     try {
-      await manager.profiles.add({ name: "faulty", minerType: "xmrig", config: { pools: POOL, threads: 1 } });
+      await manager.profiles.add({
+        name: "faulty",
+        minerType: "xmrig",
+        config: { pools: POOL, threads: 1 },
+      });
       const proc = await manager.start("faulty");
       const firstPid = proc.stats().pid!;
-      await until(() => proc.stats().restarts >= 2 && proc.stats().pid !== null, "two restarts", 20_000);
+      await until(
+        () => proc.stats().restarts >= 2 && proc.stats().pid !== null,
+        "two restarts",
+        20_000,
+      );
       const s = proc.stats();
       assert.ok(s.restarts >= 2);
       for (const r of s.restartLog) assert.match(r.reason, reason);
       assert.notEqual(s.pid, firstPid);
-      assert.equal(alive(firstPid), false, "the faulty process was reaped");
+      assert.equal(await alive(firstPid), false, "the faulty process was reaped");
       // backoff: the gap between restarts grows (100 ms base, doubling, capped at 400 ms)
       const kinds = events.map((e) => e.kind);
       assert.ok(kinds.includes(fault.startsWith("crash") ? "crashed" : "restarted"));
@@ -116,7 +154,10 @@ for (
 }
 
 Deno.test("watchdog: restart delays back off exponentially", async () => {
-  const { home, manager } = await setup({ MINER_EMU_FAULT: "exit=3" }, { backoffBaseMs: 100, backoffMaxMs: 800 });
+  const { home, manager } = await setup({ MINER_EMU_FAULT: "exit=3" }, {
+    backoffBaseMs: 100,
+    backoffMaxMs: 800,
+  });
   try {
     await manager.profiles.add({ name: "dies", minerType: "xmrig", config: { pools: POOL } });
     const proc = await manager.start("dies");
@@ -137,13 +178,22 @@ Deno.test("watchdog: restart delays back off exponentially", async () => {
 Deno.test("autostart starts marked profiles; stop clears the running intent", async () => {
   const { home, paths, manager } = await setup();
   try {
-    await manager.profiles.add({ name: "auto", minerType: "xmrig", autostart: true, config: { pools: POOL } });
+    await manager.profiles.add({
+      name: "auto",
+      minerType: "xmrig",
+      autostart: true,
+      config: { pools: POOL },
+    });
     await manager.profiles.add({ name: "manual", minerType: "xmrig", config: { pools: POOL } });
     assert.deepEqual(await manager.autostart(), ["auto"]);
     await manager.start("manual");
     await manager.stopAll(); // node shutdown: intents kept
     const second = new MinerManager(paths, { supervisor: { pollMs: 200 } });
-    assert.deepEqual((await second.autostart()).sort(), ["auto", "manual"], "both come back after a node restart");
+    assert.deepEqual(
+      (await second.autostart()).sort(),
+      ["auto", "manual"],
+      "both come back after a node restart",
+    );
     await second.stop("auto"); // the operator stops it: it must not come back
     await second.stopAll();
     const third = new MinerManager(paths, { supervisor: { pollMs: 200 } });
@@ -164,16 +214,42 @@ Deno.test("bad profiles are rejected with a clear message and nothing is written
     const before = await Deno.readTextFile(file);
     const cases: [unknown, RegExp][] = [
       [{ name: "a", minerType: "cgminer", config: {} }, /unknown miner type "cgminer"/],
-      [{ name: "a", minerType: "xmrig", config: { pools: [{ url: "http://evil", user: "w" }] } }, /pool URL must be/],
-      [{ name: "a", minerType: "xmrig", config: { pools: [{ url: "pool:3333;rm -rf /", user: "w" }] } }, /pool URL must be/],
-      [{ name: "a", minerType: "xmrig", config: { pools: POOL, threads: -2 } }, /threads must be at least 1/],
-      [{ name: "a", minerType: "xmrig", config: { pools: POOL, args: ["--opt", "$(reboot)"] } }, /shell metacharacter/],
+      [
+        { name: "a", minerType: "xmrig", config: { pools: [{ url: "http://evil", user: "w" }] } },
+        /pool URL must be/,
+      ],
+      [{
+        name: "a",
+        minerType: "xmrig",
+        config: { pools: [{ url: "pool:3333;rm -rf /", user: "w" }] },
+      }, /pool URL must be/],
+      [
+        { name: "a", minerType: "xmrig", config: { pools: POOL, threads: -2 } },
+        /threads must be at least 1/,
+      ],
+      [
+        { name: "a", minerType: "xmrig", config: { pools: POOL, args: ["--opt", "$(reboot)"] } },
+        /shell metacharacter/,
+      ],
       [{ name: "a", minerType: "xmrig", config: { pools: POOL, args: ["a b"] } }, /whitespace/],
-      [{ name: "a", minerType: "xmrig", config: { pools: [{ url: "pool.example.org:3333", user: "w".repeat(300) }] } }, /longer than 256/],
-      [{ name: "x".repeat(100), minerType: "xmrig", config: { pools: POOL } }, /profile name must be/],
-      [{ name: "a", minerType: "tt-miner", config: { pool: "pool.example.org:4444", user: "w" } }, /algo/],
+      [{
+        name: "a",
+        minerType: "xmrig",
+        config: { pools: [{ url: "pool.example.org:3333", user: "w".repeat(300) }] },
+      }, /longer than 256/],
+      [
+        { name: "x".repeat(100), minerType: "xmrig", config: { pools: POOL } },
+        /profile name must be/,
+      ],
+      [
+        { name: "a", minerType: "tt-miner", config: { pool: "pool.example.org:4444", user: "w" } },
+        /algo/,
+      ],
       [{ name: "a", minerType: "custom", config: { command: "sh -c 'x'" } }, /command must be/],
-      [{ name: "a", minerType: "custom", config: { command: "lolMiner", hashratePattern: "([" } }, /not a valid regular expression/],
+      [
+        { name: "a", minerType: "custom", config: { command: "lolMiner", hashratePattern: "([" } },
+        /not a valid regular expression/,
+      ],
       [{ name: "good", minerType: "xmrig", config: { pools: POOL } }, /already exists/],
     ];
     for (const [input, re] of cases) {
@@ -193,18 +269,31 @@ Deno.test("bad profiles are rejected with a clear message and nothing is written
 Deno.test("tt-miner: argv and miner_getstat1 stats through the emulator", async () => {
   const home = await tempHome();
   const paths = resolvePaths({ home });
-  await installEmulatedMiner(paths, "tt-miner", { env: { MINER_EMU_GPUS: "2", MINER_EMU_HASHRATE: "60000000", MINER_EMU_SHARE_MS: "200" } });
+  await installEmulatedMiner(paths, "tt-miner", {
+    env: { MINER_EMU_GPUS: "2", MINER_EMU_HASHRATE: "60000000", MINER_EMU_SHARE_MS: "200" },
+  });
   const manager = new MinerManager(paths, { supervisor: { pollMs: 200 } });
   try {
-    await manager.profiles.add({ name: "gpu", minerType: "tt-miner", config: { pool: "stratum+tcp://pool.example.org:4444", user: "0xabc.rig", algo: "kawpow" } });
+    await manager.profiles.add({
+      name: "gpu",
+      minerType: "tt-miner",
+      config: { pool: "stratum+tcp://pool.example.org:4444", user: "0xabc.rig", algo: "kawpow" },
+    });
     await manager.start("gpu");
-    await until(() => (manager.list()[0].hashrate.now ?? 0) > 0 && manager.list()[0].shares.accepted > 0, "tt stats");
+    await until(
+      () => (manager.list()[0].hashrate.now ?? 0) > 0 && manager.list()[0].shares.accepted > 0,
+      "tt stats",
+    );
     const s = manager.list()[0];
     assert.equal(s.devices.length, 2);
     assert.ok(s.hashrate.now! > 50e6 && s.hashrate.now! < 70e6, `${s.hashrate.now}`);
     assert.ok(s.devices.every((d) => d.temp !== null && d.fan !== null));
     assert.match(s.version ?? "", /TT-Miner/);
-    assert.ok(manager.logs("gpu").lines[0].text.includes("-P stratum+tcp://pool.example.org:4444 -u 0xabc.rig -p x -a kawpow -b 127.0.0.1:"));
+    assert.ok(
+      manager.logs("gpu").lines[0].text.includes(
+        "-P stratum+tcp://pool.example.org:4444 -u 0xabc.rig -p x -a kawpow -b 127.0.0.1:",
+      ),
+    );
   } finally {
     await manager.stopAll();
     assert.deepEqual(await processesMentioning(home), []);

@@ -305,7 +305,15 @@ export class MeshNode {
       tls: options.tls,
       maxConnections: options.maxConnections,
       fallback: options.fallback,
-      onSocket: (socket) => void this.#accept(socket),
+      onSocket: (socket) =>
+        void this.#accept(socket).catch((err) => {
+          this.counters.protocolErrors++;
+          this.logger.warn("accept_failed", {
+            remote: socket.remoteAddress,
+            reason: (err as Error).message,
+          });
+          socket.close(1011, "internal error");
+        }),
       onRefused: (reason, remote) => {
         this.counters.refused++;
         this.logger.warn("connection_refused", { remote, reason, count: this.counters.refused });
@@ -384,6 +392,7 @@ export class MeshNode {
       this.registry.upsert(this.#newPeer(remoteId, p.name, info.publicKey, null, p.role));
       await this.registry.flush();
     }
+    if (channel.isClosed) return; // the peer left (or broke the session) while we were deciding
     const ack = createMessage("handshake_ack", { accepted: true }, { from: this.id, to: remoteId });
     channel.sendText(JSON.stringify(ack), KIND_CONTROL);
     this.counters.accepted++;
@@ -463,8 +472,8 @@ export class MeshNode {
   async dial(address: string, options: DialPeerOptions = {}): Promise<PeerSession> {
     const timeoutMs = options.timeoutMs ?? this.#limits.handshakeTimeoutMs;
     const url = addressToUrl(address);
-    const socket = await dialSocket(url, { timeoutMs, ca: options.ca });
     await Promise.all([this.registry.refresh(), this.auth.refresh()]);
+    const socket = await dialSocket(url, { timeoutMs, ca: options.ca });
     let info: RemoteInfo | undefined;
     const channel = await initiateChannel(socket, {
       staticKey: this.#staticKey,
@@ -561,6 +570,7 @@ export class MeshNode {
       stop: () => {
         stopped = true;
         current?.close("link stopped");
+        current = null;
         wake?.();
         this.#links.delete(link);
       },

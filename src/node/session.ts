@@ -267,7 +267,8 @@ export class PeerSession {
       parsed = parseMessage(decoder.decode(data.subarray(4, 4 + len)), data.subarray(4 + len));
     } else return; // data streams are handled by their consumers
     if (!parsed.ok) {
-      this.#violation(parsed.message);
+      // An unknown type is answered, not counted: newer peers may speak types we do not know.
+      if (parsed.code !== "unknown_type") this.#violation(parsed.message);
       this.replyError(
         { id: parsed.id && /^[0-9a-f-]{36}$/.test(parsed.id) ? parsed.id : undefined },
         parsed.code,

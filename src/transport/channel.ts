@@ -390,6 +390,7 @@ export async function initiateChannel(
 ): Promise<SecureChannel> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const deadline = Date.now() + limits.handshakeTimeoutMs;
+  let verdict: unknown = undefined;
   const q = startQueue(socket);
   try {
     const hs = new HandshakeState({
@@ -401,10 +402,20 @@ export async function initiateChannel(
     socket.send(hs.writeMessage());
     const payload2 = hs.readMessage(await q.next(deadline));
     const rs = hs.remoteStatic!;
-    const payload3 = await options.onResponder(rs, payload2, hs.handshakeHash);
+    let payload3: Uint8Array;
+    try {
+      payload3 = await options.onResponder(rs, payload2, hs.handshakeHash);
+    } catch (err) {
+      verdict = err; // the caller's own refusal (identity mismatch...): keep its type
+      throw err;
+    }
     socket.send(hs.writeMessage(payload3));
     return new SecureChannel(socket, hs.split(), rs, payload2, hs.handshakeHash, limits);
   } catch (err) {
+    if (err === verdict) {
+      socket.close(1002, err instanceof Error ? err.message.slice(0, 100) : "refused");
+      throw err;
+    }
     const e = handshakeFailure(err);
     socket.close(1002, e.message);
     throw e;

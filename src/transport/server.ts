@@ -62,7 +62,14 @@ export function startTransportServer(options: TransportServerOptions): Transport
       options.onRefused?.(`connection limit (${max}) reached`, remote);
       return new Response("too many connections\n", { status: 503 });
     }
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+    } catch (err) {
+      options.onRefused?.(`bad WebSocket upgrade: ${(err as Error).message}`, remote);
+      return new Response("bad WebSocket upgrade request\n", { status: 400 });
+    }
+    const { socket, response } = upgraded;
     const fs = adaptWebSocket(socket as unknown as WebSocketLike, remote);
     sockets.add(fs);
     // Track lifetime regardless of which layer owns onclose later.

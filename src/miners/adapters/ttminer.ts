@@ -19,10 +19,10 @@ const int = (s: string | undefined): number => {
 };
 
 /**
- * Maps a `miner_getstat1` result. Claymore's format reports hashrates in kH/s (`total;acc;rej`
- * and per-GPU `a;b;c`); temperatures and fans come as `t1;f1;t2;f2...`.
+ * Maps a `miner_getstat1` result (`total;acc;rej`, per-GPU `a;b;c`, `t1;f1;t2;f2...`). TT-Miner
+ * reports rates in H/s, unlike Claymore and ethminer (kH/s), hence the default multiplier of 1.
  */
-export function parseGetStat1(body: unknown, unitMultiplier = 1000): AdapterStats {
+export function parseGetStat1(body: unknown, unitMultiplier = 1): AdapterStats {
   const r = GetStat1Schema.parse(body).result;
   const [total, accepted, rejected] = (r[2] ?? "").split(";");
   const perGpu = (r[3] ?? "").split(";").filter((x) => x !== "");

@@ -72,7 +72,7 @@ export function parseXmrigSummary(body: unknown): AdapterStats {
   return {
     hashrate: { now: rate(total[0]), avg60: rate(total[1]), avg15m: rate(total[2]) },
     shares: { accepted: good, rejected },
-    pool: s.connection?.pool ?? null,
+    pool: s.connection?.pool || null, // "" before the first connection
     algorithm: s.algo ?? s.connection?.algo ?? null,
     difficulty: rate(s.results?.diff_current ?? s.connection?.diff),
     paused: s.paused ?? false,
@@ -107,6 +107,7 @@ export function parseXmrigBackends(body: unknown): Pick<AdapterStats, "threads" 
 export function xmrigConfig(config: XmrigConfig, ctx: LaunchContext): Record<string, unknown> {
   return {
     autosave: false,
+    watch: false,
     background: false,
     colors: true,
     "donate-level": config.donateLevel,

@@ -367,7 +367,7 @@ function serveXmrigApi(
             rig.paused ? "paused, press r to resume" : "resumed"
           }`,
         );
-        return Response.json({ id: body.id ?? null, jsonrpc: "2.0", result: "OK" });
+        return Response.json({ result: { status: "OK" }, jsonrpc: "2.0", id: body.id ?? null });
       }
       return Response.json({
         id: body?.id ?? null,
@@ -533,8 +533,9 @@ function runTtMiner(args: string[], fault: Fault): void {
             error: { code: -32601, message: "Method not found" },
           });
         } else {
-          const per = rig.unitRates().map((v) => (v / 1000).toFixed(0));
-          const total = rig.unitRates().reduce((a, b) => a + b, 0) / 1000;
+          // TT-Miner reports H/s (Claymore would use kH/s).
+          const per = rig.unitRates().map((v) => v.toFixed(0));
+          const total = rig.unitRates().reduce((a, b) => a + b, 0);
           body = JSON.stringify({
             id: 0,
             jsonrpc: "2.0",

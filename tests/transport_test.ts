@@ -1,0 +1,949 @@
+/**
+ * In-process transport tests: MeshNode over real loopback WebSockets (Noise_XX), covering
+ * fragmentation, limits, keepalive, connection caps, handshake timeouts, reconnects, spoofing,
+ * handshake identity checks and wss.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { initIdentity, nodeIdFromPublicKey, type NodeRole } from "../src/identity/mod.ts";
+import { Logger } from "../src/log/mod.ts";
+import {
+  MeshNode,
+  type MeshNodeOptions,
+  PeerIdentityError,
+  type PeerSession,
+  RemoteError,
+} from "../src/node/mod.ts";
+import {
+  createMessage,
+  type Message,
+  type MessageType,
+  PROLOGUE,
+  PROTOCOL_VERSION,
+  SOFTWARE_VERSION,
+} from "../src/protocol/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+import {
+  backoffDelay,
+  ChannelError,
+  DialError,
+  dialSocket,
+  type FrameSocket,
+  generateKeyPair,
+  HandshakeState,
+  initiateChannel,
+  type KeyPair,
+  KIND_CONTROL,
+  KIND_CONTROL_BODY,
+  MAX_FRAGMENT,
+  MAX_NOISE_MESSAGE,
+  NOISE_PROTOCOL,
+  type SecureChannel,
+  type TransportServer,
+} from "../src/transport/mod.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Tests of reported, not yet fixed src bugs run only with MINER_CLI_RUN_KNOWN_BUGS=1. */
+const RUN_KNOWN_BUGS = Deno.env.get("MINER_CLI_RUN_KNOWN_BUGS") === "1";
+const KNOWN_BUG_SUFFIX = RUN_KNOWN_BUGS
+  ? ""
+  : " (KNOWN BUG: set MINER_CLI_RUN_KNOWN_BUGS=1 to run)";
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** Log lines of one node, with waiters (no sleeping). */
+class LogCapture {
+  readonly lines: string[] = [];
+  #waiters: { re: RegExp; resolve: () => void }[] = [];
+  readonly logger: Logger;
+  constructor() {
+    this.logger = new Logger({
+      level: "debug",
+      json: false,
+      sink: (line) => {
+        this.lines.push(line);
+        for (const w of [...this.#waiters]) {
+          if (w.re.test(line)) {
+            this.#waiters.splice(this.#waiters.indexOf(w), 1);
+            w.resolve();
+          }
+        }
+      },
+    });
+  }
+  /** Resolves when a line matching `re` has been logged (now or later). */
+  waitFor(re: RegExp, timeoutMs = 5000): Promise<void> {
+    if (this.lines.some((l) => re.test(l))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.re !== re);
+        reject(new Error(`timed out waiting for ${re} in log:\n${this.lines.join("\n")}`));
+      }, timeoutMs);
+      this.#waiters.push({ re, resolve: () => (clearTimeout(t), resolve()) });
+    });
+  }
+  count(re: RegExp): number {
+    return this.lines.filter((l) => re.test(l)).length;
+  }
+}
+
+/** Temp root with MeshNodes created in subdirectories; closes them all and removes the root. */
+class Fixture {
+  readonly nodes: MeshNode[] = [];
+  private constructor(readonly root: string) {}
+  static async create(): Promise<Fixture> {
+    return new Fixture(await Deno.makeTempDir({ prefix: "miner-cli-transport-" }));
+  }
+  /** Creates an identity in `root/name` (unless it exists) and opens a node on it. */
+  async node(
+    name: string,
+    options: MeshNodeOptions = {},
+    role: NodeRole = "dual",
+    create = true,
+  ): Promise<MeshNode> {
+    const paths = resolvePaths({ home: join(this.root, name) });
+    if (create) await initIdentity(paths, { name, role });
+    const node = await MeshNode.open(paths, { keepalive: false, ...options });
+    this.nodes.push(node);
+    return node;
+  }
+  async dispose(): Promise<void> {
+    for (const n of this.nodes) await n.close();
+    await Deno.remove(this.root, { recursive: true });
+  }
+}
+
+async function allow(node: MeshNode, id: string): Promise<void> {
+  assert.ok(await node.auth.allow({ id, addedAt: new Date().toISOString() }));
+}
+
+function listen(
+  node: MeshNode,
+  extra: Partial<Parameters<MeshNode["serve"]>[0]> = {},
+): TransportServer {
+  return node.serve({ hostname: "127.0.0.1", port: 0, authSweepMs: 60_000, ...extra });
+}
+
+function addr(server: TransportServer): string {
+  return `127.0.0.1:${server.port}`;
+}
+
+/** Rejects when `promise` has not settled within `ms` (so a missing event fails, not hangs). */
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The next session `node` reports from now on (sessions already open count first; listeners
+ * cannot be removed, so later calls of an old listener are ignored).
+ */
+function nextSession(node: MeshNode, timeoutMs = 5000): Promise<PeerSession> {
+  let done = false;
+  return within(
+    new Promise((resolve) => {
+      node.onSession((s) => {
+        if (done) return;
+        done = true;
+        resolve(s);
+      });
+    }),
+    `a session on ${node.identity.info.name}`,
+    timeoutMs,
+  );
+}
+
+/** Resolves with the close reason and error of a session. */
+function sessionClosed(s: PeerSession): Promise<{ reason: string; error: ChannelError | null }> {
+  return within(
+    new Promise((resolve) => s.onClose((reason, error) => resolve({ reason, error }))),
+    `session with ${s.peer.name} to close`,
+  );
+}
+
+/** A FrameSocket wrapper recording frame sizes and the close code. */
+interface Tap {
+  socket: FrameSocket;
+  /** The wrapped socket (to send raw frames around the channel). */
+  inner: FrameSocket;
+  sent: Uint8Array[];
+  received: Uint8Array[];
+  /** Resolves with the close code and reason (fails after 5 s). */
+  closed(): Promise<{ code: number; reason: string }>;
+}
+
+function tap(inner: FrameSocket): Tap {
+  let resolveClosed!: (v: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => resolveClosed = r);
+  const t: Tap = {
+    inner,
+    sent: [],
+    received: [],
+    closed: () => within(closed, "the socket to close"),
+    socket: {
+      send(frame) {
+        t.sent.push(frame);
+        inner.send(frame);
+      },
+      close(code, reason) {
+        inner.close(code, reason);
+      },
+      get bufferedAmount() {
+        return inner.bufferedAmount;
+      },
+      remoteAddress: inner.remoteAddress,
+      onframe: null,
+      oninvalid: null,
+      onclose: null,
+    },
+  };
+  inner.onframe = (f) => {
+    t.received.push(f);
+    t.socket.onframe?.(f);
+  };
+  inner.oninvalid = (why) => t.socket.oninvalid?.(why);
+  inner.onclose = (code, reason) => {
+    resolveClosed({ code, reason });
+    t.socket.onclose?.(code, reason);
+  };
+  return t;
+}
+
+/** A raw initiator driven by the test: its own key, its own msg-3 payload, every message visible. */
+interface RawPeer {
+  tap: Tap;
+  channel: SecureChannel;
+  id: string;
+  /** Every control message received, parsed. */
+  messages: Message[];
+  /** Resolves with the next control message matching `pred` (already received ones count). */
+  next(pred: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
+}
+
+function rawPayload(id: string, name = "raw-peer"): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({
+      id,
+      name,
+      role: "controller",
+      version: SOFTWARE_VERSION,
+      protocol: PROTOCOL_VERSION,
+    }),
+  );
+}
+
+async function rawPeer(
+  address: string,
+  key: KeyPair = generateKeyPair(),
+  payload?: (ownId: string) => Uint8Array,
+): Promise<RawPeer> {
+  const id = nodeIdFromPublicKey(key.publicKey);
+  const t = tap(await dialSocket(`ws://${address}/ws`, { timeoutMs: 5000 }));
+  const channel = await initiateChannel(t.socket, {
+    staticKey: key,
+    prologue: PROLOGUE,
+    onResponder: () => (payload ?? rawPayload)(id),
+  });
+  const messages: Message[] = [];
+  const waiters: { pred: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  channel.setHandler((kind, data) => {
+    let m: Message;
+    if (kind === KIND_CONTROL) m = JSON.parse(decoder.decode(data));
+    else if (kind === KIND_CONTROL_BODY) {
+      const len = new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
+      m = JSON.parse(decoder.decode(data.subarray(4, 4 + len)));
+      m.body = data.slice(4 + len);
+    } else return;
+    messages.push(m);
+    for (const w of [...waiters]) {
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  return {
+    tap: t,
+    channel,
+    id,
+    messages,
+    next(pred, timeoutMs = 5000) {
+      const found = messages.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no matching message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({ pred, resolve: (m) => (clearTimeout(timer), resolve(m)) });
+      });
+    },
+  };
+}
+
+/** Sends an arbitrary JSON value as one control message on a channel (with a body: kind 3). */
+function sendJson(channel: SecureChannel, value: unknown, body?: Uint8Array): void {
+  const json = encoder.encode(JSON.stringify(value));
+  if (!body) return channel.send(json, KIND_CONTROL);
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, json.length);
+  channel.sendParts([header, json, body], KIND_CONTROL_BODY);
+}
+
+function closedCode(socket: FrameSocket): Promise<number> {
+  return within(new Promise((resolve) => socket.onclose = (code) => resolve(code)), "socket close");
+}
+
+/** Yields one macrotask so event dispatch that is already running completes. */
+function tick(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+/** Random bytes (any corruption, truncation or reordering of fragments is visible). */
+function randomBytes(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let off = 0; off < length; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, Math.min(length, off + 65536)));
+  }
+  return out;
+}
+
+/** Two nodes, server serving on loopback, each allowlisting the other. */
+async function pairOfNodes(
+  fx: Fixture,
+  serverOptions: MeshNodeOptions = {},
+  serveOptions: Partial<Parameters<MeshNode["serve"]>[0]> = {},
+  clientOptions: MeshNodeOptions = {},
+) {
+  const log = new LogCapture();
+  const server = await fx.node("server", { logger: log.logger, ...serverOptions }, "worker");
+  const client = await fx.node("client", clientOptions, "controller");
+  await allow(server, client.id);
+  await allow(client, server.id);
+  const srv = listen(server, serveOptions);
+  return { server, client, srv, address: addr(srv), log };
+}
+
+// ---------------------------------------------------------------------------------------------
+// fragmentation and size limits
+
+Deno.test("a 300 KB ping is fragmented into several Noise frames and echoed intact", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx);
+    const body = randomBytes(300_000);
+    assert.ok(body.length > MAX_FRAGMENT * 4);
+
+    // through the full MeshNode stack
+    const session = await client.dial(address);
+    const pong = await session.request("ping", { seq: 7 }, 10_000, body);
+    assert.equal(pong.type, "pong");
+    assert.equal(pong.from, server.id);
+    assert.deepEqual(pong.payload, { seq: 7 });
+    assert.deepEqual(pong.body, body);
+    assert.ok((await session.ping(10_000, body)) >= 0);
+
+    // and at frame level: every frame fits a Noise message, the message took several frames
+    const key = generateKeyPair();
+    await allow(server, nodeIdFromPublicKey(key.publicKey));
+    const raw = await rawPeer(address, key);
+    await raw.next((m) => m.type === "handshake_ack");
+    const before = { sent: raw.tap.sent.length, received: raw.tap.received.length };
+    const ping = createMessage("ping", {}, { from: raw.id, to: server.id });
+    sendJson(raw.channel, ping, body);
+    const echoed = await raw.next((m) => m.replyTo === ping.id);
+    assert.equal(echoed.type, "pong");
+    assert.deepEqual(echoed.body, body);
+    const sentFrames = raw.tap.sent.slice(before.sent);
+    const recvFrames = raw.tap.received.slice(before.received);
+    assert.ok(sentFrames.length >= 5, `ping went out in ${sentFrames.length} frames`);
+    assert.ok(recvFrames.length >= 5, `pong came back in ${recvFrames.length} frames`);
+    for (const f of [...sentFrames, ...recvFrames]) {
+      assert.ok(f.length <= MAX_NOISE_MESSAGE, `frame of ${f.length} bytes`);
+    }
+    assert.equal(
+      Math.max(...sentFrames.map((f) => f.length)),
+      MAX_NOISE_MESSAGE,
+      "full fragments fill a Noise message",
+    );
+    assert.equal(server.counters.protocolErrors, 0);
+    raw.channel.close();
+    await raw.tap.closed();
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("a control message above maxMessageBytes is a protocol error that closes the session", async () => {
+  const fx = await Fixture.create();
+  try {
+    const cap = 64 * 1024;
+    const { server, client, address, log } = await pairOfNodes(fx, {
+      limits: { maxMessageBytes: cap },
+    });
+    const serverSession = nextSession(server);
+    const session = await client.dial(address);
+    const inbound = await serverSession;
+    // below the cap (a ping with a 60 KB body plus its envelope) passes
+    const body = randomBytes(60_000);
+    const pong = await session.request("ping", {}, 5000, body);
+    assert.deepEqual(pong.body, body);
+    assert.equal(server.counters.protocolErrors, 0);
+
+    const serverClosed = sessionClosed(inbound);
+    const clientClosed = sessionClosed(session);
+    session.channel.send(new Uint8Array(cap + 1).fill(0x7b), KIND_CONTROL);
+    const { error } = await serverClosed;
+    assert.equal(error?.code, "oversize");
+    assert.match(error!.message, new RegExp(`exceeds ${cap} bytes`));
+    assert.equal(server.counters.protocolErrors, 1);
+    assert.equal(server.counters.rateLimited, 0);
+    const c = await clientClosed;
+    assert.match(c.reason, /closed by peer \(1008/);
+    await log.waitFor(/session_error .*code=oversize .*protocolErrors=1/);
+    assert.equal(server.sessions().length, 0);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// rate limit
+
+Deno.test("rate limit: a client blasting 50 messages is disconnected and counted", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address, log } = await pairOfNodes(fx, {
+      limits: { rateBurst: 5, ratePerSecond: 1 },
+    });
+    const serverSession = nextSession(server);
+    const session = await client.dial(address);
+    const inbound = await serverSession;
+    const serverClosed = sessionClosed(inbound);
+    const clientClosed = sessionClosed(session);
+    const pongs: Message[] = [];
+    session.on("pong", (m) => void pongs.push(m));
+    for (let i = 0; i < 50; i++) session.send("ping", { seq: i });
+    const { error } = await serverClosed;
+    assert.equal(error?.code, "rate_limited");
+    assert.equal(server.counters.rateLimited, 1);
+    assert.equal(server.counters.protocolErrors, 0);
+    // the server closes with 1008; the client may instead see 1006 when the TCP connection is
+    // reset under the 45 messages still in flight
+    const c = await clientClosed;
+    assert.match(c.reason, /closed by peer \((1008|1006)/);
+    assert.ok(pongs.length <= 5, `at most the burst is answered, got ${pongs.length}`);
+    await log.waitFor(/session_error .*code=rate_limited .*rateLimited=1/);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("rate limit: messages within the burst and refill are served", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx, {
+      limits: { rateBurst: 5, ratePerSecond: 1 },
+    });
+    const session = await client.dial(address);
+    for (let i = 0; i < 5; i++) await session.ping(5000);
+    assert.equal(session.isClosed, false);
+    assert.equal(server.counters.rateLimited, 0);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// keepalive
+
+Deno.test("keepalive: the server drops a peer that never answers its pings", async () => {
+  const fx = await Fixture.create();
+  try {
+    const log = new LogCapture();
+    const server = await fx.node("server", {
+      logger: log.logger,
+      keepalive: { intervalMs: 100, timeoutMs: 300 },
+    });
+    const srv = listen(server);
+    const key = generateKeyPair();
+    await allow(server, nodeIdFromPublicKey(key.publicKey));
+    const serverSession = nextSession(server);
+    const raw = await rawPeer(addr(srv), key);
+    const ack = await raw.next((m) => m.type === "handshake_ack");
+    assert.deepEqual(ack.payload, { accepted: true });
+    const t0 = performance.now();
+    const inbound = await serverSession;
+    const serverClosed = sessionClosed(inbound);
+    // the server pings (we never answer) ...
+    const ping = await raw.next((m) => m.type === "ping");
+    assert.equal(ping.from, server.id);
+    assert.equal(ping.to, raw.id);
+    // ... then drops the socket
+    const { code } = await raw.tap.closed();
+    const elapsed = performance.now() - t0;
+    assert.equal(code, 1000);
+    assert.ok(elapsed >= 150, `dropped after ${elapsed} ms`);
+    assert.ok(elapsed < 3000, `dropped after ${elapsed} ms`);
+    const { reason } = await serverClosed;
+    assert.match(reason, /no traffic for 300 ms/);
+    assert.ok(raw.messages.filter((m) => m.type === "ping").length >= 1, "pinged before giving up");
+    assert.equal(
+      raw.messages.filter((m) => m.type === "disconnect").length,
+      0,
+      "silent drop (notify:false)",
+    );
+    await log.waitFor(/keepalive_timeout/);
+    assert.equal(server.sessions().length, 0);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("keepalive: a peer that answers pings stays connected past the timeout", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx, {
+      keepalive: { intervalMs: 100, timeoutMs: 300 },
+    });
+    const session = await client.dial(address);
+    let pings = 0;
+    const enough = new Promise<void>((resolve, reject) => {
+      session.on("ping", (m, s) => {
+        s.reply(m, "pong", {});
+        if (++pings === 8) resolve();
+      });
+      session.onClose((reason) => reject(new Error(`dropped after ${pings} pings: ${reason}`)));
+    });
+    // ≥ 700 ms of keepalive, well beyond the 300 ms timeout
+    await within(enough, "8 keepalive pings");
+    assert.equal(session.isClosed, false);
+    assert.equal(server.sessions().length, 1);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// connection limit
+
+Deno.test("max connections: the third socket gets HTTP 503 and is counted as refused", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, srv, address, log } = await pairOfNodes(fx, {}, { maxConnections: 2 });
+    const url = `ws://${address}/ws`;
+    const a = await dialSocket(url);
+    const b = await dialSocket(url);
+    assert.equal(srv.connections, 2);
+    await assert.rejects(dialSocket(url), (err: unknown) => {
+      assert.ok(err instanceof DialError, String(err));
+      assert.match(err.message, /HTTP 503/);
+      return true;
+    });
+    assert.equal(server.counters.refused, 1);
+    await log.waitFor(/connection_refused .*connection limit \(2\) reached.* count=1/);
+    // a full MeshNode dial is refused the same way
+    await assert.rejects(client.dial(address), /HTTP 503/);
+    assert.equal(server.counters.refused, 2);
+
+    // freeing the slots lets a peer in again
+    const closes = [closedCode(a), closedCode(b)];
+    a.close(1000, "done");
+    b.close(1000, "done");
+    assert.deepEqual(await Promise.all(closes), [1000, 1000]);
+    await log.waitFor(/handshake_failed .*count=2/);
+    await tick();
+    assert.equal(srv.connections, 0);
+    const s = await client.dial(address);
+    await s.ping(5000);
+    assert.equal(server.counters.accepted, 1);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// handshake timeout
+
+Deno.test("handshake timeout: a silent socket is closed after handshakeTimeoutMs and counted", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, address, log } = await pairOfNodes(fx, { limits: { handshakeTimeoutMs: 300 } });
+    const socket = await dialSocket(`ws://${address}/ws`);
+    const t0 = performance.now();
+    const code = await closedCode(socket);
+    const elapsed = performance.now() - t0;
+    assert.equal(code, 1002);
+    assert.ok(elapsed >= 150 && elapsed < 3000, `closed after ${elapsed} ms`);
+    assert.equal(server.counters.handshakeFailures, 1);
+    await log.waitFor(/handshake_failed .*reason="handshake timed out" count=1/);
+
+    // a socket that sends a valid message 1 and then stalls times out the same way
+    const stalled = await dialSocket(`ws://${address}/ws`);
+    const stalledClosed = closedCode(stalled);
+    const frames: Uint8Array[] = [];
+    stalled.onframe = (f) => void frames.push(f);
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL,
+      initiator: true,
+      prologue: PROLOGUE,
+      s: generateKeyPair(),
+    });
+    stalled.send(hs.writeMessage());
+    assert.equal(await stalledClosed, 1002);
+    assert.equal(frames.length, 1, "got message 2");
+    assert.equal(server.counters.handshakeFailures, 2);
+    assert.equal(server.counters.accepted, 0);
+    await log.waitFor(/handshake_failed .*reason="handshake timed out" count=2/);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// reconnect and backoff
+
+Deno.test("maintain: the link reconnects to a server restarted on the same port", async () => {
+  const fx = await Fixture.create();
+  try {
+    const clientLog = new LogCapture();
+    const { server, client, srv } = await pairOfNodes(fx, {}, {}, { logger: clientLog.logger });
+    const port = srv.port;
+    const firstInbound = nextSession(server);
+    const firstOutbound = nextSession(client);
+    const link = client.maintain(`127.0.0.1:${port}`, { baseDelayMs: 50, maxDelayMs: 200 });
+    const inbound = await firstInbound;
+    assert.equal(inbound.peer.id, client.id);
+    const outbound = await firstOutbound;
+    await outbound.ping(5000);
+    assert.equal(link.session, outbound);
+    const dropped = sessionClosed(outbound);
+
+    await server.close();
+    fx.nodes.splice(fx.nodes.indexOf(server), 1);
+    await dropped;
+    // while the server is down, attempts fail and back off (capped at 200 ms)
+    await clientLog.waitFor(/connect_failed .*attempt=1\b/);
+    assert.equal(link.session, null);
+
+    const restarted = await fx.node("server", {}, "worker", false);
+    assert.equal(restarted.id, server.id);
+    const secondInbound = nextSession(restarted);
+    const secondOutbound = nextSession(client);
+    listen(restarted, { port });
+    const again = await secondInbound;
+    assert.equal(again.peer.id, client.id);
+    const out2 = await secondOutbound;
+    await out2.ping(5000);
+    assert.equal(link.session, out2);
+
+    const delays = clientLog.lines
+      .filter((l) => l.includes("reconnect_scheduled"))
+      .map((l) => Number(/delayMs=(\d+)/.exec(l)![1]));
+    assert.ok(delays.length >= 2, `delays ${delays}`);
+    for (const d of delays) assert.ok(d >= 25 && d <= 200, `delay ${d} outside [25, 200]`);
+    const serverSide = sessionClosed(again);
+    link.stop();
+    assert.equal(out2.isClosed, true);
+    assert.match((await serverSide).reason, /link stopped/);
+    await tick();
+    assert.equal(link.session, null);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("backoffDelay: doubles from base, caps at max, jitter within [1 - jitter, 1] of the raw delay", () => {
+  const none = { baseMs: 100, maxMs: 1000, random: () => 0 };
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((a) => backoffDelay(a, none)), [
+    100,
+    200,
+    400,
+    800,
+    1000,
+    1000,
+    1000,
+  ]);
+  // the largest jitter a random in [0, 1) can produce
+  const most = { baseMs: 100, maxMs: 1000, random: () => 0.999999 };
+  assert.deepEqual([0, 1, 2, 3, 4].map((a) => backoffDelay(a, most)), [50, 100, 200, 400, 500]);
+  assert.equal(backoffDelay(2, { baseMs: 100, maxMs: 1000, random: () => 0.5 }), 300);
+  assert.equal(backoffDelay(3, { baseMs: 100, maxMs: 1000, jitter: 0, random: () => 0.9 }), 800);
+  assert.equal(backoffDelay(1, { baseMs: 100, maxMs: 1000, jitter: 1, random: () => 0.25 }), 150);
+  // defaults: 500 ms base, 30 s cap, half jitter
+  assert.equal(backoffDelay(0, { random: () => 0 }), 500);
+  assert.equal(backoffDelay(100, { random: () => 0 }), 30_000);
+  assert.equal(backoffDelay(1e9, { random: () => 0.999999 }), 15_000);
+  for (let attempt = 0; attempt < 40; attempt++) {
+    for (const r of [0, 0.1, 0.5, 0.9, 0.999999]) {
+      const raw = Math.min(1000, 100 * 2 ** attempt);
+      const d = backoffDelay(attempt, { baseMs: 100, maxMs: 1000, random: () => r });
+      assert.ok(Number.isInteger(d));
+      assert.ok(
+        d <= raw && d >= Math.floor(raw / 2),
+        `attempt ${attempt} r ${r}: ${d} not in [${raw / 2}, ${raw}]`,
+      );
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// envelope checks
+
+Deno.test("a spoofed `from` gets an unauthorized error and the session closed", async () => {
+  const fx = await Fixture.create();
+  try {
+    const log = new LogCapture();
+    const server = await fx.node("server", { logger: log.logger });
+    const srv = listen(server);
+    const key = generateKeyPair();
+    await allow(server, nodeIdFromPublicKey(key.publicKey));
+    const serverSession = nextSession(server);
+    const raw = await rawPeer(addr(srv), key);
+    await raw.next((m) => m.type === "handshake_ack");
+    const inbound = await serverSession;
+    const serverClosed = sessionClosed(inbound);
+
+    // a message addressed to another node is answered but tolerated
+    const misaddressed = createMessage("ping", {}, { from: raw.id, to: "f".repeat(32) });
+    sendJson(raw.channel, misaddressed);
+    const e1 = await raw.next((m) => m.replyTo === misaddressed.id);
+    assert.equal(e1.type, "error");
+    assert.equal((e1.payload as { code: string }).code, "invalid_message");
+    assert.equal(inbound.isClosed, false);
+    assert.equal(server.counters.protocolErrors, 1);
+
+    const spoofed = createMessage("ping", {}, { from: "a".repeat(32), to: server.id });
+    sendJson(raw.channel, spoofed);
+    const e2 = await raw.next((m) => m.replyTo === spoofed.id);
+    assert.equal(e2.type, "error");
+    assert.equal((e2.payload as { code: string }).code, "unauthorized");
+    assert.equal(
+      raw.messages.filter((m) => m.type === "pong").length,
+      0,
+      "the spoofed ping was not answered",
+    );
+    const bye = await raw.next((m) => m.type === "disconnect");
+    assert.match((bye.payload as { reason: string }).reason, /spoofed sender/);
+    assert.equal((await raw.tap.closed()).code, 1000);
+    assert.match((await serverClosed).reason, /spoofed sender/);
+    assert.equal(server.counters.protocolErrors, 2);
+    await log.waitFor(/protocol_violation .*message claims to be from a{32}/);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("unknown message types get an unknown_type error and the session stays open", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx);
+    const session = await client.dial(address);
+    // not a protocol type at all
+    await assert.rejects(
+      session.request("mine_harder" as MessageType, {} as never, 5000),
+      (err: unknown) => {
+        assert.ok(err instanceof RemoteError, String(err));
+        assert.equal(err.code, "unknown_type");
+        assert.match(err.message, /unknown message type "mine_harder"/);
+        return true;
+      },
+    );
+    // a protocol type this node has no handler for
+    await assert.rejects(
+      session.request("handshake_ack", { accepted: true }, 5000),
+      (err: unknown) => {
+        assert.ok(err instanceof RemoteError, String(err));
+        assert.equal(err.code, "unknown_type");
+        assert.match(err.message, /does not handle handshake_ack/);
+        return true;
+      },
+    );
+    assert.equal(session.isClosed, false);
+    await session.ping(5000);
+
+    // raw bytes from a raw initiator: the reply goes to the crafted id
+    const key = generateKeyPair();
+    await allow(server, nodeIdFromPublicKey(key.publicKey));
+    const raw = await rawPeer(address, key);
+    await raw.next((m) => m.type === "handshake_ack");
+    const crafted = {
+      ...createMessage("ping", {}, { from: raw.id, to: server.id }),
+      type: "bogus",
+    };
+    sendJson(raw.channel, crafted);
+    const err = await raw.next((m) => m.replyTo === crafted.id);
+    assert.equal(err.type, "error");
+    assert.equal((err.payload as { code: string }).code, "unknown_type");
+    // the session survives it
+    const ping = createMessage("ping", { seq: 1 }, { from: raw.id, to: server.id });
+    sendJson(raw.channel, ping);
+    assert.equal((await raw.next((m) => m.replyTo === ping.id)).type, "pong");
+    raw.channel.close();
+    await raw.tap.closed();
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// handshake identity
+
+Deno.test("handshake: a msg-3 payload claiming another registered ID is refused; expectId is enforced", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address, log } = await pairOfNodes(fx);
+    // the client becomes a registered peer of the server
+    const first = await client.dial(address);
+    await first.ping(5000);
+    await server.registry.flush();
+    assert.ok(server.registry.get(client.id), "client registered on the server");
+    const firstClosed = sessionClosed(first);
+    first.close("done");
+    await firstClosed;
+
+    const impostorKey = generateKeyPair();
+    const impostorId = nodeIdFromPublicKey(impostorKey.publicKey);
+    const raw = await rawPeer(address, impostorKey, () => rawPayload(client.id, "client"));
+    const ack = await raw.next((m) => m.type === "handshake_ack");
+    assert.equal(ack.from, server.id);
+    assert.equal(ack.to, impostorId);
+    const p = ack.payload as { accepted: boolean; reason: string };
+    assert.equal(p.accepted, false);
+    assert.match(
+      p.reason,
+      new RegExp(`claims ID ${client.id} but its authenticated key hashes to ${impostorId}`),
+    );
+    await raw.tap.closed();
+    assert.equal(server.counters.rejected, 1);
+    await log.waitFor(new RegExp(`peer_rejected .*claims ID ${client.id}`));
+
+    // dialing with the wrong expected ID aborts the handshake on the dialer's side
+    const other = "0123456789abcdef0123456789abcdef";
+    await assert.rejects(client.dial(address, { expectId: other }), (err: unknown) => {
+      // PeerIdentityError thrown in onResponder currently comes out wrapped in a ChannelError
+      // (see the known-bug test below)
+      assert.ok(
+        err instanceof PeerIdentityError ||
+          (err instanceof ChannelError && err.code === "handshake_failed"),
+        String(err),
+      );
+      assert.match(
+        err.message,
+        new RegExp(`is ${server.id} \\(server\\), not the expected ${other}`),
+      );
+      return true;
+    });
+    await log.waitFor(/handshake_failed .*count=1/);
+    assert.equal(server.counters.handshakeFailures, 1);
+    // the right expected ID works
+    const ok = await client.dial(address, { expectId: server.id });
+    await ok.ping(5000);
+    assert.equal(server.counters.accepted, 2);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test({
+  // Known bug (reported): initiateChannel() wraps every error thrown by onResponder in a
+  // ChannelError, so MeshNode.dial never rejects with PeerIdentityError for a wrong expectId,
+  // a pinned-key mismatch or requireAuthorized. Enable once channel.ts rethrows those errors.
+  name: "dial: a wrong expectId rejects with PeerIdentityError" + KNOWN_BUG_SUFFIX,
+  ignore: !RUN_KNOWN_BUGS,
+  fn: async () => {
+    const fx = await Fixture.create();
+    try {
+      const { client, address } = await pairOfNodes(fx);
+      await assert.rejects(client.dial(address, { expectId: "0".repeat(32) }), PeerIdentityError);
+    } finally {
+      await fx.dispose();
+    }
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// wss
+
+async function hasOpenssl(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+const OPENSSL = await hasOpenssl();
+if (!OPENSSL) console.warn("transport_test: openssl not found on PATH; skipping the wss test");
+
+Deno.test({
+  name: "wss: TLS endpoint with a self-signed certificate trusted via options.ca" +
+    (OPENSSL ? "" : " (SKIPPED: no openssl)"),
+  ignore: !OPENSSL,
+  fn: async () => {
+    const fx = await Fixture.create();
+    try {
+      const cert = join(fx.root, "c.pem");
+      const key = join(fx.root, "k.pem");
+      const out = await new Deno.Command("openssl", {
+        args: [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-keyout",
+          key,
+          "-out",
+          cert,
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-addext",
+          "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, decoder.decode(out.stderr));
+      const tls = { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) };
+      const { server, client, srv } = await pairOfNodes(fx, {}, { tls });
+      assert.match(srv.url, /^wss:\/\//);
+      const url = `wss://localhost:${srv.port}/ws`;
+      // untrusted without the CA
+      await assert.rejects(client.dial(url, { timeoutMs: 5000 }), DialError);
+      // plain ws to a TLS port fails too
+      await assert.rejects(client.dial(`127.0.0.1:${srv.port}`, { timeoutMs: 5000 }), DialError);
+      const session = await client.dial(url, { ca: tls.cert });
+      assert.equal(session.peer.id, server.id);
+      const rtt = await session.ping(5000, encoder.encode("over tls"));
+      assert.ok(rtt >= 0);
+      const body = randomBytes(200_000);
+      const pong = await session.request("ping", {}, 5000, body);
+      assert.deepEqual(pong.body, body);
+    } finally {
+      await fx.dispose();
+    }
+  },
+});
