@@ -34,11 +34,6 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Tests of reported, not yet fixed src bugs run only with MINER_CLI_RUN_KNOWN_BUGS=1. */
-const RUN_KNOWN_BUGS = Deno.env.get("MINER_CLI_RUN_KNOWN_BUGS") === "1";
-const KNOWN_BUG_SUFFIX = RUN_KNOWN_BUGS
-  ? ""
-  : " (KNOWN BUG: set MINER_CLI_RUN_KNOWN_BUGS=1 to run)";
 
 function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(n);
@@ -491,9 +486,7 @@ Deno.test({
   // (closed, or killed its session with junk) the send throws "channel is closed" inside a
   // floating promise and the unhandled rejection terminates `node serve`.
   name:
-    "a peer that finishes the handshake and at once closes or sends junk does not crash the server" +
-    KNOWN_BUG_SUFFIX,
-  ignore: !RUN_KNOWN_BUGS,
+    "a peer that finishes the handshake and at once closes or sends junk does not crash the server",
   fn: async () => {
     const root = await tempHome();
     const w = `${root}/worker`;
@@ -537,8 +530,7 @@ Deno.test({
   // a request with `Upgrade: websocket` but no Sec-WebSocket-Key (or no `Connection: Upgrade`)
   // gets a 500 from Deno.serve's default error handler, a raw TypeError on stderr, and is neither
   // counted nor logged as connection_refused.
-  name: "a malformed WebSocket upgrade request is refused, counted and logged" + KNOWN_BUG_SUFFIX,
-  ignore: !RUN_KNOWN_BUGS,
+  name: "a malformed WebSocket upgrade request is refused, counted and logged",
   fn: async () => {
     const root = await tempHome();
     const w = `${root}/worker`;

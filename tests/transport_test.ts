@@ -44,11 +44,6 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Tests of reported, not yet fixed src bugs run only with MINER_CLI_RUN_KNOWN_BUGS=1. */
-const RUN_KNOWN_BUGS = Deno.env.get("MINER_CLI_RUN_KNOWN_BUGS") === "1";
-const KNOWN_BUG_SUFFIX = RUN_KNOWN_BUGS
-  ? ""
-  : " (KNOWN BUG: set MINER_CLI_RUN_KNOWN_BUGS=1 to run)";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -864,8 +859,7 @@ Deno.test({
   // Known bug (reported): initiateChannel() wraps every error thrown by onResponder in a
   // ChannelError, so MeshNode.dial never rejects with PeerIdentityError for a wrong expectId,
   // a pinned-key mismatch or requireAuthorized. Enable once channel.ts rethrows those errors.
-  name: "dial: a wrong expectId rejects with PeerIdentityError" + KNOWN_BUG_SUFFIX,
-  ignore: !RUN_KNOWN_BUGS,
+  name: "dial: a wrong expectId rejects with PeerIdentityError",
   fn: async () => {
     const fx = await Fixture.create();
     try {
