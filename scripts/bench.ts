@@ -5,7 +5,9 @@
  * 256 B, 4 KiB and 64 KiB next to raw WebSocket round trips of the same client (`npm:ws`) and
  * server (`Deno.serve`) pair, measured in the same run.
  *
- * usage: deno task bench [--only mesh] [--seconds S] [--json]
+ * supervision: node CPU% and RSS while it supervises 10 emulated miners polled every 10 s.
+ *
+ * usage: deno task bench [--only mesh|supervision] [--seconds S] [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
@@ -16,7 +18,12 @@ import { resolvePaths } from "../src/store/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { only: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } },
+  options: {
+    only: { type: "string" },
+    seconds: { type: "string" },
+    "supervise-seconds": { type: "string" },
+    json: { type: "boolean" },
+  },
 });
 const SECONDS = Number(values.seconds ?? 3);
 const results: Record<string, unknown> = {};
@@ -133,7 +140,115 @@ async function benchMesh(): Promise<void> {
   }
 }
 
-const sections: Record<string, () => Promise<void>> = { mesh: benchMesh };
+/** CPU seconds (user+system) and RSS bytes of a process, from /proc. */
+async function procUsage(pid: number): Promise<{ cpu: number; rss: number }> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(f[11]) + Number(f[12]); // utime + stime
+  const rssPages = Number(f[21]);
+  return { cpu: ticks / 100, rss: rssPages * 4096 };
+}
+
+async function benchSupervision(): Promise<void> {
+  const seconds = Number(values["supervise-seconds"] ?? 60);
+  const home = await Deno.makeTempDir({ prefix: "miner-cli-bench-sup-" });
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "--home", home, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    });
+  await run(["node", "init", "--name", "bench-worker", "--role", "worker"]).output();
+  const { installEmulatedMiner } = await import("../src/miners/mod.ts");
+  await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
+    env: { MINER_EMU_PRINT_MS: "10000" },
+  });
+  for (let i = 1; i <= 10; i++) {
+    const out = await run([
+      "profile",
+      "add",
+      "--type",
+      "xmrig",
+      "--name",
+      `m${i}`,
+      "--pool",
+      "pool.example.org:3333",
+      "--user",
+      "44w",
+      "--threads",
+      "1",
+      "--autostart",
+    ]).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  }
+  const node = run([
+    "node",
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--api-listen",
+    "127.0.0.1:0",
+    "--json",
+    "--poll-interval",
+    "10s",
+    "--history-interval",
+    "10s",
+  ]).spawn();
+  const reader = node.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("\n")) buf += (await reader.read()).value ?? "";
+  const api = JSON.parse(buf.split("\n")[0]).api;
+  const token = (await Deno.readTextFile(`${home}/config/api_token`)).trim();
+  // wait until all ten miners run, then measure a steady window
+  for (;;) {
+    const r = await fetch(`${api}/api/v1/mining/miners`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { miners } = await r.json();
+    if (miners.length === 10 && miners.every((m: { state: string }) => m.state === "running")) {
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  await new Promise((res) => setTimeout(res, 2000));
+  log(
+    `supervision: node pid ${node.pid} supervising 10 emulated XMRig miners, polled every 10 s; measuring ${seconds} s`,
+  );
+  const a = await procUsage(node.pid);
+  const t0 = performance.now();
+  let peakRss = a.rss;
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    await new Promise((res) => setTimeout(res, 1000));
+    peakRss = Math.max(peakRss, (await procUsage(node.pid)).rss);
+  }
+  const b = await procUsage(node.pid);
+  const cpuPct = ((b.cpu - a.cpu) / ((performance.now() - t0) / 1000)) * 100;
+  node.kill("SIGTERM");
+  await node.status;
+  await reader.cancel().catch(() => {});
+  await node.stderr.cancel().catch(() => {});
+  await Deno.remove(home, { recursive: true });
+  results.supervision = {
+    miners: 10,
+    pollSeconds: 10,
+    seconds,
+    cpuPercent: Number(cpuPct.toFixed(2)),
+    rssMB: Number((b.rss / 1e6).toFixed(1)),
+    peakRssMB: Number((peakRss / 1e6).toFixed(1)),
+  };
+  log(
+    `  node CPU ${cpuPct.toFixed(2)} %, RSS ${(b.rss / 1e6).toFixed(1)} MB (peak ${
+      (peakRss / 1e6).toFixed(1)
+    } MB)`,
+  );
+  log(`  targets (< 1 % CPU, < 100 MB RSS): ${cpuPct < 1 && peakRss < 100e6 ? "met" : "NOT met"}`);
+}
+
+const sections: Record<string, () => Promise<void>> = {
+  mesh: benchMesh,
+  supervision: benchSupervision,
+};
 for (const [name, fn] of Object.entries(sections)) {
   if (values.only && values.only !== name) continue;
   await fn();

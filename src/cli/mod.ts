@@ -102,7 +102,9 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
     const a = args.shift()!;
     if (a === "--home") {
       home = args.shift();
-      if (!home) return usage(io, new UsageError("--home needs a directory"));
+      if (!home || home.startsWith("-")) {
+        return usage(io, new UsageError("--home needs a directory"));
+      }
     } else if (a.startsWith("--home=")) home = a.slice(7);
     else if (a === "--version" || a === "-V") {
       io.out(`miner-cli ${SOFTWARE_VERSION}`);

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { fromBase64, nodeIdFromPublicKey, NodeIdSchema, PublicKeySchema } from "../identity/mod.ts";
-import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
+import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 /** `allowlist` (default): only registered or allowed peers may connect. `open`: anyone may. */
 export const AuthModeSchema = z.enum(["allowlist", "open"]);
@@ -99,7 +99,11 @@ export class AuthStore {
   }
 
   /** Adds an entry; returns false when it was already there. */
-  async allow(entry: AllowEntry): Promise<boolean> {
+  allow(entry: AllowEntry): Promise<boolean> {
+    return withFileLock(this.path, () => this.#allow(entry));
+  }
+
+  async #allow(entry: AllowEntry): Promise<boolean> {
     await this.refresh();
     const cur = this.entry(entry.id);
     if (cur && (cur.publicKey || !entry.publicKey)) return false;
@@ -109,7 +113,11 @@ export class AuthStore {
   }
 
   /** Removes an entry; returns whether it existed. */
-  async revoke(id: string): Promise<boolean> {
+  revoke(id: string): Promise<boolean> {
+    return withFileLock(this.path, () => this.#revoke(id));
+  }
+
+  async #revoke(id: string): Promise<boolean> {
     await this.refresh();
     const before = this.#settings.allow.length;
     this.#settings.allow = this.#settings.allow.filter((e) => e.id !== id);
@@ -119,9 +127,11 @@ export class AuthStore {
   }
 
   /** Sets the auth mode. */
-  async setMode(mode: AuthMode): Promise<void> {
-    await this.refresh();
-    this.#settings.mode = AuthModeSchema.parse(mode);
-    await this.#save();
+  setMode(mode: AuthMode): Promise<void> {
+    return withFileLock(this.path, async () => {
+      await this.refresh();
+      this.#settings.mode = AuthModeSchema.parse(mode);
+      await this.#save();
+    });
   }
 }

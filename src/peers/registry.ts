@@ -7,7 +7,7 @@
  * the registry without losing each other's changes, and a crash never leaves a torn file.
  * @module
  */
-import { CorruptFileError, readJsonFile, writeJsonAtomic } from "../store/mod.ts";
+import { CorruptFileError, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import { type Peer, PeerSchema, PeersFileSchema } from "./schema.ts";
 import { nextScore, type RequestOutcome } from "./score.ts";
 
@@ -120,7 +120,7 @@ export class PeerRegistry {
 
   /** Reloads the file if another process changed it (pending local changes are kept). */
   async refresh(): Promise<void> {
-    await this.#flushing;
+    await this.#flushing.catch(() => {});
     if (this.#statStamp() === this.#stamp) return;
     await this.#load();
     for (const op of this.#pending) op(this.#peers);
@@ -197,7 +197,7 @@ export class PeerRegistry {
   #schedule(): void {
     if (this.#timer !== undefined) return;
     if (this.#debounceMs === 0) {
-      void this.flush();
+      this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
       return;
     }
     this.#timer = setTimeout(() => {
@@ -212,20 +212,29 @@ export class PeerRegistry {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    this.#flushing = this.#flushing.then(() => this.#doFlush());
+    // A failed flush must not poison later ones: chain on the settled previous flush.
+    this.#flushing = this.#flushing.catch(() => {}).then(() => this.#doFlush());
     return this.#flushing;
   }
 
   async #doFlush(): Promise<void> {
     if (this.#pending.length === 0) return;
-    const ops = this.#pending;
-    this.#pending = [];
-    if (this.#statStamp() !== this.#stamp) {
-      await this.#load();
-      for (const op of ops) op(this.#peers);
-    }
-    await writeJsonAtomic(this.#path, { version: 1, peers: this.list() });
-    this.#stamp = this.#statStamp();
+    // The lock makes check-then-write atomic against other processes (and other handles).
+    await withFileLock(this.#path, async () => {
+      const ops = this.#pending; // snapshot under the lock: later changes wait for the next flush
+      this.#pending = [];
+      try {
+        if (this.#statStamp() !== this.#stamp) {
+          await this.#load();
+          for (const op of ops) op(this.#peers);
+        }
+        await writeJsonAtomic(this.#path, { version: 1, peers: this.list() });
+        this.#stamp = this.#statStamp();
+      } catch (err) {
+        this.#pending = [...ops, ...this.#pending]; // keep them for the next flush
+        throw err;
+      }
+    });
   }
 
   /** Flushes and stops the debounce timer. */

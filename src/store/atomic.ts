@@ -110,10 +110,12 @@ export async function readJsonFile<T extends z.ZodType>(
     )
       .join("; ");
   } catch (err) {
-    detail = err instanceof Error ? err.message : String(err);
+    detail = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, " ");
   }
   if (options.moveAsideOnCorrupt) {
-    const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}`;
+    const aside = `${path}.corrupt-${new Date().toISOString().replaceAll(":", "-")}-${
+      crypto.randomUUID().slice(0, 8)
+    }`;
     await Deno.rename(path, aside);
     throw new CorruptFileError(path, detail, aside);
   }
@@ -127,4 +129,28 @@ export function writeJsonAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", options);
+}
+
+/**
+ * Runs `fn` holding an exclusive lock on `<path>.lock` (an OS file lock, so it serializes other
+ * processes and other handles in this process). Used for read-modify-write of shared state files.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = await Deno.open(`${path}.lock`, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  });
+  try {
+    await lock.lock(true);
+    return await fn();
+  } finally {
+    try {
+      await lock.unlock();
+    } finally {
+      lock.close();
+    }
+  }
 }

@@ -8,6 +8,7 @@ export {
   CorruptFileError,
   readJsonFile,
   type ReadJsonOptions,
+  withFileLock,
   writeFileAtomic,
   writeJsonAtomic,
 } from "./atomic.ts";
