@@ -154,7 +154,16 @@ async function benchSupervision(): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "miner-cli-bench-sup-" });
   const run = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "--home", home, ...args],
+      // Same V8 flag as `deno task cli` and the compiled binaries: a 1 MB young generation.
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--max-semi-space-size=1",
+        new URL("../main.ts", import.meta.url).pathname,
+        "--home",
+        home,
+        ...args,
+      ],
       stdout: "piped",
       stderr: "piped",
     });

@@ -4,7 +4,7 @@
  * @module
  */
 // @ts-types="npm:@types/ws@8.18.1"
-import WebSocket from "ws";
+import type WebSocketType from "ws";
 import { MAX_NOISE_MESSAGE } from "./noise.ts";
 import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
 
@@ -27,14 +27,28 @@ export interface DialOptions {
   signal?: AbortSignal;
 }
 
+let wsModule: Promise<typeof WebSocketType> | undefined;
+
+/** Loads `ws` on first use: it pulls in Node's http/net/tls layers, which a node that only listens never needs. */
+function loadWs(): Promise<typeof WebSocketType> {
+  // @ts-types="npm:@types/ws@8.18.1"
+  return wsModule ??= import("ws").then((m) => m.default);
+}
+
 /** Opens a WebSocket to `url` and returns it as a {@link FrameSocket}. */
-export function dialSocket(url: string, options: DialOptions = {}): Promise<FrameSocket> {
+export async function dialSocket(url: string, options: DialOptions = {}): Promise<FrameSocket> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
+  const WebSocket = await loadWs();
+  return await new Promise((resolve, reject) => {
     let settled = false;
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: MAX_NOISE_MESSAGE,
+      // RFC 6455 masking keeps attacker-chosen bytes off the wire (against proxy cache
+      // poisoning). Every byte this client sends after the upgrade is Noise output (ephemeral
+      // keys and ChaCha20-Poly1305 ciphertext under keys no third party knows), which nobody
+      // can choose or predict, so a zero mask gives up nothing and saves masking every byte in JS.
+      generateMask: (mask: Uint8Array) => mask.fill(0),
       handshakeTimeout: timeoutMs,
       ...(options.ca ? { ca: options.ca } : {}),
     });
@@ -67,7 +81,10 @@ export function dialSocket(url: string, options: DialOptions = {}): Promise<Fram
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       const u = new URL(url);
-      resolve(adaptWebSocket(ws as unknown as WebSocketLike, `${u.hostname}:${u.port}`));
+      // "nodebuffer" hands frames over without the copy "arraybuffer" makes.
+      resolve(
+        adaptWebSocket(ws as unknown as WebSocketLike, `${u.hostname}:${u.port}`, "nodebuffer"),
+      );
     });
   });
 }

@@ -34,8 +34,12 @@ export interface WebSocketLike {
 }
 
 /** Wraps a WebSocket (already open or opening) as a {@link FrameSocket}. */
-export function adaptWebSocket(ws: WebSocketLike, remoteAddress: string): FrameSocket {
-  ws.binaryType = "arraybuffer";
+export function adaptWebSocket(
+  ws: WebSocketLike,
+  remoteAddress: string,
+  binaryType = "arraybuffer",
+): FrameSocket {
+  ws.binaryType = binaryType;
   let closed = false;
   const fs: FrameSocket = {
     send(frame) {
