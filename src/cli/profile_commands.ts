@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
-import { bool, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
+import { bool, num, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
 
@@ -39,16 +39,6 @@ const FLAGS = {
 
 function store(ctx: CliContext): ProfileStore {
   return new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
-}
-
-function numberFlag(p: Parsed, name: string): number | undefined {
-  const v = str(p, name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) {
-    throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-  }
-  return n;
 }
 
 function list(p: Parsed, name: string): string[] | undefined {
@@ -92,7 +82,9 @@ function configFromFlags(
       }));
     }
     if (threadsValue !== undefined) cfg.threads = threadsValue;
-    if (str(p, "donate-level") !== undefined) cfg.donateLevel = numberFlag(p, "donate-level");
+    if (str(p, "donate-level") !== undefined) {
+      cfg.donateLevel = num(p, "donate-level", { min: 0, max: 100 });
+    }
     if (bool(p, "no-huge-pages")) cfg.cpu = { ...(cfg.cpu as object ?? {}), hugePages: false };
     if (bool(p, "opencl")) cfg.opencl = { enabled: true };
     if (bool(p, "cuda")) cfg.cuda = { enabled: true };
@@ -118,9 +110,11 @@ function common(p: Parsed): Record<string, unknown> {
   return {
     ...(bool(p, "autostart") ? { autostart: true } : {}),
     ...(bool(p, "no-autostart") ? { autostart: false } : {}),
-    ...(str(p, "min-hashrate") !== undefined ? { minHashrate: numberFlag(p, "min-hashrate") } : {}),
+    ...(str(p, "min-hashrate") !== undefined
+      ? { minHashrate: num(p, "min-hashrate", { min: 0, max: 1e15 }) }
+      : {}),
     ...(str(p, "stall-seconds") !== undefined
-      ? { stallSeconds: numberFlag(p, "stall-seconds") }
+      ? { stallSeconds: num(p, "stall-seconds", { min: 5, max: 86_400 }) }
       : {}),
   };
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  concat,
   HandshakeState,
   type KeyPair,
   MAX_NOISE_MESSAGE,
@@ -293,9 +294,7 @@ export class SecureChannel {
     }
     this.#parts.push(pt.subarray(2));
     if ((pt[1] & FIN) === 0) return;
-    const data = this.#parts.length === 1
-      ? this.#parts[0]
-      : concatParts(this.#parts, this.#partBytes);
+    const data = this.#parts.length === 1 ? this.#parts[0] : concat(...this.#parts);
     this.#parts = [];
     this.#partBytes = 0;
     if (kind !== KIND_DATA && !this.#bucket.take()) {
@@ -327,16 +326,6 @@ export class SecureChannel {
     this.#socket.close(1000, reason);
     this.#finish(null);
   }
-}
-
-function concatParts(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function startQueue(socket: FrameSocket): FrameQueue {

@@ -79,7 +79,8 @@ const SPKI_X25519 = Uint8Array.from([
 ]);
 const privCache = new WeakMap<Uint8Array, KeyObject>();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
+/** Concatenates byte arrays. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
   const out = new Uint8Array(len);
