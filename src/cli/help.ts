@@ -196,6 +196,23 @@ export const HELP: Record<string, CommandHelp> = {
     summary: "Change a profile (re-validated as a whole).",
   },
   "profile remove": { usage: "miner-cli profile remove <profile>", summary: "Delete a profile." },
+  "remote status": {
+    usage: "miner-cli remote status [peer] [--json] [--timeout 10s] [--concurrency 64]",
+    summary:
+      "Fleet status from every worker peer (or one): miners, hashrate, shares; exit 0 all answered, 2 some offline, 1 error.",
+  },
+  "remote start": {
+    usage: "miner-cli remote start <peer> --profile ID [--type TYPE]",
+    summary: "Start a miner on a worker (sends this node's copy of the profile when it has one).",
+  },
+  "remote stop": {
+    usage: "miner-cli remote stop <peer> [miner]",
+    summary: "Stop one miner on a worker, or all of them.",
+  },
+  "remote logs": {
+    usage: "miner-cli remote logs <peer> <miner> [--lines N] [--follow] [--json]",
+    summary: "A worker's miner console over the encrypted link; --follow streams until Ctrl+C.",
+  },
   simulate: {
     usage: "miner-cli simulate [--count N] [--preset cpu-low|cpu-high|gpu] [node serve flags]",
     summary: "Run a node with emulated miners (no rig needed), e.g. to try the dashboard.",

@@ -21,6 +21,7 @@ import {
   nodeSet,
   simulate,
 } from "./node_commands.ts";
+import { remoteLogs, remoteStart, remoteStatus, remoteStop } from "./remote_commands.ts";
 import {
   minerLogs,
   minerPauseResume,
@@ -81,6 +82,10 @@ const COMMANDS: Record<string, CommandFn> = {
   "profile show": profileShow,
   "profile edit": profileEdit,
   "profile remove": profileRemove,
+  "remote status": remoteStatus,
+  "remote start": remoteStart,
+  "remote stop": remoteStop,
+  "remote logs": remoteLogs,
   simulate,
   "__emulate-miner": emulateMiner,
 };

@@ -17,7 +17,9 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import { HistoryStore, MinerManager, type SupervisorOptions } from "../miners/mod.ts";
 import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
+import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
+import { attachWorker } from "./worker.ts";
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -82,6 +84,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await mesh.close();
     history?.close();
   };
+  if (miners) attachWorker(mesh, { miners, audit: new AuditLog(auditLogPath(paths)), startedAt });
   try {
     server = mesh.serve(options.serve);
     for (const addr of options.connect ?? []) mesh.maintain(addr);

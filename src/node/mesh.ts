@@ -383,10 +383,16 @@ export class MeshNode {
       );
     }
     if (registered) {
-      this.registry.update(
-        remoteId,
-        (peer) => ({ ...peer, role: p.role, lastSeen: new Date().toISOString() }),
-      );
+      // The role stays what was recorded when the operator registered the peer: a peer cannot
+      // promote itself (say, worker → controller) by claiming another role later.
+      if (registered.role !== p.role) {
+        this.logger.warn("peer_role_mismatch", {
+          peer: remoteId,
+          recorded: registered.role,
+          claimed: p.role,
+        });
+      }
+      this.registry.markSeen(remoteId);
     } else if (allowlisted || paired) {
       // Written before the ack so a concurrent `peer revoke` in another process sees it.
       this.registry.upsert(this.#newPeer(remoteId, p.name, info.publicKey, null, p.role));

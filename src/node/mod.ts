@@ -36,3 +36,13 @@ export {
   type RedeemResult,
 } from "./pairing.ts";
 export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";
+export { AuditLog, auditLogPath, type AuditRecord } from "./audit.ts";
+export { attachWorker, type WorkerOptions } from "./worker.ts";
+export {
+  fanOut,
+  type FanOutResult,
+  PeerOfflineError,
+  REQUEST_TIMEOUTS,
+  requestPeer,
+  sessionFor,
+} from "./controller.ts";

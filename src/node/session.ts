@@ -104,6 +104,7 @@ export class PeerSession {
   readonly #opts: SessionOptions;
   readonly #handlers = new Map<string, MessageHandlerFn>();
   readonly #pending = new Map<string, Pending>();
+  readonly #streams = new Map<string, (m: Message) => void>();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #lastRx = Date.now();
   #lastPing = Date.now();
@@ -229,6 +230,54 @@ export class PeerSession {
     });
   }
 
+  /**
+   * Sends a request whose first answer resolves the returned promise and whose later answers
+   * (same `replyTo`) go to `onItem` until `stop()` (which tells the peer with `cancel`).
+   */
+  stream<T extends MessageType>(
+    type: T,
+    payload: PayloadOf<T>,
+    timeoutMs: number,
+    onItem: (m: Message) => void,
+  ): { first: Promise<Message>; stop: () => void } {
+    let id = "";
+    const first = new Promise<Message>((resolve, reject) => {
+      let msg: Message;
+      try {
+        msg = this.send(type, payload);
+      } catch (err) {
+        return reject(err);
+      }
+      id = msg.id;
+      this.#streams.set(id, onItem);
+      const cancel = deadline(timeoutMs, () => {
+        this.#pending.delete(id);
+        this.#streams.delete(id);
+        reject(new RequestTimeoutError(type, timeoutMs));
+      });
+      this.#pending.set(id, {
+        resolve,
+        reject: (e) => {
+          this.#streams.delete(id);
+          reject(e);
+        },
+        cancel,
+        type,
+      });
+    });
+    return {
+      first,
+      stop: () => {
+        if (!this.#streams.delete(id)) return;
+        if (!this.isClosed) {
+          try {
+            this.send("cancel", { requestId: id });
+          } catch { /* closing */ }
+        }
+      },
+    };
+  }
+
   /** Sends a ping (optionally with a binary body the peer echoes) and returns the RTT in ms. */
   async ping(timeoutMs = 5000, body?: Uint8Array): Promise<number> {
     const t0 = performance.now();
@@ -289,6 +338,11 @@ export class PeerSession {
       return;
     }
     if (msg.replyTo) {
+      const stream = this.#streams.get(msg.replyTo);
+      if (stream && !this.#pending.has(msg.replyTo)) {
+        stream(msg);
+        return;
+      }
       const p = this.#pending.get(msg.replyTo);
       if (p) {
         this.#pending.delete(msg.replyTo);
@@ -362,6 +416,7 @@ export class PeerSession {
       p.reject(new SessionClosedError(reason));
     }
     this.#pending.clear();
+    this.#streams.clear();
     for (const fn of this.#closeHandlers) fn(reason, error);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
+import { MinerStatsSchema, MinerTypeSchema } from "../miners/mod.ts";
 
 /** Protocol version carried in the prologue and the handshake payload. */
 export const PROTOCOL_VERSION = 1;
@@ -56,6 +57,46 @@ export const PayloadSchemas = {
     message: z.string().max(2000),
     details: z.unknown().optional(),
   }).strict(),
+  get_stats: z.object({}).strict(),
+  stats: z.object({
+    nodeId: NodeIdSchema,
+    nodeName: NodeNameSchema,
+    role: NodeRoleSchema,
+    uptime: z.number().nonnegative(),
+    miners: z.array(MinerStatsSchema).max(256),
+    capabilities: z.record(z.string(), z.unknown()).optional(),
+  }).strict(),
+  start_miner: z.object({
+    minerType: MinerTypeSchema,
+    profileId: z.string().max(64).optional(),
+    /** A whole profile (as the controller stores it) when the worker does not have it yet. */
+    config: z.unknown().optional(),
+  }).strict(),
+  stop_miner: z.object({ minerName: z.string().min(1).max(64) }).strict(),
+  miner_ack: z.object({
+    success: z.boolean(),
+    minerName: z.string().max(64).optional(),
+    error: z.string().max(2000).optional(),
+  }).strict(),
+  get_logs: z.object({
+    minerName: z.string().min(1).max(64),
+    lines: z.number().int().min(1).max(100_000).optional(),
+    since: z.number().int().min(0).optional(),
+    /** Keep sending `log_lines` (replyTo = this request) until `cancel` or disconnect. */
+    follow: z.boolean().optional(),
+  }).strict(),
+  logs: z.object({
+    minerName: z.string().max(64),
+    lines: z.array(z.object({ seq: z.number().int(), ts: z.string(), text: z.string().max(2000) }))
+      .max(100_000),
+    hasMore: z.boolean(),
+  }).strict(),
+  log_lines: z.object({
+    minerName: z.string().max(64),
+    lines: z.array(z.object({ seq: z.number().int(), ts: z.string(), text: z.string().max(2000) }))
+      .max(10_000),
+  }).strict(),
+  cancel: z.object({ requestId: z.uuid({ version: "v4" }) }).strict(),
 } as const;
 
 /** Message types that may carry a binary body (`ping`/`pong` echo it, for RTT at any size). */

@@ -1,0 +1,136 @@
+/**
+ * The controller half: requests to workers with per-type timeouts and score bookkeeping on every
+ * outcome, and a bounded-concurrency fan-out where one slow or dead peer never delays the others
+ * beyond its own timeout. Uses an existing session with the peer when there is one (for example
+ * a worker that dialed in with `--connect`), else dials it.
+ * @module
+ */
+import type { Peer } from "../peers/mod.ts";
+import type { Message, MessageType, PayloadOf } from "../protocol/mod.ts";
+import type { MeshNode } from "./mesh.ts";
+import { type PeerSession, RequestTimeoutError } from "./session.ts";
+
+/** Default timeouts per request type (ms). */
+export const REQUEST_TIMEOUTS = {
+  stats: 10_000,
+  start: 30_000,
+  stop: 30_000,
+  logs: 10_000,
+  ping: 5_000,
+} as const;
+
+/** A peer could not be reached or did not answer. */
+export class PeerOfflineError extends Error {
+  /** Creates the error. */
+  constructor(readonly peer: Pick<Peer, "id" | "name">, detail: string) {
+    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`);
+    this.name = "PeerOfflineError";
+  }
+}
+
+/** Gets a session with `peer`: an open one, or a new dial to its address. */
+export async function sessionFor(
+  mesh: MeshNode,
+  peer: Peer,
+  timeoutMs: number,
+): Promise<{ session: PeerSession; dialed: boolean }> {
+  const open = mesh.session(peer.id);
+  if (open && !open.isClosed) return { session: open, dialed: false };
+  if (!peer.address) {
+    throw new PeerOfflineError(
+      peer,
+      "not connected, and it has no address to dial (it connects in)",
+    );
+  }
+  try {
+    return {
+      session: await mesh.dial(peer.address, { expectId: peer.id, timeoutMs }),
+      dialed: true,
+    };
+  } catch (err) {
+    throw new PeerOfflineError(peer, (err as Error).message);
+  }
+}
+
+/** Sends one request to a peer, recording the outcome in the registry (score, last seen). */
+export async function requestPeer<T extends MessageType>(
+  mesh: MeshNode,
+  peer: Peer,
+  type: T,
+  payload: PayloadOf<T>,
+  timeoutMs: number,
+): Promise<Message> {
+  const t0 = performance.now();
+  const deadlineAt = Date.now() + timeoutMs;
+  let conn: { session: PeerSession; dialed: boolean } | undefined;
+  try {
+    conn = await sessionFor(mesh, peer, timeoutMs);
+    const res = await conn.session.request(type, payload, Math.max(1, deadlineAt - Date.now()));
+    mesh.recordOutcome(peer.id, "success", performance.now() - t0);
+    return res;
+  } catch (err) {
+    mesh.recordOutcome(
+      peer.id,
+      err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
+        ? "timeout"
+        : "failure",
+    );
+    throw err;
+  } finally {
+    if (conn?.dialed) conn.session.close("request done");
+  }
+}
+
+/** The result of asking one peer. */
+export interface FanOutResult<T> {
+  /** The peer. */
+  peer: Peer;
+  /** Whether it answered. */
+  ok: boolean;
+  /** Its answer. */
+  value?: T;
+  /** Why it did not. */
+  error?: string;
+  /** Whether the failure was a timeout or an unreachable peer (offline) rather than a refusal. */
+  offline?: boolean;
+  /** Round trip in ms. */
+  ms: number;
+}
+
+/** Runs `fn` for every peer with at most `concurrency` in flight; never rejects. */
+export async function fanOut<T>(
+  peers: readonly Peer[],
+  fn: (peer: Peer) => Promise<T>,
+  options: { concurrency?: number } = {},
+): Promise<FanOutResult<T>[]> {
+  const results: FanOutResult<T>[] = new Array(peers.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < peers.length) {
+      const i = next++;
+      const t0 = performance.now();
+      try {
+        results[i] = {
+          peer: peers[i],
+          ok: true,
+          value: await fn(peers[i]),
+          ms: performance.now() - t0,
+        };
+      } catch (err) {
+        const e = err as Error;
+        results[i] = {
+          peer: peers[i],
+          ok: false,
+          error: e.message,
+          offline: e instanceof PeerOfflineError || e instanceof RequestTimeoutError ||
+            e.name === "SessionClosedError",
+          ms: performance.now() - t0,
+        };
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 32, peers.length)) }, worker),
+  );
+  return results;
+}

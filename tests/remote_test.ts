@@ -1,0 +1,208 @@
+/**
+ * Issue 4 (remote operations, first part): one controller and two workers as real processes.
+ */
+import assert from "node:assert/strict";
+import { installEmulatedMiner } from "../src/miners/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+import {
+  cli,
+  cliOk,
+  initNode,
+  MAIN,
+  processesMentioning,
+  RUN_FLAGS,
+  serve,
+  tempHome,
+  until,
+} from "./helpers.ts";
+
+const FAST = ["--poll-interval", "200ms"];
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+
+Deno.test("remote: start on two workers, fleet status, logs and follow, stop one then all; offline worker → exit 2", async () => {
+  const root = await tempHome();
+  const c = `${root}/c`;
+  const homes = [`${root}/w1`, `${root}/w2`];
+  const ctl = await initNode(c, "control", "controller");
+  const servers = [];
+  try {
+    for (const [i, h] of homes.entries()) {
+      await initNode(h, `rig-${i + 1}`, "worker");
+      await installEmulatedMiner(resolvePaths({ home: h }), "xmrig", {
+        env: { ...EMU, MINER_EMU_HASHRATE: String(1000 * (i + 1)) },
+      });
+      await cliOk(h, ["peer", "allow", ctl.id]);
+      servers.push(await serve(h, FAST));
+    }
+    for (const [i, s] of servers.entries()) {
+      await cliOk(c, ["peer", "add", "--address", s.address, "--name", `w${i + 1}`]);
+    }
+    // the profile lives on the controller only; start_miner carries it
+    await cliOk(c, [
+      "profile",
+      "add",
+      "--type",
+      "xmrig",
+      "--name",
+      "cpu",
+      "--pool",
+      "pool.example.org:3333",
+      "--user",
+      "44wallet",
+      "--threads",
+      "1",
+    ]);
+    for (const w of ["w1", "w2"]) {
+      assert.match(
+        (await cliOk(c, ["remote", "start", w, "--profile", "cpu"])).stdout,
+        /started cpu on w\d/,
+      );
+    }
+    type Doc = {
+      totalHashrate: number;
+      online: number;
+      offline: number;
+      peers: {
+        name: string;
+        online: boolean;
+        hashrate?: number;
+        miners: { name: string; hashrate: { now: number | null } }[];
+      }[];
+    };
+    let doc!: Doc;
+    await until(
+      async () => {
+        const r = await cli(c, ["remote", "status", "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        doc = JSON.parse(r.stdout);
+        return doc.peers.every((p) => p.miners.length === 1 && (p.miners[0].hashrate.now ?? 0) > 0);
+      },
+      "both workers hashing",
+      20_000,
+    );
+    assert.equal(doc.online, 2);
+    const sum = doc.peers.reduce(
+      (a, p) => a + p.miners.reduce((b, m) => b + (m.hashrate.now ?? 0), 0),
+      0,
+    );
+    assert.ok(Math.abs(doc.totalHashrate - sum) < 1e-6, "total = sum of miners");
+    const w2 = doc.peers.find((p) => p.name === "w2")!.miners[0].hashrate.now!;
+    const w1 = doc.peers.find((p) => p.name === "w1")!.miners[0].hashrate.now!;
+    assert.ok(w2 > w1 * 1.5, `per-node rates differ as configured (${w1}, ${w2})`);
+    assert.match(
+      (await cliOk(c, ["remote", "status"])).stdout,
+      /fleet: [\d.]+ k?H\/s from 2\/2 nodes online/,
+    );
+    // logs and follow
+    const logs = (await cliOk(c, ["remote", "logs", "w1", "cpu", "--lines", "4"])).stdout.trim()
+      .split("\n");
+    assert.equal(logs.length, 4);
+    const follow = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...RUN_FLAGS,
+        MAIN,
+        "--home",
+        c,
+        "remote",
+        "logs",
+        "w2",
+        "cpu",
+        "--lines",
+        "1",
+        "--follow",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while ((seen.match(/speed 10s/g) ?? []).length < 3) seen += (await reader.read()).value ?? "";
+    follow.kill("SIGINT");
+    assert.equal((await follow.status).code, 0);
+    await reader.cancel();
+    await follow.stderr.cancel();
+    // stop one, then all
+    await cliOk(c, ["remote", "stop", "w1", "cpu"]);
+    await cliOk(c, ["remote", "stop", "w2"]);
+    doc = JSON.parse((await cliOk(c, ["remote", "status", "--json"])).stdout);
+    assert.deepEqual(doc.peers.map((p) => p.miners.length), [0, 0]);
+    // a dead worker is reported offline within the timeout, the other still answers, exit 2
+    servers[1].process.kill("SIGKILL");
+    await servers[1].process.status;
+    const t0 = Date.now();
+    const r = await cli(c, ["remote", "status", "--json", "--timeout", "2s"]);
+    assert.equal(r.code, 2);
+    doc = JSON.parse(r.stdout);
+    assert.deepEqual(doc.peers.map((p) => [p.name, p.online]), [["w1", true], ["w2", false]]);
+    assert.ok(Date.now() - t0 < 10_000);
+    const unknown = await cli(c, ["remote", "status", "nope"]);
+    assert.equal(unknown.code, 1);
+  } finally {
+    for (const s of servers) await s.stop();
+    for (const h of homes) assert.deepEqual(await processesMentioning(h), []);
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("remote: workers refuse control from worker-role and unregistered peers, allow reads, and audit it", async () => {
+  const root = await tempHome();
+  const [w, c, x, y] = ["w", "c", "x", "y"].map((n) => `${root}/${n}`);
+  const ctl = await initNode(c, "control", "controller");
+  const peerWorker = await initNode(x, "other-rig", "worker");
+  await initNode(y, "stranger", "dual");
+  await initNode(w, "rig", "worker");
+  await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", { env: EMU });
+  await cliOk(w, ["peer", "allow", ctl.id, peerWorker.id]);
+  await cliOk(w, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "cpu",
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "44w",
+  ]);
+  const srv = await serve(w, FAST);
+  try {
+    for (const h of [c, x]) {
+      await cliOk(h, ["peer", "add", "--address", srv.address, "--name", "rig"]);
+    }
+    // the controller may start (the worker has the profile; --type tells the kind)
+    await cliOk(c, ["remote", "start", "rig", "--profile", "cpu", "--type", "xmrig"]);
+    // a registered worker-role peer: reads yes, control no
+    assert.equal((await cli(x, ["remote", "status", "rig", "--json"])).code, 0);
+    const refused = await cli(x, ["remote", "stop", "rig", "cpu"]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /registered here as a worker; only controller or dual peers may change miners/,
+    );
+    // an unregistered peer (open mode lets it connect): reads and control refused
+    await cliOk(w, ["peer", "auth-mode", "open"]);
+    await cliOk(y, ["peer", "add", "--address", srv.address, "--name", "rig"]);
+    const r1 = await cli(y, ["remote", "start", "rig", "--profile", "cpu", "--type", "xmrig"]);
+    assert.equal(r1.code, 1);
+    assert.match(r1.stderr, /not registered on this worker/);
+    const r2 = await cli(y, ["remote", "status", "rig"]);
+    assert.equal(r2.code, 2, "refused read: reported as not answering");
+    await cliOk(c, ["remote", "stop", "rig", "cpu"]);
+    const audit = (await Deno.readTextFile(`${w}/data/audit.log`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.peerName]), [
+      ["start_miner", "ok", "control"],
+      ["stop_miner", "refused", "other-rig"],
+      ["start_miner", "refused", "stranger"],
+      ["stop_miner", "ok", "control"],
+    ]);
+    assert.equal((await Deno.stat(`${w}/data/audit.log`)).mode! & 0o777, 0o600);
+  } finally {
+    await srv.stop();
+    assert.deepEqual(await processesMentioning(w), []);
+    await Deno.remove(root, { recursive: true });
+  }
+});
