@@ -227,3 +227,35 @@ export async function until(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/**
+ * Runs a following CLI command (`logs --follow`, `remote logs --follow`), reads stdout until
+ * `pattern` has matched `count` times, sends Ctrl+C and returns the exit code and output.
+ */
+export async function followUntil(
+  home: string,
+  args: string[],
+  pattern: RegExp,
+  count: number,
+): Promise<{ code: number; output: string }> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...RUN_FLAGS, MAIN, "--home", home, ...args],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const global = new RegExp(
+    pattern.source,
+    pattern.flags.includes("g") ? pattern.flags : pattern.flags + "g",
+  );
+  let output = "";
+  while ((output.match(global) ?? []).length < count) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  proc.kill("SIGINT");
+  const { code } = await proc.status;
+  await reader.cancel();
+  return { code, output };
+}

@@ -8,6 +8,7 @@ import {
   alive,
   cli,
   cliOk,
+  followUntil,
   initNode,
   processesMentioning,
   serve,
@@ -124,29 +125,15 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
       "paused",
     );
     await cliOk(home, ["resume", "cpu"]);
-    // follow mode streams new lines
-    const follow = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../main.ts", import.meta.url).pathname,
-        "--home",
-        home,
-        "logs",
-        "cpu",
-        "--lines",
-        "1",
-        "--follow",
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while ((seen.match(/speed 10s/g) ?? []).length < 3) seen += (await reader.read()).value ?? "";
-    follow.kill("SIGINT");
-    assert.equal((await follow.status).code, 0, "follow exits cleanly on Ctrl+C");
-    await reader.cancel();
+    // follow mode streams new lines and exits cleanly on Ctrl+C
+    const followed = await followUntil(
+      home,
+      ["logs", "cpu", "--lines", "1", "--follow"],
+      /speed 10s/,
+      3,
+    );
+    assert.equal(followed.code, 0);
+    assert.ok((followed.output.match(/speed 10s/g) ?? []).length >= 3);
     // API errors surface as CLI errors
     const missing = await cli(home, ["stop", "nope"]);
     assert.equal(missing.code, 1);

@@ -7,10 +7,9 @@ import { resolvePaths } from "../src/store/mod.ts";
 import {
   cli,
   cliOk,
+  followUntil,
   initNode,
-  MAIN,
   processesMentioning,
-  RUN_FLAGS,
   serve,
   tempHome,
   until,
@@ -97,31 +96,13 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
     const logs = (await cliOk(c, ["remote", "logs", "w1", "cpu", "--lines", "4"])).stdout.trim()
       .split("\n");
     assert.equal(logs.length, 4);
-    const follow = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...RUN_FLAGS,
-        MAIN,
-        "--home",
-        c,
-        "remote",
-        "logs",
-        "w2",
-        "cpu",
-        "--lines",
-        "1",
-        "--follow",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while ((seen.match(/speed 10s/g) ?? []).length < 3) seen += (await reader.read()).value ?? "";
-    follow.kill("SIGINT");
-    assert.equal((await follow.status).code, 0);
-    await reader.cancel();
-    await follow.stderr.cancel();
+    const followed = await followUntil(
+      c,
+      ["remote", "logs", "w2", "cpu", "--lines", "1", "--follow"],
+      /speed 10s/,
+      3,
+    );
+    assert.equal(followed.code, 0);
     // stop one, then all
     await cliOk(c, ["remote", "stop", "w1", "cpu"]);
     await cliOk(c, ["remote", "stop", "w2"]);

@@ -50,7 +50,6 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
       async (peer) => (await requestPeer(mesh, peer, "get_stats", {}, timeoutMs)).payload as Stats,
       { concurrency },
     );
-    await mesh.registry.flush();
     const nodes = results.map((r) => ({
       id: r.peer.id,
       name: r.peer.name,
@@ -182,8 +181,7 @@ export async function remoteStart(ctx: CliContext, args: string[]): Promise<numb
     else ctx.io.out(`started ${ack.minerName} on ${peer.name}`);
     return 0;
   } finally {
-    await mesh.registry.flush();
-    await mesh.close();
+    await mesh.close(); // also flushes the registry (scores, last seen)
   }
 }
 
@@ -218,8 +216,7 @@ export async function remoteStop(ctx: CliContext, args: string[]): Promise<numbe
     else if (!names.length) ctx.io.out(`no miners running on ${peer.name}`);
     return 0;
   } finally {
-    await mesh.registry.flush();
-    await mesh.close();
+    await mesh.close(); // also flushes the registry (scores, last seen)
   }
 }
 
@@ -284,7 +281,6 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
       if (dialed) session.close("done");
     }
   } finally {
-    await mesh.registry.flush();
-    await mesh.close();
+    await mesh.close(); // also flushes the registry (scores, last seen)
   }
 }
