@@ -64,7 +64,7 @@ Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop
     assert.equal(s.threads.length, 2, "per-thread hashrate from /2/backends");
     assert.ok(s.hashrate.now! > 500 && s.hashrate.now! < 1500, `hashrate ${s.hashrate.now}`);
     // XMRig's config file is private and carries the API token
-    const cfg = join(home, "data", "run", "cpu", "config.json");
+    const cfg = join(home, "data", "run", profile.id, "config.json");
     assert.equal((await Deno.stat(cfg)).mode! & 0o777, 0o600);
     const written = JSON.parse(await Deno.readTextFile(cfg));
     assert.equal(written.http.host, "127.0.0.1");

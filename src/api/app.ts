@@ -98,8 +98,21 @@ function r<T extends RouteConfig>(config: T): T {
   return createRoute({ ...config, responses: { ...errors, ...config.responses } }) as T;
 }
 
+/** The API application plus a hook that ends long-lived streams (call before shutting down). */
+export interface ApiApp {
+  /** The Hono application. */
+  app: OpenAPIHono;
+  /** Ends every open event stream so the server can shut down. */
+  closeStreams(): void;
+}
+
 /** Builds the API application. */
-export function createApiApp(ctx: ApiContext): OpenAPIHono {
+export function createApiApp(ctx: ApiContext): ApiApp {
+  const shutdownHooks = new Set<() => void>();
+  const onShutdown = (fn: () => void) => {
+    shutdownHooks.add(fn);
+    return () => shutdownHooks.delete(fn);
+  };
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -213,6 +226,34 @@ export function createApiApp(ctx: ApiContext): OpenAPIHono {
     },
   );
 
+  // Before /miners/{name}, or "installed" would be taken for a miner name.
+  app.openapi(
+    r({
+      method: "get",
+      path: `${API_BASE}/miners/installed`,
+      responses: {
+        200: json(
+          z.object({
+            miners: z.array(
+              z.object({
+                type: z.string(),
+                path: z.string(),
+                source: z.string(),
+                version: z.string().nullable(),
+              }),
+            ),
+          }),
+          "Installed miner binaries",
+        ),
+      },
+    }),
+    async (c) =>
+      c.json(
+        { miners: ctx.miners ? await installedMiners(ctx.miners.paths, adapterFor) : [] },
+        200,
+      ),
+  );
+
   app.openapi(
     r({
       method: "get",
@@ -306,62 +347,67 @@ export function createApiApp(ctx: ApiContext): OpenAPIHono {
       const q = c.req.valid("query");
       const m = miners().get(name);
       return streamSSE(c, async (stream) => {
-        const backlog = m.logs.read(q);
-        for (const l of backlog.lines) {
-          await stream.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) });
-        }
-        let last = backlog.lastSeq;
-        const queue: string[] = [];
+        // Subscribe before reading the backlog, so no line printed meanwhile is lost.
+        const queue: { seq: number; data: string }[] = [];
+        let dropped = 0;
         let wake: (() => void) | null = null;
+        let done = false;
+        const finish = () => {
+          done = true;
+          wake?.();
+        };
         const unsub = m.logs.subscribe((l) => {
-          if (l.seq <= last) return;
-          last = l.seq;
-          queue.push(JSON.stringify(l));
+          if (queue.length >= 10_000) {
+            dropped++;
+            return;
+          }
+          queue.push({ seq: l.seq, data: JSON.stringify(l) });
           wake?.();
         });
-        stream.onAbort(() => {
+        const unclose = m.logs.onClose(finish);
+        const unshut = onShutdown(finish);
+        stream.onAbort(finish);
+        try {
+          const backlog = m.logs.read(q);
+          let last = 0;
+          for (const l of backlog.lines) {
+            await stream.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) });
+            last = l.seq;
+          }
+          while (!done && !stream.aborted) {
+            while (queue.length) {
+              const item = queue.shift()!;
+              if (item.seq <= last) continue; // already sent with the backlog
+              last = item.seq;
+              await stream.writeSSE({ event: "line", id: String(item.seq), data: item.data });
+            }
+            if (dropped) {
+              await stream.writeSSE({ event: "dropped", data: JSON.stringify({ lines: dropped }) });
+              dropped = 0;
+            }
+            if (done) break;
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const ping = await new Promise<boolean>((res) => {
+              wake = () => res(false);
+              timer = setTimeout(() => res(true), 15_000);
+            });
+            clearTimeout(timer);
+            wake = null;
+            if (ping && !done) await stream.write(": keep-alive\n\n");
+          }
+          if (m.logs.closed) {
+            await stream.writeSSE({
+              event: "end",
+              data: JSON.stringify({ reason: "miner stopped" }),
+            });
+          }
+        } finally {
           unsub();
-          wake?.();
-        });
-        while (!stream.aborted) {
-          while (queue.length) await stream.writeSSE({ event: "line", data: queue.shift()! });
-          await new Promise<void>((res) => {
-            wake = res;
-            setTimeout(res, 15_000); // keep-alive comment below
-          });
-          wake = null;
-          if (!queue.length && !stream.aborted) await stream.write(": keep-alive\n\n");
+          unclose();
+          unshut();
         }
-        unsub();
       });
     },
-  );
-
-  app.openapi(
-    r({
-      method: "get",
-      path: `${API_BASE}/miners/installed`,
-      responses: {
-        200: json(
-          z.object({
-            miners: z.array(
-              z.object({
-                type: z.string(),
-                path: z.string(),
-                source: z.string(),
-                version: z.string().nullable(),
-              }),
-            ),
-          }),
-          "Installed miner binaries",
-        ),
-      },
-    }),
-    async (c) =>
-      c.json(
-        { miners: ctx.miners ? await installedMiners(ctx.miners.paths, adapterFor) : [] },
-        200,
-      ),
   );
 
   // ---- profiles
@@ -454,5 +500,10 @@ export function createApiApp(ctx: ApiContext): OpenAPIHono {
     openapi: "3.0.0",
     info: { title: "miner-cli node API", version: SOFTWARE_VERSION },
   });
-  return app;
+  return {
+    app,
+    closeStreams: () => {
+      for (const fn of [...shutdownHooks]) fn();
+    },
+  };
 }

@@ -157,6 +157,10 @@ export async function minerLogs(ctx: CliContext, args: string[]): Promise<number
   ctx.stopSignal.addEventListener("abort", () => abort.abort(), { once: true });
   await api.stream(`${base}/logs/follow?since=${res.lastSeq}`, (event, data) => {
     if (event === "line") print(JSON.parse(data));
+    else if (event === "end") {
+      ctx.io.err(`${name}: ${JSON.parse(data).reason}`);
+      abort.abort();
+    }
   }, abort.signal);
   return 0;
 }

@@ -43,6 +43,8 @@ export class LogBuffer {
   readonly #ring: (LogLine | undefined)[];
   #next = 1;
   #listeners = new Set<(line: LogLine) => void>();
+  #closeListeners = new Set<() => void>();
+  #closed = false;
 
   /** Creates a buffer keeping `capacity` lines (default 1,000). */
   constructor(readonly capacity = 1000) {
@@ -88,6 +90,29 @@ export class LogBuffer {
     const lines: LogLine[] = [];
     for (let s = from; s < this.#next; s++) lines.push(this.#ring[s % this.capacity]!);
     return { lines, hasMore, lastSeq: this.lastSeq };
+  }
+
+  /** Marks the console finished (its miner stopped): followers are told to end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#closeListeners) fn();
+    this.#closeListeners.clear();
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls `fn` once when the console is closed (at once if it already is); returns an unsubscribe. */
+  onClose(fn: () => void): () => void {
+    if (this.#closed) {
+      fn();
+      return () => {};
+    }
+    this.#closeListeners.add(fn);
+    return () => this.#closeListeners.delete(fn);
   }
 
   /** Calls `fn` for every new line until the returned function is called. */

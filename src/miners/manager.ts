@@ -57,6 +57,7 @@ export class MinerManager {
   readonly paths: NodePaths;
   readonly #miners = new Map<string, MinerProcess>();
   readonly #listeners = new Set<(e: MinerEvent) => void>();
+  readonly #stopping = new Set<string>();
   readonly #logger: Logger;
   readonly #supervisor: SupervisorOptions;
   readonly #adapters: (type: Profile["minerType"]) => MinerAdapter;
@@ -105,10 +106,15 @@ export class MinerManager {
       : profileRef;
     const name = options.name ?? profile.name;
     const existing = this.#miners.get(name);
-    if (existing?.wantRunning) throw new MinerAlreadyRunningError(name);
+    if (existing?.wantRunning || this.#stopping.has(name)) throw new MinerAlreadyRunningError(name);
+    const same = [...this.#miners.values()].find((m) =>
+      m.wantRunning && m.profile.id === profile.id
+    );
+    if (same) throw new MinerAlreadyRunningError(same.name);
     const adapter = this.#adapters(profile.minerType);
     const binary = resolveMinerBinary(this.paths, profile, adapter);
-    const workDir = join(this.paths.dataDir, "run", name.replace(/[^A-Za-z0-9._-]/g, "_"));
+    // Keyed by profile ID: names like "rig 1" and "rig_1" must not share XMRig's config.json.
+    const workDir = join(this.paths.dataDir, "run", profile.id);
     const launch = async (): Promise<LaunchContext> => {
       await Deno.mkdir(workDir, { recursive: true, mode: 0o700 });
       return {
@@ -134,6 +140,7 @@ export class MinerManager {
       this.#miners.delete(name);
       throw err;
     }
+    if (!proc.wantRunning) return proc; // stopped while it was launching: do not record "running"
     this.#logger.info("miner_start", { miner: name, profile: profile.id, binary: binary.path });
     if (options.persistIntent !== false) await this.#setIntent(profile.id, "running");
     return proc;
@@ -142,8 +149,13 @@ export class MinerManager {
   /** Stops a miner and records that the operator wants it stopped. */
   async stop(name: string, options: { persistIntent?: boolean } = {}): Promise<MinerStats> {
     const proc = this.get(name);
-    await proc.stop();
-    this.#miners.delete(name);
+    this.#stopping.add(name);
+    try {
+      await proc.stop();
+    } finally {
+      this.#stopping.delete(name);
+      if (this.#miners.get(name) === proc) this.#miners.delete(name);
+    }
     if (options.persistIntent !== false) await this.#setIntent(proc.profile.id, "stopped");
     return proc.stats();
   }

@@ -79,6 +79,7 @@ export class MinerProcess {
   #startedAtMs = 0;
   #parser: LineParser | null = null;
   #pollAbort: AbortController | null = null;
+  #spawning: Promise<void> | null = null;
 
   /** Creates a supervisor (not started). `launch` resolves the binary, port and work dir. */
   constructor(
@@ -139,7 +140,8 @@ export class MinerProcess {
     if (this.#wantRunning) return;
     this.#wantRunning = true;
     this.#setState("starting");
-    await this.#spawn(); // first spawn errors (missing binary...) reach the caller
+    this.#spawning = this.#spawn();
+    await this.#spawning; // first spawn errors (missing binary...) reach the caller
     this.#loop = this.#run();
   }
 
@@ -320,7 +322,8 @@ export class MinerProcess {
       this.#wake = null;
       if (!this.#wantRunning) break;
       try {
-        await this.#spawn();
+        this.#spawning = this.#spawn();
+        await this.#spawning;
         this.#event("restarted", this.#stats.restartLog.at(-1)?.reason);
       } catch {
         // the next iteration backs off further
@@ -341,11 +344,14 @@ export class MinerProcess {
     this.#setState("stopping");
     clearTimeout(this.#pollTimer);
     this.#wake?.();
+    // A launch in progress must finish before there is a process to terminate.
+    await this.#spawning?.catch(() => {});
     await this.#terminate();
     await this.#loop;
     this.#loop = null;
     this.#setState("stopped");
     this.logs.push("[miner-cli] stopped", "system");
+    this.logs.close();
     this.#event("stopped");
   }
 

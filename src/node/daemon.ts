@@ -76,10 +76,14 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   let api: ApiServer | null = null;
   let server: TransportServer | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
+  let closeStreams = () => {};
   const close = async () => {
     for (const t of timers) clearInterval(t);
-    await miners?.stopAll();
+    // API first: no request may start a miner while the miners are being stopped, and open
+    // event streams must end or the server would wait for them.
+    closeStreams();
     await api?.close().catch(() => {});
+    await miners?.stopAll();
     await Deno.remove(apiRuntimePath(paths)).catch(() => {});
     await mesh.close();
     history?.close();
@@ -90,14 +94,15 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
-      const app = createApiApp({
+      const built = createApiApp({
         node: () => mesh.identity.info,
         miners,
         history,
         token,
         startedAt,
       });
-      api = startApiServer(app, options.api);
+      closeStreams = built.closeStreams;
+      api = startApiServer(built.app, options.api);
       await writeJsonAtomic(apiRuntimePath(paths), {
         url: api.url,
         pid: Deno.pid,

@@ -1,0 +1,99 @@
+/**
+ * Regression tests for miner lifecycle races and shutdown with open event streams.
+ */
+import assert from "node:assert/strict";
+import { installEmulatedMiner, MinerManager } from "../src/miners/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+import {
+  cliOk,
+  initNode,
+  MAIN,
+  processesMentioning,
+  RUN_FLAGS,
+  serve,
+  tempHome,
+} from "./helpers.ts";
+
+const POOL = [{ url: "pool.example.org:3333", user: "44w" }];
+
+Deno.test("stop during launch, during a watchdog restart, and stop+start back to back leave no stray process", async () => {
+  const home = await tempHome();
+  const paths = resolvePaths({ home });
+  await installEmulatedMiner(paths, "xmrig", { env: { MINER_EMU_FAULT: "exit=1" } });
+  const m = new MinerManager(paths, {
+    supervisor: { pollMs: 100, backoffBaseMs: 20, backoffMaxMs: 40 },
+  });
+  try {
+    await m.profiles.add({ name: "a", minerType: "xmrig", config: { pools: POOL } });
+    // stop while the first launch is in flight
+    const starting = m.start("a");
+    await new Promise((r) => setTimeout(r, 0));
+    await Promise.all([starting.catch(() => {}), m.stop("a").catch(() => {})]);
+    // the miner exits at once and is restarted every ~30 ms: stop lands during restarts
+    for (let i = 0; i < 5; i++) {
+      await m.start("a");
+      await new Promise((r) => setTimeout(r, 60 + i * 17));
+      await m.stop("a");
+    }
+    assert.deepEqual(m.list(), []);
+    assert.deepEqual(await processesMentioning(home), []);
+  } finally {
+    await m.stopAll();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("node shutdown and miner stop end open log streams; /miners/installed works", async () => {
+  const home = await tempHome();
+  await initNode(home, "rig", "worker");
+  await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
+    env: { MINER_EMU_PRINT_MS: "100" },
+  });
+  await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    "cpu",
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "44w",
+    "--autostart",
+  ]);
+  const srv = await serve(home, ["--poll-interval", "200ms"]);
+  const follow = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", ...RUN_FLAGS, MAIN, "--home", home, ...args],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+  try {
+    const token = (await Deno.readTextFile(`${home}/config/api_token`)).trim();
+    const api = JSON.parse(await Deno.readTextFile(`${home}/data/api.json`)).url;
+    const installed = await fetch(`${api}/api/v1/mining/miners/installed`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(installed.status, 200);
+    assert.equal((await installed.json()).miners[0].type, "xmrig");
+    // a follower of a miner that is stopped ends by itself
+    const f1 = follow(["logs", "cpu", "--follow"]);
+    await new Promise((r) => setTimeout(r, 800));
+    await cliOk(home, ["stop", "cpu"]);
+    assert.equal((await f1.status).code, 0);
+    assert.match(new TextDecoder().decode((await f1.output()).stderr), /miner stopped/);
+  } finally {
+    // SIGTERM with a follower connected still shuts the node down promptly
+    await cliOk(home, ["start", "cpu"]).catch(() => {});
+    const f2 = follow(["logs", "cpu", "--follow"]);
+    await new Promise((r) => setTimeout(r, 800));
+    const t0 = Date.now();
+    assert.equal(await srv.stop(), 0);
+    assert.ok(Date.now() - t0 < 8000, `node took ${Date.now() - t0} ms to stop`);
+    await f2.status;
+    await f2.stderr.cancel().catch(() => {});
+    assert.deepEqual(await processesMentioning(`${home}/data`), []);
+    await Deno.remove(home, { recursive: true });
+  }
+});
