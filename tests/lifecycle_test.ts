@@ -97,3 +97,33 @@ Deno.test("node shutdown and miner stop end open log streams; /miners/installed 
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("API: a body without a JSON content type is 415, not 500", async () => {
+  const { createApiApp } = await import("../src/api/mod.ts");
+  const home = await tempHome();
+  const miners = new MinerManager(resolvePaths({ home }));
+  const { app } = createApiApp({
+    node: () => ({
+      id: "0".repeat(32),
+      name: "n",
+      publicKey: "A".repeat(43) + "=",
+      role: "worker",
+      createdAt: "",
+    }),
+    miners,
+    history: null,
+    token: "t",
+    startedAt: new Date(),
+  });
+  try {
+    const r = await app.request("/api/v1/mining/profiles", {
+      method: "POST",
+      headers: { authorization: "Bearer t" },
+      body: "{}",
+    });
+    assert.equal(r.status, 415);
+    assert.equal((await r.json()).error.code, "unsupported_media_type");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

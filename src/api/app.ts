@@ -6,6 +6,7 @@
  */
 import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
+import type { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { streamSSE } from "hono/streaming";
@@ -131,6 +132,19 @@ export function createApiApp(ctx: ApiContext): ApiApp {
           message: "missing or wrong bearer token (see `miner-cli node info --token`)",
         },
       }, 401);
+    }
+    // Hono's HTTPException (the validator's 415 for a non-JSON body...), matched by shape: the
+    // validator package may load its own copy of the class.
+    const http = err as Partial<HTTPException>;
+    if (
+      typeof http.status === "number" && typeof http.getResponse === "function" &&
+      http.status >= 400 && http.status < 500
+    ) {
+      const code = http.status === 415 ? "unsupported_media_type" : "bad_request";
+      return c.json(
+        { error: { code, message: (err as Error).message || "bad request" } },
+        http.status,
+      );
     }
     if (err instanceof SyntaxError) {
       return c.json({

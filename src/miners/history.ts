@@ -188,9 +188,13 @@ export class HistoryStore {
     let sql: string;
     if (resolution === "raw") {
       sql = miner === null
-        ? `SELECT (ts / 10000) * 10000 AS ts, sum(coalesce(hashrate, 0)) AS hashrate, sum(coalesce(hashrate, 0)) AS min,
-             sum(coalesce(hashrate, 0)) AS max, sum(accepted) AS accepted, sum(rejected) AS rejected
-           FROM samples WHERE ts BETWEEN ? AND ? GROUP BY ts / 10000 ORDER BY ts`
+        // Average each miner within a 10 s bucket first, so a miner sampled twice in one bucket
+        // is not counted twice in the fleet total.
+        ? `SELECT b * 10000 AS ts, sum(h) AS hashrate, sum(h) AS min, sum(h) AS max, sum(a) AS accepted,
+             sum(r) AS rejected FROM (
+               SELECT ts / 10000 AS b, miner, avg(coalesce(hashrate, 0)) AS h, max(accepted) AS a, max(rejected) AS r
+               FROM samples WHERE ts BETWEEN ? AND ? GROUP BY b, miner)
+           GROUP BY b ORDER BY b`
         : `SELECT ts, coalesce(hashrate, 0) AS hashrate, coalesce(hashrate, 0) AS min, coalesce(hashrate, 0) AS max,
              accepted, rejected FROM samples WHERE miner = ? AND ts BETWEEN ? AND ? ORDER BY ts`;
     } else {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
-import { type NodePaths, readJsonFile, writeJsonAtomic } from "../store/mod.ts";
+import { type NodePaths, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import type { LaunchContext, MinerAdapter } from "./adapter.ts";
 import { adapterFor } from "./adapters/mod.ts";
 import { resolveMinerBinary } from "./binaries.ts";
@@ -81,7 +81,11 @@ export class MinerManager {
     return () => this.#listeners.delete(fn);
   }
 
-  async #setIntent(profileId: string, intent: "running" | "stopped"): Promise<void> {
+  #setIntent(profileId: string, intent: "running" | "stopped"): Promise<void> {
+    return withFileLock(this.#intentPath, () => this.#writeIntent(profileId, intent));
+  }
+
+  async #writeIntent(profileId: string, intent: "running" | "stopped"): Promise<void> {
     const doc = (await readJsonFile(this.#intentPath, IntentFileSchema).catch(() => undefined)) ??
       { version: 1 as const, miners: {} };
     doc.miners[profileId] = intent;

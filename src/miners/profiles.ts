@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
+import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 /** Miner types miner-cli knows. */
 export const MinerTypeSchema = z.enum(["xmrig", "tt-miner", "custom"]);
@@ -271,7 +271,12 @@ export class ProfileStore {
   }
 
   /** Validates and adds a profile (names are unique, case-insensitively). */
-  async add(input: unknown): Promise<Profile> {
+  add(input: unknown): Promise<Profile> {
+    // Read-check-write under a file lock: concurrent writers (CLI, API, node) lose nothing.
+    return withFileLock(this.path, () => this.#add(input));
+  }
+
+  async #add(input: unknown): Promise<Profile> {
     const profile = validateProfile(input);
     const all = await this.list();
     if (all.some((p) => p.name.toLowerCase() === profile.name.toLowerCase())) {
@@ -285,7 +290,12 @@ export class ProfileStore {
   }
 
   /** Replaces a profile's fields with `patch` (validated as a whole). */
-  async update(ref: string, patch: Partial<ProfileInput>): Promise<Profile> {
+  update(ref: string, patch: Partial<ProfileInput>): Promise<Profile> {
+    // Read-check-write under a file lock: concurrent writers (CLI, API, node) lose nothing.
+    return withFileLock(this.path, () => this.#update(ref, patch));
+  }
+
+  async #update(ref: string, patch: Partial<ProfileInput>): Promise<Profile> {
     const all = await this.list();
     const cur = resolveProfile(all, ref);
     const merged = {
@@ -312,7 +322,12 @@ export class ProfileStore {
   }
 
   /** Removes a profile; returns it. */
-  async remove(ref: string): Promise<Profile> {
+  remove(ref: string): Promise<Profile> {
+    // Read-check-write under a file lock: concurrent writers (CLI, API, node) lose nothing.
+    return withFileLock(this.path, () => this.#remove(ref));
+  }
+
+  async #remove(ref: string): Promise<Profile> {
     const all = await this.list();
     const cur = resolveProfile(all, ref);
     await this.#save(all.filter((p) => p.id !== cur.id));
@@ -320,7 +335,12 @@ export class ProfileStore {
   }
 
   /** Adds a profile with a fixed ID (used when a deployment delivers a profile); replaces same ID. */
-  async put(profile: Profile): Promise<Profile> {
+  put(profile: Profile): Promise<Profile> {
+    // Read-check-write under a file lock: concurrent writers (CLI, API, node) lose nothing.
+    return withFileLock(this.path, () => this.#put(profile));
+  }
+
+  async #put(profile: Profile): Promise<Profile> {
     const valid = ProfileSchema.parse(profile);
     const all = (await this.list()).filter((p) =>
       p.id !== valid.id && p.name.toLowerCase() !== valid.name.toLowerCase()
