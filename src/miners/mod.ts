@@ -89,7 +89,12 @@ export {
   type Restart,
   RestartSchema,
 } from "./stats.ts";
-export { type MinerEvent, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+export {
+  killAllMinerProcesses,
+  type MinerEvent,
+  MinerProcess,
+  type SupervisorOptions,
+} from "./supervisor.ts";
 export { type EmulatedKind, runEmulator } from "./emulator/emulator.ts";
 export {
   emulatorCommand,

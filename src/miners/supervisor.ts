@@ -47,6 +47,17 @@ export interface MinerEvent {
   reason?: string;
 }
 
+const liveChildren = new Set<Deno.ChildProcess>();
+
+/** SIGKILLs every miner process this process started (last resort when the node must exit now). */
+export function killAllMinerProcesses(): void {
+  for (const c of liveChildren) {
+    try {
+      c.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
 const DEFAULTS = {
   pollMs: 5000,
   graceMs: 5000,
@@ -157,6 +168,8 @@ export class MinerProcess {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
+      liveChildren.add(child);
+      void child.status.then(() => liveChildren.delete(child));
       this.#ctx = ctx;
       this.#child = child;
       this.#stdin = child.stdin.getWriter();
@@ -238,11 +251,14 @@ export class MinerProcess {
   }
 
   #checkStall(now: number): void {
-    const hr = this.#stats.hashrate.now;
-    if (this.#stats.paused || hr === null) {
+    const reported = this.#stats.hashrate.now;
+    if (this.#stats.paused || (reported === null && now - this.#startedAtMs < this.#opts.stallMs)) {
       this.#belowSince = null;
       return;
     }
+    // No hashrate for longer than the stall timeout counts as zero (a miner with no pool job,
+    // or a custom miner that stopped printing its speed).
+    const hr = reported ?? 0;
     const min = this.#profile.minHashrate ?? 0;
     if (hr > min) {
       this.#belowSince = null;

@@ -55,7 +55,12 @@ export function customLineParser(config: CustomConfig): LineParser {
     },
     stats(): AdapterStats {
       return {
-        hashrate: { now: samples.at(-1)?.v ?? null, avg60: avg(60_000), avg15m: avg(15 * 60_000) },
+        // A speed line older than a minute is stale: the miner stopped reporting.
+        hashrate: {
+          now: (samples.at(-1)?.t ?? 0) >= Date.now() - 60_000 ? samples.at(-1)!.v : null,
+          avg60: avg(60_000),
+          avg15m: avg(15 * 60_000),
+        },
         shares: { accepted, rejected },
       };
     },
