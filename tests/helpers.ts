@@ -259,3 +259,36 @@ export async function followUntil(
   await reader.cancel();
   return { code, output };
 }
+
+/** Adds an XMRig profile named `name` (pool pool.example.org:3333) through the CLI. */
+export async function addXmrigProfile(
+  home: string,
+  name: string,
+  extra: string[] = [],
+): Promise<void> {
+  await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    name,
+    "--pool",
+    "pool.example.org:3333",
+    "--user",
+    "44w",
+    ...extra,
+  ]);
+}
+
+/** A small seeded PRNG (mulberry32) for reproducible random test data. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

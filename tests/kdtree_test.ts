@@ -3,6 +3,7 @@
  * Also: the k-d tree alone against brute force, and the axis normalization of peerCoordinates.
  */
 import assert from "node:assert/strict";
+import { mulberry32 } from "./helpers.ts";
 import {
   compareNeighbours,
   DEFAULT_WEIGHTS,
@@ -12,18 +13,6 @@ import {
   peerCoordinates,
   type RankablePeer,
 } from "../src/peers/mod.ts";
-
-/** Tiny seeded PRNG (mulberry32): deterministic runs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomHexId(rand: () => number): string {
   let s = "";

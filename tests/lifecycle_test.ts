@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { installEmulatedMiner, MinerManager } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import {
+  addXmrigProfile,
   cliOk,
   initNode,
   MAIN,
@@ -49,19 +50,7 @@ Deno.test("node shutdown and miner stop end open log streams; /miners/installed 
   await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
     env: { MINER_EMU_PRINT_MS: "100" },
   });
-  await cliOk(home, [
-    "profile",
-    "add",
-    "--type",
-    "xmrig",
-    "--name",
-    "cpu",
-    "--pool",
-    "pool.example.org:3333",
-    "--user",
-    "44w",
-    "--autostart",
-  ]);
+  await addXmrigProfile(home, "cpu", ["--autostart"]);
   const srv = await serve(home, ["--poll-interval", "200ms"]);
   const follow = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import {
+  addXmrigProfile,
   alive,
   cli,
   cliOk,
@@ -158,19 +159,7 @@ Deno.test("API: token required, history and errors", async () => {
   await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
     env: { MINER_EMU_PRINT_MS: "200" },
   });
-  await cliOk(home, [
-    "profile",
-    "add",
-    "--type",
-    "xmrig",
-    "--name",
-    "cpu",
-    "--pool",
-    "pool.example.org:3333",
-    "--user",
-    "44w",
-    "--autostart",
-  ]);
+  await addXmrigProfile(home, "cpu", ["--autostart"]);
   const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
   assert.match(token, /^[0-9a-f]{64}$/);
   const srv = await serve(home, FAST);

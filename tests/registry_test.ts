@@ -12,20 +12,9 @@ import {
   PeersFileSchema,
   resolvePeer,
 } from "../src/peers/mod.ts";
-import { ROOT } from "./helpers.ts";
+import { mulberry32, ROOT } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makePeer(id: string, name: string, extra: Partial<Peer> = {}): Peer {
   return {

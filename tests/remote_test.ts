@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import {
+  addXmrigProfile,
   cli,
   cliOk,
   followUntil,
@@ -135,18 +136,7 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
   await initNode(w, "rig", "worker");
   await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", { env: EMU });
   await cliOk(w, ["peer", "allow", ctl.id, peerWorker.id]);
-  await cliOk(w, [
-    "profile",
-    "add",
-    "--type",
-    "xmrig",
-    "--name",
-    "cpu",
-    "--pool",
-    "pool.example.org:3333",
-    "--user",
-    "44w",
-  ]);
+  await addXmrigProfile(w, "cpu");
   const srv = await serve(w, FAST);
   try {
     for (const h of [c, x]) {
