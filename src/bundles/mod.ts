@@ -1,0 +1,47 @@
+/**
+ * Deployment bundles: a tar with a manifest, optionally encrypted at rest (Argon2id +
+ * XChaCha20-Poly1305 in authenticated chunks), and hardened extraction on the receiving node.
+ * @module
+ */
+export {
+  BUNDLE_FORMAT,
+  BundleError,
+  type BundleLimits,
+  BundleNameSchema,
+  type BundleType,
+  BundleTypeSchema,
+  DEFAULT_BUNDLE_LIMITS,
+  isSafeBundlePath,
+  type Manifest,
+  MANIFEST_ENTRY,
+  type ManifestFile,
+  ManifestSchema,
+  parseManifest,
+} from "./manifest.ts";
+export {
+  BundleTamperedError,
+  decryptStream,
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_KDF,
+  type EncryptOptions,
+  encryptStream,
+  isEncryptedBundle,
+  type KdfParams,
+  WrongPasswordError,
+} from "./crypto.ts";
+export {
+  createBundle,
+  type CreateBundleOptions,
+  type CreatedBundle,
+  digestStream,
+  openBundle,
+  type OpenedBundle,
+  readManifest,
+  writeStreamAtomic,
+} from "./create.ts";
+export {
+  installBundle,
+  type InstallBundleOptions,
+  type InstalledBundle,
+  recoverMinersDir,
+} from "./install.ts";
