@@ -50,10 +50,6 @@ async function minerDir(root: string, size = 300_000): Promise<string> {
   return dir;
 }
 
-async function fileStream(path: string): Promise<ReadableStream<Uint8Array>> {
-  return (await Deno.open(path)).readable;
-}
-
 Deno.test("bundle: a miner+profile bundle round-trips, keeps the executable bit, saves profiles", async () => {
   const { root, minersDir, store } = await setup();
   const src = await minerDir(root);
