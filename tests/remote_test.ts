@@ -52,6 +52,17 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
       "--threads",
       "1",
     ]);
+    // deploy the profile to both workers in one command; each saves it in its profile store
+    const dep = JSON.parse(
+      (await cliOk(c, ["remote", "deploy", "w1", "w2", "--profile", "cpu", "--json"])).stdout,
+    );
+    assert.deepEqual(dep.results.map((r: { ok: boolean }) => r.ok), [true, true]);
+    assert.equal(dep.bundle.type, "profile");
+    const localProfile = JSON.parse((await cliOk(c, ["profile", "show", "cpu", "--json"])).stdout);
+    for (const h of homes) {
+      const remote = JSON.parse((await cliOk(h, ["profile", "show", "cpu", "--json"])).stdout);
+      assert.deepEqual(remote, localProfile);
+    }
     for (const w of ["w1", "w2"]) {
       assert.match(
         (await cliOk(c, ["remote", "start", w, "--profile", "cpu"])).stdout,
@@ -152,12 +163,20 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
       refused.stderr,
       /registered here as a worker; only controller or dual peers may change miners/,
     );
+    await addXmrigProfile(x, "sneaky");
+    const refusedDeploy = await cli(x, ["remote", "deploy", "rig", "--profile", "sneaky"]);
+    assert.equal(refusedDeploy.code, 1);
+    assert.match(refusedDeploy.stderr, /deploy to rig failed: node other-rig is registered here/);
     // an unregistered peer (open mode lets it connect): reads and control refused
     await cliOk(w, ["peer", "auth-mode", "open"]);
     await cliOk(y, ["peer", "add", "--address", srv.address, "--name", "rig"]);
     const r1 = await cli(y, ["remote", "start", "rig", "--profile", "cpu", "--type", "xmrig"]);
     assert.equal(r1.code, 1);
     assert.match(r1.stderr, /not registered on this worker/);
+    await addXmrigProfile(y, "sneaky");
+    const r3 = await cli(y, ["remote", "deploy", "rig", "--profile", "sneaky"]);
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr, /not registered on this worker/);
     const r2 = await cli(y, ["remote", "status", "rig"]);
     assert.equal(r2.code, 2, "refused read: reported as not answering");
     await cliOk(c, ["remote", "stop", "rig", "cpu"]);
@@ -167,10 +186,16 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
     assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.peerName]), [
       ["start_miner", "ok", "control"],
       ["stop_miner", "refused", "other-rig"],
+      ["deploy", "refused", "other-rig"],
       ["start_miner", "refused", "stranger"],
+      ["deploy", "refused", "stranger"],
       ["stop_miner", "ok", "control"],
     ]);
     assert.equal((await Deno.stat(`${w}/data/audit.log`)).mode! & 0o777, 0o600);
+    // the refused deploys changed nothing: the worker still has only its own profile
+    const names = JSON.parse((await cliOk(w, ["profile", "list", "--json"])).stdout).profiles
+      .map((p: { name: string }) => p.name);
+    assert.deepEqual(names, ["cpu"]);
   } finally {
     await srv.stop();
     assert.deepEqual(await processesMentioning(w), []);

@@ -32,6 +32,8 @@ export interface Output {
   out(line: string): void;
   /** Writes a line to stderr. */
   err(line: string): void;
+  /** Redraws the progress line on a terminal's stderr (`""` clears it); absent elsewhere. */
+  progress?(line: string): void;
 }
 
 const enc = new TextEncoder();
@@ -46,4 +48,41 @@ function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): vo
 export const stdio: Output = {
   out: (line) => writeAllSync(Deno.stdout, line + "\n"),
   err: (line) => writeAllSync(Deno.stderr, line + "\n"),
+  progress: (() => {
+    let tty: boolean | null = null;
+    return (line: string) => {
+      tty ??= Deno.stderr.isTerminal();
+      if (tty) writeAllSync(Deno.stderr, `\r\x1b[2K${line}`);
+    };
+  })(),
 };
+
+/** A terminal progress bar: `label [#####.....]  45%  45.0/100.0 MB  120.3 MB/s`. */
+export function progressBar(
+  io: Output,
+  label: string,
+): { update(done: number, total: number): void; done(): void } {
+  const t0 = performance.now();
+  let last = 0;
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  return {
+    update(done, total) {
+      if (!io.progress) return;
+      const now = performance.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const frac = total > 0 ? Math.min(1, done / total) : 1;
+      const width = 30;
+      const fill = Math.round(frac * width);
+      const rate = done / 1e6 / Math.max(0.001, (now - t0) / 1000);
+      io.progress(
+        `${label} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${
+          Math.floor(frac * 100).toString().padStart(3)
+        }%  ${mb(done)}/${mb(total)} MB  ${rate.toFixed(1)} MB/s`,
+      );
+    },
+    done() {
+      io.progress?.("");
+    },
+  };
+}

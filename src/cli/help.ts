@@ -213,6 +213,22 @@ export const HELP: Record<string, CommandHelp> = {
     usage: "miner-cli remote logs <peer> <miner> [--lines N] [--follow] [--json]",
     summary: "A worker's miner console over the encrypted link; --follow streams until Ctrl+C.",
   },
+  "remote deploy": {
+    usage:
+      "miner-cli remote deploy <peer>... --profile ID | --miner TYPE|PATH [--type T] [--version V] | --bundle FILE [--password-file F] [--json] [--timeout S]",
+    summary:
+      "Stream a profile, a miner (the installed one of TYPE, or PATH) or a bundle file to workers, with a progress bar; SHA-256 verified end to end.",
+  },
+  "bundle create": {
+    usage:
+      "miner-cli bundle create --profile ID... | --miner TYPE|PATH [--type T] [--version V] [--profile ID] [--name N] [--password-file F] -o FILE [--json]",
+    summary:
+      "Build a deployment bundle (tar + manifest); with --password-file it is encrypted at rest (Argon2id + XChaCha20-Poly1305).",
+  },
+  "bundle inspect": {
+    usage: "miner-cli bundle inspect FILE [--password-file F] [--json]",
+    summary: "Show a bundle's manifest: type, name, version, files with sizes, modes and SHA-256.",
+  },
   simulate: {
     usage: "miner-cli simulate [--count N] [--preset cpu-low|cpu-high|gpu] [node serve flags]",
     summary: "Run a node with emulated miners (no rig needed), e.g. to try the dashboard.",

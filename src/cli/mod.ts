@@ -6,6 +6,7 @@ import { IdentityError } from "../identity/mod.ts";
 import { AmbiguousPeerError, PeerNotFoundError } from "../peers/mod.ts";
 import { ProfileValidationError } from "../miners/mod.ts";
 import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { BundleError } from "../bundles/mod.ts";
 import { CorruptFileError, resolvePaths } from "../store/mod.ts";
 import { UsageError } from "./args.ts";
 import type { CliContext, CommandFn } from "./context.ts";
@@ -21,7 +22,14 @@ import {
   nodeSet,
   simulate,
 } from "./node_commands.ts";
-import { remoteLogs, remoteStart, remoteStatus, remoteStop } from "./remote_commands.ts";
+import {
+  remoteDeploy,
+  remoteLogs,
+  remoteStart,
+  remoteStatus,
+  remoteStop,
+} from "./remote_commands.ts";
+import { bundleCreate, bundleInspect } from "./bundle_commands.ts";
 import {
   minerLogs,
   minerPauseResume,
@@ -86,6 +94,9 @@ const COMMANDS: Record<string, CommandFn> = {
   "remote start": remoteStart,
   "remote stop": remoteStop,
   "remote logs": remoteLogs,
+  "remote deploy": remoteDeploy,
+  "bundle create": bundleCreate,
+  "bundle inspect": bundleInspect,
   simulate,
   "__emulate-miner": emulateMiner,
 };
@@ -189,7 +200,7 @@ function describeError(err: unknown): string {
   if (
     err instanceof IdentityError || err instanceof CorruptFileError ||
     err instanceof PeerNotFoundError ||
-    err instanceof AmbiguousPeerError
+    err instanceof AmbiguousPeerError || err instanceof BundleError
   ) return err.message;
   if (err instanceof Deno.errors.PermissionDenied) return `permission denied: ${err.message}`;
   if (err instanceof Error) return err.message;

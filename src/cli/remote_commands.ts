@@ -5,13 +5,28 @@
  * error.
  * @module
  */
+import { digestStream, openBundle, readManifest, writeStreamAtomic } from "../bundles/mod.ts";
 import { formatHashrate, type MinerStats, ProfileStore } from "../miners/mod.ts";
-import { fanOut, MeshNode, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "../node/mod.ts";
+import {
+  fanOut,
+  MeshNode,
+  REQUEST_TIMEOUTS,
+  requestPeer,
+  RequestTimeoutError,
+  sendDeploy,
+  sessionFor,
+} from "../node/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import { join } from "node:path";
 import { bool, duration, int, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
-import { table } from "./format.ts";
+import { progressBar, table } from "./format.ts";
+import {
+  buildBundleFromFlags,
+  BUNDLE_FLAGS,
+  formatBytes,
+  readPasswordFile,
+} from "./bundle_commands.ts";
 import { formatUptime } from "./miner_commands.ts";
 
 function openMesh(ctx: CliContext): Promise<MeshNode> {
@@ -281,6 +296,122 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
       if (dialed) session.close("done");
     }
   } finally {
+    await mesh.close(); // also flushes the registry (scores, last seen)
+  }
+}
+
+/** `remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE`. */
+export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "remote deploy";
+  const p = parseCommandArgs(cmd, args, {
+    ...BUNDLE_FLAGS,
+    bundle: { type: "string" },
+    "password-file": { type: "string" },
+    timeout: { type: "string" },
+  });
+  if (p.positionals.length < 1) {
+    throw new UsageError(
+      "usage: miner-cli remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE",
+      cmd,
+    );
+  }
+  const bundleFile = str(p, "bundle");
+  const building = ((p.values.profile as string[] | undefined) ?? []).length > 0 ||
+    str(p, "miner") !== undefined;
+  if (bundleFile && building) {
+    throw new UsageError("give either --bundle FILE or --profile/--miner, not both", cmd);
+  }
+  if (!bundleFile && !building) {
+    throw new UsageError("give --profile ID, --miner TYPE|PATH, or --bundle FILE", cmd);
+  }
+  const stallMs = duration(p, "timeout", { min: 1000, max: 3_600_000, fallback: 60_000 });
+  const json = bool(p, "json");
+  const tmpDir = join(ctx.paths.dataDir, "tmp");
+  await Deno.mkdir(tmpDir, { recursive: true, mode: 0o700 });
+  const tmp = join(tmpDir, `deploy-${crypto.randomUUID()}.tar`);
+  const mesh = await openMesh(ctx);
+  try {
+    // Resolve every peer first: a typo fails before anything is built or sent.
+    const peers = p.positionals.map((ref) => mesh.registry.resolve(ref));
+    let plain: string;
+    let manifest;
+    let size: number;
+    let checksum: string;
+    if (bundleFile) {
+      const pwFile = str(p, "password-file");
+      const password = pwFile ? await readPasswordFile(pwFile) : undefined;
+      const opened = await openBundle(bundleFile, { password });
+      if (opened.encrypted) {
+        // The link is encrypted already: the worker receives the plaintext tar.
+        await writeStreamAtomic(tmp, opened.stream, 0o600);
+        plain = tmp;
+      } else {
+        await opened.stream.cancel();
+        plain = bundleFile;
+      }
+      manifest = await readManifest((await Deno.open(plain)).readable);
+      ({ bytes: size, sha256: checksum } = await digestStream((await Deno.open(plain)).readable));
+    } else {
+      const made = await buildBundleFromFlags(ctx, p, tmp, { command: cmd, quiet: json });
+      plain = tmp;
+      manifest = made.manifest;
+      size = made.plainBytes;
+      checksum = made.plainSha256;
+    }
+    const results = [];
+    let failed = 0;
+    for (const peer of peers) {
+      const t0 = performance.now();
+      const bar = json ? null : progressBar(ctx.io, `deploy → ${peer.name}`);
+      try {
+        const { session, dialed } = await sessionFor(mesh, peer, REQUEST_TIMEOUTS.start);
+        try {
+          const ack = await sendDeploy(session, {
+            type: manifest.type,
+            name: manifest.name,
+            size,
+            checksum,
+          }, { file: plain, stallMs, onProgress: (n, total) => bar?.update(n, total) });
+          const seconds = (performance.now() - t0) / 1000;
+          mesh.recordOutcome(peer.id, "success", performance.now() - t0);
+          bar?.done();
+          results.push({
+            peer: peer.id,
+            peerName: peer.name,
+            ok: true,
+            ...ack,
+            bytes: size,
+            seconds,
+          });
+          if (!json) {
+            ctx.io.out(
+              `deployed ${manifest.type} bundle ${manifest.name} ${manifest.version} to ${peer.name}: ${
+                formatBytes(size)
+              } in ${seconds.toFixed(2)} s (${(size / 1e6 / seconds).toFixed(1)} MB/s)`,
+            );
+          }
+        } finally {
+          if (dialed) session.close("deploy done");
+        }
+      } catch (err) {
+        bar?.done();
+        failed++;
+        const e = err as Error;
+        mesh.recordOutcome(peer.id, e instanceof RequestTimeoutError ? "timeout" : "failure");
+        results.push({ peer: peer.id, peerName: peer.name, ok: false, error: e.message });
+        if (!json) ctx.io.err(`error: ${e.message}`);
+      }
+    }
+    if (json) {
+      ctx.io.out(JSON.stringify(
+        { bundle: { ...manifest, bytes: size, sha256: checksum }, results },
+        null,
+        2,
+      ));
+    }
+    return failed ? 1 : 0;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
     await mesh.close(); // also flushes the registry (scores, last seen)
   }
 }

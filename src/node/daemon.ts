@@ -14,7 +14,8 @@ import {
   startApiServer,
 } from "../api/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
-import { HistoryStore, MinerManager, type SupervisorOptions } from "../miners/mod.ts";
+import { recoverMinersDir } from "../bundles/mod.ts";
+import { HistoryStore, MinerManager, minersDir, type SupervisorOptions } from "../miners/mod.ts";
 import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
 import { AuditLog, auditLogPath } from "./audit.ts";
@@ -88,7 +89,17 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await mesh.close();
     history?.close();
   };
-  if (miners) attachWorker(mesh, { miners, audit: new AuditLog(auditLogPath(paths)), startedAt });
+  if (miners) {
+    for (const a of await recoverMinersDir(minersDir(paths))) {
+      logger.info("miners_dir_recovered", { action: a });
+    }
+    attachWorker(mesh, {
+      miners,
+      audit: new AuditLog(auditLogPath(paths)),
+      startedAt,
+      minersDir: minersDir(paths),
+    });
+  }
   try {
     server = mesh.serve(options.serve);
     for (const addr of options.connect ?? []) mesh.maintain(addr);

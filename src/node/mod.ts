@@ -46,3 +46,14 @@ export {
   requestPeer,
   sessionFor,
 } from "./controller.ts";
+export {
+  DEPLOY_CHUNK_BYTES,
+  DEPLOY_WINDOW_BYTES,
+  type DeployAnnouncement,
+  DeployFailedError,
+  MAX_DEPLOY_BYTES,
+  receiveDeploy,
+  type ReceiveDeployOptions,
+  sendDeploy,
+  type SendDeployOptions,
+} from "./deploy.ts";

@@ -17,6 +17,7 @@ import {
   type ChannelError,
   KIND_CONTROL,
   KIND_CONTROL_BODY,
+  KIND_DATA,
   type SecureChannel,
 } from "../transport/mod.ts";
 import { deadline } from "./deadlines.ts";
@@ -105,6 +106,8 @@ export class PeerSession {
   readonly #handlers = new Map<string, MessageHandlerFn>();
   readonly #pending = new Map<string, Pending>();
   readonly #streams = new Map<string, (m: Message) => void>();
+  readonly #dataSinks = new Map<string, (chunk: Uint8Array) => void>();
+  readonly #endedSinks = new Set<string>();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #lastRx = Date.now();
   #lastPing = Date.now();
@@ -239,7 +242,7 @@ export class PeerSession {
     payload: PayloadOf<T>,
     timeoutMs: number,
     onItem: (m: Message) => void,
-  ): { first: Promise<Message>; stop: () => void } {
+  ): { first: Promise<Message>; stop: (options?: { notify?: boolean }) => void } {
     let id = "";
     const first = new Promise<Message>((resolve, reject) => {
       let msg: Message;
@@ -267,15 +270,51 @@ export class PeerSession {
     });
     return {
       first,
-      stop: () => {
+      stop: (options = {}) => {
+        const pending = this.#pending.get(id);
+        if (pending) {
+          this.#pending.delete(id);
+          pending.cancel();
+          pending.reject(new SessionClosedError("request stopped"));
+        }
         if (!this.#streams.delete(id)) return;
-        if (!this.isClosed) {
+        if (options.notify !== false && !this.isClosed) {
           try {
             this.send("cancel", { requestId: id });
           } catch { /* closing */ }
         }
       },
     };
+  }
+
+  /**
+   * Receives the data frames tagged with `id` (a request's UUID) until the returned function is
+   * called. Data for ended streams is dropped quietly (frames in flight when a transfer fails);
+   * data for unknown streams counts as a protocol violation.
+   */
+  openDataSink(id: string, sink: (chunk: Uint8Array) => void): () => void {
+    const key = id.replaceAll("-", "");
+    this.#dataSinks.set(key, sink);
+    return () => {
+      if (!this.#dataSinks.delete(key)) return;
+      this.#endedSinks.add(key);
+      if (this.#endedSinks.size > 64) {
+        this.#endedSinks.delete(this.#endedSinks.values().next().value!);
+      }
+    };
+  }
+
+  /** Sends one data frame of the stream `id` (the announcing request's UUID). */
+  sendData(id: string, chunk: Uint8Array): void {
+    const tag = new Uint8Array(16);
+    const hex = id.replaceAll("-", "");
+    for (let i = 0; i < 16; i++) tag[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    this.#channel.sendParts([tag, chunk], KIND_DATA);
+  }
+
+  /** Bytes queued in the socket (for flow control of bulk sends). */
+  get bufferedAmount(): number {
+    return this.#channel.bufferedAmount;
   }
 
   /** Sends a ping (optionally with a binary body the peer echoes) and returns the RTT in ms. */
@@ -314,7 +353,10 @@ export class PeerSession {
         return;
       }
       parsed = parseMessage(decoder.decode(data.subarray(4, 4 + len)), data.subarray(4 + len));
-    } else return; // data streams are handled by their consumers
+    } else {
+      this.#onStreamData(data);
+      return;
+    }
     if (!parsed.ok) {
       // An unknown type is answered, not counted: newer peers may speak types we do not know.
       if (parsed.code !== "unknown_type") this.#violation(parsed.message);
@@ -372,6 +414,18 @@ export class PeerSession {
     }
   }
 
+  #onStreamData(data: Uint8Array): void {
+    if (data.length < 16) {
+      this.#violation("data frame without a stream tag");
+      return;
+    }
+    let key = "";
+    for (let i = 0; i < 16; i++) key += data[i].toString(16).padStart(2, "0");
+    const sink = this.#dataSinks.get(key);
+    if (sink) sink(data.subarray(16));
+    else if (!this.#endedSinks.has(key)) this.#violation("data frame for no open stream");
+  }
+
   #startKeepalive(k: KeepaliveOptions): void {
     const interval = k.intervalMs ?? 30_000;
     const timeout = k.timeoutMs ?? 40_000;
@@ -417,6 +471,7 @@ export class PeerSession {
     }
     this.#pending.clear();
     this.#streams.clear();
+    this.#dataSinks.clear();
     for (const fn of this.#closeHandlers) fn(reason, error);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The worker half of a node: answers controllers' requests on every session. State-changing
- * commands (start, stop) are executed only for peers registered here whose recorded role is
+ * commands (start, stop, deploy) are executed only for peers registered here whose recorded role is
  * controller or dual, and are audited; read-only requests (stats, logs) need a registered peer.
  * Authorization is by authenticated identity and recorded role, never by who dialed.
  * @module
@@ -9,6 +9,7 @@ import type { MinerManager, MinerStats, Profile } from "../miners/mod.ts";
 import { ProfileSchema } from "../miners/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
+import { receiveDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PeerSession } from "./session.ts";
 
@@ -20,6 +21,8 @@ export interface WorkerOptions {
   audit: AuditLog;
   /** When the node started. */
   startedAt: Date;
+  /** Where deployed miners are installed (`<data>/miners`). */
+  minersDir: string;
   /** Extra capability data for `stats` (filled in by later probes). */
   capabilities?: () => Record<string, unknown>;
 }
@@ -99,6 +102,8 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     };
 
   const follows = new Map<PeerSession, Map<string, () => void>>();
+  let deploysRunning = 0;
+  const MAX_DEPLOYS = 4;
 
   mesh.onSession((s) => {
     s.on(
@@ -226,6 +231,54 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
         map.set(m.id, stop);
       }),
     );
+
+    s.on("deploy", async (m, s) => {
+      const p = m.payload as PayloadOf<"deploy">;
+      const base = {
+        peer: s.peer.id,
+        peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
+        action: "deploy",
+        params: { type: p.type, name: p.name, size: p.size, checksum: p.checksum },
+      };
+      let role: string | null = mesh.registry.get(s.peer.id)?.role ?? null;
+      try {
+        role = authorize(s, "control").role;
+      } catch (err) {
+        await audit.append({ ...base, role, outcome: "refused", reason: (err as Error).message });
+        s.replyError(m, "unauthorized", (err as Error).message);
+        return;
+      }
+      if (deploysRunning >= MAX_DEPLOYS) {
+        await audit.append({ ...base, role, outcome: "refused", reason: "too many deploys" });
+        s.replyError(m, "operation_failed", `busy: ${MAX_DEPLOYS} deploys already running`);
+        return;
+      }
+      deploysRunning++;
+      try {
+        const res = await receiveDeploy(s, m, {
+          minersDir: options.minersDir,
+          profiles: miners.profiles,
+        });
+        const installed = {
+          minerType: res.manifest.minerType,
+          version: res.manifest.version,
+          profileIds: res.profiles.map((x) => x.id),
+        };
+        await audit.append({
+          ...base,
+          role,
+          outcome: "ok",
+          params: { ...base.params, ...installed },
+        });
+        s.reply(m, "deploy_ack", { success: true, name: res.manifest.name, ...installed });
+      } catch (err) {
+        const e = err as Error;
+        await audit.append({ ...base, role, outcome: "failed", reason: e.message });
+        s.reply(m, "deploy_ack", { success: false, name: p.name, error: e.message.slice(0, 2000) });
+      } finally {
+        deploysRunning--;
+      }
+    });
 
     s.on("cancel", (m, s) => {
       const id = (m.payload as PayloadOf<"cancel">).requestId;

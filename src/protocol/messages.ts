@@ -97,6 +97,26 @@ export const PayloadSchemas = {
       .max(10_000),
   }).strict(),
   cancel: z.object({ requestId: z.uuid({ version: "v4" }) }).strict(),
+  /**
+   * Announces a bundle; once the worker answers `deploy_progress {received: 0}` the bundle
+   * follows as data frames tagged with this message's ID. The worker acknowledges progress
+   * (flow control) and ends with `deploy_ack`.
+   */
+  deploy: z.object({
+    type: z.enum(["profile", "miner", "full"]),
+    name: z.string().min(1).max(64),
+    size: z.number().int().positive().max(2 ** 40),
+    checksum: z.string().regex(/^[0-9a-f]{64}$/, "SHA-256 as 64 lowercase hex digits"),
+  }).strict(),
+  deploy_progress: z.object({ received: z.number().int().nonnegative() }).strict(),
+  deploy_ack: z.object({
+    success: z.boolean(),
+    name: z.string().max(64).optional(),
+    error: z.string().max(2000).optional(),
+    minerType: z.string().max(32).nullable().optional(),
+    version: z.string().max(64).optional(),
+    profileIds: z.array(z.string().max(64)).max(256).optional(),
+  }).strict(),
 } as const;
 
 /** Message types that may carry a binary body (`ping`/`pong` echo it, for RTT at any size). */
