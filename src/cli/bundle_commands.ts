@@ -113,7 +113,14 @@ export async function resolveMinerSource(
   }
   const path = resolve(value);
   const st = await Deno.stat(path);
-  const type = (typeFlag as MinerType | undefined) ?? guessType(path);
+  let type = (typeFlag as MinerType | undefined) ?? guessType(path);
+  if (!type && st.isDirectory) {
+    // A directory holding a known miner binary.
+    for (const t of ["xmrig", "tt-miner"] as const) {
+      const b = adapterFor(t).defaultBinary!;
+      if (await Deno.stat(join(path, b)).then((x) => x.isFile, () => false)) type ??= t;
+    }
+  }
   if (!type) throw new UsageError(`cannot tell the miner type of ${path}: give --type`, command);
   let version = versionFlag ?? null;
   if (!version) {
