@@ -4,7 +4,7 @@
  * `/api/v1/mining/openapi.json`.
  * @module
  */
-import { createRoute, OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
 import type { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
@@ -24,6 +24,13 @@ import {
 } from "../miners/mod.ts";
 import { SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { ApiError, errorResponse } from "./errors.ts";
+import { json, r } from "./openapi.ts";
+import {
+  isBundleUpload,
+  MAX_UPLOAD_BYTES,
+  registerRemoteRoutes,
+  type RemoteRoutesContext,
+} from "./remote_routes.ts";
 
 /** API mount point. */
 export const API_BASE = "/api/v1/mining";
@@ -40,20 +47,8 @@ export interface ApiContext {
   token: string;
   /** When the node started. */
   startedAt: Date;
-}
-
-const ErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-const errors = {
-  400: { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
-  401: {
-    description: "Missing or wrong bearer token",
-    content: { "application/json": { schema: ErrorSchema } },
-  },
-  404: { description: "Not found", content: { "application/json": { schema: ErrorSchema } } },
-} as const;
-
-function json<T extends z.ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
+  /** Fleet operations and their dependencies (`/remote/*` routes), when this node controls. */
+  remote?: Omit<RemoteRoutesContext, "onShutdown">;
 }
 
 const MinerName = z.object({ name: z.string().min(1).max(64) });
@@ -94,10 +89,6 @@ const HistorySchema = z.object({
     }),
   ),
 });
-
-function r<T extends RouteConfig>(config: T): T {
-  return createRoute({ ...config, responses: { ...errors, ...config.responses } }) as T;
-}
 
 /** The API application plus a hook that ends long-lived streams (call before shutting down). */
 export interface ApiApp {
@@ -162,13 +153,25 @@ export function createApiApp(ctx: ApiContext): ApiApp {
     }, 404)
   );
   app.use("*", secureHeaders());
+  const smallBodies = bodyLimit({
+    maxSize: 1024 * 1024,
+    onError: (c) =>
+      c.json({ error: { code: "payload_too_large", message: "request body over 1 MiB" } }, 413),
+  });
+  const bundleUploads = bodyLimit({
+    maxSize: MAX_UPLOAD_BYTES,
+    onError: (c) =>
+      c.json({
+        error: { code: "payload_too_large", message: `bundle over ${MAX_UPLOAD_BYTES} bytes` },
+      }, 413),
+  });
   app.use(
     "*",
-    bodyLimit({
-      maxSize: 1024 * 1024,
-      onError: (c) =>
-        c.json({ error: { code: "payload_too_large", message: "request body over 1 MiB" } }, 413),
-    }),
+    (c, next) =>
+      (isBundleUpload(c.req.path, c.req.header("content-type")) ? bundleUploads : smallBodies)(
+        c,
+        next,
+      ),
   );
   app.get(
     "/health",
@@ -509,6 +512,8 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       return c.json({ miner: q.miner ?? null, ...res }, 200);
     },
   );
+
+  if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
 
   app.doc(`${API_BASE}/openapi.json`, {
     openapi: "3.0.0",

@@ -28,6 +28,12 @@ const BY_NAME: Record<string, [ContentfulStatusCode, string]> = {
   RequestTimeoutError: [504, "timeout"],
   PeerRefusedError: [502, "peer_refused"],
   DialError: [502, "peer_unreachable"],
+  PeerOfflineError: [502, "peer_offline"],
+  RemoteError: [502, "remote_error"],
+  SessionClosedError: [502, "peer_disconnected"],
+  DeployFailedError: [502, "deploy_failed"],
+  BundleError: [400, "invalid_bundle"],
+  WrongPasswordError: [400, "invalid_bundle"],
 };
 
 /** Turns any error into a JSON response. */

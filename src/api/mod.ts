@@ -18,3 +18,10 @@ export {
   loadOrCreateApiToken,
   readApiToken,
 } from "./token.ts";
+export {
+  FleetNodeStatusSchema,
+  type FleetOps,
+  type FleetStatusDoc,
+  FleetStatusSchema,
+  type RemoteRoutesContext,
+} from "./remote_routes.ts";

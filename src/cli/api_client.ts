@@ -23,19 +23,24 @@ export class ApiClient {
   constructor(readonly baseUrl: string, readonly token: string) {}
 
   /** Finds the running node's API for these paths. */
-  static async locate(paths: NodePaths, explicit?: string): Promise<ApiClient> {
+  static async locate(
+    paths: NodePaths,
+    explicit?: string,
+    options: { runtimeOnly?: boolean } = {},
+  ): Promise<ApiClient> {
     const token = await readApiToken(paths);
     if (!token) {
       throw new ApiClientError(
         `no API token in ${paths.configDir}: run \`miner-cli node init\` (or start \`miner-cli node serve\` once)`,
       );
     }
-    let url = explicit ?? Deno.env.get("MINER_CLI_API");
+    let url = explicit ?? (options.runtimeOnly ? undefined : Deno.env.get("MINER_CLI_API"));
     if (!url) {
       const rt = await readJsonFile(
         apiRuntimePath(paths),
         z.object({ url: z.string(), pid: z.number() }),
       ).catch(() => undefined);
+      if (!rt && options.runtimeOnly) throw new ApiClientError("no node running for this home");
       url = rt?.url ?? "http://127.0.0.1:9090";
     }
     if (!/^https?:\/\//.test(url)) url = `http://${url}`;
@@ -75,6 +80,57 @@ export class ApiClient {
       );
     }
     return data as T;
+  }
+
+  /** Whether a node answers `/health` within `timeoutMs` (and is node `expectId`, if given). */
+  async healthy(timeoutMs: number, expectId?: string): Promise<boolean> {
+    try {
+      const res = await fetch(this.baseUrl + "/health", {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return false;
+      }
+      const body = await res.json() as { id?: string };
+      return expectId === undefined || body.id === expectId;
+    } catch {
+      return false;
+    }
+  }
+
+  /** POSTs a byte stream and calls `onLine` for each line of the (NDJSON) answer. */
+  async upload(
+    path: string,
+    body: ReadableStream<Uint8Array>,
+    contentType: string,
+    onLine: (line: string) => void,
+  ): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType },
+        body,
+      });
+    } catch (err) {
+      throw new ApiClientError(`no node answering at ${this.baseUrl} (${(err as Error).message})`);
+    }
+    if (!res.ok || !res.body) {
+      const e = await res.json().catch(() => null) as { error?: { message?: string } } | null;
+      throw new ApiClientError(e?.error?.message ?? `HTTP ${res.status} from ${path}`, res.status);
+    }
+    let buf = "";
+    for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (line) onLine(line);
+      }
+    }
+    if (buf.trim()) onLine(buf.trim());
   }
 
   /** Opens a Server-Sent Events stream and calls `onEvent` per event until the signal aborts. */

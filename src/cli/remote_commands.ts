@@ -1,24 +1,33 @@
 /**
- * `remote status|start|stop|logs`: controlling workers over the encrypted mesh. Each command
- * dials the peers directly with this node's identity, so it works from cron without a daemon.
- * `remote status` exits 0 when every peer answered, 2 when some are offline or timed out, 1 on
- * error.
+ * `remote status|start|stop|logs|deploy`: controlling workers over the encrypted mesh. When this
+ * home's node runs (`node serve`), commands go through its API, which also reaches workers that
+ * connected in with `--connect`; otherwise (or with `--direct`) they dial the peers with this
+ * node's identity, so they work from cron without a daemon. `remote status` exits 0 when every
+ * peer answered, 2 when some are offline or timed out, 1 on error.
  * @module
  */
-import { digestStream, openBundle, readManifest, writeStreamAtomic } from "../bundles/mod.ts";
-import { formatHashrate, type MinerStats, ProfileStore } from "../miners/mod.ts";
 import {
-  fanOut,
+  digestStream,
+  type Manifest,
+  openBundle,
+  readManifest,
+  writeStreamAtomic,
+} from "../bundles/mod.ts";
+import { formatHashrate, type MinerType, MinerTypeSchema, ProfileStore } from "../miners/mod.ts";
+import {
+  type DeployAnnouncement,
+  DeployFailedError,
+  Fleet,
+  type FleetStatus,
   MeshNode,
   REQUEST_TIMEOUTS,
-  requestPeer,
-  RequestTimeoutError,
-  sendDeploy,
-  sessionFor,
 } from "../node/mod.ts";
-import type { Message, PayloadOf } from "../protocol/mod.ts";
+import type { PayloadOf } from "../protocol/mod.ts";
+import { readJsonFile } from "../store/mod.ts";
+import { z } from "zod";
+import { ApiClient, ApiClientError } from "./api_client.ts";
 import { join } from "node:path";
-import { bool, duration, int, parseCommandArgs, str, UsageError } from "./args.ts";
+import { bool, duration, int, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { progressBar, table } from "./format.ts";
 import {
@@ -37,12 +46,158 @@ function openMesh(ctx: CliContext): Promise<MeshNode> {
   });
 }
 
-type Stats = PayloadOf<"stats">;
+type LogLine = PayloadOf<"logs">["lines"][number];
+type DeployAck = PayloadOf<"deploy_ack">;
+
+/** How `remote` commands reach workers: this node's running daemon, or a direct dial. */
+interface Backend {
+  via: "daemon" | "direct";
+  status(
+    ref: string | undefined,
+    o: { timeoutMs: number; concurrency: number },
+  ): Promise<FleetStatus>;
+  start(
+    ref: string,
+    o: { profileRef: string; minerType?: MinerType; timeoutMs: number },
+  ): Promise<PayloadOf<"miner_ack">>;
+  stop(ref: string, miner: string | undefined, timeoutMs: number): Promise<string[]>;
+  logs(ref: string, miner: string, lines: number, timeoutMs: number): Promise<PayloadOf<"logs">>;
+  follow(
+    ref: string,
+    miner: string,
+    lines: number,
+    onLines: (l: LogLine[]) => void,
+    signal: AbortSignal,
+  ): Promise<string | null>;
+  deploy(
+    ref: string,
+    file: string,
+    announce: DeployAnnouncement,
+    onProgress: (n: number, total: number) => void,
+    stallMs: number,
+  ): Promise<DeployAck>;
+  close(): Promise<void>;
+}
+
+async function directBackend(ctx: CliContext): Promise<Backend> {
+  const mesh = await openMesh(ctx);
+  const fleet = new Fleet(mesh);
+  const store = new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
+  return {
+    via: "direct",
+    status: (ref, o) => fleet.status(ref, o),
+    async start(ref, o) {
+      // Send our copy of the profile when we have it, so the worker need not have it already.
+      const local = await store.get(o.profileRef).catch(() => undefined);
+      const minerType = o.minerType ?? local?.minerType;
+      if (!minerType) {
+        throw new UsageError(
+          `profile ${o.profileRef} is not known here; give --type so the worker can start its own copy`,
+          "remote start",
+        );
+      }
+      return fleet.start(ref, {
+        profileRef: local?.id ?? o.profileRef,
+        minerType,
+        profile: local,
+        timeoutMs: o.timeoutMs,
+      });
+    },
+    stop: (ref, miner, timeoutMs) => fleet.stop(ref, miner, timeoutMs),
+    logs: (ref, miner, lines, timeoutMs) => fleet.logs(ref, miner, { lines, timeoutMs }),
+    follow: (ref, miner, lines, onLines, signal) =>
+      fleet.follow(ref, miner, onLines, { lines, signal }),
+    deploy: (ref, file, announce, onProgress, stallMs) =>
+      fleet.deploy(ref, file, announce, { onProgress, stallMs }),
+    close: () => mesh.close(), // also flushes the registry (scores, last seen)
+  };
+}
+
+function daemonBackend(api: ApiClient): Backend {
+  const base = "/api/v1/mining/remote";
+  const enc = encodeURIComponent;
+  return {
+    via: "daemon",
+    status: (ref, o) =>
+      api.request<FleetStatus>(
+        "GET",
+        `${base}/${ref ? `${enc(ref)}/` : ""}stats?timeout=${o.timeoutMs}`,
+      ),
+    start: (ref, o) =>
+      api.request("POST", `${base}/${enc(ref)}/start`, {
+        profileId: o.profileRef,
+        ...(o.minerType ? { minerType: o.minerType } : {}),
+      }),
+    async stop(ref, miner) {
+      const r = await api.request<{ stopped: string[] }>(
+        "POST",
+        `${base}/${enc(ref)}/stop`,
+        miner ? { minerName: miner } : {},
+      );
+      return r.stopped;
+    },
+    logs: (ref, miner, lines) =>
+      api.request("GET", `${base}/${enc(ref)}/logs?miner=${enc(miner)}&lines=${lines}`),
+    async follow(ref, miner, lines, onLines, signal) {
+      let reason: string | null = null;
+      await api.stream(
+        `${base}/${enc(ref)}/logs/follow?miner=${enc(miner)}&lines=${lines}`,
+        (event, data) => {
+          if (event === "line") onLines([JSON.parse(data)]);
+          else if (event === "end") reason = JSON.parse(data).reason;
+          else if (event === "error") throw new ApiClientError(JSON.parse(data).message);
+        },
+        signal,
+      );
+      return signal.aborted ? null : reason ?? "the node ended the stream";
+    },
+    async deploy(ref, file, _announce, onProgress) {
+      let ack: DeployAck | null = null;
+      let failure: string | null = null;
+      await api.upload(
+        `${base}/${enc(ref)}/deploy`,
+        (await Deno.open(file)).readable,
+        "application/x-tar",
+        (line) => {
+          const ev = JSON.parse(line);
+          if (ev.event === "progress") onProgress(ev.received, ev.total);
+          else if (ev.event === "done") ack = ev.ack;
+          else if (ev.event === "error") failure = ev.message;
+        },
+      );
+      if (failure) throw new DeployFailedError({ name: ref }, failure);
+      if (!ack) throw new ApiClientError("the node ended the deploy without a result");
+      return ack;
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Picks the daemon when one runs for this home (unless `--direct`), else dials directly. */
+async function backend(ctx: CliContext, p: Parsed): Promise<Backend> {
+  if (!bool(p, "direct")) {
+    const api = await ApiClient.locate(ctx.paths, str(p, "api"), { runtimeOnly: !str(p, "api") })
+      .catch(() => null);
+    const me = await readJsonFile(ctx.paths.nodeJson, z.object({ id: z.string() }))
+      .catch(() => undefined);
+    if (api && me && await api.healthy(1500, me.id)) return daemonBackend(api);
+    if (str(p, "api")) {
+      throw new ApiClientError(`no node answering at ${api?.baseUrl ?? str(p, "api")}`);
+    }
+  }
+  return directBackend(ctx);
+}
+
+const ROUTE_FLAGS = {
+  direct: { type: "boolean" },
+  api: { type: "string" },
+} as const;
 
 /** `remote status [peer]`. */
 export async function remoteStatus(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "remote status";
   const p = parseCommandArgs(cmd, args, {
+    ...ROUTE_FLAGS,
     timeout: { type: "string" },
     concurrency: { type: "string" },
   });
@@ -55,69 +210,20 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
     fallback: REQUEST_TIMEOUTS.stats,
   });
   const concurrency = int(p, "concurrency", { min: 1, max: 1024, fallback: 64 });
-  const mesh = await openMesh(ctx);
+  const b = await backend(ctx, p);
   try {
-    const peers = p.positionals.length
-      ? [mesh.registry.resolve(p.positionals[0])]
-      : mesh.registry.list().filter((x) => x.role !== "controller");
-    const results = await fanOut(
-      peers,
-      async (peer) => (await requestPeer(mesh, peer, "get_stats", {}, timeoutMs)).payload as Stats,
-      { concurrency },
-    );
-    const nodes = results.map((r) => ({
-      id: r.peer.id,
-      name: r.peer.name,
-      address: r.peer.address,
-      online: r.ok,
-      ...(r.ok
-        ? {
-          uptime: r.value!.uptime,
-          role: r.value!.role,
-          hashrate: r.value!.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0),
-          miners: r.value!.miners,
-          ...(r.value!.capabilities ? { capabilities: r.value!.capabilities } : {}),
-        }
-        : { error: r.error, miners: [] as MinerStats[] }),
-      ms: Math.round(r.ms),
-    }));
-    const total = nodes.reduce(
-      (a, n) => a + (n.online ? (n as { hashrate: number }).hashrate : 0),
-      0,
-    );
-    const offline = nodes.filter((n) => !n.online).length;
+    const doc = await b.status(p.positionals[0], { timeoutMs, concurrency });
     if (bool(p, "json")) {
-      ctx.io.out(
-        JSON.stringify(
-          {
-            totalHashrate: total,
-            nodes: nodes.length,
-            online: nodes.length - offline,
-            offline,
-            peers: nodes,
-          },
-          null,
-          2,
-        ),
-      );
-    } else if (nodes.length === 0) {
+      ctx.io.out(JSON.stringify(doc, null, 2));
+    } else if (doc.nodes === 0) {
       ctx.io.out(
         "no worker peers registered: add one with `miner-cli peer add --address HOST:PORT`",
       );
     } else {
       const rows: (string | number)[][] = [];
-      for (const n of nodes) {
+      for (const n of doc.peers) {
         if (!n.online) {
-          rows.push([
-            n.name,
-            "○ offline",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-            (n as { error?: string }).error?.slice(0, 60) ?? "",
-          ]);
+          rows.push([n.name, "○ offline", "-", "-", "-", "-", "-", n.error?.slice(0, 60) ?? ""]);
           continue;
         }
         if (n.miners.length === 0) {
@@ -143,14 +249,14 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
         ),
       );
       ctx.io.out(
-        `\nfleet: ${formatHashrate(total)} from ${
-          nodes.length - offline
-        }/${nodes.length} nodes online`,
+        `\nfleet: ${
+          formatHashrate(doc.totalHashrate)
+        } from ${doc.online}/${doc.nodes} nodes online`,
       );
     }
-    return offline > 0 ? 2 : 0;
+    return doc.offline > 0 ? 2 : 0;
   } finally {
-    await mesh.close();
+    await b.close();
   }
 }
 
@@ -158,6 +264,7 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
 export async function remoteStart(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "remote start";
   const p = parseCommandArgs(cmd, args, {
+    ...ROUTE_FLAGS,
     profile: { type: "string" },
     type: { type: "string" },
     timeout: { type: "string" },
@@ -165,45 +272,35 @@ export async function remoteStart(ctx: CliContext, args: string[]): Promise<numb
   if (p.positionals.length !== 1 || !str(p, "profile")) {
     throw new UsageError("usage: miner-cli remote start <peer> --profile ID [--type TYPE]", cmd);
   }
-  const ref = str(p, "profile")!;
+  const type = str(p, "type");
+  if (type && !MinerTypeSchema.safeParse(type).success) {
+    throw new UsageError(`--type must be one of ${MinerTypeSchema.options.join(", ")}`, cmd);
+  }
   const timeoutMs = duration(p, "timeout", {
     min: 100,
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.start,
   });
-  const mesh = await openMesh(ctx);
+  const b = await backend(ctx, p);
   try {
-    const peer = mesh.registry.resolve(p.positionals[0]);
-    // Send our copy of the profile when we have it, so the worker need not have it already.
-    const local = await new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")).get(ref)
-      .catch(() => undefined);
-    const minerType = (str(p, "type") ?? local?.minerType) as
-      | PayloadOf<"start_miner">["minerType"]
-      | undefined;
-    if (!minerType) {
-      throw new UsageError(
-        `profile ${ref} is not known here; give --type so the worker can start its own copy`,
-        cmd,
-      );
-    }
-    const res = await requestPeer(mesh, peer, "start_miner", {
-      minerType,
-      profileId: local?.id ?? ref,
-      ...(local ? { config: local } : {}),
-    }, timeoutMs);
-    const ack = res.payload as PayloadOf<"miner_ack">;
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: peer.id, ...ack }));
-    else ctx.io.out(`started ${ack.minerName} on ${peer.name}`);
+    const ref = p.positionals[0];
+    const ack = await b.start(ref, {
+      profileRef: str(p, "profile")!,
+      minerType: type as MinerType | undefined,
+      timeoutMs,
+    });
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
+    else ctx.io.out(`started ${ack.minerName} on ${ref}`);
     return 0;
   } finally {
-    await mesh.close(); // also flushes the registry (scores, last seen)
+    await b.close();
   }
 }
 
 /** `remote stop <peer> [miner]` (all miners when omitted). */
 export async function remoteStop(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "remote stop";
-  const p = parseCommandArgs(cmd, args, { timeout: { type: "string" } });
+  const p = parseCommandArgs(cmd, args, { ...ROUTE_FLAGS, timeout: { type: "string" } });
   if (p.positionals.length < 1 || p.positionals.length > 2) {
     throw new UsageError("usage: miner-cli remote stop <peer> [miner]", cmd);
   }
@@ -212,26 +309,16 @@ export async function remoteStop(ctx: CliContext, args: string[]): Promise<numbe
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.stop,
   });
-  const mesh = await openMesh(ctx);
+  const b = await backend(ctx, p);
   try {
-    const peer = mesh.registry.resolve(p.positionals[0]);
-    let names = p.positionals[1] ? [p.positionals[1]] : [];
-    if (!names.length) {
-      const stats = (await requestPeer(mesh, peer, "get_stats", {}, REQUEST_TIMEOUTS.stats))
-        .payload as Stats;
-      names = stats.miners.map((m) => m.name);
-    }
-    const stopped: string[] = [];
-    for (const minerName of names) {
-      await requestPeer(mesh, peer, "stop_miner", { minerName }, timeoutMs);
-      stopped.push(minerName);
-      if (!bool(p, "json")) ctx.io.out(`stopped ${minerName} on ${peer.name}`);
-    }
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: peer.id, stopped }));
-    else if (!names.length) ctx.io.out(`no miners running on ${peer.name}`);
+    const ref = p.positionals[0];
+    const stopped = await b.stop(ref, p.positionals[1], timeoutMs);
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, stopped }));
+    else if (!stopped.length) ctx.io.out(`no miners running on ${ref}`);
+    else for (const m of stopped) ctx.io.out(`stopped ${m} on ${ref}`);
     return 0;
   } finally {
-    await mesh.close(); // also flushes the registry (scores, last seen)
+    await b.close();
   }
 }
 
@@ -239,6 +326,7 @@ export async function remoteStop(ctx: CliContext, args: string[]): Promise<numbe
 export async function remoteLogs(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "remote logs";
   const p = parseCommandArgs(cmd, args, {
+    ...ROUTE_FLAGS,
     lines: { type: "string", short: "n" },
     follow: { type: "boolean", short: "f" },
     timeout: { type: "string" },
@@ -253,50 +341,22 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
     fallback: REQUEST_TIMEOUTS.logs,
   });
   const json = bool(p, "json");
-  const mesh = await openMesh(ctx);
+  const [ref, miner] = p.positionals;
+  const print = (l: LogLine) => ctx.io.out(json ? JSON.stringify(l) : l.text);
+  const b = await backend(ctx, p);
   try {
-    const peer = mesh.registry.resolve(p.positionals[0]);
-    const print = (l: { seq: number; ts: string; text: string }) =>
-      ctx.io.out(json ? JSON.stringify(l) : l.text);
     if (!bool(p, "follow")) {
-      const res = (await requestPeer(
-        mesh,
-        peer,
-        "get_logs",
-        { minerName: p.positionals[1], lines },
-        timeoutMs,
-      )).payload as PayloadOf<"logs">;
+      const res = await b.logs(ref, miner, lines, timeoutMs);
       if (json) ctx.io.out(JSON.stringify(res, null, 2));
       else res.lines.forEach(print);
       return 0;
     }
-    const { session, dialed } = await sessionFor(mesh, peer, timeoutMs);
-    try {
-      const stream = session.stream(
-        "get_logs",
-        { minerName: p.positionals[1], lines, follow: true },
-        timeoutMs,
-        (m: Message) => {
-          if (m.type === "log_lines") (m.payload as PayloadOf<"log_lines">).lines.forEach(print);
-        },
-      );
-      const first = (await stream.first).payload as PayloadOf<"logs">;
-      first.lines.forEach(print);
-      await new Promise<void>((resolve) => {
-        if (ctx.stopSignal.aborted) return resolve();
-        ctx.stopSignal.addEventListener("abort", () => resolve(), { once: true });
-        session.onClose((reason) => {
-          ctx.io.err(`connection to ${peer.name} closed: ${reason}`);
-          resolve();
-        });
-      });
-      stream.stop();
-      return session.isClosed && !ctx.stopSignal.aborted ? 2 : 0;
-    } finally {
-      if (dialed) session.close("done");
-    }
+    const reason = await b.follow(ref, miner, lines, (ls) => ls.forEach(print), ctx.stopSignal);
+    if (reason === null) return 0;
+    ctx.io.err(`connection to ${ref} closed: ${reason}`);
+    return 2;
   } finally {
-    await mesh.close(); // also flushes the registry (scores, last seen)
+    await b.close();
   }
 }
 
@@ -304,6 +364,7 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
 export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "remote deploy";
   const p = parseCommandArgs(cmd, args, {
+    ...ROUTE_FLAGS,
     ...BUNDLE_FLAGS,
     bundle: { type: "string" },
     "password-file": { type: "string" },
@@ -329,12 +390,10 @@ export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<num
   const tmpDir = join(ctx.paths.dataDir, "tmp");
   await Deno.mkdir(tmpDir, { recursive: true, mode: 0o700 });
   const tmp = join(tmpDir, `deploy-${crypto.randomUUID()}.tar`);
-  const mesh = await openMesh(ctx);
+  const b = await backend(ctx, p);
   try {
-    // Resolve every peer first: a typo fails before anything is built or sent.
-    const peers = p.positionals.map((ref) => mesh.registry.resolve(ref));
     let plain: string;
-    let manifest;
+    let manifest: Manifest;
     let size: number;
     let checksum: string;
     if (bundleFile) {
@@ -360,51 +419,38 @@ export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<num
     }
     const results = [];
     let failed = 0;
-    for (const peer of peers) {
+    for (const ref of p.positionals) {
       const t0 = performance.now();
-      const bar = json ? null : progressBar(ctx.io, `deploy → ${peer.name}`);
+      const bar = json ? null : progressBar(ctx.io, `deploy → ${ref}`);
       try {
-        const { session, dialed } = await sessionFor(mesh, peer, REQUEST_TIMEOUTS.start);
-        try {
-          const ack = await sendDeploy(session, {
-            type: manifest.type,
-            name: manifest.name,
-            size,
-            checksum,
-          }, { file: plain, stallMs, onProgress: (n, total) => bar?.update(n, total) });
-          const seconds = (performance.now() - t0) / 1000;
-          mesh.recordOutcome(peer.id, "success", performance.now() - t0);
-          bar?.done();
-          results.push({
-            peer: peer.id,
-            peerName: peer.name,
-            ok: true,
-            ...ack,
-            bytes: size,
-            seconds,
-          });
-          if (!json) {
-            ctx.io.out(
-              `deployed ${manifest.type} bundle ${manifest.name} ${manifest.version} to ${peer.name}: ${
-                formatBytes(size)
-              } in ${seconds.toFixed(2)} s (${(size / 1e6 / seconds).toFixed(1)} MB/s)`,
-            );
-          }
-        } finally {
-          if (dialed) session.close("deploy done");
+        const ack = await b.deploy(
+          ref,
+          plain,
+          { type: manifest.type, name: manifest.name, size, checksum },
+          (n, total) => bar?.update(n, total),
+          stallMs,
+        );
+        const seconds = (performance.now() - t0) / 1000;
+        bar?.done();
+        results.push({ peer: ref, ok: true, ...ack, bytes: size, seconds });
+        if (!json) {
+          ctx.io.out(
+            `deployed ${manifest.type} bundle ${manifest.name} ${manifest.version} to ${ref}: ${
+              formatBytes(size)
+            } in ${seconds.toFixed(2)} s (${(size / 1e6 / seconds).toFixed(1)} MB/s)`,
+          );
         }
       } catch (err) {
         bar?.done();
         failed++;
         const e = err as Error;
-        mesh.recordOutcome(peer.id, e instanceof RequestTimeoutError ? "timeout" : "failure");
-        results.push({ peer: peer.id, peerName: peer.name, ok: false, error: e.message });
+        results.push({ peer: ref, ok: false, error: e.message });
         if (!json) ctx.io.err(`error: ${e.message}`);
       }
     }
     if (json) {
       ctx.io.out(JSON.stringify(
-        { bundle: { ...manifest, bytes: size, sha256: checksum }, results },
+        { via: b.via, bundle: { ...manifest, bytes: size, sha256: checksum }, results },
         null,
         2,
       ));
@@ -412,6 +458,6 @@ export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<num
     return failed ? 1 : 0;
   } finally {
     await Deno.remove(tmp).catch(() => {});
-    await mesh.close(); // also flushes the registry (scores, last seen)
+    await b.close();
   }
 }

@@ -15,12 +15,19 @@ import {
 } from "../api/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
-import { HistoryStore, MinerManager, minersDir, type SupervisorOptions } from "../miners/mod.ts";
+import {
+  HistoryStore,
+  MinerManager,
+  minersDir,
+  ProfileStore,
+  type SupervisorOptions,
+} from "../miners/mod.ts";
 import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
 import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
+import { Fleet } from "./fleet.ts";
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -111,6 +118,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         history,
         token,
         startedAt,
+        remote: {
+          fleet: new Fleet(mesh),
+          profiles: new ProfileStore(join(paths.configDir, "mining_profiles.json")),
+          tmpDir: join(paths.dataDir, "tmp"),
+        },
       });
       closeStreams = built.closeStreams;
       api = startApiServer(built.app, options.api);

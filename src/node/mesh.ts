@@ -535,6 +535,16 @@ export class MeshNode {
       channel.close("refused");
       throw new PeerRefusedError(address, ack.reason ?? "no reason given");
     }
+    const remote = info!.payload;
+    if (!this.registry.get(remote.id) && this.auth.isAllowed(remote.id)) {
+      // First contact with an allowlisted node we dialed (e.g. `--connect` to a controller):
+      // record it with the address we reached and the role it has now; like inbound first
+      // contact, the role is fixed from here on.
+      this.registry.upsert(
+        this.#newPeer(remote.id, remote.name, info!.publicKey, address, remote.role),
+      );
+      await this.registry.flush();
+    }
     return this.#register(channel, info!, "outbound");
   }
 

@@ -57,3 +57,4 @@ export {
   sendDeploy,
   type SendDeployOptions,
 } from "./deploy.ts";
+export { Fleet, type FleetNodeStatus, type FleetStartOptions, type FleetStatus } from "./fleet.ts";

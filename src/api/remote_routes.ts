@@ -1,0 +1,396 @@
+/**
+ * `/remote/*`: the controller's fleet operations over the daemon's mesh (which also reaches
+ * workers connected in with `--connect`). `remote` CLI commands use these when a daemon runs.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { stream, streamSSE } from "hono/streaming";
+import { z } from "zod";
+import {
+  BundleError,
+  type BundleType,
+  createBundle,
+  type Manifest,
+  readManifest,
+} from "../bundles/mod.ts";
+import {
+  MinerStatsSchema,
+  MinerTypeSchema,
+  type Profile,
+  type ProfileStore,
+} from "../miners/mod.ts";
+import { ApiError } from "./errors.ts";
+import { json, r } from "./openapi.ts";
+
+/** A worker's row in a fleet status. */
+export const FleetNodeStatusSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  address: z.string().nullable(),
+  online: z.boolean(),
+  uptime: z.number().optional(),
+  role: z.string().optional(),
+  hashrate: z.number().optional(),
+  miners: z.array(MinerStatsSchema),
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().optional(),
+  ms: z.number(),
+});
+
+/** A fleet status document. */
+export const FleetStatusSchema = z.object({
+  totalHashrate: z.number(),
+  nodes: z.number(),
+  online: z.number(),
+  offline: z.number(),
+  peers: z.array(FleetNodeStatusSchema),
+});
+/** A fleet status. */
+export type FleetStatusDoc = z.infer<typeof FleetStatusSchema>;
+
+const LogLines = z.array(z.object({ seq: z.number(), ts: z.string(), text: z.string() }));
+const AckSchema = z.object({
+  success: z.boolean(),
+  minerName: z.string().optional(),
+  error: z.string().optional(),
+});
+const DeployAckSchema = z.object({
+  success: z.boolean(),
+  name: z.string().optional(),
+  error: z.string().optional(),
+  minerType: z.string().nullable().optional(),
+  version: z.string().optional(),
+  profileIds: z.array(z.string()).optional(),
+});
+
+/** What the routes need from the node (implemented by `Fleet` in the node module). */
+export interface FleetOps {
+  /** Fleet or single-peer status. */
+  status(ref?: string, options?: { timeoutMs?: number }): Promise<FleetStatusDoc>;
+  /** Start a miner. */
+  start(ref: string, options: {
+    profileRef: string;
+    minerType: Profile["minerType"];
+    profile?: Profile;
+    timeoutMs?: number;
+  }): Promise<z.infer<typeof AckSchema>>;
+  /** Stop one or all miners. */
+  stop(ref: string, minerName?: string, timeoutMs?: number): Promise<string[]>;
+  /** Console lines. */
+  logs(
+    ref: string,
+    minerName: string,
+    options?: { lines?: number; since?: number },
+  ): Promise<{ minerName: string; lines: z.infer<typeof LogLines>; hasMore: boolean }>;
+  /** Follow the console. */
+  follow(
+    ref: string,
+    minerName: string,
+    onLines: (lines: z.infer<typeof LogLines>) => void,
+    options: { lines?: number; signal: AbortSignal },
+  ): Promise<string | null>;
+  /** Deploy a plaintext bundle file. */
+  deploy(
+    ref: string,
+    file: string,
+    announce: { type: BundleType; name: string; size: number; checksum: string },
+    options?: { onProgress?: (received: number, total: number) => void },
+  ): Promise<z.infer<typeof DeployAckSchema>>;
+}
+
+/** Dependencies of {@link registerRemoteRoutes}. */
+export interface RemoteRoutesContext {
+  /** Fleet operations. */
+  fleet: FleetOps;
+  /** The controller's own profiles (sent along with start and deploy). */
+  profiles: ProfileStore;
+  /** Where uploaded and built bundles are kept while they are sent. */
+  tmpDir: string;
+  /** Registers a hook run when the server shuts down (ends streams). */
+  onShutdown(fn: () => void): () => void;
+}
+
+const PeerParam = z.object({ peer: z.string().min(1).max(128) });
+const Timeout = z.object({
+  timeout: z.coerce.number().int().min(100).max(600_000).optional(),
+});
+
+/** Largest uploaded bundle. */
+export const MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
+
+/** Whether a request is a bundle upload (exempt from the 1 MiB body limit). */
+export function isBundleUpload(path: string, contentType: string | undefined): boolean {
+  return /\/remote\/[^/]+\/deploy$/.test(path) &&
+    (contentType ?? "").startsWith("application/x-tar");
+}
+
+/** Adds the `/remote/*` routes under `base`. */
+export function registerRemoteRoutes(
+  app: OpenAPIHono,
+  base: string,
+  ctx: RemoteRoutesContext,
+): void {
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/stats`,
+      request: { query: Timeout },
+      responses: { 200: json(FleetStatusSchema, "Every worker's stats, with the fleet total") },
+    }),
+    async (c) =>
+      c.json(await ctx.fleet.status(undefined, { timeoutMs: c.req.valid("query").timeout }), 200),
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/{peer}/stats`,
+      request: { params: PeerParam, query: Timeout },
+      responses: { 200: json(FleetStatusSchema, "One worker's stats") },
+    }),
+    async (c) =>
+      c.json(
+        await ctx.fleet.status(c.req.valid("param").peer, {
+          timeoutMs: c.req.valid("query").timeout,
+        }),
+        200,
+      ),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/remote/{peer}/start`,
+      request: {
+        params: PeerParam,
+        body: {
+          content: {
+            "application/json": {
+              schema: z.object({
+                profileId: z.string().min(1).max(64),
+                minerType: MinerTypeSchema.optional(),
+              }).strict(),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(AckSchema, "Started") },
+    }),
+    async (c) => {
+      const { profileId, minerType } = c.req.valid("json");
+      const local = await ctx.profiles.get(profileId).catch(() => undefined);
+      const type = minerType ?? local?.minerType;
+      if (!type) {
+        throw new ApiError(
+          400,
+          "bad_request",
+          `profile ${profileId} is not known here; give minerType so the worker starts its own copy`,
+        );
+      }
+      return c.json(
+        await ctx.fleet.start(c.req.valid("param").peer, {
+          profileRef: local?.id ?? profileId,
+          minerType: type,
+          profile: local,
+        }),
+        200,
+      );
+    },
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/remote/{peer}/stop`,
+      request: {
+        params: PeerParam,
+        body: {
+          content: {
+            "application/json": {
+              schema: z.object({ minerName: z.string().min(1).max(64).optional() }).strict(),
+            },
+          },
+          required: true,
+        },
+      },
+      responses: { 200: json(z.object({ stopped: z.array(z.string()) }), "Stopped") },
+    }),
+    async (c) =>
+      c.json({
+        stopped: await ctx.fleet.stop(c.req.valid("param").peer, c.req.valid("json").minerName),
+      }, 200),
+  );
+  const LogsQuery = z.object({
+    miner: z.string().min(1).max(64),
+    lines: z.coerce.number().int().min(1).max(100_000).optional(),
+    since: z.coerce.number().int().min(0).optional(),
+  });
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/{peer}/logs`,
+      request: { params: PeerParam, query: LogsQuery },
+      responses: {
+        200: json(
+          z.object({ minerName: z.string(), lines: LogLines, hasMore: z.boolean() }),
+          "A worker's miner console",
+        ),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      return c.json(
+        await ctx.fleet.logs(c.req.valid("param").peer, q.miner, {
+          lines: q.lines,
+          since: q.since,
+        }),
+        200,
+      );
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/{peer}/logs/follow`,
+      request: { params: PeerParam, query: LogsQuery },
+      responses: {
+        200: { description: "Server-Sent Events: `line` per console line, `end` when it stops" },
+      },
+    }),
+    (c) => {
+      const q = c.req.valid("query");
+      const peer = c.req.valid("param").peer;
+      return streamSSE(c, async (sse) => {
+        const ac = new AbortController();
+        const unshut = ctx.onShutdown(() => ac.abort());
+        sse.onAbort(() => ac.abort());
+        let chain = Promise.resolve();
+        try {
+          const reason = await ctx.fleet.follow(peer, q.miner, (lines) => {
+            for (const l of lines) {
+              chain = chain.then(() =>
+                sse.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) })
+              );
+            }
+          }, { lines: q.lines, signal: ac.signal });
+          await chain;
+          if (reason !== null) {
+            await sse.writeSSE({ event: "end", data: JSON.stringify({ reason }) });
+          }
+        } catch (err) {
+          await chain.catch(() => {});
+          await sse.writeSSE({
+            event: "error",
+            data: JSON.stringify({ message: (err as Error).message }),
+          });
+        } finally {
+          unshut();
+        }
+      });
+    },
+  );
+
+  // Deploy: a JSON body names controller profiles to bundle; an application/x-tar body is a
+  // plaintext bundle uploaded by the CLI. The answer streams NDJSON: progress, then the result.
+  const DeployJson = z.object({
+    profiles: z.array(z.string().min(1).max(64)).min(1).max(64),
+  }).strict();
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: `${base}/remote/{peer}/deploy`,
+    request: {
+      params: PeerParam,
+      body: {
+        content: {
+          "application/json": { schema: DeployJson },
+          "application/x-tar": { schema: z.string().describe("a plaintext bundle") },
+        },
+        required: true,
+      },
+    },
+    responses: {
+      200: {
+        description:
+          'NDJSON lines: {"event":"progress","received","total"}..., then {"event":"done","ack"} or {"event":"error","message"}',
+      },
+    },
+  });
+  app.post(`${base}/remote/:peer/deploy`, async (c) => {
+    const peer = PeerParam.parse(c.req.param()).peer;
+    await Deno.mkdir(ctx.tmpDir, { recursive: true, mode: 0o700 });
+    const tmp = join(ctx.tmpDir, `deploy-${crypto.randomUUID()}.tar`);
+    let manifest: Manifest;
+    let size: number;
+    let checksum: string;
+    try {
+      if (isBundleUpload(c.req.path, c.req.header("content-type"))) {
+        if (!c.req.raw.body) throw new ApiError(400, "bad_request", "empty bundle upload");
+        const h = createHash("sha256");
+        size = 0;
+        const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+        try {
+          for await (const chunk of c.req.raw.body) {
+            h.update(chunk);
+            size += chunk.length;
+            let off = 0;
+            while (off < chunk.length) off += await f.write(chunk.subarray(off));
+          }
+        } finally {
+          f.close();
+        }
+        checksum = h.digest("hex");
+        manifest = await readManifest((await Deno.open(tmp)).readable);
+      } else {
+        let body: unknown;
+        try {
+          body = await c.req.json();
+        } catch {
+          throw new ApiError(
+            415,
+            "unsupported_media_type",
+            "send JSON {profiles: [...]} or an application/x-tar bundle",
+          );
+        }
+        const parsed = DeployJson.safeParse(body);
+        if (!parsed.success) {
+          throw new ApiError(400, "bad_request", `profiles: ${parsed.error.issues[0].message}`);
+        }
+        const profiles: Profile[] = [];
+        for (const ref of parsed.data.profiles) profiles.push(await ctx.profiles.get(ref));
+        const made = await createBundle(tmp, { profiles });
+        manifest = made.manifest;
+        size = made.plainBytes;
+        checksum = made.plainSha256;
+      }
+    } catch (err) {
+      await Deno.remove(tmp).catch(() => {});
+      if (err instanceof BundleError) throw new ApiError(400, "invalid_bundle", err.message);
+      throw err;
+    }
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, async (out) => {
+      const line = (o: unknown) => out.write(JSON.stringify(o) + "\n");
+      let last = 0;
+      try {
+        const ack = await ctx.fleet.deploy(peer, tmp, {
+          type: manifest.type,
+          name: manifest.name,
+          size,
+          checksum,
+        }, {
+          onProgress: (received, total) => {
+            const now = Date.now();
+            if (now - last < 100 && received < total) return;
+            last = now;
+            line({ event: "progress", received, total }).catch(() => {});
+          },
+        });
+        await line({ event: "done", ack, bundle: { ...manifest, bytes: size, sha256: checksum } });
+      } catch (err) {
+        await line({ event: "error", message: (err as Error).message });
+      } finally {
+        await Deno.remove(tmp).catch(() => {});
+      }
+    });
+  });
+}

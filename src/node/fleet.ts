@@ -1,0 +1,234 @@
+/**
+ * Fleet operations of a controller, shared by the CLI (direct dial, no daemon) and the daemon's
+ * API (which also reaches workers connected in with `--connect`): fleet status with aggregation,
+ * remote start/stop/logs/follow, and deploy.
+ * @module
+ */
+import type { MinerStats, Profile } from "../miners/mod.ts";
+import type { Peer } from "../peers/mod.ts";
+import type { Message, PayloadOf } from "../protocol/mod.ts";
+import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
+import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
+import type { MeshNode } from "./mesh.ts";
+import { RequestTimeoutError } from "./session.ts";
+
+/** One node's row in a fleet status. */
+export interface FleetNodeStatus {
+  /** Node ID. */
+  id: string;
+  /** Name. */
+  name: string;
+  /** Registered address (null for nodes that connect in). */
+  address: string | null;
+  /** Whether it answered. */
+  online: boolean;
+  /** Seconds since the node started. */
+  uptime?: number;
+  /** Its role. */
+  role?: string;
+  /** Sum of its miners' current hashrate (H/s). */
+  hashrate?: number;
+  /** Its miners. */
+  miners: MinerStats[];
+  /** Capabilities it reported. */
+  capabilities?: Record<string, unknown>;
+  /** Why it did not answer. */
+  error?: string;
+  /** Round trip in ms. */
+  ms: number;
+}
+
+/** A fleet status document (`remote status --json`, `GET /remote/stats`). */
+export interface FleetStatus {
+  /** Total current hashrate of the nodes that answered (H/s). */
+  totalHashrate: number;
+  /** Nodes asked. */
+  nodes: number;
+  /** Nodes that answered. */
+  online: number;
+  /** Nodes that did not. */
+  offline: number;
+  /** Per node. */
+  peers: FleetNodeStatus[];
+}
+
+/** A start request. */
+export interface FleetStartOptions {
+  /** Profile reference on the worker (or the ID of `profile`). */
+  profileRef: string;
+  /** Miner type. */
+  minerType: Profile["minerType"];
+  /** The whole profile, when the controller has it (the worker saves it). */
+  profile?: Profile;
+  /** Timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** Fleet operations over a mesh node. */
+export class Fleet {
+  /** Wraps a mesh node. */
+  constructor(readonly mesh: MeshNode) {}
+
+  /** Resolves a peer by ID, ID prefix or name. */
+  peer(ref: string): Peer {
+    return this.mesh.registry.resolve(ref);
+  }
+
+  /** Every peer that may run miners (registered roles worker and dual). */
+  workers(): Peer[] {
+    return this.mesh.registry.list().filter((p) => p.role !== "controller");
+  }
+
+  /** Asks every worker (or one) for stats, in parallel, and aggregates. */
+  async status(
+    ref?: string,
+    options: { timeoutMs?: number; concurrency?: number } = {},
+  ): Promise<FleetStatus> {
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.stats;
+    const peers = ref ? [this.peer(ref)] : this.workers();
+    const results = await fanOut(
+      peers,
+      async (peer) =>
+        (await requestPeer(this.mesh, peer, "get_stats", {}, timeoutMs)).payload as PayloadOf<
+          "stats"
+        >,
+      { concurrency: options.concurrency ?? 64 },
+    );
+    const rows: FleetNodeStatus[] = results.map((r) => {
+      const base = {
+        id: r.peer.id,
+        name: r.peer.name,
+        address: r.peer.address,
+        ms: Math.round(r.ms),
+      };
+      if (!r.ok) return { ...base, online: false, error: r.error, miners: [] };
+      const v = r.value!;
+      return {
+        ...base,
+        online: true,
+        uptime: v.uptime,
+        role: v.role,
+        hashrate: v.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0),
+        miners: v.miners,
+        ...(v.capabilities ? { capabilities: v.capabilities } : {}),
+      };
+    });
+    const online = rows.filter((n) => n.online).length;
+    return {
+      totalHashrate: rows.reduce((a, n) => a + (n.hashrate ?? 0), 0),
+      nodes: rows.length,
+      online,
+      offline: rows.length - online,
+      peers: rows,
+    };
+  }
+
+  /** Starts a miner on a worker. */
+  async start(ref: string, options: FleetStartOptions): Promise<PayloadOf<"miner_ack">> {
+    const peer = this.peer(ref);
+    const res = await requestPeer(this.mesh, peer, "start_miner", {
+      minerType: options.minerType,
+      profileId: options.profile?.id ?? options.profileRef,
+      ...(options.profile ? { config: options.profile } : {}),
+    }, options.timeoutMs ?? REQUEST_TIMEOUTS.start);
+    return res.payload as PayloadOf<"miner_ack">;
+  }
+
+  /** Stops one miner, or all of a worker's miners; returns the names stopped. */
+  async stop(
+    ref: string,
+    minerName?: string,
+    timeoutMs: number = REQUEST_TIMEOUTS.stop,
+  ): Promise<string[]> {
+    const peer = this.peer(ref);
+    let names = minerName ? [minerName] : [];
+    if (!minerName) {
+      const stats = (await requestPeer(this.mesh, peer, "get_stats", {}, REQUEST_TIMEOUTS.stats))
+        .payload as PayloadOf<"stats">;
+      names = stats.miners.map((m) => m.name);
+    }
+    const stopped: string[] = [];
+    for (const name of names) {
+      await requestPeer(this.mesh, peer, "stop_miner", { minerName: name }, timeoutMs);
+      stopped.push(name);
+    }
+    return stopped;
+  }
+
+  /** A worker's miner console lines. */
+  async logs(
+    ref: string,
+    minerName: string,
+    options: { lines?: number; since?: number; timeoutMs?: number } = {},
+  ): Promise<PayloadOf<"logs">> {
+    const peer = this.peer(ref);
+    return (await requestPeer(this.mesh, peer, "get_logs", {
+      minerName,
+      ...(options.lines ? { lines: options.lines } : {}),
+      ...(options.since !== undefined ? { since: options.since } : {}),
+    }, options.timeoutMs ?? REQUEST_TIMEOUTS.logs)).payload as PayloadOf<"logs">;
+  }
+
+  /**
+   * Follows a worker's miner console: `onLines` gets the backlog, then new lines, until `signal`
+   * aborts (resolves null) or the connection drops (resolves the reason).
+   */
+  async follow(
+    ref: string,
+    minerName: string,
+    onLines: (lines: PayloadOf<"logs">["lines"]) => void,
+    options: { lines?: number; signal: AbortSignal; timeoutMs?: number },
+  ): Promise<string | null> {
+    const peer = this.peer(ref);
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.logs;
+    const { session, dialed } = await sessionFor(this.mesh, peer, timeoutMs);
+    try {
+      const stream = session.stream(
+        "get_logs",
+        { minerName, lines: options.lines ?? 50, follow: true },
+        timeoutMs,
+        (m: Message) => {
+          if (m.type === "log_lines") onLines((m.payload as PayloadOf<"log_lines">).lines);
+        },
+      );
+      onLines(((await stream.first).payload as PayloadOf<"logs">).lines);
+      const reason = await new Promise<string | null>((resolve) => {
+        if (options.signal.aborted) return resolve(null);
+        options.signal.addEventListener("abort", () => resolve(null), { once: true });
+        session.onClose((r) => resolve(r));
+      });
+      stream.stop();
+      return reason;
+    } finally {
+      if (dialed) session.close("done");
+    }
+  }
+
+  /** Streams a plaintext bundle file to a worker; returns its ack (throws on failure). */
+  async deploy(
+    ref: string,
+    file: string,
+    announce: DeployAnnouncement,
+    options: { onProgress?: (received: number, total: number) => void; stallMs?: number } = {},
+  ): Promise<PayloadOf<"deploy_ack">> {
+    const peer = this.peer(ref);
+    const t0 = performance.now();
+    try {
+      const { session, dialed } = await sessionFor(this.mesh, peer, REQUEST_TIMEOUTS.start);
+      try {
+        const ack = await sendDeploy(session, announce, {
+          file,
+          onProgress: options.onProgress,
+          stallMs: options.stallMs,
+        });
+        this.mesh.recordOutcome(peer.id, "success", performance.now() - t0);
+        return ack;
+      } finally {
+        if (dialed) session.close("deploy done");
+      }
+    } catch (err) {
+      this.mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError ? "timeout" : "failure");
+      throw err;
+    }
+  }
+}
