@@ -202,3 +202,79 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("remote: a worker behind NAT dials the controller (--connect); commands go through the controller's node", async () => {
+  const root = await tempHome();
+  const c = `${root}/c`;
+  const w = `${root}/w`;
+  const ctl = await initNode(c, "control", "controller");
+  const wk = await initNode(w, "rig-nat", "worker");
+  await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", { env: EMU });
+  await cliOk(w, ["peer", "allow", ctl.id]);
+  await cliOk(c, ["peer", "allow", wk.id]);
+  const cs = await serve(c);
+  // The worker listens on loopback only for show: the controller never dials it.
+  const ws = await serve(w, [...FAST, "--connect", cs.address]);
+  try {
+    await cs.waitForLog(new RegExp(`peer_connected.*${wk.id}`), 15_000);
+    // Registered on the controller without an address: only the inbound link reaches it.
+    const peers = JSON.parse((await cliOk(c, ["peer", "list", "--json"])).stdout);
+    const entry = (Array.isArray(peers) ? peers : peers.peers).find((p: { id: string }) =>
+      p.id === wk.id
+    );
+    assert.equal(entry.address, null);
+    assert.equal(entry.role, "worker");
+    // A direct dial cannot reach it...
+    const direct = await cli(c, ["remote", "status", "--direct", "--json", "--timeout", "2s"]);
+    assert.equal(direct.code, 2);
+    assert.match(JSON.parse(direct.stdout).peers[0].error, /no address to dial/);
+    // ...the controller's node can, over the worker's own connection.
+    await addXmrigProfile(c, "cpu", ["--threads", "1"]);
+    const dep = JSON.parse(
+      (await cliOk(c, ["remote", "deploy", "rig-nat", "--profile", "cpu", "--json"])).stdout,
+    );
+    assert.equal(dep.via, "daemon");
+    assert.equal(dep.results[0].ok, true);
+    assert.equal(
+      JSON.parse((await cliOk(w, ["profile", "show", "cpu", "--json"])).stdout).name,
+      "cpu",
+    );
+    await cliOk(c, ["remote", "start", "rig-nat", "--profile", "cpu"]);
+    await until(
+      async () => {
+        const r = await cli(c, ["remote", "status", "--json"]);
+        const doc = JSON.parse(r.stdout);
+        return r.code === 0 && (doc.peers[0].miners[0]?.hashrate.now ?? 0) > 0;
+      },
+      "hashing through the inbound link",
+      20_000,
+    );
+    const logs = (await cliOk(c, ["remote", "logs", "rig-nat", "cpu", "--lines", "3"])).stdout;
+    assert.equal(logs.trim().split("\n").length, 3);
+    const followed = await followUntil(
+      c,
+      ["remote", "logs", "rig-nat", "cpu", "--lines", "1", "--follow"],
+      /speed 10s/,
+      2,
+    );
+    assert.equal(followed.code, 0);
+    assert.match((await cliOk(c, ["remote", "stop", "rig-nat"])).stdout, /stopped cpu on rig-nat/);
+    const audit = (await Deno.readTextFile(`${w}/data/audit.log`)).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.peerName]), [
+      ["deploy", "ok", "control"],
+      ["start_miner", "ok", "control"],
+      ["stop_miner", "ok", "control"],
+    ]);
+    // The worker goes away: reported offline, exit 2.
+    await ws.stop();
+    const r = await cli(c, ["remote", "status", "--json", "--timeout", "2s"]);
+    assert.equal(r.code, 2);
+    assert.equal(JSON.parse(r.stdout).peers[0].online, false);
+  } finally {
+    await ws.stop();
+    await cs.stop();
+    assert.deepEqual(await processesMentioning(w), []);
+    await Deno.remove(root, { recursive: true });
+  }
+});
