@@ -7,13 +7,21 @@
  *
  * supervision: node CPU% and RSS while it supervises 10 emulated miners polled every 10 s.
  *
- * usage: deno task bench [--only mesh|supervision] [--seconds S] [--supervise-seconds S] [--json]
+ * fleet: wall time and peak RSS of a cold `miner-cli remote status --json` (a fresh process)
+ * against 100 worker nodes, hosted by 4 processes of 25 node identities each, each on its port.
+ *
+ * deploy: throughput of `miner-cli remote deploy --bundle` of a 100 MB bundle to a worker
+ * process (`node serve`), received, extracted and verified.
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy] [--seconds S]
+ *          [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
 import WebSocket from "ws";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MeshNode } from "../src/node/mod.ts";
+import { PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 
 const { values } = parseArgs({
@@ -254,9 +262,276 @@ async function benchSupervision(): Promise<void> {
   log(`  targets (< 1 % CPU, < 100 MB RSS): ${cpuPct < 1 && peakRss < 100e6 ? "met" : "NOT met"}`);
 }
 
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** The flags `deno task cli` runs main.ts with. */
+const CLI_FLAGS = [
+  "--v8-flags=--max-semi-space-size=1",
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+];
+
+async function cliJson(home: string, args: string[]): Promise<unknown> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...CLI_FLAGS, MAIN, "--home", home, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success && !text.trim().startsWith("{")) {
+    throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return text.trim() ? JSON.parse(text) : null;
+}
+
+/** Runs a command, sampling the peak RSS (VmHWM) of the process until it exits. */
+async function runMeasured(
+  args: string[],
+): Promise<{ ms: number; peakRss: number; stdout: string; code: number }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+    .spawn();
+  let peakRss = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      try {
+        const st = await Deno.readTextFile(`/proc/${child.pid}/status`);
+        const m = /VmHWM:\s+(\d+) kB/.exec(st);
+        if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
+      } catch { /* exited */ }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const out = await child.output();
+  const ms = performance.now() - t0;
+  running = false;
+  await sampler;
+  return { ms, peakRss, stdout: new TextDecoder().decode(out.stdout), code: out.code };
+}
+
+async function benchFleet(): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-fleet-" });
+  const controller = `${root}/controller`;
+  const paths = resolvePaths({ home: controller });
+  const id = await initIdentity(paths, { name: "bench-controller", role: "controller" });
+  const hosts: Deno.ChildProcess[] = [];
+  try {
+    const HOSTS = 4;
+    const PER_HOST = 25;
+    const nodes: { id: string; name: string; publicKey: string; port: number }[] = [];
+    for (let h = 0; h < HOSTS; h++) {
+      const proc = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("./bench_fleet_host.ts", import.meta.url).pathname,
+          "--root",
+          root,
+          "--count",
+          String(PER_HOST),
+          "--prefix",
+          `w${h}`,
+          "--controller-id",
+          id.info.id,
+          "--controller-key",
+          id.info.publicKey,
+        ],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      hosts.push(proc);
+    }
+    for (const proc of hosts) {
+      const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      while (!buf.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("fleet host exited early");
+        buf += value;
+      }
+      reader.releaseLock();
+      nodes.push(...JSON.parse(buf.split("\n")[0]).nodes);
+    }
+    const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
+    for (const n of nodes) {
+      reg.upsert({
+        id: n.id,
+        name: n.name,
+        publicKey: n.publicKey,
+        address: `127.0.0.1:${n.port}`,
+        role: "worker",
+        addedAt: new Date().toISOString(),
+        lastSeen: null,
+        pingMs: null,
+        hops: 1,
+        geoKm: null,
+        score: 50,
+        stats: { success: 0, failure: 0, timeout: 0 },
+      });
+    }
+    await reg.close();
+    log(`fleet: ${nodes.length} worker nodes in ${HOSTS} processes; cold \`remote status --json\``);
+    const runs = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await runMeasured([
+        "run",
+        ...CLI_FLAGS,
+        MAIN,
+        "--home",
+        controller,
+        "remote",
+        "status",
+        "--json",
+      ]);
+      const doc = JSON.parse(r.stdout);
+      if (r.code !== 0 || doc.online !== nodes.length) {
+        throw new Error(`remote status: exit ${r.code}, ${doc.online}/${nodes.length} online`);
+      }
+      const fanOutMs = Math.max(...doc.peers.map((p: { ms: number }) => p.ms));
+      runs.push({ wallMs: r.ms, fanOutMs, peakRss: r.peakRss });
+      log(
+        `  run ${i + 1}: process wall ${
+          r.ms.toFixed(0)
+        } ms (slowest peer ${fanOutMs} ms), peak RSS ${(r.peakRss / 1e6).toFixed(1)} MB`,
+      );
+    }
+    const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const wall = med(runs.map((r) => r.wallMs));
+    const peak = Math.max(...runs.map((r) => r.peakRss));
+    results.fleet = {
+      nodes: nodes.length,
+      hostProcesses: HOSTS,
+      medianWallMs: Math.round(wall),
+      medianSlowestPeerMs: med(runs.map((r) => r.fanOutMs)),
+      peakRssMB: Number((peak / 1e6).toFixed(1)),
+    };
+    log(
+      `  median cold wall time ${wall.toFixed(0)} ms, peak controller RSS ${
+        (peak / 1e6).toFixed(1)
+      } MB`,
+    );
+    log(`  target (100-node fan-out < 1 s from a cold start): ${wall < 1000 ? "met" : "NOT met"}`);
+  } finally {
+    for (const p of hosts) {
+      p.kill("SIGTERM");
+      await p.status;
+      await p.stdout.cancel().catch(() => {});
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+async function benchDeploy(): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-deploy-" });
+  const c = `${root}/c`;
+  const w = `${root}/w`;
+  await cliJson(c, ["node", "init", "--name", "bench-controller", "--role", "controller"]);
+  await cliJson(w, ["node", "init", "--name", "bench-worker", "--role", "worker"]);
+  const ctl = await cliJson(c, ["node", "info", "--json"]) as { id: string };
+  await cliJson(w, ["peer", "allow", ctl.id]);
+  const node = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...CLI_FLAGS,
+      MAIN,
+      "--home",
+      w,
+      "node",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--no-api",
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = node.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    while (!buf.includes("\n")) buf += (await reader.read()).value ?? "";
+    reader.releaseLock();
+    const port = JSON.parse(buf.split("\n")[0]).port;
+    await cliJson(c, ["peer", "add", "--address", `127.0.0.1:${port}`, "--name", "rig"]);
+    const dir = `${root}/miner`;
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(`${dir}/xmrig`, "#!/bin/sh\necho XMRig 6.22.0\n", { mode: 0o755 });
+    const f = await Deno.open(`${dir}/data.bin`, { write: true, create: true });
+    const chunk = new Uint8Array(1 << 20);
+    for (let i = 0; i < 100; i++) {
+      crypto.getRandomValues(chunk.subarray(0, 65536));
+      chunk.copyWithin(65536, 0, 65536 * 15);
+      await f.write(chunk);
+    }
+    f.close();
+    const bundle = `${root}/m.bundle`;
+    await cliJson(c, [
+      "bundle",
+      "create",
+      "--miner",
+      dir,
+      "--type",
+      "xmrig",
+      "--version",
+      "6.22.0",
+      "-o",
+      bundle,
+      "--json",
+    ]);
+    const size = (await Deno.stat(bundle)).size;
+    log(`deploy: ${(size / 1e6).toFixed(1)} MB bundle to a worker process over loopback`);
+    const rates = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await runMeasured([
+        "run",
+        ...CLI_FLAGS,
+        MAIN,
+        "--home",
+        c,
+        "remote",
+        "deploy",
+        "rig",
+        "--bundle",
+        bundle,
+        "--json",
+      ]);
+      const doc = JSON.parse(r.stdout);
+      const res = doc.results[0];
+      if (!res.ok) throw new Error(res.error);
+      const mbps = size / 1e6 / res.seconds;
+      rates.push(mbps);
+      log(
+        `  run ${i + 1}: ${res.seconds.toFixed(2)} s transfer+install = ${
+          mbps.toFixed(0)
+        } MB/s (process wall ${(r.ms / 1000).toFixed(2)} s, peak RSS ${
+          (r.peakRss / 1e6).toFixed(0)
+        } MB)`,
+      );
+    }
+    const median = rates.sort((a, b) => a - b)[1];
+    results.deploy = { bytes: size, medianMBps: Math.round(median), runs: rates.map(Math.round) };
+    log(
+      `  median ${median.toFixed(0)} MB/s; target (>= 100 MB/s): ${
+        median >= 100 ? "met" : "NOT met"
+      }`,
+    );
+  } finally {
+    node.kill("SIGTERM");
+    await node.status;
+    await node.stdout.cancel().catch(() => {});
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 const sections: Record<string, () => Promise<void>> = {
   mesh: benchMesh,
   supervision: benchSupervision,
+  fleet: benchFleet,
+  deploy: benchDeploy,
 };
 for (const [name, fn] of Object.entries(sections)) {
   if (values.only && values.only !== name) continue;

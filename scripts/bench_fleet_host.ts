@@ -1,0 +1,65 @@
+/**
+ * Benchmark worker host: runs many worker node identities in one process, each a real MeshNode
+ * with its own key, home and port, answering `get_stats` like a worker. The controller given by
+ * `--controller-id/--controller-key` is registered on each (role controller). Prints
+ * `{"nodes":[{id, name, publicKey, port}...]}` on stdout when ready.
+ *
+ * usage: deno run -A scripts/bench_fleet_host.ts --root DIR --count N --prefix P
+ *          --controller-id ID --controller-key BASE64
+ */
+import { parseArgs } from "node:util";
+import { initIdentity } from "../src/identity/mod.ts";
+import { MinerManager, minersDir } from "../src/miners/mod.ts";
+import { attachWorker, AuditLog, auditLogPath, MeshNode } from "../src/node/mod.ts";
+import { PeerRegistry } from "../src/peers/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    root: { type: "string" },
+    count: { type: "string" },
+    prefix: { type: "string" },
+    "controller-id": { type: "string" },
+    "controller-key": { type: "string" },
+  },
+});
+const count = Number(values.count ?? 25);
+const nodes: { id: string; name: string; publicKey: string; port: number }[] = [];
+const meshes: MeshNode[] = [];
+const startedAt = new Date();
+for (let i = 0; i < count; i++) {
+  const paths = resolvePaths({ home: `${values.root}/${values.prefix}-${i}` });
+  const name = `${values.prefix}-${i}`;
+  await initIdentity(paths, { name, role: "worker", force: true });
+  const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
+  reg.upsert({
+    id: values["controller-id"]!,
+    name: "bench-controller",
+    publicKey: values["controller-key"]!,
+    address: null,
+    role: "controller",
+    addedAt: new Date().toISOString(),
+    lastSeen: null,
+    pingMs: null,
+    hops: 1,
+    geoKm: null,
+    score: 50,
+    stats: { success: 0, failure: 0, timeout: 0 },
+  });
+  await reg.close();
+  const mesh = await MeshNode.open(paths, { keepalive: false });
+  attachWorker(mesh, {
+    miners: new MinerManager(paths),
+    audit: new AuditLog(auditLogPath(paths)),
+    startedAt,
+    minersDir: minersDir(paths),
+  });
+  const server = mesh.serve({ hostname: "127.0.0.1", port: 0 });
+  meshes.push(mesh);
+  nodes.push({ id: mesh.id, name, publicKey: mesh.identity.info.publicKey, port: server.port });
+}
+console.log(JSON.stringify({ nodes }));
+const stop = () => Promise.all(meshes.map((m) => m.close())).then(() => Deno.exit(0));
+Deno.addSignalListener("SIGTERM", stop);
+Deno.addSignalListener("SIGINT", stop);
