@@ -284,7 +284,11 @@ async function cliJson(home: string, args: string[]): Promise<unknown> {
   if (!out.success && !text.trim().startsWith("{")) {
     throw new Error(`${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
-  return text.trim() ? JSON.parse(text) : null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // a command without --json
+  }
 }
 
 /** Runs a command, sampling the peak RSS (VmHWM) of the process until it exits. */
