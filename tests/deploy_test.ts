@@ -187,7 +187,12 @@ async function hostileTar(): Promise<Uint8Array> {
   const { readable, controller } = createTarPacker();
   const done = (async () => {
     for (
-      const [name, data] of [["manifest.json", manifest], ["../../../../pwned", body]] as const
+      const [name, data] of [
+        ["manifest.json", manifest],
+        ["../../../../pwned", body],
+        // Bytes still in flight after the worker refuses the bundle are dropped, not a crash.
+        ["miner/padding", new Uint8Array(40 * 1024 * 1024)],
+      ] as const
     ) {
       const wr = controller.add({ name, size: data.length }).getWriter();
       await wr.write(data);

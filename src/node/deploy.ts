@@ -111,7 +111,11 @@ export async function receiveDeploy(
       return;
     }
     hash.update(chunk);
-    ctrl.enqueue(chunk);
+    try {
+      ctrl.enqueue(chunk);
+    } catch {
+      return; // the extractor gave up (a refused bundle) and cancelled the stream: drop the rest
+    }
     if (draining) maybeAck();
     if (received === p.size) {
       try {
