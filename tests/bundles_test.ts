@@ -14,11 +14,17 @@ import {
   type KdfParams,
   type Manifest,
   openBundle,
+  parseManifest,
   readManifest,
   recoverMinersDir,
   WrongPasswordError,
 } from "../src/bundles/mod.ts";
-import { type Profile, ProfileStore, validateProfile } from "../src/miners/mod.ts";
+import {
+  findMinerBinaries,
+  type Profile,
+  ProfileStore,
+  validateProfile,
+} from "../src/miners/mod.ts";
 import { allFiles, mulberry32 } from "./helpers.ts";
 
 const FAST_KDF: KdfParams = { t: 1, m: 256, p: 1 };
@@ -340,5 +346,42 @@ Deno.test("bundle: a failed same-version reinstall and a crash mid-swap leave th
     (await Array.fromAsync(Deno.readDir(join(minersDir, "xmrig")))).map((e) => e.name),
     ["6.22.0"],
   );
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("bundle: a deploy in progress is never picked as a miner version; profile files must be listed", async () => {
+  const { root, minersDir } = await setup();
+  const paths = { dataDir: join(root, "data") } as Parameters<typeof findMinerBinaries>[0];
+  const staging = join(minersDir, "xmrig", `.staging-${crypto.randomUUID()}`);
+  await Deno.mkdir(staging, { recursive: true });
+  await Deno.writeTextFile(join(staging, "xmrig"), "#!/bin/sh\n", { mode: 0o755 });
+  await Deno.chmod(join(staging, "xmrig"), 0o755);
+  assert.deepEqual(
+    findMinerBinaries(paths, "xmrig", "xmrig").filter((b) => b.source === "miners-dir"),
+    [],
+  );
+  await Deno.mkdir(join(minersDir, "xmrig", "6.22.0"));
+  await Deno.copyFile(join(staging, "xmrig"), join(minersDir, "xmrig", "6.22.0", "xmrig"));
+  assert.deepEqual(
+    findMinerBinaries(paths, "xmrig", "xmrig").filter((b) => b.source === "miners-dir")
+      .map((b) => b.dirVersion),
+    ["6.22.0"],
+  );
+  // A profile file that is not one of profileIds (a way to smuggle bulk data) is refused.
+  const body = new TextEncoder().encode("{}");
+  const manifest = {
+    format: 1,
+    type: "profile",
+    name: "p",
+    version: "1",
+    minerType: null,
+    profileIds: ["a"],
+    createdAt: new Date().toISOString(),
+    files: [
+      { path: "profiles/a.json", size: 2, sha256: await sha(body), mode: 0o600 },
+      { path: "profiles/b.json", size: 2, sha256: await sha(body), mode: 0o600 },
+    ],
+  };
+  assert.throws(() => parseManifest(JSON.stringify(manifest)), /not one of the listed profileIds/);
   await Deno.remove(root, { recursive: true });
 });

@@ -82,7 +82,7 @@ function parseHeader(bytes: Uint8Array): Header {
   const kdf = { p: bytes[10], t: v.getUint32(12), m: v.getUint32(16) };
   const chunk = v.getUint32(20);
   // Bounds keep a hostile header from making us allocate or spin without end.
-  if (kdf.p < 1 || kdf.p > 16 || kdf.t < 1 || kdf.t > 20 || kdf.m < 8 * kdf.p || kdf.m > 1 << 20) {
+  if (kdf.p < 1 || kdf.p > 16 || kdf.t < 1 || kdf.t > 10 || kdf.m < 8 * kdf.p || kdf.m > 1 << 18) {
     throw new BundleError("encrypted bundle header has out-of-range Argon2id parameters");
   }
   if (chunk < 1024 || chunk > 16 * 1024 * 1024) {

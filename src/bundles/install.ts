@@ -169,6 +169,7 @@ export async function installBundle(
             let off = 0;
             while (off < c.length) off += await file.write(c.subarray(off));
           }
+          await file.syncData(); // durable before the rename makes it visible
         } finally {
           file.close();
         }
@@ -205,19 +206,40 @@ export async function installBundle(
       profiles.push(r.data);
     }
     await options.beforeCommit?.(manifest);
+    // Profiles first: if saving one fails, the miner directory is still untouched.
+    for (const p of profiles) await options.profiles.put(p);
     let minerDir: string | null = null;
     if (staging) {
       await Deno.chmod(staging, 0o755);
+      await syncTree(staging);
       minerDir = join(typeDir!, manifest.version);
       await swapInto(staging, minerDir, typeDir!, manifest.version);
       staging = null;
+      await syncDir(typeDir!);
     }
-    for (const p of profiles) await options.profiles.put(p);
     return { manifest, minerDir, profiles };
   } finally {
     await reader.cancel().catch(() => {});
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* some filesystems refuse fsync on directories */ }
+}
+
+/** fsyncs every directory of a tree (files were synced as they were written). */
+async function syncTree(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) if (e.isDirectory) await syncTree(join(dir, e.name));
+  await syncDir(dir);
 }
 
 async function swapInto(staging: string, target: string, typeDir: string, version: string) {

@@ -68,6 +68,18 @@ export const ManifestSchema = z.object({
         message: `${f.path}: files live under miner/ or profiles/`,
       });
     }
+    if (
+      f.path.startsWith("profiles/") && !m.profileIds.some((id) => f.path === `profiles/${id}.json`)
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["files"],
+        message: `${f.path} is not one of the listed profileIds`,
+      });
+    }
+    if (f.path.startsWith("profiles/") && f.size > 256 * 1024) {
+      ctx.addIssue({ code: "custom", path: ["files"], message: `${f.path} is over 256 KiB` });
+    }
     if (f.path.startsWith("profiles/") && m.type === "miner") {
       ctx.addIssue({ code: "custom", path: ["files"], message: "miner bundles carry no profiles" });
     }

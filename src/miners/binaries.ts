@@ -78,7 +78,10 @@ export function findMinerBinaries(
   const typeDir = join(minersDir(paths), type);
   const versions: string[] = [];
   try {
-    for (const e of Deno.readDirSync(typeDir)) if (e.isDirectory) versions.push(e.name);
+    for (const e of Deno.readDirSync(typeDir)) {
+      // Dot directories are deploys in progress (staging) or versions being replaced.
+      if (e.isDirectory && !e.name.startsWith(".")) versions.push(e.name);
+    }
   } catch { /* no miners dir yet */ }
   for (const v of versions.sort(compareVersionsDesc)) {
     const p = join(typeDir, v, exe(binaryName));

@@ -38,6 +38,8 @@ export interface ReceiveDeployOptions {
   profiles: ProfileStore;
   /** Abort when no data arrives for this long (default 60 s). */
   stallMs?: number;
+  /** Aborts the deploy (the controller sent `cancel`). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -102,12 +104,24 @@ export async function receiveDeploy(
   const stallTimer = setInterval(() => {
     if (Date.now() - lastData > stallMs) fail(new Error(`no data for ${stallMs / 1000} s`));
   }, Math.min(stallMs, 1000));
+  // However slow the link, a deploy ends: at least 1 MB/s on average after a 2-minute grace.
+  const deadlineAt = Date.now() + 120_000 + p.size / 1000;
+  const deadlineTimer = setInterval(() => {
+    if (Date.now() > deadlineAt) fail(new Error("the deploy is too slow (under 1 MB/s)"));
+  }, 1000);
+  options.signal?.addEventListener("abort", () => fail(new Error("cancelled by the controller")), {
+    once: true,
+  });
   const closeSink = session.openDataSink(request.id, (chunk) => {
     if (failed) return;
     lastData = Date.now();
     received += chunk.length;
     if (received > p.size) {
       fail(new BundleError(`more data than the announced ${p.size} bytes`));
+      return;
+    }
+    if (received - lastAck > DEPLOY_WINDOW_BYTES + DEPLOY_CHUNK_BYTES) {
+      fail(new BundleError("the controller ignored flow control (sent past its window)"));
       return;
     }
     hash.update(chunk);
@@ -156,6 +170,7 @@ export async function receiveDeploy(
     throw failed ?? err;
   } finally {
     clearInterval(stallTimer);
+    clearInterval(deadlineTimer);
     clearTimeout(ackTimer);
     closeSink();
   }
@@ -201,6 +216,8 @@ export async function sendDeploy(
   options: SendDeployOptions,
 ): Promise<PayloadOf<"deploy_ack">> {
   const peer = { name: session.peer.name };
+  // Opened first: nothing is announced for a file that cannot be read.
+  const file = await Deno.open(options.file, { read: true });
   let acked = 0;
   let wake: (() => void) | null = null;
   let lastItem = Date.now();
@@ -216,24 +233,30 @@ export async function sendDeploy(
     fn();
     wake?.();
   };
-  const stream = session.stream("deploy", announce, options.acceptTimeoutMs ?? 30_000, (m) => {
-    lastItem = Date.now();
-    if (m.type === "deploy_progress") {
-      acked = Math.max(acked, (m.payload as PayloadOf<"deploy_progress">).received);
-      options.onProgress?.(acked, announce.size);
-      wake?.();
-    } else if (m.type === "deploy_ack") {
-      const a = m.payload as PayloadOf<"deploy_ack">;
-      finish(() =>
-        a.success
-          ? settle.resolve(a)
-          : settle.reject(new DeployFailedError(peer, a.error ?? "unknown error"))
-      );
-    } else if (m.type === "error") {
-      const e = m.payload as PayloadOf<"error">;
-      finish(() => settle.reject(new RemoteError(e.code, e.message)));
-    }
-  });
+  let stream: ReturnType<PeerSession["stream"]>;
+  try {
+    stream = session.stream("deploy", announce, options.acceptTimeoutMs ?? 30_000, (m) => {
+      lastItem = Date.now();
+      if (m.type === "deploy_progress") {
+        acked = Math.max(acked, (m.payload as PayloadOf<"deploy_progress">).received);
+        options.onProgress?.(acked, announce.size);
+        wake?.();
+      } else if (m.type === "deploy_ack") {
+        const a = m.payload as PayloadOf<"deploy_ack">;
+        finish(() =>
+          a.success
+            ? settle.resolve(a)
+            : settle.reject(new DeployFailedError(peer, a.error ?? "unknown error"))
+        );
+      } else if (m.type === "error") {
+        const e = m.payload as PayloadOf<"error">;
+        finish(() => settle.reject(new RemoteError(e.code, e.message)));
+      }
+    });
+  } catch (err) {
+    file.close();
+    throw err;
+  }
   session.onClose((reason) =>
     finish(() => settle.reject(new SessionClosedError(`${reason} (during deploy)`)))
   );
@@ -245,9 +268,13 @@ export async function sendDeploy(
       );
     }
   }, Math.min(1000, stallMs));
-  const file = await Deno.open(options.file, { read: true });
   try {
     const first = await stream.first;
+    if (first.type === "deploy_ack") {
+      // Refused before it started (for example over the size limit).
+      const a = first.payload as PayloadOf<"deploy_ack">;
+      throw new DeployFailedError(peer, a.error ?? "refused");
+    }
     if (first.type !== "deploy_progress") {
       throw new DeployFailedError(peer, `unexpected ${first.type} answer`);
     }

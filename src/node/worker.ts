@@ -103,6 +103,9 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
 
   const follows = new Map<PeerSession, Map<string, () => void>>();
   let deploysRunning = 0;
+  // Running deploys by request ID (IDs are random UUIDs, so one map serves every session).
+  const deploys = new Map<string, AbortController>();
+  const deploySessions = new Map<string, PeerSession>();
   const MAX_DEPLOYS = 4;
 
   mesh.onSession((s) => {
@@ -254,10 +257,14 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
         return;
       }
       deploysRunning++;
+      const abort = new AbortController();
+      deploys.set(m.id, abort);
+      deploySessions.set(m.id, s);
       try {
         const res = await receiveDeploy(s, m, {
           minersDir: options.minersDir,
           profiles: miners.profiles,
+          signal: abort.signal,
         });
         const installed = {
           minerType: res.manifest.minerType,
@@ -277,11 +284,16 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
         s.reply(m, "deploy_ack", { success: false, name: p.name, error: e.message.slice(0, 2000) });
       } finally {
         deploysRunning--;
+        deploys.delete(m.id);
+        deploySessions.delete(m.id);
       }
     });
 
     s.on("cancel", (m, s) => {
       const id = (m.payload as PayloadOf<"cancel">).requestId;
+      const deploy = deploys.get(id);
+      // Only the session that started a deploy may cancel it.
+      if (deploy && deploySessions.get(id) === s) deploy.abort();
       const stop = follows.get(s)?.get(id);
       stop?.();
       follows.get(s)?.delete(id);
