@@ -1,5 +1,6 @@
 /**
- * Issue 4 (remote operations, first part): one controller and two workers as real processes.
+ * Issue 4 (remote operations): a controller and workers as real processes, direct and through
+ * the controller's node (--connect).
  */
 import assert from "node:assert/strict";
 import { installEmulatedMiner } from "../src/miners/mod.ts";

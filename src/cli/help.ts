@@ -197,20 +197,20 @@ export const HELP: Record<string, CommandHelp> = {
   },
   "profile remove": { usage: "miner-cli profile remove <profile>", summary: "Delete a profile." },
   "remote status": {
-    usage: "miner-cli remote status [peer] [--json] [--timeout 10s] [--concurrency 64]",
+    usage: "miner-cli remote status [peer] [--json] [--timeout 10s] [--concurrency 64] [--direct]",
     summary:
       "Fleet status from every worker peer (or one): miners, hashrate, shares; exit 0 all answered, 2 some offline, 1 error.",
   },
   "remote start": {
-    usage: "miner-cli remote start <peer> --profile ID [--type TYPE]",
+    usage: "miner-cli remote start <peer> --profile ID [--type TYPE] [--direct]",
     summary: "Start a miner on a worker (sends this node's copy of the profile when it has one).",
   },
   "remote stop": {
-    usage: "miner-cli remote stop <peer> [miner]",
+    usage: "miner-cli remote stop <peer> [miner] [--direct]",
     summary: "Stop one miner on a worker, or all of them.",
   },
   "remote logs": {
-    usage: "miner-cli remote logs <peer> <miner> [--lines N] [--follow] [--json]",
+    usage: "miner-cli remote logs <peer> <miner> [--lines N] [--follow] [--json] [--direct]",
     summary: "A worker's miner console over the encrypted link; --follow streams until Ctrl+C.",
   },
   "remote deploy": {
