@@ -11,7 +11,9 @@ import {
   cliOk,
   followUntil,
   initNode,
+  MAIN,
   processesMentioning,
+  RUN_FLAGS,
   serve,
   tempHome,
   until,
@@ -116,8 +118,23 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
       3,
     );
     assert.equal(followed.code, 0);
-    // stop one, then all
+    // stop one (a follower of its console ends by itself, exit 0), then all
+    const follower = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...RUN_FLAGS, MAIN, "--home", c, "remote", "logs", "w1", "cpu", "--follow"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderrText = new Response(follower.stderr).text();
+    const reader = follower.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let tail = "";
+    // The backlog printed means the follow is subscribed on the worker.
+    while (!tail.includes("\n")) tail += (await reader.read()).value ?? "";
     await cliOk(c, ["remote", "stop", "w1", "cpu"]);
+    for (let r = await reader.read(); !r.done; r = await reader.read()) tail += r.value;
+    const fstatus = await follower.status;
+    assert.equal(fstatus.code, 0, await stderrText);
+    assert.match(await stderrText, /cpu on w1 stopped/);
+    assert.ok(tail.includes("speed 10s"));
     await cliOk(c, ["remote", "stop", "w2"]);
     doc = JSON.parse((await cliOk(c, ["remote", "status", "--json"])).stdout);
     assert.deepEqual(doc.peers.map((p) => p.miners.length), [0, 0]);

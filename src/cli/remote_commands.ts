@@ -353,6 +353,10 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
     }
     const reason = await b.follow(ref, miner, lines, (ls) => ls.forEach(print), ctx.stopSignal);
     if (reason === null) return 0;
+    if (reason === "miner stopped") {
+      ctx.io.err(`${miner} on ${ref} stopped`);
+      return 0;
+    }
     ctx.io.err(`connection to ${ref} closed: ${reason}`);
     return 2;
   } finally {

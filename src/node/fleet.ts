@@ -171,7 +171,8 @@ export class Fleet {
 
   /**
    * Follows a worker's miner console: `onLines` gets the backlog, then new lines, until `signal`
-   * aborts (resolves null) or the connection drops (resolves the reason).
+   * aborts (resolves null), the miner stops (resolves "miner stopped") or the connection drops
+   * (resolves the reason).
    */
   async follow(
     ref: string,
@@ -188,11 +189,16 @@ export class Fleet {
         { minerName, lines: options.lines ?? 50, follow: true },
         timeoutMs,
         (m: Message) => {
-          if (m.type === "log_lines") onLines((m.payload as PayloadOf<"log_lines">).lines);
+          if (m.type !== "log_lines") return;
+          const p = m.payload as PayloadOf<"log_lines">;
+          onLines(p.lines);
+          if (p.ended) ended?.("miner stopped");
         },
       );
+      let ended: ((reason: string) => void) | undefined;
       onLines(((await stream.first).payload as PayloadOf<"logs">).lines);
       const reason = await new Promise<string | null>((resolve) => {
+        ended = resolve;
         if (options.signal.aborted) return resolve(null);
         options.signal.addEventListener("abort", () => resolve(null), { once: true });
         session.onClose((r) => resolve(r));

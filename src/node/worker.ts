@@ -217,10 +217,21 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           batch.push(strip(l));
           timer ??= setTimeout(flush, 100);
         });
+        let unclose = () => {};
         const stop = () => {
           unsub();
+          unclose();
           clearTimeout(timer);
         };
+        unclose = proc.logs.onClose(() => {
+          // The miner stopped: send what is left and tell the follower it has ended.
+          clearTimeout(timer);
+          const lines = batch;
+          batch = [];
+          if (!s.isClosed) s.reply(m, "log_lines", { minerName: p.minerName, lines, ended: true });
+          stop();
+          follows.get(s)?.delete(m.id);
+        });
         let map = follows.get(s);
         if (!map) {
           const created = new Map<string, () => void>();

@@ -95,6 +95,8 @@ export const PayloadSchemas = {
     minerName: z.string().max(64),
     lines: z.array(z.object({ seq: z.number().int(), ts: z.string(), text: z.string().max(2000) }))
       .max(10_000),
+    /** The miner stopped: no more lines will come for this follow. */
+    ended: z.boolean().optional(),
   }).strict(),
   cancel: z.object({ requestId: z.uuid({ version: "v4" }) }).strict(),
   /**
