@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { createTarDecoder, createTarPacker } from "modern-tar";
 import type { MinerType, Profile } from "../miners/mod.ts";
+import { syncDir } from "../store/mod.ts";
 import { decryptStream, encryptStream, isEncryptedBundle, type KdfParams } from "./crypto.ts";
 import {
   BUNDLE_FORMAT,
@@ -238,7 +239,7 @@ export async function createBundle(
   };
 }
 
-/** Writes a stream to `path` atomically (temp file + fsync + rename); returns the byte count. */
+/** Writes a stream to `path` atomically (temp file + fsync + rename + dir fsync); returns the byte count. */
 export async function writeStreamAtomic(
   path: string,
   stream: ReadableStream<Uint8Array>,
@@ -258,6 +259,7 @@ export async function writeStreamAtomic(
     file.close();
     if (Deno.build.os !== "windows") await Deno.chmod(tmp, mode);
     await Deno.rename(tmp, path);
+    await syncDir(dir);
   } catch (err) {
     try {
       file.close();

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
 import { type Profile, ProfileSchema, type ProfileStore } from "../miners/mod.ts";
+import { syncDir } from "../store/mod.ts";
 import {
   BundleError,
   type BundleLimits,
@@ -222,18 +223,6 @@ export async function installBundle(
     await reader.cancel().catch(() => {});
     if (staging) await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch { /* some filesystems refuse fsync on directories */ }
 }
 
 /** fsyncs every directory of a tree (files were synced as they were written). */

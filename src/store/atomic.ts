@@ -65,7 +65,8 @@ export async function writeFileAtomic(
   await syncDir(dir);
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** fsyncs a directory (after a rename into it); a no-op where the OS or filesystem refuses. */
+export async function syncDir(dir: string): Promise<void> {
   if (Deno.build.os === "windows") return;
   try {
     const d = await Deno.open(dir, { read: true });

@@ -8,6 +8,7 @@ export {
   CorruptFileError,
   readJsonFile,
   type ReadJsonOptions,
+  syncDir,
   withFileLock,
   writeFileAtomic,
   writeJsonAtomic,
