@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MeshNode } from "../src/node/mod.ts";
-import { PeerRegistry } from "../src/peers/mod.ts";
+import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 
 const { values } = parseArgs({
@@ -362,20 +362,15 @@ async function benchFleet(): Promise<void> {
     }
     const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
     for (const n of nodes) {
-      reg.upsert({
-        id: n.id,
-        name: n.name,
-        publicKey: n.publicKey,
-        address: `127.0.0.1:${n.port}`,
-        role: "worker",
-        addedAt: new Date().toISOString(),
-        lastSeen: null,
-        pingMs: null,
-        hops: 1,
-        geoKm: null,
-        score: 50,
-        stats: { success: 0, failure: 0, timeout: 0 },
-      });
+      reg.upsert(
+        newPeer({
+          id: n.id,
+          name: n.name,
+          publicKey: n.publicKey,
+          address: `127.0.0.1:${n.port}`,
+          role: "worker",
+        }),
+      );
     }
     await reg.close();
     log(`fleet: ${nodes.length} worker nodes in ${HOSTS} processes; cold \`remote status --json\``);

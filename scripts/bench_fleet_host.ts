@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MinerManager, minersDir } from "../src/miners/mod.ts";
 import { attachWorker, AuditLog, auditLogPath, MeshNode } from "../src/node/mod.ts";
-import { PeerRegistry } from "../src/peers/mod.ts";
+import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 
 const { values } = parseArgs({
@@ -33,20 +33,15 @@ for (let i = 0; i < count; i++) {
   const name = `${values.prefix}-${i}`;
   await initIdentity(paths, { name, role: "worker", force: true });
   const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
-  reg.upsert({
-    id: values["controller-id"]!,
-    name: "bench-controller",
-    publicKey: values["controller-key"]!,
-    address: null,
-    role: "controller",
-    addedAt: new Date().toISOString(),
-    lastSeen: null,
-    pingMs: null,
-    hops: 1,
-    geoKm: null,
-    score: 50,
-    stats: { success: 0, failure: 0, timeout: 0 },
-  });
+  reg.upsert(
+    newPeer({
+      id: values["controller-id"]!,
+      name: "bench-controller",
+      publicKey: values["controller-key"]!,
+      address: null,
+      role: "controller",
+    }),
+  );
   await reg.close();
   const mesh = await MeshNode.open(paths, { keepalive: false });
   attachWorker(mesh, {

@@ -33,6 +33,7 @@ const BY_NAME: Record<string, [ContentfulStatusCode, string]> = {
   SessionClosedError: [502, "peer_disconnected"],
   DeployFailedError: [502, "deploy_failed"],
   BundleError: [400, "invalid_bundle"],
+  UnknownProfileTypeError: [400, "bad_request"],
   WrongPasswordError: [400, "invalid_bundle"],
 };
 

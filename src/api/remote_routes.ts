@@ -72,8 +72,7 @@ export interface FleetOps {
   /** Start a miner. */
   start(ref: string, options: {
     profileRef: string;
-    minerType: Profile["minerType"];
-    profile?: Profile;
+    minerType?: Profile["minerType"];
     timeoutMs?: number;
   }): Promise<z.infer<typeof AckSchema>>;
   /** Stop one or all miners. */
@@ -104,7 +103,7 @@ export interface FleetOps {
 export interface RemoteRoutesContext {
   /** Fleet operations. */
   fleet: FleetOps;
-  /** The controller's own profiles (sent along with start and deploy). */
+  /** The controller's own profiles (bundled by a JSON deploy). */
   profiles: ProfileStore;
   /** Where uploaded and built bundles are kept while they are sent. */
   tmpDir: string;
@@ -179,21 +178,8 @@ export function registerRemoteRoutes(
     }),
     async (c) => {
       const { profileId, minerType } = c.req.valid("json");
-      const local = await ctx.profiles.get(profileId).catch(() => undefined);
-      const type = minerType ?? local?.minerType;
-      if (!type) {
-        throw new ApiError(
-          400,
-          "bad_request",
-          `profile ${profileId} is not known here; give minerType so the worker starts its own copy`,
-        );
-      }
       return c.json(
-        await ctx.fleet.start(c.req.valid("param").peer, {
-          profileRef: local?.id ?? profileId,
-          minerType: type,
-          profile: local,
-        }),
+        await ctx.fleet.start(c.req.valid("param").peer, { profileRef: profileId, minerType }),
         200,
       );
     },

@@ -81,28 +81,14 @@ interface Backend {
 
 async function directBackend(ctx: CliContext): Promise<Backend> {
   const mesh = await openMesh(ctx);
-  const fleet = new Fleet(mesh);
-  const store = new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
+  const fleet = new Fleet(
+    mesh,
+    new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")),
+  );
   return {
     via: "direct",
     status: (ref, o) => fleet.status(ref, o),
-    async start(ref, o) {
-      // Send our copy of the profile when we have it, so the worker need not have it already.
-      const local = await store.get(o.profileRef).catch(() => undefined);
-      const minerType = o.minerType ?? local?.minerType;
-      if (!minerType) {
-        throw new UsageError(
-          `profile ${o.profileRef} is not known here; give --type so the worker can start its own copy`,
-          "remote start",
-        );
-      }
-      return fleet.start(ref, {
-        profileRef: local?.id ?? o.profileRef,
-        minerType,
-        profile: local,
-        timeoutMs: o.timeoutMs,
-      });
-    },
+    start: (ref, o) => fleet.start(ref, o),
     stop: (ref, miner, timeoutMs) => fleet.stop(ref, miner, timeoutMs),
     logs: (ref, miner, lines, timeoutMs) => fleet.logs(ref, miner, { lines, timeoutMs }),
     follow: (ref, miner, lines, onLines, signal) =>

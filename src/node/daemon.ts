@@ -112,6 +112,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
+      const ownProfiles = new ProfileStore(join(paths.configDir, "mining_profiles.json"));
       const built = createApiApp({
         node: () => mesh.identity.info,
         miners,
@@ -119,8 +120,8 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         token,
         startedAt,
         remote: {
-          fleet: new Fleet(mesh),
-          profiles: new ProfileStore(join(paths.configDir, "mining_profiles.json")),
+          fleet: new Fleet(mesh, ownProfiles),
+          profiles: ownProfiles,
           tmpDir: join(paths.dataDir, "tmp"),
         },
       });

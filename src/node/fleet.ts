@@ -4,7 +4,7 @@
  * remote start/stop/logs/follow, and deploy.
  * @module
  */
-import type { MinerStats, Profile } from "../miners/mod.ts";
+import type { MinerStats, Profile, ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
@@ -54,20 +54,29 @@ export interface FleetStatus {
 
 /** A start request. */
 export interface FleetStartOptions {
-  /** Profile reference on the worker (or the ID of `profile`). */
+  /** Profile ID or name; this node's copy, when it has one, travels along (the worker saves it). */
   profileRef: string;
-  /** Miner type. */
-  minerType: Profile["minerType"];
-  /** The whole profile, when the controller has it (the worker saves it). */
-  profile?: Profile;
+  /** Miner type (default: the local profile's). */
+  minerType?: Profile["minerType"];
   /** Timeout (default 30 s). */
   timeoutMs?: number;
 }
 
+/** Neither this node's profiles nor the request say which miner a profile is for. */
+export class UnknownProfileTypeError extends Error {
+  /** Creates the error. */
+  constructor(profileRef: string) {
+    super(
+      `profile ${profileRef} is not known here; give its miner type so the worker starts its own copy`,
+    );
+    this.name = "UnknownProfileTypeError";
+  }
+}
+
 /** Fleet operations over a mesh node. */
 export class Fleet {
-  /** Wraps a mesh node. */
-  constructor(readonly mesh: MeshNode) {}
+  /** Wraps a mesh node; `profiles` is this node's own profile store. */
+  constructor(readonly mesh: MeshNode, readonly profiles?: ProfileStore) {}
 
   /** Resolves a peer by ID, ID prefix or name. */
   peer(ref: string): Peer {
@@ -126,10 +135,13 @@ export class Fleet {
   /** Starts a miner on a worker. */
   async start(ref: string, options: FleetStartOptions): Promise<PayloadOf<"miner_ack">> {
     const peer = this.peer(ref);
+    const local = await this.profiles?.get(options.profileRef).catch(() => undefined);
+    const minerType = options.minerType ?? local?.minerType;
+    if (!minerType) throw new UnknownProfileTypeError(options.profileRef);
     const res = await requestPeer(this.mesh, peer, "start_miner", {
-      minerType: options.minerType,
-      profileId: options.profile?.id ?? options.profileRef,
-      ...(options.profile ? { config: options.profile } : {}),
+      minerType,
+      profileId: local?.id ?? options.profileRef,
+      ...(local ? { config: local } : {}),
     }, options.timeoutMs ?? REQUEST_TIMEOUTS.start);
     return res.payload as PayloadOf<"miner_ack">;
   }

@@ -3,20 +3,13 @@
  * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
  * @module
  */
-import {
-  loadIdentity,
-  type NodeIdentity,
-  nodeIdFromPublicKey,
-  type NodeRole,
-  toBase64,
-} from "../identity/mod.ts";
+import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey, toBase64 } from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
   AuthStore,
-  DEFAULT_SCORE,
   haversineKm,
-  type Peer,
+  newPeer,
   PeerRegistry,
   type RequestOutcome,
 } from "../peers/mod.ts";
@@ -395,7 +388,17 @@ export class MeshNode {
       this.registry.markSeen(remoteId);
     } else if (allowlisted || paired) {
       // Written before the ack so a concurrent `peer revoke` in another process sees it.
-      this.registry.upsert(this.#newPeer(remoteId, p.name, info.publicKey, null, p.role));
+      this.registry.upsert(
+        newPeer({
+          id: remoteId,
+          name: p.name,
+          publicKey: info.publicKey,
+          address: null,
+          role: p.role,
+        }, {
+          seen: true,
+        }),
+      );
       await this.registry.flush();
     }
     if (channel.isClosed) return; // the peer left (or broke the session) while we were deciding
@@ -403,29 +406,6 @@ export class MeshNode {
     channel.sendText(JSON.stringify(ack), KIND_CONTROL);
     this.counters.accepted++;
     this.#register(channel, info, "inbound");
-  }
-
-  #newPeer(
-    id: string,
-    name: string,
-    publicKey: string,
-    address: string | null,
-    role: NodeRole,
-  ): Peer {
-    return {
-      id,
-      name,
-      publicKey,
-      address,
-      role,
-      addedAt: new Date().toISOString(),
-      lastSeen: new Date().toISOString(),
-      pingMs: null,
-      hops: 1,
-      geoKm: null,
-      score: DEFAULT_SCORE,
-      stats: { success: 0, failure: 0, timeout: 0 },
-    };
   }
 
   #register(
@@ -541,7 +521,13 @@ export class MeshNode {
       // record it with the address we reached and the role it has now; like inbound first
       // contact, the role is fixed from here on.
       this.registry.upsert(
-        this.#newPeer(remote.id, remote.name, info!.publicKey, address, remote.role),
+        newPeer({
+          id: remote.id,
+          name: remote.name,
+          publicKey: info!.publicKey,
+          address,
+          role: remote.role,
+        }, { seen: true }),
       );
       await this.registry.flush();
     }

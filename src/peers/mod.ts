@@ -4,6 +4,7 @@
  */
 export {
   addressToUrl,
+  newPeer,
   parseAddressOrNull,
   type ParsedAddress,
   type Peer,

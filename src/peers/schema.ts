@@ -3,6 +3,7 @@
  * @module
  */
 import { z } from "zod";
+import { DEFAULT_SCORE } from "./score.ts";
 import {
   LatitudeSchema,
   LongitudeSchema,
@@ -107,4 +108,22 @@ export function addressToUrl(address: string): string {
   if (!p) throw new Error(`invalid address ${JSON.stringify(address)}`);
   const host = p.host.includes(":") ? `[${p.host}]` : p.host;
   return `${p.scheme}://${host}:${p.port}${p.path}`;
+}
+
+/** A freshly registered peer: default score, no measurements yet. */
+export function newPeer(
+  fields: Pick<Peer, "id" | "name" | "publicKey" | "address" | "role">,
+  options: { seen?: boolean } = {},
+): Peer {
+  const now = new Date().toISOString();
+  return {
+    ...fields,
+    addedAt: now,
+    lastSeen: options.seen ? now : null,
+    pingMs: null,
+    hops: 1,
+    geoKm: null,
+    score: DEFAULT_SCORE,
+    stats: { success: 0, failure: 0, timeout: 0 },
+  };
 }
