@@ -80,6 +80,10 @@ export interface ServeHandle {
   port: number;
   /** `127.0.0.1:PORT`. */
   address: string;
+  /** The API's base URL (null with `--no-api`). */
+  api: string | null;
+  /** Everything the listening line said. */
+  listening: Record<string, unknown>;
   /** The process. */
   process: Deno.ChildProcess;
   /** Everything written to stderr so far (the node's log). */
@@ -133,13 +137,17 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
   const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   let port = 0;
+  let listening: Record<string, unknown> = {};
   const deadline = setTimeout(() => proc.kill("SIGKILL"), 20_000);
   while (!port) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`node serve exited before listening:\n${stderr}`);
     buf += value;
     const nl = buf.indexOf("\n");
-    if (nl >= 0) port = JSON.parse(buf.slice(0, nl)).port;
+    if (nl >= 0) {
+      listening = JSON.parse(buf.slice(0, nl));
+      port = listening.port as number;
+    }
   }
   clearTimeout(deadline);
   // keep draining stdout
@@ -152,6 +160,8 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
   return {
     port,
     address: `127.0.0.1:${port}`,
+    api: (listening.api as string | null) ?? null,
+    listening,
     process: proc,
     log: () => stderr,
     waitForLog(text, timeoutMs = 10_000) {

@@ -25,6 +25,11 @@ import {
 import { SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { json, r } from "./openapi.ts";
+import type { EventHub } from "./events.ts";
+import { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
+import { type NodeOps, registerNodeRoutes } from "./node_routes.ts";
+import { SseQueue } from "./sse.ts";
+import type { Dashboard } from "../ui/mod.ts";
 import {
   isBundleUpload,
   MAX_UPLOAD_BYTES,
@@ -49,6 +54,16 @@ export interface ApiContext {
   startedAt: Date;
   /** Fleet operations and their dependencies (`/remote/*` routes), when this node controls. */
   remote?: Omit<RemoteRoutesContext, "onShutdown">;
+  /** Peer registry, allowlist and pairing (`/peers/*`, `/auth/*`, `/node/*`). */
+  nodeOps?: NodeOps;
+  /** Live events (`/events`). */
+  events?: EventHub;
+  /** The state a fresh `/events` client starts from. */
+  snapshot?: () => Promise<unknown>;
+  /** What `/metrics` exposes. */
+  metrics?: () => MetricsSnapshot;
+  /** The web dashboard's files (served at `/`). */
+  dashboard?: Dashboard;
 }
 
 const MinerName = z.object({ name: z.string().min(1).max(64) });
@@ -70,7 +85,7 @@ const LogsSchema = z.object({
   lastSeq: z.number(),
 });
 const HistoryQuery = z.object({
-  miner: z.string().min(1).max(64).optional(),
+  miner: z.string().min(1).max(200).optional(),
   from: z.coerce.number().int().min(0),
   to: z.coerce.number().int().min(0),
   resolution: z.enum(["raw", "1m", "1h", "auto"]).optional(),
@@ -152,7 +167,32 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       },
     }, 404)
   );
-  app.use("*", secureHeaders());
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        scriptSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    }),
+  );
+  // CORS: only the node's own origin. Browsers send Origin on cross-origin requests; anything
+  // but this server's own origin is refused before it reaches a route.
+  app.use("*", async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin && origin !== new URL(c.req.url).origin) {
+      return c.json({
+        error: { code: "forbidden_origin", message: `cross-origin request from ${origin} refused` },
+      }, 403);
+    }
+    await next();
+  });
   const smallBodies = bodyLimit({
     maxSize: 1024 * 1024,
     onError: (c) =>
@@ -183,10 +223,18 @@ export function createApiApp(ctx: ApiContext): ApiApp {
         uptime: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
       }),
   );
+  const auth = bearerAuth({ token: ctx.token });
   app.use(`${API_BASE}/*`, async (c, next) => {
     if (c.req.path === `${API_BASE}/openapi.json`) return await next();
-    return await bearerAuth({ token: ctx.token })(c, next);
+    return await auth(c, next);
   });
+  if (ctx.metrics) {
+    const metrics = ctx.metrics;
+    app.get("/metrics", auth, (c) =>
+      c.text(renderMetrics(metrics()), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }));
+  }
 
   const miners = (): MinerManager => {
     if (!ctx.miners) {
@@ -496,6 +544,22 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   app.openapi(
     r({
       method: "get",
+      path: `${API_BASE}/history/miners`,
+      responses: {
+        200: json(
+          z.object({ miners: z.array(z.string()) }),
+          "Series with data (local miners by name, remote ones as `node/miner`)",
+        ),
+      },
+    }),
+    (c) => {
+      if (!ctx.history) throw new ApiError(404, "not_found", "history is disabled on this node");
+      return c.json({ miners: ctx.history.miners() }, 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
       path: `${API_BASE}/history`,
       request: { query: HistoryQuery },
       responses: { 200: json(HistorySchema, "Hashrate series") },
@@ -514,11 +578,48 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   );
 
   if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
+  if (ctx.nodeOps) registerNodeRoutes(app, API_BASE, { ops: ctx.nodeOps, node: ctx.node });
+
+  // ---- live events
+  if (ctx.events) {
+    const hub = ctx.events;
+    const snapshot = ctx.snapshot ?? (() => Promise.resolve({}));
+    app.openapi(
+      r({
+        method: "get",
+        path: `${API_BASE}/events`,
+        responses: {
+          200: {
+            description:
+              "Server-Sent Events: `snapshot` first, then `miner`, `stats`, `fleet`, `peer`, `peers` and `deploy` events (data: JSON)",
+          },
+        },
+      }),
+      (c) =>
+        streamSSE(c, async (stream) => {
+          const queue = new SseQueue(5_000);
+          let seq = 0;
+          // Subscribe before taking the snapshot, so nothing that happens meanwhile is lost.
+          const unsub = hub.subscribe((e) =>
+            queue.push({ event: e.type, data: JSON.stringify(e), id: String(++seq) })
+          );
+          const unshut = onShutdown(() => queue.close());
+          try {
+            await stream.writeSSE({ event: "snapshot", data: JSON.stringify(await snapshot()) });
+            await queue.drain(stream);
+          } finally {
+            unsub();
+            unshut();
+          }
+        }),
+    );
+  }
 
   app.doc(`${API_BASE}/openapi.json`, {
     openapi: "3.0.0",
     info: { title: "miner-cli node API", version: SOFTWARE_VERSION },
   });
+  if (ctx.dashboard) ctx.dashboard.mount(app);
   return {
     app,
     closeStreams: () => {

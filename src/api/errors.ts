@@ -35,6 +35,11 @@ const BY_NAME: Record<string, [ContentfulStatusCode, string]> = {
   BundleError: [400, "invalid_bundle"],
   UnknownProfileTypeError: [400, "bad_request"],
   WrongPasswordError: [400, "invalid_bundle"],
+  PeerRequestError: [400, "bad_request"],
+  PairCodeError: [400, "bad_pair_code"],
+  PeerNameTakenError: [409, "conflict"],
+  PeerIdentityError: [502, "peer_identity"],
+  ChannelError: [502, "peer_unreachable"],
 };
 
 /** Turns any error into a JSON response. */

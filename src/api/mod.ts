@@ -25,3 +25,15 @@ export {
   FleetStatusSchema,
   type RemoteRoutesContext,
 } from "./remote_routes.ts";
+export {
+  type DeployProgressEvent,
+  EventHub,
+  type FleetEvent,
+  type MinerLifecycleEvent,
+  type NodeEvent,
+  type PeersChangedEvent,
+  type PeerStateEvent,
+  type StatsTickEvent,
+} from "./events.ts";
+export { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
+export { AddPeerBodySchema, type NodeOps, type PeerView, PeerViewSchema } from "./node_routes.ts";

@@ -107,6 +107,12 @@ export interface RemoteRoutesContext {
   profiles: ProfileStore;
   /** Where uploaded and built bundles are kept while they are sent. */
   tmpDir: string;
+  /** The fleet status from the node's cache when it is at most `maxAgeMs` old, else a fresh poll. */
+  cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatusDoc>;
+  /** Reports deploy progress (live events). */
+  onDeployProgress?: (
+    e: { peer: string; name: string; received: number; total: number; error?: string },
+  ) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
   onShutdown(fn: () => void): () => void;
 }
@@ -135,11 +141,23 @@ export function registerRemoteRoutes(
     r({
       method: "get",
       path: `${base}/remote/stats`,
-      request: { query: Timeout },
-      responses: { 200: json(FleetStatusSchema, "Every worker's stats, with the fleet total") },
+      request: {
+        query: Timeout.extend({ maxAge: z.coerce.number().int().min(0).max(3_600_000).optional() }),
+      },
+      responses: {
+        200: json(
+          FleetStatusSchema.extend({ cachedAt: z.string().optional() }),
+          "Every worker's stats, with the fleet total (from the node's cache when it is at most `maxAge` ms old, default 2000; `maxAge=0` asks every worker now)",
+        ),
+      },
     }),
-    async (c) =>
-      c.json(await ctx.fleet.status(undefined, { timeoutMs: c.req.valid("query").timeout }), 200),
+    async (c) => {
+      const q = c.req.valid("query");
+      if (ctx.cachedStatus) {
+        return c.json(await ctx.cachedStatus(q.maxAge ?? 2000, q.timeout), 200);
+      }
+      return c.json(await ctx.fleet.status(undefined, { timeoutMs: q.timeout }), 200);
+    },
   );
   app.openapi(
     r({
@@ -278,6 +296,32 @@ export function registerRemoteRoutes(
 
   // Deploy: a JSON body names controller profiles to bundle; an application/x-tar body is a
   // plaintext bundle uploaded by the CLI. The answer streams NDJSON: progress, then the result.
+  // The seed's form, `/remote/{peer}/logs/{miner}` (after `/logs/follow`, which it would shadow).
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/{peer}/logs/{miner}`,
+      request: {
+        params: PeerParam.extend({ miner: z.string().min(1).max(64) }),
+        query: LogsQuery.omit({ miner: true }),
+      },
+      responses: {
+        200: json(
+          z.object({ minerName: z.string(), lines: LogLines, hasMore: z.boolean() }),
+          "A worker's miner console",
+        ),
+      },
+    }),
+    async (c) => {
+      const { peer, miner } = c.req.valid("param");
+      const q = c.req.valid("query");
+      return c.json(
+        await ctx.fleet.logs(peer, miner, { lines: q.lines, since: q.since }),
+        200,
+      );
+    },
+  );
+
   const DeployJson = z.object({
     profiles: z.array(z.string().min(1).max(64)).min(1).max(64),
   }).strict();
@@ -356,6 +400,8 @@ export function registerRemoteRoutes(
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (out) => {
       const line = (o: unknown) => out.write(JSON.stringify(o) + "\n");
+      const report = (p: { received: number; total: number; error?: string }) =>
+        ctx.onDeployProgress?.({ peer, name: manifest.name, ...p });
       let last = 0;
       try {
         const ack = await ctx.fleet.deploy(peer, tmp, {
@@ -369,10 +415,13 @@ export function registerRemoteRoutes(
             if (now - last < 100 && received < total) return;
             last = now;
             line({ event: "progress", received, total }).catch(() => {});
+            report({ received, total });
           },
         });
+        report({ received: size, total: size, ...(ack.success ? {} : { error: ack.error }) });
         await line({ event: "done", ack, bundle: { ...manifest, bytes: size, sha256: checksum } });
       } catch (err) {
+        report({ received: 0, total: size, error: (err as Error).message });
         await line({ event: "error", message: (err as Error).message });
       } finally {
         await Deno.remove(tmp).catch(() => {});

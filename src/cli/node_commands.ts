@@ -3,7 +3,7 @@
  * @module
  */
 import { join } from "node:path";
-import { createApiToken, loadOrCreateApiToken } from "../api/mod.ts";
+import { createApiToken, isLoopback, loadOrCreateApiToken } from "../api/mod.ts";
 import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
 import { type DaemonOptions, startDaemon } from "../node/mod.ts";
 import {
@@ -208,6 +208,8 @@ export const SERVE_FLAGS = {
   "log-lines": { type: "string" },
   "history-interval": { type: "string" },
   "history-retention": { type: "string" },
+  "metrics-listen": { type: "string" },
+  "fleet-poll": { type: "string" },
 } as const;
 
 async function pemPair(
@@ -243,6 +245,15 @@ export async function daemonOptions(
   const tls = await pemPair(p, "tls-cert", "tls-key", cmd);
   const apiTls = await pemPair(p, "api-tls-cert", "api-tls-key", cmd);
   const apiListen = parseListen(str(p, "api-listen") ?? "127.0.0.1:9090", "api-listen");
+  const metricsListen = str(p, "metrics-listen") !== undefined
+    ? parseListen(str(p, "metrics-listen")!, "metrics-listen")
+    : null;
+  if (metricsListen && !isLoopback(metricsListen.hostname)) {
+    throw new UsageError(
+      "--metrics-listen serves without auth, so it must be a loopback address (127.0.0.1:PORT); scrape other hosts through the API's /metrics with the token",
+      cmd,
+    );
+  }
   const d = (name: string, min: number, max: number, fallback: number) =>
     duration(p, name, { min, max, fallback });
   return {
@@ -288,6 +299,8 @@ export async function daemonOptions(
     },
     historyIntervalMs: d("history-interval", 0, 3_600_000, 10_000),
     historyRetentionMs: d("history-retention", 3_600_000, 3650 * 86_400_000, 30 * 86_400_000),
+    fleetPollMs: d("fleet-poll", 0, 3_600_000, 10_000),
+    metricsListen,
   };
 }
 
@@ -310,6 +323,7 @@ export async function runDaemon(
       port: daemon.server.port,
       api: daemon.api?.url ?? null,
       apiPort: daemon.api?.port ?? null,
+      metrics: daemon.metricsUrl,
       ...extra,
     }));
   } else {
@@ -317,6 +331,7 @@ export async function runDaemon(
     if (daemon.api) {
       ctx.io.out(`API and dashboard on ${daemon.api.url} (token: \`miner-cli node info --token\`)`);
     }
+    if (daemon.metricsUrl) ctx.io.out(`metrics (no auth) on ${daemon.metricsUrl}`);
     ctx.io.out(`auth mode: ${daemon.mesh.auth.settings.mode}; press Ctrl+C to stop`);
   }
   await new Promise<void>((resolve) => {

@@ -7,16 +7,21 @@ import { loadIdentity, NodeNameSchema } from "../identity/mod.ts";
 import {
   AuthModeSchema,
   AuthStore,
-  DEFAULT_SCORE,
   haversineKm,
   optimalPeers,
   parseAddressOrNull,
   parseAllowTarget,
   type Peer,
   PeerRegistry,
-  PeerSchema,
 } from "../peers/mod.ts";
-import { MeshNode, parsePairCode, type PeerSession, RequestTimeoutError } from "../node/mod.ts";
+import {
+  addPeer,
+  MeshNode,
+  parsePairCode,
+  PeerNameTakenError,
+  pingPeer,
+  probePeer,
+} from "../node/mod.ts";
 import { bool, duration, int, num, parseCommandArgs, requireStr, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { ago, ms, table } from "./format.ts";
@@ -85,45 +90,26 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
   const timeoutMs = duration(p, "timeout", { min: 100, max: 120_000, fallback: 10_000 });
   const mesh = await openMesh(ctx);
   try {
-    const session = await mesh.dial(address, { pairCode: code, timeoutMs, ca: await caFromEnv() });
-    const remote = session.peer;
-    session.close("peer added");
-    const name = wantName ?? nameOrThrow(remote.name, cmd);
-    const clash = mesh.registry.list().find((x) =>
-      x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id
-    );
-    if (clash) {
-      throw new UsageError(
-        `the name ${name} is already used by peer ${clash.id}; choose another --name`,
-        cmd,
-      );
+    let result;
+    try {
+      result = await addPeer(mesh, address, {
+        name: wantName,
+        pairCode: code,
+        lat,
+        lon,
+        hops,
+        timeoutMs,
+        ca: await caFromEnv(),
+      });
+    } catch (err) {
+      if (err instanceof PeerNameTakenError) throw new UsageError(err.message, cmd);
+      throw err;
     }
-    const existing = mesh.registry.get(remote.id);
-    const peer: Peer = PeerSchema.parse({
-      ...(existing ?? {
-        addedAt: new Date().toISOString(),
-        pingMs: null,
-        score: DEFAULT_SCORE,
-        stats: { success: 0, failure: 0, timeout: 0 },
-      }),
-      id: remote.id,
-      name,
-      publicKey: remote.publicKey,
-      address,
-      role: remote.role,
-      lastSeen: new Date().toISOString(),
-      hops,
-      ...(lat !== undefined ? { lat, lon } : {}),
-      geoKm: mesh.geoKmTo(lat ?? existing?.lat, lon ?? existing?.lon),
-    });
-    mesh.registry.upsert(peer);
-    await mesh.registry.flush();
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ added: !existing, peer }, null, 2));
+    const { added, peer } = result;
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ added, peer }, null, 2));
     else {
       ctx.io.out(
-        `${
-          existing ? "updated" : "added"
-        } peer ${peer.name} (${peer.id}, ${peer.role}) at ${address}${
+        `${added ? "added" : "updated"} peer ${peer.name} (${peer.id}, ${peer.role}) at ${address}${
           code ? ", paired with code" : ""
         }`,
       );
@@ -131,27 +117,6 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
     return 0;
   } finally {
     await mesh.close();
-  }
-}
-
-interface ProbeResult {
-  online: boolean;
-  rttMs?: number;
-  error?: string;
-}
-
-async function probe(mesh: MeshNode, peer: Peer, timeoutMs: number): Promise<ProbeResult> {
-  if (!peer.address) return { online: false, error: "no address (peer connects in)" };
-  let session: PeerSession | undefined;
-  try {
-    session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs });
-    const rtt = await session.ping(timeoutMs);
-    mesh.registry.markSeen(peer.id);
-    return { online: true, rttMs: Math.round(rtt * 1000) / 1000 };
-  } catch (err) {
-    return { online: false, error: (err as Error).message };
-  } finally {
-    session?.close("probe done");
   }
 }
 
@@ -168,7 +133,7 @@ export async function peerList(ctx: CliContext, args: string[]): Promise<number>
     const peers = mesh.registry.list();
     const probes = bool(p, "no-probe")
       ? peers.map(() => null)
-      : await Promise.all(peers.map((peer) => probe(mesh, peer, timeoutMs)));
+      : await Promise.all(peers.map((peer) => probePeer(mesh, peer, { timeoutMs })));
     const rows = mesh.registry.list().map((peer, i) => ({
       ...peer,
       online: probes[i]?.online ?? null,
@@ -297,62 +262,21 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
   const mesh = await openMesh(ctx);
   try {
     const peer = mesh.registry.resolve(p.positionals[0]);
-    if (!peer.address) {
-      throw new UsageError(
-        `peer ${peer.name} has no address (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
-        cmd,
-      );
-    }
-    let session: PeerSession;
-    try {
-      session = await mesh.dial(peer.address, {
-        expectId: peer.id,
-        timeoutMs,
-        ca: await caFromEnv(),
-      });
-    } catch (err) {
-      mesh.recordOutcome(
-        peer.id,
-        err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
-          ? "timeout"
-          : "failure",
-      );
-      throw err;
-    }
-    const rtts: number[] = [];
-    let failures = 0;
     if (!json) ctx.io.out(`PING ${peer.name} (${peer.id.slice(0, 12)}) at ${peer.address}`);
-    for (let seq = 1; seq <= count; seq++) {
-      try {
-        const rtt = await session.ping(timeoutMs);
-        rtts.push(rtt);
-        mesh.recordOutcome(peer.id, "success", rtt);
-        if (!json) ctx.io.out(`reply from ${peer.name}: seq=${seq} time=${ms(rtt)}`);
-      } catch (err) {
-        failures++;
-        mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError ? "timeout" : "failure");
-        if (!json) ctx.io.out(`no reply from ${peer.name}: seq=${seq} (${(err as Error).message})`);
-        if (session.isClosed) break;
-      }
-      if (seq < count && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
-    }
-    session.close("ping done");
-    const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
-    if (avg !== null) {
-      mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: Math.round(avg * 1000) / 1000 }));
-    }
-    await mesh.registry.flush();
-    const summary = {
-      peer: peer.name,
-      id: peer.id,
-      sent: rtts.length + failures,
-      received: rtts.length,
-      rttMs: rtts.map((r) => Math.round(r * 1000) / 1000),
-      avgMs: avg === null ? null : Math.round(avg * 1000) / 1000,
-      minMs: rtts.length ? Math.round(Math.min(...rtts) * 1000) / 1000 : null,
-      maxMs: rtts.length ? Math.round(Math.max(...rtts) * 1000) / 1000 : null,
-      score: mesh.registry.get(peer.id)?.score,
-    };
+    const summary = await pingPeer(mesh, peer, {
+      count,
+      timeoutMs,
+      intervalMs,
+      ca: await caFromEnv(),
+      onReply: (seq, rtt, error) => {
+        if (json) return;
+        ctx.io.out(
+          rtt === null
+            ? `no reply from ${peer.name}: seq=${seq} (${error})`
+            : `reply from ${peer.name}: seq=${seq} time=${ms(rtt)}`,
+        );
+      },
+    });
     if (json) ctx.io.out(JSON.stringify(summary, null, 2));
     else {
       ctx.io.out(
@@ -361,7 +285,7 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
         }, max ${ms(summary.maxMs)}; score ${summary.score}`,
       );
     }
-    return rtts.length === count ? 0 : 1;
+    return summary.received === count ? 0 : 1;
   } finally {
     await mesh.close();
   }

@@ -107,7 +107,7 @@ function daemonBackend(api: ApiClient): Backend {
     status: (ref, o) =>
       api.request<FleetStatus>(
         "GET",
-        `${base}/${ref ? `${enc(ref)}/` : ""}stats?timeout=${o.timeoutMs}`,
+        `${base}/${ref ? `${enc(ref)}/` : ""}stats?timeout=${o.timeoutMs}&maxAge=0`,
       ),
     start: (ref, o) =>
       api.request("POST", `${base}/${enc(ref)}/start`, {

@@ -10,15 +10,21 @@ import {
   type ApiServer,
   type ApiServerOptions,
   createApiApp,
+  EventHub,
   loadOrCreateApiToken,
+  type MetricsSnapshot,
+  renderMetrics,
   startApiServer,
 } from "../api/mod.ts";
+import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { loadDashboard } from "../ui/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
 import {
   HistoryStore,
   MinerManager,
   minersDir,
+  type MinerStats,
   ProfileStore,
   type SupervisorOptions,
 } from "../miners/mod.ts";
@@ -28,6 +34,8 @@ import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
 import { Fleet } from "./fleet.ts";
+import { FleetMonitor } from "./monitor.ts";
+import { createNodeOps } from "./node_ops.ts";
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -45,6 +53,12 @@ export interface DaemonOptions {
   historyIntervalMs?: number;
   /** History retention (default 30 days). */
   historyRetentionMs?: number;
+  /** Background fleet poll interval (default 10 s; 0: only on demand). */
+  fleetPollMs?: number;
+  /** Stats tick interval of the live event stream (default 2 s). */
+  statsTickMs?: number;
+  /** A separate metrics listener without auth (loopback only). */
+  metricsListen?: { hostname: string; port: number } | null;
   /** Logger. */
   logger?: Logger;
 }
@@ -61,8 +75,36 @@ export interface Daemon {
   server: TransportServer;
   /** API server (null when disabled). */
   api: ApiServer | null;
+  /** Live events. */
+  events: EventHub;
+  /** Fleet monitor. */
+  monitor: FleetMonitor;
+  /** URL of the separate metrics listener, when one runs. */
+  metricsUrl: string | null;
   /** Stops miners, links, listeners; flushes state. */
   close(): Promise<void>;
+}
+
+/** Records one history sample per running or paused miner (names prefixed for remote ones). */
+function recordSamples(
+  history: HistoryStore,
+  miners: MinerStats[],
+  options: { prefix?: string; logger: Logger },
+): void {
+  const now = Date.now();
+  try {
+    history.recordMany(
+      miners.filter((m) => m.state === "running" || m.state === "paused").map((m) => ({
+        miner: `${options.prefix ?? ""}${m.name}`,
+        ts: now,
+        hashrate: m.hashrate.now,
+        accepted: m.shares.accepted,
+        rejected: m.shares.rejected,
+      })),
+    );
+  } catch (err) {
+    options.logger.warn("history_write_failed", { reason: (err as Error).message });
+  }
 }
 
 /** Starts everything `node serve` runs. */
@@ -75,18 +117,53 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     ? new MinerManager(paths, { logger, supervisor: options.supervisor })
     : null;
   const interval = options.historyIntervalMs ?? 10_000;
-  const history = runsMiners && interval > 0
+  // Controllers keep history too: the fleet poll records every worker's miners as `node/miner`.
+  const history = interval > 0
     ? HistoryStore.open(join(paths.dataDir, "history.sqlite"), {
       retentionMs: options.historyRetentionMs,
     })
     : null;
   const startedAt = new Date();
+  const events = new EventHub();
+  const ownProfiles = new ProfileStore(join(paths.configDir, "mining_profiles.json"));
+  const fleet = new Fleet(mesh, ownProfiles);
+  const monitor = new FleetMonitor(fleet, {
+    intervalMs: options.fleetPollMs ?? 10_000,
+    onEvent: (e) => {
+      if (e.type === "peer") {
+        logger.info(`peer_${e.kind}`, { peer: e.id, name: e.name, reason: e.reason });
+      }
+      if (e.type === "fleet" && history) {
+        for (const row of e.status.peers) {
+          if (row.online) recordSamples(history, row.miners, { prefix: `${row.name}/`, logger });
+        }
+      }
+      events.publish(e);
+    },
+  });
+  miners?.onEvent((e) => events.publish({ type: "miner", ...e }));
+  mesh.onSession((s) => {
+    if (mesh.registry.get(s.peer.id)) monitor.sawOnline(s.peer);
+  });
+  const peersChanged = () => events.publish({ type: "peers", at: new Date().toISOString() });
+  const metricsSnapshot = (): MetricsSnapshot => ({
+    node: mesh.identity.info,
+    version: SOFTWARE_VERSION,
+    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    localMiners: miners?.list() ?? [],
+    fleet: monitor.latest(),
+    peers: nodeOps.peers(),
+  });
+  const nodeOps = createNodeOps(mesh, monitor, { onChange: peersChanged });
+  let metricsServer: Deno.HttpServer | null = null;
   let api: ApiServer | null = null;
   let server: TransportServer | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
   let closeStreams = () => {};
   const close = async () => {
     for (const t of timers) clearInterval(t);
+    monitor.stop();
+    await metricsServer?.shutdown().catch(() => {});
     // API first: no request may start a miner while the miners are being stopped, and open
     // event streams must end or the server would wait for them.
     closeStreams();
@@ -112,7 +189,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
-      const ownProfiles = new ProfileStore(join(paths.configDir, "mining_profiles.json"));
       const built = createApiApp({
         node: () => mesh.identity.info,
         miners,
@@ -120,10 +196,36 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         token,
         startedAt,
         remote: {
-          fleet: new Fleet(mesh, ownProfiles),
+          fleet,
           profiles: ownProfiles,
           tmpDir: join(paths.dataDir, "tmp"),
+          cachedStatus: (maxAgeMs, timeoutMs) => monitor.get(maxAgeMs, timeoutMs),
+          onDeployProgress: (p) =>
+            events.publish({
+              type: "deploy",
+              phase: p.error !== undefined ? "error" : p.received >= p.total ? "done" : "progress",
+              at: new Date().toISOString(),
+              ...p,
+            }),
         },
+        nodeOps,
+        events,
+        snapshot: () =>
+          Promise.resolve({
+            at: new Date().toISOString(),
+            node: {
+              ...mesh.identity.info,
+              version: SOFTWARE_VERSION,
+              uptime: Math.round((Date.now() - startedAt.getTime()) / 1000),
+              runsMiners: miners !== null,
+            },
+            miners: miners?.list() ?? [],
+            peers: nodeOps.peers(),
+            auth: nodeOps.auth(),
+            fleet: monitor.latest(),
+          }),
+        metrics: metricsSnapshot,
+        dashboard: await loadDashboard(),
       });
       closeStreams = built.closeStreams;
       api = startApiServer(built.app, options.api);
@@ -133,23 +235,32 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         startedAt: startedAt.toISOString(),
       });
     }
-    if (history && miners) {
+    if (options.metricsListen) {
+      metricsServer = Deno.serve(
+        {
+          hostname: options.metricsListen.hostname,
+          port: options.metricsListen.port,
+          onListen: () => {},
+        },
+        (req) =>
+          new URL(req.url).pathname === "/metrics"
+            ? new Response(renderMetrics(metricsSnapshot()), {
+              headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+            })
+            : new Response("not found: GET /metrics\n", { status: 404 }),
+      );
+    }
+    if (miners) {
       timers.push(setInterval(() => {
-        const now = Date.now();
-        try {
-          history.recordMany(
-            miners.list().filter((m) => m.state === "running" || m.state === "paused").map((m) => ({
-              miner: m.name,
-              ts: now,
-              hashrate: m.hashrate.now,
-              accepted: m.shares.accepted,
-              rejected: m.shares.rejected,
-            })),
-          );
-        } catch (err) {
-          logger.warn("history_write_failed", { reason: (err as Error).message });
-        }
-      }, interval));
+        if (events.size === 0) return;
+        events.publish({ type: "stats", at: new Date().toISOString(), miners: miners.list() });
+      }, options.statsTickMs ?? 2000));
+    }
+    if (role !== "worker") monitor.start();
+    if (history) {
+      if (miners) {
+        timers.push(setInterval(() => recordSamples(history, miners.list(), { logger }), interval));
+      }
       timers.push(setInterval(() => history.prune(), 3_600_000));
     }
     if (miners) {
@@ -160,5 +271,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await close();
     throw err;
   }
-  return { mesh, miners, history, server: server!, api, close };
+  const metricsUrl = metricsServer
+    ? `http://${options.metricsListen!.hostname}:${
+      (metricsServer as Deno.HttpServer<Deno.NetAddr>).addr.port
+    }/metrics`
+    : null;
+  return { mesh, miners, history, server: server!, api, events, monitor, metricsUrl, close };
 }

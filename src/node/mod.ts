@@ -58,3 +58,22 @@ export {
   type SendDeployOptions,
 } from "./deploy.ts";
 export { Fleet, type FleetNodeStatus, type FleetStartOptions, type FleetStatus } from "./fleet.ts";
+export {
+  addPeer,
+  type AddPeerOptions,
+  type AddPeerResult,
+  PeerNameTakenError,
+  type PingOptions,
+  pingPeer,
+  type PingSummary,
+  probePeer,
+  type ProbeResult,
+} from "./peer_ops.ts";
+export {
+  type CachedFleetStatus,
+  FleetMonitor,
+  type FleetMonitorOptions,
+  type MonitorEvent,
+  type PeerLiveState,
+} from "./monitor.ts";
+export { createNodeOps, type NodeOpsOptions, PeerRequestError } from "./node_ops.ts";

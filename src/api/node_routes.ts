@@ -1,0 +1,274 @@
+/**
+ * `/node/*`, `/peers/*` and `/auth/*`: this node's identity, pairing codes, the peer registry and
+ * the allowlist, as the dashboard's Nodes page and scripts use them.
+ * @module
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "zod";
+import { NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
+import {
+  AllowEntrySchema,
+  AuthModeSchema,
+  type Peer,
+  PeerAddressSchema,
+  PeerSchema,
+} from "../peers/mod.ts";
+import { ApiError } from "./errors.ts";
+import { json, r } from "./openapi.ts";
+
+/** A registered peer as the API shows it: the record plus live state. */
+export const PeerViewSchema = PeerSchema.extend({
+  /** Last known reachability (null: not checked yet). */
+  online: z.boolean().nullable(),
+  /** Why it was offline at the last check. */
+  offlineReason: z.string().optional(),
+  /** When the online state last changed (ISO time). */
+  since: z.string().nullable(),
+  /** Whether a session with it is open now. */
+  connected: z.boolean(),
+  /** Whether it is on the allowlist. */
+  allowed: z.boolean(),
+});
+/** A peer view. */
+export type PeerView = z.infer<typeof PeerViewSchema>;
+
+const PingSummarySchema = z.object({
+  peer: z.string(),
+  id: z.string(),
+  sent: z.number(),
+  received: z.number(),
+  rttMs: z.array(z.number()),
+  avgMs: z.number().nullable(),
+  minMs: z.number().nullable(),
+  maxMs: z.number().nullable(),
+  score: z.number().optional(),
+});
+
+const AuthViewSchema = z.object({
+  mode: AuthModeSchema,
+  allow: z.array(AllowEntrySchema),
+});
+
+/** Body of `POST /peers`. */
+export const AddPeerBodySchema = z.object({
+  address: PeerAddressSchema,
+  name: NodeNameSchema.optional(),
+  code: z.string().min(10).max(200).optional(),
+  lat: z.number().min(-90).max(90).optional(),
+  lon: z.number().min(-180).max(180).optional(),
+  hops: z.number().int().min(0).max(255).optional(),
+}).strict().refine((b) => (b.lat === undefined) === (b.lon === undefined), {
+  message: "give both lat and lon, or neither",
+  path: ["lat"],
+});
+
+/** What the routes need from the node (implemented in the node module). */
+export interface NodeOps {
+  /** Registered peers with their live state. */
+  peers(): PeerView[];
+  /** One peer by ID, unique prefix or name (throws PeerNotFoundError / AmbiguousPeerError). */
+  peer(ref: string): PeerView;
+  /** Dials, handshakes and registers a peer. */
+  addPeer(body: z.infer<typeof AddPeerBodySchema>): Promise<{ added: boolean; peer: Peer }>;
+  /** Removes a peer from the registry (by ID, unique prefix or name). */
+  removePeer(ref: string): Promise<Peer>;
+  /** Pings a peer. */
+  pingPeer(ref: string, count: number): Promise<z.infer<typeof PingSummarySchema>>;
+  /** Auth mode and allowlist. */
+  auth(): z.infer<typeof AuthViewSchema>;
+  /** Allows node IDs or public keys. */
+  allow(targets: string[]): Promise<{ id: string; added: boolean }[]>;
+  /** Revokes a node (allowlist and registry); throws PeerNotFoundError when it is neither. */
+  revoke(ref: string): Promise<{ id: string; revoked: boolean; removedFromRegistry: boolean }>;
+  /** Sets the auth mode. */
+  setAuthMode(mode: z.infer<typeof AuthModeSchema>): Promise<void>;
+  /** Issues a one-time pairing code. */
+  pairCode(ttlMs: number): Promise<{ code: string; nodeId: string; expiresAt: string }>;
+}
+
+const PeerRef = z.object({ id: z.string().min(1).max(128) });
+
+function body<T extends z.ZodType>(schema: T) {
+  return { content: { "application/json": { schema } }, required: true };
+}
+
+/** Adds the node, peer and auth routes under `base`. */
+export function registerNodeRoutes(
+  app: OpenAPIHono,
+  base: string,
+  ctx: { ops: NodeOps; node: () => { id: string; name: string; role: string } },
+): void {
+  const { ops } = ctx;
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/node/init`,
+      request: {
+        body: body(
+          z.object({
+            name: NodeNameSchema,
+            role: NodeRoleSchema.optional(),
+          }).strict(),
+        ),
+      },
+      responses: {
+        200: json(z.object({ id: z.string(), created: z.boolean() }).passthrough(), "Node"),
+        409: json(
+          z.object({ error: z.object({ code: z.string(), message: z.string() }) }),
+          "In use",
+        ),
+      },
+    }),
+    (c) => {
+      const want = c.req.valid("json");
+      const me = ctx.node();
+      if (want.name === me.name && (want.role ?? "dual") === me.role) {
+        return c.json({ ...me, created: false }, 200);
+      }
+      throw new ApiError(
+        409,
+        "already_initialized",
+        `this node is already initialized as ${me.name} (${me.id}, ${me.role}); a running node cannot be re-keyed: stop it, run \`miner-cli node reset --force\`, then \`miner-cli node init\``,
+      );
+    },
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/node/pair-code`,
+      request: {
+        body: body(z.object({ ttl: z.number().int().min(1).max(86_400).optional() }).strict()),
+      },
+      responses: {
+        201: json(
+          z.object({ code: z.string(), nodeId: z.string(), expiresAt: z.string() }),
+          "A one-time pairing code (give it to the controller that adds this node)",
+        ),
+      },
+    }),
+    async (c) => c.json(await ops.pairCode((c.req.valid("json").ttl ?? 600) * 1000), 201),
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/peers`,
+      responses: { 200: json(z.object({ peers: z.array(PeerViewSchema) }), "Registered peers") },
+    }),
+    (c) => c.json({ peers: ops.peers() }, 200),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/peers`,
+      request: { body: body(AddPeerBodySchema) },
+      responses: {
+        200: json(z.object({ added: z.boolean(), peer: PeerSchema }), "Updated"),
+        201: json(z.object({ added: z.boolean(), peer: PeerSchema }), "Added"),
+        502: json(z.object({ error: z.object({ code: z.string(), message: z.string() }) }), "No"),
+      },
+    }),
+    async (c) => {
+      const res = await ops.addPeer(c.req.valid("json"));
+      return c.json(res, res.added ? 201 : 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/peers/{id}`,
+      request: { params: PeerRef },
+      responses: { 200: json(PeerViewSchema, "A peer") },
+    }),
+    (c) => c.json(ops.peer(c.req.valid("param").id), 200),
+  );
+  app.openapi(
+    r({
+      method: "delete",
+      path: `${base}/peers/{id}`,
+      request: { params: PeerRef },
+      responses: { 200: json(z.object({ removed: z.string(), name: z.string() }), "Removed") },
+    }),
+    async (c) => {
+      const peer = await ops.removePeer(c.req.valid("param").id);
+      return c.json({ removed: peer.id, name: peer.name }, 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/peers/{id}/ping`,
+      request: {
+        params: PeerRef,
+        body: {
+          content: {
+            "application/json": {
+              schema: z.object({ count: z.number().int().min(1).max(20).optional() }).strict(),
+            },
+          },
+          required: false,
+        },
+      },
+      responses: { 200: json(PingSummarySchema, "Ping summary") },
+    }),
+    async (c) => {
+      const count = c.req.header("content-length") && c.req.header("content-length") !== "0"
+        ? c.req.valid("json").count
+        : undefined;
+      return c.json(await ops.pingPeer(c.req.valid("param").id, count ?? 3), 200);
+    },
+  );
+
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/auth`,
+      responses: { 200: json(AuthViewSchema, "Auth mode and allowlist") },
+    }),
+    (c) => c.json(ops.auth(), 200),
+  );
+  app.openapi(
+    r({
+      method: "put",
+      path: `${base}/auth/mode`,
+      request: { body: body(z.object({ mode: AuthModeSchema }).strict()) },
+      responses: { 200: json(AuthViewSchema, "New settings") },
+    }),
+    async (c) => {
+      await ops.setAuthMode(c.req.valid("json").mode);
+      return c.json(ops.auth(), 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/auth/allow`,
+      request: {
+        body: body(
+          z.object({ targets: z.array(z.string().min(1).max(128)).min(1).max(1000) }).strict(),
+        ),
+      },
+      responses: {
+        200: json(
+          z.object({ results: z.array(z.object({ id: z.string(), added: z.boolean() })) }),
+          "Allowed",
+        ),
+      },
+    }),
+    async (c) => c.json({ results: await ops.allow(c.req.valid("json").targets) }, 200),
+  );
+  app.openapi(
+    r({
+      method: "delete",
+      path: `${base}/auth/allow/{id}`,
+      request: { params: PeerRef },
+      responses: {
+        200: json(
+          z.object({ id: z.string(), revoked: z.boolean(), removedFromRegistry: z.boolean() }),
+          "Revoked",
+        ),
+      },
+    }),
+    async (c) => c.json(await ops.revoke(c.req.valid("param").id), 200),
+  );
+}

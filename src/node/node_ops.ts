@@ -1,0 +1,131 @@
+/**
+ * The daemon's peer, allowlist and pairing operations as the API calls them (`/peers/*`,
+ * `/auth/*`, `/node/pair-code`), on the daemon's own registry so its sessions see changes at once.
+ * @module
+ */
+import type { NodeOps, PeerView } from "../api/mod.ts";
+import { parseAllowTarget, type Peer, PeerNotFoundError } from "../peers/mod.ts";
+import type { MeshNode } from "./mesh.ts";
+import type { FleetMonitor } from "./monitor.ts";
+import { createPairCode, parsePairCode } from "./pairing.ts";
+import { addPeer, pingPeer } from "./peer_ops.ts";
+
+/** A request the API turns into a 400. */
+export class PeerRequestError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PeerRequestError";
+  }
+}
+
+/** Options for {@link createNodeOps}. */
+export interface NodeOpsOptions {
+  /** Called after the registry or the allowlist changed. */
+  onChange?: () => void;
+  /** CA certificate (PEM) for `wss://` peers. */
+  ca?: string;
+}
+
+/** Builds the API's node operations over a running mesh node. */
+export function createNodeOps(
+  mesh: MeshNode,
+  monitor: FleetMonitor,
+  options: NodeOpsOptions = {},
+): NodeOps {
+  const changed = () => options.onChange?.();
+  const view = (p: Peer): PeerView => {
+    const live = monitor.state(p.id);
+    const session = mesh.session(p.id);
+    const connected = session !== undefined && !session.isClosed;
+    return {
+      ...p,
+      online: live?.online ?? (connected ? true : null),
+      ...(live?.reason ? { offlineReason: live.reason } : {}),
+      since: live?.since ?? null,
+      connected,
+      allowed: mesh.auth.isAllowed(p.id),
+    };
+  };
+  return {
+    peers: () => mesh.registry.list().map(view),
+    peer: (ref) => view(mesh.registry.resolve(ref)),
+    addPeer: async (body) => {
+      let pairCode;
+      if (body.code !== undefined) {
+        try {
+          pairCode = parsePairCode(body.code);
+        } catch (err) {
+          throw new PeerRequestError(`code: ${(err as Error).message}`);
+        }
+      }
+      const res = await addPeer(mesh, body.address, {
+        name: body.name,
+        pairCode,
+        lat: body.lat,
+        lon: body.lon,
+        hops: body.hops,
+        ca: options.ca,
+      });
+      monitor.sawOnline(res.peer);
+      changed();
+      return res;
+    },
+    removePeer: async (ref) => {
+      const peer = mesh.registry.resolve(ref);
+      mesh.registry.remove(peer.id);
+      await mesh.registry.flush();
+      await mesh.sweepAuthorizations();
+      changed();
+      return peer;
+    },
+    pingPeer: async (ref, count) => {
+      const summary = await pingPeer(mesh, mesh.registry.resolve(ref), {
+        count,
+        timeoutMs: 3000,
+        intervalMs: 100,
+        ca: options.ca,
+      });
+      changed();
+      return summary;
+    },
+    auth: () => ({ mode: mesh.auth.settings.mode, allow: [...mesh.auth.settings.allow] }),
+    allow: async (targets) => {
+      const entries = targets.map((t) => {
+        try {
+          return parseAllowTarget(t);
+        } catch (err) {
+          throw new PeerRequestError((err as Error).message);
+        }
+      });
+      const results = [];
+      for (const e of entries) results.push({ id: e.id, added: await mesh.auth.allow(e) });
+      changed();
+      return results;
+    },
+    revoke: async (ref) => {
+      let id: string;
+      try {
+        id = parseAllowTarget(ref).id;
+      } catch {
+        id = mesh.registry.resolve(ref).id;
+      }
+      const revoked = await mesh.auth.revoke(id);
+      const removedFromRegistry = mesh.registry.remove(id);
+      await mesh.registry.flush();
+      if (!revoked && !removedFromRegistry) throw new PeerNotFoundError(ref);
+      await mesh.sweepAuthorizations();
+      changed();
+      return { id, revoked, removedFromRegistry };
+    },
+    setAuthMode: async (mode) => {
+      await mesh.auth.setMode(mode);
+      await mesh.sweepAuthorizations();
+      changed();
+    },
+    pairCode: async (ttlMs) => {
+      const { code, expiresAt } = await createPairCode(mesh.paths, mesh.id, { ttlMs });
+      return { code, nodeId: mesh.id, expiresAt };
+    },
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * Peer operations shared by the CLI (one-shot mesh node) and the daemon's API: add a peer after a
+ * handshake that proves its key, probe it, and ping it.
+ * @module
+ */
+import { DEFAULT_SCORE, type Peer, PeerSchema } from "../peers/mod.ts";
+import { PeerOfflineError } from "./controller.ts";
+import type { MeshNode } from "./mesh.ts";
+import type { PairCode } from "./pairing.ts";
+import { RequestTimeoutError } from "./session.ts";
+
+/** A peer name is already taken by another peer. */
+export class PeerNameTakenError extends Error {
+  /** Creates the error. */
+  constructor(readonly peerName: string, readonly holder: string) {
+    super(`the name ${peerName} is already used by peer ${holder}; choose another name`);
+    this.name = "PeerNameTakenError";
+  }
+}
+
+/** Options for {@link addPeer}. */
+export interface AddPeerOptions {
+  /** Local name (default: the name the peer announces). */
+  name?: string;
+  /** One-time pairing code issued by the peer. */
+  pairCode?: PairCode;
+  /** Latitude and longitude of the peer. */
+  lat?: number;
+  /** Longitude (with `lat`). */
+  lon?: number;
+  /** Network hops (default 1). */
+  hops?: number;
+  /** Dial timeout (default 10 s). */
+  timeoutMs?: number;
+  /** CA certificate (PEM) for `wss://` peers. */
+  ca?: string;
+}
+
+/** Result of {@link addPeer}. */
+export interface AddPeerResult {
+  /** False when the peer was already registered (its record was updated). */
+  added: boolean;
+  /** The stored record. */
+  peer: Peer;
+}
+
+/**
+ * Dials `address`, completes the Noise handshake (which proves the peer's key and, with a pairing
+ * code, authorizes us on it) and registers the peer with its key pinned.
+ */
+export async function addPeer(
+  mesh: MeshNode,
+  address: string,
+  options: AddPeerOptions = {},
+): Promise<AddPeerResult> {
+  const session = await mesh.dial(address, {
+    pairCode: options.pairCode,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    ca: options.ca,
+  });
+  const remote = session.peer;
+  session.close("peer added");
+  const name = options.name ?? remote.name;
+  const clash = mesh.registry.list().find((x) =>
+    x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id
+  );
+  if (clash) throw new PeerNameTakenError(name, clash.id);
+  const existing = mesh.registry.get(remote.id);
+  const lat = options.lat ?? existing?.lat;
+  const lon = options.lon ?? existing?.lon;
+  const peer: Peer = PeerSchema.parse({
+    ...(existing ?? {
+      addedAt: new Date().toISOString(),
+      pingMs: null,
+      score: DEFAULT_SCORE,
+      stats: { success: 0, failure: 0, timeout: 0 },
+    }),
+    id: remote.id,
+    name,
+    publicKey: remote.publicKey,
+    address,
+    role: remote.role,
+    lastSeen: new Date().toISOString(),
+    hops: options.hops ?? existing?.hops ?? 1,
+    ...(lat !== undefined ? { lat, lon } : {}),
+    geoKm: mesh.geoKmTo(lat, lon),
+  });
+  mesh.registry.upsert(peer);
+  await mesh.registry.flush();
+  return { added: !existing, peer };
+}
+
+/** Result of {@link probePeer}. */
+export interface ProbeResult {
+  /** Whether the peer answered a ping. */
+  online: boolean;
+  /** Round trip of the ping, ms. */
+  rttMs?: number;
+  /** Why it is offline. */
+  error?: string;
+}
+
+/** One ping over the open session, or over a fresh dial that is closed afterwards. */
+export async function probePeer(
+  mesh: MeshNode,
+  peer: Peer,
+  options: { timeoutMs?: number } = {},
+): Promise<ProbeResult> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const open = mesh.session(peer.id);
+  if (!open && !peer.address) return { online: false, error: "no address (peer connects in)" };
+  let dialed = false;
+  try {
+    let session = open && !open.isClosed ? open : undefined;
+    if (!session) {
+      session = await mesh.dial(peer.address!, { expectId: peer.id, timeoutMs });
+      dialed = true;
+    }
+    try {
+      const rtt = await session.ping(timeoutMs);
+      mesh.registry.markSeen(peer.id);
+      return { online: true, rttMs: Math.round(rtt * 1000) / 1000 };
+    } finally {
+      if (dialed) session.close("probe done");
+    }
+  } catch (err) {
+    return { online: false, error: (err as Error).message };
+  }
+}
+
+/** Options for {@link pingPeer}. */
+export interface PingOptions {
+  /** Pings to send (default 4). */
+  count?: number;
+  /** Per-ping and dial timeout (default 5 s). */
+  timeoutMs?: number;
+  /** Pause between pings (default 200 ms). */
+  intervalMs?: number;
+  /** CA certificate (PEM) for `wss://` peers. */
+  ca?: string;
+  /** Called after each ping (`rttMs` null when it failed). */
+  onReply?: (seq: number, rttMs: number | null, error?: string) => void;
+}
+
+/** Summary of {@link pingPeer}. */
+export interface PingSummary {
+  /** Peer name. */
+  peer: string;
+  /** Peer ID. */
+  id: string;
+  /** Pings sent. */
+  sent: number;
+  /** Replies received. */
+  received: number;
+  /** Each reply's round trip, ms. */
+  rttMs: number[];
+  /** Average, ms. */
+  avgMs: number | null;
+  /** Minimum, ms. */
+  minMs: number | null;
+  /** Maximum, ms. */
+  maxMs: number | null;
+  /** Score after the pings. */
+  score: number | undefined;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Pings a peer `count` times over the open session (or a fresh dial), recording each outcome in
+ * its score and the average as its `pingMs`. A failed dial records a failure and throws.
+ */
+export async function pingPeer(
+  mesh: MeshNode,
+  peer: Peer,
+  options: PingOptions = {},
+): Promise<PingSummary> {
+  const count = options.count ?? 4;
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const intervalMs = options.intervalMs ?? 200;
+  const open = mesh.session(peer.id);
+  let session = open && !open.isClosed ? open : undefined;
+  let dialed = false;
+  if (!session) {
+    if (!peer.address) {
+      throw new PeerOfflineError(
+        peer,
+        `not connected, and it has no address to dial (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
+      );
+    }
+    try {
+      session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: options.ca });
+      dialed = true;
+    } catch (err) {
+      mesh.recordOutcome(
+        peer.id,
+        err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
+          ? "timeout"
+          : "failure",
+      );
+      throw err;
+    }
+  }
+  const rtts: number[] = [];
+  let failures = 0;
+  try {
+    for (let seq = 1; seq <= count; seq++) {
+      try {
+        const rtt = await session.ping(timeoutMs);
+        rtts.push(rtt);
+        mesh.recordOutcome(peer.id, "success", rtt);
+        options.onReply?.(seq, rtt);
+      } catch (err) {
+        failures++;
+        mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError ? "timeout" : "failure");
+        options.onReply?.(seq, null, (err as Error).message);
+        if (session.isClosed) break;
+      }
+      if (seq < count && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  } finally {
+    if (dialed) session.close("ping done");
+  }
+  const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
+  if (avg !== null) mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: round3(avg) }));
+  await mesh.registry.flush();
+  return {
+    peer: peer.name,
+    id: peer.id,
+    sent: rtts.length + failures,
+    received: rtts.length,
+    rttMs: rtts.map(round3),
+    avgMs: avg === null ? null : round3(avg),
+    minMs: rtts.length ? round3(Math.min(...rtts)) : null,
+    maxMs: rtts.length ? round3(Math.max(...rtts)) : null,
+    score: mesh.registry.get(peer.id)?.score,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Dashboard entry: token login, sidebar (Workers, Nodes, Fleet, Graphs, Profiles, Console), the
+ * node status panel, toasts, and a hash router.
+ * @module
+ */
+import "./style.css";
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiFailure, getToken, setToken, setUnauthorizedHandler } from "./api.ts";
+import { connect, disconnect, useStore, useToasts } from "./store.ts";
+import { hashrate } from "./format.ts";
+import { WorkersPage } from "./pages/workers.tsx";
+import { NodesPage } from "./pages/nodes.tsx";
+import { FleetPage } from "./pages/fleet.tsx";
+import { GraphsPage } from "./pages/graphs.tsx";
+import { ProfilesPage } from "./pages/profiles.tsx";
+import { ConsolePage } from "./pages/console.tsx";
+
+const PAGES = [
+  { path: "workers", title: "Workers", view: WorkersPage },
+  { path: "nodes", title: "Nodes", view: NodesPage },
+  { path: "fleet", title: "Fleet", view: FleetPage },
+  { path: "graphs", title: "Graphs", view: GraphsPage },
+  { path: "profiles", title: "Profiles", view: ProfilesPage },
+  { path: "console", title: "Console", view: ConsolePage },
+] as const;
+
+function useRoute(): { page: string; params: URLSearchParams } {
+  const read = () => {
+    const [page, query] = location.hash.replace(/^#\/?/, "").split("?");
+    return { page: page || "workers", params: new URLSearchParams(query ?? "") };
+  };
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const fn = () => setRoute(read());
+    addEventListener("hashchange", fn);
+    return () => removeEventListener("hashchange", fn);
+  }, []);
+  return route;
+}
+
+function Login(props: { onLogin: () => void }) {
+  const [token, setTok] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api("GET", "/node/info", undefined, { token: token.trim() });
+      setToken(token.trim());
+      props.onLogin();
+    } catch (err) {
+      setError(
+        err instanceof ApiFailure && err.status === 401
+          ? "Wrong token. Print it on the node with `miner-cli node info --token`."
+          : (err as Error).message,
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card login" onSubmit={submit}>
+      <h1>miner-cli</h1>
+      <p class="muted">
+        Enter this node's API token. It is printed by <code>miner-cli node info --token</code>{" "}
+        and kept only for this browser session.
+      </p>
+      <label>
+        API token
+        <input
+          name="token"
+          type="password"
+          autocomplete="off"
+          value={token}
+          onInput={(e) => setTok((e.target as HTMLInputElement).value)}
+          autofocus
+        />
+      </label>
+      {error && <div class="error-box" role="alert">{error}</div>}
+      <p>
+        <button class="primary" type="submit" disabled={busy || !token.trim()}>
+          {busy ? "Checking…" : "Sign in"}
+        </button>
+      </p>
+    </form>
+  );
+}
+
+function StatsPanel() {
+  const s = useStore();
+  const online = s.peers.filter((p) => p.online).length;
+  const local = s.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0);
+  const total = local + (s.fleet?.totalHashrate ?? 0);
+  return (
+    <div class="stats-panel" data-testid="stats-panel">
+      <div>
+        <span>Events</span>
+        <span class={s.live ? "live" : "down"} title={s.streamError ?? ""}>
+          {s.live ? "live" : "reconnecting"}
+        </span>
+      </div>
+      <div>
+        <span>Peers online</span>
+        <span data-testid="peers-online">{online}/{s.peers.length}</span>
+      </div>
+      <div>
+        <span>Fleet hashrate</span>
+        <span data-testid="fleet-hashrate">{hashrate(total)}</span>
+      </div>
+      {s.node && <div class="muted">{s.node.name} · v{s.node.version}</div>}
+    </div>
+  );
+}
+
+function Toasts() {
+  const list = useToasts();
+  return (
+    <div class="toasts" aria-live="polite">
+      {list.map((t) => (
+        <div key={t.id} class={`toast ${t.kind}`} role={t.kind === "error" ? "alert" : "status"}>
+          {t.text}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Shell(props: { onLogout: () => void }) {
+  const route = useRoute();
+  const s = useStore();
+  const page = PAGES.find((p) => p.path === route.page) ?? PAGES[0];
+  const View = page.view;
+  useEffect(() => {
+    document.title = `${page.title} · miner-cli`;
+  }, [page]);
+  return (
+    <div class="shell">
+      <nav class="side" aria-label="Pages">
+        <div class="brand">miner-cli</div>
+        {PAGES.map((p) => (
+          <a
+            key={p.path}
+            href={`#/${p.path}`}
+            aria-current={p === page ? "page" : undefined}
+          >
+            {p.title}
+          </a>
+        ))}
+        <a href="#" onClick={(e) => (e.preventDefault(), props.onLogout())}>Sign out</a>
+        <StatsPanel />
+      </nav>
+      <main>
+        {!s.live && s.streamError && (
+          <div class="error-box" role="alert">
+            Live updates interrupted: {s.streamError}. Reconnecting…
+          </div>
+        )}
+        {s.loaded ? <View params={route.params} /> : <p class="muted">Loading…</p>}
+      </main>
+      <Toasts />
+    </div>
+  );
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(getToken() !== null);
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      setToken(null);
+      disconnect();
+      setSignedIn(false);
+    });
+  }, []);
+  useEffect(() => {
+    if (signedIn) connect();
+    return () => disconnect();
+  }, [signedIn]);
+  if (!signedIn) {
+    return (
+      <>
+        <Login onLogin={() => setSignedIn(true)} />
+        <Toasts />
+      </>
+    );
+  }
+  return (
+    <Shell
+      onLogout={() => {
+        setToken(null);
+        setSignedIn(false);
+      }}
+    />
+  );
+}
+
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(<App />, root);

@@ -1,0 +1,355 @@
+/**
+ * Nodes: this node's identity (copyable ID, pairing code), the peer table (online dot, address,
+ * role, ping, score, last seen) with add / remove / ping / allow / revoke, and the auth mode.
+ * @module
+ */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import { api } from "../api.ts";
+import { ago, ms } from "../format.ts";
+import { attempt, refreshPeers, toast, useStore } from "../store.ts";
+import { copyText, Dot } from "./common.tsx";
+
+function Identity() {
+  const s = useStore();
+  const [code, setCode] = useState<{ code: string; expiresAt: string } | null>(null);
+  const node = s.node!;
+  const makeCode = async () => {
+    const res = await attempt(
+      "Pairing code",
+      () => api<{ code: string; expiresAt: string }>("POST", "/node/pair-code", {}),
+    );
+    if (res) setCode(res);
+  };
+  return (
+    <div class="card" data-testid="identity">
+      <dl class="kv">
+        <dt>Name</dt>
+        <dd>{node.name}</dd>
+        <dt>Node ID</dt>
+        <dd>
+          <span class="mono" data-testid="node-id">{node.id}</span>{" "}
+          <button
+            type="button"
+            onClick={() => copyText(node.id).then(() => toast("node ID copied"))}
+          >
+            Copy
+          </button>
+        </dd>
+        <dt>Role</dt>
+        <dd>{node.role}</dd>
+        <dt>Public key</dt>
+        <dd class="mono">{node.publicKey}</dd>
+        <dt>Auth mode</dt>
+        <dd>
+          <AuthMode />
+        </dd>
+        <dt>Pairing</dt>
+        <dd>
+          {code
+            ? (
+              <>
+                <span class="mono" data-testid="pair-code">{code.code}</span>{" "}
+                <button
+                  type="button"
+                  onClick={() => copyText(code.code).then(() => toast("pairing code copied"))}
+                >
+                  Copy
+                </button>
+                <div class="muted">
+                  One use, valid until{" "}
+                  {new Date(code.expiresAt).toLocaleTimeString()}. On the controller:{" "}
+                  <code>miner-cli peer add --address HOST:PORT --code …</code>
+                </div>
+              </>
+            )
+            : (
+              <button type="button" onClick={makeCode}>
+                Create pairing code
+              </button>
+            )}
+        </dd>
+      </dl>
+    </div>
+  );
+}
+
+function AuthMode() {
+  const s = useStore();
+  const mode = s.auth?.mode ?? "allowlist";
+  const toggle = async () => {
+    const next = mode === "open" ? "allowlist" : "open";
+    if (
+      next === "open" &&
+      !confirm("Open mode lets any node that completes the handshake connect. Continue?")
+    ) return;
+    if (await attempt("Auth mode", () => api("PUT", "/auth/mode", { mode: next }))) {
+      await refreshPeers().catch(() => {});
+      toast(`auth mode: ${next}`);
+    }
+  };
+  return (
+    <>
+      <strong>{mode}</strong>{" "}
+      <button type="button" onClick={toggle}>
+        {mode === "open" ? "Switch to allowlist" : "Switch to open"}
+      </button>
+      {mode === "open" && <span class="field-error">any node may connect</span>}
+    </>
+  );
+}
+
+function AddPeer() {
+  const [address, setAddress] = useState("");
+  const [name, setName] = useState("");
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await api<{ added: boolean; peer: { name: string } }>("POST", "/peers", {
+        address: address.trim(),
+        ...(name.trim() ? { name: name.trim() } : {}),
+        ...(code.trim() ? { code: code.trim() } : {}),
+      });
+      toast(`${res.added ? "added" : "updated"} peer ${res.peer.name}`);
+      setAddress("");
+      setName("");
+      setCode("");
+      await refreshPeers();
+    } catch (err) {
+      setError((err as Error).message);
+      toast(`Add peer failed: ${(err as Error).message}`, "error");
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card" onSubmit={submit} data-testid="add-peer">
+      <div class="row">
+        <label>
+          Address
+          <input
+            name="address"
+            placeholder="192.168.1.20:9091"
+            value={address}
+            onInput={(e) => setAddress((e.target as HTMLInputElement).value)}
+            required
+          />
+        </label>
+        <label>
+          Name (optional)
+          <input
+            name="name"
+            value={name}
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Pairing code (optional)
+          <input
+            name="code"
+            class="mono"
+            value={code}
+            onInput={(e) => setCode((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button class="primary" type="submit" disabled={busy || !address.trim()}>
+          {busy ? "Connecting…" : "Add peer"}
+        </button>
+      </div>
+      {error && <div class="error-box" role="alert">{error}</div>}
+      <p class="muted">
+        The node dials the address and completes a Noise handshake; the peer's key is pinned. A
+        pairing code from the peer (<code>miner-cli node pair-code</code>) authorizes this node on
+        it.
+      </p>
+    </form>
+  );
+}
+
+/** The Nodes page. */
+export function NodesPage(): JSX.Element {
+  const s = useStore();
+  const [busy, setBusy] = useState<string | null>(null);
+  const [allowTarget, setAllowTarget] = useState("");
+  const run = async <T,>(
+    key: string,
+    what: string,
+    fn: () => Promise<T>,
+  ): Promise<T | undefined> => {
+    setBusy(key);
+    const res = await attempt(what, fn);
+    setBusy(null);
+    await refreshPeers().catch(() => {});
+    return res;
+  };
+  const registered = new Set(s.peers.map((p) => p.id));
+  const extraAllowed = (s.auth?.allow ?? []).filter((a) => !registered.has(a.id));
+  return (
+    <>
+      <h1>Nodes</h1>
+      <Identity />
+      <h2>Peers</h2>
+      {s.peers.length === 0
+        ? (
+          <div class="card empty">
+            No peers yet. Add a worker by its address below.
+          </div>
+        )
+        : (
+          <table data-testid="peers-table">
+            <thead>
+              <tr>
+                <th></th>
+                <th>Name</th>
+                <th>ID</th>
+                <th>Address</th>
+                <th>Role</th>
+                <th class="num">Ping</th>
+                <th class="num">Score</th>
+                <th>Last seen</th>
+                <th>Allowed</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.peers.map((p) => (
+                <tr key={p.id} data-peer={p.name} class={p.online === false ? "offline" : ""}>
+                  <td>
+                    <Dot online={p.online} title={p.offlineReason} />
+                  </td>
+                  <td>{p.name}</td>
+                  <td class="mono" title={p.id}>{p.id.slice(0, 12)}</td>
+                  <td class="mono">{p.address ?? "(connects in)"}</td>
+                  <td>{p.role}</td>
+                  <td class="num">{ms(p.pingMs)}</td>
+                  <td class="num">{p.score}</td>
+                  <td>{ago(p.lastSeen)}</td>
+                  <td>{p.allowed ? "yes" : "–"}</td>
+                  <td>
+                    <div class="row">
+                      <button
+                        type="button"
+                        disabled={busy !== null}
+                        onClick={async () => {
+                          const r = await run(p.id, `Ping ${p.name}`, () =>
+                            api<{ avgMs: number | null; received: number; sent: number }>(
+                              "POST",
+                              `/peers/${p.id}/ping`,
+                              { count: 3 },
+                            ));
+                          if (r) {
+                            toast(`${p.name}: ${r.received}/${r.sent} replies, avg ${ms(r.avgMs)}`);
+                          }
+                        }}
+                      >
+                        {busy === p.id ? "Pinging…" : "Ping"}
+                      </button>
+                      {p.allowed
+                        ? (
+                          <button
+                            type="button"
+                            class="danger"
+                            disabled={busy !== null}
+                            onClick={() =>
+                              confirm(
+                                `Revoke ${p.name}? It is removed from the allowlist and the registry.`,
+                              ) &&
+                              run(
+                                p.id,
+                                `Revoke ${p.name}`,
+                                () => api("DELETE", `/auth/allow/${p.id}`),
+                              )}
+                          >
+                            Revoke
+                          </button>
+                        )
+                        : (
+                          <button
+                            type="button"
+                            disabled={busy !== null}
+                            onClick={() =>
+                              run(
+                                p.id,
+                                `Allow ${p.name}`,
+                                () => api("POST", "/auth/allow", { targets: [p.id] }),
+                              )}
+                          >
+                            Allow
+                          </button>
+                        )}
+                      <button
+                        type="button"
+                        class="danger"
+                        disabled={busy !== null}
+                        onClick={() =>
+                          confirm(`Remove peer ${p.name}?`) &&
+                          run(p.id, `Remove ${p.name}`, () =>
+                            api("DELETE", `/peers/${p.id}`))}
+                      >
+                        Remove
+                      </button>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      <h2>Add a peer</h2>
+      <AddPeer />
+      <h2>Allowlist</h2>
+      <div class="card">
+        <p class="muted">
+          Nodes allowed to connect in without being registered peers (workers that dial this
+          controller with <code>--connect</code>).
+        </p>
+        {extraAllowed.length === 0 ? <p class="muted">No other allowed nodes.</p> : (
+          <ul>
+            {extraAllowed.map((a) => (
+              <li key={a.id}>
+                <span class="mono">{a.id}</span>{" "}
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => run(a.id, "Revoke", () => api("DELETE", `/auth/allow/${a.id}`))}
+                >
+                  Revoke
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+        <form
+          class="row"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (
+              await run("allow", "Allow", () =>
+                api("POST", "/auth/allow", { targets: [allowTarget.trim()] }))
+            ) {
+              setAllowTarget("");
+            }
+          }}
+        >
+          <label>
+            Node ID or public key
+            <input
+              name="allow"
+              class="mono"
+              size={48}
+              value={allowTarget}
+              onInput={(e) =>
+                setAllowTarget((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button type="submit" disabled={!allowTarget.trim() || busy !== null}>Allow</button>
+        </form>
+      </div>
+    </>
+  );
+}

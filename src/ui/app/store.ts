@@ -1,0 +1,216 @@
+/**
+ * The dashboard's live state: one snapshot from `/events`, then every event applied as it comes
+ * (no polling). Reconnects with backoff; the UI shows when it is not live.
+ * @module
+ */
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiFailure, sse } from "./api.ts";
+import type {
+  AuthView,
+  DeployState,
+  FleetStatus,
+  MinerStats,
+  NodeInfo,
+  PeerView,
+} from "./types.ts";
+
+/** Everything the pages read. */
+export interface State {
+  /** Whether the first snapshot arrived. */
+  loaded: boolean;
+  /** Whether the event stream is connected. */
+  live: boolean;
+  /** Why the stream is down. */
+  streamError: string | null;
+  /** This node. */
+  node: NodeInfo | null;
+  /** Local miners. */
+  miners: MinerStats[];
+  /** Registered peers. */
+  peers: PeerView[];
+  /** Auth mode and allowlist. */
+  auth: AuthView | null;
+  /** Last fleet poll. */
+  fleet: FleetStatus | null;
+  /** Deploys in progress or finished, by `peer/name`. */
+  deploys: Record<string, DeployState>;
+}
+
+/** A toast message. */
+export interface Toast {
+  /** ID. */
+  id: number;
+  /** Text. */
+  text: string;
+  /** Kind. */
+  kind: "info" | "error";
+}
+
+let state: State = {
+  loaded: false,
+  live: false,
+  streamError: null,
+  node: null,
+  miners: [],
+  peers: [],
+  auth: null,
+  fleet: null,
+  deploys: {},
+};
+let toasts: Toast[] = [];
+const listeners = new Set<() => void>();
+
+function set(patch: Partial<State>): void {
+  state = { ...state, ...patch };
+  for (const l of listeners) l();
+}
+
+/** The current state. */
+export function getState(): State {
+  return state;
+}
+
+/** Re-renders the calling component on every change. */
+export function useStore(): State {
+  const [, bump] = useState(0);
+  useEffect(() => {
+    const fn = () => bump((n) => n + 1);
+    listeners.add(fn);
+    return () => void listeners.delete(fn);
+  }, []);
+  return state;
+}
+
+/** Current toasts. */
+export function useToasts(): Toast[] {
+  useStore();
+  return toasts;
+}
+
+let toastSeq = 0;
+/** Shows a message for a few seconds (errors stay longer). */
+export function toast(text: string, kind: Toast["kind"] = "info"): void {
+  const id = ++toastSeq;
+  toasts = [...toasts, { id, text, kind }].slice(-5);
+  set({});
+  setTimeout(() => {
+    toasts = toasts.filter((t) => t.id !== id);
+    set({});
+  }, kind === "error" ? 8000 : 3500);
+}
+
+/** Runs an API action, showing its error as a toast; returns undefined when it failed. */
+export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    toast(`${what} failed: ${(err as Error).message}`, "error");
+    return undefined;
+  }
+}
+
+/** Re-reads the peer list (after the registry changed). */
+export async function refreshPeers(): Promise<void> {
+  const [p, a] = await Promise.all([
+    api<{ peers: PeerView[] }>("GET", "/peers"),
+    api<AuthView>("GET", "/auth"),
+  ]);
+  set({ peers: p.peers, auth: a });
+}
+
+/** Re-reads local miners. */
+export async function refreshMiners(): Promise<void> {
+  set({ miners: (await api<{ miners: MinerStats[] }>("GET", "/miners")).miners });
+}
+
+/** Asks the node for a fresh fleet poll. */
+export async function refreshFleet(): Promise<void> {
+  set({ fleet: await api<FleetStatus>("GET", "/remote/stats?maxAge=0") });
+}
+
+function apply(event: string, data: Record<string, unknown>): void {
+  switch (event) {
+    case "snapshot":
+      set({
+        loaded: true,
+        node: data.node as NodeInfo,
+        miners: data.miners as MinerStats[],
+        peers: data.peers as PeerView[],
+        auth: data.auth as AuthView,
+        fleet: (data.fleet as FleetStatus | null) ?? state.fleet,
+      });
+      if (!data.fleet) refreshFleet().catch(() => {});
+      break;
+    case "stats":
+      set({ miners: data.miners as MinerStats[] });
+      break;
+    case "miner":
+      refreshMiners().catch(() => {});
+      if (data.kind === "crashed" || data.kind === "failed") {
+        toast(`miner ${data.miner} ${data.kind}${data.reason ? `: ${data.reason}` : ""}`, "error");
+      }
+      break;
+    case "fleet":
+      set({ fleet: data.status as FleetStatus });
+      break;
+    case "peer": {
+      const peers = state.peers.map((p) =>
+        p.id === data.id
+          ? {
+            ...p,
+            online: data.kind === "online",
+            since: data.at as string,
+            offlineReason: data.reason as string | undefined,
+          }
+          : p
+      );
+      set({ peers });
+      break;
+    }
+    case "peers":
+      refreshPeers().catch(() => {});
+      break;
+    case "deploy": {
+      const d = data as unknown as DeployState;
+      set({ deploys: { ...state.deploys, [`${d.peer}/${d.name}`]: d } });
+      break;
+    }
+  }
+}
+
+let stream: AbortController | null = null;
+
+/** Connects the event stream (and keeps it connected) until {@link disconnect}. */
+export function connect(): void {
+  stream?.abort();
+  const ac = new AbortController();
+  stream = ac;
+  (async () => {
+    let delay = 500;
+    while (!ac.signal.aborted) {
+      try {
+        for await (const e of sse("/events", ac.signal)) {
+          if (!state.live) set({ live: true, streamError: null });
+          delay = 500;
+          apply(e.event, (e.data ?? {}) as Record<string, unknown>);
+        }
+        if (!ac.signal.aborted) {
+          set({ live: false, streamError: "the node closed the event stream" });
+        }
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        set({ live: false, streamError: (err as Error).message });
+        if (err instanceof ApiFailure && err.status === 401) return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  })();
+}
+
+/** Stops the event stream and forgets the state. */
+export function disconnect(): void {
+  stream?.abort();
+  stream = null;
+  set({ loaded: false, live: false, node: null, miners: [], peers: [], fleet: null, deploys: {} });
+}

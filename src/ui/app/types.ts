@@ -1,0 +1,99 @@
+/**
+ * Shapes of the API documents the dashboard reads (see `/api/v1/mining/openapi.json`).
+ * @module
+ */
+
+/** A miner's normalized stats. */
+export interface MinerStats {
+  name: string;
+  type: string;
+  profileId: string | null;
+  state: string;
+  pid: number | null;
+  hashrate: { now: number | null; avg60: number | null; avg15m: number | null };
+  shares: { accepted: number; rejected: number };
+  pool: string | null;
+  algorithm: string | null;
+  uptime: number;
+  paused: boolean;
+  restarts: number;
+  lastError: string | null;
+}
+
+/** This node. */
+export interface NodeInfo {
+  id: string;
+  name: string;
+  role: string;
+  publicKey: string;
+  version: string;
+  uptime: number;
+  runsMiners: boolean;
+}
+
+/** A registered peer with its live state. */
+export interface PeerView {
+  id: string;
+  name: string;
+  publicKey: string;
+  address: string | null;
+  role: string;
+  lastSeen: string | null;
+  pingMs: number | null;
+  score: number;
+  online: boolean | null;
+  offlineReason?: string;
+  since: string | null;
+  connected: boolean;
+  allowed: boolean;
+}
+
+/** Auth mode and allowlist. */
+export interface AuthView {
+  mode: "allowlist" | "open";
+  allow: { id: string; publicKey?: string; addedAt?: string }[];
+}
+
+/** One worker in a fleet status. */
+export interface FleetNode {
+  id: string;
+  name: string;
+  address: string | null;
+  online: boolean;
+  role?: string;
+  hashrate?: number;
+  miners: MinerStats[];
+  error?: string;
+  ms: number;
+}
+
+/** A fleet status. */
+export interface FleetStatus {
+  totalHashrate: number;
+  nodes: number;
+  online: number;
+  offline: number;
+  peers: FleetNode[];
+  cachedAt?: string;
+}
+
+/** A deploy's progress. */
+export interface DeployState {
+  peer: string;
+  name: string;
+  received: number;
+  total: number;
+  phase: "progress" | "done" | "error";
+  error?: string;
+}
+
+/** A mining profile. */
+export interface Profile {
+  id: string;
+  name: string;
+  minerType: string;
+  autostart: boolean;
+  minHashrate?: number;
+  stallSeconds?: number;
+  config: Record<string, unknown>;
+}
