@@ -13,7 +13,10 @@
  * deploy: throughput of `miner-cli remote deploy --bundle` of a 100 MB bundle to a worker
  * process (`node serve`), received, extracted and verified.
  *
- * usage: deno task bench [--only mesh|supervision|fleet|deploy] [--seconds S]
+ * api: requests per second and latency of `GET /remote/stats` (served from the node's fleet
+ * cache) and `GET /peers`, measured with wrk against a dual node with two workers.
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy|api] [--seconds S]
  *          [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
@@ -526,11 +529,83 @@ async function benchDeploy(): Promise<void> {
   }
 }
 
+function wrkMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2] as "ms"];
+}
+
+/** Runs wrk against one URL; returns requests/s and latency percentiles. */
+async function wrk(
+  url: string,
+  token: string,
+): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const out = await new Deno.Command("wrk", {
+    args: [
+      "-t2",
+      "-c32",
+      `-d${SECONDS}s`,
+      "--latency",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]);
+  const p50 = wrkMs(/^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? "");
+  const p99 = wrkMs(/^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? "");
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50, p99, errors };
+}
+
+async function benchApi(): Promise<void> {
+  const hasWrk = await new Deno.Command("wrk", { args: ["-v"], stdout: "null", stderr: "null" })
+    .output().then(() => true, () => false);
+  if (!hasWrk) {
+    log("api: skipped, wrk is not installed (Debian package wrk)");
+    return;
+  }
+  const { startFleet } = await import("../tests/fleet_fixture.ts");
+  const fleet = await startFleet();
+  try {
+    log(
+      `api: wrk (2 threads, 32 connections, ${SECONDS} s) against a dual node with 2 workers, on loopback`,
+    );
+    const out: Record<string, unknown> = {};
+    for (
+      const [name, path] of [
+        ["remote/stats (cached)", "/api/v1/mining/remote/stats"],
+        ["peers", "/api/v1/mining/peers"],
+      ]
+    ) {
+      const r = await wrk(`${fleet.api}${path}`, fleet.token);
+      out[name] = { rps: Math.round(r.rps), p50Ms: r.p50, p99Ms: r.p99, errors: r.errors };
+      log(
+        `  GET ${path}: ${
+          Math.round(r.rps)
+        } req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors; target (>= 5000 req/s, p99 < 20 ms): ${
+          r.rps >= 5000 && r.p99 < 20 && r.errors === 0 ? "met" : "NOT met"
+        }`,
+      );
+    }
+    results.api = out;
+  } finally {
+    await fleet.close();
+  }
+}
+
 const sections: Record<string, () => Promise<void>> = {
   mesh: benchMesh,
   supervision: benchSupervision,
   fleet: benchFleet,
   deploy: benchDeploy,
+  api: benchApi,
 };
 for (const [name, fn] of Object.entries(sections)) {
   if (values.only && values.only !== name) continue;

@@ -1,0 +1,183 @@
+/**
+ * Issue 5: the dashboard in real headless Chromium (Debian's `chromium`, driven by
+ * playwright-core) against a live fleet: a dual controller and two workers with emulated miners.
+ * Screenshots of every page go to `dist/test-artifacts/`.
+ */
+import assert from "node:assert/strict";
+import { chromium, type Page } from "playwright-core";
+import { cliOk, initNode, ROOT, serve } from "./helpers.ts";
+import { startFleet } from "./fleet_fixture.ts";
+
+// Functions passed to page.waitForFunction run in the page (CSP forbids string evaluation).
+declare const document: {
+  querySelector(s: string): { textContent: string | null } | null;
+  querySelectorAll(s: string): { length: number };
+};
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+if (!haveChromium && Deno.env.get("CI_REQUIRE_BROWSER") === "1") {
+  throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+}
+const ARTIFACTS = `${ROOT}dist/test-artifacts`;
+
+function parseRate(text: string): number {
+  const m = /([\d.]+)\s*(H|kH|MH|GH)\/s/.exec(text);
+  if (!m) throw new Error(`not a hashrate: ${text}`);
+  return Number(m[1]) * { H: 1, kH: 1e3, MH: 1e6, GH: 1e9 }[m[2] as "H"];
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+}
+
+Deno.test({
+  name:
+    "browser: login, Nodes, Fleet (total, stop/start remote), Console follow, add/remove peer, error toast, no external requests",
+  ignore: !haveChromium,
+  async fn() {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    const fleet = await startFleet();
+    const origin = new URL(fleet.api).origin;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    const requests: string[] = [];
+    const pageErrors: string[] = [];
+    try {
+      const page = await browser.newPage({ viewport: { width: 1300, height: 850 } });
+      page.on("request", (r) => requests.push(r.url()));
+      page.on("pageerror", (e) => pageErrors.push(e.message));
+      page.on("dialog", (d) => d.accept());
+
+      // ---- login: a wrong token is refused with a hint, the right one opens the dashboard
+      await page.goto(`${fleet.api}/`);
+      await page.fill("input[name=token]", "wrong-token");
+      await page.click("button[type=submit]");
+      await page.getByText("Wrong token").waitFor();
+      await shot(page, "0-login");
+      await page.fill("input[name=token]", fleet.token);
+      await page.click("button[type=submit]");
+      await page.locator("nav.side").waitFor();
+      const nav = await page.locator("nav.side a").allTextContents();
+      assert.deepEqual(nav.slice(0, 6), [
+        "Workers",
+        "Nodes",
+        "Fleet",
+        "Graphs",
+        "Profiles",
+        "Console",
+      ]);
+      await page.getByText("live", { exact: true }).waitFor();
+
+      // ---- Nodes: both workers online, own ID shown
+      await page.click("nav.side >> text=Nodes");
+      await page.locator("[data-testid=node-id]", { hasText: fleet.id }).waitFor();
+      for (const w of fleet.workers) {
+        await page.locator(`tr[data-peer="${w.name}"] [aria-label=online]`).waitFor();
+      }
+      await page.locator("[data-testid=peers-online]", { hasText: "2/2" }).waitFor();
+      await shot(page, "2-nodes");
+
+      // ---- Fleet: every miner and the right total
+      await page.click("nav.side >> text=Fleet");
+      for (const w of fleet.workers) {
+        await page.locator(`tr[data-node="${w.name}"][data-miner=cpu] .badge`, {
+          hasText: "running",
+        })
+          .waitFor();
+      }
+      const expected = (await (await fleet.call("GET", "/api/v1/mining/remote/stats?maxAge=0"))
+        .json()).totalHashrate;
+      const shown = parseRate(await page.locator("[data-testid=fleet-total]").innerText());
+      assert.ok(Math.abs(shown - expected) / expected < 0.1, `total ${shown} vs ${expected}`);
+      assert.equal(await page.locator("[data-testid=fleet-miner-count]").innerText(), "2");
+      await shot(page, "3-fleet");
+
+      // stop rig-1's miner from its row, then start it again from the node's group
+      await page.locator('tr[data-node="rig-1"][data-miner=cpu] button', { hasText: "Stop" })
+        .click();
+      await page.waitForFunction(() => {
+        const badge = document.querySelector('tr[data-node="rig-1"][data-miner="cpu"] .badge');
+        return !badge || badge.textContent !== "running";
+      });
+      const afterStop = await (await fleet.call("GET", "/api/v1/mining/remote/rig-1/stats")).json();
+      assert.ok(afterStop.peers[0].miners.every((m: { state: string }) => m.state !== "running"));
+      await page.selectOption("select[name=fleet-profile]", { label: "cpu (xmrig)" });
+      await page.locator('tr[data-group="rig-1"] button', { hasText: "Start profile" }).click();
+      await page.locator('tr[data-node="rig-1"][data-miner=cpu] .badge', { hasText: "running" })
+        .waitFor({ timeout: 15_000 });
+
+      // ---- Console: follow rig-2's miner live
+      await page.click("nav.side >> text=Console");
+      await page.selectOption("select[name=target]", { label: "cpu on rig-2" });
+      await page.locator("[data-testid=console] .line", { hasText: "speed" }).first().waitFor();
+      const before = await page.locator("[data-testid=console] .line").count();
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("[data-testid=console] .line").length > n,
+        before,
+      );
+      await shot(page, "6-console");
+
+      // ---- Nodes: add a third worker, then remove it
+      const h = `${fleet.root}/w3`;
+      await initNode(h, "rig-3", "worker");
+      await cliOk(h, ["peer", "allow", fleet.id]);
+      const w3 = await serve(h);
+      try {
+        await page.click("nav.side >> text=Nodes");
+        await page.fill("input[name=address]", w3.address);
+        await page.click("[data-testid=add-peer] button[type=submit]");
+        await page.locator('tr[data-peer="rig-3"]').waitFor();
+        await page.locator('tr[data-peer="rig-3"] button', { hasText: "Remove" }).click();
+        await page.locator('tr[data-peer="rig-3"]').waitFor({ state: "detached" });
+        const peers = (await (await fleet.call("GET", "/api/v1/mining/peers")).json()).peers;
+        assert.deepEqual(peers.map((p: { name: string }) => p.name).sort(), ["rig-1", "rig-2"]);
+      } finally {
+        await w3.stop();
+      }
+
+      // ---- an API failure is shown to the user as an error toast
+      await page.fill("input[name=address]", "127.0.0.1:1");
+      await page.click("[data-testid=add-peer] button[type=submit]");
+      const toast = page.locator(".toast.error", { hasText: "Add peer failed" });
+      await toast.waitFor();
+      assert.match(await toast.innerText(), /127\.0\.0\.1:1/);
+      await shot(page, "2-nodes-error-toast");
+
+      // ---- the remaining pages render with their data
+      await page.click("nav.side >> text=Workers");
+      await page.getByRole("heading", { name: "Workers" }).waitFor();
+      await shot(page, "1-workers");
+      await page.click("nav.side >> text=Graphs");
+      await page.locator("[data-testid=chart] canvas").waitFor({ timeout: 15_000 });
+      await shot(page, "4-graphs");
+      await page.click("nav.side >> text=Profiles");
+      await page.locator('tr[data-profile="cpu"]').waitFor();
+      // a bad profile gets the node's validation message next to the form
+      await page.click("text=New profile");
+      await page.fill("input[name=name]", "bad one!");
+      await page.click("[data-testid=profile-form] button[type=submit]");
+      await page.locator("[data-testid=profile-error]", { hasText: "name" }).waitFor();
+      await shot(page, "5-profiles");
+
+      // ---- nothing left the node: every request went to its own origin
+      const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("data:"));
+      assert.deepEqual(foreign, [], `external requests: ${foreign.join(", ")}`);
+      assert.ok(requests.some((u) => u.endsWith("/app.js")));
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await browser.close();
+      await fleet.close();
+    }
+  },
+});
