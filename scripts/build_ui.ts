@@ -44,8 +44,32 @@ for (const f of ["app.js", "app.css"]) {
     throw new Error(`build:ui: ${f} missing from the bundle output`);
   });
 }
-await Deno.remove(out, { recursive: true }).catch(() => {});
-await Deno.rename(tmp, out);
+// Identical output (the usual case: every task builds first) leaves dist/ui untouched, so nodes
+// running meanwhile never see it half-replaced.
+async function sameTree(a: string, b: string): Promise<boolean> {
+  try {
+    const names = async (d: string) => {
+      const n: string[] = [];
+      for await (const e of Deno.readDir(d)) n.push(e.name);
+      return n.sort();
+    };
+    const [na, nb] = await Promise.all([names(a), names(b)]);
+    if (na.join("\0") !== nb.join("\0")) return false;
+    for (const n of na) {
+      const [x, y] = await Promise.all([Deno.readFile(join(a, n)), Deno.readFile(join(b, n))]);
+      if (x.length !== y.length || !x.every((v, i) => v === y[i])) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (await sameTree(tmp, out)) {
+  await Deno.remove(tmp, { recursive: true });
+} else {
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  await Deno.rename(tmp, out);
+}
 const sizes = [];
 for await (const e of Deno.readDir(out)) {
   sizes.push(`${e.name} ${(await Deno.stat(join(out, e.name))).size} B`);
