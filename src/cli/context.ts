@@ -9,6 +9,8 @@ import type { Output } from "./format.ts";
 export interface CliContext {
   /** Resolved state locations. */
   paths: NodePaths;
+  /** The `--home` (or `MINER_CLI_HOME`) directory, absolute; undefined for the XDG defaults. */
+  home?: string;
   /** Output streams. */
   io: Output;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */

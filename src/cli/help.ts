@@ -233,6 +233,32 @@ export const HELP: Record<string, CommandHelp> = {
     usage: "miner-cli simulate [--count N] [--preset cpu-low|cpu-high|gpu] [node serve flags]",
     summary: "Run a node with emulated miners (no rig needed), e.g. to try the dashboard.",
   },
+  "service install": {
+    usage:
+      "miner-cli service install [--user|--system] [--run-as USER] [--unit-dir DIR] [--no-enable] [--print] [-- node serve flags]",
+    summary:
+      "Write a hardened systemd unit that runs `node serve` for this node's home, and enable it.",
+    options: [
+      ["--user", "a user unit in ~/.config/systemd/user (default)"],
+      ["--system", "a system unit in /etc/systemd/system (run as root; --run-as USER)"],
+      ["--unit-dir DIR", "write the unit there instead"],
+      ["--no-enable", "only write the unit"],
+      ["--print", "print the unit and write nothing"],
+    ],
+  },
+  "service uninstall": {
+    usage: "miner-cli service uninstall [--user|--system] [--unit-dir DIR] [--no-enable]",
+    summary: "Stop, disable and remove the unit.",
+  },
+  "service status": {
+    usage: "miner-cli service status [--user|--system] [--json]",
+    summary: "Show the unit's state (exit 0 when active).",
+  },
+  completions: {
+    usage: "miner-cli completions bash|zsh|fish",
+    summary:
+      "Print a shell completion script (bash: ~/.local/share/bash-completion/completions/miner-cli; fish: ~/.config/fish/completions/miner-cli.fish; zsh: a directory on $fpath as _miner-cli).",
+  },
   help: { usage: "miner-cli help [command]", summary: "Show help for all commands or one." },
 };
 

@@ -2,6 +2,7 @@
  * The `miner-cli` command line.
  * @module
  */
+import { resolve } from "node:path";
 import { IdentityError } from "../identity/mod.ts";
 import { AmbiguousPeerError, PeerNotFoundError } from "../peers/mod.ts";
 import { ProfileValidationError } from "../miners/mod.ts";
@@ -30,6 +31,12 @@ import {
   remoteStop,
 } from "./remote_commands.ts";
 import { bundleCreate, bundleInspect } from "./bundle_commands.ts";
+import {
+  completions,
+  serviceInstall,
+  serviceStatus,
+  serviceUninstall,
+} from "./service_commands.ts";
 import {
   minerLogs,
   minerPauseResume,
@@ -97,6 +104,10 @@ const COMMANDS: Record<string, CommandFn> = {
   "remote deploy": remoteDeploy,
   "bundle create": bundleCreate,
   "bundle inspect": bundleInspect,
+  "service install": serviceInstall,
+  "service uninstall": serviceUninstall,
+  "service status": serviceStatus,
+  completions,
   simulate,
   "__emulate-miner": emulateMiner,
 };
@@ -170,6 +181,9 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
   try {
     ctx = {
       paths: resolvePaths({ home }),
+      home: (home ?? Deno.env.get("MINER_CLI_HOME"))
+        ? resolve(home ?? Deno.env.get("MINER_CLI_HOME")!)
+        : undefined,
       io,
       stopSignal: options.stopSignal ?? new AbortController().signal,
     };

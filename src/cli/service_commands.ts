@@ -1,0 +1,357 @@
+/**
+ * `miner-cli service install|uninstall|status` (a hardened systemd unit running `node serve`) and
+ * `miner-cli completions bash|zsh|fish` (generated from the command reference).
+ * @module
+ */
+import { basename, join } from "node:path";
+import { writeFileAtomic } from "../store/mod.ts";
+import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
+import type { CliContext } from "./context.ts";
+import { HELP } from "./help.ts";
+
+const UNIT_NAME = "miner-cli.service";
+
+/** What the unit runs. */
+export interface UnitOptions {
+  /** The command line that starts the program (binary, or deno + flags + main.ts). */
+  exec: string[];
+  /** `--home` for the node (absolute), or null for the default XDG homes. */
+  home: string | null;
+  /** Config and data directories the node writes. */
+  writable: string[];
+  /** Extra `node serve` arguments. */
+  serveArgs: string[];
+  /** User unit (`systemctl --user`) or system unit. */
+  scope: "user" | "system";
+  /** For system units: the account that runs the node. */
+  user?: string;
+  /** Description suffix (node name). */
+  name: string;
+}
+
+function quote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `"${arg.replace(/(["\\$`])/g, "\\$1")}"`;
+}
+
+/** The systemd unit text. */
+export function renderUnit(o: UnitOptions): string {
+  const cmd = [...o.exec, ...(o.home ? ["--home", o.home] : []), "node", "serve", ...o.serveArgs];
+  return `# Written by \`miner-cli service install\`; remove with \`miner-cli service uninstall\`.
+[Unit]
+Description=miner-cli node ${o.name}
+Documentation=https://github.com/miner-cli/miner-cli#running-on-rigs
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${cmd.map(quote).join(" ")}
+Restart=on-failure
+RestartSec=5s
+# miners are children of the node: stopping the unit stops them too
+KillMode=control-group
+TimeoutStopSec=30s
+${o.scope === "system" && o.user ? `User=${o.user}\n` : ""}NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=read-only
+ReadWritePaths=${o.writable.map(quote).join(" ")}
+PrivateTmp=${o.writable.some((w) => w.startsWith("/tmp/")) ? "no" : "yes"}
+PrivateDevices=no
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+RestrictRealtime=yes
+RestrictNamespaces=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+UMask=0077
+
+[Install]
+WantedBy=${o.scope === "user" ? "default.target" : "multi-user.target"}
+`;
+}
+
+/** How this program is started again: the compiled binary, or `deno run` with its flags. */
+function selfCommand(): string[] {
+  const exe = Deno.execPath();
+  if (!/^deno(\.exe)?$/.test(basename(exe))) return [exe];
+  const main = new URL("../../main.ts", import.meta.url);
+  if (main.protocol !== "file:") return [exe];
+  return [
+    exe,
+    "run",
+    "--v8-flags=--max-semi-space-size=1",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    "--allow-sys",
+    "--allow-run",
+    decodeURIComponent(main.pathname),
+  ];
+}
+
+function unitDir(scope: "user" | "system"): string {
+  if (scope === "system") return "/etc/systemd/system";
+  const xdg = Deno.env.get("XDG_CONFIG_HOME");
+  const home = Deno.env.get("HOME");
+  if (!xdg && !home) throw new UsageError("cannot find the user unit directory: HOME is not set");
+  return join(xdg ?? join(home!, ".config"), "systemd", "user");
+}
+
+async function systemctl(scope: "user" | "system", args: string[]): Promise<{
+  ok: boolean;
+  out: string;
+}> {
+  try {
+    const r = await new Deno.Command("systemctl", {
+      args: [...(scope === "user" ? ["--user"] : []), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { ok: r.success, out: (dec.decode(r.stdout) + dec.decode(r.stderr)).trim() };
+  } catch (err) {
+    return { ok: false, out: `cannot run systemctl: ${(err as Error).message}` };
+  }
+}
+
+function scopeOf(p: { values: Record<string, unknown> }, cmd: string): "user" | "system" {
+  if (p.values.user && p.values.system) {
+    throw new UsageError("give --user or --system, not both", cmd);
+  }
+  return p.values.system ? "system" : "user";
+}
+
+/** `service install`. */
+export async function serviceInstall(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "service install";
+  const p = parseCommandArgs(cmd, args, {
+    user: { type: "boolean" },
+    system: { type: "boolean" },
+    "run-as": { type: "string" },
+    "unit-dir": { type: "string" },
+    "no-enable": { type: "boolean" },
+    print: { type: "boolean" },
+  });
+  if (Deno.build.os !== "linux") {
+    throw new UsageError(
+      "service install writes a systemd unit (Linux); see the README for launchd (macOS) and Windows",
+      cmd,
+    );
+  }
+  const scope = scopeOf(p, cmd);
+  const home = ctx.home ?? null;
+  const info = JSON.parse(
+    await Deno.readTextFile(ctx.paths.nodeJson).catch(() => {
+      throw new UsageError("no identity yet: run `miner-cli node init` first", cmd);
+    }),
+  ) as { name: string };
+  const unit = renderUnit({
+    exec: selfCommand(),
+    home,
+    writable: [...new Set([ctx.paths.configDir, ctx.paths.dataDir])],
+    serveArgs: p.positionals,
+    scope,
+    user: str(p, "run-as") ??
+      (scope === "system" ? Deno.env.get("SUDO_USER") ?? Deno.env.get("USER") : undefined),
+    name: info.name,
+  });
+  if (bool(p, "print")) {
+    ctx.io.out(unit.trimEnd());
+    return 0;
+  }
+  const dir = str(p, "unit-dir") ?? unitDir(scope);
+  const file = join(dir, UNIT_NAME);
+  await Deno.mkdir(dir, { recursive: true });
+  await writeFileAtomic(file, new TextEncoder().encode(unit), { mode: 0o644 });
+  const result: Record<string, unknown> = { unit: file, scope, enabled: false };
+  if (!bool(p, "no-enable")) {
+    const reload = await systemctl(scope, ["daemon-reload"]);
+    const enable = reload.ok ? await systemctl(scope, ["enable", "--now", UNIT_NAME]) : reload;
+    if (!enable.ok) {
+      throw new UsageError(
+        `unit written to ${file}, but systemctl failed: ${
+          enable.out || "unknown error"
+        }; enable it with \`systemctl ${
+          scope === "user" ? "--user " : ""
+        }enable --now ${UNIT_NAME}\``,
+        cmd,
+      );
+    }
+    result.enabled = true;
+  }
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(result));
+  else {
+    ctx.io.out(`wrote ${file}`);
+    ctx.io.out(
+      result.enabled
+        ? `enabled and started ${UNIT_NAME} (${scope}); logs: journalctl ${
+          scope === "user" ? "--user " : ""
+        }-u ${UNIT_NAME} -f`
+        : `not enabled (--no-enable): systemctl ${
+          scope === "user" ? "--user " : ""
+        }enable --now ${UNIT_NAME}`,
+    );
+  }
+  return 0;
+}
+
+/** `service uninstall`. */
+export async function serviceUninstall(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "service uninstall";
+  const p = parseCommandArgs(cmd, args, {
+    user: { type: "boolean" },
+    system: { type: "boolean" },
+    "unit-dir": { type: "string" },
+    "no-enable": { type: "boolean" },
+  });
+  const scope = scopeOf(p, cmd);
+  const file = join(str(p, "unit-dir") ?? unitDir(scope), UNIT_NAME);
+  if (!bool(p, "no-enable")) await systemctl(scope, ["disable", "--now", UNIT_NAME]);
+  try {
+    await Deno.remove(file);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UsageError(`no unit at ${file}`, cmd);
+    throw err;
+  }
+  if (!bool(p, "no-enable")) await systemctl(scope, ["daemon-reload"]);
+  if (bool(p, "json")) ctx.io.out(JSON.stringify({ removed: file }));
+  else ctx.io.out(`removed ${file}`);
+  return 0;
+}
+
+/** `service status`. */
+export async function serviceStatus(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "service status";
+  const p = parseCommandArgs(cmd, args, { user: { type: "boolean" }, system: { type: "boolean" } });
+  const scope = scopeOf(p, cmd);
+  const active = await systemctl(scope, ["is-active", UNIT_NAME]);
+  const status = await systemctl(scope, ["status", "--no-pager", "--lines", "10", UNIT_NAME]);
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ unit: UNIT_NAME, scope, active: active.out.split("\n")[0] }));
+  } else ctx.io.out(status.out || active.out);
+  return active.ok ? 0 : 1;
+}
+
+/** Every command word path and its flags, from the command reference. */
+export function commandTree(): { commands: string[]; flags: Record<string, string[]> } {
+  const flags: Record<string, string[]> = {};
+  for (const [name, h] of Object.entries(HELP)) {
+    const text = [h.usage, ...(h.options ?? []).map((o) => o[0])].join(" ");
+    const found = new Set<string>(["--json", "--help"]);
+    for (const m of text.matchAll(/--[a-z][a-z0-9-]*/g)) found.add(m[0]);
+    flags[name] = [...found].sort();
+  }
+  return { commands: Object.keys(HELP).sort(), flags };
+}
+
+function bashScript(): string {
+  const { commands, flags } = commandTree();
+  const tops = [...new Set(commands.map((c) => c.split(" ")[0]))].sort();
+  const subs: Record<string, string[]> = {};
+  for (const c of commands) {
+    const [a, b] = c.split(" ");
+    if (b) (subs[a] ??= []).push(b);
+  }
+  const subCases = Object.entries(subs).map(([a, list]) =>
+    `    ${a}) COMPREPLY=($(compgen -W "${list.join(" ")}" -- "$cur")); return;;`
+  ).join("\n");
+  const flagCases = Object.entries(flags).map(([c, f]) => `    "${c}") opts="${f.join(" ")}";;`)
+    .join("\n");
+  return `# bash completion for miner-cli (generated by \`miner-cli completions bash\`)
+_miner_cli() {
+  local cur words=() w i=1 opts=""
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  while [ $i -lt $COMP_CWORD ]; do
+    w="\${COMP_WORDS[$i]}"
+    if [ "$w" = "--home" ]; then i=$((i + 2)); continue; fi
+    case "$w" in -*) ;; *) words+=("$w");; esac
+    i=$((i + 1))
+  done
+  if [ \${#words[@]} -eq 0 ]; then
+    COMPREPLY=($(compgen -W "${
+    tops.join(" ")
+  } help completions --home --version --help" -- "$cur")); return
+  fi
+  if [ \${#words[@]} -eq 1 ]; then
+    case "\${words[0]}" in
+${subCases}
+    esac
+  fi
+  case "\${words[0]} \${words[1]}" in
+${flagCases}
+    *) case "\${words[0]}" in
+${
+    Object.entries(flags).filter(([c]) => !c.includes(" ")).map(([c, f]) =>
+      `      ${c}) opts="${f.join(" ")}";;`
+    ).join("\n")
+  }
+    esac;;
+  esac
+  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+complete -o default -F _miner_cli miner-cli
+`;
+}
+
+function zshScript(): string {
+  return `#compdef miner-cli
+# zsh completion for miner-cli (generated by \`miner-cli completions zsh\`): reuses the bash one
+autoload -U +X bashcompinit && bashcompinit
+${bashScript().replace(/^# bash completion.*\n/, "")}`;
+}
+
+function fishScript(): string {
+  const { commands, flags } = commandTree();
+  const lines = ["# fish completion for miner-cli (generated by `miner-cli completions fish`)"];
+  lines.push("complete -c miner-cli -f");
+  const tops = [...new Set(commands.map((c) => c.split(" ")[0]))].sort();
+  lines.push(
+    `complete -c miner-cli -n "__fish_use_subcommand" -a "${tops.join(" ")} help completions"`,
+  );
+  for (const c of commands) {
+    const [a, b] = c.split(" ");
+    if (b) {
+      lines.push(
+        `complete -c miner-cli -n "__fish_seen_subcommand_from ${a}; and not __fish_seen_subcommand_from ${b}" -a ${b} -d ${
+          JSON.stringify(HELP[c].summary.slice(0, 60))
+        }`,
+      );
+    }
+    const cond = b
+      ? `__fish_seen_subcommand_from ${a}; and __fish_seen_subcommand_from ${b}`
+      : `__fish_seen_subcommand_from ${a}`;
+    for (const f of flags[c]) lines.push(`complete -c miner-cli -n "${cond}" -l ${f.slice(2)}`);
+  }
+  lines.push('complete -c miner-cli -l home -r -d "keep all state under DIR"');
+  return lines.join("\n") + "\n";
+}
+
+/** `completions bash|zsh|fish`. */
+export function completions(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "completions";
+  const p = parseCommandArgs(cmd, args, {});
+  const shell = p.positionals[0];
+  const scripts: Record<string, () => string> = {
+    bash: bashScript,
+    zsh: zshScript,
+    fish: fishScript,
+  };
+  if (p.positionals.length !== 1 || !scripts[shell]) {
+    throw new UsageError("usage: miner-cli completions bash|zsh|fish", cmd);
+  }
+  ctx.io.out(scripts[shell]().trimEnd());
+  return Promise.resolve(0);
+}
+
+/** Where each shell looks for completions (for the README and `help completions`). */
+export const COMPLETION_PATHS: Record<string, string> = {
+  bash: "~/.local/share/bash-completion/completions/miner-cli",
+  zsh: "a directory on $fpath, as _miner-cli",
+  fish: "~/.config/fish/completions/miner-cli.fish",
+};
