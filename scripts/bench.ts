@@ -16,7 +16,10 @@
  * api: requests per second and latency of `GET /remote/stats` (served from the node's fleet
  * cache) and `GET /peers`, measured with wrk against a dual node with two workers.
  *
- * usage: deno task bench [--only mesh|supervision|fleet|deploy|api] [--seconds S]
+ * startup: time from spawning `node serve` to its listening line, and idle RSS, of a worker
+ * (with and without the API) and of a controller.
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup] [--seconds S]
  *          [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
@@ -529,6 +532,88 @@ async function benchDeploy(): Promise<void> {
   }
 }
 
+/** Starts `node serve` and returns ms until its listening line, then its RSS after `idleMs`. */
+async function startupRun(
+  home: string,
+  extra: string[],
+  idleMs: number,
+): Promise<{ ms: number; rss: number }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...CLI_FLAGS,
+      MAIN,
+      "--home",
+      home,
+      "node",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--json",
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    while (!buf.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("node serve exited before listening");
+      buf += value;
+    }
+    const ms = performance.now() - t0;
+    reader.releaseLock();
+    await new Promise((r) => setTimeout(r, idleMs));
+    const { rss } = await procUsage(child.pid);
+    return { ms, rss };
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+}
+
+async function benchStartup(): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-startup-" });
+  try {
+    log("startup: `node serve` from process spawn to its listening line; RSS after 5 s idle");
+    const out: Record<string, unknown> = {};
+    for (
+      const [role, extra] of [
+        ["worker", ["--no-api"]],
+        ["worker+api", ["--api-listen", "127.0.0.1:0"]],
+        ["controller", ["--api-listen", "127.0.0.1:0"]],
+      ] as const
+    ) {
+      const home = `${root}/${role}`;
+      await cliJson(home, ["node", "init", "--name", "bench", "--role", role.split("+")[0]]);
+      await startupRun(home, [...extra], 0); // warm the module cache
+      const runs = [];
+      for (let i = 0; i < 5; i++) runs.push(await startupRun(home, [...extra], i === 0 ? 5000 : 0));
+      const ms = runs.map((r) => r.ms).sort((a, b) => a - b)[2];
+      const rss = runs[0].rss;
+      out[role] = { startupMs: Math.round(ms), idleRssMB: Math.round(rss / 1e5) / 10 };
+      log(
+        `  ${role}: serving in ${ms.toFixed(0)} ms (median of 5), idle RSS ${
+          (rss / 1e6).toFixed(1)
+        } MB`,
+      );
+    }
+    const w = out.worker as { startupMs: number; idleRssMB: number };
+    log(
+      `  targets (worker serving < 300 ms, idle worker < 80 MB): ${
+        w.startupMs < 300 && w.idleRssMB < 80 ? "met" : "NOT met"
+      }`,
+    );
+    results.startup = out;
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
 function wrkMs(text: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(text.trim());
   if (!m) return NaN;
@@ -606,6 +691,7 @@ const sections: Record<string, () => Promise<void>> = {
   fleet: benchFleet,
   deploy: benchDeploy,
   api: benchApi,
+  startup: benchStartup,
 };
 for (const [name, fn] of Object.entries(sections)) {
   if (values.only && values.only !== name) continue;
