@@ -214,9 +214,14 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
         assert.equal(again.peer.name, "rig-three");
         await fails("POST", "/peers", { address: w3.address, name: "rig-1" }, 409, /already used/);
         assert.equal((await json("GET", "/peers")).peers.length, 3);
+        const withThree = (await json("GET", "/remote/stats")).peers.map((p: any) => p.name);
+        assert.ok(withThree.includes("rig-three"), `cache not refreshed: ${withThree}`);
         assert.equal((await json("DELETE", "/peers/rig-three")).removed, info.id);
         await fails("DELETE", "/peers/rig-three", undefined, 404, /no peer matches/);
         assert.equal((await json("GET", "/peers")).peers.length, 2);
+        // the fleet cache forgets a removed peer at once (no stale row until the next poll)
+        const names = (await json("GET", "/remote/stats")).peers.map((p: any) => p.name);
+        assert.deepEqual(names.sort(), ["rig-1", "rig-2"]);
       } finally {
         await w3.stop();
       }
@@ -459,10 +464,77 @@ Deno.test("api: --metrics-listen serves /metrics without auth on loopback only",
       const res = await fetch(url);
       assert.equal(res.status, 200);
       assert.match(await res.text(), /^miner_cli_node_info\{/m);
+      // no auth on this listener, so a rebinding attack's foreign Host is refused
+      const port = new URL(url).port;
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      await conn.write(
+        new TextEncoder().encode(
+          "GET /metrics HTTP/1.1\r\nHost: evil.example:" + port + "\r\nConnection: close\r\n\r\n",
+        ),
+      );
+      const raw = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+      assert.match(raw, /^HTTP\/1\.1 403/);
     } finally {
       await node.stop();
     }
   } finally {
     await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("api: a controller-role node serves profiles; a worker sees its controller go offline", async () => {
+  const root = await tempHome();
+  try {
+    const c = `${root}/c`;
+    const w = `${root}/w`;
+    const ctl = await initNode(c, "boss", "controller");
+    await initNode(w, "rig", "worker");
+    await cliOk(c, [
+      "profile",
+      "add",
+      "--type",
+      "xmrig",
+      "--name",
+      "cpu",
+      "--pool",
+      "pool.example.org:3333",
+      "--user",
+      "44w",
+    ]);
+    await cliOk(w, ["peer", "allow", ctl.id]);
+    const worker = await serve(w);
+    const controller = await serve(c, ["--fleet-poll", "1s"]);
+    try {
+      await cliOk(c, ["peer", "add", "--address", worker.address, "--name", "rig"]);
+      const token = (await cliOk(c, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
+      const res = await fetch(`${controller.api}${B}/profiles`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual((await res.json()).profiles.map((p: { name: string }) => p.name), ["cpu"]);
+      // the worker learns about the controller from its session; when it ends, offline
+      const wToken = (await cliOk(w, ["node", "info", "--token"])).stdout.trim().split("\n").at(
+        -1,
+      )!;
+      const peerState = async () =>
+        (await (await fetch(`${worker.api}${B}/peers`, {
+          headers: { authorization: `Bearer ${wToken}` },
+        })).json()).peers;
+      await cliOk(w, ["peer", "add", "--address", controller.address, "--name", "boss"]);
+      await fetch(`${controller.api}${B}/remote/stats?maxAge=0`, {
+        headers: { authorization: `Bearer ${token}` },
+      }).then((r) => r.body?.cancel());
+      await controller.stop();
+      await until(
+        async () => (await peerState())[0]?.online === false,
+        "controller offline",
+        10_000,
+      );
+    } finally {
+      await controller.stop();
+      await worker.stop();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });

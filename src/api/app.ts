@@ -451,6 +451,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
               dropped = 0;
             }
             if (done) break;
+            if (queue.length || dropped) continue; // arrived while writing
             let timer: ReturnType<typeof setTimeout> | undefined;
             const ping = await new Promise<boolean>((res) => {
               wake = () => res(false);
@@ -476,7 +477,12 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   );
 
   // ---- profiles
-  const store = () => miners().profiles;
+  // A controller runs no miners but keeps profiles (it starts and deploys them on workers).
+  const store = () => {
+    const profiles = ctx.miners?.profiles ?? ctx.remote?.profiles;
+    if (!profiles) throw new ApiError(404, "not_found", "this node keeps no profiles");
+    return profiles;
+  };
   app.openapi(
     r({
       method: "get",
@@ -530,7 +536,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
     async (c) => {
       const ref = c.req.valid("param").ref;
       const p = await store().get(ref);
-      if (miners().list().some((m) => m.profileId === p.id)) {
+      if (ctx.miners?.list().some((m) => m.profileId === p.id)) {
         throw new ProfileValidationError([{
           path: "",
           message: `profile ${p.name} is in use by a running miner; stop it first`,

@@ -111,7 +111,14 @@ export interface RemoteRoutesContext {
   cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatusDoc>;
   /** Reports deploy progress (live events). */
   onDeployProgress?: (
-    e: { peer: string; name: string; received: number; total: number; error?: string },
+    e: {
+      peer: string;
+      name: string;
+      received: number;
+      total: number;
+      phase: "progress" | "done" | "error";
+      error?: string;
+    },
   ) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
   onShutdown(fn: () => void): () => void;
@@ -400,8 +407,19 @@ export function registerRemoteRoutes(
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (out) => {
       const line = (o: unknown) => out.write(JSON.stringify(o) + "\n");
-      const report = (p: { received: number; total: number; error?: string }) =>
+      let finished = false;
+      const report = (
+        p: {
+          received: number;
+          total: number;
+          phase: "progress" | "done" | "error";
+          error?: string;
+        },
+      ) => {
+        if (finished) return;
+        if (p.phase !== "progress") finished = true;
         ctx.onDeployProgress?.({ peer, name: manifest.name, ...p });
+      };
       let last = 0;
       try {
         const ack = await ctx.fleet.deploy(peer, tmp, {
@@ -415,13 +433,17 @@ export function registerRemoteRoutes(
             if (now - last < 100 && received < total) return;
             last = now;
             line({ event: "progress", received, total }).catch(() => {});
-            report({ received, total });
+            report({ received, total, phase: "progress" });
           },
         });
-        report({ received: size, total: size, ...(ack.success ? {} : { error: ack.error }) });
+        report(
+          ack.success
+            ? { received: size, total: size, phase: "done" }
+            : { received: size, total: size, phase: "error", error: ack.error ?? "refused" },
+        );
         await line({ event: "done", ack, bundle: { ...manifest, bytes: size, sha256: checksum } });
       } catch (err) {
-        report({ received: 0, total: size, error: (err as Error).message });
+        report({ received: 0, total: size, phase: "error", error: (err as Error).message });
         await line({ event: "error", message: (err as Error).message });
       } finally {
         await Deno.remove(tmp).catch(() => {});

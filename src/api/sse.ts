@@ -58,6 +58,7 @@ export class SseQueue {
         this.#dropped = 0;
       }
       if (this.#closed) break;
+      if (this.#items.length || this.#dropped) continue; // arrived while writing
       let timer: ReturnType<typeof setTimeout> | undefined;
       const idle = await new Promise<boolean>((res) => {
         this.#wake = () => res(false);

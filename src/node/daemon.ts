@@ -89,9 +89,9 @@ export interface Daemon {
 function recordSamples(
   history: HistoryStore,
   miners: MinerStats[],
-  options: { prefix?: string; logger: Logger },
+  options: { prefix?: string; logger: Logger; ts?: number },
 ): void {
-  const now = Date.now();
+  const now = options.ts ?? Date.now();
   try {
     history.recordMany(
       miners.filter((m) => m.state === "running" || m.state === "paused").map((m) => ({
@@ -133,19 +133,23 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       if (e.type === "peer") {
         logger.info(`peer_${e.kind}`, { peer: e.id, name: e.name, reason: e.reason });
       }
-      if (e.type === "fleet" && history) {
-        for (const row of e.status.peers) {
-          if (row.online) recordSamples(history, row.miners, { prefix: `${row.name}/`, logger });
-        }
-      }
       events.publish(e);
     },
   });
   miners?.onEvent((e) => events.publish({ type: "miner", ...e }));
   mesh.onSession((s) => {
-    if (mesh.registry.get(s.peer.id)) monitor.sawOnline(s.peer);
+    if (!mesh.registry.get(s.peer.id)) return;
+    monitor.sawOnline(s.peer);
+    // Without a background poll (workers), the session is the only signal: its end is offline.
+    s.onClose((reason) => {
+      const other = mesh.session(s.peer.id);
+      if (!monitor.running && (!other || other.isClosed)) monitor.sawOffline(s.peer, reason);
+    });
   });
-  const peersChanged = () => events.publish({ type: "peers", at: new Date().toISOString() });
+  const peersChanged = () => {
+    monitor.invalidate();
+    events.publish({ type: "peers", at: new Date().toISOString() });
+  };
   const metricsSnapshot = (): MetricsSnapshot => ({
     node: mesh.identity.info,
     version: SOFTWARE_VERSION,
@@ -201,12 +205,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           tmpDir: join(paths.dataDir, "tmp"),
           cachedStatus: (maxAgeMs, timeoutMs) => monitor.get(maxAgeMs, timeoutMs),
           onDeployProgress: (p) =>
-            events.publish({
-              type: "deploy",
-              phase: p.error !== undefined ? "error" : p.received >= p.total ? "done" : "progress",
-              at: new Date().toISOString(),
-              ...p,
-            }),
+            events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },
         nodeOps,
         events,
@@ -242,12 +241,18 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           port: options.metricsListen.port,
           onListen: () => {},
         },
-        (req) =>
-          new URL(req.url).pathname === "/metrics"
+        (req) => {
+          // No auth on this listener: refuse other Host names (DNS rebinding from a web page).
+          const host = req.headers.get("host") ?? "";
+          if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host)) {
+            return new Response("forbidden: Host must be a loopback address\n", { status: 403 });
+          }
+          return new URL(req.url).pathname === "/metrics"
             ? new Response(renderMetrics(metricsSnapshot()), {
               headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
             })
-            : new Response("not found: GET /metrics\n", { status: 404 }),
+            : new Response("not found: GET /metrics\n", { status: 404 });
+        },
       );
     }
     if (miners) {
@@ -258,9 +263,20 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     }
     if (role !== "worker") monitor.start();
     if (history) {
-      if (miners) {
-        timers.push(setInterval(() => recordSamples(history, miners.list(), { logger }), interval));
-      }
+      // One timer stamps local miners and the workers' miners (from the last fleet poll, when
+      // fresh) with the same time, so the fleet total has every miner in every bucket.
+      timers.push(setInterval(() => {
+        const ts = Date.now();
+        if (miners) recordSamples(history, miners.list(), { logger, ts });
+        const latest = monitor.latest();
+        const fresh = Math.max(30_000, 3 * (options.fleetPollMs ?? 10_000));
+        if (latest && ts - Date.parse(latest.cachedAt) < fresh) {
+          for (const row of latest.peers) {
+            if (!row.online) continue;
+            recordSamples(history, row.miners, { prefix: `${row.name}/`, logger, ts });
+          }
+        }
+      }, interval));
       timers.push(setInterval(() => history.prune(), 3_600_000));
     }
     if (miners) {

@@ -6,6 +6,7 @@
  */
 import type { Peer } from "../peers/mod.ts";
 import type { Fleet, FleetStatus } from "./fleet.ts";
+import { REQUEST_TIMEOUTS } from "./controller.ts";
 import { probePeer } from "./peer_ops.ts";
 
 /** A peer's reachability as last seen. */
@@ -34,7 +35,7 @@ export type MonitorEvent =
 export interface FleetMonitorOptions {
   /** Background poll interval (default 10 s; 0 disables the timer, polls happen on demand). */
   intervalMs?: number;
-  /** Per-peer timeout of a poll (default 2 s). */
+  /** Per-peer timeout of a poll (default: the stats request timeout, 10 s). */
   timeoutMs?: number;
   /** Receives transitions and poll results. */
   onEvent?: (e: MonitorEvent) => void;
@@ -54,14 +55,14 @@ export class FleetMonitor {
   readonly #onEvent: (e: MonitorEvent) => void;
   readonly #state = new Map<string, PeerLiveState>();
   #latest: { at: number; status: CachedFleetStatus } | null = null;
-  #inflight: Promise<CachedFleetStatus> | null = null;
+  #inflight: { promise: Promise<CachedFleetStatus>; timeoutMs: number } | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** Watches `fleet`'s peers. */
   constructor(fleet: Fleet, options: FleetMonitorOptions = {}) {
     this.#fleet = fleet;
     this.#intervalMs = options.intervalMs ?? 10_000;
-    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.stats;
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
@@ -99,14 +100,33 @@ export class FleetMonitor {
     return await this.poll(timeoutMs);
   }
 
-  /** Polls now; concurrent callers share one poll. */
-  poll(timeoutMs?: number): Promise<CachedFleetStatus> {
-    if (!this.#inflight) {
-      this.#inflight = this.#poll(timeoutMs ?? this.#timeoutMs).finally(() => {
-        this.#inflight = null;
-      });
-    }
-    return this.#inflight;
+  /** Polls now; a caller shares a running poll whose timeout is at least its own. */
+  poll(timeoutMs: number = this.#timeoutMs): Promise<CachedFleetStatus> {
+    if (this.#inflight && this.#inflight.timeoutMs >= timeoutMs) return this.#inflight.promise;
+    const promise = this.#poll(timeoutMs);
+    const entry = { promise, timeoutMs };
+    this.#inflight = entry;
+    promise.finally(() => {
+      if (this.#inflight === entry) this.#inflight = null;
+    }).catch(() => {});
+    return promise;
+  }
+
+  /** Forgets the cached status (the registry changed) and polls again when running. */
+  invalidate(): void {
+    this.#latest = null;
+    this.#inflight = null;
+    if (this.#timer !== undefined) this.poll().catch(() => {});
+  }
+
+  /** Whether the background poll runs. */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Marks a peer offline (its last session closed and no poll watches it). */
+  sawOffline(peer: Pick<Peer, "id" | "name">, reason: string): void {
+    this.#set(peer, false, reason);
   }
 
   async #poll(timeoutMs: number): Promise<CachedFleetStatus> {

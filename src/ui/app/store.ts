@@ -169,6 +169,11 @@ function apply(event: string, data: Record<string, unknown>): void {
     }
     case "peers":
       refreshPeers().catch(() => {});
+      refreshFleet().catch(() => {});
+      break;
+    case "dropped":
+      // the node dropped events for this slow client: start again from a fresh snapshot
+      connect();
       break;
     case "deploy": {
       const d = data as unknown as DeployState;

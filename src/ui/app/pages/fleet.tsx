@@ -25,7 +25,7 @@ const key = (node: string, miner: string) => `${node}\u0000${miner}`;
 /** The Fleet page. */
 export function FleetPage(): JSX.Element {
   const s = useStore();
-  const { profiles } = useProfiles();
+  const { profiles, error: profilesError } = useProfiles();
   const [grouped, setGrouped] = useState(true);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [nodes, setNodes] = useState<Set<string>>(new Set());
@@ -219,6 +219,7 @@ export function FleetPage(): JSX.Element {
             </option>)}
           </select>
         </label>
+        {profilesError && <span class="field-error">Profiles: {profilesError}</span>}
         <button type="button" disabled={!profile || nodes.size === 0} onClick={deploy}>
           Deploy to {nodes.size} selected node(s)
         </button>
