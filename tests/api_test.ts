@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the tests probe untyped JSON documents
 /**
  * Issue 5: the REST API against a live fleet (a dual controller and two workers as real
  * processes): every endpoint's happy path, 401 without a token (derived from the OpenAPI
