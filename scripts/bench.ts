@@ -25,6 +25,7 @@
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
 import WebSocket from "ws";
+import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MeshNode } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
@@ -270,15 +271,7 @@ async function benchSupervision(): Promise<void> {
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** The flags `deno task cli` runs main.ts with. */
-const CLI_FLAGS = [
-  "--v8-flags=--max-semi-space-size=1",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
+const CLI_FLAGS = [...NODE_V8_FLAGS, ...DEV_PERMISSION_FLAGS];
 
 async function cliJson(home: string, args: string[]): Promise<unknown> {
   const out = await new Deno.Command(Deno.execPath(), {

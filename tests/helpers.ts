@@ -3,6 +3,7 @@
  * @module
  */
 import { join } from "node:path";
+import { DEV_PERMISSION_FLAGS } from "../src/cli/mod.ts";
 
 /** Path of main.ts. */
 export const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -10,14 +11,7 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 export const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Flags the tests run main.ts with (the dev task's). */
-export const RUN_FLAGS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-];
+export const RUN_FLAGS: string[] = [...DEV_PERMISSION_FLAGS];
 
 /** Result of a CLI run. */
 export interface CliResult {

@@ -66,6 +66,7 @@ import {
 } from "./peer_commands.ts";
 
 export { UsageError } from "./args.ts";
+export { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "./run_flags.ts";
 export type { Output } from "./format.ts";
 
 const COMMANDS: Record<string, CommandFn> = {

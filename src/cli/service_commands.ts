@@ -7,6 +7,7 @@ import { basename, join } from "node:path";
 import { writeFileAtomic } from "../store/mod.ts";
 import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "./run_flags.ts";
 import { HELP } from "./help.ts";
 
 const UNIT_NAME = "miner-cli.service";
@@ -84,13 +85,8 @@ function selfCommand(): string[] {
   return [
     exe,
     "run",
-    "--v8-flags=--max-semi-space-size=1",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "--allow-sys",
-    "--allow-run",
+    ...NODE_V8_FLAGS,
+    ...DEV_PERMISSION_FLAGS,
     decodeURIComponent(main.pathname),
   ];
 }
