@@ -296,3 +296,43 @@ Deno.test("remote: a worker behind NAT dials the controller (--connect); command
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a session dialed for one operation stays open while another operation borrowed it", async () => {
+  const { initIdentity } = await import("../src/identity/mod.ts");
+  const { MeshNode, sessionFor } = await import("../src/node/mod.ts");
+  const { newPeer } = await import("../src/peers/mod.ts");
+  const root = await tempHome();
+  const wPaths = resolvePaths({ home: `${root}/w` });
+  const cPaths = resolvePaths({ home: `${root}/c` });
+  const w = await initIdentity(wPaths, { name: "rig", role: "worker" });
+  const c = await initIdentity(cPaths, { name: "boss", role: "controller" });
+  const worker = await MeshNode.open(wPaths, { keepalive: false });
+  const ctl = await MeshNode.open(cPaths, { keepalive: false, registryDebounceMs: 0 });
+  try {
+    await worker.auth.allow({ id: c.info.id, addedAt: new Date().toISOString() });
+    const server = worker.serve({ hostname: "127.0.0.1", port: 0 });
+    const peer = newPeer({
+      id: w.info.id,
+      name: "rig",
+      publicKey: w.info.publicKey,
+      address: `127.0.0.1:${server.port}`,
+      role: "worker",
+    });
+    ctl.registry.upsert(peer);
+    // a background poll dials; a user request finds the same session open and borrows it
+    const poll = await sessionFor(ctl, peer, 5000);
+    const request = await sessionFor(ctl, peer, 5000);
+    assert.equal(poll.dialed, true);
+    assert.equal(request.dialed, false);
+    assert.equal(request.session, poll.session);
+    poll.release("poll done");
+    assert.equal(request.session.isClosed, false, "closed under a borrower");
+    await request.session.ping(5000);
+    request.release("request done");
+    assert.equal(poll.session.isClosed, true, "the last borrower closes it");
+  } finally {
+    await ctl.close();
+    await worker.close();
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  }
+});

@@ -28,25 +28,60 @@ export class PeerOfflineError extends Error {
   }
 }
 
-/** Gets a session with `peer`: an open one, or a new dial to its address. */
+/** A session borrowed for one operation; {@link SessionLease.release} when done. */
+export interface SessionLease {
+  /** The session. */
+  session: PeerSession;
+  /** Whether this call dialed it. */
+  dialed: boolean;
+  /** Ends the borrow: a session dialed for operations closes when its last borrower is done. */
+  release(reason: string): void;
+}
+
+// Sessions dialed for operations (not persistent links) → how many operations use them. Another
+// operation may find such a session open and reuse it, so the dialer must not close it under them.
+const borrowers = new WeakMap<PeerSession, number>();
+
+function lease(session: PeerSession, dialed: boolean): SessionLease {
+  const shared = dialed || borrowers.has(session);
+  if (shared) borrowers.set(session, (borrowers.get(session) ?? 0) + 1);
+  let released = false;
+  return {
+    session,
+    dialed,
+    release(reason: string): void {
+      if (released || !shared) return;
+      released = true;
+      const left = (borrowers.get(session) ?? 1) - 1;
+      if (left > 0) borrowers.set(session, left);
+      else {
+        borrowers.delete(session);
+        session.close(reason);
+      }
+    },
+  };
+}
+
+/** Borrows a session with `peer`: an open one, or a new dial to its address. */
 export async function sessionFor(
   mesh: MeshNode,
   peer: Peer,
   timeoutMs: number,
-): Promise<{ session: PeerSession; dialed: boolean }> {
+  options: { ca?: string } = {},
+): Promise<SessionLease> {
   const open = mesh.session(peer.id);
-  if (open && !open.isClosed) return { session: open, dialed: false };
+  if (open && !open.isClosed) return lease(open, false);
   if (!peer.address) {
     throw new PeerOfflineError(
       peer,
-      "not connected, and it has no address to dial (it connects in)",
+      `not connected, and it has no address to dial (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
     );
   }
   try {
-    return {
-      session: await mesh.dial(peer.address, { expectId: peer.id, timeoutMs }),
-      dialed: true,
-    };
+    return lease(
+      await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: options.ca }),
+      true,
+    );
   } catch (err) {
     throw new PeerOfflineError(peer, (err as Error).message);
   }
@@ -62,7 +97,7 @@ export async function requestPeer<T extends MessageType>(
 ): Promise<Message> {
   const t0 = performance.now();
   const deadlineAt = Date.now() + timeoutMs;
-  let conn: { session: PeerSession; dialed: boolean } | undefined;
+  let conn: SessionLease | undefined;
   try {
     conn = await sessionFor(mesh, peer, timeoutMs);
     const res = await conn.session.request(type, payload, Math.max(1, deadlineAt - Date.now()));
@@ -77,7 +112,7 @@ export async function requestPeer<T extends MessageType>(
     );
     throw err;
   } finally {
-    if (conn?.dialed) conn.session.close("request done");
+    conn?.release("request done");
   }
 }
 

@@ -194,7 +194,8 @@ export class Fleet {
   ): Promise<string | null> {
     const peer = this.peer(ref);
     const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.logs;
-    const { session, dialed } = await sessionFor(this.mesh, peer, timeoutMs);
+    const conn = await sessionFor(this.mesh, peer, timeoutMs);
+    const session = conn.session;
     try {
       const stream = session.stream(
         "get_logs",
@@ -218,7 +219,7 @@ export class Fleet {
       stream.stop();
       return reason;
     } finally {
-      if (dialed) session.close("done");
+      conn.release("done");
     }
   }
 
@@ -232,9 +233,9 @@ export class Fleet {
     const peer = this.peer(ref);
     const t0 = performance.now();
     try {
-      const { session, dialed } = await sessionFor(this.mesh, peer, REQUEST_TIMEOUTS.start);
+      const conn = await sessionFor(this.mesh, peer, REQUEST_TIMEOUTS.start);
       try {
-        const ack = await sendDeploy(session, announce, {
+        const ack = await sendDeploy(conn.session, announce, {
           file,
           onProgress: options.onProgress,
           stallMs: options.stallMs,
@@ -242,7 +243,7 @@ export class Fleet {
         this.mesh.recordOutcome(peer.id, "success", performance.now() - t0);
         return ack;
       } finally {
-        if (dialed) session.close("deploy done");
+        conn.release("deploy done");
       }
     } catch (err) {
       this.mesh.recordOutcome(peer.id, err instanceof RequestTimeoutError ? "timeout" : "failure");

@@ -44,6 +44,7 @@ export {
   PeerOfflineError,
   REQUEST_TIMEOUTS,
   requestPeer,
+  type SessionLease,
   sessionFor,
 } from "./controller.ts";
 export {

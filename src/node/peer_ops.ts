@@ -4,7 +4,7 @@
  * @module
  */
 import { DEFAULT_SCORE, type Peer, PeerSchema } from "../peers/mod.ts";
-import { PeerOfflineError } from "./controller.ts";
+import { type SessionLease, sessionFor } from "./controller.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PairCode } from "./pairing.ts";
 import { RequestTimeoutError } from "./session.ts";
@@ -107,24 +107,16 @@ export async function probePeer(
   options: { timeoutMs?: number } = {},
 ): Promise<ProbeResult> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  const open = mesh.session(peer.id);
-  if (!open && !peer.address) return { online: false, error: "no address (peer connects in)" };
-  let dialed = false;
+  let conn: SessionLease | undefined;
   try {
-    let session = open && !open.isClosed ? open : undefined;
-    if (!session) {
-      session = await mesh.dial(peer.address!, { expectId: peer.id, timeoutMs });
-      dialed = true;
-    }
-    try {
-      const rtt = await session.ping(timeoutMs);
-      mesh.registry.markSeen(peer.id);
-      return { online: true, rttMs: Math.round(rtt * 1000) / 1000 };
-    } finally {
-      if (dialed) session.close("probe done");
-    }
+    conn = await sessionFor(mesh, peer, timeoutMs);
+    const rtt = await conn.session.ping(timeoutMs);
+    mesh.registry.markSeen(peer.id);
+    return { online: true, rttMs: Math.round(rtt * 1000) / 1000 };
   } catch (err) {
     return { online: false, error: (err as Error).message };
+  } finally {
+    conn?.release("probe done");
   }
 }
 
@@ -178,29 +170,19 @@ export async function pingPeer(
   const count = options.count ?? 4;
   const timeoutMs = options.timeoutMs ?? 5000;
   const intervalMs = options.intervalMs ?? 200;
-  const open = mesh.session(peer.id);
-  let session = open && !open.isClosed ? open : undefined;
-  let dialed = false;
-  if (!session) {
-    if (!peer.address) {
-      throw new PeerOfflineError(
-        peer,
-        `not connected, and it has no address to dial (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
-      );
-    }
-    try {
-      session = await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: options.ca });
-      dialed = true;
-    } catch (err) {
-      mesh.recordOutcome(
-        peer.id,
-        err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
-          ? "timeout"
-          : "failure",
-      );
-      throw err;
-    }
+  let conn: SessionLease;
+  try {
+    conn = await sessionFor(mesh, peer, timeoutMs, { ca: options.ca });
+  } catch (err) {
+    mesh.recordOutcome(
+      peer.id,
+      err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
+        ? "timeout"
+        : "failure",
+    );
+    throw err;
   }
+  const session = conn.session;
   const rtts: number[] = [];
   let failures = 0;
   try {
@@ -219,7 +201,7 @@ export async function pingPeer(
       if (seq < count && intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
     }
   } finally {
-    if (dialed) session.close("ping done");
+    conn.release("ping done");
   }
   const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
   if (avg !== null) mesh.registry.update(peer.id, (cur) => ({ ...cur, pingMs: round3(avg) }));
