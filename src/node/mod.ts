@@ -44,8 +44,8 @@ export {
   PeerOfflineError,
   REQUEST_TIMEOUTS,
   requestPeer,
-  type SessionLease,
   sessionFor,
+  type SessionLease,
 } from "./controller.ts";
 export {
   DEPLOY_CHUNK_BYTES,

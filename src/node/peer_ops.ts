@@ -4,7 +4,7 @@
  * @module
  */
 import { DEFAULT_SCORE, type Peer, PeerSchema } from "../peers/mod.ts";
-import { type SessionLease, sessionFor } from "./controller.ts";
+import { sessionFor, type SessionLease } from "./controller.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PairCode } from "./pairing.ts";
 import { RequestTimeoutError } from "./session.ts";
