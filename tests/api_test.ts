@@ -358,7 +358,11 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
       const pending = readEvents(
         res,
-        (ev) => ["stats", "fleet", "peer", "deploy"].every((k) => ev.some((e) => e.event === k)),
+        (ev) =>
+          ["stats", "fleet", "peer"].every((k) => ev.some((e) => e.event === k)) &&
+          ev.some((e) =>
+            e.event === "deploy" && (e.data as { phase: string }).phase !== "progress"
+          ),
       );
       // provoke a peer transition and a deploy while listening
       await fleet.workers[1].node.stop();
