@@ -87,6 +87,14 @@ export const HELP: Record<string, CommandHelp> = {
         "--history-interval D / --history-retention D",
         "hashrate sampling (10s; 0 disables) and rollup retention (30d)",
       ],
+      [
+        "--fleet-poll D",
+        "controllers: background fleet poll behind /remote/stats, /metrics and the dashboard (10s; 0: on demand)",
+      ],
+      [
+        "--metrics-listen 127.0.0.1:PORT",
+        "also serve Prometheus /metrics without auth (loopback only)",
+      ],
       ["--json", "print the listening line as JSON"],
     ],
   },
