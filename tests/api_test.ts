@@ -6,7 +6,7 @@
  * 404 for unknown peers, miners and profiles; live events; Prometheus metrics (promtool).
  */
 import assert from "node:assert/strict";
-import { initNode, serve, tempHome, until } from "./helpers.ts";
+import { addXmrigProfile, initNode, serve, tempHome, until } from "./helpers.ts";
 import { startFleet } from "./fleet_fixture.ts";
 import { cliOk } from "./helpers.ts";
 
@@ -494,18 +494,7 @@ Deno.test("api: a controller-role node serves profiles; a worker sees its contro
     const w = `${root}/w`;
     const ctl = await initNode(c, "boss", "controller");
     await initNode(w, "rig", "worker");
-    await cliOk(c, [
-      "profile",
-      "add",
-      "--type",
-      "xmrig",
-      "--name",
-      "cpu",
-      "--pool",
-      "pool.example.org:3333",
-      "--user",
-      "44w",
-    ]);
+    await addXmrigProfile(c, "cpu");
     await cliOk(w, ["peer", "allow", ctl.id]);
     const worker = await serve(w);
     const controller = await serve(c, ["--fleet-poll", "1s"]);

@@ -412,55 +412,23 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       const q = c.req.valid("query");
       const m = miners().get(name);
       return streamSSE(c, async (stream) => {
-        // Subscribe before reading the backlog, so no line printed meanwhile is lost.
-        const queue: { seq: number; data: string }[] = [];
-        let dropped = 0;
-        let wake: (() => void) | null = null;
-        let done = false;
-        const finish = () => {
-          done = true;
-          wake?.();
-        };
-        const unsub = m.logs.subscribe((l) => {
-          if (queue.length >= 10_000) {
-            dropped++;
-            return;
-          }
-          queue.push({ seq: l.seq, data: JSON.stringify(l) });
-          wake?.();
+        const queue = new SseQueue(10_000);
+        const line = (l: { seq: number }) => ({
+          event: "line",
+          id: String(l.seq),
+          data: JSON.stringify(l),
         });
-        const unclose = m.logs.onClose(finish);
-        const unshut = onShutdown(finish);
-        stream.onAbort(finish);
+        // Backlog and subscription in one synchronous step, so no line falls between them.
+        const backlog = m.logs.read(q);
+        const last = backlog.lines.at(-1)?.seq ?? 0;
+        const unsub = m.logs.subscribe((l) => {
+          if (l.seq > last) queue.push(line(l));
+        });
+        const unclose = m.logs.onClose(() => queue.close());
+        const unshut = onShutdown(() => queue.close());
         try {
-          const backlog = m.logs.read(q);
-          let last = 0;
-          for (const l of backlog.lines) {
-            await stream.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) });
-            last = l.seq;
-          }
-          while (!done && !stream.aborted) {
-            while (queue.length) {
-              const item = queue.shift()!;
-              if (item.seq <= last) continue; // already sent with the backlog
-              last = item.seq;
-              await stream.writeSSE({ event: "line", id: String(item.seq), data: item.data });
-            }
-            if (dropped) {
-              await stream.writeSSE({ event: "dropped", data: JSON.stringify({ lines: dropped }) });
-              dropped = 0;
-            }
-            if (done) break;
-            if (queue.length || dropped) continue; // arrived while writing
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            const ping = await new Promise<boolean>((res) => {
-              wake = () => res(false);
-              timer = setTimeout(() => res(true), 15_000);
-            });
-            clearTimeout(timer);
-            wake = null;
-            if (ping && !done) await stream.write(": keep-alive\n\n");
-          }
+          for (const l of backlog.lines) await stream.writeSSE(line(l));
+          await queue.drain(stream);
           if (m.logs.closed) {
             await stream.writeSSE({
               event: "end",

@@ -5,6 +5,7 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.ts";
+import { attempt } from "../store.ts";
 import type { Profile } from "../types.ts";
 
 /** A state badge. */
@@ -51,4 +52,30 @@ export async function copyText(text: string): Promise<void> {
     document.execCommand("copy");
     ta.remove();
   }
+}
+
+/** One action at a time on a page: which one runs, and how to run one. */
+export interface PageAction {
+  /** Key of the running action (null when idle). */
+  busy: string | null;
+  /** Marks an action as running (for actions with their own error reporting). */
+  setBusy: (key: string | null) => void;
+  /** Runs `fn` as action `key`: errors become a toast, then `after` re-reads the page's data. */
+  run<T>(key: string, what: string, fn: () => Promise<T>): Promise<T | undefined>;
+}
+
+/** The busy state and runner shared by the pages' buttons. */
+export function useAction(after: () => Promise<unknown>): PageAction {
+  const [busy, setBusy] = useState<string | null>(null);
+  return {
+    busy,
+    setBusy,
+    run: async (key, what, fn) => {
+      setBusy(key);
+      const res = await attempt(what, fn);
+      await after().catch(() => {});
+      setBusy(null);
+      return res;
+    },
+  };
 }

@@ -9,7 +9,7 @@ import { api, ndjson } from "../api.ts";
 import { ago, bytes, duration, hashrate } from "../format.ts";
 import { attempt, refreshFleet, refreshMiners, toast, useStore } from "../store.ts";
 import type { MinerStats } from "../types.ts";
-import { Dot, StateBadge, useProfiles } from "./common.tsx";
+import { Dot, StateBadge, useAction, useProfiles } from "./common.tsx";
 
 interface FleetRow {
   nodeId: string;
@@ -30,7 +30,6 @@ export function FleetPage(): JSX.Element {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [nodes, setNodes] = useState<Set<string>>(new Set());
   const [profile, setProfile] = useState("");
-  const [busy, setBusy] = useState<string | null>(null);
   const [deploying, setDeploying] = useState<Record<string, string>>({});
 
   const rows: FleetRow[] = [];
@@ -60,17 +59,11 @@ export function FleetPage(): JSX.Element {
   const minerCount = rows.reduce((a, r) => a + r.miners.length, 0);
 
   const refresh = () => Promise.all([refreshFleet(), refreshMiners()]);
+  const { busy, setBusy, run } = useAction(refresh);
   const stop = (row: FleetRow, m: MinerStats) =>
     row.local
       ? api("POST", `/miners/${encodeURIComponent(m.name)}/stop`)
       : api("POST", `/remote/${row.nodeId}/stop`, { minerName: m.name });
-  const run = async (k: string, what: string, fn: () => Promise<unknown>) => {
-    setBusy(k);
-    const res = await attempt(what, fn);
-    await refresh().catch(() => {});
-    setBusy(null);
-    return res;
-  };
   const start = (row: FleetRow) => {
     const p = profiles?.find((x) => x.id === profile);
     if (!p) return toast("Choose a profile first", "error");

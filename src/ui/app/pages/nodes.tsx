@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { ago, ms } from "../format.ts";
 import { attempt, refreshPeers, toast, useStore } from "../store.ts";
-import { copyText, Dot } from "./common.tsx";
+import { copyText, Dot, useAction } from "./common.tsx";
 
 function Identity() {
   const s = useStore();
@@ -174,19 +174,8 @@ function AddPeer() {
 /** The Nodes page. */
 export function NodesPage(): JSX.Element {
   const s = useStore();
-  const [busy, setBusy] = useState<string | null>(null);
+  const { busy, run } = useAction(refreshPeers);
   const [allowTarget, setAllowTarget] = useState("");
-  const run = async <T,>(
-    key: string,
-    what: string,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> => {
-    setBusy(key);
-    const res = await attempt(what, fn);
-    setBusy(null);
-    await refreshPeers().catch(() => {});
-    return res;
-  };
   const registered = new Set(s.peers.map((p) => p.id));
   const extraAllowed = (s.auth?.allow ?? []).filter((a) => !registered.has(a.id));
   return (

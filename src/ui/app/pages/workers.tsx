@@ -6,15 +6,15 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { duration, hashrate } from "../format.ts";
-import { attempt, refreshMiners, toast, useStore } from "../store.ts";
-import { StateBadge, useProfiles } from "./common.tsx";
+import { refreshMiners, toast, useStore } from "../store.ts";
+import { StateBadge, useAction, useProfiles } from "./common.tsx";
 
 /** The Workers page. */
 export function WorkersPage(): JSX.Element {
   const s = useStore();
   const { profiles, error } = useProfiles();
   const [profile, setProfile] = useState("");
-  const [busy, setBusy] = useState<string | null>(null);
+  const { busy, run: act } = useAction(refreshMiners);
   if (s.node && !s.node.runsMiners) {
     return (
       <>
@@ -26,13 +26,6 @@ export function WorkersPage(): JSX.Element {
       </>
     );
   }
-  const act = async (key: string, what: string, fn: () => Promise<unknown>) => {
-    setBusy(key);
-    const ok = await attempt(what, fn);
-    setBusy(null);
-    if (ok !== undefined) await refreshMiners().catch(() => {});
-    return ok;
-  };
   const start = async (e: Event) => {
     e.preventDefault();
     const p = profiles?.find((x) => x.id === profile);
