@@ -78,7 +78,8 @@ Deno.test("bundle: a miner+profile bundle round-trips, keeps the executable bit,
   assert.deepEqual(m, made.manifest);
 
   const res = await installBundle((await openBundle(out)).stream, { minersDir, profiles: store });
-  assert.equal(res.minerDir, join(minersDir, "xmrig", "6.22.0"));
+  assert.equal(res.minerDir, join(minersDir, "xmrig", "current"));
+  assert.equal(await Deno.readTextFile(join(res.minerDir!, ".version")), "6.22.0\n");
   assert.deepEqual(
     await Deno.readFile(join(res.minerDir!, "lib", "blob.bin")),
     await Deno.readFile(join(src, "lib", "blob.bin")),
@@ -86,10 +87,10 @@ Deno.test("bundle: a miner+profile bundle round-trips, keeps the executable bit,
   const st = await Deno.stat(join(res.minerDir!, "xmrig"));
   assert.equal((st.mode ?? 0) & 0o777, 0o755);
   assert.deepEqual((await store.get(p.id)).config, p.config);
-  // Nothing but the version dir is left in the type dir.
+  // Nothing but the active install is left in the type dir.
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(join(minersDir, "xmrig")))).map((e) => e.name),
-    ["6.22.0"],
+    ["current"],
   );
   await Deno.remove(root, { recursive: true });
 });
@@ -320,7 +321,7 @@ Deno.test("bundle: a failed same-version reinstall and a crash mid-swap leave th
   const out = join(root, "m.bundle");
   await createBundle(out, { minerPath: src, minerType: "xmrig", version: "6.22.0" });
   await installBundle((await openBundle(out)).stream, { minersDir, profiles: store });
-  const target = join(minersDir, "xmrig", "6.22.0");
+  const target = join(minersDir, "xmrig", "current");
   await Deno.writeTextFile(join(target, "marker"), "v1");
   // Abort at the last moment (as a checksum mismatch does).
   await assert.rejects(
@@ -336,7 +337,7 @@ Deno.test("bundle: a failed same-version reinstall and a crash mid-swap leave th
   );
   assert.equal(await Deno.readTextFile(join(target, "marker")), "v1");
   // Simulate a crash between the two renames of a swap, then recover.
-  const aside = join(minersDir, "xmrig", `.old-${crypto.randomUUID()}-6.22.0`);
+  const aside = join(minersDir, "xmrig", `.old-${crypto.randomUUID()}-current`);
   await Deno.rename(target, aside);
   await Deno.mkdir(join(minersDir, "xmrig", `.staging-${crypto.randomUUID()}`));
   const actions = await recoverMinersDir(minersDir);
@@ -344,8 +345,30 @@ Deno.test("bundle: a failed same-version reinstall and a crash mid-swap leave th
   assert.equal(await Deno.readTextFile(join(target, "marker")), "v1");
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(join(minersDir, "xmrig")))).map((e) => e.name),
-    ["6.22.0"],
+    ["current"],
   );
+  // A newer version becomes current; the replaced one is kept under its version for rollback,
+  // and a crash right after the swap is repaired the same way.
+  const out2 = join(root, "m2.bundle");
+  await createBundle(out2, { minerPath: src, minerType: "xmrig", version: "6.23.0" });
+  await installBundle((await openBundle(out2)).stream, { minersDir, profiles: store });
+  assert.equal(await Deno.readTextFile(join(target, ".version")), "6.23.0\n");
+  assert.equal(await Deno.readTextFile(join(minersDir, "xmrig", "6.22.0", "marker")), "v1");
+  const paths = { dataDir: join(root, "data") } as Parameters<typeof findMinerBinaries>[0];
+  assert.deepEqual(
+    findMinerBinaries(paths, "xmrig", "xmrig").filter((b) => b.source === "miners-dir")
+      .map((b) => [b.path, b.dirVersion]),
+    [
+      [join(target, "xmrig"), "6.23.0"],
+      [join(minersDir, "xmrig", "6.22.0", "xmrig"), "6.22.0"],
+    ],
+  );
+  await Deno.rename(
+    join(minersDir, "xmrig", "6.22.0"),
+    join(minersDir, "xmrig", `.old-${crypto.randomUUID()}-current`),
+  );
+  assert.match((await recoverMinersDir(minersDir))[0], /^kept .*6\.22\.0$/);
+  assert.equal(await Deno.readTextFile(join(minersDir, "xmrig", "6.22.0", "marker")), "v1");
   await Deno.remove(root, { recursive: true });
 });
 

@@ -73,7 +73,8 @@ Deno.test("deploy: a 100 MB miner bundle arrives byte for byte and runs; encrypt
     assert.equal(doc.bundle.type, "miner");
     assert.equal(doc.bundle.version, "6.22.0");
     assert.ok(doc.bundle.bytes > MB100);
-    const target = join(minersDir(resolvePaths({ home: w })), "xmrig", "6.22.0");
+    const target = join(minersDir(resolvePaths({ home: w })), "xmrig", "current");
+    assert.equal(await Deno.readTextFile(join(target, ".version")), "6.22.0\n");
     assert.equal(await sha256File(join(target, "data.bin")), blobSum);
     assert.equal(
       await Deno.readTextFile(join(target, "xmrig")),
@@ -83,7 +84,7 @@ Deno.test("deploy: a 100 MB miner bundle arrives byte for byte and runs; encrypt
     // Nothing else appeared in the worker's miners dir; the controller's temp file is gone.
     assert.deepEqual(
       (await allFiles(minersDir(resolvePaths({ home: w })))).sort(),
-      [join(target, "data.bin"), join(target, "xmrig")],
+      [join(target, ".version"), join(target, "data.bin"), join(target, "xmrig")],
     );
     assert.deepEqual(await Array.fromAsync(Deno.readDir(join(c, "data", "tmp"))), []);
 
@@ -145,7 +146,10 @@ Deno.test("deploy: a 100 MB miner bundle arrives byte for byte and runs; encrypt
       "--password-file",
       join(root, "pw"),
     ]);
-    assert.ok((await Deno.stat(join(target, "..", "6.23.0", "xmrig"))).isFile);
+    // 6.23.0 is now the active install; 6.22.0 is kept beside it.
+    assert.equal(await Deno.readTextFile(join(target, ".version")), "6.23.0\n");
+    assert.ok((await Deno.stat(join(target, "xmrig"))).isFile);
+    assert.ok((await Deno.stat(join(target, "..", "6.22.0", "xmrig"))).isFile);
     assert.equal(
       JSON.parse((await cliOk(w, ["profile", "show", "gpu-rig", "--json"])).stdout).name,
       "gpu-rig",
@@ -213,7 +217,7 @@ Deno.test("deploy: killing the controller mid-deploy leaves the previous version
     const bin = await installEmulatedMiner(cPaths, "xmrig", { version: "6.22.0", env: EMU });
     await cliOk(c, ["remote", "deploy", "rig", "--miner", "xmrig"]);
     const typeDir = join(minersDir(resolvePaths({ home: w })), "xmrig");
-    const v1 = await sha256File(join(typeDir, "6.22.0", "xmrig"));
+    const v1 = await sha256File(join(typeDir, "current", "xmrig"));
     // The next version is large; kill the controller while it streams.
     const next = join(root, "6.23.0");
     await Deno.mkdir(next);
@@ -250,8 +254,10 @@ Deno.test("deploy: killing the controller mid-deploy leaves the previous version
       "staging removed",
       15_000,
     );
-    assert.deepEqual((await Array.fromAsync(Deno.readDir(typeDir))).map((e) => e.name), ["6.22.0"]);
-    assert.equal(await sha256File(join(typeDir, "6.22.0", "xmrig")), v1);
+    assert.deepEqual((await Array.fromAsync(Deno.readDir(typeDir))).map((e) => e.name), [
+      "current",
+    ]);
+    assert.equal(await sha256File(join(typeDir, "current", "xmrig")), v1);
     await until(
       async () => {
         const audit = (await Deno.readTextFile(join(w, "data", "audit.log"))).trim().split("\n")
@@ -267,11 +273,13 @@ Deno.test("deploy: killing the controller mid-deploy leaves the previous version
       "deploy",
       "rig",
       "--miner",
-      join(typeDir, "6.22.0", "xmrig"),
+      join(typeDir, "current", "xmrig"),
       "--version",
       "6.22.1",
     ]);
-    assert.ok((await Deno.stat(join(typeDir, "6.22.1", "xmrig"))).isFile);
+    // The new version is active; the one it replaced is kept for a rollback.
+    assert.equal(await Deno.readTextFile(join(typeDir, "current", ".version")), "6.22.1\n");
+    assert.equal(await sha256File(join(typeDir, "6.22.0", "xmrig")), v1);
   } finally {
     await srv.stop();
     assert.deepEqual(await processesMentioning(w), []);

@@ -25,15 +25,29 @@ export async function tempHome(prefix = "miner-cli-test-"): Promise<string> {
   return await Deno.makeTempDir({ prefix });
 }
 
+/** Options for {@link cli} and {@link serve}. */
+export interface CliOptions {
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Permission flags (default {@link RUN_FLAGS}; the permission tests pass a flavour's). */
+  flags?: readonly string[];
+}
+
 /** Runs `miner-cli --home HOME ...args` and returns its output. */
 export async function cli(
   home: string | null,
   args: string[],
-  env: Record<string, string> = {},
+  options: CliOptions = {},
 ): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...RUN_FLAGS, MAIN, ...(home ? ["--home", home] : []), ...args],
-    env: { NO_COLOR: "1", ...env },
+    args: [
+      "run",
+      ...(options.flags ?? RUN_FLAGS),
+      MAIN,
+      ...(home ? ["--home", home] : []),
+      ...args,
+    ],
+    env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -47,9 +61,9 @@ export async function cli(
 export async function cliOk(
   home: string | null,
   args: string[],
-  env: Record<string, string> = {},
+  options: CliOptions = {},
 ): Promise<CliResult> {
-  const r = await cli(home, args, env);
+  const r = await cli(home, args, options);
   if (r.code !== 0) {
     throw new Error(
       `miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
@@ -89,11 +103,15 @@ export interface ServeHandle {
 }
 
 /** Starts `node serve --listen 127.0.0.1:0 --json` and waits for its listening line. */
-export async function serve(home: string, extra: string[] = []): Promise<ServeHandle> {
+export async function serve(
+  home: string,
+  extra: string[] = [],
+  options: CliOptions = {},
+): Promise<ServeHandle> {
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...RUN_FLAGS,
+      ...(options.flags ?? RUN_FLAGS),
       MAIN,
       "--home",
       home,
@@ -107,7 +125,7 @@ export async function serve(home: string, extra: string[] = []): Promise<ServeHa
         : ["--api-listen", "127.0.0.1:0"]),
       ...extra,
     ],
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

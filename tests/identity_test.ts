@@ -519,15 +519,15 @@ Deno.test("--home before the command, --home=DIR and MINER_CLI_HOME all select t
     const h4 = join(root, "h4");
     await cliOk(h1, ["node", "init", "--name", "one"]);
     await cliOk(null, [`--home=${h2}`, "node", "init", "--name", "two"]);
-    await cliOk(null, ["node", "init", "--name", "three"], { MINER_CLI_HOME: h3 });
+    await cliOk(null, ["node", "init", "--name", "three"], { env: { MINER_CLI_HOME: h3 } });
     // --home wins over MINER_CLI_HOME
-    await cliOk(h4, ["node", "init", "--name", "four"], { MINER_CLI_HOME: h3 });
+    await cliOk(h4, ["node", "init", "--name", "four"], { env: { MINER_CLI_HOME: h3 } });
     for (const [home, name] of [[h1, "one"], [h2, "two"], [h3, "three"], [h4, "four"]]) {
       const stored = JSON.parse(await Deno.readTextFile(nodeJsonPath(home)));
       assert.equal(stored.name, name);
       assert.equal(await mode(keyPath(home)), 0o600);
       const viaEnv = JSON.parse(
-        (await cliOk(null, ["node", "info", "--json"], { MINER_CLI_HOME: home })).stdout,
+        (await cliOk(null, ["node", "info", "--json"], { env: { MINER_CLI_HOME: home } })).stdout,
       );
       assert.equal(viaEnv.name, name);
       assert.equal(viaEnv.configDir, join(home, "config"));
@@ -556,8 +556,8 @@ Deno.test("without --home: XDG_CONFIG_HOME / XDG_DATA_HOME are honoured, else ~/
       XDG_DATA_HOME: xd,
       MINER_CLI_HOME: "",
     };
-    await cliOk(null, ["node", "init", "--name", "xdg"], env1);
-    const info1 = JSON.parse((await cliOk(null, ["node", "info", "--json"], env1)).stdout);
+    await cliOk(null, ["node", "init", "--name", "xdg"], { env: env1 });
+    const info1 = JSON.parse((await cliOk(null, ["node", "info", "--json"], { env: env1 })).stdout);
     assert.equal(info1.configDir, join(xc, "lethean-desktop"));
     assert.equal(info1.dataDir, join(xd, "lethean-desktop"));
     assert.equal(
@@ -579,8 +579,8 @@ Deno.test("without --home: XDG_CONFIG_HOME / XDG_DATA_HOME are honoured, else ~/
       XDG_DATA_HOME: "",
       MINER_CLI_HOME: "",
     };
-    await cliOk(null, ["node", "init", "--name", "dflt"], env2);
-    const info2 = JSON.parse((await cliOk(null, ["node", "info", "--json"], env2)).stdout);
+    await cliOk(null, ["node", "init", "--name", "dflt"], { env: env2 });
+    const info2 = JSON.parse((await cliOk(null, ["node", "info", "--json"], { env: env2 })).stdout);
     assert.equal(info2.configDir, join(home2, ".config", "lethean-desktop"));
     assert.equal(info2.dataDir, join(home2, ".local", "share", "lethean-desktop"));
     assertFilesWithin(await allFiles(home2), [

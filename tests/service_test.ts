@@ -53,6 +53,11 @@ Deno.test({
         unit,
         new RegExp(`^ExecStart=.* --home ${home} node serve --listen :9091$`, "m"),
       );
+      // From a source checkout the unit runs deno with the worker's permission set for this home.
+      const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
+      assert.ok(exec.includes(` --allow-run=${home}/data/miners/xmrig/current/xmrig,`), exec);
+      assert.ok(exec.includes(` --allow-net=0.0.0.0:9091,127.0.0.1 `), exec);
+      assert.ok(!/ --allow-(read|write|net|run) /.test(exec), exec);
       const verify = await new Deno.Command("systemd-analyze", {
         args: ["verify", file],
         stdout: "piped",

@@ -64,6 +64,11 @@ export interface ApiContext {
   metrics?: () => MetricsSnapshot;
   /** The web dashboard's files (served at `/`). */
   dashboard?: Dashboard;
+  /**
+   * Runs before every authenticated API request: brings state another process changed up to
+   * date (the CLI edits `peers.json` and `auth.json` while the node runs).
+   */
+  beforeRequest?: () => Promise<void>;
 }
 
 const MinerName = z.object({ name: z.string().min(1).max(64) });
@@ -226,7 +231,10 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   const auth = bearerAuth({ token: ctx.token });
   app.use(`${API_BASE}/*`, async (c, next) => {
     if (c.req.path === `${API_BASE}/openapi.json`) return await next();
-    return await auth(c, next);
+    return await auth(c, async () => {
+      await ctx.beforeRequest?.();
+      await next();
+    });
   });
   if (ctx.metrics) {
     const metrics = ctx.metrics;

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { createTarDecoder, createTarPacker } from "modern-tar";
-import type { MinerType, Profile } from "../miners/mod.ts";
+import { type MinerType, type Profile, VERSION_FILE } from "../miners/mod.ts";
 import { syncDir } from "../store/mod.ts";
 import { decryptStream, encryptStream, isEncryptedBundle, type KdfParams } from "./crypto.ts";
 import {
@@ -98,6 +98,8 @@ async function collectMinerFiles(root: string): Promise<SourceFile[]> {
   const walk = async (dir: string) => {
     for await (const e of Deno.readDir(dir)) {
       const abs = join(dir, e.name);
+      // The install's own version marker: the receiving node writes its own.
+      if (dir === root && e.name === VERSION_FILE) continue;
       if (e.isSymlink) {
         throw new BundleError(`${abs} is a symbolic link; bundles carry regular files only`);
       }

@@ -3,15 +3,23 @@
  * only regular files listed in the manifest, with safe relative paths and the declared size,
  * within per-file and total limits (symlinks, hard links, devices, FIFOs, absolute paths and `..`
  * are refused). Miner files are extracted into a fresh staging directory next to their target,
- * verified against the manifest's SHA-256, then moved into `miners/<type>/<version>/` with one
- * rename; profiles go through the profile store. Any failure removes the staging directory and
+ * verified against the manifest's SHA-256, then become the active install
+ * `miners/<type>/current/` with one rename (the previous install is kept as
+ * `miners/<type>/<its version>/`); profiles go through the profile store. Any failure removes the staging directory and
  * leaves the previous state as it was.
  * @module
  */
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
-import { type Profile, ProfileSchema, type ProfileStore } from "../miners/mod.ts";
+import {
+  CURRENT_DIR,
+  type Profile,
+  ProfileSchema,
+  type ProfileStore,
+  readInstalledVersion,
+  VERSION_FILE,
+} from "../miners/mod.ts";
 import { syncDir } from "../store/mod.ts";
 import {
   BundleError,
@@ -211,10 +219,11 @@ export async function installBundle(
     for (const p of profiles) await options.profiles.put(p);
     let minerDir: string | null = null;
     if (staging) {
+      await Deno.writeTextFile(join(staging, VERSION_FILE), `${manifest.version}\n`);
       await Deno.chmod(staging, 0o755);
       await syncTree(staging);
-      minerDir = join(typeDir!, manifest.version);
-      await swapInto(staging, minerDir, typeDir!, manifest.version);
+      minerDir = join(typeDir!, CURRENT_DIR);
+      await activate(staging, typeDir!, manifest.version);
       staging = null;
       await syncDir(typeDir!);
     }
@@ -231,23 +240,45 @@ async function syncTree(dir: string): Promise<void> {
   await syncDir(dir);
 }
 
-async function swapInto(staging: string, target: string, typeDir: string, version: string) {
-  const exists = await Deno.lstat(target).then(() => true, () => false);
-  if (!exists) {
-    await Deno.rename(staging, target);
+/**
+ * Makes `staging` the active install `current/`. The previous install is moved aside first and
+ * then kept as `<its version>/` (for a manual rollback), or deleted when it held the same version.
+ * A crash between the renames is repaired by recoverMinersDir at the next start.
+ */
+async function activate(staging: string, typeDir: string, version: string): Promise<void> {
+  const current = join(typeDir, CURRENT_DIR);
+  if (!await exists(current)) {
+    await Deno.rename(staging, current);
     return;
   }
-  // Same version again: move the old one aside, move the new one in, then delete the old.
-  // A crash between the two renames is repaired by recoverMinersDir at the next start.
-  const old = join(typeDir, `.old-${crypto.randomUUID()}-${version}`);
-  await Deno.rename(target, old);
+  const old = join(typeDir, `.old-${crypto.randomUUID()}-${CURRENT_DIR}`);
+  await Deno.rename(current, old);
   try {
-    await Deno.rename(staging, target);
+    await Deno.rename(staging, current);
   } catch (err) {
-    await Deno.rename(old, target).catch(() => {});
+    await Deno.rename(old, current).catch(() => {});
     throw err;
   }
+  await keepPrevious(old, typeDir, version);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** Keeps a replaced install as `<its version>/` unless that name is taken or is the new version. */
+async function keepPrevious(old: string, typeDir: string, newVersion: string): Promise<string> {
+  const v = readInstalledVersion(old);
+  const target = v && v !== newVersion && v !== CURRENT_DIR && isSafeBundlePath(v) &&
+      !v.includes("/")
+    ? join(typeDir, v)
+    : null;
+  if (target && !await exists(target)) {
+    await Deno.rename(old, target);
+    return `kept ${target}`;
+  }
   await Deno.remove(old, { recursive: true }).catch(() => {});
+  return `removed ${old}`;
 }
 
 /**
@@ -274,7 +305,12 @@ export async function recoverMinersDir(minersDir: string): Promise<string[]> {
       const m = /^\.old-[0-9a-f-]{36}-(.+)$/.exec(e.name);
       if (!m) continue;
       const target = join(typeDir, m[1]);
-      if (await Deno.lstat(target).then(() => true, () => false)) {
+      if (await exists(target)) {
+        if (m[1] === CURRENT_DIR) {
+          const v = readInstalledVersion(target);
+          actions.push(await keepPrevious(p, typeDir, v ?? ""));
+          continue;
+        }
         await Deno.remove(p, { recursive: true }).catch(() => {});
         actions.push(`removed ${p}`);
       } else {

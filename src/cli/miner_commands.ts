@@ -175,7 +175,7 @@ export async function minersList(ctx: CliContext, args: string[]): Promise<numbe
   }
   if (rows.length === 0) {
     ctx.io.out(
-      `no miner binaries found in ${ctx.paths.dataDir}/miners/<type>/<version>/ or on PATH`,
+      `no miner binaries found in ${ctx.paths.dataDir}/miners/<type>/current/ or on PATH`,
     );
     return 0;
   }

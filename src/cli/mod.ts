@@ -10,6 +10,7 @@ import { SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { BundleError } from "../bundles/mod.ts";
 import { CorruptFileError, resolvePaths } from "../store/mod.ts";
 import { UsageError } from "./args.ts";
+import { assertHomesPermitted, PermissionSetError } from "./permissions.ts";
 import type { CliContext, CommandFn } from "./context.ts";
 import { type Output, stdio } from "./format.ts";
 import { commandHelp, globalHelp } from "./help.ts";
@@ -67,6 +68,24 @@ import {
 
 export { UsageError } from "./args.ts";
 export { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "./run_flags.ts";
+export {
+  assertHomesPermitted,
+  ENV_VARS,
+  type Flavour,
+  FLAVOUR_BINARY,
+  type FlavourPermissions,
+  flavourPermissions,
+  FLAVOURS,
+  MINER_SLOTS,
+  PERMISSION_TABLE,
+  permissionFlags,
+  type PermissionLayout,
+  PermissionLayoutError,
+  type PermissionRule,
+  PermissionSetError,
+  SYS_INFO,
+  type TargetOs,
+} from "./permissions.ts";
 export type { Output } from "./format.ts";
 
 const COMMANDS: Record<string, CommandFn> = {
@@ -112,6 +131,9 @@ const COMMANDS: Record<string, CommandFn> = {
   simulate,
   "__emulate-miner": emulateMiner,
 };
+
+/** Commands that never touch the node's homes (no permission check at start). */
+const HOMELESS = new Set(["completions", "__emulate-miner"]);
 
 /** Options for {@link runCli}. */
 export interface RunCliOptions {
@@ -188,8 +210,9 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
       io,
       stopSignal: options.stopSignal ?? new AbortController().signal,
     };
+    if (!HOMELESS.has(name)) assertHomesPermitted(ctx.paths.configDir, ctx.paths.dataDir);
   } catch (err) {
-    io.err(`error: ${(err as Error).message}`);
+    io.err(`error: ${explainPermission((err as Error).message)}`);
     return 1;
   }
   try {
@@ -204,7 +227,7 @@ export async function runCli(argv: string[], options: RunCliOptions = {}): Promi
 }
 
 function usage(io: Output, err: UsageError): number {
-  io.err(`error: ${err.message}`);
+  io.err(`error: ${explainPermission(err.message)}`);
   if (err.command && commandHelp(err.command)) {
     io.err(`usage: ${commandHelp(err.command)!.split("\n")[0].slice(7)}`);
   } else io.err("run `miner-cli help` for the list of commands");
@@ -212,10 +235,23 @@ function usage(io: Output, err: UsageError): number {
 }
 
 function describeError(err: unknown): string {
+  return explainPermission(errorText(err));
+}
+
+/** Deno's "run again with --allow-x" hint is wrong for a compiled binary: say what it means. */
+function explainPermission(message: string): string {
+  return message.replace(
+    /, run again with the --allow-[\w-]+ flag/g,
+    ` (not in this binary's permission set; see README, "Permission sets")`,
+  );
+}
+
+function errorText(err: unknown): string {
   if (
     err instanceof IdentityError || err instanceof CorruptFileError ||
     err instanceof PeerNotFoundError ||
-    err instanceof AmbiguousPeerError || err instanceof BundleError
+    err instanceof AmbiguousPeerError || err instanceof BundleError ||
+    err instanceof PermissionSetError
   ) return err.message;
   if (err instanceof Deno.errors.PermissionDenied) return `permission denied: ${err.message}`;
   if (err instanceof Error) return err.message;

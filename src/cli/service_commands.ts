@@ -4,10 +4,12 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { writeFileAtomic } from "../store/mod.ts";
+import { type NodePaths, writeFileAtomic } from "../store/mod.ts";
+import { DASHBOARD_DIR } from "../ui/mod.ts";
 import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
-import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "./run_flags.ts";
+import { NODE_V8_FLAGS } from "./run_flags.ts";
+import { type Flavour, permissionFlags } from "./permissions.ts";
 import { HELP } from "./help.ts";
 
 const UNIT_NAME = "miner-cli.service";
@@ -76,17 +78,35 @@ WantedBy=${o.scope === "user" ? "default.target" : "multi-user.target"}
 `;
 }
 
-/** How this program is started again: the compiled binary, or `deno run` with its flags. */
-function selfCommand(): string[] {
+/**
+ * How this program is started again: the compiled binary (its permissions are baked in), or
+ * `deno run` with the permission set of the node's role, resolved for its homes and P2P address
+ * (the same table `deno task compile` uses).
+ */
+function selfCommand(role: Flavour, paths: NodePaths, serveArgs: string[]): string[] {
   const exe = Deno.execPath();
   if (!/^deno(\.exe)?$/.test(basename(exe))) return [exe];
   const main = new URL("../../main.ts", import.meta.url);
   if (main.protocol !== "file:") return [exe];
+  const li = serveArgs.findIndex((a) => a === "--listen" || a.startsWith("--listen="));
+  const listenArg = li < 0
+    ? undefined
+    : serveArgs[li].startsWith("--listen=")
+    ? serveArgs[li].slice(9)
+    : serveArgs[li + 1];
+  const listen = listenArg
+    ? (listenArg.startsWith(":") ? `0.0.0.0${listenArg}` : listenArg)
+    : undefined;
   return [
     exe,
     "run",
     ...NODE_V8_FLAGS,
-    ...DEV_PERMISSION_FLAGS,
+    ...permissionFlags(role, {
+      configDir: paths.configDir,
+      dataDir: paths.dataDir,
+      listen,
+      extraRead: [DASHBOARD_DIR.replace(/[\/\\]$/, "")],
+    }),
     decodeURIComponent(main.pathname),
   ];
 }
@@ -146,9 +166,9 @@ export async function serviceInstall(ctx: CliContext, args: string[]): Promise<n
     await Deno.readTextFile(ctx.paths.nodeJson).catch(() => {
       throw new UsageError("no identity yet: run `miner-cli node init` first", cmd);
     }),
-  ) as { name: string };
+  ) as { name: string; role: Flavour };
   const unit = renderUnit({
-    exec: selfCommand(),
+    exec: selfCommand(info.role, ctx.paths, p.positionals),
     home,
     writable: [...new Set([ctx.paths.configDir, ctx.paths.dataDir])],
     serveArgs: p.positionals,
@@ -163,8 +183,23 @@ export async function serviceInstall(ctx: CliContext, args: string[]): Promise<n
   }
   const dir = str(p, "unit-dir") ?? unitDir(scope);
   const file = join(dir, UNIT_NAME);
-  await Deno.mkdir(dir, { recursive: true });
-  await writeFileAtomic(file, new TextEncoder().encode(unit), { mode: 0o644 });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await writeFileAtomic(file, new TextEncoder().encode(unit), { mode: 0o644 });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotCapable)) throw err;
+    // A compiled worker/controller may write only its homes: let the operator place the unit.
+    throw new UsageError(
+      `this binary's permission set does not let it write ${file}; install the unit yourself: \`${
+        basename(Deno.execPath())
+      } service install --${scope} --print | ${
+        scope === "system" ? "sudo " : ""
+      }tee ${file}\` then \`systemctl ${
+        scope === "user" ? "--user " : ""
+      }daemon-reload && systemctl ${scope === "user" ? "--user " : ""}enable --now ${UNIT_NAME}\``,
+      cmd,
+    );
+  }
   const result: Record<string, unknown> = { unit: file, scope, enabled: false };
   if (!bool(p, "no-enable")) {
     const reload = await systemctl(scope, ["daemon-reload"]);

@@ -1,9 +1,14 @@
 /**
- * Where miner executables come from: `<data>/miners/<type>/<version>/<binary>` first (newest
- * version wins), then `PATH`.
+ * Where miner executables come from: the active install `<data>/miners/<type>/current/<binary>`
+ * first (its version is in `current/.version`), then other kept versions
+ * `<data>/miners/<type>/<version>/<binary>` (newest first), then `PATH`.
+ *
+ * The fixed `current` slot exists because Deno's `--allow-run` takes exact executable paths, not
+ * directories: the worker binary's permission set names `miners/<type>/current/<binary>`, so
+ * deploying a new version (which becomes `current`) never needs a new permission.
  * @module
  */
-import { delimiter, isAbsolute, join } from "node:path";
+import { basename, delimiter, isAbsolute, join } from "node:path";
 import type { NodePaths } from "../store/mod.ts";
 import type { MinerAdapter } from "./adapter.ts";
 import type { MinerType, Profile } from "./profiles.ts";
@@ -25,7 +30,7 @@ export class MinerBinaryNotFoundError extends Error {
   /** Creates the error. */
   constructor(readonly binary: string, dir: string) {
     super(
-      `miner binary ${binary} not found in ${dir}/<version>/ nor on PATH; install it there or deploy a miner bundle`,
+      `miner binary ${binary} not found in ${dir}/current/ nor on PATH; install it there or deploy a miner bundle`,
     );
     this.name = "MinerBinaryNotFoundError";
   }
@@ -34,6 +39,42 @@ export class MinerBinaryNotFoundError extends Error {
 /** The miners directory of a node. */
 export function minersDir(paths: NodePaths): string {
   return join(paths.dataDir, "miners");
+}
+
+/** Name of the active-install directory of each miner type (`miners/<type>/current`). */
+export const CURRENT_DIR = "current";
+
+/** File inside `current/` naming the version it holds. */
+export const VERSION_FILE = ".version";
+
+/** Reads the version an install directory holds (`.version`), or null. */
+export function readInstalledVersion(dir: string): string | null {
+  try {
+    const v = Deno.readTextFileSync(join(dir, VERSION_FILE)).trim();
+    return v || null;
+  } catch {
+    return null;
+  }
+}
+
+/** A miner binary exists but this process's permission set may not run it. */
+export class MinerNotPermittedError extends Error {
+  /** Creates the error. */
+  constructor(readonly binary: string, readonly allowedPath: string) {
+    super(
+      `this node's permission set may not run ${binary}: a worker binary runs miners only from ${allowedPath}; deploy the miner (remote deploy --miner) or install it there`,
+    );
+    this.name = "MinerNotPermittedError";
+  }
+}
+
+/** Whether this process may spawn `path` (false under a permission set that does not name it). */
+export function mayRun(path: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "run", command: path }).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 function exe(name: string): string {
@@ -76,11 +117,22 @@ export function findMinerBinaries(
       : [];
   }
   const typeDir = join(minersDir(paths), type);
+  const current = join(typeDir, CURRENT_DIR, exe(binaryName));
+  if (isExecutable(current)) {
+    found.push({
+      type,
+      path: current,
+      dirVersion: readInstalledVersion(join(typeDir, CURRENT_DIR)) ?? CURRENT_DIR,
+      source: "miners-dir",
+    });
+  }
   const versions: string[] = [];
   try {
     for (const e of Deno.readDirSync(typeDir)) {
       // Dot directories are deploys in progress (staging) or versions being replaced.
-      if (e.isDirectory && !e.name.startsWith(".")) versions.push(e.name);
+      if (e.isDirectory && !e.name.startsWith(".") && e.name !== CURRENT_DIR) {
+        versions.push(e.name);
+      }
     }
   } catch { /* no miners dir yet */ }
   for (const v of versions.sort(compareVersionsDesc)) {
@@ -107,11 +159,24 @@ export function resolveMinerBinary(
   adapter: MinerAdapter,
 ): MinerBinary {
   const name = adapter.binaryName(profile);
+  const slot = join(
+    minersDir(paths),
+    profile.minerType,
+    CURRENT_DIR,
+    exe(isAbsolute(name) ? basename(name) : name),
+  );
+  // A path this process may not run cannot even be looked at: say why instead of "not found".
+  if (isAbsolute(name) && !mayRun(name)) throw new MinerNotPermittedError(name, slot);
   const found = findMinerBinaries(paths, profile.minerType, name);
   if (found.length === 0) {
     throw new MinerBinaryNotFoundError(name, join(minersDir(paths), profile.minerType));
   }
-  return found[0];
+  // Under a narrow permission set (the worker binary) only the `current` slot is runnable.
+  const runnable = found.find((b) => mayRun(b.path));
+  if (!runnable) {
+    throw new MinerNotPermittedError(found[0].path, slot);
+  }
+  return runnable;
 }
 
 /** Runs `binary --version` (5 s timeout) and returns its output, or null. */

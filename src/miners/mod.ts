@@ -21,14 +21,18 @@ export {
 } from "./adapters/mod.ts";
 export {
   compareVersionsDesc,
+  CURRENT_DIR,
   findMinerBinaries,
   type InstalledMiner,
   installedMiners,
   type MinerBinary,
   MinerBinaryNotFoundError,
+  MinerNotPermittedError,
   minersDir,
   probeVersionOutput,
+  readInstalledVersion,
   resolveMinerBinary,
+  VERSION_FILE,
 } from "./binaries.ts";
 export {
   type HistoryOptions,

@@ -194,6 +194,9 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
       const built = createApiApp({
+        beforeRequest: async () => {
+          await Promise.all([mesh.registry.refresh(), mesh.auth.refresh()]);
+        },
         node: () => mesh.identity.info,
         miners,
         history,

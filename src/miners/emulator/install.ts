@@ -1,18 +1,21 @@
 /**
  * Installs emulated miners into a node's miners dir: a small executable wrapper named like the
- * real binary (`miners/<type>/<version>/xmrig`) that runs the emulator, so the supervisor starts
+ * real binary in the active-install slot (`miners/<type>/current/xmrig`, version in
+ * `current/.version`) that runs the emulator, so the supervisor starts
  * it exactly as it would start the real miner.
  * @module
  */
 import { join } from "node:path";
 import type { NodePaths } from "../../store/mod.ts";
-import { minersDir } from "../binaries.ts";
+import { CURRENT_DIR, minersDir, VERSION_FILE } from "../binaries.ts";
 import type { EmulatedKind } from "./emulator.ts";
 
 /** Options for {@link installEmulatedMiner}. */
 export interface InstallEmulatorOptions {
-  /** Version directory name (default `6.21.0-emu` / `2023.1.0-emu`). */
+  /** Version written to `.version` (default `6.21.0-emu` / `2023.1.0-emu`). */
   version?: string;
+  /** Install into `<type>/<version>/` instead of the active `current/` slot. */
+  versionDir?: boolean;
   /** Extra environment for the emulator (`MINER_EMU_*`). */
   env?: Record<string, string>;
   /** Binary name (default: the real miner's). */
@@ -54,8 +57,13 @@ export async function installEmulatedMiner(
   options: InstallEmulatorOptions = {},
 ): Promise<string> {
   const version = options.version ?? (kind === "xmrig" ? "6.21.0-emu" : "2023.1.0-emu");
-  const dir = join(minersDir(paths), options.typeDir ?? kind, version);
+  const dir = join(
+    minersDir(paths),
+    options.typeDir ?? kind,
+    options.versionDir ? version : CURRENT_DIR,
+  );
   await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+  await Deno.writeTextFile(join(dir, VERSION_FILE), `${version}\n`);
   const file = join(dir, options.binaryName ?? (kind === "xmrig" ? "xmrig" : "TT-Miner"));
   const envs = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`).join(" ");
   const cmd = [...emulatorCommand(), kind].map(shellQuote).join(" ");
