@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
 import WebSocket from "ws";
-import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "../src/cli/mod.ts";
+import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MeshNode } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
@@ -529,13 +529,14 @@ async function benchDeploy(): Promise<void> {
 async function startupRun(
   home: string,
   extra: string[],
-  idleMs: number,
+  opts: { idleMs: number; flags: string[] },
 ): Promise<{ ms: number; rss: number }> {
+  const idleMs = opts.idleMs;
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...CLI_FLAGS,
+      ...opts.flags,
       MAIN,
       "--home",
       home,
@@ -572,7 +573,9 @@ async function startupRun(
 async function benchStartup(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-startup-" });
   try {
-    log("startup: `node serve` from process spawn to its listening line; RSS after 5 s idle");
+    log(
+      "startup: `node serve` under its binary's permission set, from process spawn to its listening line; RSS after 5 s idle",
+    );
     const out: Record<string, unknown> = {};
     for (
       const [role, extra] of [
@@ -582,10 +585,22 @@ async function benchStartup(): Promise<void> {
       ] as const
     ) {
       const home = `${root}/${role}`;
-      await cliJson(home, ["node", "init", "--name", "bench", "--role", role.split("+")[0]]);
-      await startupRun(home, [...extra], 0); // warm the module cache
+      const flavour = role.split("+")[0] as "worker" | "controller";
+      await cliJson(home, ["node", "init", "--name", "bench", "--role", flavour]);
+      const flags = [
+        ...NODE_V8_FLAGS,
+        ...permissionFlags(flavour, {
+          configDir: `${home}/config`,
+          dataDir: `${home}/data`,
+          listen: "127.0.0.1:0",
+          extraRead: [new URL("../dist/ui", import.meta.url).pathname],
+        }),
+      ];
+      await startupRun(home, [...extra], { idleMs: 0, flags }); // warm the module cache
       const runs = [];
-      for (let i = 0; i < 5; i++) runs.push(await startupRun(home, [...extra], i === 0 ? 5000 : 0));
+      for (let i = 0; i < 5; i++) {
+        runs.push(await startupRun(home, [...extra], { idleMs: i === 0 ? 5000 : 0, flags }));
+      }
       const ms = runs.map((r) => r.ms).sort((a, b) => a - b)[2];
       const rss = runs[0].rss;
       out[role] = { startupMs: Math.round(ms), idleRssMB: Math.round(rss / 1e5) / 10 };
