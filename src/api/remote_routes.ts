@@ -55,6 +55,8 @@ const AckSchema = z.object({
   success: z.boolean(),
   minerName: z.string().optional(),
   error: z.string().optional(),
+  /** Capability warnings (e.g. RandomX on a node without huge pages or with < 2.5 GB free). */
+  warnings: z.array(z.string()).optional(),
 });
 const DeployAckSchema = z.object({
   success: z.boolean(),

@@ -75,10 +75,16 @@ export const MINER_SLOTS: readonly string[] = [
 
 const HOMES = ["{config}", "{data}"] as const;
 
+/** Read-only system files capability probing reads on Linux (CPU, memory, AMD GPUs). */
+export const PROBE_FILES: readonly string[] = ["/proc/cpuinfo", "/proc/meminfo", "/sys/class/drm"];
+
 /** What each flavour may do. Dual is the union of the other two. */
 export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourPermissions>> = {
   worker: {
-    read: { allow: HOMES, why: "its config and data homes (identity, registry, miners dir)" },
+    read: {
+      allow: [...HOMES, ...PROBE_FILES],
+      why: "its config and data homes (identity, registry, miners dir); /proc and /sys files for capability probing",
+    },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {
       allow: ["{listen}", "127.0.0.1"],
@@ -92,7 +98,10 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
     },
   },
   controller: {
-    read: { allow: HOMES, why: "its config and data homes" },
+    read: {
+      allow: [...HOMES, ...PROBE_FILES],
+      why: "its config and data homes; /proc and /sys files for capability probing",
+    },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {
       allow: true,

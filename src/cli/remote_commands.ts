@@ -59,7 +59,7 @@ interface Backend {
   start(
     ref: string,
     o: { profileRef: string; minerType?: MinerType; timeoutMs: number },
-  ): Promise<PayloadOf<"miner_ack">>;
+  ): Promise<PayloadOf<"miner_ack"> & { warnings?: string[] }>;
   stop(ref: string, miner: string | undefined, timeoutMs: number): Promise<string[]>;
   logs(ref: string, miner: string, lines: number, timeoutMs: number): Promise<PayloadOf<"logs">>;
   follow(
@@ -277,6 +277,9 @@ export async function remoteStart(ctx: CliContext, args: string[]): Promise<numb
     });
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
     else ctx.io.out(`started ${ack.minerName} on ${ref}`);
+    for (const w of ack.warnings ?? []) {
+      ctx.io.err(`warning: ${ref}: ${w}`);
+    }
     return 0;
   } finally {
     await b.close();

@@ -26,3 +26,4 @@ export {
   toBase64,
   updateIdentity,
 } from "./identity.ts";
+export { type Capabilities, CapabilitiesSchema, GpuSchema } from "./capabilities.ts";

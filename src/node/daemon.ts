@@ -4,6 +4,7 @@
  * SIGKILL after the grace period), so none is left behind.
  * @module
  */
+import type { Capabilities } from "../identity/mod.ts";
 import { join } from "node:path";
 import {
   apiRuntimePath,
@@ -33,6 +34,7 @@ import type { TransportServer } from "../transport/mod.ts";
 import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
+import { probeCapabilities } from "./capabilities.ts";
 import { Fleet } from "./fleet.ts";
 import { FleetMonitor } from "./monitor.ts";
 import { createNodeOps } from "./node_ops.ts";
@@ -163,6 +165,19 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   let api: ApiServer | null = null;
   let server: TransportServer | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
+  // Capabilities: the quick part (/proc, /sys) now, miners' versions and nvidia-smi in the
+  // background; the quick part (free memory, huge pages) is refreshed every 30 s.
+  mesh.capabilities = await probeCapabilities(paths, { skipCommands: true });
+  let slow: Pick<Capabilities, "gpus" | "miners"> | null = null;
+  probeCapabilities(paths).then((c) => {
+    slow = { gpus: c.gpus, miners: c.miners };
+    mesh.capabilities = c;
+  }).catch((err) => logger.warn("capability_probe_failed", { error: (err as Error).message }));
+  timers.push(setInterval(() => {
+    probeCapabilities(paths, { skipCommands: true }).then((c) => {
+      mesh.capabilities = slow ? { ...c, ...slow } : c;
+    }).catch(() => {});
+  }, 30_000));
   let closeStreams = () => {};
   const close = async () => {
     for (const t of timers) clearInterval(t);
@@ -186,6 +201,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       audit: new AuditLog(auditLogPath(paths)),
       startedAt,
       minersDir: minersDir(paths),
+      capabilities: () => mesh.capabilities,
     });
   }
   try {

@@ -7,6 +7,7 @@
 import type { MinerStats, Profile, ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
+import { randomxWarnings } from "./capabilities.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -133,7 +134,10 @@ export class Fleet {
   }
 
   /** Starts a miner on a worker. */
-  async start(ref: string, options: FleetStartOptions): Promise<PayloadOf<"miner_ack">> {
+  async start(
+    ref: string,
+    options: FleetStartOptions,
+  ): Promise<PayloadOf<"miner_ack"> & { warnings?: string[] }> {
     const peer = this.peer(ref);
     const local = await this.profiles?.get(options.profileRef).catch(() => undefined);
     const minerType = options.minerType ?? local?.minerType;
@@ -143,7 +147,15 @@ export class Fleet {
       profileId: local?.id ?? options.profileRef,
       ...(local ? { config: local } : {}),
     }, options.timeoutMs ?? REQUEST_TIMEOUTS.start);
-    return res.payload as PayloadOf<"miner_ack">;
+    const ack = res.payload as PayloadOf<"miner_ack">;
+    // RandomX (XMRig on the CPU) needs ~2.5 GB and wants huge pages: say so when the worker's
+    // reported capabilities show it will struggle.
+    const caps = this.mesh.registry.get(peer.id)?.capabilities;
+    const algo = local?.minerType === "xmrig" ? (local.config.pools[0]?.algo ?? "rx/0") : null;
+    const warnings = caps && minerType === "xmrig" && (algo === null || algo.startsWith("rx"))
+      ? randomxWarnings(caps)
+      : [];
+    return warnings.length ? { ...ack, warnings } : ack;
   }
 
   /** Stops one miner, or all of a worker's miners; returns the names stopped. */

@@ -3,7 +3,13 @@
  * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
  * @module
  */
-import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey, toBase64 } from "../identity/mod.ts";
+import {
+  type Capabilities,
+  loadIdentity,
+  type NodeIdentity,
+  nodeIdFromPublicKey,
+  toBase64,
+} from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
@@ -142,6 +148,8 @@ interface RemoteInfo {
 
 /** A running node: identity, registry, auth and live sessions. */
 export class MeshNode {
+  /** This node's capabilities, sent in every handshake (set once probed). */
+  capabilities: Capabilities | null = null;
   readonly #sessions = new Set<PeerSession>();
   readonly #sessionListeners: ((s: PeerSession) => void)[] = [];
   readonly #servers: TransportServer[] = [];
@@ -222,6 +230,7 @@ export class MeshNode {
       version: SOFTWARE_VERSION,
       protocol: PROTOCOL_VERSION,
       ...(pair ? { pair } : {}),
+      ...(this.capabilities ? { caps: this.capabilities } : {}),
     };
     return encoder.encode(JSON.stringify(p));
   }
@@ -413,6 +422,7 @@ export class MeshNode {
     info: RemoteInfo,
     direction: "inbound" | "outbound",
   ): PeerSession {
+    if (info.payload.caps) this.registry.setCapabilities(info.payload.id, info.payload.caps);
     const session = new PeerSession(channel, {
       id: info.payload.id,
       name: info.payload.name,

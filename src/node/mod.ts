@@ -78,3 +78,11 @@ export {
   type PeerLiveState,
 } from "./monitor.ts";
 export { createNodeOps, type NodeOpsOptions, PeerRequestError } from "./node_ops.ts";
+export {
+  autoThreadCount,
+  parseCpuinfo,
+  parseMeminfo,
+  probeCapabilities,
+  type ProbeOptions,
+  randomxWarnings,
+} from "./capabilities.ts";

@@ -5,6 +5,7 @@
  * Authorization is by authenticated identity and recorded role, never by who dialed.
  * @module
  */
+import type { Capabilities } from "../identity/mod.ts";
 import type { MinerManager, MinerStats, Profile } from "../miners/mod.ts";
 import { ProfileSchema } from "../miners/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
@@ -23,8 +24,8 @@ export interface WorkerOptions {
   startedAt: Date;
   /** Where deployed miners are installed (`<data>/miners`). */
   minersDir: string;
-  /** Extra capability data for `stats` (filled in by later probes). */
-  capabilities?: () => Record<string, unknown>;
+  /** This node's capabilities for `stats`. */
+  capabilities?: () => Capabilities | null;
 }
 
 type Access = "read" | "control";
@@ -118,7 +119,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           role: mesh.identity.info.role,
           uptime: Math.round((Date.now() - options.startedAt.getTime()) / 1000),
           miners: miners.list() as MinerStats[],
-          ...(options.capabilities ? { capabilities: options.capabilities() } : {}),
+          ...(options.capabilities?.() ? { capabilities: options.capabilities()! } : {}),
         });
       }),
     );

@@ -7,6 +7,7 @@
  * the registry without losing each other's changes, and a crash never leaves a torn file.
  * @module
  */
+import type { Capabilities } from "../identity/mod.ts";
 import { CorruptFileError, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import { type Peer, PeerSchema, PeersFileSchema } from "./schema.ts";
 import { nextScore, type RequestOutcome } from "./score.ts";
@@ -189,6 +190,13 @@ export class PeerRegistry {
   }
 
   /** Marks a peer as seen now. */
+  /** Stores the capabilities a peer reported (only when they changed). */
+  setCapabilities(id: string, caps: Capabilities): void {
+    const cur = this.get(id);
+    if (!cur || JSON.stringify(cur.capabilities ?? null) === JSON.stringify(caps)) return;
+    this.update(id, (p) => ({ ...p, capabilities: caps }));
+  }
+
   markSeen(id: string): void {
     const now = new Date().toISOString();
     this.update(id, (p) => ({ ...p, lastSeen: now }));

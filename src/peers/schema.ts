@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_SCORE } from "./score.ts";
 import {
+  CapabilitiesSchema,
   LatitudeSchema,
   LongitudeSchema,
   NodeIdSchema,
@@ -39,6 +40,8 @@ export const PeerSchema = z.object({
   score: z.number().min(0).max(100),
   lat: LatitudeSchema.optional(),
   lon: LongitudeSchema.optional(),
+  /** Capabilities the peer reported in its last handshake. */
+  capabilities: CapabilitiesSchema.nullable().optional(),
   /** Counters of request outcomes. */
   stats: z.object({
     success: z.number().int().nonnegative(),

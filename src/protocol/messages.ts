@@ -3,7 +3,12 @@
  * @module
  */
 import { z } from "zod";
-import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
+import {
+  CapabilitiesSchema,
+  NodeIdSchema,
+  NodeNameSchema,
+  NodeRoleSchema,
+} from "../identity/mod.ts";
 import { MinerStatsSchema, MinerTypeSchema } from "../miners/mod.ts";
 
 /** Protocol version carried in the prologue and the handshake payload. */
@@ -40,6 +45,8 @@ export const HandshakePayloadSchema = z.object({
     codeId: z.string().regex(/^[0-9a-f]{16}$/),
     proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
   }).optional(),
+  /** What the node can mine with (OS, CPU, memory, huge pages, GPUs, miners). */
+  caps: CapabilitiesSchema.optional(),
 }).strict();
 /** A handshake payload. */
 export type HandshakePayload = z.infer<typeof HandshakePayloadSchema>;
@@ -64,7 +71,7 @@ export const PayloadSchemas = {
     role: NodeRoleSchema,
     uptime: z.number().nonnegative(),
     miners: z.array(MinerStatsSchema).max(256),
-    capabilities: z.record(z.string(), z.unknown()).optional(),
+    capabilities: CapabilitiesSchema.optional(),
   }).strict(),
   start_miner: z.object({
     minerType: MinerTypeSchema,

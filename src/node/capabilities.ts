@@ -1,0 +1,159 @@
+/**
+ * What a node can mine with: OS, CPU (model, cores/threads, AES/AVX2), memory and huge pages,
+ * GPUs, and the miner binaries installed. Probed from `/proc/cpuinfo`, `/proc/meminfo`,
+ * `/sys/class/drm` (AMD) and `nvidia-smi` where the permission set allows it; anything that cannot
+ * be read is reported as unknown, never guessed. Exchanged in the handshake payload and in stats.
+ * @module
+ */
+import { type Capabilities } from "../identity/mod.ts";
+import { adapterFor, installedMiners } from "../miners/mod.ts";
+import type { NodePaths } from "../store/mod.ts";
+
+/** Parsed `/proc/cpuinfo`: model, physical cores, logical threads, flags. */
+export function parseCpuinfo(text: string): {
+  model: string | null;
+  cores: number | null;
+  threads: number;
+  flags: Set<string>;
+} {
+  let model: string | null = null;
+  let threads = 0;
+  const flags = new Set<string>();
+  const physCores = new Set<string>();
+  let physId = "0";
+  let coresPerPackage: number | null = null;
+  for (const line of text.split("\n")) {
+    const i = line.indexOf(":");
+    if (i < 0) continue;
+    const key = line.slice(0, i).trim();
+    const value = line.slice(i + 1).trim();
+    if (key === "processor") threads++;
+    else if (key === "model name" && model === null) model = value;
+    else if (key === "flags" && flags.size === 0) for (const f of value.split(/\s+/)) flags.add(f);
+    else if (key === "physical id") physId = value;
+    else if (key === "core id") physCores.add(`${physId}:${value}`);
+    else if (key === "cpu cores" && coresPerPackage === null) coresPerPackage = Number(value);
+  }
+  const cores = physCores.size || coresPerPackage || null;
+  return { model, cores, threads, flags };
+}
+
+/** Parsed `/proc/meminfo` (values in kB). */
+export function parseMeminfo(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^([\w()]+):\s+(\d+)/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+async function nvidiaGpus(): Promise<Capabilities["gpus"]> {
+  try {
+    const out = await new Deno.Command("nvidia-smi", {
+      args: ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).output();
+    if (!out.success) return [];
+    return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim()).slice(0, 32)
+      .map((l) => {
+        const [name, mem] = l.split(",").map((x) => x.trim());
+        return {
+          vendor: "nvidia" as const,
+          name: name.slice(0, 128),
+          memoryMB: Number.isFinite(Number(mem)) ? Math.round(Number(mem)) : null,
+        };
+      });
+  } catch {
+    return []; // not installed, or not in this binary's permission set
+  }
+}
+
+function amdGpus(): Capabilities["gpus"] {
+  const gpus: Capabilities["gpus"] = [];
+  try {
+    for (const e of Deno.readDirSync("/sys/class/drm")) {
+      if (!/^card\d+$/.test(e.name)) continue;
+      const dev = `/sys/class/drm/${e.name}/device`;
+      if (readText(`${dev}/vendor`)?.trim() !== "0x1002") continue;
+      const vram = readText(`${dev}/mem_info_vram_total`);
+      gpus.push({
+        vendor: "amd",
+        name: readText(`${dev}/product_name`)?.trim().slice(0, 128) ||
+          `AMD ${readText(`${dev}/device`)?.trim() ?? "GPU"}`,
+        memoryMB: vram ? Math.round(Number(vram) / 1048576) : null,
+      });
+    }
+  } catch { /* no DRM devices, or not readable */ }
+  return gpus.slice(0, 32);
+}
+
+/** Options for {@link probeCapabilities}. */
+export interface ProbeOptions {
+  /** Skip running miner binaries / nvidia-smi (for quick probes). */
+  skipCommands?: boolean;
+}
+
+/** Probes this machine's capabilities. */
+export async function probeCapabilities(
+  paths: NodePaths | null,
+  options: ProbeOptions = {},
+): Promise<Capabilities> {
+  const cpu = parseCpuinfo(readText("/proc/cpuinfo") ?? "");
+  const mem = parseMeminfo(readText("/proc/meminfo") ?? "");
+  const hasCpuinfo = cpu.threads > 0;
+  let memTotal = mem.get("MemTotal");
+  let memFree = mem.get("MemAvailable") ?? mem.get("MemFree");
+  if (memTotal === undefined) {
+    try {
+      const m = Deno.systemMemoryInfo();
+      memTotal = m.total / 1024;
+      memFree = m.available / 1024;
+    } catch { /* not permitted */ }
+  }
+  const miners = paths && !options.skipCommands
+    ? (await installedMiners(paths, adapterFor)).map((m) => ({ type: m.type, version: m.version }))
+    : [];
+  return {
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    cpuModel: cpu.model?.slice(0, 128) ?? null,
+    cores: cpu.cores,
+    threads: hasCpuinfo ? cpu.threads : (navigator.hardwareConcurrency || 1),
+    aes: hasCpuinfo ? cpu.flags.has("aes") : null,
+    avx2: hasCpuinfo ? cpu.flags.has("avx2") : null,
+    memTotalMB: memTotal === undefined ? null : Math.round(memTotal / 1024),
+    memFreeMB: memFree === undefined ? null : Math.round(memFree / 1024),
+    hugePagesTotal: mem.get("HugePages_Total") ?? null,
+    hugePagesFree: mem.get("HugePages_Free") ?? null,
+    gpus: [...(options.skipCommands ? [] : await nvidiaGpus()), ...amdGpus()],
+    miners: miners.slice(0, 32),
+  };
+}
+
+/** Warnings for running a RandomX (XMRig CPU) profile on a node with these capabilities. */
+export function randomxWarnings(caps: Capabilities): string[] {
+  const out: string[] = [];
+  if (caps.memFreeMB !== null && caps.memFreeMB < 2560) {
+    out.push(`only ${caps.memFreeMB} MB of free RAM: RandomX needs about 2.5 GB (fast mode)`);
+  }
+  if (caps.hugePagesTotal === 0 || caps.hugePagesFree === 0) {
+    out.push("no huge pages available: RandomX hashes 20-30 % slower (sysctl vm.nr_hugepages)");
+  }
+  return out;
+}
+
+/** A sensible XMRig thread count for `threads: auto`: every thread but one, at least one. */
+export function autoThreadCount(caps: Pick<Capabilities, "threads">): number {
+  return Math.max(1, caps.threads - 1);
+}
