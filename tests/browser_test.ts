@@ -86,6 +86,15 @@ Deno.test({
         await page.locator(`tr[data-peer="${w.name}"] [aria-label=online]`).waitFor();
       }
       await page.locator("[data-testid=peers-online]", { hasText: "2/2" }).waitFor();
+      // Each worker's capabilities, from its handshake.
+      const caps = await page.locator(`tr[data-peer="${fleet.workers[0].name}"] [data-testid=caps]`)
+        .textContent();
+      assert.match(
+        caps ?? "",
+        new RegExp(
+          `^${Deno.build.os}/${Deno.build.arch} · ${navigator.hardwareConcurrency}T · \\d+ GB`,
+        ),
+      );
       await shot(page, "2-nodes");
 
       // ---- Fleet: every miner and the right total

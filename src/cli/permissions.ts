@@ -83,7 +83,8 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
   worker: {
     read: {
       allow: [...HOMES, ...PROBE_FILES],
-      why: "its config and data homes (identity, registry, miners dir); /proc and /sys files for capability probing",
+      why:
+        "its config and data homes (identity, registry, miners dir); /proc and /sys files for capability probing",
     },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {

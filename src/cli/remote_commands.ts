@@ -21,6 +21,7 @@ import {
   type FleetStatus,
   MeshNode,
   REQUEST_TIMEOUTS,
+  summarizeCapabilities,
 } from "../node/mod.ts";
 import type { PayloadOf } from "../protocol/mod.ts";
 import { readJsonFile } from "../store/mod.ts";
@@ -234,6 +235,13 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
           rows,
         ),
       );
+      const withCaps = doc.peers.filter((n) => n.online && n.capabilities);
+      if (withCaps.length) {
+        ctx.io.out("");
+        for (const n of withCaps) {
+          ctx.io.out(`${n.name}: ${summarizeCapabilities(n.capabilities!)}`);
+        }
+      }
       ctx.io.out(
         `\nfleet: ${
           formatHashrate(doc.totalHashrate)

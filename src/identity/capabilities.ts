@@ -34,4 +34,3 @@ export const CapabilitiesSchema = z.object({
 
 /** A node's capabilities. */
 export type Capabilities = z.infer<typeof CapabilitiesSchema>;
-

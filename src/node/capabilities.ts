@@ -29,8 +29,9 @@ export function parseCpuinfo(text: string): {
     const value = line.slice(i + 1).trim();
     if (key === "processor") threads++;
     else if (key === "model name" && model === null) model = value;
-    else if (key === "flags" && flags.size === 0) for (const f of value.split(/\s+/)) flags.add(f);
-    else if (key === "physical id") physId = value;
+    else if (key === "flags" && flags.size === 0) {
+      for (const f of value.split(/\s+/)) flags.add(f);
+    } else if (key === "physical id") physId = value;
     else if (key === "core id") physCores.add(`${physId}:${value}`);
     else if (key === "cpu cores" && coresPerPackage === null) coresPerPackage = Number(value);
   }
@@ -156,4 +157,23 @@ export function randomxWarnings(caps: Capabilities): string[] {
 /** A sensible XMRig thread count for `threads: auto`: every thread but one, at least one. */
 export function autoThreadCount(caps: Pick<Capabilities, "threads">): number {
   return Math.max(1, caps.threads - 1);
+}
+
+/** One line for humans: `linux/x86_64, Xeon (2C/2T, AES, AVX2), RAM 22.5/23.5 GB free, ...`. */
+export function summarizeCapabilities(caps: Capabilities): string {
+  const gb = (mb: number | null) => (mb === null ? "?" : (mb / 1024).toFixed(1));
+  const cpuFlags = [caps.aes ? "AES" : null, caps.avx2 ? "AVX2" : null].filter(Boolean);
+  const cpu = `${caps.cpuModel ?? "CPU"} (${caps.cores ?? "?"}C/${caps.threads}T${
+    cpuFlags.length ? `, ${cpuFlags.join(", ")}` : ""
+  })`;
+  const huge = caps.hugePagesTotal === null
+    ? "huge pages ?"
+    : `huge pages ${caps.hugePagesFree ?? "?"}/${caps.hugePagesTotal}`;
+  const gpus = caps.gpus.length ? caps.gpus.map((g) => g.name).join(", ") : "no GPU";
+  const miners = caps.miners.length
+    ? caps.miners.map((m) => `${m.type} ${m.version ?? "?"}`).join(", ")
+    : "no miners";
+  return `${caps.os}/${caps.arch}, ${cpu}, RAM ${gb(caps.memFreeMB)}/${
+    gb(caps.memTotalMB)
+  } GB free, ${huge}, ${gpus}, ${miners}`;
 }

@@ -7,6 +7,7 @@
 import type { MinerStats, Profile, ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
+import type { Capabilities } from "../identity/mod.ts";
 import { randomxWarnings } from "./capabilities.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
@@ -32,7 +33,7 @@ export interface FleetNodeStatus {
   /** Its miners. */
   miners: MinerStats[];
   /** Capabilities it reported. */
-  capabilities?: Record<string, unknown>;
+  capabilities?: Capabilities;
   /** Why it did not answer. */
   error?: string;
   /** Round trip in ms. */

@@ -85,4 +85,5 @@ export {
   probeCapabilities,
   type ProbeOptions,
   randomxWarnings,
+  summarizeCapabilities,
 } from "./capabilities.ts";

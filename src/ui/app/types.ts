@@ -46,6 +46,24 @@ export interface PeerView {
   since: string | null;
   connected: boolean;
   allowed: boolean;
+  capabilities?: Capabilities | null;
+}
+
+/** What a node reported it can mine with. */
+export interface Capabilities {
+  os: string;
+  arch: string;
+  cpuModel: string | null;
+  cores: number | null;
+  threads: number;
+  aes: boolean | null;
+  avx2: boolean | null;
+  memTotalMB: number | null;
+  memFreeMB: number | null;
+  hugePagesTotal: number | null;
+  hugePagesFree: number | null;
+  gpus: { vendor: string; name: string; memoryMB: number | null }[];
+  miners: { type: string; version: string | null }[];
 }
 
 /** Auth mode and allowlist. */

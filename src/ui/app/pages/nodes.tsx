@@ -9,6 +9,7 @@ import { api } from "../api.ts";
 import { ago, ms } from "../format.ts";
 import { attempt, refreshPeers, toast, useStore } from "../store.ts";
 import { copyText, Dot, useAction } from "./common.tsx";
+import type { Capabilities } from "../types.ts";
 
 function Identity() {
   const s = useStore();
@@ -200,6 +201,7 @@ export function NodesPage(): JSX.Element {
                 <th>Role</th>
                 <th class="num">Ping</th>
                 <th class="num">Score</th>
+                <th>Hardware</th>
                 <th>Last seen</th>
                 <th>Allowed</th>
                 <th></th>
@@ -217,6 +219,9 @@ export function NodesPage(): JSX.Element {
                   <td>{p.role}</td>
                   <td class="num">{ms(p.pingMs)}</td>
                   <td class="num">{p.score}</td>
+                  <td data-testid="caps" title={capsTitle(p.capabilities)}>
+                    {capsShort(p.capabilities)}
+                  </td>
                   <td>{ago(p.lastSeen)}</td>
                   <td>{p.allowed ? "yes" : "–"}</td>
                   <td>
@@ -341,4 +346,25 @@ export function NodesPage(): JSX.Element {
       </div>
     </>
   );
+}
+
+function capsShort(c: Capabilities | null | undefined): string {
+  if (!c) return "–";
+  const gb = c.memTotalMB === null ? "?" : (c.memTotalMB / 1024).toFixed(0);
+  const gpus = c.gpus.length ? ` · ${c.gpus.length} GPU` : "";
+  return `${c.os}/${c.arch} · ${c.threads}T · ${gb} GB${gpus}`;
+}
+
+function capsTitle(c: Capabilities | null | undefined): string {
+  if (!c) return "no capabilities reported yet";
+  const flags = [c.aes ? "AES" : "", c.avx2 ? "AVX2" : ""].filter(Boolean).join(", ");
+  return [
+    `${c.cpuModel ?? "CPU"}: ${c.cores ?? "?"} cores / ${c.threads} threads${
+      flags ? ` (${flags})` : ""
+    }`,
+    `RAM: ${c.memFreeMB ?? "?"} of ${c.memTotalMB ?? "?"} MB free`,
+    `huge pages: ${c.hugePagesFree ?? "?"} of ${c.hugePagesTotal ?? "?"} free`,
+    `GPUs: ${c.gpus.map((g) => g.name).join(", ") || "none"}`,
+    `miners: ${c.miners.map((m) => `${m.type} ${m.version ?? "?"}`).join(", ") || "none"}`,
+  ].join("\n");
 }
