@@ -32,6 +32,7 @@ import {
   type TargetOs,
 } from "../src/cli/mod.ts";
 import { SOFTWARE_VERSION } from "../src/protocol/mod.ts";
+import { APP_DIR } from "../src/store/mod.ts";
 
 /** Targets `deno compile` supports, with the OS and arch used in file names. */
 export const TARGETS: Readonly<Record<string, { os: TargetOs; arch: string }>> = {
@@ -42,7 +43,6 @@ export const TARGETS: Readonly<Record<string, { os: TargetOs; arch: string }>> =
   "x86_64-pc-windows-msvc": { os: "windows", arch: "x86_64" },
 };
 
-const APP_DIR = "lethean-desktop";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** One planned `deno compile` run. */
