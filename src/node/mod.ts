@@ -87,3 +87,17 @@ export {
   randomxWarnings,
   summarizeCapabilities,
 } from "./capabilities.ts";
+export {
+  type Beacon,
+  BEACON_FORMAT,
+  BEACON_MAGIC,
+  BEACON_SIZE,
+  beaconOf,
+  type BeaconVerdict,
+  decodeBeacon,
+  DISCOVERY_PORT,
+  encodeBeacon,
+  PendingList,
+  type PendingListOptions,
+  type PendingNode,
+} from "./discovery.ts";
