@@ -195,7 +195,8 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
       flags.push(`--allow-${kind}`);
       continue;
     }
-    const values = rule.allow.map(norm);
+    // /proc and /sys exist only on Linux.
+    const values = rule.allow.filter((v) => os === "linux" || !PROBE_FILES.includes(v)).map(norm);
     if (kind === "read") values.push(...(layout.extraRead ?? []));
     if (kind === "run") {
       for (const name of layout.customMiners ?? []) {
