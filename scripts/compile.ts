@@ -26,6 +26,7 @@ import {
   type Flavour,
   FLAVOUR_BINARY,
   FLAVOURS,
+  listenPermission,
   NODE_V8_FLAGS,
   permissionFlags,
   type PermissionLayout,
@@ -156,7 +157,12 @@ export function planBuilds(
     Deno.exit(0);
   }
   if (v.home && v["user-home"]) fail("--home and --user-home exclude each other");
-  if (v.listen && !/^[^\s,]+:\d{1,5}$/.test(v.listen)) fail("--listen must be HOST:PORT");
+  let listen: string | undefined;
+  try {
+    listen = v.listen === undefined ? undefined : listenPermission(v.listen);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   const targets = list(v.target, Object.keys(TARGETS), "target");
   const flavours = list(v.flavour, FLAVOURS, "flavour") as Flavour[];
   const out = v.out ?? "dist";
@@ -166,7 +172,7 @@ export function planBuilds(
     const { layout, bakedArgs } = layoutFor(os, {
       home: v.home,
       userHome: v["user-home"],
-      listen: v.listen,
+      listen,
       customMiners: (v["custom-miner"] ?? []).flatMap((x) => x.split(",")).filter(Boolean),
     });
     for (const flavour of flavours) {

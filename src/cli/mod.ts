@@ -76,6 +76,7 @@ export {
   type FlavourPermissions,
   flavourPermissions,
   FLAVOURS,
+  listenPermission,
   MINER_SLOTS,
   PERMISSION_TABLE,
   permissionFlags,

@@ -12,6 +12,7 @@
  * @module
  */
 import { posix, win32 } from "node:path";
+import { parseListen } from "./args.ts";
 
 /** The three binaries. */
 export type Flavour = "worker" | "controller" | "dual";
@@ -146,6 +147,15 @@ export interface PermissionLayout {
   customMiners?: readonly string[];
   /** Extra read-only paths (a source checkout's `dist/ui` when run with `deno run`). */
   extraRead?: readonly string[];
+}
+
+/**
+ * The `--allow-net` value for a `node serve --listen` address (`:9091` → `0.0.0.0:9091`,
+ * `[::]:9091` stays bracketed); throws a UsageError for a malformed address.
+ */
+export function listenPermission(listen: string): string {
+  const { hostname, port } = parseListen(listen);
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 }
 
 /** Thrown for a layout the table cannot be resolved against. */

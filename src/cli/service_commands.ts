@@ -9,7 +9,7 @@ import { DASHBOARD_DIR } from "../ui/mod.ts";
 import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { NODE_V8_FLAGS } from "./run_flags.ts";
-import { type Flavour, permissionFlags } from "./permissions.ts";
+import { type Flavour, listenPermission, permissionFlags } from "./permissions.ts";
 import { HELP } from "./help.ts";
 
 const UNIT_NAME = "miner-cli.service";
@@ -94,9 +94,7 @@ function selfCommand(role: Flavour, paths: NodePaths, serveArgs: string[]): stri
     : serveArgs[li].startsWith("--listen=")
     ? serveArgs[li].slice(9)
     : serveArgs[li + 1];
-  const listen = listenArg
-    ? (listenArg.startsWith(":") ? `0.0.0.0${listenArg}` : listenArg)
-    : undefined;
+  const listen = listenArg ? listenPermission(listenArg) : undefined;
   return [
     exe,
     "run",
