@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
 import WebSocket from "ws";
-import { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS, permissionFlags } from "../src/cli/mod.ts";
+import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MeshNode } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
@@ -271,7 +271,7 @@ async function benchSupervision(): Promise<void> {
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** The flags `deno task cli` runs main.ts with. */
-const CLI_FLAGS = [...NODE_V8_FLAGS, ...DEV_PERMISSION_FLAGS];
+const CLI_FLAGS = [...NODE_RUNTIME_FLAGS, ...DEV_PERMISSION_FLAGS];
 
 async function cliJson(home: string, args: string[]): Promise<unknown> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -588,7 +588,7 @@ async function benchStartup(): Promise<void> {
       const flavour = role.split("+")[0] as "worker" | "controller";
       await cliJson(home, ["node", "init", "--name", "bench", "--role", flavour]);
       const flags = [
-        ...NODE_V8_FLAGS,
+        ...NODE_RUNTIME_FLAGS,
         ...permissionFlags(flavour, {
           configDir: `${home}/config`,
           dataDir: `${home}/data`,

@@ -7,7 +7,8 @@
  * `<flavour>-<version>-<os>-<arch>[.exe]` and writes `SHA256SUMS` beside them.
  *
  *   deno task compile [--target T]... [--flavour F]... [--home DIR | --user-home DIR]
- *                     [--listen HOST:PORT] [--custom-miner NAME]... [--out DIR] [--dry-run] [--json]
+ *                     [--listen HOST:PORT] [--custom-miner NAME]... [--discover-port N]
+ *                     [--discover-broadcast ADDR]... [--out DIR] [--dry-run] [--json]
  *
  * Deno bakes permissions into a binary when it is compiled and cannot expand `~` or variables at
  * run time, so the homes are fixed here: `--home DIR` bakes `--home DIR` into the binary (the
@@ -27,7 +28,7 @@ import {
   FLAVOUR_BINARY,
   FLAVOURS,
   listenPermission,
-  NODE_V8_FLAGS,
+  NODE_RUNTIME_FLAGS,
   permissionFlags,
   type PermissionLayout,
   type TargetOs,
@@ -80,10 +81,23 @@ function hostOs(): TargetOs {
 /** The homes a binary for `os` is built for. */
 function layoutFor(
   os: TargetOs,
-  opts: { home?: string; userHome?: string; listen?: string; customMiners: string[] },
+  opts: {
+    home?: string;
+    userHome?: string;
+    listen?: string;
+    customMiners: string[];
+    discoverPort?: number;
+    discoverBroadcast?: string[];
+  },
 ): { layout: PermissionLayout; bakedArgs: string[] } {
   const path = os === "windows" ? win32 : posix;
-  const common = { os, listen: opts.listen, customMiners: opts.customMiners };
+  const common = {
+    os,
+    listen: opts.listen,
+    customMiners: opts.customMiners,
+    discoverPort: opts.discoverPort,
+    discoverBroadcast: opts.discoverBroadcast,
+  };
   if (opts.home) {
     if (!path.isAbsolute(opts.home)) fail(`--home must be an absolute ${os} path`);
     return {
@@ -138,6 +152,8 @@ export function planBuilds(
         "user-home": { type: "string" },
         listen: { type: "string" },
         "custom-miner": { type: "string", multiple: true },
+        "discover-port": { type: "string" },
+        "discover-broadcast": { type: "string", multiple: true },
         out: { type: "string" },
         "dry-run": { type: "boolean" },
         json: { type: "boolean" },
@@ -152,7 +168,7 @@ export function planBuilds(
   const v = parsed.values;
   if (v.help) {
     console.log(
-      "usage: deno task compile [--target T]... [--flavour worker|controller|dual]... [--home DIR | --user-home DIR] [--listen HOST:PORT] [--custom-miner NAME]... [--out DIR] [--dry-run] [--json]",
+      "usage: deno task compile [--target T]... [--flavour worker|controller|dual]... [--home DIR | --user-home DIR] [--listen HOST:PORT] [--custom-miner NAME]... [--discover-port N] [--discover-broadcast ADDR]... [--out DIR] [--dry-run] [--json]",
     );
     Deno.exit(0);
   }
@@ -162,6 +178,19 @@ export function planBuilds(
     listen = v.listen === undefined ? undefined : listenPermission(v.listen);
   } catch (err) {
     fail((err as Error).message);
+  }
+  const discoverPort = v["discover-port"] === undefined ? undefined : Number(v["discover-port"]);
+  if (
+    discoverPort !== undefined &&
+    (!Number.isInteger(discoverPort) || discoverPort < 1 || discoverPort > 65535)
+  ) {
+    fail(`--discover-port must be a port number (1-65535), got ${v["discover-port"]}`);
+  }
+  const discoverBroadcast = v["discover-broadcast"]?.flatMap((x) => x.split(",")).filter(Boolean);
+  for (const b of discoverBroadcast ?? []) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(b)) {
+      fail(`--discover-broadcast must be an IPv4 address (optionally :PORT), got ${b}`);
+    }
   }
   const targets = list(v.target, Object.keys(TARGETS), "target");
   const flavours = list(v.flavour, FLAVOURS, "flavour") as Flavour[];
@@ -174,6 +203,8 @@ export function planBuilds(
       userHome: v["user-home"],
       listen,
       customMiners: (v["custom-miner"] ?? []).flatMap((x) => x.split(",")).filter(Boolean),
+      discoverPort,
+      discoverBroadcast,
     });
     for (const flavour of flavours) {
       const output = posix.join(
@@ -201,7 +232,7 @@ export function planBuilds(
           output,
           "--include",
           "dist/ui",
-          ...NODE_V8_FLAGS,
+          ...NODE_RUNTIME_FLAGS,
           ...perms,
           "main.ts",
           ...bakedArgs,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FLAVOUR_BINARY, NODE_V8_FLAGS, permissionFlags } from "../src/cli/mod.ts";
+import { FLAVOUR_BINARY, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { SOFTWARE_VERSION } from "../src/protocol/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { ROOT, tempHome } from "./helpers.ts";
@@ -51,7 +51,7 @@ Deno.test("compile --dry-run: the worker's command line holds exactly the table'
   });
   assert.deepEqual(argv.filter((a) => PERMISSION_FLAG.test(a)), expected);
   assert.ok(!argv.includes("--allow-all") && !argv.includes("-A"));
-  assert.ok(argv.includes(NODE_V8_FLAGS[0]));
+  assert.ok(argv.includes(NODE_RUNTIME_FLAGS[0]));
   const at = (flag: string) => argv[argv.indexOf(flag) + 1];
   assert.equal(at("--target"), "x86_64-unknown-linux-gnu");
   assert.equal(at("--include"), "dist/ui");

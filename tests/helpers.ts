@@ -11,7 +11,7 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 export const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Flags the tests run main.ts with (the dev task's). */
-export const RUN_FLAGS: string[] = [...DEV_PERMISSION_FLAGS];
+export const RUN_FLAGS: string[] = ["--unstable-net", ...DEV_PERMISSION_FLAGS];
 
 /** Result of a CLI run. */
 export interface CliResult {
@@ -31,6 +31,16 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Permission flags (default {@link RUN_FLAGS}; the permission tests pass a flavour's). */
   flags?: readonly string[];
+  /** Run inside this network namespace (`ip netns exec NS ...`; needs root). */
+  netns?: string;
+}
+
+/** The command and arguments that run `deno run <flags> main.ts ...` (in a netns, if asked). */
+function denoCommand(options: CliOptions, args: string[]): [string, string[]] {
+  const deno = ["run", ...(options.flags ?? RUN_FLAGS), MAIN, ...args];
+  return options.netns
+    ? ["ip", ["netns", "exec", options.netns, Deno.execPath(), ...deno]]
+    : [Deno.execPath(), deno];
 }
 
 /** Runs `miner-cli --home HOME ...args` and returns its output. */
@@ -39,14 +49,9 @@ export async function cli(
   args: string[],
   options: CliOptions = {},
 ): Promise<CliResult> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...(options.flags ?? RUN_FLAGS),
-      MAIN,
-      ...(home ? ["--home", home] : []),
-      ...args,
-    ],
+  const [exe, argv] = denoCommand(options, [...(home ? ["--home", home] : []), ...args]);
+  const cmd = new Deno.Command(exe, {
+    args: argv,
     env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",
@@ -108,23 +113,20 @@ export async function serve(
   extra: string[] = [],
   options: CliOptions = {},
 ): Promise<ServeHandle> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...(options.flags ?? RUN_FLAGS),
-      MAIN,
-      "--home",
-      home,
-      "node",
-      "serve",
-      "--listen",
-      "127.0.0.1:0",
-      "--json",
-      ...(extra.includes("--api-listen") || extra.includes("--no-api")
-        ? []
-        : ["--api-listen", "127.0.0.1:0"]),
-      ...extra,
-    ],
+  const [exe, argv] = denoCommand(options, [
+    "--home",
+    home,
+    "node",
+    "serve",
+    ...(extra.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"]),
+    "--json",
+    ...(extra.includes("--api-listen") || extra.includes("--no-api")
+      ? []
+      : ["--api-listen", "127.0.0.1:0"]),
+    ...extra,
+  ]);
+  const proc = new Deno.Command(exe, {
+    args: argv,
     env: { NO_COLOR: "1", ...options.env },
     stdout: "piped",
     stderr: "piped",

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Flavour, NODE_V8_FLAGS, permissionFlags } from "../src/cli/mod.ts";
+import { type Flavour, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { cli, type CliResult, ROOT, serve, type ServeHandle, tempHome, until } from "./helpers.ts";
@@ -22,7 +22,7 @@ const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
 /** Exactly the flags of `flavour`'s binary, for a node whose `--home` is `home`. */
 function flavourFlags(flavour: Flavour, home: string): string[] {
   return [
-    ...NODE_V8_FLAGS,
+    ...NODE_RUNTIME_FLAGS,
     ...permissionFlags(flavour, {
       configDir: join(home, "config"),
       dataDir: join(home, "data"),

@@ -40,6 +40,8 @@ const BY_NAME: Record<string, [ContentfulStatusCode, string]> = {
   PeerNameTakenError: [409, "conflict"],
   PeerIdentityError: [502, "peer_identity"],
   ChannelError: [502, "peer_unreachable"],
+  PendingNotFoundError: [404, "not_found"],
+  DiscoveryOffError: [409, "discovery_off"],
 };
 
 /** Turns any error into a JSON response. */

@@ -83,6 +83,24 @@ export interface DeployProgressEvent {
   at: string;
 }
 
+/** A discovery change: a node appeared, was approved, registered, enrolled or rejected. */
+export interface DiscoveryEvent {
+  /** Event type. */
+  type: "discovery";
+  /** What happened. */
+  kind: "pending" | "approved" | "registered" | "enrolled" | "rejected" | "unrejected";
+  /** Node ID. */
+  id: string;
+  /** Its announced address. */
+  address?: string;
+  /** Its announced role. */
+  role?: "controller" | "worker" | "dual";
+  /** When (ISO time). */
+  at: string;
+  /** Detail. */
+  reason?: string;
+}
+
 /** Any live event. */
 export type NodeEvent =
   | MinerLifecycleEvent
@@ -90,7 +108,8 @@ export type NodeEvent =
   | FleetEvent
   | PeerStateEvent
   | PeersChangedEvent
-  | DeployProgressEvent;
+  | DeployProgressEvent
+  | DiscoveryEvent;
 
 /** A small synchronous publish/subscribe hub; a throwing subscriber never affects the others. */
 export class EventHub {

@@ -27,6 +27,7 @@ export {
 } from "./remote_routes.ts";
 export {
   type DeployProgressEvent,
+  type DiscoveryEvent,
   EventHub,
   type FleetEvent,
   type MinerLifecycleEvent,

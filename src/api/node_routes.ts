@@ -62,6 +62,61 @@ export const AddPeerBodySchema = z.object({
   path: ["lat"],
 });
 
+const RoleSchema = z.enum(["controller", "worker", "dual"]);
+
+/** A discovered node awaiting approval. */
+export const PendingViewSchema = z.object({
+  id: z.string(),
+  role: RoleSchema,
+  protocol: z.number(),
+  port: z.number(),
+  threads: z.number(),
+  memTotalMB: z.number(),
+  aes: z.boolean(),
+  avx2: z.boolean(),
+  hugePages: z.boolean(),
+  gpus: z.number(),
+  address: z.string(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  enrolling: z.boolean(),
+  lastError: z.string().optional(),
+});
+
+/** `GET /peers/pending`. */
+export const DiscoveryStateSchema = z.object({
+  pending: z.array(PendingViewSchema),
+  awaiting: z.array(z.object({
+    id: z.string(),
+    address: z.string(),
+    approvedAt: z.string(),
+    lastError: z.string().optional(),
+  })),
+  rejected: z.array(z.object({ id: z.string(), at: z.string() })),
+  port: z.number(),
+  broadcast: z.array(z.string()),
+  autoEnroll: z.boolean(),
+  counters: z.record(z.string(), z.number()),
+});
+
+/** Body of `POST /peers/pending/approve` and `/reject`: IDs, or every pending node of a role. */
+export const PendingSelectionSchema = z.object({
+  ids: z.array(z.string().regex(/^[0-9a-f]{4,32}$/i, "a node ID or a prefix of 4+ hex chars"))
+    .min(1).max(256).optional(),
+  role: RoleSchema.optional(),
+}).strict().refine((b) => (b.ids === undefined) !== (b.role === undefined), {
+  message: "give either ids or role",
+  path: ["ids"],
+});
+
+const ApproveResultSchema = z.object({
+  id: z.string(),
+  address: z.string(),
+  outcome: z.enum(["registered", "awaiting", "allowed"]),
+  name: z.string().optional(),
+  reason: z.string().optional(),
+});
+
 /** What the routes need from the node (implemented in the node module). */
 export interface NodeOps {
   /** Registered peers with their live state. */
@@ -84,6 +139,16 @@ export interface NodeOps {
   setAuthMode(mode: z.infer<typeof AuthModeSchema>): Promise<void>;
   /** Issues a one-time pairing code. */
   pairCode(ttlMs: number): Promise<{ code: string; nodeId: string; expiresAt: string }>;
+  /** Discovery state (throws DiscoveryOffError when the node runs without `--discover`). */
+  discovery(): z.infer<typeof DiscoveryStateSchema>;
+  /** Approves pending nodes. */
+  approve(
+    selection: z.infer<typeof PendingSelectionSchema>,
+  ): Promise<z.infer<typeof ApproveResultSchema>[]>;
+  /** Rejects pending nodes (their beacons are ignored from now on). */
+  reject(selection: z.infer<typeof PendingSelectionSchema>): Promise<string[]>;
+  /** Forgets rejections. */
+  unreject(ids: string[]): Promise<string[]>;
 }
 
 const PeerRef = z.object({ id: z.string().min(1).max(128) });
@@ -172,6 +237,55 @@ export function registerNodeRoutes(
       const res = await ops.addPeer(c.req.valid("json"));
       return c.json(res, res.added ? 201 : 200);
     },
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/peers/pending`,
+      responses: {
+        200: json(DiscoveryStateSchema, "Discovered nodes awaiting approval"),
+        409: json(z.object({ error: z.object({ code: z.string(), message: z.string() }) }), "Off"),
+      },
+    }),
+    (c) => c.json(ops.discovery(), 200),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/peers/pending/approve`,
+      request: { body: body(PendingSelectionSchema) },
+      responses: {
+        200: json(
+          z.object({ results: z.array(ApproveResultSchema) }),
+          "Approved: registered once the handshake proved the ID, else awaiting it",
+        ),
+      },
+    }),
+    async (c) => c.json({ results: await ops.approve(c.req.valid("json")) }, 200),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/peers/pending/reject`,
+      request: { body: body(PendingSelectionSchema) },
+      responses: { 200: json(z.object({ rejected: z.array(z.string()) }), "Rejected") },
+    }),
+    async (c) => c.json({ rejected: await ops.reject(c.req.valid("json")) }, 200),
+  );
+  app.openapi(
+    r({
+      method: "post",
+      path: `${base}/peers/pending/unreject`,
+      request: {
+        body: body(
+          z.object({
+            ids: z.array(z.string().regex(/^[0-9a-f]{4,32}$/i)).min(1).max(256),
+          }).strict(),
+        ),
+      },
+      responses: { 200: json(z.object({ unrejected: z.array(z.string()) }), "Forgotten") },
+    }),
+    async (c) => c.json({ unrejected: await ops.unreject(c.req.valid("json").ids) }, 200),
   );
   app.openapi(
     r({

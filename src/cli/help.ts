@@ -95,6 +95,24 @@ export const HELP: Record<string, CommandHelp> = {
         "--metrics-listen 127.0.0.1:PORT",
         "also serve Prometheus /metrics without auth (loopback only)",
       ],
+      [
+        "--discover",
+        "LAN discovery: beacon every 3s on UDP broadcast and list other nodes as pending (never trusted until approved)",
+      ],
+      ["--discover-port N", "discovery UDP port (default 10000)"],
+      [
+        "--discover-broadcast ADDR[:PORT]",
+        "where beacons go (repeatable; default 255.255.255.255; give the LAN's broadcast address when there is no default route)",
+      ],
+      ["--discover-interval D", "beacon interval (default 3s)"],
+      [
+        "--auto-controller",
+        "controllers: enroll discovered workers that prove the --join-secret-file secret in the handshake",
+      ],
+      [
+        "--join-secret-file F",
+        "the farm's join secret (mode 0600, 22+ chars): workers accept controllers that prove it",
+      ],
       ["--json", "print the listening line as JSON"],
     ],
   },
@@ -138,6 +156,21 @@ export const HELP: Record<string, CommandHelp> = {
     usage: "miner-cli peer optimal [--count N] [--json]",
     summary:
       "Best peers by normalized ping, hops, geo distance and score (k-d tree nearest neighbours).",
+  },
+  "peer pending": {
+    usage: "miner-cli peer pending [--json] [--api URL]",
+    summary:
+      "Nodes discovered on the LAN (`node serve --discover`), not trusted until approved; also approved nodes still waiting for a handshake.",
+  },
+  "peer approve": {
+    usage: "miner-cli peer approve <node-id>... | --all-matching ROLE [--json] [--api URL]",
+    summary:
+      "Approve discovered nodes: allow their ID and, on a controller or dual node, dial them; the peer is registered (address stored, key pinned) only once the Noise handshake proves the ID. Exit 2 when some are still waiting for the other side to approve this node.",
+  },
+  "peer reject": {
+    usage: "miner-cli peer reject <node-id>... | --all-matching ROLE [--undo] [--json] [--api URL]",
+    summary:
+      "Reject discovered nodes: they leave the pending list and their beacons are ignored (kept across restarts); --undo forgets a rejection.",
   },
   start: {
     usage: "miner-cli start <profile> [--api URL] [--json]",

@@ -57,17 +57,20 @@ import {
 import {
   peerAdd,
   peerAllow,
+  peerApprove,
   peerAuthMode,
   peerList,
   peerOptimal,
+  peerPending,
   peerPing,
+  peerReject,
   peerRemove,
   peerRevoke,
   peerSet,
 } from "./peer_commands.ts";
 
 export { UsageError } from "./args.ts";
-export { DEV_PERMISSION_FLAGS, NODE_V8_FLAGS } from "./run_flags.ts";
+export { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS } from "./run_flags.ts";
 export {
   assertHomesPermitted,
   ENV_VARS,
@@ -105,6 +108,9 @@ const COMMANDS: Record<string, CommandFn> = {
   "peer revoke": peerRevoke,
   "peer auth-mode": peerAuthMode,
   "peer optimal": peerOptimal,
+  "peer pending": peerPending,
+  "peer approve": peerApprove,
+  "peer reject": peerReject,
   start: minerStart,
   stop: minerStop,
   status: minerStatus,

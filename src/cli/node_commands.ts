@@ -5,7 +5,13 @@
 import { join } from "node:path";
 import { createApiToken, isLoopback, loadOrCreateApiToken } from "../api/mod.ts";
 import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
-import { type DaemonOptions, startDaemon } from "../node/mod.ts";
+import {
+  type DaemonOptions,
+  DISCOVERY_PORT,
+  type JoinSecret,
+  loadJoinSecret,
+  startDaemon,
+} from "../node/mod.ts";
 import {
   IdentityNotFoundError,
   initIdentity,
@@ -210,7 +216,61 @@ export const SERVE_FLAGS = {
   "history-retention": { type: "string" },
   "metrics-listen": { type: "string" },
   "fleet-poll": { type: "string" },
+  discover: { type: "boolean" },
+  "discover-port": { type: "string" },
+  "discover-broadcast": { type: "string", multiple: true },
+  "discover-interval": { type: "string" },
+  "auto-controller": { type: "boolean" },
+  "join-secret-file": { type: "string" },
 } as const;
+
+const IPV4_TARGET = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(:(\d{1,5}))?$/;
+
+/** Parses the discovery flags (`--discover` and friends). */
+async function discoveryOptions(
+  p: Parsed,
+  cmd: string,
+): Promise<Pick<DaemonOptions, "discovery" | "joinSecret">> {
+  const on = bool(p, "discover");
+  const broadcast = (p.values["discover-broadcast"] as string[] | undefined) ?? [];
+  for (const flag of ["discover-port", "discover-interval", "auto-controller"] as const) {
+    if (!on && p.values[flag] !== undefined) {
+      throw new UsageError(`--${flag} needs --discover`, cmd);
+    }
+  }
+  if (!on && broadcast.length) throw new UsageError("--discover-broadcast needs --discover", cmd);
+  for (const t of broadcast) {
+    const m = IPV4_TARGET.exec(t);
+    if (!m || (m[5] !== undefined && (Number(m[5]) < 1 || Number(m[5]) > 65535))) {
+      throw new UsageError(
+        `--discover-broadcast must be an IPv4 broadcast address, optionally with :PORT (e.g. 192.168.1.255), got ${
+          JSON.stringify(t)
+        }`,
+        cmd,
+      );
+    }
+  }
+  let joinSecret: JoinSecret | null = null;
+  const file = str(p, "join-secret-file");
+  if (file !== undefined) {
+    try {
+      joinSecret = await loadJoinSecret(file);
+    } catch (err) {
+      throw new UsageError((err as Error).message, cmd);
+    }
+  }
+  return {
+    joinSecret,
+    discovery: on
+      ? {
+        port: int(p, "discover-port", { min: 1, max: 65535, fallback: DISCOVERY_PORT }),
+        broadcast,
+        intervalMs: duration(p, "discover-interval", { min: 100, max: 600_000, fallback: 3000 }),
+        autoEnroll: bool(p, "auto-controller"),
+      }
+      : null,
+  };
+}
 
 async function pemPair(
   p: Parsed,
@@ -301,6 +361,7 @@ export async function daemonOptions(
     historyRetentionMs: d("history-retention", 3_600_000, 3650 * 86_400_000, 30 * 86_400_000),
     fleetPollMs: d("fleet-poll", 0, 3_600_000, 10_000),
     metricsListen,
+    ...await discoveryOptions(p, cmd),
   };
 }
 
@@ -324,6 +385,13 @@ export async function runDaemon(
       api: daemon.api?.url ?? null,
       apiPort: daemon.api?.port ?? null,
       metrics: daemon.metricsUrl,
+      discovery: daemon.discovery
+        ? {
+          port: daemon.discovery.port,
+          broadcast: daemon.discovery.state().broadcast,
+          autoEnroll: daemon.discovery.state().autoEnroll,
+        }
+        : null,
       ...extra,
     }));
   } else {
@@ -332,6 +400,16 @@ export async function runDaemon(
       ctx.io.out(`API and dashboard on ${daemon.api.url} (token: \`miner-cli node info --token\`)`);
     }
     if (daemon.metricsUrl) ctx.io.out(`metrics (no auth) on ${daemon.metricsUrl}`);
+    if (daemon.discovery) {
+      const d = daemon.discovery.state();
+      ctx.io.out(
+        `discovery: beacons on UDP ${d.port} to ${
+          d.broadcast.join(", ")
+        }; discovered nodes wait for \`miner-cli peer approve\`${
+          d.autoEnroll ? " (workers proving the join secret are enrolled automatically)" : ""
+        }`,
+      );
+    }
     ctx.io.out(`auth mode: ${daemon.mesh.auth.settings.mode}; press Ctrl+C to stop`);
   }
   await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
  * identity, so they work without a running daemon (from cron, for example).
  * @module
  */
-import { loadIdentity, NodeNameSchema } from "../identity/mod.ts";
+import { loadIdentity, NodeNameSchema, type NodeRole, NodeRoleSchema } from "../identity/mod.ts";
 import {
   AuthModeSchema,
   AuthStore,
@@ -16,13 +16,26 @@ import {
 } from "../peers/mod.ts";
 import {
   addPeer,
+  type ApproveResult,
+  type DiscoveryState,
   MeshNode,
   parsePairCode,
   PeerNameTakenError,
   pingPeer,
   probePeer,
 } from "../node/mod.ts";
-import { bool, duration, int, num, parseCommandArgs, requireStr, str, UsageError } from "./args.ts";
+import { ApiClient } from "./api_client.ts";
+import {
+  bool,
+  duration,
+  int,
+  num,
+  parseCommandArgs,
+  type Parsed,
+  requireStr,
+  str,
+  UsageError,
+} from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { ago, ms, table } from "./format.ts";
 
@@ -418,5 +431,147 @@ export async function peerOptimal(ctx: CliContext, args: string[]): Promise<numb
       r.distance.toFixed(3),
     ]),
   ));
+  return 0;
+}
+
+const PENDING_FLAGS = {
+  api: { type: "string" as const },
+  "all-matching": { type: "string" as const },
+};
+
+function pendingSelection(
+  p: { positionals: string[]; values: Record<string, unknown> },
+  cmd: string,
+): { ids?: string[]; role?: NodeRole } {
+  const role = str(p as Parsed, "all-matching");
+  if (role !== undefined) {
+    if (p.positionals.length) {
+      throw new UsageError("give node IDs or --all-matching ROLE, not both", cmd);
+    }
+    const r = NodeRoleSchema.safeParse(role);
+    if (!r.success) {
+      throw new UsageError(
+        `--all-matching must be controller, worker or dual, got ${JSON.stringify(role)}`,
+        cmd,
+      );
+    }
+    return { role: r.data };
+  }
+  if (!p.positionals.length) {
+    throw new UsageError(`usage: miner-cli ${cmd} <node-id>... | --all-matching ROLE`, cmd);
+  }
+  for (const id of p.positionals) {
+    if (!/^[0-9a-f]{4,32}$/i.test(id)) {
+      throw new UsageError(
+        `${JSON.stringify(id)} is not a node ID (32 hex chars, or a unique prefix of 4+)`,
+        cmd,
+      );
+    }
+  }
+  return { ids: p.positionals };
+}
+
+/** `peer pending`: nodes discovered on the LAN, awaiting approval (asks the running node). */
+export async function peerPending(ctx: CliContext, args: string[]): Promise<number> {
+  const p = parseCommandArgs("peer pending", args, { api: { type: "string" } });
+  if (p.positionals.length) {
+    throw new UsageError(`unexpected argument ${p.positionals[0]}`, "peer pending");
+  }
+  const api = await ApiClient.locate(ctx.paths, str(p, "api"));
+  const s = await api.request<DiscoveryState>("GET", "/api/v1/mining/peers/pending");
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  if (!s.pending.length) {
+    ctx.io.out(
+      `no pending nodes (listening on UDP ${s.port}; ${
+        s.counters.known ?? 0
+      } beacons from known nodes)`,
+    );
+  } else {
+    ctx.io.out(table(
+      ["ID", "ROLE", "ADDRESS", "CPU", "RAM", "GPUS", "SEEN", "NOTE"],
+      s.pending.map((e) => [
+        e.id,
+        e.role,
+        e.address,
+        `${e.threads}t${e.aes ? " aes" : ""}${e.avx2 ? " avx2" : ""}${e.hugePages ? " hp" : ""}`,
+        `${(e.memTotalMB / 1024).toFixed(1)} GB`,
+        String(e.gpus),
+        ago(e.lastSeen),
+        e.enrolling ? "enrolling…" : e.lastError ? `enroll failed: ${e.lastError}` : "",
+      ]),
+    ));
+    ctx.io.out("approve with `miner-cli peer approve <id>` (or --all-matching ROLE)");
+  }
+  for (const a of s.awaiting) {
+    ctx.io.out(
+      `approved, waiting for a handshake: ${a.id} at ${a.address}${
+        a.lastError ? ` (${a.lastError})` : ""
+      }`,
+    );
+  }
+  if (s.rejected.length) ctx.io.out(`${s.rejected.length} rejected (ignored) node(s)`);
+  return 0;
+}
+
+/** `peer approve <id>... | --all-matching ROLE`. */
+export async function peerApprove(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer approve";
+  const p = parseCommandArgs(cmd, args, PENDING_FLAGS);
+  const sel = pendingSelection(p, cmd);
+  const api = await ApiClient.locate(ctx.paths, str(p, "api"));
+  const { results } = await api.request<{ results: ApproveResult[] }>(
+    "POST",
+    "/api/v1/mining/peers/pending/approve",
+    sel,
+  );
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ results }, null, 2));
+  } else if (!results.length) {
+    ctx.io.out(`no pending ${sel.role} nodes`);
+  } else {
+    for (const r of results) {
+      if (r.outcome === "registered") {
+        ctx.io.out(`approved ${r.id}: registered as ${r.name} (${r.address}), key pinned`);
+      } else if (r.outcome === "allowed") {
+        ctx.io.out(`approved ${r.id} (${r.address}): allowed to connect to this node`);
+      } else {
+        ctx.io.out(
+          `approved ${r.id} (${r.address}), not registered yet: ${r.reason}; retried while it beacons (on that node, run \`miner-cli peer approve\` for this one)`,
+        );
+      }
+    }
+  }
+  return results.some((r) => r.outcome === "awaiting") ? 2 : 0;
+}
+
+/** `peer reject <id>... | --all-matching ROLE [--undo]`. */
+export async function peerReject(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "peer reject";
+  const p = parseCommandArgs(cmd, args, { ...PENDING_FLAGS, undo: { type: "boolean" } });
+  const api = await ApiClient.locate(ctx.paths, str(p, "api"));
+  if (bool(p, "undo")) {
+    const sel = pendingSelection(p, cmd);
+    if (!sel.ids) throw new UsageError("--undo takes node IDs", cmd);
+    const { unrejected } = await api.request<{ unrejected: string[] }>(
+      "POST",
+      "/api/v1/mining/peers/pending/unreject",
+      { ids: sel.ids },
+    );
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ unrejected }));
+    else for (const id of unrejected) ctx.io.out(`${id}: no longer rejected`);
+    return 0;
+  }
+  const sel = pendingSelection(p, cmd);
+  const { rejected } = await api.request<{ rejected: string[] }>(
+    "POST",
+    "/api/v1/mining/peers/pending/reject",
+    sel,
+  );
+  if (bool(p, "json")) ctx.io.out(JSON.stringify({ rejected }));
+  else if (!rejected.length) ctx.io.out(`no pending ${sel.role} nodes`);
+  else for (const id of rejected) ctx.io.out(`rejected ${id}: its beacons are ignored`);
   return 0;
 }

@@ -89,8 +89,9 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
     },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {
-      allow: ["{listen}", "127.0.0.1"],
-      why: "listen on its P2P address; reach miner APIs and its own REST API on 127.0.0.1",
+      allow: ["{listen}", "127.0.0.1", "{discover}"],
+      why:
+        "listen on its P2P address; reach miner APIs and its own REST API on 127.0.0.1; LAN discovery (bind 0.0.0.0 and broadcast on the discovery port)",
     },
     env: { allow: ENV_VARS, why: "the variables miner-cli reads" },
     sys: { allow: SYS_INFO, why: "capability probing" },
@@ -147,6 +148,10 @@ export interface PermissionLayout {
   customMiners?: readonly string[];
   /** Extra read-only paths (a source checkout's `dist/ui` when run with `deno run`). */
   extraRead?: readonly string[];
+  /** Discovery UDP port (`{discover}`; default 10000). */
+  discoverPort?: number;
+  /** Discovery broadcast addresses (default 255.255.255.255). */
+  discoverBroadcast?: readonly string[];
 }
 
 /**
@@ -196,6 +201,10 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
   const norm = (
     t: string,
   ): string => (t.startsWith("{miners}") ? path.normalize(subst(t)) : subst(t));
+  // Discovery binds 0.0.0.0 and sends to each broadcast address, on the discovery port.
+  const discoverTargets = ["0.0.0.0", ...(layout.discoverBroadcast ?? ["255.255.255.255"])].map((
+    h,
+  ) => (h.includes(":") ? h : `${h}:${layout.discoverPort ?? 10000}`));
   const rules = flavourPermissions(flavour);
   const flags: string[] = [];
   for (const kind of ["read", "write", "net", "env", "sys", "run"] as const) {
@@ -206,7 +215,9 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
       continue;
     }
     // /proc and /sys exist only on Linux.
-    const values = rule.allow.filter((v) => os === "linux" || !PROBE_FILES.includes(v)).map(norm);
+    const values = rule.allow.filter((v) => os === "linux" || !PROBE_FILES.includes(v)).flatMap((
+      v,
+    ) => (v === "{discover}" ? discoverTargets : [norm(v)]));
     if (kind === "read") values.push(...(layout.extraRead ?? []));
     if (kind === "run") {
       for (const name of layout.customMiners ?? []) {

@@ -8,7 +8,7 @@ import { type NodePaths, writeFileAtomic } from "../store/mod.ts";
 import { DASHBOARD_DIR } from "../ui/mod.ts";
 import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
-import { NODE_V8_FLAGS } from "./run_flags.ts";
+import { NODE_RUNTIME_FLAGS } from "./run_flags.ts";
 import { type Flavour, listenPermission, permissionFlags } from "./permissions.ts";
 import { HELP } from "./help.ts";
 
@@ -98,7 +98,7 @@ function selfCommand(role: Flavour, paths: NodePaths, serveArgs: string[]): stri
   return [
     exe,
     "run",
-    ...NODE_V8_FLAGS,
+    ...NODE_RUNTIME_FLAGS,
     ...permissionFlags(role, {
       configDir: paths.configDir,
       dataDir: paths.dataDir,

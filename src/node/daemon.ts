@@ -36,6 +36,12 @@ import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
 import { probeCapabilities } from "./capabilities.ts";
 import { Fleet } from "./fleet.ts";
+import {
+  DiscoveryConfigError,
+  DiscoveryService,
+  type DiscoveryServiceOptions,
+} from "./discovery_service.ts";
+import type { JoinSecret } from "./pairing.ts";
 import { FleetMonitor } from "./monitor.ts";
 import { createNodeOps } from "./node_ops.ts";
 
@@ -61,6 +67,10 @@ export interface DaemonOptions {
   statsTickMs?: number;
   /** A separate metrics listener without auth (loopback only). */
   metricsListen?: { hostname: string; port: number } | null;
+  /** LAN discovery (`--discover`); null or absent: off. */
+  discovery?: Omit<DiscoveryServiceOptions, "p2pPort" | "audit" | "onEvent" | "logger"> | null;
+  /** The farm's join secret (`--join-secret-file`). */
+  joinSecret?: JoinSecret | null;
   /** Logger. */
   logger?: Logger;
 }
@@ -83,6 +93,8 @@ export interface Daemon {
   monitor: FleetMonitor;
   /** URL of the separate metrics listener, when one runs. */
   metricsUrl: string | null;
+  /** LAN discovery, when on. */
+  discovery: DiscoveryService | null;
   /** Stops miners, links, listeners; flushes state. */
   close(): Promise<void>;
 }
@@ -113,7 +125,21 @@ function recordSamples(
 export async function startDaemon(paths: NodePaths, options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
   const mesh = await MeshNode.open(paths, { logger, ...options.mesh });
+  mesh.joinSecret = options.joinSecret ?? null;
+  const audit = new AuditLog(auditLogPath(paths));
   const role = mesh.identity.info.role;
+  if (options.discovery?.autoEnroll && role === "worker") {
+    await mesh.close();
+    throw new DiscoveryConfigError(
+      "--auto-controller is for controller and dual nodes; this node is a worker (give workers --discover and the same --join-secret-file)",
+    );
+  }
+  if (options.discovery?.autoEnroll && !options.joinSecret) {
+    logger.warn("auto_controller_manual", {
+      reason:
+        "no --join-secret-file: discovered workers wait for `miner-cli peer approve` on this node",
+    });
+  }
   const runsMiners = role === "worker" || role === "dual";
   const miners = runsMiners
     ? new MinerManager(paths, { logger, supervisor: options.supervisor })
@@ -134,6 +160,14 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     onEvent: (e) => {
       if (e.type === "peer") {
         logger.info(`peer_${e.kind}`, { peer: e.id, name: e.name, reason: e.reason });
+        audit.append({
+          peer: e.id,
+          peerName: e.name,
+          role: mesh.registry.get(e.id)?.role ?? null,
+          action: `peer_${e.kind}`,
+          params: { at: e.at, ...(e.reason ? { reason: e.reason } : {}) },
+          outcome: "ok",
+        }).catch((err) => logger.warn("audit_write_failed", { reason: (err as Error).message }));
       }
       events.publish(e);
     },
@@ -142,6 +176,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   mesh.onSession((s) => {
     if (!mesh.registry.get(s.peer.id)) return;
     monitor.sawOnline(s.peer);
+    mesh.registry.markSeen(s.peer.id);
     // Without a background poll (workers), the session is the only signal: its end is offline.
     s.onClose((reason) => {
       const other = mesh.session(s.peer.id);
@@ -160,7 +195,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     fleet: monitor.latest(),
     peers: nodeOps.peers(),
   });
-  const nodeOps = createNodeOps(mesh, monitor, { onChange: peersChanged });
+  let discovery: DiscoveryService | null = null;
+  const nodeOps = createNodeOps(mesh, monitor, {
+    onChange: peersChanged,
+    discovery: () => discovery,
+  });
   let metricsServer: Deno.HttpServer | null = null;
   let api: ApiServer | null = null;
   let server: TransportServer | null = null;
@@ -178,9 +217,19 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       mesh.capabilities = slow ? { ...c, ...slow } : c;
     }).catch(() => {});
   }, 30_000));
+  // lastSeen of connected peers follows their heartbeats (keepalive pings and pongs), persisted
+  // every 30 s rather than on every frame.
+  timers.push(setInterval(() => {
+    for (const s of mesh.sessions()) {
+      if (!s.isClosed && mesh.registry.get(s.peer.id) && Date.now() - s.lastActivity < 35_000) {
+        mesh.registry.markSeen(s.peer.id);
+      }
+    }
+  }, 30_000));
   let closeStreams = () => {};
   const close = async () => {
     for (const t of timers) clearInterval(t);
+    discovery?.close();
     monitor.stop();
     await metricsServer?.shutdown().catch(() => {});
     // API first: no request may start a miner while the miners are being stopped, and open
@@ -198,7 +247,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     }
     attachWorker(mesh, {
       miners,
-      audit: new AuditLog(auditLogPath(paths)),
+      audit,
       startedAt,
       minersDir: minersDir(paths),
       capabilities: () => mesh.capabilities,
@@ -206,6 +255,18 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   }
   try {
     server = mesh.serve(options.serve);
+    if (options.discovery) {
+      discovery = await DiscoveryService.start(mesh, {
+        ...options.discovery,
+        p2pPort: server.port,
+        audit,
+        logger,
+        onEvent: (e) => {
+          events.publish(e);
+          if (e.kind === "registered" || e.kind === "enrolled") peersChanged();
+        },
+      });
+    }
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
@@ -311,5 +372,16 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       (metricsServer as Deno.HttpServer<Deno.NetAddr>).addr.port
     }/metrics`
     : null;
-  return { mesh, miners, history, server: server!, api, events, monitor, metricsUrl, close };
+  return {
+    mesh,
+    miners,
+    history,
+    server: server!,
+    api,
+    events,
+    monitor,
+    metricsUrl,
+    discovery,
+    close,
+  };
 }

@@ -46,7 +46,16 @@ import {
   startTransportServer,
   type TransportServer,
 } from "../transport/mod.ts";
-import { codeIdOf, type PairCode, pairProof, REDEEM_MESSAGES, redeemPairCode } from "./pairing.ts";
+import {
+  codeIdOf,
+  joinProof,
+  type JoinSecret,
+  type PairCode,
+  pairProof,
+  REDEEM_MESSAGES,
+  redeemPairCode,
+  verifyJoinProof,
+} from "./pairing.ts";
 import { type KeepaliveOptions, PeerSession, RemoteError, RequestTimeoutError } from "./session.ts";
 
 /** The remote node refused our connection (handshake_ack accepted:false). */
@@ -127,6 +136,11 @@ export interface DialPeerOptions {
   ca?: string;
   /** Refuse unless the responder is registered or allowlisted here (used by persistent links). */
   requireAuthorized?: boolean;
+  /**
+   * Enrollment with the farm's join secret ({@link MeshNode.joinSecret}): the responder must be a
+   * worker that proves the secret, and this node proves it back.
+   */
+  join?: boolean;
 }
 
 /** A reconnecting outbound link. */
@@ -150,6 +164,11 @@ interface RemoteInfo {
 export class MeshNode {
   /** This node's capabilities, sent in every handshake (set once probed). */
   capabilities: Capabilities | null = null;
+  /**
+   * The farm's join secret, when configured: a worker proves it to any initiator and accepts
+   * controllers that prove it; a controller proves it when it enrolls a worker.
+   */
+  joinSecret: JoinSecret | null = null;
   readonly #sessions = new Set<PeerSession>();
   readonly #sessionListeners: ((s: PeerSession) => void)[] = [];
   readonly #servers: TransportServer[] = [];
@@ -222,14 +241,17 @@ export class MeshNode {
     for (const s of this.#sessions) fn(s);
   }
 
-  #handshakePayload(pair?: HandshakePayload["pair"]): Uint8Array {
+  #handshakePayload(
+    extra: Pick<HandshakePayload, "pair" | "join"> = {},
+  ): Uint8Array {
     const p: HandshakePayload = {
       id: this.id,
       name: this.identity.info.name,
       role: this.identity.info.role,
       version: SOFTWARE_VERSION,
       protocol: PROTOCOL_VERSION,
-      ...(pair ? { pair } : {}),
+      ...(extra.pair ? { pair: extra.pair } : {}),
+      ...(extra.join ? { join: extra.join } : {}),
       ...(this.capabilities ? { caps: this.capabilities } : {}),
     };
     return encoder.encode(JSON.stringify(p));
@@ -333,7 +355,14 @@ export class MeshNode {
       ({ channel, bindingHash } = await acceptChannel(socket, {
         staticKey: this.#staticKey,
         prologue: PROLOGUE,
-        payload: this.#handshakePayload(),
+        // A worker with a join secret proves it to whoever dials (bound to this session's keys);
+        // the secret is high-entropy, so the proof teaches an eavesdropper nothing.
+        payload: (h) => {
+          const secret = this.identity.info.role === "worker" ? this.joinSecret : null;
+          return this.#handshakePayload(
+            secret ? { join: { proof: joinProof(secret, h, { side: "responder" }) } } : {},
+          );
+        },
         limits: this.#limits,
       }));
     } catch (err) {
@@ -376,6 +405,21 @@ export class MeshNode {
       const result = await redeemPairCode(this.paths, p.pair, bindingHash);
       if (result !== "ok") return reject(REDEEM_MESSAGES[result]);
       paired = true;
+    }
+    if (p.join) {
+      if (!this.joinSecret || this.identity.info.role !== "worker") {
+        return reject("this node does not take join-secret enrollment (no --join-secret-file)");
+      }
+      if (
+        !verifyJoinProof(this.joinSecret, { proof: p.join.proof, handshakeHash: bindingHash }, {
+          side: "initiator",
+        })
+      ) {
+        return reject("join secret does not match this node's (check --join-secret-file)");
+      }
+      if (p.role === "worker") return reject("only a controller or dual node can enroll this node");
+      paired = true;
+      this.logger.info("peer_joined", { peer: remoteId, name: p.name, role: p.role });
     }
     const registered = this.registry.get(remoteId);
     const allowlisted = this.auth.isAllowed(remoteId);
@@ -475,8 +519,30 @@ export class MeshNode {
       staticKey: this.#staticKey,
       prologue: PROLOGUE,
       limits: { ...this.#limits, handshakeTimeoutMs: timeoutMs },
-      onResponder: (rs, payload, h) => {
+      onResponder: (rs, payload, hashes) => {
         info = this.#checkRemote(rs, payload);
+        let join: HandshakePayload["join"];
+        if (options.join) {
+          const secret = this.joinSecret;
+          if (!secret) throw new PeerIdentityError("no join secret configured on this node");
+          if (info.payload.role !== "worker") {
+            throw new PeerIdentityError(
+              `the node at ${address} is a ${info.payload.role}: the join secret enrolls workers only`,
+            );
+          }
+          const proof = info.payload.join?.proof;
+          if (
+            !proof || !verifyJoinProof(secret, {
+              proof,
+              handshakeHash: hashes.responderPayloadHash,
+            }, { side: "responder" })
+          ) {
+            throw new PeerIdentityError(
+              `the node at ${address} (${info.payload.id}) does not share this farm's join secret`,
+            );
+          }
+          join = { proof: joinProof(secret, hashes.handshakeHash, { side: "initiator" }) };
+        }
         const expect = options.pairCode?.nodeId ?? options.expectId;
         if (expect && info.payload.id !== expect) {
           throw new PeerIdentityError(
@@ -491,10 +557,10 @@ export class MeshNode {
         const pair = options.pairCode
           ? {
             codeId: codeIdOf(options.pairCode.secret),
-            proof: pairProof(options.pairCode.secret, h),
+            proof: pairProof(options.pairCode.secret, hashes.handshakeHash),
           }
           : undefined;
-        return this.#handshakePayload(pair);
+        return this.#handshakePayload({ pair, join });
       },
     });
     const ack = await new Promise<PayloadOf<"handshake_ack">>((resolve, reject) => {

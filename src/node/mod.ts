@@ -27,6 +27,13 @@ export {
   createPairCode,
   type CreatePairCodeOptions,
   formatPairCode,
+  joinProof,
+  type JoinProofOptions,
+  type JoinSecret,
+  JoinSecretError,
+  joinSecretFromText,
+  loadJoinSecret,
+  MIN_JOIN_SECRET_LENGTH,
   type PairCode,
   PairCodeError,
   pairProof,
@@ -34,6 +41,7 @@ export {
   REDEEM_MESSAGES,
   redeemPairCode,
   type RedeemResult,
+  verifyJoinProof,
 } from "./pairing.ts";
 export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";
 export { AuditLog, auditLogPath, type AuditRecord } from "./audit.ts";
@@ -101,3 +109,14 @@ export {
   type PendingListOptions,
   type PendingNode,
 } from "./discovery.ts";
+export {
+  type ApproveResult,
+  type AwaitingView,
+  DiscoveryConfigError,
+  DiscoveryOffError,
+  DiscoveryService,
+  type DiscoveryServiceOptions,
+  type DiscoveryState,
+  PendingNotFoundError,
+  type PendingView,
+} from "./discovery_service.ts";

@@ -6,6 +6,7 @@
 import type { NodeOps, PeerView } from "../api/mod.ts";
 import { parseAllowTarget, type Peer, PeerNotFoundError } from "../peers/mod.ts";
 import type { MeshNode } from "./mesh.ts";
+import { DiscoveryOffError, type DiscoveryService } from "./discovery_service.ts";
 import type { FleetMonitor } from "./monitor.ts";
 import { createPairCode, parsePairCode } from "./pairing.ts";
 import { addPeer, pingPeer } from "./peer_ops.ts";
@@ -25,6 +26,8 @@ export interface NodeOpsOptions {
   onChange?: () => void;
   /** CA certificate (PEM) for `wss://` peers. */
   ca?: string;
+  /** The discovery service, when `--discover` runs. */
+  discovery?: () => DiscoveryService | null;
 }
 
 /** Builds the API's node operations over a running mesh node. */
@@ -34,6 +37,11 @@ export function createNodeOps(
   options: NodeOpsOptions = {},
 ): NodeOps {
   const changed = () => options.onChange?.();
+  const discovery = (): DiscoveryService => {
+    const svc = options.discovery?.();
+    if (!svc) throw new DiscoveryOffError();
+    return svc;
+  };
   const view = (p: Peer): PeerView => {
     const live = monitor.state(p.id);
     const session = mesh.session(p.id);
@@ -123,6 +131,18 @@ export function createNodeOps(
       await mesh.sweepAuthorizations();
       changed();
     },
+    discovery: () => discovery().state(),
+    approve: async (sel) => {
+      const results = await discovery().approve(sel.ids ?? [], { role: sel.role });
+      for (const r of results) {
+        const peer = r.outcome === "registered" ? mesh.registry.get(r.id) : undefined;
+        if (peer) monitor.sawOnline(peer);
+      }
+      changed();
+      return results;
+    },
+    reject: (sel) => discovery().reject(sel.ids ?? [], { role: sel.role }),
+    unreject: (ids) => discovery().unreject(ids),
     pairCode: async (ttlMs) => {
       const { code, expiresAt } = await createPairCode(mesh.paths, mesh.id, { ttlMs });
       return { code, nodeId: mesh.id, expiresAt };

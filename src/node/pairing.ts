@@ -170,3 +170,96 @@ async function pruneCodes(paths: NodePaths): Promise<void> {
     if (st?.mtime && st.mtime.getTime() < dayAgo) await Deno.remove(p).catch(() => {});
   }
 }
+
+/**
+ * A farm's join secret (`--join-secret-file`): controllers in auto mode enroll workers that share
+ * it. Each side proves it inside the Noise handshake with
+ * HMAC-SHA256(SHA-256("miner-cli join v1" || secret), side || h), h being the handshake hash the
+ * proof's message payload is bound to: the worker (responder) proves it in message 2 over a hash
+ * that covers both ephemerals and its static key, the controller (initiator) in message 3. A proof
+ * is useless in any other session, and a relayed one fails because the hash covers the keys.
+ */
+export interface JoinSecret {
+  /** The derived HMAC key (the secret itself is not kept). */
+  readonly key: Uint8Array;
+  /** Where it was read from. */
+  readonly source: string;
+}
+
+/** The join secret file is missing, too short or readable by others. */
+export class JoinSecretError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "JoinSecretError";
+  }
+}
+
+/** Shortest accepted secret (characters after trimming): about 128 bits when random. */
+export const MIN_JOIN_SECRET_LENGTH = 22;
+const JOIN_LABEL = "miner-cli join v1";
+
+/** Derives the join key from secret text (trimmed). */
+export function joinSecretFromText(text: string, source = "(inline)"): JoinSecret {
+  const secret = text.trim();
+  if (secret.length < MIN_JOIN_SECRET_LENGTH) {
+    throw new JoinSecretError(
+      `join secret ${source} is too short (${secret.length} characters; at least ${MIN_JOIN_SECRET_LENGTH}): create one with \`openssl rand -base64 32 > ${
+        source === "(inline)" ? "farm.secret" : source
+      }\``,
+    );
+  }
+  const key = createHash("sha256").update(JOIN_LABEL).update(secret).digest();
+  return { key: new Uint8Array(key), source };
+}
+
+/** Reads a join secret file; it must be readable by its owner only (like an SSH key). */
+export async function loadJoinSecret(path: string): Promise<JoinSecret> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new JoinSecretError(`cannot read join secret file ${path}: ${(err as Error).message}`);
+  }
+  if (Deno.build.os !== "windows") {
+    const mode = (await Deno.stat(path)).mode;
+    if (mode !== null && (mode & 0o077) !== 0) {
+      throw new JoinSecretError(
+        `join secret file ${path} has mode ${
+          (mode & 0o777).toString(8)
+        }: it must not be readable by others; run \`chmod 600 ${path}\``,
+      );
+    }
+  }
+  return joinSecretFromText(text, path);
+}
+
+/** Options for {@link joinProof}. */
+export interface JoinProofOptions {
+  /** Which handshake role writes the proof. */
+  side: "initiator" | "responder";
+}
+
+/** The join proof of one side over a handshake hash, base64url (43 chars). */
+export function joinProof(
+  secret: JoinSecret,
+  handshakeHash: Uint8Array,
+  options: JoinProofOptions,
+): string {
+  return b64url(
+    new Uint8Array(
+      createHmac("sha256", secret.key).update(`${options.side}\0`).update(handshakeHash).digest(),
+    ),
+  );
+}
+
+/** Checks a join proof in constant time. */
+export function verifyJoinProof(
+  secret: JoinSecret,
+  proof: { proof: string; handshakeHash: Uint8Array },
+  options: JoinProofOptions,
+): boolean {
+  const expected = new TextEncoder().encode(joinProof(secret, proof.handshakeHash, options));
+  const given = new TextEncoder().encode(proof.proof);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}

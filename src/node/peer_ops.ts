@@ -34,6 +34,12 @@ export interface AddPeerOptions {
   timeoutMs?: number;
   /** CA certificate (PEM) for `wss://` peers. */
   ca?: string;
+  /** Refuse unless the handshake proves this node ID (approving a discovered node). */
+  expectId?: string;
+  /** Enroll with the farm's join secret (the dial option `join`). */
+  join?: boolean;
+  /** On a name clash, register as `<name>-<first 6 ID chars>` instead of failing. */
+  uniqueName?: boolean;
 }
 
 /** Result of {@link addPeer}. */
@@ -57,15 +63,20 @@ export async function addPeer(
     pairCode: options.pairCode,
     timeoutMs: options.timeoutMs ?? 10_000,
     ca: options.ca,
+    expectId: options.expectId,
+    join: options.join,
   });
   const remote = session.peer;
   session.close("peer added");
-  const name = options.name ?? remote.name;
-  const clash = mesh.registry.list().find((x) =>
-    x.name.toLowerCase() === name.toLowerCase() && x.id !== remote.id
-  );
-  if (clash) throw new PeerNameTakenError(name, clash.id);
   const existing = mesh.registry.get(remote.id);
+  const taken = (n: string) =>
+    mesh.registry.list().find((x) =>
+      x.name.toLowerCase() === n.toLowerCase() && x.id !== remote.id
+    );
+  let name = options.name ?? existing?.name ?? remote.name;
+  if (taken(name) && options.uniqueName) name = `${name.slice(0, 57)}-${remote.id.slice(0, 6)}`;
+  const clash = taken(name);
+  if (clash) throw new PeerNameTakenError(name, clash.id);
   const lat = options.lat ?? existing?.lat;
   const lon = options.lon ?? existing?.lon;
   const peer: Peer = PeerSchema.parse({

@@ -426,6 +426,11 @@ export class PeerSession {
     else if (!this.#endedSinks.has(key)) this.#violation("data frame for no open stream");
   }
 
+  /** When the last frame arrived from the peer (ms since epoch): heartbeats included. */
+  get lastActivity(): number {
+    return this.#lastRx;
+  }
+
   #startKeepalive(k: KeepaliveOptions): void {
     const interval = k.intervalMs ?? 30_000;
     const timeout = k.timeoutMs ?? 40_000;

@@ -45,6 +45,8 @@ export const HandshakePayloadSchema = z.object({
     codeId: z.string().regex(/^[0-9a-f]{16}$/),
     proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
   }).optional(),
+  /** Proof of the farm's join secret (auto enrollment; see docs/protocol.md). */
+  join: z.object({ proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict().optional(),
   /** What the node can mine with (OS, CPU, memory, huge pages, GPUs, miners). */
   caps: CapabilitiesSchema.optional(),
 }).strict();

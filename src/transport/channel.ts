@@ -353,6 +353,14 @@ function handshakeFailure(err: unknown): ChannelError {
   return new ChannelError("handshake_failed", err instanceof Error ? err.message : String(err));
 }
 
+/** Handshake hashes an initiator can bind proofs to. */
+export interface HandshakeHashes {
+  /** After message 2: what the initiator binds its message-3 payload to. */
+  handshakeHash: Uint8Array;
+  /** What the responder bound its message-2 payload to (covers both ephemerals and its static). */
+  responderPayloadHash: Uint8Array;
+}
+
 /** Options for {@link initiateChannel}. */
 export interface InitiatorOptions {
   /** Local static keypair. */
@@ -360,13 +368,13 @@ export interface InitiatorOptions {
   /** Prologue (protocol name and version). */
   prologue: Uint8Array;
   /**
-   * Inspects the responder's authenticated static key and payload (and the handshake hash at
-   * this point, for channel binding) and returns the payload of message 3. Throw to abort.
+   * Inspects the responder's authenticated static key and payload (and the handshake hashes, for
+   * channel binding) and returns the payload of message 3. Throw to abort.
    */
   onResponder(
     remoteStatic: Uint8Array,
     payload: Uint8Array,
-    handshakeHash: Uint8Array,
+    hashes: HandshakeHashes,
   ): Uint8Array | Promise<Uint8Array>;
   /** Limits. */
   limits?: ChannelLimits;
@@ -393,7 +401,10 @@ export async function initiateChannel(
     const rs = hs.remoteStatic!;
     let payload3: Uint8Array;
     try {
-      payload3 = await options.onResponder(rs, payload2, hs.handshakeHash);
+      payload3 = await options.onResponder(rs, payload2, {
+        handshakeHash: hs.handshakeHash,
+        responderPayloadHash: hs.payloadHash,
+      });
     } catch (err) {
       verdict = err; // the caller's own refusal (identity mismatch...): keep its type
       throw err;
@@ -417,8 +428,11 @@ export interface ResponderOptions {
   staticKey: KeyPair;
   /** Prologue (protocol name and version). */
   prologue: Uint8Array;
-  /** Payload of message 2 (encrypted to the initiator). */
-  payload: Uint8Array;
+  /**
+   * Payload of message 2 (encrypted to the initiator); a function gets the handshake hash it is
+   * bound to (see {@link HandshakeState.writeMessage}).
+   */
+  payload: Uint8Array | ((handshakeHash: Uint8Array) => Uint8Array);
   /** Limits. */
   limits?: ChannelLimits;
 }

@@ -26,6 +26,7 @@ export {
   type ChannelErrorCode,
   type ChannelLimits,
   DEFAULT_LIMITS,
+  type HandshakeHashes,
   initiateChannel,
   type InitiatorOptions,
   KIND_CONTROL,

@@ -401,6 +401,7 @@ export class HandshakeState {
   #s?: KeyPair;
   #e?: KeyPair;
   #rs?: Uint8Array;
+  #payloadHash?: Uint8Array;
   #re?: Uint8Array;
   #index = 0;
 
@@ -469,8 +470,20 @@ export class HandshakeState {
     else if (token === "se") this.#ss.mixKey(me ? pick("s", "e") : pick("e", "s"));
   }
 
-  /** WriteMessage: returns the handshake message carrying `payload`. */
-  writeMessage(payload: Uint8Array = EMPTY): Uint8Array {
+  /** The handshake hash just before the last payload was encrypted or decrypted. */
+  get payloadHash(): Uint8Array {
+    if (!this.#payloadHash) throw new NoiseError("no handshake message processed yet");
+    return this.#payloadHash;
+  }
+
+  /**
+   * WriteMessage: returns the handshake message carrying `payload`. A function payload is called
+   * with the handshake hash after the message's tokens (it covers every key exchanged so far), so
+   * a payload can be bound to this session, e.g. an HMAC proof.
+   */
+  writeMessage(
+    payload: Uint8Array | ((handshakeHash: Uint8Array) => Uint8Array) = EMPTY,
+  ): Uint8Array {
     if (this.finished) throw new NoiseError("handshake already finished");
     if (!this.isMyTurn) throw new NoiseError("not this side's turn to write");
     const out: Uint8Array[] = [];
@@ -486,7 +499,10 @@ export class HandshakeState {
         this.#dhToken(token);
       }
     }
-    out.push(this.#ss.encryptAndHash(payload));
+    this.#payloadHash = this.#ss.h.slice();
+    out.push(
+      this.#ss.encryptAndHash(typeof payload === "function" ? payload(this.#payloadHash) : payload),
+    );
     this.#index++;
     const msg = concat(...out);
     if (msg.length > MAX_NOISE_MESSAGE) throw new NoiseError("handshake message too large");
@@ -516,6 +532,7 @@ export class HandshakeState {
         this.#dhToken(token);
       }
     }
+    this.#payloadHash = this.#ss.h.slice();
     const payload = this.#ss.decryptAndHash(message.subarray(off));
     this.#index++;
     return payload.slice();
