@@ -12,7 +12,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Flavour, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
+import {
+  type Flavour,
+  NODE_RUNTIME_FLAGS,
+  permissionFlags,
+  type PermissionLayout,
+} from "../src/cli/mod.ts";
+import { decodeBeacon } from "../src/node/mod.ts";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { cli, type CliResult, ROOT, serve, type ServeHandle, tempHome, until } from "./helpers.ts";
@@ -20,7 +26,11 @@ import { cli, type CliResult, ROOT, serve, type ServeHandle, tempHome, until } f
 const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
 
 /** Exactly the flags of `flavour`'s binary, for a node whose `--home` is `home`. */
-function flavourFlags(flavour: Flavour, home: string): string[] {
+function flavourFlags(
+  flavour: Flavour,
+  home: string,
+  layout: Partial<PermissionLayout> = {},
+): string[] {
   return [
     ...NODE_RUNTIME_FLAGS,
     ...permissionFlags(flavour, {
@@ -28,13 +38,14 @@ function flavourFlags(flavour: Flavour, home: string): string[] {
       dataDir: join(home, "data"),
       listen: "127.0.0.1:0",
       extraRead: [join(ROOT, "dist", "ui")],
+      ...layout,
     }),
   ];
 }
 
 /** A CLI runner bound to one home and one flavour's flags. */
-function node(flavour: Flavour, home: string) {
-  const flags = flavourFlags(flavour, home);
+function node(flavour: Flavour, home: string, layout: Partial<PermissionLayout> = {}) {
+  const flags = flavourFlags(flavour, home, layout);
   const run = (args: string[]): Promise<CliResult> => cli(home, args, { flags });
   const ok = async (args: string[]): Promise<CliResult> => {
     const r = await run(args);
@@ -135,6 +146,53 @@ Deno.test("permissions: worker flavour runs its miners and nothing else, inside 
     await w.refused(["start", "sh"], /may not run \/bin\/sh/);
     await w.ok(["stop", "cpu"]);
   } finally {
+    await srv?.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("permissions: worker flavour beacons on its discovery port and no other", async () => {
+  const root = await tempHome("miner-cli-perm-");
+  // The test listens on a loopback port standing in for the broadcast address (a test never
+  // broadcasts on the host's real network).
+  const inbox = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const probe = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const target = `127.0.0.1:${(inbox.addr as Deno.NetAddr).port}`;
+  const w = node("worker", join(root, "w"), { discoverPort: port, discoverBroadcast: [target] });
+  let srv: ServeHandle | undefined;
+  try {
+    assert.ok(w.flags.some((f) => f.startsWith("--allow-net=") && f.includes(`0.0.0.0:${port}`)));
+    await w.ok(["node", "init", "--name", "rig", "--role", "worker"]);
+    const id = JSON.parse((await w.ok(["node", "info", "--json"])).stdout).id;
+    await w.refused(
+      [
+        "node",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--no-api",
+        "--discover",
+        "--discover-port",
+        String(port + 1),
+      ],
+      new RegExp(`Requires net access to "0\\.0\\.0\\.0:${port + 1}"`),
+    );
+    srv = await w.serve([
+      "--discover",
+      "--discover-port",
+      String(port),
+      "--discover-broadcast",
+      target,
+    ]);
+    const [data] = await inbox.receive();
+    const beacon = decodeBeacon(data);
+    assert.equal(beacon?.id, id);
+    assert.equal(beacon?.role, "worker");
+    assert.equal(beacon?.port, srv.port);
+  } finally {
+    inbox.close();
     await srv?.stop();
     await Deno.remove(root, { recursive: true });
   }
