@@ -37,7 +37,24 @@ Deno.test({
   ignore: !haveChromium,
   async fn() {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
-    const fleet = await startFleet();
+    // The controller runs discovery on loopback ports (a test never broadcasts on the host's
+    // network): it listens on `udp[0]` and beacons to `udp[1]`, where the third worker listens.
+    const socks = [0, 1].map(() =>
+      Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" })
+    );
+    const udp = socks.map((s) => (s.addr as Deno.NetAddr).port);
+    for (const s of socks) s.close();
+    const fleet = await startFleet({
+      controllerFlags: [
+        "--discover",
+        "--discover-port",
+        String(udp[0]),
+        "--discover-broadcast",
+        `127.0.0.1:${udp[1]}`,
+        "--discover-interval",
+        "500ms",
+      ],
+    });
     const origin = new URL(fleet.api).origin;
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -137,13 +154,32 @@ Deno.test({
       );
       await shot(page, "6-console");
 
-      // ---- Nodes: add a third worker, then remove it
+      // ---- Nodes: a third worker discovered on the LAN is pending (untrusted) until approved;
+      // approving registers it; then it is removed and added again by address.
       const h = `${fleet.root}/w3`;
-      await initNode(h, "rig-3", "worker");
+      const w3info = await initNode(h, "rig-3", "worker");
       await cliOk(h, ["peer", "allow", fleet.id]);
-      const w3 = await serve(h);
+      const w3 = await serve(h, [
+        "--discover",
+        "--discover-port",
+        String(udp[1]),
+        "--discover-broadcast",
+        `127.0.0.1:${udp[0]}`,
+        "--discover-interval",
+        "500ms",
+      ]);
       try {
         await page.click("nav.side >> text=Nodes");
+        const row = page.locator(`tr[data-pending="${w3info.id}"]`);
+        await row.waitFor();
+        assert.match(await row.innerText(), new RegExp(`worker[^]*${w3.address}`));
+        assert.equal(await page.locator('tr[data-peer="rig-3"]').count(), 0);
+        await shot(page, "2-nodes-discovered");
+        await row.locator("button", { hasText: "Approve" }).click();
+        await page.locator('tr[data-peer="rig-3"]').waitFor();
+        await row.waitFor({ state: "detached" });
+        await page.locator('tr[data-peer="rig-3"] button', { hasText: "Remove" }).click();
+        await page.locator('tr[data-peer="rig-3"]').waitFor({ state: "detached" });
         await page.fill("input[name=address]", w3.address);
         await page.click("[data-testid=add-peer] button[type=submit]");
         await page.locator('tr[data-peer="rig-3"]').waitFor();

@@ -54,6 +54,11 @@ Deno.test("beacon: round-trips in network byte order; malformed and unknown vers
   const padded = new Uint8Array(BEACON_SIZE + 1);
   padded.set(bytes);
   assert.equal(decodeBeacon(padded), null);
+  // Unknown CPU flags and huge pages (a node that cannot read /proc) stay unknown on the wire.
+  const unknown = { ...BEACON, aes: null, avx2: null, hugePages: null };
+  const u = encodeBeacon(unknown);
+  assert.equal(u[32], 8 | 16);
+  assert.deepEqual(decodeBeacon(u), unknown);
 });
 
 Deno.test("pending: nothing known is touched, entries expire, the list and sources stay bounded", () => {

@@ -191,6 +191,11 @@ Deno.test("permissions: worker flavour beacons on its discovery port and no othe
     assert.equal(beacon?.id, id);
     assert.equal(beacon?.role, "worker");
     assert.equal(beacon?.port, srv.port);
+    // Deno grants /proc and /sys only with --allow-all: under the binary's permission set the
+    // probe falls back to node:os and Deno.systemMemoryInfo, and CPU flags stay unknown.
+    assert.equal(beacon?.threads, navigator.hardwareConcurrency);
+    assert.ok((beacon?.memTotalMB ?? 0) > 0);
+    assert.equal(beacon?.aes, null);
   } finally {
     inbox.close();
     await srv?.stop();

@@ -496,7 +496,9 @@ export async function peerPending(ctx: CliContext, args: string[]): Promise<numb
         e.id,
         e.role,
         e.address,
-        `${e.threads}t${e.aes ? " aes" : ""}${e.avx2 ? " avx2" : ""}${e.hugePages ? " hp" : ""}`,
+        `${e.threads}t${e.aes ? " aes" : e.aes === null ? " ?flags" : ""}${e.avx2 ? " avx2" : ""}${
+          e.hugePages ? " hp" : ""
+        }`,
         `${(e.memTotalMB / 1024).toFixed(1)} GB`,
         String(e.gpus),
         ago(e.lastSeen),

@@ -66,7 +66,7 @@ export const ENV_VARS: readonly string[] = [
 ];
 
 /** System information capability probing reads (OS release, memory, host name). */
-export const SYS_INFO: readonly string[] = ["osRelease", "systemMemoryInfo", "hostname"];
+export const SYS_INFO: readonly string[] = ["osRelease", "systemMemoryInfo", "hostname", "cpus"];
 
 /** The miner executables a worker may start: the active-install slot of each miner type. */
 export const MINER_SLOTS: readonly string[] = [
@@ -76,16 +76,13 @@ export const MINER_SLOTS: readonly string[] = [
 
 const HOMES = ["{config}", "{data}"] as const;
 
-/** Read-only system files capability probing reads on Linux (CPU, memory, AMD GPUs). */
-export const PROBE_FILES: readonly string[] = ["/proc/cpuinfo", "/proc/meminfo", "/sys/class/drm"];
-
 /** What each flavour may do. Dual is the union of the other two. */
 export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourPermissions>> = {
   worker: {
     read: {
-      allow: [...HOMES, ...PROBE_FILES],
+      allow: HOMES,
       why:
-        "its config and data homes (identity, registry, miners dir); /proc and /sys files for capability probing",
+        "its config and data homes (identity, registry, miners dir); not /proc or /sys, which Deno grants only with --allow-all",
     },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {
@@ -102,8 +99,8 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
   },
   controller: {
     read: {
-      allow: [...HOMES, ...PROBE_FILES],
-      why: "its config and data homes; /proc and /sys files for capability probing",
+      allow: HOMES,
+      why: "its config and data homes",
     },
     write: { allow: HOMES, why: "its config and data homes only" },
     net: {
@@ -215,9 +212,7 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
       continue;
     }
     // /proc and /sys exist only on Linux.
-    const values = rule.allow.filter((v) => os === "linux" || !PROBE_FILES.includes(v)).flatMap((
-      v,
-    ) => (v === "{discover}" ? discoverTargets : [norm(v)]));
+    const values = rule.allow.flatMap((v) => (v === "{discover}" ? discoverTargets : [norm(v)]));
     if (kind === "read") values.push(...(layout.extraRead ?? []));
     if (kind === "run") {
       for (const name of layout.customMiners ?? []) {

@@ -5,6 +5,7 @@
  * be read is reported as unknown, never guessed. Exchanged in the handshake payload and in stats.
  * @module
  */
+import { cpus } from "node:os";
 import { type Capabilities } from "../identity/mod.ts";
 import { adapterFor, installedMiners } from "../miners/mod.ts";
 import type { NodePaths } from "../store/mod.ts";
@@ -122,13 +123,22 @@ export async function probeCapabilities(
       memFree = m.available / 1024;
     } catch { /* not permitted */ }
   }
+  // Deno gates /proc and /sys behind --allow-all (denoland/deno#25055): under a binary's
+  // permission set they are unreadable, so the model comes from node:os (`--allow-sys=cpus`) and
+  // the CPU flags and huge pages stay unknown (null).
+  let model = cpu.model;
+  if (!hasCpuinfo) {
+    try {
+      model = cpus()[0]?.model?.trim() || null;
+    } catch { /* not permitted */ }
+  }
   const miners = paths && !options.skipCommands
     ? (await installedMiners(paths, adapterFor)).map((m) => ({ type: m.type, version: m.version }))
     : [];
   return {
     os: Deno.build.os,
     arch: Deno.build.arch,
-    cpuModel: cpu.model?.slice(0, 128) ?? null,
+    cpuModel: model?.slice(0, 128) ?? null,
     cores: cpu.cores,
     threads: hasCpuinfo ? cpu.threads : (navigator.hardwareConcurrency || 1),
     aes: hasCpuinfo ? cpu.flags.has("aes") : null,

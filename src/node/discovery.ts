@@ -17,7 +17,8 @@
  * | 10     | 16   | node ID                                                 |
  * | 26     | 2    | CPU threads                                             |
  * | 28     | 4    | total RAM, MB                                           |
- * | 32     | 1    | flags: bit 0 AES, bit 1 AVX2, bit 2 huge pages available |
+ * | 32     | 1    | flags: bit 0 AES, bit 1 AVX2, bit 2 huge pages available, |
+ * |        |      | bit 3 CPU flags unknown, bit 4 huge pages unknown       |
  * | 33     | 1    | GPU count                                               |
  * @module
  */
@@ -48,12 +49,12 @@ export interface Beacon {
   threads: number;
   /** Total RAM in MB. */
   memTotalMB: number;
-  /** AES-NI. */
-  aes: boolean;
-  /** AVX2. */
-  avx2: boolean;
-  /** Huge pages available. */
-  hugePages: boolean;
+  /** AES-NI (null: unknown, e.g. /proc not readable under the node's permission set). */
+  aes: boolean | null;
+  /** AVX2 (null: unknown). */
+  avx2: boolean | null;
+  /** Huge pages available (null: unknown). */
+  hugePages: boolean | null;
   /** GPUs. */
   gpus: number;
 }
@@ -67,9 +68,9 @@ export function beaconOf(
     ...node,
     threads: caps?.threads ?? 0,
     memTotalMB: caps?.memTotalMB ?? 0,
-    aes: caps?.aes ?? false,
-    avx2: caps?.avx2 ?? false,
-    hugePages: (caps?.hugePagesFree ?? 0) > 0,
+    aes: caps?.aes ?? null,
+    avx2: caps?.avx2 ?? null,
+    hugePages: caps?.hugePagesFree == null ? null : caps.hugePagesFree > 0,
     gpus: caps?.gpus.length ?? 0,
   };
 }
@@ -86,7 +87,12 @@ export function encodeBeacon(b: Beacon): Uint8Array {
   for (let i = 0; i < 16; i++) out[10 + i] = parseInt(b.id.slice(i * 2, i * 2 + 2), 16);
   v.setUint16(26, Math.min(b.threads, 0xffff));
   v.setUint32(28, Math.min(b.memTotalMB, 0xffffffff));
-  v.setUint8(32, (b.aes ? 1 : 0) | (b.avx2 ? 2 : 0) | (b.hugePages ? 4 : 0));
+  const cpuUnknown = b.aes === null || b.avx2 === null;
+  v.setUint8(
+    32,
+    (b.aes ? 1 : 0) | (b.avx2 ? 2 : 0) | (b.hugePages ? 4 : 0) | (cpuUnknown ? 8 : 0) |
+      (b.hugePages === null ? 16 : 0),
+  );
   v.setUint8(33, Math.min(b.gpus, 255));
   return out;
 }
@@ -109,9 +115,9 @@ export function decodeBeacon(data: Uint8Array): Beacon | null {
     port,
     threads: v.getUint16(26),
     memTotalMB: v.getUint32(28),
-    aes: (flags & 1) !== 0,
-    avx2: (flags & 2) !== 0,
-    hugePages: (flags & 4) !== 0,
+    aes: flags & 8 ? null : (flags & 1) !== 0,
+    avx2: flags & 8 ? null : (flags & 2) !== 0,
+    hugePages: flags & 16 ? null : (flags & 4) !== 0,
     gpus: v.getUint8(33),
   };
 }

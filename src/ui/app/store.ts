@@ -8,6 +8,7 @@ import { api, ApiFailure, sse } from "./api.ts";
 import type {
   AuthView,
   DeployState,
+  DiscoveryView,
   FleetStatus,
   MinerStats,
   NodeInfo,
@@ -34,6 +35,8 @@ export interface State {
   fleet: FleetStatus | null;
   /** Deploys in progress or finished, by `peer/name`. */
   deploys: Record<string, DeployState>;
+  /** LAN discovery (null: not read yet; "off": the node runs without `--discover`). */
+  discovery: DiscoveryView | "off" | null;
 }
 
 /** A toast message. */
@@ -56,6 +59,7 @@ let state: State = {
   auth: null,
   fleet: null,
   deploys: {},
+  discovery: null,
 };
 let toasts: Toast[] = [];
 const listeners = new Set<() => void>();
@@ -118,6 +122,16 @@ export async function refreshPeers(): Promise<void> {
   set({ peers: p.peers, auth: a });
 }
 
+/** Re-reads the discovered nodes ("off" when the node runs without discovery). */
+export async function refreshDiscovery(): Promise<void> {
+  try {
+    set({ discovery: await api<DiscoveryView>("GET", "/peers/pending") });
+  } catch (err) {
+    if (err instanceof ApiFailure && err.code === "discovery_off") set({ discovery: "off" });
+    else throw err;
+  }
+}
+
 /** Re-reads local miners. */
 export async function refreshMiners(): Promise<void> {
   set({ miners: (await api<{ miners: MinerStats[] }>("GET", "/miners")).miners });
@@ -140,6 +154,7 @@ function apply(event: string, data: Record<string, unknown>): void {
         fleet: (data.fleet as FleetStatus | null) ?? state.fleet,
       });
       if (!data.fleet) refreshFleet().catch(() => {});
+      refreshDiscovery().catch(() => {});
       break;
     case "stats":
       set({ miners: data.miners as MinerStats[] });
@@ -170,6 +185,12 @@ function apply(event: string, data: Record<string, unknown>): void {
     case "peers":
       refreshPeers().catch(() => {});
       refreshFleet().catch(() => {});
+      break;
+    case "discovery":
+      refreshDiscovery().catch(() => {});
+      if (data.kind === "registered" || data.kind === "enrolled") {
+        toast(`${data.kind} ${String(data.id).slice(0, 12)} (${data.address ?? ""})`);
+      }
       break;
     case "dropped":
       // the node dropped events for this slow client: start again from a fresh snapshot

@@ -72,6 +72,33 @@ export interface AuthView {
   allow: { id: string; publicKey?: string; addedAt?: string }[];
 }
 
+/** A discovered node awaiting approval. */
+export interface PendingNode {
+  id: string;
+  role: "controller" | "worker" | "dual";
+  address: string;
+  threads: number;
+  memTotalMB: number;
+  aes: boolean | null;
+  avx2: boolean | null;
+  hugePages: boolean | null;
+  gpus: number;
+  firstSeen: string;
+  lastSeen: string;
+  enrolling: boolean;
+  lastError?: string;
+}
+
+/** `GET /peers/pending`. */
+export interface DiscoveryView {
+  pending: PendingNode[];
+  awaiting: { id: string; address: string; approvedAt: string; lastError?: string }[];
+  rejected: { id: string; at: string }[];
+  port: number;
+  broadcast: string[];
+  autoEnroll: boolean;
+}
+
 /** One worker in a fleet status. */
 export interface FleetNode {
   id: string;

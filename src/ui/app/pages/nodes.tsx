@@ -4,12 +4,190 @@
  * @module
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { ago, ms } from "../format.ts";
-import { attempt, refreshPeers, toast, useStore } from "../store.ts";
+import { attempt, refreshDiscovery, refreshPeers, toast, useStore } from "../store.ts";
 import { copyText, Dot, useAction } from "./common.tsx";
-import type { Capabilities } from "../types.ts";
+import type { Capabilities, PendingNode } from "../types.ts";
+
+interface ApproveResult {
+  id: string;
+  address: string;
+  outcome: "registered" | "awaiting" | "allowed";
+  name?: string;
+  reason?: string;
+}
+
+function approveToast(r: ApproveResult): void {
+  if (r.outcome === "registered") toast(`${r.name}: handshake proved its ID; registered`);
+  else if (r.outcome === "allowed") toast(`${r.id.slice(0, 12)} may now connect to this node`);
+  else {
+    toast(
+      `${r.id.slice(0, 12)} approved, waiting for its handshake: ${r.reason ?? "no answer"}`,
+      "error",
+    );
+  }
+}
+
+function hw(e: PendingNode): string {
+  const flags = [
+    e.aes ? "AES" : e.aes === null ? "CPU flags unknown" : "",
+    e.avx2 ? "AVX2" : "",
+    e.hugePages ? "huge pages" : "",
+  ].filter(Boolean).join(", ");
+  return `${e.threads}T · ${(e.memTotalMB / 1024).toFixed(0)} GB${
+    e.gpus ? ` · ${e.gpus} GPU` : ""
+  }${flags ? ` (${flags})` : ""}`;
+}
+
+/** Nodes heard on the LAN: never trusted until the operator approves them. */
+function Discovered() {
+  const s = useStore();
+  const after = () => Promise.all([refreshDiscovery(), refreshPeers()]);
+  const { busy, run } = useAction(after);
+  // Entries expire 15 s after their last beacon without an event: re-read while shown.
+  useEffect(() => {
+    refreshDiscovery().catch(() => {});
+    const t = setInterval(() => refreshDiscovery().catch(() => {}), 5000);
+    return () => clearInterval(t);
+  }, []);
+  const d = s.discovery;
+  if (d === null) return <div class="card muted">Loading…</div>;
+  if (d === "off") {
+    return (
+      <div class="card muted" data-testid="discovery-off">
+        Discovery is off on this node. Start it with <code>miner-cli node serve --discover</code>
+        {" "}
+        to list the nodes that announce themselves on the LAN.
+      </div>
+    );
+  }
+  const approve = (body: { ids: string[] } | { role: string }, key: string) =>
+    run(
+      key,
+      "Approve",
+      () => api<{ results: ApproveResult[] }>("POST", "/peers/pending/approve", body),
+    ).then((r) => r?.results.forEach(approveToast));
+  const roles = [...new Set(d.pending.map((e) => e.role))];
+  return (
+    <div class="card" data-testid="discovered">
+      <p class="muted">
+        Heard on UDP {d.port} (beacons to{" "}
+        {d.broadcast.join(", ")}). Nothing here is trusted: approving a node dials it and registers
+        it only once the Noise handshake proves its ID.
+        {d.autoEnroll && " Workers that prove the farm's join secret are enrolled automatically."}
+      </p>
+      {d.pending.length === 0
+        ? <p class="muted">No pending nodes.</p>
+        : (
+          <table data-testid="pending-table">
+            <thead>
+              <tr>
+                <th>ID</th>
+                <th>Role</th>
+                <th>Address</th>
+                <th>Hardware</th>
+                <th>Last beacon</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {d.pending.map((e) => (
+                <tr key={e.id} data-pending={e.id}>
+                  <td class="mono" title={e.id}>{e.id.slice(0, 12)}</td>
+                  <td>{e.role}</td>
+                  <td class="mono">{e.address}</td>
+                  <td>{hw(e)}</td>
+                  <td>
+                    {ago(e.lastSeen)}
+                    {e.enrolling && <div class="muted">enrolling…</div>}
+                    {e.lastError && <div class="field-error">{e.lastError}</div>}
+                  </td>
+                  <td>
+                    <div class="row">
+                      <button
+                        type="button"
+                        class="primary"
+                        disabled={busy !== null}
+                        onClick={() => approve({ ids: [e.id] }, e.id)}
+                      >
+                        {busy === e.id ? "Approving…" : "Approve"}
+                      </button>
+                      <button
+                        type="button"
+                        class="danger"
+                        disabled={busy !== null}
+                        onClick={() =>
+                          confirm(`Reject ${e.id.slice(0, 12)}? Its beacons will be ignored.`) &&
+                          run(
+                            `r-${e.id}`,
+                            "Reject",
+                            () => api("POST", "/peers/pending/reject", { ids: [e.id] }),
+                          )}
+                      >
+                        Reject
+                      </button>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      {roles.length > 0 && (
+        <div class="row">
+          {roles.map((r) => (
+            <button
+              key={r}
+              type="button"
+              disabled={busy !== null}
+              onClick={() => approve({ role: r }, `all-${r}`)}
+            >
+              Approve all {r}s ({d.pending.filter((e) => e.role === r).length})
+            </button>
+          ))}
+        </div>
+      )}
+      {d.awaiting.length > 0 && (
+        <>
+          <h3>Approved, waiting for a handshake</h3>
+          <ul data-testid="awaiting">
+            {d.awaiting.map((a) => (
+              <li key={a.id}>
+                <span class="mono">{a.id.slice(0, 12)}</span> at{" "}
+                <span class="mono">{a.address}</span>
+                {a.lastError && <span class="muted">: {a.lastError}</span>}. On that node, approve
+                this one; it is retried at every beacon.
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {d.rejected.length > 0 && (
+        <details>
+          <summary>{d.rejected.length} rejected</summary>
+          <ul>
+            {d.rejected.map((r) => (
+              <li key={r.id}>
+                <span class="mono">{r.id}</span>{" "}
+                <button
+                  type="button"
+                  disabled={busy !== null}
+                  onClick={() =>
+                    run(`u-${r.id}`, "Undo reject", () =>
+                      api("POST", "/peers/pending/unreject", { ids: [r.id] }))}
+                >
+                  Undo
+                </button>
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </div>
+  );
+}
 
 function Identity() {
   const s = useStore();
@@ -294,6 +472,8 @@ export function NodesPage(): JSX.Element {
             </tbody>
           </table>
         )}
+      <h2>Discovered on the LAN</h2>
+      <Discovered />
       <h2>Add a peer</h2>
       <AddPeer />
       <h2>Allowlist</h2>
