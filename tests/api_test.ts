@@ -228,6 +228,24 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       }
     });
 
+    await t.step("discovery: 409 when off, 400 per bad selection", async () => {
+      const off = await json("GET", "/peers/pending", undefined, 409);
+      assert.equal(off.error.code, "discovery_off");
+      assert.match(off.error.message, /node serve --discover/);
+      await fails("POST", "/peers/pending/approve", { ids: ["abcd1234"] }, 409, /--discover/);
+      await fails("POST", "/peers/pending/approve", {}, 400, /either ids or role/);
+      await fails(
+        "POST",
+        "/peers/pending/approve",
+        { ids: ["abcd1234"], role: "worker" },
+        400,
+        /either ids or role/,
+      );
+      await fails("POST", "/peers/pending/approve", { ids: ["not-hex!"] }, 400, /node ID/);
+      await fails("POST", "/peers/pending/reject", { role: "boss" }, 400, /role/);
+      await fails("POST", "/peers/pending/unreject", { ids: [] }, 400, /ids/);
+    });
+
     await t.step("auth: mode and allowlist", async () => {
       assert.equal((await json("GET", "/auth")).mode, "allowlist");
       assert.equal((await json("PUT", "/auth/mode", { mode: "open" })).mode, "open");
