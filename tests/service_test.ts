@@ -53,10 +53,29 @@ Deno.test({
         unit,
         new RegExp(`^ExecStart=.* --home ${home} node serve --listen :9091$`, "m"),
       );
+      // Discovery flags widen the net permission to exactly the discovery port and targets; a
+      // malformed serve flag is refused before any unit is written.
+      const disc = (await cliOk(home, [
+        ...["service", "install", "--print", "--", "--discover", "--discover-port", "12000"],
+        ...["--discover-broadcast", "10.1.2.255"],
+      ])).stdout;
+      assert.match(disc, / --unstable-net /);
+      assert.match(
+        disc,
+        /--allow-net=0\.0\.0\.0:9091,127\.0\.0\.1,0\.0\.0\.0:12000,10\.1\.2\.255:12000 /,
+      );
+      const bad = await cli(home, ["service", "install", "--print", "--", "--discover-prot", "1"]);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /Unknown option '--discover-prot'/);
       // From a source checkout the unit runs deno with the worker's permission set for this home.
       const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
       assert.ok(exec.includes(` --allow-run=${home}/data/miners/xmrig/current/xmrig,`), exec);
-      assert.ok(exec.includes(` --allow-net=0.0.0.0:9091,127.0.0.1 `), exec);
+      assert.ok(
+        exec.includes(
+          ` --allow-net=0.0.0.0:9091,127.0.0.1,0.0.0.0:10000,255.255.255.255:10000 `,
+        ),
+        exec,
+      );
       assert.ok(!/ --allow-(read|write|net|run) /.test(exec), exec);
       const verify = await new Deno.Command("systemd-analyze", {
         args: ["verify", file],

@@ -7,6 +7,7 @@ import { basename, join } from "node:path";
 import { type NodePaths, writeFileAtomic } from "../store/mod.ts";
 import { DASHBOARD_DIR } from "../ui/mod.ts";
 import { bool, parseCommandArgs, str, UsageError } from "./args.ts";
+import { SERVE_FLAGS } from "./node_commands.ts";
 import type { CliContext } from "./context.ts";
 import { NODE_RUNTIME_FLAGS } from "./run_flags.ts";
 import { type Flavour, listenPermission, permissionFlags } from "./permissions.ts";
@@ -83,18 +84,31 @@ WantedBy=${o.scope === "user" ? "default.target" : "multi-user.target"}
  * `deno run` with the permission set of the node's role, resolved for its homes and P2P address
  * (the same table `deno task compile` uses).
  */
+/** Every value of `--name V` / `--name=V` in `args`, in order. */
+function flagValues(args: string[], name: string): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (a === `--${name}` && i + 1 < args.length) out.push(args[i + 1]);
+    else if (a.startsWith(`--${name}=`)) out.push(a.slice(name.length + 3));
+  });
+  return out;
+}
+
 function selfCommand(role: Flavour, paths: NodePaths, serveArgs: string[]): string[] {
   const exe = Deno.execPath();
   if (!/^deno(\.exe)?$/.test(basename(exe))) return [exe];
   const main = new URL("../../main.ts", import.meta.url);
   if (main.protocol !== "file:") return [exe];
-  const li = serveArgs.findIndex((a) => a === "--listen" || a.startsWith("--listen="));
-  const listenArg = li < 0
-    ? undefined
-    : serveArgs[li].startsWith("--listen=")
-    ? serveArgs[li].slice(9)
-    : serveArgs[li + 1];
+  const listenArg = flagValues(serveArgs, "listen").at(-1);
   const listen = listenArg ? listenPermission(listenArg) : undefined;
+  const portArg = flagValues(serveArgs, "discover-port").at(-1);
+  if (portArg !== undefined && !/^\d{1,5}$/.test(portArg) || Number(portArg) > 65535) {
+    throw new UsageError(
+      `--discover-port must be a port number, got ${portArg}`,
+      "service install",
+    );
+  }
+  const discoverBroadcast = flagValues(serveArgs, "discover-broadcast");
   return [
     exe,
     "run",
@@ -103,6 +117,8 @@ function selfCommand(role: Flavour, paths: NodePaths, serveArgs: string[]): stri
       configDir: paths.configDir,
       dataDir: paths.dataDir,
       listen,
+      discoverPort: portArg === undefined ? undefined : Number(portArg),
+      discoverBroadcast: discoverBroadcast.length ? discoverBroadcast : undefined,
       extraRead: [DASHBOARD_DIR.replace(/[\/\\]$/, "")],
     }),
     decodeURIComponent(main.pathname),
@@ -159,6 +175,8 @@ export async function serviceInstall(ctx: CliContext, args: string[]): Promise<n
     );
   }
   const scope = scopeOf(p, cmd);
+  // The serve flags are checked now (unknown or malformed flags), not when the unit first starts.
+  parseCommandArgs("node serve", p.positionals, SERVE_FLAGS);
   const home = ctx.home ?? null;
   const info = JSON.parse(
     await Deno.readTextFile(ctx.paths.nodeJson).catch(() => {
