@@ -24,7 +24,7 @@ import {
   keyPairFromPrivate,
   KIND_CONTROL,
 } from "../src/transport/mod.ts";
-import { cli, cliOk, initNode, serve, type ServeHandle, tempHome } from "./helpers.ts";
+import { cli, cliOk, initNode, serve, type ServeHandle, tempHome, until } from "./helpers.ts";
 
 /** A few free UDP ports (bound then released). */
 function freeUdpPorts(n: number): number[] {
@@ -188,7 +188,14 @@ Deno.test("discovery: pending until approved, approval pins the key after the ha
     // Online/offline transitions land in the audit log with their time.
     await rig.stop();
     await ctl.waitForLog(`peer_offline peer=${w.id}`);
-    const audit = await new AuditLog(auditLogPath(resolvePaths({ home: cHome }))).read();
+    // The audit record is appended right after the log line.
+    const log = new AuditLog(auditLogPath(resolvePaths({ home: cHome })));
+    await until(
+      async () => (await log.read()).some((a) => a.action === "peer_offline"),
+      "peer_offline in the audit log",
+      5_000,
+    );
+    const audit = await log.read();
     const actions = audit.filter((a) => a.peer === w.id).map((a) => a.action);
     for (const a of ["reject", "approve", "register", "peer_online", "peer_offline"]) {
       assert.ok(actions.includes(a), `${a} in ${actions}`);
