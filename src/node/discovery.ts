@@ -70,7 +70,9 @@ export function beaconOf(
     memTotalMB: caps?.memTotalMB ?? 0,
     aes: caps?.aes ?? null,
     avx2: caps?.avx2 ?? null,
-    hugePages: caps?.hugePagesFree == null ? null : caps.hugePagesFree > 0,
+    hugePages: caps?.hugePagesFree === null || caps?.hugePagesFree === undefined
+      ? null
+      : caps.hugePagesFree > 0,
     gpus: caps?.gpus.length ?? 0,
   };
 }
