@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
-import { cliOk, initNode, ROOT, serve } from "./helpers.ts";
+import { cliOk, discoverFlags, freeUdpPorts, initNode, ROOT, serve } from "./helpers.ts";
 import { startFleet } from "./fleet_fixture.ts";
 
 // Functions passed to page.waitForFunction run in the page (CSP forbids string evaluation).
@@ -39,22 +39,8 @@ Deno.test({
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     // The controller runs discovery on loopback ports (a test never broadcasts on the host's
     // network): it listens on `udp[0]` and beacons to `udp[1]`, where the third worker listens.
-    const socks = [0, 1].map(() =>
-      Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" })
-    );
-    const udp = socks.map((s) => (s.addr as Deno.NetAddr).port);
-    for (const s of socks) s.close();
-    const fleet = await startFleet({
-      controllerFlags: [
-        "--discover",
-        "--discover-port",
-        String(udp[0]),
-        "--discover-broadcast",
-        `127.0.0.1:${udp[1]}`,
-        "--discover-interval",
-        "500ms",
-      ],
-    });
+    const udp = freeUdpPorts(2);
+    const fleet = await startFleet({ controllerFlags: discoverFlags(udp[0], [udp[1]]) });
     const origin = new URL(fleet.api).origin;
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -159,15 +145,7 @@ Deno.test({
       const h = `${fleet.root}/w3`;
       const w3info = await initNode(h, "rig-3", "worker");
       await cliOk(h, ["peer", "allow", fleet.id]);
-      const w3 = await serve(h, [
-        "--discover",
-        "--discover-port",
-        String(udp[1]),
-        "--discover-broadcast",
-        `127.0.0.1:${udp[0]}`,
-        "--discover-interval",
-        "500ms",
-      ]);
+      const w3 = await serve(h, discoverFlags(udp[1], [udp[0]]));
       try {
         await page.click("nav.side >> text=Nodes");
         const row = page.locator(`tr[data-pending="${w3info.id}"]`);

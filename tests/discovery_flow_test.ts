@@ -24,30 +24,17 @@ import {
   keyPairFromPrivate,
   KIND_CONTROL,
 } from "../src/transport/mod.ts";
-import { cli, cliOk, initNode, serve, type ServeHandle, tempHome, until } from "./helpers.ts";
-
-/** A few free UDP ports (bound then released). */
-function freeUdpPorts(n: number): number[] {
-  const socks = Array.from(
-    { length: n },
-    () => Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" }),
-  );
-  const ports = socks.map((s) => (s.addr as Deno.NetAddr).port);
-  for (const s of socks) s.close();
-  return ports;
-}
-
-/** `node serve` flags for discovery on loopback: listen on `port`, beacon to the others. */
-function discoverFlags(port: number, others: number[]): string[] {
-  return [
-    "--discover",
-    "--discover-port",
-    String(port),
-    "--discover-interval",
-    "300ms",
-    ...others.flatMap((o) => ["--discover-broadcast", `127.0.0.1:${o}`]),
-  ];
-}
+import {
+  cli,
+  cliOk,
+  discoverFlags,
+  freeUdpPorts,
+  initNode,
+  serve,
+  type ServeHandle,
+  tempHome,
+  until,
+} from "./helpers.ts";
 
 interface PendingDoc {
   pending: { id: string; role: string; address: string; lastError?: string }[];

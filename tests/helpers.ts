@@ -316,3 +316,29 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `n` distinct free UDP ports on loopback (bound together, then released). */
+export function freeUdpPorts(n: number): number[] {
+  const socks = Array.from(
+    { length: n },
+    () => Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" }),
+  );
+  const ports = socks.map((s) => (s.addr as Deno.NetAddr).port);
+  for (const s of socks) s.close();
+  return ports;
+}
+
+/**
+ * `node serve` flags for discovery on loopback: listen on UDP `port` and beacon every 300 ms to
+ * each of `others` on 127.0.0.1 (a test never broadcasts on the host's real network).
+ */
+export function discoverFlags(port: number, others: number[]): string[] {
+  return [
+    "--discover",
+    "--discover-port",
+    String(port),
+    "--discover-interval",
+    "300ms",
+    ...others.flatMap((o) => ["--discover-broadcast", `127.0.0.1:${o}`]),
+  ];
+}

@@ -21,7 +21,16 @@ import {
 import { decodeBeacon } from "../src/node/mod.ts";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
-import { cli, type CliResult, ROOT, serve, type ServeHandle, tempHome, until } from "./helpers.ts";
+import {
+  cli,
+  type CliResult,
+  freeUdpPorts,
+  ROOT,
+  serve,
+  type ServeHandle,
+  tempHome,
+  until,
+} from "./helpers.ts";
 
 const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
 
@@ -156,9 +165,7 @@ Deno.test("permissions: worker flavour beacons on its discovery port and no othe
   // The test listens on a loopback port standing in for the broadcast address (a test never
   // broadcasts on the host's real network).
   const inbox = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-  const probe = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+  const [port] = freeUdpPorts(1);
   const target = `127.0.0.1:${(inbox.addr as Deno.NetAddr).port}`;
   const w = node("worker", join(root, "w"), { discoverPort: port, discoverBroadcast: [target] });
   let srv: ServeHandle | undefined;
