@@ -386,11 +386,9 @@ export async function runDaemon(
       apiPort: daemon.api?.port ?? null,
       metrics: daemon.metricsUrl,
       discovery: daemon.discovery
-        ? {
-          port: daemon.discovery.port,
-          broadcast: daemon.discovery.state().broadcast,
-          autoEnroll: daemon.discovery.state().autoEnroll,
-        }
+        ? (({ port, broadcast, autoEnroll }) => ({ port, broadcast, autoEnroll }))(
+          daemon.discovery.state(),
+        )
         : null,
       ...extra,
     }));
