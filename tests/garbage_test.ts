@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 // @ts-types="npm:@types/ws@8.18.1"
 import WebSocket from "ws";
-import { cliOk, initNode, serve, type ServeHandle, tempHome } from "./helpers.ts";
+import { cliOk, initNode, serve, type ServeHandle, tempHome, within } from "./helpers.ts";
 import { loadIdentity, nodeIdFromPublicKey } from "../src/identity/mod.ts";
 import {
   createMessage,
@@ -41,20 +41,6 @@ function randomBytes(n: number): Uint8Array<ArrayBuffer> {
     crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
   }
   return out;
-}
-
-/** Rejects when `promise` has not settled in time, so a missing event fails instead of hanging. */
-function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** A raw `npm:ws` connection plus the transport's FrameSocket view of it. */

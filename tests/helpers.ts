@@ -342,3 +342,17 @@ export function discoverFlags(port: number, others: number[]): string[] {
     ...others.flatMap((o) => ["--discover-broadcast", `127.0.0.1:${o}`]),
   ];
 }
+
+/** Rejects when `promise` has not settled within `ms`, so a missing event fails instead of hanging. */
+export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

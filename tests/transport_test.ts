@@ -23,6 +23,7 @@ import {
   SOFTWARE_VERSION,
 } from "../src/protocol/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
+import { within } from "./helpers.ts";
 import {
   backoffDelay,
   ChannelError,
@@ -125,20 +126,6 @@ function addr(server: TransportServer): string {
   return `127.0.0.1:${server.port}`;
 }
 
-/** Rejects when `promise` has not settled within `ms` (so a missing event fails, not hangs). */
-function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The next session `node` reports from now on (sessions already open count first; listeners
  * cannot be removed, so later calls of an old listener are ignored).
@@ -163,6 +150,7 @@ function sessionClosed(s: PeerSession): Promise<{ reason: string; error: Channel
   return within(
     new Promise((resolve) => s.onClose((reason, error) => resolve({ reason, error }))),
     `session with ${s.peer.name} to close`,
+    5000,
   );
 }
 
@@ -184,7 +172,7 @@ function tap(inner: FrameSocket): Tap {
     inner,
     sent: [],
     received: [],
-    closed: () => within(closed, "the socket to close"),
+    closed: () => within(closed, "the socket to close", 5000),
     socket: {
       send(frame) {
         t.sent.push(frame);
@@ -301,7 +289,11 @@ function sendJson(channel: SecureChannel, value: unknown, body?: Uint8Array): vo
 }
 
 function closedCode(socket: FrameSocket): Promise<number> {
-  return within(new Promise((resolve) => socket.onclose = (code) => resolve(code)), "socket close");
+  return within(
+    new Promise((resolve) => socket.onclose = (code) => resolve(code)),
+    "socket close",
+    5000,
+  );
 }
 
 /** Yields one macrotask so event dispatch that is already running completes. */
@@ -526,7 +518,7 @@ Deno.test("keepalive: a peer that answers pings stays connected past the timeout
       session.onClose((reason) => reject(new Error(`dropped after ${pings} pings: ${reason}`)));
     });
     // ≥ 700 ms of keepalive, well beyond the 300 ms timeout
-    await within(enough, "8 keepalive pings");
+    await within(enough, "8 keepalive pings", 5000);
     assert.equal(session.isClosed, false);
     assert.equal(server.sessions().length, 1);
   } finally {
