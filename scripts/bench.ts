@@ -23,11 +23,8 @@
  *          [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
-// @ts-types="npm:@types/ws@8.18.1"
-import WebSocket from "ws";
 import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
-import { MeshNode } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 
@@ -44,28 +41,18 @@ const SECONDS = Number(values.seconds ?? 3);
 const results: Record<string, unknown> = {};
 const log = (s: string) => console.error(s);
 
-async function timed(
-  seconds: number,
-  concurrency: number,
-  op: () => Promise<void>,
-): Promise<number> {
-  let count = 0;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end) {
-      await op();
-      count++;
-    }
-  }));
-  return count / ((performance.now() - t0) / 1000);
-}
-
 async function startBenchServer(
   home: string,
 ): Promise<{ port: number; stop: () => Promise<void> }> {
   const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./bench_server.ts", import.meta.url).pathname, "--home", home],
+    args: [
+      "run",
+      "-A",
+      ...NODE_RUNTIME_FLAGS, // as `node serve` runs
+      new URL("./bench_server.ts", import.meta.url).pathname,
+      "--home",
+      home,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -90,66 +77,35 @@ async function startBenchServer(
 async function benchMesh(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-" });
   const server = await startBenchServer(`${root}/server`);
-  const paths = resolvePaths({ home: `${root}/client` });
-  await initIdentity(paths, { name: "bench-client", role: "controller" });
-  const node = await MeshNode.open(paths, { keepalive: false, limits: { ratePerSecond: 0 } });
-  const address = `127.0.0.1:${server.port}`;
   try {
     log(`mesh: server pid on port ${server.port}; ${SECONDS}s per measurement`);
-    // warm up JIT on both sides
-    for (let i = 0; i < 50; i++) (await node.dial(address)).close("bench");
-    const hs = await timed(SECONDS, 16, async () => {
-      (await node.dial(address)).close("bench");
-    });
-    log(`  handshakes/s (connect + Noise XX + ack, 16 in parallel): ${hs.toFixed(0)}`);
-    const session = await node.dial(address);
-    const raw = new WebSocket(`ws://${address}/raw`, { perMessageDeflate: false });
-    raw.binaryType = "arraybuffer";
-    await new Promise((r, j) => (raw.once("open", r), raw.once("error", j)));
-    let rawWaiter: (() => void) | null = null;
-    raw.on("message", () => rawWaiter?.());
-    const rawRtt = (payload: Uint8Array) =>
-      new Promise<void>((resolve) => {
-        rawWaiter = resolve;
-        raw.send(payload);
-      });
-    const sizes = [256, 4096, 65536];
-    const rows = [];
-    for (const size of sizes) {
-      const body = crypto.getRandomValues(new Uint8Array(size));
-      for (let i = 0; i < 300; i++) {
-        await session.ping(5000, body);
-        await rawRtt(body);
-      }
-      // Alternate short slices so both sides see the same machine conditions.
-      let enc = 0;
-      let rawRate = 0;
-      const slices = 6;
-      for (let i = 0; i < slices; i++) {
-        enc += await timed(SECONDS / slices, 1, async () => void await session.ping(5000, body));
-        rawRate += await timed(SECONDS / slices, 1, () => rawRtt(body));
-      }
-      enc /= slices;
-      rawRate /= slices;
-      rows.push({
-        size,
-        encrypted: Math.round(enc),
-        raw: Math.round(rawRate),
-        ratio: Number((enc / rawRate).toFixed(2)),
-      });
-      log(
-        `  ${String(size).padStart(6)} B: encrypted ${enc.toFixed(0)} rt/s, raw ${
-          rawRate.toFixed(0)
-        } rt/s, ratio ${(enc / rawRate).toFixed(2)}`,
-      );
-    }
-    raw.close();
-    session.close("bench done");
-    results.mesh = { handshakesPerSecond: Math.round(hs), roundTrips: rows };
-    const ok = hs >= 500 && rows.every((r) => r.ratio >= 0.5 && r.encrypted >= 1000);
+    // The client is its own process too, with the node's runtime flags (as a CLI command).
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ...NODE_RUNTIME_FLAGS,
+        new URL("./bench_mesh_client.ts", import.meta.url).pathname,
+        "--home",
+        `${root}/client`,
+        "--address",
+        `127.0.0.1:${server.port}`,
+        "--seconds",
+        String(SECONDS),
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!out.success) throw new Error("the mesh bench client failed");
+    const mesh: {
+      handshakesPerSecond: number;
+      roundTrips: { size: number; encrypted: number; raw: number; ratio: number }[];
+    } = JSON.parse(new TextDecoder().decode(out.stdout));
+    results.mesh = mesh;
+    const ok = mesh.handshakesPerSecond >= 500 &&
+      mesh.roundTrips.every((r) => r.ratio >= 0.5 && r.encrypted >= 1000);
     log(`  targets (>= 500 handshakes/s, ratio >= 0.5, >= 1000 rt/s): ${ok ? "met" : "NOT met"}`);
   } finally {
-    await node.close();
     await server.stop();
     await Deno.remove(root, { recursive: true });
   }
