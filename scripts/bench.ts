@@ -23,6 +23,7 @@
  *          [--supervise-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
+import type { MeshBenchResult } from "./bench_mesh_client.ts";
 import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
@@ -97,10 +98,7 @@ async function benchMesh(): Promise<void> {
       stderr: "inherit",
     }).output();
     if (!out.success) throw new Error("the mesh bench client failed");
-    const mesh: {
-      handshakesPerSecond: number;
-      roundTrips: { size: number; encrypted: number; raw: number; ratio: number }[];
-    } = JSON.parse(new TextDecoder().decode(out.stdout));
+    const mesh: MeshBenchResult = JSON.parse(new TextDecoder().decode(out.stdout));
     results.mesh = mesh;
     const ok = mesh.handshakesPerSecond >= 500 &&
       mesh.roundTrips.every((r) => r.ratio >= 0.5 && r.encrypted >= 1000);

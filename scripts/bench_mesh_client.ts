@@ -51,11 +51,23 @@ async function timed(
 }
 
 /** One row of the round-trip table. */
-interface RoundTripRow {
+export interface RoundTripRow {
+  /** Payload bytes. */
   size: number;
+  /** Encrypted round trips per second. */
   encrypted: number;
+  /** Raw WebSocket round trips per second. */
   raw: number;
+  /** encrypted / raw. */
   ratio: number;
+}
+
+/** What the client prints on stdout. */
+export interface MeshBenchResult {
+  /** Noise XX handshakes per second (16 in parallel). */
+  handshakesPerSecond: number;
+  /** One row per payload size. */
+  roundTrips: RoundTripRow[];
 }
 
 const paths = resolvePaths({ home: values.home });
@@ -119,4 +131,5 @@ const hs = await timed(SECONDS, 16, async () => {
 log(`  handshakes/s (connect + Noise XX + ack, 16 in parallel): ${hs.toFixed(0)}`);
 raw.close();
 await node.close();
-console.log(JSON.stringify({ handshakesPerSecond: Math.round(hs), roundTrips: rows }));
+const result: MeshBenchResult = { handshakesPerSecond: Math.round(hs), roundTrips: rows };
+console.log(JSON.stringify(result));

@@ -3,7 +3,7 @@
  * on the same `Deno.serve` instance, so encrypted and raw round trips share the server.
  * Prints `{"port": N}` on stdout when ready.
  *
- * usage: deno run -A scripts/bench_server.ts --home DIR
+ * usage: deno run -A <NODE_RUNTIME_FLAGS> scripts/bench_server.ts --home DIR
  */
 import { parseArgs } from "node:util";
 import { initIdentity } from "../src/identity/mod.ts";
