@@ -104,12 +104,7 @@ export async function requestPeer<T extends MessageType>(
     mesh.recordOutcome(peer.id, "success", performance.now() - t0);
     return res;
   } catch (err) {
-    mesh.recordOutcome(
-      peer.id,
-      err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
-        ? "timeout"
-        : "failure",
-    );
+    mesh.recordFailure(peer.id, err);
     throw err;
   } finally {
     conn?.release("request done");

@@ -56,7 +56,7 @@ import {
   redeemPairCode,
   verifyJoinProof,
 } from "./pairing.ts";
-import { type KeepaliveOptions, PeerSession, RemoteError, RequestTimeoutError } from "./session.ts";
+import { type KeepaliveOptions, PeerSession, RequestTimeoutError } from "./session.ts";
 
 /** The remote node refused our connection (handshake_ack accepted:false). */
 export class PeerRefusedError extends Error {
@@ -615,13 +615,14 @@ export class MeshNode {
     this.registry.recordOutcome(peerId, outcome, rttMs === undefined ? {} : { rttMs });
   }
 
-  /** Classifies an error from a request into an outcome. */
-  static outcomeOf(err: unknown): RequestOutcome {
-    return err instanceof RequestTimeoutError
-      ? "timeout"
-      : err instanceof RemoteError || err
-      ? "failure"
-      : "success";
+  /**
+   * Records a failed connection or request: a timeout (a request deadline, or a dial or handshake
+   * that timed out) scores as `timeout`, anything else as `failure`.
+   */
+  recordFailure(peerId: string, err: unknown): void {
+    const timedOut = err instanceof RequestTimeoutError ||
+      (err instanceof Error && /timed out/.test(err.message));
+    this.recordOutcome(peerId, timedOut ? "timeout" : "failure");
   }
 
   /** Great-circle distance from this node to a location, when both are known. */

@@ -185,12 +185,7 @@ export async function pingPeer(
   try {
     conn = await sessionFor(mesh, peer, timeoutMs, { ca: options.ca });
   } catch (err) {
-    mesh.recordOutcome(
-      peer.id,
-      err instanceof RequestTimeoutError || /timed out/.test((err as Error).message)
-        ? "timeout"
-        : "failure",
-    );
+    mesh.recordFailure(peer.id, err);
     throw err;
   }
   const session = conn.session;
