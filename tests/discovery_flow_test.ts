@@ -21,6 +21,7 @@ import { PROLOGUE } from "../src/protocol/mod.ts";
 import {
   dialSocket,
   initiateChannel,
+  joinParts,
   keyPairFromPrivate,
   KIND_CONTROL,
 } from "../src/transport/mod.ts";
@@ -330,8 +331,9 @@ Deno.test("discovery: join secret enrolls workers that prove it; a wrong secret 
             },
           })
         ).then((ch) => {
-          ch.setHandler((kind, data) =>
-            kind === KIND_CONTROL && resolve(JSON.parse(new TextDecoder().decode(data)))
+          ch.setHandler((kind, parts) =>
+            kind === KIND_CONTROL &&
+            resolve(JSON.parse(new TextDecoder().decode(joinParts(parts))))
           );
           ch.closed.then(() => reject(new Error("closed without handshake_ack")));
         }, reject);

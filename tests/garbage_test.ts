@@ -23,6 +23,7 @@ import {
   generateKeyPair,
   HandshakeState,
   initiateChannel,
+  joinParts,
   type KeyPair,
   keyPairFromPrivate,
   KIND_CONTROL,
@@ -74,10 +75,11 @@ async function openRaw(url: string): Promise<RawSocket> {
   const inner = adaptWebSocket(ws as unknown as WebSocketLike, new URL(url).host);
   const raw: RawSocket = { ws, socket: inner, frames: [], sent: [], closed };
   inner.onframe = (f) => void raw.frames.push(f);
-  // record what the channel sends, so frames can be replayed
+  // record what the channel sends, so frames can be replayed (a copy: the channel reuses its
+  // frame buffer once the socket no longer holds it)
   const send = inner.send.bind(inner);
   inner.send = (f) => {
-    raw.sent.push(f);
+    raw.sent.push(f.slice());
     send(f);
   };
   return raw;
@@ -125,7 +127,8 @@ async function handshake(
   });
   const messages: Message[] = [];
   const waiters: { pred: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-  channel.setHandler((kind, data) => {
+  channel.setHandler((kind, parts) => {
+    const data = joinParts(parts);
     let m: Message;
     if (kind === KIND_CONTROL) m = JSON.parse(decoder.decode(data));
     else if (kind === KIND_CONTROL_BODY) {

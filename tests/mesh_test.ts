@@ -9,6 +9,7 @@ import { resolvePaths } from "../src/store/mod.ts";
 import {
   dialSocket,
   initiateChannel,
+  joinParts,
   keyPairFromPrivate,
   KIND_CONTROL,
 } from "../src/transport/mod.ts";
@@ -87,8 +88,8 @@ Deno.test("controller adds and pings an allowing worker; strangers and impostors
             }),
           ),
       }).then((ch) => {
-        ch.setHandler((kind, data) =>
-          kind === KIND_CONTROL && resolve(new TextDecoder().decode(data))
+        ch.setHandler((kind, parts) =>
+          kind === KIND_CONTROL && resolve(new TextDecoder().decode(joinParts(parts)))
         );
         ch.closed.then(() => reject(new Error("closed without handshake_ack")));
       }, reject);

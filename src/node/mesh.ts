@@ -39,6 +39,7 @@ import {
   dialSocket,
   type FrameSocket,
   initiateChannel,
+  joinParts,
   type KeyPair,
   keyPairFromPrivate,
   KIND_CONTROL,
@@ -572,10 +573,10 @@ export class MeshNode {
         clearTimeout(timer);
         reject(err ?? new ChannelError("closed", "closed before handshake_ack"));
       });
-      channel.setHandler((_kind, data) => {
+      channel.setHandler((_kind, parts) => {
         channel.clearHandler();
         clearTimeout(timer);
-        const parsed = parseMessage(decoder.decode(data));
+        const parsed = parseMessage(decoder.decode(joinParts(parts)));
         if (
           !parsed.ok || parsed.message.type !== "handshake_ack" ||
           parsed.message.from !== info!.payload.id

@@ -15,6 +15,7 @@ import {
 } from "../protocol/mod.ts";
 import {
   type ChannelError,
+  joinParts,
   KIND_CONTROL,
   KIND_CONTROL_BODY,
   KIND_DATA,
@@ -173,7 +174,7 @@ export class PeerSession {
     type: T,
     payload: PayloadOf<T>,
     replyTo?: string,
-    body?: Uint8Array,
+    body?: Uint8Array | readonly Uint8Array[],
   ): Message<T> {
     const msg = createMessage(type, payload, {
       from: this.#opts.localId,
@@ -189,7 +190,11 @@ export class PeerSession {
     if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
     const { written } = textEncoder.encodeInto(json, scratch.subarray(4));
     new DataView(scratch.buffer).setUint32(0, written);
-    this.#channel.sendParts([scratch.subarray(0, 4 + written), body], KIND_CONTROL_BODY);
+    const head = scratch.subarray(0, 4 + written);
+    this.#channel.sendParts(
+      body instanceof Uint8Array ? [head, body] : [head, ...body],
+      KIND_CONTROL_BODY,
+    );
     return msg;
   }
 
@@ -198,7 +203,7 @@ export class PeerSession {
     request: Message,
     type: T,
     payload: PayloadOf<T>,
-    body?: Uint8Array,
+    body?: Uint8Array | readonly Uint8Array[],
   ): void {
     if (this.isClosed) return;
     this.send(type, payload, request.id, body);
@@ -324,7 +329,9 @@ export class PeerSession {
     if (res.type !== "pong") {
       throw new RemoteError("invalid_message", `expected pong, got ${res.type}`);
     }
-    if ((res.body?.length ?? 0) !== (body?.length ?? 0)) {
+    let echoed = 0;
+    for (const p of res.body ?? []) echoed += p.length;
+    if (echoed !== (body?.length ?? 0)) {
       throw new RemoteError("invalid_message", "pong body differs from the ping body");
     }
     return performance.now() - t0;
@@ -339,22 +346,30 @@ export class PeerSession {
     });
   }
 
-  #onData(kind: number, data: Uint8Array): void {
+  #onData(kind: number, parts: readonly Uint8Array[]): void {
     this.#lastRx = Date.now();
     let parsed;
-    if (kind === KIND_CONTROL) parsed = parseMessage(decoder.decode(data));
+    if (kind === KIND_CONTROL) parsed = parseMessage(decoder.decode(joinParts(parts)));
     else if (kind === KIND_CONTROL_BODY) {
-      const len = data.length >= 4
-        ? new DataView(data.buffer, data.byteOffset, 4).getUint32(0)
-        : -1;
-      if (len < 0 || 4 + len > data.length) {
+      // `[u32 JSON length][JSON][body]`: the sender starts with the JSON, so it sits in the first
+      // fragment but for JSON too large for one; the body stays in the fragments it came in.
+      let head = parts[0];
+      let rest = parts.slice(1);
+      let len = head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0) : -1;
+      if (len < 0 || 4 + len > head.length) {
+        head = joinParts(parts);
+        rest = [];
+        len = head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0) : -1;
+      }
+      if (len < 0 || 4 + len > head.length) {
         this.#violation("malformed message body framing");
         this.replyError({}, "invalid_message", "malformed message body framing");
         return;
       }
-      parsed = parseMessage(decoder.decode(data.subarray(4, 4 + len)), data.subarray(4 + len));
+      const body = [head.subarray(4 + len), ...rest].filter((p) => p.length > 0);
+      parsed = parseMessage(decoder.decode(head.subarray(4, 4 + len)), body);
     } else {
-      this.#onStreamData(data);
+      this.#onStreamData(parts);
       return;
     }
     if (!parsed.ok) {
@@ -414,16 +429,27 @@ export class PeerSession {
     }
   }
 
-  #onStreamData(data: Uint8Array): void {
-    if (data.length < 16) {
+  #onStreamData(parts: readonly Uint8Array[]): void {
+    // `[16-byte stream tag][data]`; the data goes to the sink fragment by fragment.
+    let first = parts[0];
+    let rest = parts.slice(1);
+    if (first.length < 16) {
+      first = joinParts(parts);
+      rest = [];
+    }
+    if (first.length < 16) {
       this.#violation("data frame without a stream tag");
       return;
     }
     let key = "";
-    for (let i = 0; i < 16; i++) key += data[i].toString(16).padStart(2, "0");
+    for (let i = 0; i < 16; i++) key += first[i].toString(16).padStart(2, "0");
     const sink = this.#dataSinks.get(key);
-    if (sink) sink(data.subarray(16));
-    else if (!this.#endedSinks.has(key)) this.#violation("data frame for no open stream");
+    if (!sink) {
+      if (!this.#endedSinks.has(key)) this.#violation("data frame for no open stream");
+      return;
+    }
+    if (first.length > 16) sink(first.subarray(16));
+    for (const p of rest) if (p.length > 0) sink(p);
   }
 
   /** When the last frame arrived from the peer (ms since epoch): heartbeats included. */

@@ -165,8 +165,11 @@ export interface Message<T extends MessageType = MessageType> {
   payload: PayloadOf<T>;
   /** ID of the request this answers. */
   replyTo?: string;
-  /** Binary body carried beside the JSON envelope (only for {@link BODY_TYPES}). */
-  body?: Uint8Array;
+  /**
+   * Binary body carried beside the JSON envelope (only for {@link BODY_TYPES}), as the fragments
+   * it arrived in: a 64 KiB body spans two Noise messages, and joining them would cost a copy.
+   */
+  body?: readonly Uint8Array[];
 }
 
 /** Options for {@link createMessage}. */
@@ -208,7 +211,7 @@ function describe(error: z.ZodError): string {
 }
 
 /** Parses and validates one message (envelope and payload) from its JSON text and optional body. */
-export function parseMessage(text: string, body?: Uint8Array): ParseResult {
+export function parseMessage(text: string, body?: readonly Uint8Array[]): ParseResult {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -33,6 +33,17 @@ const FIN = 1;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 let scratch = new Uint8Array(64 * 1024);
+/**
+ * The buffer frames are sealed into, shared by all channels (sealing and sending are
+ * synchronous). A socket that may still hold it after `send()` keeps it, and the next frame gets
+ * a new one: see {@link SecureChannel.sendParts}.
+ */
+let frameBuffer: Uint8Array | null = null;
+
+/** One buffer holding `parts` (the only part itself when there is one). */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? parts[0] : concat(...parts);
+}
 
 /** Limits applied to one channel. */
 export interface ChannelLimits {
@@ -136,8 +147,11 @@ class FrameQueue {
   }
 }
 
-/** Handles for a channel's events. */
-export type MessageHandler = (kind: number, data: Uint8Array) => void;
+/**
+ * Receives each application message: its kind and its bytes as the decrypted fragments it
+ * arrived in (one for most messages; {@link joinParts} makes one buffer of several).
+ */
+export type MessageHandler = (kind: number, parts: readonly Uint8Array[]) => void;
 
 /** An established Noise channel. */
 export class SecureChannel {
@@ -149,7 +163,7 @@ export class SecureChannel {
   #partBytes = 0;
   #partKind = 0;
   #handler: MessageHandler | null = null;
-  #buffered: [number, Uint8Array][] = [];
+  #buffered: [number, Uint8Array[]][] = [];
   #closed = false;
   #closeHandlers: ((err: ChannelError | null) => void)[] = [];
   /** Resolves when the channel closes, with the error that closed it (or null). */
@@ -221,7 +235,10 @@ export class SecureChannel {
     this.sendParts([data], kind);
   }
 
-  /** Sends the concatenation of `parts` as one application message, without copying it together. */
+  /**
+   * Sends the concatenation of `parts` as one application message, without copying it together.
+   * The parts may be reused as soon as this returns.
+   */
   sendParts(parts: readonly Uint8Array[], kind: number = KIND_CONTROL): void {
     if (this.#closed) throw new ChannelError("closed", "channel is closed");
     let total = 0;
@@ -245,7 +262,12 @@ export class SecureChannel {
           po = 0;
         }
       }
-      this.#socket.send(this.#ciphers.send.encryptPartsWithAd(EMPTY, frame));
+      // Seal into the shared frame buffer rather than a new 64 KiB one per frame (allocating
+      // and zeroing it costs as much as a third of the encryption). The socket either copies
+      // the frame or, if something is still queued (it may hold the buffer), keeps it.
+      const buffer = frameBuffer ??= new Uint8Array(MAX_NOISE_MESSAGE);
+      this.#socket.send(this.#ciphers.send.encryptPartsWithAd(EMPTY, frame, { into: buffer }));
+      if (!this.#socket.copiesOnSend && this.#socket.bufferedAmount > 0) frameBuffer = null;
     } while (sent < total);
   }
 
@@ -294,14 +316,15 @@ export class SecureChannel {
     }
     this.#parts.push(pt.subarray(2));
     if ((pt[1] & FIN) === 0) return;
-    const data = this.#parts.length === 1 ? this.#parts[0] : concat(...this.#parts);
+    // Handed over as fragments: joining 64 KiB ones would cost a new buffer and a copy each.
+    const parts = this.#parts;
     this.#parts = [];
     this.#partBytes = 0;
     if (kind !== KIND_DATA && !this.#bucket.take()) {
       return this.#fail(new ChannelError("rate_limited", "message rate limit exceeded"));
     }
-    if (this.#handler) this.#handler(kind, data);
-    else this.#buffered.push([kind, data]);
+    if (this.#handler) this.#handler(kind, parts);
+    else this.#buffered.push([kind, parts]);
   }
 
   #fail(err: ChannelError): void {

@@ -83,7 +83,9 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       const u = new URL(url);
       // "nodebuffer" hands frames over without the copy "arraybuffer" makes.
       resolve(
-        adaptWebSocket(ws as unknown as WebSocketLike, `${u.hostname}:${u.port}`, "nodebuffer"),
+        adaptWebSocket(ws as unknown as WebSocketLike, `${u.hostname}:${u.port}`, {
+          binaryType: "nodebuffer",
+        }),
       );
     });
   });

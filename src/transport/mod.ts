@@ -29,6 +29,7 @@ export {
   type HandshakeHashes,
   initiateChannel,
   type InitiatorOptions,
+  joinParts,
   KIND_CONTROL,
   KIND_CONTROL_BODY,
   KIND_DATA,

@@ -194,21 +194,28 @@ export function aeadEncrypt(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Uint8Array {
-  return aeadEncryptParts(key, n, ad, [plaintext]);
+  return sealParts(key, n, ad, [plaintext], undefined);
 }
 
-/** Encrypts the concatenation of `parts` without copying them together first. */
-export function aeadEncryptParts(
+/**
+ * Encrypts the concatenation of `parts` without copying them together first, into `into` (from
+ * its start) when given, else into a new buffer; returns the ciphertext and tag.
+ */
+function sealParts(
   key: KeyObject | Uint8Array,
   n: number,
   ad: Uint8Array,
   parts: readonly Uint8Array[],
+  into: Uint8Array | undefined,
 ): Uint8Array {
   let len = 0;
   for (const p of parts) len += p.length;
+  if (into && into.length < len + TAG_LENGTH) {
+    throw new RangeError(`output buffer of ${into.length} bytes is too small for ${len} bytes`);
+  }
   const c = createCipheriv("chacha20-poly1305", key, nonceBytes(n), { authTagLength: TAG_LENGTH });
   c.setAAD(ad, { plaintextLength: len });
-  const out = new Uint8Array(len + TAG_LENGTH);
+  const out = into ?? new Uint8Array(len + TAG_LENGTH);
   let off = 0;
   for (const p of parts) {
     const chunk = c.update(p);
@@ -219,7 +226,7 @@ export function aeadEncryptParts(
   out.set(fin, off);
   off += fin.length;
   out.set(c.getAuthTag(), off);
-  return out;
+  return into ? into.subarray(0, off + TAG_LENGTH) : out;
 }
 
 /** ChaCha20-Poly1305 decryption with a Noise nonce; throws {@link NoiseError} on failure. */
@@ -274,11 +281,18 @@ export class CipherState {
     return out;
   }
 
-  /** EncryptWithAd over the concatenation of `parts` (avoids a copy for framed messages). */
-  encryptPartsWithAd(ad: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  /**
+   * EncryptWithAd over the concatenation of `parts` (avoids a copy for framed messages). With
+   * `into`, the result is written there and returned as a view of it (avoids allocating one).
+   */
+  encryptPartsWithAd(
+    ad: Uint8Array,
+    parts: readonly Uint8Array[],
+    options: { into?: Uint8Array } = {},
+  ): Uint8Array {
     if (!this.#key) throw new NoiseError("cipher has no key");
     if (this.n >= Number.MAX_SAFE_INTEGER) throw new NoiseError("nonce exhausted; reconnect");
-    const out = aeadEncryptParts(this.#key, this.n, ad, parts);
+    const out = sealParts(this.#key, this.n, ad, parts, options.into);
     this.n++;
     return out;
   }

@@ -70,7 +70,7 @@ export function startTransportServer(options: TransportServerOptions): Transport
       return new Response("bad WebSocket upgrade request\n", { status: 400 });
     }
     const { socket, response } = upgraded;
-    const fs = adaptWebSocket(socket as unknown as WebSocketLike, remote);
+    const fs = adaptWebSocket(socket as unknown as WebSocketLike, remote, { copiesOnSend: true });
     sockets.add(fs);
     // Track lifetime regardless of which layer owns onclose later.
     socket.addEventListener("close", () => sockets.delete(fs));

@@ -11,6 +11,12 @@ export interface FrameSocket {
   close(code?: number, reason?: string): void;
   /** Bytes queued but not yet sent. */
   readonly bufferedAmount: number;
+  /**
+   * Whether {@link send} copies the frame before returning, so the caller may reuse its buffer
+   * at once. When false, the buffer may be reused only once {@link bufferedAmount} is 0 after
+   * the send (nothing of it still queued).
+   */
+  readonly copiesOnSend: boolean;
   /** Peer address as `host:port`. */
   readonly remoteAddress: string;
   /** Called for each binary frame. */
@@ -33,13 +39,24 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 
+/** Options for {@link adaptWebSocket}. */
+export interface AdaptOptions {
+  /** `binaryType` to set (default `"arraybuffer"`; `npm:ws` hands frames over without a copy as `"nodebuffer"`). */
+  binaryType?: string;
+  /**
+   * Whether the socket's `send()` copies the data (Deno's WebSocket does, as WHATWG WebSocket
+   * requires; `npm:ws` writes the caller's buffer to the socket). Default false.
+   */
+  copiesOnSend?: boolean;
+}
+
 /** Wraps a WebSocket (already open or opening) as a {@link FrameSocket}. */
 export function adaptWebSocket(
   ws: WebSocketLike,
   remoteAddress: string,
-  binaryType = "arraybuffer",
+  options: AdaptOptions = {},
 ): FrameSocket {
-  ws.binaryType = binaryType;
+  ws.binaryType = options.binaryType ?? "arraybuffer";
   let closed = false;
   const fs: FrameSocket = {
     send(frame) {
@@ -58,6 +75,7 @@ export function adaptWebSocket(
       return ws.bufferedAmount;
     },
     remoteAddress,
+    copiesOnSend: options.copiesOnSend ?? false,
     onframe: null,
     oninvalid: null,
     onclose: null,
