@@ -39,6 +39,7 @@ import {
   KIND_CONTROL_BODY,
   MAX_FRAGMENT,
   MAX_NOISE_MESSAGE,
+  MAX_SEND_FRAME,
   NOISE_PROTOCOL,
   type SecureChannel,
   type TransportServer,
@@ -365,16 +366,88 @@ Deno.test("a 300 KB ping is fragmented into several Noise frames and echoed inta
     assert.ok(sentFrames.length >= 5, `ping went out in ${sentFrames.length} frames`);
     assert.ok(recvFrames.length >= 5, `pong came back in ${recvFrames.length} frames`);
     for (const f of [...sentFrames, ...recvFrames]) {
-      assert.ok(f.length <= MAX_NOISE_MESSAGE, `frame of ${f.length} bytes`);
+      assert.ok(f.length <= MAX_SEND_FRAME, `frame of ${f.length} bytes`);
     }
+    assert.ok(MAX_SEND_FRAME <= MAX_NOISE_MESSAGE);
     assert.equal(
       Math.max(...sentFrames.map((f) => f.length)),
-      MAX_NOISE_MESSAGE,
-      "full fragments fill a Noise message",
+      MAX_SEND_FRAME,
+      "full fragments fill a frame",
     );
     assert.equal(server.counters.protocolErrors, 0);
     raw.channel.close();
     await raw.tap.closed();
+  } finally {
+    await fx.dispose();
+  }
+});
+
+Deno.test("a peer's Noise message of the full 65,535 bytes is accepted (this side sends at most MAX_SEND_FRAME)", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, address } = await pairOfNodes(fx);
+    const key = generateKeyPair();
+    const id = nodeIdFromPublicKey(key.publicKey);
+    await allow(server, id);
+    // A hand-driven initiator, so it can send a frame of any size.
+    const socket = await dialSocket(`ws://${address}/ws`, { timeoutMs: 5000 });
+    const frames: Uint8Array[] = [];
+    let arrived: (() => void) | null = null;
+    socket.onframe = (f) => {
+      frames.push(f.slice());
+      arrived?.();
+    };
+    const nextFrame = async (): Promise<Uint8Array> => {
+      while (frames.length === 0) {
+        await within(new Promise<void>((r) => arrived = r), "a frame from the server", 5000);
+      }
+      return frames.shift()!;
+    };
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL,
+      initiator: true,
+      prologue: PROLOGUE,
+      s: key,
+    });
+    socket.send(hs.writeMessage());
+    hs.readMessage(await nextFrame());
+    socket.send(hs.writeMessage(rawPayload(id)));
+    const { send, recv } = hs.split();
+    const none = new Uint8Array(0);
+    const ack = recv.decryptWithAd(none, await nextFrame());
+    assert.match(decoder.decode(ack.subarray(2)), /"handshake_ack"/);
+
+    // one ping whose frame is exactly the Noise limit: [kind 3, FIN][u32 length][JSON][body]
+    const json = encoder.encode(
+      JSON.stringify(createMessage("ping", {}, { from: id, to: server.id })),
+    );
+    const plaintext = new Uint8Array(MAX_NOISE_MESSAGE - 16);
+    plaintext.set([KIND_CONTROL_BODY, 1]);
+    new DataView(plaintext.buffer).setUint32(2, json.length);
+    plaintext.set(json, 6);
+    const bodyLength = plaintext.length - 6 - json.length;
+    crypto.getRandomValues(plaintext.subarray(6 + json.length));
+    const frame = send.encryptWithAd(none, plaintext);
+    assert.equal(frame.length, MAX_NOISE_MESSAGE);
+    socket.send(frame);
+
+    // the pong echoes the body, in frames of at most MAX_SEND_FRAME
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      const f = await nextFrame();
+      assert.ok(f.length <= MAX_SEND_FRAME, `frame of ${f.length} bytes`);
+      const pt = recv.decryptWithAd(none, f);
+      parts.push(pt.subarray(2));
+      if (pt[1] & 1) break;
+    }
+    assert.ok(parts.length >= 2, "the echo needed two frames");
+    const pong = joinParts(parts);
+    const len = new DataView(pong.buffer, pong.byteOffset, 4).getUint32(0);
+    assert.match(decoder.decode(pong.subarray(4, 4 + len)), /"type":"pong"/);
+    assert.deepEqual(pong.subarray(4 + len), plaintext.subarray(6 + json.length));
+    assert.equal(pong.length - 4 - len, bodyLength);
+    assert.equal(server.counters.protocolErrors, 0);
+    socket.close();
   } finally {
     await fx.dispose();
   }

@@ -34,6 +34,7 @@ export {
   KIND_CONTROL_BODY,
   KIND_DATA,
   MAX_FRAGMENT,
+  MAX_SEND_FRAME,
   type MessageHandler,
   NOISE_PROTOCOL,
   type ResponderOptions,
