@@ -97,6 +97,11 @@ interface Pending {
 }
 
 const decoder = new TextDecoder();
+
+/** `parts` with at least their first `n` bytes in the first part (joined only when they are not). */
+function withHead(parts: readonly Uint8Array[], n: number): readonly Uint8Array[] {
+  return parts[0].length >= n || parts.length === 1 ? parts : [joinParts(parts)];
+}
 const textEncoder = new TextEncoder();
 let scratch = new Uint8Array(64 * 1024);
 
@@ -353,20 +358,18 @@ export class PeerSession {
     else if (kind === KIND_CONTROL_BODY) {
       // `[u32 JSON length][JSON][body]`: the sender starts with the JSON, so it sits in the first
       // fragment but for JSON too large for one; the body stays in the fragments it came in.
-      let head = parts[0];
-      let rest = parts.slice(1);
-      let len = head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0) : -1;
-      if (len < 0 || 4 + len > head.length) {
-        head = joinParts(parts);
-        rest = [];
-        len = head.length >= 4 ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0) : -1;
-      }
+      let ps = withHead(parts, 4);
+      const len = ps[0].length >= 4
+        ? new DataView(ps[0].buffer, ps[0].byteOffset, 4).getUint32(0)
+        : -1;
+      if (len >= 0) ps = withHead(ps, 4 + len);
+      const head = ps[0];
       if (len < 0 || 4 + len > head.length) {
         this.#violation("malformed message body framing");
         this.replyError({}, "invalid_message", "malformed message body framing");
         return;
       }
-      const body = [head.subarray(4 + len), ...rest].filter((p) => p.length > 0);
+      const body = [head.subarray(4 + len), ...ps.slice(1)].filter((p) => p.length > 0);
       parsed = parseMessage(decoder.decode(head.subarray(4, 4 + len)), body);
     } else {
       this.#onStreamData(parts);
@@ -431,12 +434,8 @@ export class PeerSession {
 
   #onStreamData(parts: readonly Uint8Array[]): void {
     // `[16-byte stream tag][data]`; the data goes to the sink fragment by fragment.
-    let first = parts[0];
-    let rest = parts.slice(1);
-    if (first.length < 16) {
-      first = joinParts(parts);
-      rest = [];
-    }
+    const ps = withHead(parts, 16);
+    const first = ps[0];
     if (first.length < 16) {
       this.#violation("data frame without a stream tag");
       return;
@@ -449,7 +448,7 @@ export class PeerSession {
       return;
     }
     if (first.length > 16) sink(first.subarray(16));
-    for (const p of rest) if (p.length > 0) sink(p);
+    for (const p of ps.slice(1)) if (p.length > 0) sink(p);
   }
 
   /** When the last frame arrived from the peer (ms since epoch): heartbeats included. */
