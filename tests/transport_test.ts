@@ -1023,6 +1023,10 @@ Deno.test({
       const body = randomBytes(200_000);
       const pong = await session.request("ping", {}, 5000, body);
       assert.deepEqual(joinParts(pong.body!), body);
+      // a burst through TLS too: the frame buffer is reused only once the TLS socket took it
+      const bodies = Array.from({ length: 30 }, () => randomBytes(64 * 1024));
+      const pongs = await Promise.all(bodies.map((b) => session.request("ping", {}, 20_000, b)));
+      pongs.forEach((p, i) => assert.deepEqual(joinParts(p.body!), bodies[i], `pong ${i}`));
     } finally {
       await fx.dispose();
     }
