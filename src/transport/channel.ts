@@ -43,7 +43,7 @@ let scratch = new Uint8Array(64 * 1024);
 /**
  * The buffer frames are sealed into, shared by all channels (sealing and sending are
  * synchronous). A socket that may still hold it after `send()` keeps it, and the next frame gets
- * a new one: see {@link SecureChannel.sendParts}.
+ * a new one: see {@link SecureChannel.sendParts}. Null while lent to a send.
  */
 let frameBuffer: Uint8Array | null = null;
 
@@ -270,11 +270,13 @@ export class SecureChannel {
         }
       }
       // Seal into the shared frame buffer rather than a new 64 KiB one per frame (allocating
-      // and zeroing it costs as much as a third of the encryption). The socket either copies
-      // the frame or, if something is still queued (it may hold the buffer), keeps it.
-      const buffer = frameBuffer ??= new Uint8Array(MAX_SEND_FRAME);
+      // and zeroing it costs as much as a third of the encryption). It is taken out while lent
+      // to send(), so nothing that runs meanwhile seals into it, and comes back unless the
+      // socket may still hold it (it does not copy and something is still queued).
+      const buffer = frameBuffer ?? new Uint8Array(MAX_SEND_FRAME);
+      frameBuffer = null;
       this.#socket.send(this.#ciphers.send.encryptPartsWithAd(EMPTY, frame, { into: buffer }));
-      if (!this.#socket.copiesOnSend && this.#socket.bufferedAmount > 0) frameBuffer = null;
+      if (this.#socket.copiesOnSend || this.#socket.bufferedAmount === 0) frameBuffer = buffer;
     } while (sent < total);
   }
 
