@@ -47,26 +47,46 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     return { role: peer.role };
   };
 
+  /**
+   * The audit record's common fields and the peer's role for a control action, or null when the
+   * peer may not run it (then the refusal is audited and answered).
+   */
+  const admitControl = async (
+    m: Message,
+    s: PeerSession,
+    action: string,
+    params: Record<string, unknown>,
+  ): Promise<
+    {
+      base: { peer: string; peerName: string; action: string; params: Record<string, unknown> };
+      role: string | null;
+    } | null
+  > => {
+    const base = {
+      peer: s.peer.id,
+      peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
+      action,
+      params,
+    };
+    const role: string | null = mesh.registry.get(s.peer.id)?.role ?? null;
+    try {
+      return { base, role: authorize(s, "control").role };
+    } catch (err) {
+      await audit.append({ ...base, role, outcome: "refused", reason: (err as Error).message });
+      s.replyError(m, "unauthorized", (err as Error).message);
+      return null;
+    }
+  };
+
   const control = (
     action: string,
     params: (m: Message) => Record<string, unknown>,
     run: (m: Message, s: PeerSession) => Promise<string>,
   ) =>
   async (m: Message, s: PeerSession): Promise<void> => {
-    const base = {
-      peer: s.peer.id,
-      peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
-      action,
-      params: params(m),
-    };
-    let role: string | null = mesh.registry.get(s.peer.id)?.role ?? null;
-    try {
-      role = authorize(s, "control").role;
-    } catch (err) {
-      await audit.append({ ...base, role, outcome: "refused", reason: (err as Error).message });
-      s.replyError(m, "unauthorized", (err as Error).message);
-      return;
-    }
+    const admitted = await admitControl(m, s, action, params(m));
+    if (!admitted) return;
+    const { base, role } = admitted;
     try {
       const minerName = await run(m, s);
       await audit.append({ ...base, role, outcome: "ok", params: { ...base.params, minerName } });
@@ -249,20 +269,14 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
 
     s.on("deploy", async (m, s) => {
       const p = m.payload as PayloadOf<"deploy">;
-      const base = {
-        peer: s.peer.id,
-        peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
-        action: "deploy",
-        params: { type: p.type, name: p.name, size: p.size, checksum: p.checksum },
-      };
-      let role: string | null = mesh.registry.get(s.peer.id)?.role ?? null;
-      try {
-        role = authorize(s, "control").role;
-      } catch (err) {
-        await audit.append({ ...base, role, outcome: "refused", reason: (err as Error).message });
-        s.replyError(m, "unauthorized", (err as Error).message);
-        return;
-      }
+      const admitted = await admitControl(m, s, "deploy", {
+        type: p.type,
+        name: p.name,
+        size: p.size,
+        checksum: p.checksum,
+      });
+      if (!admitted) return;
+      const { base, role } = admitted;
       if (deploysRunning >= MAX_DEPLOYS) {
         await audit.append({ ...base, role, outcome: "refused", reason: "too many deploys" });
         s.replyError(m, "operation_failed", `busy: ${MAX_DEPLOYS} deploys already running`);
