@@ -700,6 +700,33 @@ Deno.test("handshake timeout: a silent socket is closed after handshakeTimeoutMs
 // ---------------------------------------------------------------------------------------------
 // reconnect and backoff
 
+Deno.test("only a persistent link registers an allowlisted node it dials; a one-off dial never adds (or brings back) a registry entry", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx);
+    // the client allowlists the server but has no registry entry for it (as after `peer remove`)
+    assert.ok(client.auth.isAllowed(server.id));
+    assert.equal(client.registry.get(server.id), undefined);
+    const once = await client.dial(address, { expectId: server.id });
+    await once.ping(5000);
+    assert.equal(client.registry.get(server.id), undefined, "a one-off dial does not register");
+    once.close("done");
+
+    const connected = nextSession(client);
+    const link = client.maintain(address, { baseDelayMs: 50, maxDelayMs: 200 });
+    try {
+      assert.equal((await connected).peer.id, server.id);
+      const entry = client.registry.get(server.id);
+      assert.equal(entry?.role, "worker", "a persistent link registers on first contact");
+      assert.equal(entry?.address, address);
+    } finally {
+      link.stop();
+    }
+  } finally {
+    await fx.dispose();
+  }
+});
+
 Deno.test("maintain: the link reconnects to a server restarted on the same port", async () => {
   const fx = await Fixture.create();
   try {

@@ -138,6 +138,12 @@ export interface DialPeerOptions {
   /** Refuse unless the responder is registered or allowlisted here (used by persistent links). */
   requireAuthorized?: boolean;
   /**
+   * Register the responder when it is allowlisted but not in the registry: first contact over a
+   * persistent link (`--connect` to a controller). Other dials never add to the registry, so a
+   * dial for a peer that is removed meanwhile (a fleet poll, say) cannot bring it back.
+   */
+  registerFirstContact?: boolean;
+  /**
    * Enrollment with the farm's join secret ({@link MeshNode.joinSecret}): the responder must be a
    * worker that proves the secret, and this node proves it back.
    */
@@ -593,7 +599,10 @@ export class MeshNode {
       throw new PeerRefusedError(address, ack.reason ?? "no reason given");
     }
     const remote = info!.payload;
-    if (!this.registry.get(remote.id) && this.auth.isAllowed(remote.id)) {
+    if (
+      options.registerFirstContact && !this.registry.get(remote.id) &&
+      this.auth.isAllowed(remote.id)
+    ) {
       // First contact with an allowlisted node we dialed (e.g. `--connect` to a controller):
       // record it with the address we reached and the role it has now; like inbound first
       // contact, the role is fixed from here on.
@@ -660,7 +669,11 @@ export class MeshNode {
       let attempt = 0;
       while (!stopped) {
         try {
-          const s = await this.dial(address, { requireAuthorized: true, ...options });
+          const s = await this.dial(address, {
+            requireAuthorized: true,
+            registerFirstContact: true,
+            ...options,
+          });
           if (stopped) {
             s.close("link stopped");
             break;
