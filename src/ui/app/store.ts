@@ -113,34 +113,57 @@ export async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T 
   }
 }
 
-/** Re-reads the peer list (after the registry changed). */
-export async function refreshPeers(): Promise<void> {
-  const [p, a] = await Promise.all([
-    api<{ peers: PeerView[] }>("GET", "/peers"),
-    api<AuthView>("GET", "/auth"),
-  ]);
-  set({ peers: p.peers, auth: a });
+/**
+ * Wraps a loader that several events may start at once, so that an answer never overwrites the
+ * answer to a later call: responses can come back out of order (a list read before a peer was
+ * removed arriving after the one read after it would show the removed peer until the next event).
+ */
+function inOrder<T>(load: () => Promise<T>, apply: (value: T) => void): () => Promise<void> {
+  let issued = 0;
+  let applied = 0;
+  return async () => {
+    const call = ++issued;
+    const value = await load();
+    if (call < applied) return; // a later call has already been applied
+    applied = call;
+    apply(value);
+  };
 }
+
+/** Re-reads the peer list (after the registry changed). */
+export const refreshPeers: () => Promise<void> = inOrder(
+  () =>
+    Promise.all([
+      api<{ peers: PeerView[] }>("GET", "/peers"),
+      api<AuthView>("GET", "/auth"),
+    ]),
+  ([p, a]) => set({ peers: p.peers, auth: a }),
+);
 
 /** Re-reads the discovered nodes ("off" when the node runs without discovery). */
-export async function refreshDiscovery(): Promise<void> {
-  try {
-    set({ discovery: await api<DiscoveryView>("GET", "/peers/pending") });
-  } catch (err) {
-    if (err instanceof ApiFailure && err.code === "discovery_off") set({ discovery: "off" });
-    else throw err;
-  }
-}
+export const refreshDiscovery: () => Promise<void> = inOrder(
+  async (): Promise<DiscoveryView | "off"> => {
+    try {
+      return await api<DiscoveryView>("GET", "/peers/pending");
+    } catch (err) {
+      if (err instanceof ApiFailure && err.code === "discovery_off") return "off";
+      throw err;
+    }
+  },
+  (discovery) => set({ discovery }),
+);
 
 /** Re-reads local miners. */
-export async function refreshMiners(): Promise<void> {
-  set({ miners: (await api<{ miners: MinerStats[] }>("GET", "/miners")).miners });
-}
+export const refreshMiners: () => Promise<void> = inOrder(
+  () => api<{ miners: MinerStats[] }>("GET", "/miners"),
+  (r) => set({ miners: r.miners }),
+);
 
 /** Asks the node for a fresh fleet poll. */
-export async function refreshFleet(): Promise<void> {
-  set({ fleet: await api<FleetStatus>("GET", "/remote/stats?maxAge=0") });
-}
+export const refreshFleet: () => Promise<void> = inOrder(
+  () => api<FleetStatus>("GET", "/remote/stats?maxAge=0"),
+  (fleet) => set({ fleet }),
+);
 
 function apply(event: string, data: Record<string, unknown>): void {
   switch (event) {
