@@ -32,6 +32,14 @@ type Access = "read" | "control";
 
 class RefusedError extends Error {}
 
+/** The fields every audit record of one action shares. */
+interface AuditBase {
+  peer: string;
+  peerName: string;
+  action: string;
+  params: Record<string, unknown>;
+}
+
 /** Registers the worker's handlers on every session of `mesh`. */
 export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
   const { miners, audit } = options;
@@ -56,12 +64,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     s: PeerSession,
     action: string,
     params: Record<string, unknown>,
-  ): Promise<
-    {
-      base: { peer: string; peerName: string; action: string; params: Record<string, unknown> };
-      role: string | null;
-    } | null
-  > => {
+  ): Promise<{ base: AuditBase; role: string | null } | null> => {
     const base = {
       peer: s.peer.id,
       peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
