@@ -4,6 +4,7 @@
  * (`GET /remote/stats`, `/metrics`, the dashboard) and online/offline transitions become events.
  * @module
  */
+import type { PeerStateEvent } from "../api/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Fleet, FleetStatus } from "./fleet.ts";
 import { REQUEST_TIMEOUTS } from "./controller.ts";
@@ -21,14 +22,7 @@ export interface PeerLiveState {
 
 /** A transition, or a finished poll. */
 export type MonitorEvent =
-  | {
-    type: "peer";
-    kind: "online" | "offline";
-    id: string;
-    name: string;
-    at: string;
-    reason?: string;
-  }
+  | PeerStateEvent
   | { type: "fleet"; at: string; status: FleetStatus };
 
 /** Options for {@link FleetMonitor}. */
