@@ -22,6 +22,7 @@ import {
   type ProfileStore,
 } from "../miners/mod.ts";
 import { ApiError } from "./errors.ts";
+import type { DeployProgressEvent } from "./events.ts";
 import { json, r } from "./openapi.ts";
 
 /** A worker's row in a fleet status. */
@@ -112,16 +113,7 @@ export interface RemoteRoutesContext {
   /** The fleet status from the node's cache when it is at most `maxAgeMs` old, else a fresh poll. */
   cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatusDoc>;
   /** Reports deploy progress (live events). */
-  onDeployProgress?: (
-    e: {
-      peer: string;
-      name: string;
-      received: number;
-      total: number;
-      phase: "progress" | "done" | "error";
-      error?: string;
-    },
-  ) => void;
+  onDeployProgress?: (e: Omit<DeployProgressEvent, "type" | "at">) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
   onShutdown(fn: () => void): () => void;
 }
