@@ -44,7 +44,7 @@ const log = (s: string) => console.error(s);
 
 async function startBenchServer(
   home: string,
-): Promise<{ port: number; stop: () => Promise<void> }> {
+): Promise<{ port: number; rawPort: number; stop: () => Promise<void> }> {
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -67,6 +67,7 @@ async function startBenchServer(
   reader.releaseLock();
   return {
     port: JSON.parse(buf.split("\n")[0]).port,
+    rawPort: JSON.parse(buf.split("\n")[0]).rawPort,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.status;
@@ -91,6 +92,8 @@ async function benchMesh(): Promise<void> {
         `${root}/client`,
         "--address",
         `127.0.0.1:${server.port}`,
+        "--raw-address",
+        `127.0.0.1:${server.rawPort}`,
         "--seconds",
         String(SECONDS),
       ],
@@ -384,7 +387,7 @@ async function benchDeploy(): Promise<void> {
   await cliJson(c, ["node", "init", "--name", "bench-controller", "--role", "controller"]);
   await cliJson(w, ["node", "init", "--name", "bench-worker", "--role", "worker"]);
   const ctl = await cliJson(c, ["node", "info", "--json"]) as { id: string };
-  await cliJson(w, ["peer", "allow", ctl.id]);
+  await cliJson(w, ["peer", "allow", ctl.id, "--control"]);
   const node = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

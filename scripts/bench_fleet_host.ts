@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { initIdentity } from "../src/identity/mod.ts";
 import { MinerManager, minersDir } from "../src/miners/mod.ts";
-import { attachWorker, AuditLog, auditLogPath, MeshNode } from "../src/node/mod.ts";
+import { attachWorker, AuditLog, auditLogPath, MeshNode, PolicyStore } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 
@@ -40,7 +40,7 @@ for (let i = 0; i < count; i++) {
       publicKey: values["controller-key"]!,
       address: null,
       role: "controller",
-    }),
+    }, { grants: ["control"] }),
   );
   await reg.close();
   const mesh = await MeshNode.open(paths, { keepalive: false });
@@ -49,8 +49,9 @@ for (let i = 0; i < count; i++) {
     audit: new AuditLog(auditLogPath(paths)),
     startedAt,
     minersDir: minersDir(paths),
+    policy: await PolicyStore.open(paths.policyJson),
   });
-  const server = mesh.serve({ hostname: "127.0.0.1", port: 0 });
+  const server = await mesh.serve({ hostname: "127.0.0.1", port: 0 });
   meshes.push(mesh);
   nodes.push({ id: mesh.id, name, publicKey: mesh.identity.info.publicKey, port: server.port });
 }

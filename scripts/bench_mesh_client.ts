@@ -3,14 +3,14 @@
  * measures Noise XX handshakes per second against `scripts/bench_server.ts`, then encrypted
  * request/response round trips (`ping` with a binary body the server echoes) beside raw
  * WebSocket round trips of the same client library (`npm:ws`, default options: random masks)
- * and the same `Deno.serve` server (`/raw` echo), alternating short slices of each.
+ * against the same server stack (`node:http` + `npm:ws` echo), alternating short slices of each.
  *
  * It runs as its own process with the node's runtime flags (as a CLI command or node would), so
  * the figures are those of the shipped configuration. Progress goes to stderr; the result is one
  * JSON line on stdout.
  *
  * usage: deno run -A <NODE_RUNTIME_FLAGS> scripts/bench_mesh_client.ts --home DIR --address
- *          HOST:PORT [--seconds S]
+ *          HOST:PORT --raw-address HOST:PORT [--seconds S]
  */
 import { parseArgs } from "node:util";
 // @ts-types="npm:@types/ws@8.18.1"
@@ -24,6 +24,7 @@ const { values } = parseArgs({
   options: {
     home: { type: "string" },
     address: { type: "string" },
+    "raw-address": { type: "string" },
     seconds: { type: "string" },
   },
 });
@@ -75,7 +76,9 @@ export interface MeshBenchResult {
 const paths = resolvePaths({ home: values.home });
 await initIdentity(paths, { name: "bench-client", role: "controller" });
 const node = await MeshNode.open(paths, { keepalive: false, limits: { ratePerSecond: 0 } });
-const raw = new WebSocket(`ws://${address}/raw`, { perMessageDeflate: false });
+const raw = new WebSocket(`ws://${values["raw-address"] ?? address}/raw`, {
+  perMessageDeflate: false,
+});
 raw.binaryType = "arraybuffer";
 await new Promise((r, j) => (raw.once("open", r), raw.once("error", j)));
 let rawWaiter: (() => void) | null = null;

@@ -204,7 +204,7 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       // a third worker: added (201), added again (200, updated), removed, removed again (404)
       const h = `${fleet.root}/w3`;
       const info = await initNode(h, "rig-3", "worker");
-      await cliOk(h, ["peer", "allow", fleet.id]);
+      await cliOk(h, ["peer", "allow", fleet.id, "--control"]);
       const w3 = await serve(h);
       try {
         const added = await json("POST", "/peers", { address: w3.address }, 201);
@@ -513,7 +513,7 @@ Deno.test("api: a controller-role node serves profiles; a worker sees its contro
     const ctl = await initNode(c, "boss", "controller");
     await initNode(w, "rig", "worker");
     await addXmrigProfile(c, "cpu");
-    await cliOk(w, ["peer", "allow", ctl.id]);
+    await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
     const worker = await serve(w);
     const controller = await serve(c, ["--fleet-poll", "1s"]);
     try {

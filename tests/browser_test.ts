@@ -144,7 +144,7 @@ Deno.test({
       // approving registers it; then it is removed and added again by address.
       const h = `${fleet.root}/w3`;
       const w3info = await initNode(h, "rig-3", "worker");
-      await cliOk(h, ["peer", "allow", fleet.id]);
+      await cliOk(h, ["peer", "allow", fleet.id, "--control"]);
       const w3 = await serve(h, discoverFlags(udp[1], [udp[0]]));
       try {
         await page.click("nav.side >> text=Nodes");

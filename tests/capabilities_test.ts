@@ -64,7 +64,7 @@ Deno.test("capabilities: exchanged in the handshake and in stats; RandomX warnin
   await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", {
     env: { MINER_EMU_PRINT_MS: "200" },
   });
-  await cliOk(w, ["peer", "allow", ctl.id]);
+  await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
   const srv = await serve(w);
   try {
     await cliOk(c, ["peer", "add", "--address", srv.address, "--name", "rig"]);

@@ -53,7 +53,7 @@ async function pair(root: string) {
   const w = join(root, "w");
   const ctl = await initNode(c, "control", "controller");
   await initNode(w, "rig", "worker");
-  await cliOk(w, ["peer", "allow", ctl.id]);
+  await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
   const srv = await serve(w, ["--poll-interval", "200ms"]);
   await cliOk(c, ["peer", "add", "--address", srv.address, "--name", "rig"]);
   return { c, w, srv };

@@ -17,7 +17,7 @@ import {
 } from "../src/node/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
-import { PROLOGUE } from "../src/protocol/mod.ts";
+import { PROLOGUE, PROTOCOL_VERSION } from "../src/protocol/mod.ts";
 import {
   dialSocket,
   initiateChannel,
@@ -325,7 +325,7 @@ Deno.test("discovery: join secret enrolls workers that prove it; a wrong secret 
                 name: "forger",
                 role: "controller",
                 version: "0.1.0",
-                protocol: 1,
+                protocol: PROTOCOL_VERSION,
                 join: { proof: joinProof(other, hashes.handshakeHash, { side: "initiator" }) },
               }));
             },

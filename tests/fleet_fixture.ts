@@ -68,7 +68,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       await installEmulatedMiner(resolvePaths({ home: h }), "xmrig", {
         env: { ...EMU, MINER_EMU_HASHRATE: String(1000 * i) },
       });
-      await cliOk(h, ["peer", "allow", ctl.id]);
+      await cliOk(h, ["peer", "allow", ctl.id, "--control"]);
       const node = await serve(h, ["--poll-interval", "200ms"]);
       workers.push({ home: h, id: info.id, name: `rig-${i}`, node });
     }

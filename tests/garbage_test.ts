@@ -159,7 +159,7 @@ async function handshake(
   };
   if (options.waitForAck !== false) {
     const ack = await session.next((m) => m.type === "handshake_ack");
-    assert.deepEqual(ack.payload, { accepted: true }, JSON.stringify(ack));
+    assert.equal((ack.payload as { accepted: boolean }).accepted, true, JSON.stringify(ack));
   }
   return session;
 }
@@ -211,7 +211,7 @@ Deno.test("garbage on the WebSocket never crashes the server and is counted and 
   const c = `${root}/controller`;
   const worker = await initNode(w, "rig-07", "worker");
   const ctl = await initNode(c, "ctl-07", "controller");
-  await cliOk(w, ["peer", "allow", ctl.id]);
+  await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
   const ctlIdentity = await loadIdentity(resolvePaths({ home: c }));
   const ctlKey = keyPairFromPrivate(ctlIdentity.privateKey);
   const srv = await serve(w, ["--handshake-timeout", "500ms"]);
@@ -287,12 +287,11 @@ Deno.test("garbage on the WebSocket never crashes the server and is counted and 
       await raw.closed();
       handshakeFailures++;
     }
-    // a socket that never says anything (handshake timeout 500 ms)
+    // a socket that never says anything (handshake timeout 500 ms): torn down, no close frame
     {
       const raw = await openRaw(url);
-      const { code, reason } = await raw.closed();
-      assert.equal(code, 1002);
-      assert.match(reason, /handshake timed out/);
+      const { code } = await raw.closed();
+      assert.equal(code, 1006);
       handshakeFailures++;
     }
     await srv.waitForLog(new RegExp(`handshake_failed .*count=${handshakeFailures}\\b`));
@@ -354,9 +353,9 @@ Deno.test("garbage on the WebSocket never crashes the server and is counted and 
       const s = await handshake(url, ctlKey, ctl.name);
       sessions++;
       s.ws.send(randomBytes(200 * 1024));
-      const { code, reason } = await s.closed();
-      assert.equal(code, 1008);
-      assert.match(reason, /exceeds 65535/);
+      // refused from the frame header, before it is buffered: 1009 (message too big)
+      const { code } = await s.closed();
+      assert.equal(code, 1009);
       protocolErrors++;
       await srv.waitForLog(
         new RegExp(`session_error .*code=oversize .*protocolErrors=${protocolErrors}\\b`),
@@ -482,7 +481,7 @@ Deno.test({
     const c = `${root}/controller`;
     const worker = await initNode(w, "rig-08", "worker");
     const ctl = await initNode(c, "ctl-08", "controller");
-    await cliOk(w, ["peer", "allow", ctl.id]);
+    await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
     const key = keyPairFromPrivate((await loadIdentity(resolvePaths({ home: c }))).privateKey);
     const srv = await serve(w);
     const url = `ws://${srv.address}/ws`;

@@ -219,7 +219,7 @@ Deno.test("private.key is 0600 and its bytes appear in no other file and in no o
     const worker = JSON.parse(await run(w, ["node", "info", "--json"]));
     const ctl = JSON.parse(await run(c, ["node", "info", "--json"]));
     await run(c, ["node", "info"]);
-    await run(w, ["peer", "allow", ctl.publicKey]);
+    await run(w, ["peer", "allow", ctl.publicKey, "--control"]);
     await run(w, ["peer", "auth-mode"]);
     const srv = await serve(w);
     let serveCode: number;

@@ -13,7 +13,7 @@ import {
   keyPairFromPrivate,
   KIND_CONTROL,
 } from "../src/transport/mod.ts";
-import { PROLOGUE } from "../src/protocol/mod.ts";
+import { PROLOGUE, PROTOCOL_VERSION } from "../src/protocol/mod.ts";
 
 Deno.test("controller adds and pings an allowing worker; strangers and impostors are refused", async () => {
   const root = await tempHome();
@@ -84,7 +84,7 @@ Deno.test("controller adds and pings an allowing worker; strangers and impostors
               name: "control",
               role: "controller",
               version: "0.1.0",
-              protocol: 1,
+              protocol: PROTOCOL_VERSION,
             }),
           ),
       }).then((ch) => {
@@ -112,7 +112,7 @@ Deno.test("controller adds and pings an allowing worker; strangers and impostors
       assert.equal(r.code, 1);
       assert.match(
         r.stderr,
-        new RegExp(`is [0-9a-f]{32} \\(stranger\\), not the expected ${worker.id}`),
+        new RegExp(`is [0-9a-f]{32}, not the expected ${worker.id}`),
       );
       const after =
         JSON.parse((await cliOk(c, ["peer", "list", "--json", "--no-probe"])).stdout)[0];

@@ -23,6 +23,7 @@ function makePeer(id: string, name: string, extra: Partial<Peer> = {}): Peer {
     publicKey: btoa(id.slice(0, 24)).slice(0, 32) + "AAAAAAAAAAA=",
     address: "127.0.0.1:9091",
     role: "worker",
+    grants: [],
     addedAt: "2024-01-01T00:00:00.000Z",
     lastSeen: null,
     pingMs: null,
@@ -256,7 +257,7 @@ Deno.test("debounced writes: many mutations are written once, on flush or when t
       await reg.flush();
       assert.equal(spy.count, 1, "seven mutations, one write");
       const doc = await readDoc(path);
-      assert.deepEqual(doc, { version: 1, peers: expected });
+      assert.deepEqual(doc, { version: 2, peers: expected });
       assert.deepEqual(doc.peers.map((p) => [p.name, p.score, p.hops, p.pingMs]), [[
         "deux",
         50,
@@ -338,7 +339,7 @@ const CORRUPT_CASES: [string, Uint8Array][] = [
   ["binary garbage", new Uint8Array([0xff, 0xfe, 0x00, 0x7b, 0x22, 0x80, 0x0a, 0xc3])],
   ["empty file", new Uint8Array()],
   ["truncated JSON", new TextEncoder().encode('{"version":1,"peers":[{"id":"aaaa')],
-  ["valid JSON, wrong version", new TextEncoder().encode('{"version":2,"peers":[]}')],
+  ["valid JSON, wrong version", new TextEncoder().encode('{"version":99,"peers":[]}')],
   [
     "valid JSON, wrong schema",
     new TextEncoder().encode('{"version":1,"peers":[{"id":"nope","name":"x"}]}'),

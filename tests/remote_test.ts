@@ -34,7 +34,7 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
       await installEmulatedMiner(resolvePaths({ home: h }), "xmrig", {
         env: { ...EMU, MINER_EMU_HASHRATE: String(1000 * (i + 1)) },
       });
-      await cliOk(h, ["peer", "allow", ctl.id]);
+      await cliOk(h, ["peer", "allow", ctl.id, "--control"]);
       servers.push(await serve(h, FAST));
     }
     for (const [i, s] of servers.entries()) {
@@ -156,7 +156,7 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
   }
 });
 
-Deno.test("remote: workers refuse control from worker-role and unregistered peers, allow reads, and audit it", async () => {
+Deno.test("remote: only peers granted control control; ungranted and unregistered peers get neither control nor reads, audited", async () => {
   const root = await tempHome();
   const [w, c, x, y] = ["w", "c", "x", "y"].map((n) => `${root}/${n}`);
   const ctl = await initNode(c, "control", "controller");
@@ -164,7 +164,8 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
   await initNode(y, "stranger", "dual");
   await initNode(w, "rig", "worker");
   await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", { env: EMU });
-  await cliOk(w, ["peer", "allow", ctl.id, peerWorker.id]);
+  await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
+  await cliOk(w, ["peer", "allow", peerWorker.id]);
   await addXmrigProfile(w, "cpu");
   const srv = await serve(w, FAST);
   try {
@@ -173,28 +174,34 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
     }
     // the controller may start (the worker has the profile; --type tells the kind)
     await cliOk(c, ["remote", "start", "rig", "--profile", "cpu", "--type", "xmrig"]);
-    // a registered worker-role peer: reads yes, control no
-    assert.equal((await cli(x, ["remote", "status", "rig", "--json"])).code, 0);
+    // a registered peer the operator granted nothing: no reads (stats, logs), no control
+    const noRead = await cli(x, ["remote", "status", "rig", "--json"]);
+    assert.equal(noRead.code, 2);
+    assert.match(JSON.parse(noRead.stdout).peers[0].error, /may not read this node's stats/);
+    const noLogs = await cli(x, ["remote", "logs", "rig", "cpu"]);
+    assert.equal(noLogs.code, 1);
+    assert.match(noLogs.stderr, /may not read this node's stats or logs/);
     const refused = await cli(x, ["remote", "stop", "rig", "cpu"]);
     assert.equal(refused.code, 1);
-    assert.match(
-      refused.stderr,
-      /registered here as a worker; only controller or dual peers may change miners/,
-    );
+    assert.match(refused.stderr, /other-rig may not control this node/);
     await addXmrigProfile(x, "sneaky");
     const refusedDeploy = await cli(x, ["remote", "deploy", "rig", "--profile", "sneaky"]);
     assert.equal(refusedDeploy.code, 1);
-    assert.match(refusedDeploy.stderr, /deploy to rig failed: node other-rig is registered here/);
+    assert.match(refusedDeploy.stderr, /deploy to rig failed: other-rig may not control this node/);
+    // a read grant lets it read, still not control
+    await cliOk(w, ["peer", "grant", "other-rig", "read"]);
+    assert.equal((await cli(x, ["remote", "status", "rig", "--json"])).code, 0);
+    assert.match((await cli(x, ["remote", "stop", "rig", "cpu"])).stderr, /may not control/);
     // an unregistered peer (open mode lets it connect): reads and control refused
     await cliOk(w, ["peer", "auth-mode", "open"]);
     await cliOk(y, ["peer", "add", "--address", srv.address, "--name", "rig"]);
     const r1 = await cli(y, ["remote", "start", "rig", "--profile", "cpu", "--type", "xmrig"]);
     assert.equal(r1.code, 1);
-    assert.match(r1.stderr, /not registered on this worker/);
+    assert.match(r1.stderr, /not registered here/);
     await addXmrigProfile(y, "sneaky");
     const r3 = await cli(y, ["remote", "deploy", "rig", "--profile", "sneaky"]);
     assert.equal(r3.code, 1);
-    assert.match(r3.stderr, /not registered on this worker/);
+    assert.match(r3.stderr, /not registered here/);
     const r2 = await cli(y, ["remote", "status", "rig"]);
     assert.equal(r2.code, 2, "refused read: reported as not answering");
     await cliOk(c, ["remote", "stop", "rig", "cpu"]);
@@ -206,6 +213,7 @@ Deno.test("remote: workers refuse control from worker-role and unregistered peer
       ["start_miner", "ok", "control"],
       ["stop_miner", "refused", "other-rig"],
       ["deploy", "refused", "other-rig"],
+      ["stop_miner", "refused", "other-rig"],
       ["start_miner", "refused", "stranger"],
       ["deploy", "refused", "stranger"],
       ["stop_miner", "ok", "control"],
@@ -229,7 +237,7 @@ Deno.test("remote: a worker behind NAT dials the controller (--connect); command
   const ctl = await initNode(c, "control", "controller");
   const wk = await initNode(w, "rig-nat", "worker");
   await installEmulatedMiner(resolvePaths({ home: w }), "xmrig", { env: EMU });
-  await cliOk(w, ["peer", "allow", ctl.id]);
+  await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
   await cliOk(c, ["peer", "allow", wk.id]);
   const cs = await serve(c);
   // The worker listens on loopback only for show: the controller never dials it.
@@ -311,7 +319,7 @@ Deno.test("a session dialed for one operation stays open while another operation
   const ctl = await MeshNode.open(cPaths, { keepalive: false, registryDebounceMs: 0 });
   try {
     await worker.auth.allow({ id: c.info.id, addedAt: new Date().toISOString() });
-    const server = worker.serve({ hostname: "127.0.0.1", port: 0 });
+    const server = await worker.serve({ hostname: "127.0.0.1", port: 0 });
     const peer = newPeer({
       id: w.info.id,
       name: "rig",

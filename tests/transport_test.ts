@@ -120,7 +120,7 @@ async function allow(node: MeshNode, id: string): Promise<void> {
 function listen(
   node: MeshNode,
   extra: Partial<Parameters<MeshNode["serve"]>[0]> = {},
-): TransportServer {
+): Promise<TransportServer> {
   return node.serve({ hostname: "127.0.0.1", port: 0, authSweepMs: 60_000, ...extra });
 }
 
@@ -182,6 +182,9 @@ function tap(inner: FrameSocket): Tap {
       },
       close(code, reason) {
         inner.close(code, reason);
+      },
+      terminate() {
+        inner.terminate();
       },
       get bufferedAmount() {
         return inner.bufferedAmount;
@@ -326,7 +329,7 @@ async function pairOfNodes(
   const client = await fx.node("client", clientOptions, "controller");
   await allow(server, client.id);
   await allow(client, server.id);
-  const srv = listen(server, serveOptions);
+  const srv = await listen(server, serveOptions);
   return { server, client, srv, address: addr(srv), log };
 }
 
@@ -562,13 +565,16 @@ Deno.test("keepalive: the server drops a peer that never answers its pings", asy
       logger: log.logger,
       keepalive: { intervalMs: 100, timeoutMs: 300 },
     });
-    const srv = listen(server);
+    const srv = await listen(server);
     const key = generateKeyPair();
     await allow(server, nodeIdFromPublicKey(key.publicKey));
     const serverSession = nextSession(server);
     const raw = await rawPeer(addr(srv), key);
     const ack = await raw.next((m) => m.type === "handshake_ack");
-    assert.deepEqual(ack.payload, { accepted: true });
+    assert.deepEqual(ack.payload, {
+      accepted: true,
+      node: { name: "server", role: "dual", version: SOFTWARE_VERSION },
+    });
     const t0 = performance.now();
     const inbound = await serverSession;
     const serverClosed = sessionClosed(inbound);
@@ -624,36 +630,46 @@ Deno.test("keepalive: a peer that answers pings stays connected past the timeout
 // ---------------------------------------------------------------------------------------------
 // connection limit
 
-Deno.test("max connections: the third socket gets HTTP 503 and is counted as refused", async () => {
+Deno.test("max connections: established peers beyond the limit are refused; unauthenticated sockets never take their slots", async () => {
   const fx = await Fixture.create();
   try {
-    const { server, client, srv, address, log } = await pairOfNodes(fx, {}, { maxConnections: 2 });
-    const url = `ws://${address}/ws`;
-    const a = await dialSocket(url);
-    const b = await dialSocket(url);
-    assert.equal(srv.connections, 2);
-    await assert.rejects(dialSocket(url), (err: unknown) => {
-      assert.ok(err instanceof DialError, String(err));
-      assert.match(err.message, /HTTP 503/);
-      return true;
+    const { server, client, srv, address, log } = await pairOfNodes(fx, {}, {
+      maxConnections: 2,
+      maxHandshakesPerAddress: 3,
     });
+    const url = `ws://${address}/ws`;
+    // three sockets that never handshake fill this address's handshake slots...
+    const idle = [await dialSocket(url), await dialSocket(url), await dialSocket(url)];
+    assert.deepEqual(srv.counts(), { established: 0, handshaking: 3, refused: 0 });
+    // ...so a fourth from the same address is torn down at once, before any HTTP
+    await assert.rejects(dialSocket(url), DialError);
     assert.equal(server.counters.refused, 1);
-    await log.waitFor(/connection_refused .*connection limit \(2\) reached.* count=1/);
-    // a full MeshNode dial is refused the same way
-    await assert.rejects(client.dial(address), /HTTP 503/);
-    assert.equal(server.counters.refused, 2);
-
-    // freeing the slots lets a peer in again
-    const closes = [closedCode(a), closedCode(b)];
-    a.close(1000, "done");
-    b.close(1000, "done");
-    assert.deepEqual(await Promise.all(closes), [1000, 1000]);
-    await log.waitFor(/handshake_failed .*count=2/);
+    await log.waitFor(
+      /connection_refused .*3 connections from 127\.0\.0\.1 already in handshake.* count=1/,
+    );
+    // they hold no established slot: two peers from another address get in
+    const other = await fx.node("other", {}, "controller");
+    await allow(server, other.id);
+    const third = await fx.node("third", {}, "controller");
+    await allow(server, third.id);
+    const dialFrom = (n: MeshNode) => n.dial(address, { localAddress: "127.0.0.2" });
+    const s1 = await dialFrom(other);
+    await s1.ping(5000);
+    // established slots are counted apart: the limit of 2 is reached with the next one...
+    idle[0].close(1000, "done");
+    await log.waitFor(/handshake_failed .*count=1/);
+    const s2 = await client.dial(address);
+    await s2.ping(5000);
+    assert.equal(srv.counts().established, 2);
+    // ...and a third authenticated peer is refused with the reason, after its handshake
+    await assert.rejects(dialFrom(third), /connection limit/);
+    await log.waitFor(/connection_refused .*connection limit \(2\) reached/);
+    // freeing a slot lets it in
+    s1.close("done");
     await tick();
-    assert.equal(srv.connections, 0);
-    const s = await client.dial(address);
-    await s.ping(5000);
-    assert.equal(server.counters.accepted, 1);
+    const s3 = await dialFrom(third);
+    await s3.ping(5000);
+    for (const x of idle.slice(1)) x.close(1000, "done");
   } finally {
     await fx.dispose();
   }
@@ -670,7 +686,8 @@ Deno.test("handshake timeout: a silent socket is closed after handshakeTimeoutMs
     const t0 = performance.now();
     const code = await closedCode(socket);
     const elapsed = performance.now() - t0;
-    assert.equal(code, 1002);
+    // torn down at once (no close handshake to leave unanswered): 1006, abnormal closure
+    assert.equal(code, 1006);
     assert.ok(elapsed >= 150 && elapsed < 3000, `closed after ${elapsed} ms`);
     assert.equal(server.counters.handshakeFailures, 1);
     await log.waitFor(/handshake_failed .*reason="handshake timed out" count=1/);
@@ -687,7 +704,7 @@ Deno.test("handshake timeout: a silent socket is closed after handshakeTimeoutMs
       s: generateKeyPair(),
     });
     stalled.send(hs.writeMessage());
-    assert.equal(await stalledClosed, 1002);
+    assert.equal(await stalledClosed, 1006);
     assert.equal(frames.length, 1, "got message 2");
     assert.equal(server.counters.handshakeFailures, 2);
     assert.equal(server.counters.accepted, 0);
@@ -754,7 +771,7 @@ Deno.test("maintain: the link reconnects to a server restarted on the same port"
     assert.equal(restarted.id, server.id);
     const secondInbound = nextSession(restarted);
     const secondOutbound = nextSession(client);
-    listen(restarted, { port });
+    await listen(restarted, { port });
     const again = await secondInbound;
     assert.equal(again.peer.id, client.id);
     const out2 = await secondOutbound;
@@ -819,7 +836,7 @@ Deno.test("a spoofed `from` gets an unauthorized error and the session closed", 
   try {
     const log = new LogCapture();
     const server = await fx.node("server", { logger: log.logger });
-    const srv = listen(server);
+    const srv = await listen(server);
     const key = generateKeyPair();
     await allow(server, nodeIdFromPublicKey(key.publicKey));
     const serverSession = nextSession(server);
@@ -875,7 +892,7 @@ Deno.test("unknown message types get an unknown_type error and the session stays
     );
     // a protocol type this node has no handler for
     await assert.rejects(
-      session.request("handshake_ack", { accepted: true }, 5000),
+      session.request("handshake_ack", { accepted: false }, 5000),
       (err: unknown) => {
         assert.ok(err instanceof RemoteError, String(err));
         assert.equal(err.code, "unknown_type");
@@ -954,7 +971,7 @@ Deno.test("handshake: a msg-3 payload claiming another registered ID is refused;
       );
       assert.match(
         err.message,
-        new RegExp(`is ${server.id} \\(server\\), not the expected ${other}`),
+        new RegExp(`is ${server.id}, not the expected ${other}`),
       );
       return true;
     });

@@ -9,6 +9,8 @@ import { NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
 import {
   AllowEntrySchema,
   AuthModeSchema,
+  type Grant,
+  GrantSchema,
   type Peer,
   PeerAddressSchema,
   PeerSchema,
@@ -104,9 +106,21 @@ export const PendingSelectionSchema = z.object({
   ids: z.array(z.string().regex(/^[0-9a-f]{4,32}$/i, "a node ID or a prefix of 4+ hex chars"))
     .min(1).max(256).optional(),
   role: RoleSchema.optional(),
+  /**
+   * Approve: let the approved nodes control this one (start, stop, deploy). Default: on a worker
+   * yes (approving is its operator letting a controller in), on controller and dual nodes no.
+   */
+  control: z.boolean().optional(),
 }).strict().refine((b) => (b.ids === undefined) !== (b.role === undefined), {
   message: "give either ids or role",
   path: ["ids"],
+});
+
+const GrantsChangeSchema = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  before: z.array(GrantSchema),
+  grants: z.array(GrantSchema),
 });
 
 const ApproveResultSchema = z.object({
@@ -131,14 +145,22 @@ export interface NodeOps {
   pingPeer(ref: string, count: number): Promise<z.infer<typeof PingSummarySchema>>;
   /** Auth mode and allowlist. */
   auth(): z.infer<typeof AuthViewSchema>;
-  /** Allows node IDs or public keys. */
-  allow(targets: string[]): Promise<{ id: string; added: boolean }[]>;
+  /** Allows node IDs or public keys (with grants for when they register). */
+  allow(
+    targets: string[],
+    options?: { grants?: Grant[] },
+  ): Promise<{ id: string; added: boolean }[]>;
+  /** Sets exactly what a registered or allowlisted node may do here. */
+  setGrants(ref: string, grants: Grant[]): Promise<z.infer<typeof GrantsChangeSchema>>;
   /** Revokes a node (allowlist and registry); throws PeerNotFoundError when it is neither. */
   revoke(ref: string): Promise<{ id: string; revoked: boolean; removedFromRegistry: boolean }>;
   /** Sets the auth mode. */
   setAuthMode(mode: z.infer<typeof AuthModeSchema>): Promise<void>;
   /** Issues a one-time pairing code. */
-  pairCode(ttlMs: number): Promise<{ code: string; nodeId: string; expiresAt: string }>;
+  pairCode(
+    ttlMs: number,
+    forWhom: "controller" | "peer",
+  ): Promise<{ code: string; nodeId: string; expiresAt: string }>;
   /** Discovery state (throws DiscoveryOffError when the node runs without `--discover`). */
   discovery(): z.infer<typeof DiscoveryStateSchema>;
   /** Approves pending nodes. */
@@ -202,7 +224,13 @@ export function registerNodeRoutes(
       method: "post",
       path: `${base}/node/pair-code`,
       request: {
-        body: body(z.object({ ttl: z.number().int().min(1).max(86_400).optional() }).strict()),
+        body: body(
+          z.object({
+            ttl: z.number().int().min(1).max(86_400).optional(),
+            /** controller (default): the redeemer may control this node; peer: no grant. */
+            for: z.enum(["controller", "peer"]).optional(),
+          }).strict(),
+        ),
       },
       responses: {
         201: json(
@@ -211,7 +239,10 @@ export function registerNodeRoutes(
         ),
       },
     }),
-    async (c) => c.json(await ops.pairCode((c.req.valid("json").ttl ?? 600) * 1000), 201),
+    async (c) => {
+      const b = c.req.valid("json");
+      return c.json(await ops.pairCode((b.ttl ?? 600) * 1000, b.for ?? "controller"), 201);
+    },
   );
 
   app.openapi(
@@ -359,7 +390,11 @@ export function registerNodeRoutes(
       path: `${base}/auth/allow`,
       request: {
         body: body(
-          z.object({ targets: z.array(z.string().min(1).max(128)).min(1).max(1000) }).strict(),
+          z.object({
+            targets: z.array(z.string().min(1).max(128)).min(1).max(10_000),
+            /** Also let them control this node (start, stop, deploy) once they register. */
+            control: z.boolean().optional(),
+          }).strict(),
         ),
       },
       responses: {
@@ -369,7 +404,30 @@ export function registerNodeRoutes(
         ),
       },
     }),
-    async (c) => c.json({ results: await ops.allow(c.req.valid("json").targets) }, 200),
+    async (c) => {
+      const b = c.req.valid("json");
+      return c.json({
+        results: await ops.allow(b.targets, { grants: b.control ? ["control"] : [] }),
+      }, 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "put",
+      path: `${base}/peers/{id}/grants`,
+      request: {
+        params: PeerRef,
+        body: body(z.object({ grants: z.array(GrantSchema).max(2) }).strict()),
+      },
+      responses: {
+        200: json(GrantsChangeSchema, "What the node may do here now"),
+      },
+    }),
+    async (c) =>
+      c.json(
+        await ops.setGrants(c.req.valid("param").id, c.req.valid("json").grants),
+        200,
+      ),
   );
   app.openapi(
     r({

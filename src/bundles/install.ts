@@ -43,8 +43,10 @@ export interface InstallBundleOptions {
   limits?: BundleLimits;
   /** What the sender announced; a manifest that says otherwise is refused. */
   expect?: { type?: BundleType; name?: string };
+  /** Runs as soon as the manifest is read, before any file is extracted (throw to refuse). */
+  vetManifest?: (manifest: Manifest) => void;
   /** Runs after extraction, before anything becomes visible (throw to abort). */
-  beforeCommit?: (manifest: Manifest) => void | Promise<void>;
+  beforeCommit?: (manifest: Manifest, profiles: readonly Profile[]) => void | Promise<void>;
 }
 
 /** What {@link installBundle} installed. */
@@ -105,6 +107,7 @@ export async function installBundle(
     const manifest = parseManifest(
       new TextDecoder().decode(await readAll(first.body, MAX_MANIFEST_BYTES)),
     );
+    options.vetManifest?.(manifest);
     const ex = options.expect;
     if (ex?.type && manifest.type !== ex.type) {
       throw new BundleError(`announced a ${ex.type} bundle but the manifest says ${manifest.type}`);
@@ -214,7 +217,7 @@ export async function installBundle(
       if (r.data.id !== id) throw new BundleError(`profiles/${id}.json holds profile ${r.data.id}`);
       profiles.push(r.data);
     }
-    await options.beforeCommit?.(manifest);
+    await options.beforeCommit?.(manifest, profiles);
     // Profiles first: if saving one fails, the miner directory is still untouched.
     for (const p of profiles) await options.profiles.put(p);
     let minerDir: string | null = null;

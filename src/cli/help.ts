@@ -39,9 +39,29 @@ export const HELP: Record<string, CommandHelp> = {
     summary: "Delete this node's identity (node.json and private.key).",
   },
   "node pair-code": {
-    usage: "miner-cli node pair-code [--ttl 10m] [--json]",
+    usage: "miner-cli node pair-code [--ttl 10m] [--for controller|peer] [--json]",
     summary:
       "Print a one-time pairing code (this node's ID + a secret) for a controller's `peer add --code`.",
+    options: [
+      ["--ttl D", "how long the code is valid (default 10m)"],
+      [
+        "--for controller|peer",
+        "controller (default): the redeemer may control this node; peer: it registers with no grant",
+      ],
+    ],
+  },
+  "node policy": {
+    usage: "miner-cli node policy [show] | set KEY VALUE",
+    summary:
+      "Show or change what controllers granted control may still not do here (worker policy).",
+    options: [
+      ["remote-custom allow|deny", "may controllers start custom miners here (default deny)"],
+      ["deploy-miners allow|deny", "may controllers deploy miner binaries here (default allow)"],
+      [
+        "allowed-binaries any|SHA256,...",
+        "only miner bundles whose executables have these SHA-256s (default any)",
+      ],
+    ],
   },
   "node serve": {
     usage:
@@ -140,8 +160,21 @@ export const HELP: Record<string, CommandHelp> = {
       "Measure round-trip time over the encrypted channel; updates ping, last seen and score.",
   },
   "peer allow": {
-    usage: "miner-cli peer allow <node-id|public-key>...",
+    usage: "miner-cli peer allow <node-id|public-key>... [--control]",
     summary: "Allow a node to connect to this one (allowlist auth mode).",
+    options: [[
+      "--control",
+      "also let it control this node (start, stop, deploy) once it registers",
+    ]],
+  },
+  "peer grant": {
+    usage: "miner-cli peer grant <peer> control|read",
+    summary:
+      "Let a peer control this node (control: start, stop, deploy, and read) or read its stats and logs (read).",
+  },
+  "peer ungrant": {
+    usage: "miner-cli peer ungrant <peer> control|read",
+    summary: "Take a grant back (the next request is refused).",
   },
   "peer revoke": {
     usage: "miner-cli peer revoke <node-id|public-key|peer>",
@@ -163,9 +196,14 @@ export const HELP: Record<string, CommandHelp> = {
       "Nodes discovered on the LAN (`node serve --discover`), not trusted until approved; also approved nodes still waiting for a handshake.",
   },
   "peer approve": {
-    usage: "miner-cli peer approve <node-id>... | --all-matching ROLE [--json] [--api URL]",
+    usage:
+      "miner-cli peer approve <node-id>... | --all-matching ROLE [--control|--no-control] [--json] [--api URL]",
     summary:
       "Approve discovered nodes: allow their ID and, on a controller or dual node, dial them; the peer is registered (address stored, key pinned) only once the Noise handshake proves the ID. Exit 2 when some are still waiting for the other side to approve this node.",
+    options: [[
+      "--control / --no-control",
+      "let the approved nodes control this one (default: yes on a worker, no on controller and dual nodes)",
+    ]],
   },
   "peer reject": {
     usage: "miner-cli peer reject <node-id>... | --all-matching ROLE [--undo] [--json] [--api URL]",

@@ -10,7 +10,12 @@ import {
   DISCOVERY_PORT,
   type JoinSecret,
   loadJoinSecret,
+  PairForSchema,
+  POLICY_KEYS,
+  PolicyStore,
+  PolicyValueError,
   startDaemon,
+  type WorkerPolicy,
 } from "../node/mod.ts";
 import {
   IdentityNotFoundError,
@@ -103,11 +108,16 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
   const reg = await PeerRegistry.open(ctx.paths.peersJson, {
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
   });
+  const policy = (await PolicyStore.open(ctx.paths.policyJson)).policy;
+  const peers = reg.list();
+  await reg.close();
   const info = {
     ...id.info,
     authMode: auth.settings.mode,
     allowlist: auth.settings.allow.length,
-    peers: reg.list().length,
+    peers: peers.length,
+    controlledBy: peers.filter((x) => x.grants.includes("control")).map((x) => x.name),
+    policy,
     configDir: ctx.paths.configDir,
     dataDir: ctx.paths.dataDir,
   };
@@ -124,6 +134,12 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
   ctx.io.out(
     `auth mode   ${info.authMode} (${info.allowlist} allowed, ${info.peers} registered peers)`,
   );
+  ctx.io.out(
+    `control     ${
+      info.controlledBy.length ? `granted to ${info.controlledBy.join(", ")}` : "granted to no peer"
+    }`,
+  );
+  ctx.io.out(`policy      ${describePolicy(policy)}`);
   ctx.io.out(`config      ${info.configDir}`);
   ctx.io.out(`data        ${info.dataDir}`);
   return 0;
@@ -173,16 +189,81 @@ export async function nodeReset(ctx: CliContext, args: string[]): Promise<number
 /** `node pair-code`. */
 export async function nodePairCode(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "node pair-code";
-  const p = parseCommandArgs(cmd, args, { ttl: { type: "string" } });
+  const p = parseCommandArgs(cmd, args, { ttl: { type: "string" }, for: { type: "string" } });
   const ttlMs = duration(p, "ttl", { min: 1000, max: 24 * 3600_000, fallback: 10 * 60_000 });
+  const who = PairForSchema.safeParse(str(p, "for") ?? "controller");
+  if (!who.success) {
+    throw new UsageError(
+      `--for must be controller or peer, got ${JSON.stringify(str(p, "for"))}`,
+      cmd,
+    );
+  }
   const id = await loadIdentity(ctx.paths);
-  const { code, expiresAt } = await createPairCode(ctx.paths, id.info.id, { ttlMs });
-  if (bool(p, "json")) ctx.io.out(JSON.stringify({ code, nodeId: id.info.id, expiresAt }));
-  else {
+  const { code, expiresAt } = await createPairCode(ctx.paths, id.info.id, {
+    ttlMs,
+    for: who.data,
+  });
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ code, nodeId: id.info.id, for: who.data, expiresAt }));
+  } else {
     ctx.io.out(`one-time pairing code for ${id.info.name} (valid until ${expiresAt}):`);
     ctx.io.out(code);
+    ctx.io.out(
+      who.data === "controller"
+        ? "whoever redeems it may control this node (start and stop miners, deploy)"
+        : "whoever redeems it is registered here, with no grant (it cannot read or control this node)",
+    );
     ctx.io.out(`on the controller: miner-cli peer add --address <this-host>:<port> --code ${code}`);
   }
+  return 0;
+}
+
+/** One line describing a worker policy. */
+export function describePolicy(p: WorkerPolicy): string {
+  return `remote-custom=${p.remoteCustom} deploy-miners=${p.deployMiners} allowed-binaries=${
+    p.allowedBinaries === null ? "any" : `${p.allowedBinaries.length} listed`
+  }`;
+}
+
+/** `node policy show|set KEY VALUE`. */
+export async function nodePolicy(ctx: CliContext, args: string[]): Promise<number> {
+  const cmd = "node policy";
+  const p = parseCommandArgs(cmd, args, {});
+  const [action = "show", key, value, ...rest] = p.positionals;
+  const store = await PolicyStore.open(ctx.paths.policyJson);
+  let policy = store.policy;
+  if (action === "set") {
+    if (key === undefined || value === undefined || rest.length) {
+      throw new UsageError(
+        `usage: miner-cli node policy set KEY VALUE, with KEY one of: ${
+          Object.entries(POLICY_KEYS).map(([k, v]) => `${k} ${v}`).join("; ")
+        }`,
+        cmd,
+      );
+    }
+    try {
+      policy = await store.set(key, value);
+    } catch (err) {
+      if (err instanceof PolicyValueError) throw new UsageError(err.message, cmd);
+      throw err;
+    }
+  } else if (action !== "show" || key !== undefined) {
+    throw new UsageError("usage: miner-cli node policy [show] | set KEY VALUE", cmd);
+  }
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify(policy, null, 2));
+    return 0;
+  }
+  ctx.io.out(
+    `remote-custom     ${policy.remoteCustom}  (may controllers start custom miners here)`,
+  );
+  ctx.io.out(`deploy-miners     ${policy.deployMiners}  (may controllers deploy miner binaries)`);
+  ctx.io.out(
+    `allowed-binaries  ${
+      policy.allowedBinaries === null ? "any" : policy.allowedBinaries.join(",")
+    }`,
+  );
+  if (action === "set") ctx.io.out("a running node applies it to the next request");
   return 0;
 }
 

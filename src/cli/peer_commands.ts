@@ -7,22 +7,29 @@ import { loadIdentity, NodeNameSchema, type NodeRole, NodeRoleSchema } from "../
 import {
   AuthModeSchema,
   AuthStore,
+  describeGrants,
+  type Grant,
+  GrantSchema,
   haversineKm,
   optimalPeers,
   parseAddressOrNull,
-  parseAllowTarget,
   type Peer,
   PeerRegistry,
 } from "../peers/mod.ts";
 import {
   addPeer,
+  allowNodes,
+  AllowTargetError,
   type ApproveResult,
   type DiscoveryState,
   MeshNode,
   parsePairCode,
   PeerNameTakenError,
+  type PeerStores,
   pingPeer,
   probePeer,
+  revokeNode,
+  setPeerGrants,
 } from "../node/mod.ts";
 import { ApiClient } from "./api_client.ts";
 import {
@@ -44,6 +51,14 @@ function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
     debounceMs: 0,
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
   });
+}
+
+async function openStores(ctx: CliContext): Promise<PeerStores> {
+  const [registry, auth] = await Promise.all([
+    openRegistry(ctx),
+    AuthStore.open(ctx.paths.authJson),
+  ]);
+  return { registry, auth };
 }
 
 function openMesh(ctx: CliContext): Promise<MeshNode> {
@@ -161,12 +176,13 @@ export async function peerList(ctx: CliContext, args: string[]): Promise<number>
       return 0;
     }
     ctx.io.out(table(
-      ["", "NAME", "ID", "ROLE", "ADDRESS", "PING", "SCORE", "LAST SEEN"],
+      ["", "NAME", "ID", "ROLE (ANNOUNCED)", "MAY HERE", "ADDRESS", "PING", "SCORE", "LAST SEEN"],
       rows.map((r) => [
         r.online === null ? "?" : r.online ? "●" : "○",
         r.name,
         r.id.slice(0, 12),
         r.role,
+        describeGrants(r.grants),
         r.address ?? "(inbound)",
         ms(r.pingMs),
         r.score,
@@ -307,25 +323,73 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
 /** `peer allow`. */
 export async function peerAllow(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer allow";
-  const p = parseCommandArgs(cmd, args, {});
+  const p = parseCommandArgs(cmd, args, { control: { type: "boolean" } });
   if (p.positionals.length === 0) {
-    throw new UsageError("usage: miner-cli peer allow <node-id|public-key>...", cmd);
+    throw new UsageError("usage: miner-cli peer allow <node-id|public-key>... [--control]", cmd);
   }
-  const auth = await AuthStore.open(ctx.paths.authJson);
-  const entries = p.positionals.map((t) => {
-    try {
-      return parseAllowTarget(t);
-    } catch (err) {
-      throw new UsageError((err as Error).message, cmd);
-    }
-  });
-  const results = [];
-  for (const e of entries) results.push({ id: e.id, added: await auth.allow(e) });
+  const stores = await openStores(ctx);
+  let results;
+  try {
+    results = await allowNodes(stores, p.positionals, {
+      grants: bool(p, "control") ? ["control"] : [],
+    });
+  } catch (err) {
+    if (err instanceof AllowTargetError) throw new UsageError(err.message, cmd);
+    throw err;
+  } finally {
+    await stores.registry.close();
+  }
   if (bool(p, "json")) ctx.io.out(JSON.stringify(results));
-  else {for (const r of results) {
+  else {
+    for (const r of results) {
       ctx.io.out(r.added ? `allowed ${r.id}` : `${r.id} was already allowed`);
-    }}
+    }
+    if (bool(p, "control")) {
+      ctx.io.out("they may control this node (start and stop miners, deploy) once they connect");
+    }
+  }
   return 0;
+}
+
+/** The grant named on the command line. */
+function grantArg(text: string | undefined, cmd: string): Grant {
+  const g = GrantSchema.safeParse(text);
+  if (!g.success) {
+    throw new UsageError(
+      `usage: miner-cli ${cmd} <peer> control|read (control: start, stop, deploy and read; read: stats and logs)`,
+      cmd,
+    );
+  }
+  return g.data;
+}
+
+/** `peer grant <peer> control|read` and `peer ungrant <peer> control|read`. */
+export function peerGrant(remove: boolean): (ctx: CliContext, args: string[]) => Promise<number> {
+  return async (ctx: CliContext, args: string[]): Promise<number> => {
+    const cmd = remove ? "peer ungrant" : "peer grant";
+    const p = parseCommandArgs(cmd, args, {});
+    if (p.positionals.length !== 2) grantArg(undefined, cmd);
+    const grant = grantArg(p.positionals[1], cmd);
+    const stores = await openStores(ctx);
+    try {
+      const res = await setPeerGrants(
+        stores,
+        p.positionals[0],
+        remove ? { remove: [grant] } : { add: [grant] },
+      );
+      if (bool(p, "json")) ctx.io.out(JSON.stringify(res));
+      else {
+        ctx.io.out(
+          `${res.name ?? res.id} may now do here: ${describeGrants(res.grants)} (was ${
+            describeGrants(res.before)
+          })`,
+        );
+      }
+      return 0;
+    } finally {
+      await stores.registry.close();
+    }
+  };
 }
 
 /** `peer revoke`. */
@@ -335,26 +399,21 @@ export async function peerRevoke(ctx: CliContext, args: string[]): Promise<numbe
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli peer revoke <node-id|public-key|peer>", cmd);
   }
-  const auth = await AuthStore.open(ctx.paths.authJson);
-  const reg = await openRegistry(ctx);
-  let id: string;
+  const stores = await openStores(ctx);
+  let res;
   try {
-    id = parseAllowTarget(p.positionals[0]).id;
-  } catch {
-    id = reg.resolve(p.positionals[0]).id;
+    res = await revokeNode(stores, p.positionals[0]);
+  } finally {
+    await stores.registry.close();
   }
-  const wasAllowed = await auth.revoke(id);
-  const wasRegistered = reg.remove(id);
-  await reg.close();
-  if (!wasAllowed && !wasRegistered) {
-    throw new UsageError(`${id} is neither allowed nor registered`, cmd);
+  if (!res.revoked && !res.removedFromRegistry) {
+    throw new UsageError(`${res.id} is neither allowed nor registered`, cmd);
   }
-  if (bool(p, "json")) {
-    ctx.io.out(JSON.stringify({ id, revoked: wasAllowed, removedFromRegistry: wasRegistered }));
-  } else {
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(res));
+  else {
     ctx.io.out(
-      `revoked ${id}${wasAllowed ? " (removed from allowlist)" : ""}${
-        wasRegistered ? " (removed from registry)" : ""
+      `revoked ${res.id}${res.revoked ? " (removed from allowlist)" : ""}${
+        res.removedFromRegistry ? " (removed from registry)" : ""
       }`,
     );
     ctx.io.out("a running node drops its live connection within 2 seconds");
@@ -521,13 +580,21 @@ export async function peerPending(ctx: CliContext, args: string[]): Promise<numb
 /** `peer approve <id>... | --all-matching ROLE`. */
 export async function peerApprove(ctx: CliContext, args: string[]): Promise<number> {
   const cmd = "peer approve";
-  const p = parseCommandArgs(cmd, args, PENDING_FLAGS);
+  const p = parseCommandArgs(cmd, args, {
+    ...PENDING_FLAGS,
+    control: { type: "boolean" },
+    "no-control": { type: "boolean" },
+  });
   const sel = pendingSelection(p, cmd);
+  if (bool(p, "control") && bool(p, "no-control")) {
+    throw new UsageError("give --control or --no-control, not both", cmd);
+  }
+  const control = bool(p, "control") ? true : bool(p, "no-control") ? false : undefined;
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
   const { results } = await api.request<{ results: ApproveResult[] }>(
     "POST",
     "/api/v1/mining/peers/pending/approve",
-    sel,
+    { ...sel, ...(control === undefined ? {} : { control }) },
   );
   if (bool(p, "json")) {
     ctx.io.out(JSON.stringify({ results }, null, 2));

@@ -24,6 +24,8 @@ export interface AuditRecord {
   outcome: "ok" | "refused" | "failed";
   /** Why it was refused or failed. */
   reason?: string;
+  /** The worker-policy setting that refused it (`remote-custom=deny`, ...). */
+  policy?: string;
 }
 
 /** Path of the audit log. */

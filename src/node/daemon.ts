@@ -34,6 +34,7 @@ import type { TransportServer } from "../transport/mod.ts";
 import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
+import { PolicyStore } from "./policy.ts";
 import { probeCapabilities } from "./capabilities.ts";
 import { Fleet } from "./fleet.ts";
 import {
@@ -251,10 +252,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       startedAt,
       minersDir: minersDir(paths),
       capabilities: () => mesh.capabilities,
+      policy: await PolicyStore.open(paths.policyJson),
     });
   }
   try {
-    server = mesh.serve(options.serve);
+    server = await mesh.serve(options.serve);
     if (options.discovery) {
       discovery = await DiscoveryService.start(mesh, {
         ...options.discovery,

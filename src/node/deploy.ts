@@ -10,8 +10,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { BundleError, installBundle, type InstalledBundle } from "../bundles/mod.ts";
-import type { ProfileStore } from "../miners/mod.ts";
+import { BundleError, installBundle, type InstalledBundle, type Manifest } from "../bundles/mod.ts";
+import type { Profile, ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import {
@@ -40,6 +40,10 @@ export interface ReceiveDeployOptions {
   stallMs?: number;
   /** Aborts the deploy (the controller sent `cancel`). */
   signal?: AbortSignal;
+  /** Checks the manifest as soon as it is read, before anything is extracted (throw to refuse). */
+  vetManifest?: (manifest: Manifest) => void;
+  /** Checks the profiles the bundle carries before anything is installed (throw to refuse). */
+  vetProfiles?: (profiles: readonly Profile[]) => void;
 }
 
 /**
@@ -153,7 +157,9 @@ export async function receiveDeploy(
       minersDir: options.minersDir,
       profiles: options.profiles,
       expect: { type: p.type, name: p.name },
-      beforeCommit: async () => {
+      vetManifest: options.vetManifest,
+      beforeCommit: async (_manifest, profiles) => {
+        options.vetProfiles?.(profiles);
         // The archive may end before the stream does (tar padding): take the rest too.
         draining = true;
         maybeAck();

@@ -396,15 +396,27 @@ export class DiscoveryService {
   /**
    * Approves pending nodes: allowlists each ID and, on a controller or dual node, dials it
    * expecting that ID, registering it (address and key pinned) once the handshake proves it.
+   * With `control` (the default on a worker: approving a controller there is its operator letting
+   * it in), the approved nodes may control this one once they connect.
    */
-  async approve(refs: string[], options: { role?: NodeRole } = {}): Promise<ApproveResult[]> {
+  async approve(
+    refs: string[],
+    options: { role?: NodeRole; control?: boolean } = {},
+  ): Promise<ApproveResult[]> {
     const entries = this.#select(refs, options.role);
     const dials = this.#mesh.identity.info.role !== "worker";
+    const control = options.control ?? this.#mesh.identity.info.role === "worker";
     const results: ApproveResult[] = [];
     for (const e of entries) {
-      await this.#mesh.auth.allow({ id: e.id, addedAt: new Date().toISOString() });
+      await this.#mesh.auth.allow({
+        id: e.id,
+        addedAt: new Date().toISOString(),
+        ...(control ? { grants: ["control" as const] } : {}),
+      });
       this.#list.remove(e.id);
-      this.#audit("approve", { id: e.id, role: e.role }, { params: { address: e.address } });
+      this.#audit("approve", { id: e.id, role: e.role }, {
+        params: { address: e.address, control },
+      });
       this.#emit({ kind: "approved", id: e.id, address: e.address, role: e.role });
       if (!dials) {
         results.push({ id: e.id, address: e.address, outcome: "allowed" });

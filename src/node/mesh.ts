@@ -14,8 +14,10 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
   AuthStore,
+  type Grant,
   haversineKm,
   newPeer,
+  normalizeGrants,
   PeerRegistry,
   type RequestOutcome,
 } from "../peers/mod.ts";
@@ -23,10 +25,13 @@ import {
   createMessage,
   type HandshakePayload,
   HandshakePayloadSchema,
+  type NodeAnnouncement,
   parseMessage,
   type PayloadOf,
   PROLOGUE,
   PROTOCOL_VERSION,
+  type ResponderHello,
+  ResponderHelloSchema,
   SOFTWARE_VERSION,
 } from "../protocol/mod.ts";
 import type { NodePaths } from "../store/mod.ts";
@@ -35,6 +40,7 @@ import {
   backoffDelay,
   ChannelError,
   type ChannelLimits,
+  type ConnectionAdmission,
   DEFAULT_LIMITS,
   dialSocket,
   type FrameSocket,
@@ -49,6 +55,7 @@ import {
 } from "../transport/mod.ts";
 import {
   codeIdOf,
+  grantsOfPairCode,
   joinProof,
   type JoinSecret,
   type PairCode,
@@ -117,12 +124,14 @@ export interface ServeOptions {
   path?: string;
   /** TLS certificate and key (PEM). */
   tls?: { cert: string; key: string };
-  /** Max simultaneous connections (default 1024). */
+  /** Most established (authenticated) connections (default 1024). */
   maxConnections?: number;
+  /** Most connections still in handshake, from all addresses (default 256). */
+  maxHandshakes?: number;
+  /** Most connections still in handshake from one source address (default 16). */
+  maxHandshakesPerAddress?: number;
   /** How often to re-check that connected peers are still authorized (default 2 s). */
   authSweepMs?: number;
-  /** Handles HTTP requests to other paths (default 404). */
-  fallback?: (request: Request) => Response | Promise<Response>;
 }
 
 /** Options for {@link MeshNode.dial}. */
@@ -135,6 +144,8 @@ export interface DialPeerOptions {
   timeoutMs?: number;
   /** Extra CA (PEM) for wss. */
   ca?: string;
+  /** Local address to dial from (default: the system's choice). */
+  localAddress?: string;
   /** Refuse unless the responder is registered or allowlisted here (used by persistent links). */
   requireAuthorized?: boolean;
   /**
@@ -161,10 +172,52 @@ export interface MaintainedLink {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Summary of the remote side learned in the handshake. */
-interface RemoteInfo {
-  payload: HandshakePayload;
+/** What this node learned of the remote side in the handshake. */
+interface RemoteInfo extends NodeAnnouncement {
+  /** Authenticated node ID (the hash of its key). */
+  id: string;
+  /** Its static key, base64. */
   publicKey: string;
+}
+
+/** What a node that contacts this one brings (for {@link admitInbound}). */
+export interface InboundFacts {
+  /** It is in the registry. */
+  registered: boolean;
+  /** It is on the allowlist. */
+  allowlisted: boolean;
+  /** It redeemed a pairing code or proved the join secret in this handshake. */
+  vouched: boolean;
+  /** The auth mode is `open`. */
+  open: boolean;
+}
+
+/**
+ * Whether a node that authenticated may hold a session here (the connection gate): registered,
+ * allowlisted, vouched for by a pairing code or the join secret in this handshake, or open mode.
+ * What it may do once in is a separate question ({@link admitRequest} in `authorize.ts`).
+ */
+export function admitInbound(
+  id: string,
+  facts: InboundFacts,
+): { ok: true } | { ok: false; reason: string } {
+  if (facts.registered || facts.allowlisted || facts.vouched || facts.open) return { ok: true };
+  return {
+    ok: false,
+    reason:
+      `node ${id} is not authorized here: on this node run \`miner-cli peer allow ${id}\`, or pair with a code from \`miner-cli node pair-code\``,
+  };
+}
+
+/** `name`, or `name-<first 6 ID chars>` when another peer already has it (case-insensitive). */
+export function uniquePeerName(
+  registry: Pick<PeerRegistry, "list">,
+  name: string,
+  id: string,
+): string {
+  const taken = (n: string) =>
+    registry.list().some((p) => p.id !== id && p.name.toLowerCase() === n.toLowerCase());
+  return taken(name) ? `${name.slice(0, 57)}-${id.slice(0, 6)}` : name;
 }
 
 /** A running node: identity, registry, auth and live sessions. */
@@ -248,57 +301,70 @@ export class MeshNode {
     for (const s of this.#sessions) fn(s);
   }
 
-  #handshakePayload(
-    extra: Pick<HandshakePayload, "pair" | "join"> = {},
-  ): Uint8Array {
-    const p: HandshakePayload = {
-      id: this.id,
+  /** How this node introduces itself to an authenticated peer. */
+  #announcement(): NodeAnnouncement {
+    return {
       name: this.identity.info.name,
       role: this.identity.info.role,
       version: SOFTWARE_VERSION,
+      ...(this.capabilities ? { caps: this.capabilities } : {}),
+    };
+  }
+
+  /** The initiator's message-3 payload (it authenticates in this message). */
+  #initiatorPayload(extra: Pick<HandshakePayload, "pair" | "join"> = {}): Uint8Array {
+    const p: HandshakePayload = {
+      id: this.id,
+      ...this.#announcement(),
       protocol: PROTOCOL_VERSION,
       ...(extra.pair ? { pair: extra.pair } : {}),
       ...(extra.join ? { join: extra.join } : {}),
-      ...(this.capabilities ? { caps: this.capabilities } : {}),
     };
     return encoder.encode(JSON.stringify(p));
   }
 
-  /** Validates the remote payload against its authenticated key and the pinned key, if any. */
-  #checkRemote(remoteStatic: Uint8Array, payloadBytes: Uint8Array): RemoteInfo {
+  /** The remote's authenticated ID and key, checked against the pinned and allowlisted keys. */
+  #checkKey(remoteStatic: Uint8Array): { id: string; publicKey: string } {
+    const id = nodeIdFromPublicKey(remoteStatic);
+    const publicKey = toBase64(remoteStatic);
+    const pinned = this.registry.get(id);
+    if (pinned && pinned.publicKey !== publicKey) {
+      throw new PeerIdentityError(
+        `key mismatch for registered peer ${id} (${pinned.name}): refusing`,
+      );
+    }
+    const allowed = this.auth.entry(id);
+    if (allowed?.publicKey && allowed.publicKey !== publicKey) {
+      throw new PeerIdentityError(`key mismatch for allowlisted node ${id}: refusing`);
+    }
+    return { id, publicKey };
+  }
+
+  /** Parses a handshake payload with `schema`, checking its protocol version. */
+  #parsePayload<T extends { protocol: number }>(
+    bytes: Uint8Array,
+    schema: {
+      safeParse(
+        v: unknown,
+      ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+    },
+  ): T {
     let raw: unknown;
     try {
-      raw = JSON.parse(decoder.decode(payloadBytes));
+      raw = JSON.parse(decoder.decode(bytes));
     } catch {
       throw new PeerIdentityError("handshake payload is not JSON");
     }
-    const parsed = HandshakePayloadSchema.safeParse(raw);
+    const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       throw new PeerIdentityError(`invalid handshake payload: ${parsed.error.issues[0].message}`);
-    }
-    const derived = nodeIdFromPublicKey(remoteStatic);
-    const publicKey = toBase64(remoteStatic);
-    if (parsed.data.id !== derived) {
-      throw new PeerIdentityError(
-        `peer claims ID ${parsed.data.id} but its authenticated key hashes to ${derived}`,
-      );
     }
     if (parsed.data.protocol !== PROTOCOL_VERSION) {
       throw new PeerIdentityError(
         `peer speaks protocol v${parsed.data.protocol}, this node v${PROTOCOL_VERSION}`,
       );
     }
-    const pinned = this.registry.get(derived);
-    if (pinned && pinned.publicKey !== publicKey) {
-      throw new PeerIdentityError(
-        `key mismatch for registered peer ${derived} (${pinned.name}): refusing`,
-      );
-    }
-    const allowed = this.auth.entry(derived);
-    if (allowed?.publicKey && allowed.publicKey !== publicKey) {
-      throw new PeerIdentityError(`key mismatch for allowlisted node ${derived}: refusing`);
-    }
-    return { payload: parsed.data, publicKey };
+    return parsed.data;
   }
 
   /** Whether a node may hold a session with us now (registered, allowlisted, or open mode). */
@@ -320,8 +386,46 @@ export class MeshNode {
     return dropped;
   }
 
+  #refusals = {
+    windowStart: 0,
+    lines: 0,
+    suppressed: 0,
+    timer: undefined as ReturnType<typeof setTimeout> | undefined,
+  };
+
+  /**
+   * Logs refused connections: at most 20 lines per 10 s; past that, one summary line at the end
+   * of the window with how many were refused meanwhile (a flood costs a bounded log).
+   */
+  #logRefused(reason: string, remote: string): void {
+    this.counters.refused++;
+    const r = this.#refusals;
+    const now = Date.now();
+    if (now - r.windowStart >= 10_000) {
+      r.windowStart = now;
+      r.lines = 0;
+    }
+    if (r.lines < 20) {
+      r.lines++;
+      this.logger.warn("connection_refused", { remote, reason, count: this.counters.refused });
+      return;
+    }
+    r.suppressed++;
+    r.timer ??= setTimeout(() => {
+      r.timer = undefined;
+      this.logger.warn("connection_refused", {
+        reason: "many connections refused (log lines suppressed)",
+        suppressed: r.suppressed,
+        lastReason: reason,
+        count: this.counters.refused,
+      });
+      r.suppressed = 0;
+    }, Math.max(0, r.windowStart + 10_000 - now));
+    Deno.unrefTimer(r.timer as unknown as number);
+  }
+
   /** Starts accepting connections. */
-  serve(options: ServeOptions): TransportServer {
+  async serve(options: ServeOptions): Promise<TransportServer> {
     if (this.#sweepTimer === undefined) {
       this.#sweepTimer = setInterval(() => {
         this.sweepAuthorizations().catch((err) =>
@@ -329,32 +433,31 @@ export class MeshNode {
         );
       }, options.authSweepMs ?? 2000);
     }
-    const server = startTransportServer({
+    const server = await startTransportServer({
       hostname: options.hostname,
       port: options.port,
       path: options.path,
       tls: options.tls,
       maxConnections: options.maxConnections,
-      fallback: options.fallback,
-      onSocket: (socket) =>
-        void this.#accept(socket).catch((err) => {
+      maxHandshakes: options.maxHandshakes,
+      maxHandshakesPerAddress: options.maxHandshakesPerAddress,
+      handshakeTimeoutMs: this.#limits.handshakeTimeoutMs,
+      onSocket: (socket, admission) =>
+        void this.#accept(socket, admission).catch((err) => {
           this.counters.protocolErrors++;
           this.logger.warn("accept_failed", {
             remote: socket.remoteAddress,
             reason: (err as Error).message,
           });
-          socket.close(1011, "internal error");
+          socket.terminate();
         }),
-      onRefused: (reason, remote) => {
-        this.counters.refused++;
-        this.logger.warn("connection_refused", { remote, reason, count: this.counters.refused });
-      },
+      onRefused: (reason, remote) => this.#logRefused(reason, remote),
     });
     this.#servers.push(server);
     return server;
   }
 
-  async #accept(socket: FrameSocket): Promise<void> {
+  async #accept(socket: FrameSocket, admission: ConnectionAdmission): Promise<void> {
     const remote = socket.remoteAddress;
     let channel: SecureChannel;
     let bindingHash: Uint8Array;
@@ -362,13 +465,16 @@ export class MeshNode {
       ({ channel, bindingHash } = await acceptChannel(socket, {
         staticKey: this.#staticKey,
         prologue: PROLOGUE,
-        // A worker with a join secret proves it to whoever dials (bound to this session's keys);
-        // the secret is high-entropy, so the proof teaches an eavesdropper nothing.
+        // Nothing about this node before the initiator authenticates (message 3): the protocol
+        // version and, from a worker with a join secret, its proof (bound to this session's
+        // keys; the secret is high-entropy, so the proof teaches an eavesdropper nothing).
         payload: (h) => {
           const secret = this.identity.info.role === "worker" ? this.joinSecret : null;
-          return this.#handshakePayload(
-            secret ? { join: { proof: joinProof(secret, h, { side: "responder" }) } } : {},
-          );
+          const hello: ResponderHello = {
+            protocol: PROTOCOL_VERSION,
+            ...(secret ? { join: { proof: joinProof(secret, h, { side: "responder" }) } } : {}),
+          };
+          return encoder.encode(JSON.stringify(hello));
         },
         limits: this.#limits,
       }));
@@ -400,18 +506,33 @@ export class MeshNode {
       channel.close("refused");
     };
     let info: RemoteInfo;
+    let p: HandshakePayload;
     try {
       await Promise.all([this.registry.refresh(), this.auth.refresh()]);
-      info = this.#checkRemote(channel.remoteStatic, channel.remotePayload);
+      const key = this.#checkKey(channel.remoteStatic);
+      p = this.#parsePayload(channel.remotePayload, HandshakePayloadSchema);
+      if (p.id !== key.id) {
+        throw new PeerIdentityError(
+          `peer claims ID ${p.id} but its authenticated key hashes to ${key.id}`,
+        );
+      }
+      info = {
+        ...key,
+        name: p.name,
+        role: p.role,
+        version: p.version,
+        ...(p.caps ? { caps: p.caps } : {}),
+      };
     } catch (err) {
       return reject((err as Error).message);
     }
-    const p = info.payload;
-    let paired = false;
+    // What this node's operator vouched for in this handshake: a pairing code they made (for a
+    // controller, or for a plain peer) or the farm's join secret (the enrolling controller).
+    let vouched: Grant[] | null = null;
     if (p.pair) {
       const result = await redeemPairCode(this.paths, p.pair, bindingHash);
-      if (result !== "ok") return reject(REDEEM_MESSAGES[result]);
-      paired = true;
+      if (typeof result === "string") return reject(REDEEM_MESSAGES[result]);
+      vouched = grantsOfPairCode(result.for);
     }
     if (p.join) {
       if (!this.joinSecret || this.identity.info.role !== "worker") {
@@ -425,47 +546,78 @@ export class MeshNode {
         return reject("join secret does not match this node's (check --join-secret-file)");
       }
       if (p.role === "worker") return reject("only a controller or dual node can enroll this node");
-      paired = true;
+      vouched = ["control"];
       this.logger.info("peer_joined", { peer: remoteId, name: p.name, role: p.role });
     }
     const registered = this.registry.get(remoteId);
-    const allowlisted = this.auth.isAllowed(remoteId);
-    if (!registered && !allowlisted && !paired && this.auth.settings.mode !== "open") {
-      return reject(
-        `node ${remoteId} is not authorized here: on this node run \`miner-cli peer allow ${remoteId}\`, or pair with a code from \`miner-cli node pair-code\``,
-      );
-    }
+    const allowEntry = this.auth.entry(remoteId);
+    const verdict = admitInbound(remoteId, {
+      registered: registered !== undefined,
+      allowlisted: allowEntry !== undefined,
+      vouched: vouched !== null,
+      open: this.auth.settings.mode === "open",
+    });
+    if (!verdict.ok) return reject(verdict.reason);
     if (registered) {
-      // The role stays what was recorded when the operator registered the peer: a peer cannot
-      // promote itself (say, worker → controller) by claiming another role later.
       if (registered.role !== p.role) {
+        // Shown, never trusted: what a peer may do here comes from its grants.
         this.logger.warn("peer_role_mismatch", {
           peer: remoteId,
           recorded: registered.role,
           claimed: p.role,
         });
       }
+      if (vouched?.length) {
+        this.registry.update(remoteId, (cur) => ({
+          ...cur,
+          grants: normalizeGrants([...cur.grants, ...vouched!]),
+        }));
+      }
       this.registry.markSeen(remoteId);
-    } else if (allowlisted || paired) {
+    } else if (allowEntry || vouched) {
       // Written before the ack so a concurrent `peer revoke` in another process sees it.
-      this.registry.upsert(
-        newPeer({
-          id: remoteId,
-          name: p.name,
-          publicKey: info.publicKey,
-          address: null,
-          role: p.role,
-        }, {
-          seen: true,
-        }),
-      );
+      this.#registerFirstContact(info, {
+        address: null,
+        grants: [...(allowEntry?.grants ?? []), ...(vouched ?? [])],
+      });
       await this.registry.flush();
     }
     if (channel.isClosed) return; // the peer left (or broke the session) while we were deciding
-    const ack = createMessage("handshake_ack", { accepted: true }, { from: this.id, to: remoteId });
+    if (!admission.establish()) {
+      return reject("this node is at its connection limit; try again later");
+    }
+    const ack = createMessage("handshake_ack", { accepted: true, node: this.#announcement() }, {
+      from: this.id,
+      to: remoteId,
+    });
     channel.sendText(JSON.stringify(ack), KIND_CONTROL);
     this.counters.accepted++;
     this.#register(channel, info, "inbound");
+  }
+
+  /** Registers a node on first contact, under a unique name (saying so when it had to change). */
+  #registerFirstContact(
+    info: RemoteInfo,
+    options: { address: string | null; grants: readonly Grant[] },
+  ): void {
+    const name = uniquePeerName(this.registry, info.name, info.id);
+    if (name !== info.name) {
+      this.logger.warn("peer_name_taken", {
+        peer: info.id,
+        announced: info.name,
+        registeredAs: name,
+        reason: `another peer is already named ${info.name}`,
+      });
+    }
+    this.registry.upsert(
+      newPeer({
+        id: info.id,
+        name,
+        publicKey: info.publicKey,
+        address: options.address,
+        role: info.role,
+      }, { seen: true, grants: options.grants }),
+    );
   }
 
   #register(
@@ -473,13 +625,13 @@ export class MeshNode {
     info: RemoteInfo,
     direction: "inbound" | "outbound",
   ): PeerSession {
-    if (info.payload.caps) this.registry.setCapabilities(info.payload.id, info.payload.caps);
+    if (info.caps) this.registry.setCapabilities(info.id, info.caps);
     const session = new PeerSession(channel, {
-      id: info.payload.id,
-      name: info.payload.name,
-      role: info.payload.role,
+      id: info.id,
+      name: this.registry.get(info.id)?.name ?? info.name,
+      role: info.role,
       publicKey: info.publicKey,
-      version: info.payload.version,
+      version: info.version,
     }, {
       localId: this.id,
       direction,
@@ -520,24 +672,36 @@ export class MeshNode {
     const timeoutMs = options.timeoutMs ?? this.#limits.handshakeTimeoutMs;
     const url = addressToUrl(address);
     await Promise.all([this.registry.refresh(), this.auth.refresh()]);
-    const socket = await dialSocket(url, { timeoutMs, ca: options.ca });
-    let info: RemoteInfo | undefined;
+    const socket = await dialSocket(url, {
+      timeoutMs,
+      ca: options.ca,
+      localAddress: options.localAddress,
+    });
+    let key: { id: string; publicKey: string } | undefined;
     const channel = await initiateChannel(socket, {
       staticKey: this.#staticKey,
       prologue: PROLOGUE,
       limits: { ...this.#limits, handshakeTimeoutMs: timeoutMs },
       onResponder: (rs, payload, hashes) => {
-        info = this.#checkRemote(rs, payload);
+        key = this.#checkKey(rs);
+        const hello = this.#parsePayload(payload, ResponderHelloSchema);
+        const expect = options.pairCode?.nodeId ?? options.expectId;
+        if (expect && key.id !== expect) {
+          throw new PeerIdentityError(
+            `the node at ${address} is ${key.id}, not the expected ${expect}: refusing (wrong address, or impersonation)`,
+          );
+        }
+        if (options.requireAuthorized && !this.isAuthorized(key.id)) {
+          throw new PeerIdentityError(
+            `the node at ${address} (${key.id}) is not registered or allowed here: run \`miner-cli peer allow ${key.id}\` first`,
+          );
+        }
         let join: HandshakePayload["join"];
         if (options.join) {
           const secret = this.joinSecret;
           if (!secret) throw new PeerIdentityError("no join secret configured on this node");
-          if (info.payload.role !== "worker") {
-            throw new PeerIdentityError(
-              `the node at ${address} is a ${info.payload.role}: the join secret enrolls workers only`,
-            );
-          }
-          const proof = info.payload.join?.proof;
+          // Only a worker with the secret proves it; the proof covers this session's keys.
+          const proof = hello.join?.proof;
           if (
             !proof || !verifyJoinProof(secret, {
               proof,
@@ -545,21 +709,10 @@ export class MeshNode {
             }, { side: "responder" })
           ) {
             throw new PeerIdentityError(
-              `the node at ${address} (${info.payload.id}) does not share this farm's join secret`,
+              `the node at ${address} (${key.id}) does not share this farm's join secret (or is not a worker)`,
             );
           }
           join = { proof: joinProof(secret, hashes.handshakeHash, { side: "initiator" }) };
-        }
-        const expect = options.pairCode?.nodeId ?? options.expectId;
-        if (expect && info.payload.id !== expect) {
-          throw new PeerIdentityError(
-            `the node at ${address} is ${info.payload.id} (${info.payload.name}), not the expected ${expect}: refusing (wrong address, or impersonation)`,
-          );
-        }
-        if (options.requireAuthorized && !this.isAuthorized(info.payload.id)) {
-          throw new PeerIdentityError(
-            `the node at ${address} (${info.payload.id}) is not registered or allowed here: run \`miner-cli peer allow ${info.payload.id}\` first`,
-          );
         }
         const pair = options.pairCode
           ? {
@@ -567,7 +720,7 @@ export class MeshNode {
             proof: pairProof(options.pairCode.secret, hashes.handshakeHash),
           }
           : undefined;
-        return this.#handshakePayload({ pair, join });
+        return this.#initiatorPayload({ pair, join });
       },
     });
     const ack = await new Promise<PayloadOf<"handshake_ack">>((resolve, reject) => {
@@ -585,7 +738,7 @@ export class MeshNode {
         const parsed = parseMessage(decoder.decode(joinParts(parts)));
         if (
           !parsed.ok || parsed.message.type !== "handshake_ack" ||
-          parsed.message.from !== info!.payload.id
+          parsed.message.from !== key!.id
         ) {
           reject(new PeerIdentityError("expected handshake_ack as the first message"));
         } else resolve(parsed.message.payload as PayloadOf<"handshake_ack">);
@@ -598,26 +751,25 @@ export class MeshNode {
       channel.close("refused");
       throw new PeerRefusedError(address, ack.reason ?? "no reason given");
     }
-    const remote = info!.payload;
+    const info: RemoteInfo = { ...key!, ...ack.node! };
+    if (options.join && info.role !== "worker") {
+      channel.close("not a worker");
+      throw new PeerIdentityError(
+        `the node at ${address} is a ${info.role}: the join secret enrolls workers only`,
+      );
+    }
     if (
-      options.registerFirstContact && !this.registry.get(remote.id) &&
-      this.auth.isAllowed(remote.id)
+      options.registerFirstContact && !this.registry.get(info.id) && this.auth.isAllowed(info.id)
     ) {
       // First contact with an allowlisted node we dialed (e.g. `--connect` to a controller):
-      // record it with the address we reached and the role it has now; like inbound first
-      // contact, the role is fixed from here on.
-      this.registry.upsert(
-        newPeer({
-          id: remote.id,
-          name: remote.name,
-          publicKey: info!.publicKey,
-          address,
-          role: remote.role,
-        }, { seen: true }),
-      );
+      // record it with the address we reached and the grants its allowlist entry holds.
+      this.#registerFirstContact(info, {
+        address,
+        grants: this.auth.entry(info.id)?.grants ?? [],
+      });
       await this.registry.flush();
     }
-    return this.#register(channel, info!, "outbound");
+    return this.#register(channel, info, "outbound");
   }
 
   /** Records a request outcome for a registered peer (score, counters, lastSeen, RTT). */
@@ -706,6 +858,7 @@ export class MeshNode {
 
   /** Closes every session, link and server, and flushes the registry. */
   async close(reason = "node shutting down"): Promise<void> {
+    clearTimeout(this.#refusals.timer);
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
     for (const l of [...this.#links]) l.stop();

@@ -3,7 +3,9 @@
  * @module
  */
 export {
+  admitInbound,
   type DialPeerOptions,
+  type InboundFacts,
   type MaintainedLink,
   type MeshCounters,
   MeshNode,
@@ -11,6 +13,7 @@ export {
   PeerIdentityError,
   PeerRefusedError,
   type ServeOptions,
+  uniquePeerName,
 } from "./mesh.ts";
 export {
   type KeepaliveOptions,
@@ -23,10 +26,22 @@ export {
   type SessionOptions,
 } from "./session.ts";
 export {
+  applyPolicySetting,
+  DEFAULT_POLICY,
+  POLICY_KEYS,
+  type PolicyKey,
+  PolicyStore,
+  PolicyValueError,
+  type WorkerPolicy,
+  WorkerPolicySchema,
+} from "./policy.ts";
+export { type Admission, admitRequest, type PeerRequest } from "./authorize.ts";
+export {
   codeIdOf,
   createPairCode,
   type CreatePairCodeOptions,
   formatPairCode,
+  grantsOfPairCode,
   joinProof,
   type JoinProofOptions,
   type JoinSecret,
@@ -36,9 +51,12 @@ export {
   MIN_JOIN_SECRET_LENGTH,
   type PairCode,
   PairCodeError,
+  type PairFor,
+  PairForSchema,
   pairProof,
   parsePairCode,
   REDEEM_MESSAGES,
+  type Redeemed,
   redeemPairCode,
   type RedeemResult,
   verifyJoinProof,
@@ -71,12 +89,18 @@ export {
   addPeer,
   type AddPeerOptions,
   type AddPeerResult,
+  allowNodes,
+  AllowTargetError,
+  type GrantsChange,
   PeerNameTakenError,
+  type PeerStores,
   type PingOptions,
   pingPeer,
   type PingSummary,
   probePeer,
   type ProbeResult,
+  revokeNode,
+  setPeerGrants,
 } from "./peer_ops.ts";
 export {
   type CachedFleetStatus,

@@ -4,12 +4,19 @@
  * @module
  */
 import type { NodeOps, PeerView } from "../api/mod.ts";
-import { parseAllowTarget, type Peer, PeerNotFoundError } from "../peers/mod.ts";
+import { GrantSchema, type Peer, PeerNotFoundError } from "../peers/mod.ts";
 import type { MeshNode } from "./mesh.ts";
 import { DiscoveryOffError, type DiscoveryService } from "./discovery_service.ts";
 import type { FleetMonitor } from "./monitor.ts";
 import { createPairCode, parsePairCode } from "./pairing.ts";
-import { addPeer, pingPeer } from "./peer_ops.ts";
+import {
+  addPeer,
+  allowNodes,
+  AllowTargetError,
+  pingPeer,
+  revokeNode,
+  setPeerGrants,
+} from "./peer_ops.ts";
 
 /** A request the API turns into a 400. */
 export class PeerRequestError extends Error {
@@ -98,33 +105,31 @@ export function createNodeOps(
       return summary;
     },
     auth: () => ({ mode: mesh.auth.settings.mode, allow: [...mesh.auth.settings.allow] }),
-    allow: async (targets) => {
-      const entries = targets.map((t) => {
-        try {
-          return parseAllowTarget(t);
-        } catch (err) {
-          throw new PeerRequestError((err as Error).message);
-        }
-      });
-      const results = [];
-      for (const e of entries) results.push({ id: e.id, added: await mesh.auth.allow(e) });
+    allow: async (targets, options) => {
+      let results;
+      try {
+        results = await allowNodes(mesh, targets, options);
+      } catch (err) {
+        if (err instanceof AllowTargetError) throw new PeerRequestError(err.message);
+        throw err;
+      }
       changed();
       return results;
     },
+    setGrants: async (ref, grants) => {
+      const res = await setPeerGrants(mesh, ref, {
+        add: grants,
+        remove: GrantSchema.options.filter((g) => !grants.includes(g)),
+      });
+      changed();
+      return res;
+    },
     revoke: async (ref) => {
-      let id: string;
-      try {
-        id = parseAllowTarget(ref).id;
-      } catch {
-        id = mesh.registry.resolve(ref).id;
-      }
-      const revoked = await mesh.auth.revoke(id);
-      const removedFromRegistry = mesh.registry.remove(id);
-      await mesh.registry.flush();
-      if (!revoked && !removedFromRegistry) throw new PeerNotFoundError(ref);
+      const res = await revokeNode(mesh, ref);
+      if (!res.revoked && !res.removedFromRegistry) throw new PeerNotFoundError(ref);
       await mesh.sweepAuthorizations();
       changed();
-      return { id, revoked, removedFromRegistry };
+      return res;
     },
     setAuthMode: async (mode) => {
       await mesh.auth.setMode(mode);
@@ -133,7 +138,10 @@ export function createNodeOps(
     },
     discovery: () => discovery().state(),
     approve: async (sel) => {
-      const results = await discovery().approve(sel.ids ?? [], { role: sel.role });
+      const results = await discovery().approve(sel.ids ?? [], {
+        role: sel.role,
+        control: sel.control,
+      });
       for (const r of results) {
         const peer = r.outcome === "registered" ? mesh.registry.get(r.id) : undefined;
         if (peer) monitor.sawOnline(peer);
@@ -143,8 +151,11 @@ export function createNodeOps(
     },
     reject: (sel) => discovery().reject(sel.ids ?? [], { role: sel.role }),
     unreject: (ids) => discovery().unreject(ids),
-    pairCode: async (ttlMs) => {
-      const { code, expiresAt } = await createPairCode(mesh.paths, mesh.id, { ttlMs });
+    pairCode: async (ttlMs, forWhom) => {
+      const { code, expiresAt } = await createPairCode(mesh.paths, mesh.id, {
+        ttlMs,
+        for: forWhom,
+      });
       return { code, nodeId: mesh.id, expiresAt };
     },
   };

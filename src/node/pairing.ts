@@ -13,6 +13,7 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
+import type { Grant } from "../peers/mod.ts";
 import type { NodePaths } from "../store/mod.ts";
 import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 
@@ -36,12 +37,27 @@ export class PairCodeError extends Error {
   }
 }
 
+/**
+ * Who a code is for: `controller` (default: whoever redeems it may control this node, its
+ * miners and deploys) or `peer` (it registers, with no grant).
+ */
+export const PairForSchema = z.enum(["controller", "peer"]);
+/** Who a pairing code is for. */
+export type PairFor = z.infer<typeof PairForSchema>;
+
 const StoredCodeSchema = z.object({
   codeId: z.string().regex(/^[0-9a-f]{16}$/),
   secret: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
+  /** Absent in codes made before grants existed: those were for controllers. */
+  for: PairForSchema.default("controller"),
   createdAt: z.string(),
   expiresAt: z.string(),
 });
+
+/** The grants a code made for `who` gives its redeemer. */
+export function grantsOfPairCode(who: PairFor): Grant[] {
+  return who === "controller" ? ["control"] : [];
+}
 
 function b64url(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(
@@ -87,6 +103,8 @@ export function pairProof(secret: Uint8Array, handshakeHash: Uint8Array): string
 export interface CreatePairCodeOptions {
   /** Lifetime in ms (default 10 minutes). */
   ttlMs?: number;
+  /** Who it is for (default `controller`: the redeemer may control this node). */
+  for?: PairFor;
 }
 
 /** Creates and stores a new one-time code for `nodeId`. */
@@ -104,6 +122,7 @@ export async function createPairCode(
   await writeJsonAtomic(join(paths.pairingDir, `${codeId}.json`), {
     codeId,
     secret: b64url(secret),
+    for: options.for ?? "controller",
     createdAt: new Date(now).toISOString(),
     expiresAt,
   }, { mode: 0o600 });
@@ -122,12 +141,21 @@ export const REDEEM_MESSAGES: Record<Exclude<RedeemResult, "ok">, string> = {
   bad_proof: "pairing proof invalid (wrong code)",
 };
 
-/** Verifies a proof and consumes the code (succeeds at most once per code). */
+/** A redeemed code: what it was made for. */
+export interface Redeemed {
+  /** Who the code was for. */
+  for: PairFor;
+}
+
+/**
+ * Verifies a proof and consumes the code (succeeds at most once per code): the code's purpose,
+ * or why it failed.
+ */
 export async function redeemPairCode(
   paths: NodePaths,
   proof: { codeId: string; proof: string },
   handshakeHash: Uint8Array,
-): Promise<RedeemResult> {
+): Promise<Redeemed | Exclude<RedeemResult, "ok">> {
   if (!/^[0-9a-f]{16}$/.test(proof.codeId)) return "unknown";
   const file = join(paths.pairingDir, `${proof.codeId}.json`);
   const used = join(paths.pairingDir, `${proof.codeId}.used`);
@@ -158,7 +186,7 @@ export async function redeemPairCode(
     if (err instanceof Deno.errors.NotFound) return "used";
     throw err;
   }
-  return "ok";
+  return { for: stored.for };
 }
 
 async function pruneCodes(paths: NodePaths): Promise<void> {

@@ -3,7 +3,17 @@
  * handshake that proves its key, probe it, and ping it.
  * @module
  */
-import { DEFAULT_SCORE, type Peer, PeerSchema } from "../peers/mod.ts";
+import {
+  type AuthStore,
+  DEFAULT_SCORE,
+  type Grant,
+  normalizeGrants,
+  parseAllowTarget,
+  type Peer,
+  PeerNotFoundError,
+  type PeerRegistry,
+  PeerSchema,
+} from "../peers/mod.ts";
 import { sessionFor, type SessionLease } from "./controller.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PairCode } from "./pairing.ts";
@@ -91,6 +101,12 @@ export async function addPeer(
     publicKey: remote.publicKey,
     address,
     role: remote.role,
+    // `peer add` never grants: what the peer may do here stays what it was, plus what this
+    // node's operator put on its allowlist entry (`peer allow --control`).
+    grants: normalizeGrants([
+      ...(existing?.grants ?? []),
+      ...(mesh.auth.entry(remote.id)?.grants ?? []),
+    ]),
     lastSeen: new Date().toISOString(),
     hops: options.hops ?? existing?.hops ?? 1,
     ...(lat !== undefined ? { lat, lon } : {}),
@@ -223,4 +239,114 @@ export async function pingPeer(
     maxMs: rtts.length ? round3(Math.max(...rtts)) : null,
     score: mesh.registry.get(peer.id)?.score,
   };
+}
+
+/** The registry and allowlist a peer operation changes (a daemon's, or a CLI command's own). */
+export interface PeerStores {
+  /** The registry. */
+  registry: PeerRegistry;
+  /** The allowlist. */
+  auth: AuthStore;
+}
+
+/** A node ID or key given to `peer allow` that is neither. */
+export class AllowTargetError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "AllowTargetError";
+  }
+}
+
+/**
+ * `peer allow`: puts node IDs or public keys on the allowlist, with `grants` for when they
+ * register (and for any already registered). All targets are checked before anything changes.
+ */
+export async function allowNodes(
+  stores: PeerStores,
+  targets: readonly string[],
+  options: { grants?: readonly Grant[] } = {},
+): Promise<{ id: string; added: boolean }[]> {
+  const grants = normalizeGrants(options.grants ?? []);
+  const entries = targets.map((t) => {
+    try {
+      return parseAllowTarget(t);
+    } catch (err) {
+      throw new AllowTargetError((err as Error).message);
+    }
+  });
+  const results = [];
+  for (const e of entries) {
+    results.push({
+      id: e.id,
+      added: await stores.auth.allow(grants.length ? { ...e, grants } : e),
+    });
+    if (grants.length && stores.registry.get(e.id)) {
+      stores.registry.update(e.id, (cur) => ({
+        ...cur,
+        grants: normalizeGrants([...cur.grants, ...grants]),
+      }));
+    }
+  }
+  await stores.registry.flush();
+  return results;
+}
+
+/** Result of {@link setPeerGrants}. */
+export interface GrantsChange {
+  /** Node ID. */
+  id: string;
+  /** Name when registered. */
+  name: string | null;
+  /** Grants before the change. */
+  before: Grant[];
+  /** Grants after it. */
+  grants: Grant[];
+}
+
+/**
+ * `peer grant` / `peer ungrant`: sets what a registered or allowlisted node may do here, in its
+ * registry record and its allowlist entry (so a node that registers again keeps it).
+ */
+export async function setPeerGrants(
+  stores: PeerStores,
+  ref: string,
+  change: { add?: readonly Grant[]; remove?: readonly Grant[] },
+): Promise<GrantsChange> {
+  await Promise.all([stores.registry.refresh(), stores.auth.refresh()]);
+  let id: string;
+  try {
+    id = parseAllowTarget(ref).id;
+  } catch {
+    id = stores.registry.resolve(ref).id;
+  }
+  const peer = stores.registry.get(id);
+  const entry = stores.auth.entry(id);
+  if (!peer && !entry) throw new PeerNotFoundError(ref);
+  const before = normalizeGrants([...(peer?.grants ?? entry?.grants ?? [])]);
+  const next = normalizeGrants(
+    [...before, ...(change.add ?? [])].filter((g) => !(change.remove ?? []).includes(g)),
+  );
+  if (peer) stores.registry.update(id, (cur) => ({ ...cur, grants: next }));
+  if (entry) await stores.auth.setGrants(id, next);
+  await stores.registry.flush();
+  return { id, name: peer?.name ?? null, before, grants: next };
+}
+
+/** `peer revoke`: off the allowlist and out of the registry (both false: it was neither). */
+export async function revokeNode(
+  stores: PeerStores,
+  ref: string,
+): Promise<{ id: string; revoked: boolean; removedFromRegistry: boolean }> {
+  await stores.registry.refresh();
+  let id: string;
+  try {
+    id = parseAllowTarget(ref).id;
+  } catch {
+    id = stores.registry.resolve(ref).id;
+  }
+  const revoked = await stores.auth.revoke(id);
+  const removedFromRegistry = stores.registry.remove(id);
+  await stores.registry.flush();
+  return { id, revoked, removedFromRegistry };
 }

@@ -1,17 +1,21 @@
 /**
- * The worker half of a node: answers controllers' requests on every session. State-changing
- * commands (start, stop, deploy) are executed only for peers registered here whose recorded role is
- * controller or dual, and are audited; read-only requests (stats, logs) need a registered peer.
- * Authorization is by authenticated identity and recorded role, never by who dialed.
+ * The worker half of a node: answers controllers' requests on every session. Every request goes
+ * through {@link admitRequest}: reads (stats, logs) need the `read` or `control` grant, state
+ * changes (start, stop, deploy) need `control` and must pass the worker policy; control requests
+ * are audited, accepted or refused. Authorization is by authenticated identity and the grants this
+ * node's operator gave it, never by the role a peer announces or by who dialed.
  * @module
  */
+import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../identity/mod.ts";
 import type { MinerManager, MinerStats, Profile } from "../miners/mod.ts";
 import { ProfileSchema } from "../miners/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
+import { admitRequest, type PeerRequest } from "./authorize.ts";
 import { receiveDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
+import type { PolicyStore } from "./policy.ts";
 import type { PeerSession } from "./session.ts";
 
 /** Options for {@link attachWorker}. */
@@ -26,77 +30,92 @@ export interface WorkerOptions {
   minersDir: string;
   /** This node's capabilities for `stats`. */
   capabilities?: () => Capabilities | null;
+  /** The worker policy (re-read when it changes). */
+  policy: PolicyStore;
 }
 
-type Access = "read" | "control";
-
-class RefusedError extends Error {}
+class RefusedError extends Error {
+  constructor(message: string, readonly policy?: string) {
+    super(message);
+  }
+}
 
 /** The fields every audit record of one action shares. */
 interface AuditBase {
   peer: string;
   peerName: string;
+  role: string | null;
   action: string;
   params: Record<string, unknown>;
+}
+
+/** SHA-256 of every executable file a miner bundle installs. */
+function executablesOf(manifest: Manifest): string[] {
+  return manifest.files.filter((f) => f.path.startsWith("miner/") && (f.mode & 0o111) !== 0)
+    .map((f) => f.sha256);
 }
 
 /** Registers the worker's handlers on every session of `mesh`. */
 export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
   const { miners, audit } = options;
 
-  const authorize = (s: PeerSession, access: Access): { role: string | null } => {
-    const peer = mesh.registry.get(s.peer.id);
-    if (!peer) throw new RefusedError(`node ${s.peer.id} is not registered on this worker`);
-    if (access === "control" && peer.role !== "controller" && peer.role !== "dual") {
-      throw new RefusedError(
-        `node ${peer.name} is registered here as a ${peer.role}; only controller or dual peers may change miners`,
-      );
-    }
-    return { role: peer.role };
+  /** Throws {@link RefusedError} unless `s`'s peer may make `request` (see {@link admitRequest}). */
+  const authorize = async (s: PeerSession, request: PeerRequest): Promise<void> => {
+    if (request.kind !== "stats" && request.kind !== "logs") await options.policy.refresh();
+    const verdict = admitRequest({
+      peer: mesh.registry.get(s.peer.id),
+      policy: options.policy.policy,
+    }, request);
+    if (!verdict.ok) throw new RefusedError(verdict.reason, verdict.policy);
   };
 
-  /**
-   * The audit record's common fields and the peer's role for a control action, or null when the
-   * peer may not run it (then the refusal is audited and answered).
-   */
-  const admitControl = async (
-    m: Message,
+  const auditBase = (
     s: PeerSession,
     action: string,
     params: Record<string, unknown>,
-  ): Promise<{ base: AuditBase; role: string | null } | null> => {
-    const base = {
+  ): AuditBase => {
+    const peer = mesh.registry.get(s.peer.id);
+    return {
       peer: s.peer.id,
-      peerName: mesh.registry.get(s.peer.id)?.name ?? s.peer.name,
+      peerName: peer?.name ?? s.peer.name,
+      role: peer?.role ?? null,
       action,
       params,
     };
-    const role: string | null = mesh.registry.get(s.peer.id)?.role ?? null;
-    try {
-      return { base, role: authorize(s, "control").role };
-    } catch (err) {
-      await audit.append({ ...base, role, outcome: "refused", reason: (err as Error).message });
-      s.replyError(m, "unauthorized", (err as Error).message);
-      return null;
-    }
   };
 
+  /** Audits and answers a refusal, naming the policy setting that refused it, if one did. */
+  const refuse = async (m: Message, s: PeerSession, base: AuditBase, err: unknown) => {
+    const e = err as Error;
+    const policy = err instanceof RefusedError ? err.policy : undefined;
+    await audit.append({
+      ...base,
+      outcome: "refused",
+      reason: e.message,
+      ...(policy ? { policy } : {}),
+    });
+    s.replyError(m, "unauthorized", e.message);
+  };
+
+  /**
+   * A control action: `run` admits what it does (it knows the details, say the profile's miner
+   * type) through `admit`, then acts; the outcome is audited and answered.
+   */
   const control = (
-    action: string,
+    action: "start_miner" | "stop_miner",
     params: (m: Message) => Record<string, unknown>,
-    run: (m: Message, s: PeerSession) => Promise<string>,
+    run: (m: Message, admit: (r: PeerRequest) => Promise<void>) => Promise<string>,
   ) =>
   async (m: Message, s: PeerSession): Promise<void> => {
-    const admitted = await admitControl(m, s, action, params(m));
-    if (!admitted) return;
-    const { base, role } = admitted;
+    const base = auditBase(s, action, params(m));
     try {
-      const minerName = await run(m, s);
-      await audit.append({ ...base, role, outcome: "ok", params: { ...base.params, minerName } });
+      const minerName = await run(m, (r) => authorize(s, r));
+      await audit.append({ ...base, outcome: "ok", params: { ...base.params, minerName } });
       s.reply(m, "miner_ack", { success: true, minerName });
     } catch (err) {
+      if (err instanceof RefusedError) return await refuse(m, s, base, err);
       const e = err as Error;
-      await audit.append({ ...base, role, outcome: "failed", reason: e.message });
+      await audit.append({ ...base, outcome: "failed", reason: e.message });
       const code = e.name === "ProfileNotFoundError" || e.name === "MinerNotFoundError"
         ? "not_found"
         : "operation_failed";
@@ -104,26 +123,28 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     }
   };
 
-  const read =
-    (fn: (m: Message, s: PeerSession) => void | Promise<void>) =>
-    async (m: Message, s: PeerSession) => {
-      try {
-        authorize(s, "read");
-      } catch (err) {
-        s.replyError(m, "unauthorized", (err as Error).message);
-        return;
-      }
-      try {
-        await fn(m, s);
-      } catch (err) {
-        const e = err as Error;
-        s.replyError(
-          m,
-          e.name === "MinerNotFoundError" ? "not_found" : "operation_failed",
-          e.message,
-        );
-      }
-    };
+  const read = (
+    kind: "stats" | "logs",
+    fn: (m: Message, s: PeerSession) => void | Promise<void>,
+  ) =>
+  async (m: Message, s: PeerSession) => {
+    try {
+      await authorize(s, { kind });
+    } catch (err) {
+      s.replyError(m, "unauthorized", (err as Error).message);
+      return;
+    }
+    try {
+      await fn(m, s);
+    } catch (err) {
+      const e = err as Error;
+      s.replyError(
+        m,
+        e.name === "MinerNotFoundError" ? "not_found" : "operation_failed",
+        e.message,
+      );
+    }
+  };
 
   const follows = new Map<PeerSession, Map<string, () => void>>();
   let deploysRunning = 0;
@@ -135,7 +156,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
   mesh.onSession((s) => {
     s.on(
       "get_stats",
-      read((m, s) => {
+      read("stats", (m, s) => {
         s.reply(m, "stats", {
           nodeId: mesh.id,
           nodeName: mesh.identity.info.name,
@@ -156,8 +177,10 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           profileId: p.profileId,
           withConfig: p.config !== undefined,
         };
-      }, async (m) => {
+      }, async (m, admit) => {
         const p = m.payload as PayloadOf<"start_miner">;
+        // Admitted on the miner type asked for, then (below) on the profile's own.
+        await admit({ kind: "start_miner", minerType: p.minerType });
         let profile: Profile | undefined;
         if (p.profileId) {
           profile = (await miners.profiles.list()).find((x) =>
@@ -166,7 +189,9 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
         }
         if (!profile && p.config !== undefined) {
           const parsed = ProfileSchema.safeParse(p.config);
-          if (!parsed.success) {
+          if (parsed.success) {
+            await admit({ kind: "start_miner", minerType: parsed.data.minerType });
+          } else {
             throw new Error(
               `invalid profile: ${
                 parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`)
@@ -190,6 +215,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
             `profile ${profile.name} is for ${profile.minerType}, not ${p.minerType}`,
           );
         }
+        await admit({ kind: "start_miner", minerType: profile.minerType });
         return (await miners.start(profile)).name;
       }),
     );
@@ -199,7 +225,8 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       control(
         "stop_miner",
         (m) => ({ minerName: (m.payload as PayloadOf<"stop_miner">).minerName }),
-        async (m) => {
+        async (m, admit) => {
+          await admit({ kind: "stop_miner" });
           const name = (m.payload as PayloadOf<"stop_miner">).minerName;
           await miners.stop(name);
           return name;
@@ -209,7 +236,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
 
     s.on(
       "get_logs",
-      read((m, s) => {
+      read("logs", (m, s) => {
         const p = m.payload as PayloadOf<"get_logs">;
         const proc = miners.get(p.minerName);
         const res = proc.logs.read({ lines: p.lines, since: p.since });
@@ -272,16 +299,19 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
 
     s.on("deploy", async (m, s) => {
       const p = m.payload as PayloadOf<"deploy">;
-      const admitted = await admitControl(m, s, "deploy", {
+      const base = auditBase(s, "deploy", {
         type: p.type,
         name: p.name,
         size: p.size,
         checksum: p.checksum,
       });
-      if (!admitted) return;
-      const { base, role } = admitted;
+      try {
+        await authorize(s, { kind: "deploy", bundleType: p.type });
+      } catch (err) {
+        return await refuse(m, s, base, err);
+      }
       if (deploysRunning >= MAX_DEPLOYS) {
-        await audit.append({ ...base, role, outcome: "refused", reason: "too many deploys" });
+        await audit.append({ ...base, outcome: "refused", reason: "too many deploys" });
         s.replyError(m, "operation_failed", `busy: ${MAX_DEPLOYS} deploys already running`);
         return;
       }
@@ -289,27 +319,45 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       const abort = new AbortController();
       deploys.set(m.id, abort);
       deploySessions.set(m.id, s);
+      // The policy is checked again on what the bundle turns out to carry.
+      let policyRefusal: RefusedError | null = null;
+      const vet = (r: PeerRequest) => {
+        const v = admitRequest({
+          peer: mesh.registry.get(s.peer.id),
+          policy: options.policy.policy,
+        }, r);
+        if (!v.ok) throw policyRefusal = new RefusedError(v.reason, v.policy);
+      };
       try {
         const res = await receiveDeploy(s, m, {
           minersDir: options.minersDir,
           profiles: miners.profiles,
           signal: abort.signal,
+          vetManifest: (manifest) =>
+            vet({ kind: "deploy", bundleType: p.type, executables: executablesOf(manifest) }),
+          vetProfiles: (profiles) =>
+            vet({
+              kind: "deploy",
+              bundleType: p.type,
+              profileTypes: profiles.map((x) => x.minerType),
+            }),
         });
         const installed = {
           minerType: res.manifest.minerType,
           version: res.manifest.version,
           profileIds: res.profiles.map((x) => x.id),
         };
-        await audit.append({
-          ...base,
-          role,
-          outcome: "ok",
-          params: { ...base.params, ...installed },
-        });
+        await audit.append({ ...base, outcome: "ok", params: { ...base.params, ...installed } });
         s.reply(m, "deploy_ack", { success: true, name: res.manifest.name, ...installed });
       } catch (err) {
-        const e = err as Error;
-        await audit.append({ ...base, role, outcome: "failed", reason: e.message });
+        const e = (policyRefusal ?? err) as Error;
+        const refusedBy = policyRefusal as RefusedError | null;
+        await audit.append({
+          ...base,
+          outcome: refusedBy ? "refused" : "failed",
+          reason: e.message,
+          ...(refusedBy?.policy ? { policy: refusedBy.policy } : {}),
+        });
         s.reply(m, "deploy_ack", { success: false, name: p.name, error: e.message.slice(0, 2000) });
       } finally {
         deploysRunning--;

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { fromBase64, nodeIdFromPublicKey, NodeIdSchema, PublicKeySchema } from "../identity/mod.ts";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { type Grant, GrantsSchema, normalizeGrants } from "./grants.ts";
 
 /** `allowlist` (default): only registered or allowed peers may connect. `open`: anyone may. */
 export const AuthModeSchema = z.enum(["allowlist", "open"]);
@@ -15,6 +16,8 @@ export type AuthMode = z.infer<typeof AuthModeSchema>;
 export const AllowEntrySchema = z.object({
   id: NodeIdSchema,
   publicKey: PublicKeySchema.optional(),
+  /** Given to the node when it registers on first contact (`peer allow --control`). */
+  grants: GrantsSchema.optional(),
   addedAt: z.string(),
 });
 /** An allowlist entry. */
@@ -106,10 +109,32 @@ export class AuthStore {
   async #allow(entry: AllowEntry): Promise<boolean> {
     await this.refresh();
     const cur = this.entry(entry.id);
-    if (cur && (cur.publicKey || !entry.publicKey)) return false;
-    this.#settings.allow = this.#settings.allow.filter((e) => e.id !== entry.id).concat(entry);
+    const grants = normalizeGrants([...(cur?.grants ?? []), ...(entry.grants ?? [])]);
+    const sameGrants = grants.length === (cur?.grants?.length ?? 0);
+    if (cur && (cur.publicKey || !entry.publicKey) && sameGrants) return false;
+    const next: AllowEntry = {
+      ...(cur ?? entry),
+      ...(entry.publicKey ? { publicKey: entry.publicKey } : {}),
+      ...(grants.length ? { grants } : {}),
+    };
+    this.#settings.allow = this.#settings.allow.filter((e) => e.id !== entry.id).concat(next);
     await this.#save();
     return true;
+  }
+
+  /** Sets the grants an allowlisted node gets when it registers; returns false when not listed. */
+  setGrants(id: string, grants: readonly Grant[]): Promise<boolean> {
+    return withFileLock(this.path, async () => {
+      await this.refresh();
+      const cur = this.entry(id);
+      if (!cur) return false;
+      const g = normalizeGrants(grants);
+      const { grants: _old, ...rest } = cur;
+      const next: AllowEntry = g.length ? { ...rest, grants: g } : rest;
+      this.#settings.allow = this.#settings.allow.map((e) => e.id === id ? next : e);
+      await this.#save();
+      return true;
+    });
   }
 
   /** Removes an entry; returns whether it existed. */

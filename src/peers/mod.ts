@@ -9,9 +9,21 @@ export {
   type ParsedAddress,
   type Peer,
   PeerAddressSchema,
+  type PeerInput,
+  PEERS_FILE_VERSION,
   PeerSchema,
   PeersFileSchema,
+  PeersFileV1Schema,
 } from "./schema.ts";
+export {
+  type Access,
+  describeGrants,
+  type Grant,
+  GrantSchema,
+  GrantsSchema,
+  normalizeGrants,
+  peerMay,
+} from "./grants.ts";
 export { DEFAULT_SCORE, nextScore, type RequestOutcome, SCORE_DELTA } from "./score.ts";
 export { haversineKm, type LatLon } from "./geo.ts";
 export { compareNeighbours, type KdNeighbour, type KdPoint, KdTree } from "./kdtree.ts";
@@ -26,9 +38,11 @@ export {
 } from "./optimal.ts";
 export {
   AmbiguousPeerError,
+  migratePeersV1,
   type OutcomeOptions,
   PeerNotFoundError,
   PeerRegistry,
+  type PeersMigration,
   type RegistryOptions,
   resolvePeer,
 } from "./registry.ts";

@@ -7,9 +7,19 @@
  * the registry without losing each other's changes, and a crash never leaves a torn file.
  * @module
  */
+import { dirname, join } from "node:path";
+import { z } from "zod";
 import type { Capabilities } from "../identity/mod.ts";
 import { CorruptFileError, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
-import { type Peer, PeerSchema, PeersFileSchema } from "./schema.ts";
+import { AuthFileSchema } from "./auth.ts";
+import {
+  type Peer,
+  type PeerInput,
+  PEERS_FILE_VERSION,
+  PeerSchema,
+  PeersFileSchema,
+  PeersFileV1Schema,
+} from "./schema.ts";
 import { nextScore, type RequestOutcome } from "./score.ts";
 
 /** No peer matches a query. */
@@ -60,9 +70,44 @@ type Op = (peers: Map<string, Peer>) => void;
 export interface RegistryOptions {
   /** Debounce delay for writes in ms (default 200). 0 writes on every mutation. */
   debounceMs?: number;
-  /** Called with a human message when the file was corrupt and moved aside. */
+  /**
+   * Called with a human message when the file was corrupt and moved aside, and once per peer
+   * that lost control when a version-1 file is migrated.
+   */
   onWarning?: (message: string) => void;
+  /** `auth.json` beside it (read when migrating a version-1 file; default: same directory). */
+  authPath?: string;
 }
+
+/** What {@link migratePeersV1} decided. */
+export interface PeersMigration {
+  /** The peers with their grants. */
+  peers: Peer[];
+  /** Peers recorded as controller or dual that do not keep control (dialed with `peer add`). */
+  lostControl: Peer[];
+}
+
+/**
+ * Grants for a registry written before grants existed, when a peer recorded as controller or dual
+ * had control by its announced role alone: it keeps control when this node's operator let it in
+ * (it registered by contacting this node: by pairing code, join secret or allowlist, so it has no
+ * address, or it is on the allowlist); a peer this node dialed with `peer add` loses it.
+ */
+export function migratePeersV1(
+  peers: readonly Peer[],
+  isAllowlisted: (id: string) => boolean,
+): PeersMigration {
+  const lostControl: Peer[] = [];
+  const out = peers.map((p) => {
+    if (p.role === "worker") return { ...p, grants: [] };
+    if (p.address === null || isAllowlisted(p.id)) return { ...p, grants: ["control" as const] };
+    lostControl.push(p);
+    return { ...p, grants: [] };
+  });
+  return { peers: out, lostControl };
+}
+
+const AnyPeersFileSchema = z.union([PeersFileSchema, PeersFileV1Schema]);
 
 /** Options for {@link PeerRegistry.recordOutcome}. */
 export interface OutcomeOptions {
@@ -80,9 +125,11 @@ export class PeerRegistry {
   #flushing: Promise<void> = Promise.resolve();
   readonly #debounceMs: number;
   readonly #onWarning: (message: string) => void;
+  readonly #authPath: string;
 
   private constructor(path: string, options: RegistryOptions) {
     this.#path = path;
+    this.#authPath = options.authPath ?? join(dirname(path), "auth.json");
     this.#debounceMs = options.debounceMs ?? 200;
     this.#onWarning = options.onWarning ?? (() => {});
   }
@@ -109,14 +156,31 @@ export class PeerRegistry {
     const stamp = this.#statStamp();
     let doc;
     try {
-      doc = await readJsonFile(this.#path, PeersFileSchema, { moveAsideOnCorrupt: true });
+      doc = await readJsonFile(this.#path, AnyPeersFileSchema, { moveAsideOnCorrupt: true });
     } catch (err) {
       if (!(err instanceof CorruptFileError)) throw err;
       this.#onWarning(`${err.message}; starting with an empty peer registry`);
       doc = undefined;
     }
-    this.#peers = new Map((doc?.peers ?? []).map((p) => [p.id, p]));
+    let peers = doc?.peers ?? [];
+    if (doc?.version === 1) {
+      const auth = await readJsonFile(this.#authPath, AuthFileSchema).catch(() => undefined);
+      const allowed = new Set((auth?.allow ?? []).map((e) => e.id));
+      const m = migratePeersV1(peers, (id) => allowed.has(id));
+      peers = m.peers;
+      for (const p of m.lostControl) {
+        this.#onWarning(
+          `peer ${p.name} (${p.id}) no longer controls this node: it was added with \`peer add\`, and only this node's operator grants control now; to keep it, run \`miner-cli peer grant ${p.id} control\``,
+        );
+      }
+    }
+    this.#peers = new Map(peers.map((p) => [p.id, p]));
     this.#stamp = doc ? stamp : "absent";
+    if (doc?.version === 1) {
+      // Persisted at the next flush, as version 2.
+      this.#pending.push(() => {});
+      this.#schedule();
+    }
   }
 
   /** Reloads the file if another process changed it (pending local changes are kept). */
@@ -151,7 +215,7 @@ export class PeerRegistry {
   }
 
   /** Adds or replaces a peer (validated). */
-  upsert(peer: Peer): Peer {
+  upsert(peer: PeerInput): Peer {
     const valid = PeerSchema.parse(peer);
     this.#apply((m) => m.set(valid.id, valid));
     return valid;
@@ -165,7 +229,7 @@ export class PeerRegistry {
   }
 
   /** Applies `fn` to one peer (a no-op when it does not exist). Returns the new record. */
-  update(id: string, fn: (peer: Peer) => Peer): Peer | undefined {
+  update(id: string, fn: (peer: Peer) => PeerInput): Peer | undefined {
     this.#apply((m) => {
       const cur = m.get(id);
       if (cur) m.set(id, PeerSchema.parse(fn(cur)));
@@ -236,7 +300,7 @@ export class PeerRegistry {
           await this.#load();
           for (const op of ops) op(this.#peers);
         }
-        await writeJsonAtomic(this.#path, { version: 1, peers: this.list() });
+        await writeJsonAtomic(this.#path, { version: PEERS_FILE_VERSION, peers: this.list() });
         this.#stamp = this.#statStamp();
       } catch (err) {
         this.#pending = [...ops, ...this.#pending]; // keep them for the next flush

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_SCORE } from "./score.ts";
+import { type Grant, GrantsSchema } from "./grants.ts";
 import {
   CapabilitiesSchema,
   LatitudeSchema,
@@ -27,7 +28,10 @@ export const PeerSchema = z.object({
   publicKey: PublicKeySchema,
   /** Where to dial the peer; `null` for peers that only connect in. */
   address: PeerAddressSchema.nullable(),
+  /** The role the peer announced (shown, never trusted: see {@link GrantsSchema}). */
   role: NodeRoleSchema,
+  /** What this node's operator lets the peer do here (see `grants.ts`). */
+  grants: GrantsSchema.default([]),
   addedAt: z.string(),
   lastSeen: z.string().nullable(),
   /** Average round-trip time of the last ping, in ms. */
@@ -51,9 +55,20 @@ export const PeerSchema = z.object({
 });
 /** A registered peer. */
 export type Peer = z.infer<typeof PeerSchema>;
+/** A peer record as given to the registry (fields with defaults may be left out). */
+export type PeerInput = z.input<typeof PeerSchema>;
+
+/** Current version of `peers.json` (2 added `grants`). */
+export const PEERS_FILE_VERSION = 2;
 
 /** The whole `peers.json` document. */
 export const PeersFileSchema = z.object({
+  version: z.literal(PEERS_FILE_VERSION),
+  peers: z.array(PeerSchema),
+});
+
+/** `peers.json` as written before grants existed (read once, then migrated). */
+export const PeersFileV1Schema = z.object({
   version: z.literal(1),
   peers: z.array(PeerSchema),
 });
@@ -116,11 +131,12 @@ export function addressToUrl(address: string): string {
 /** A freshly registered peer: default score, no measurements yet. */
 export function newPeer(
   fields: Pick<Peer, "id" | "name" | "publicKey" | "address" | "role">,
-  options: { seen?: boolean } = {},
+  options: { seen?: boolean; grants?: readonly Grant[] } = {},
 ): Peer {
   const now = new Date().toISOString();
   return {
     ...fields,
+    grants: [...new Set(options.grants ?? [])].sort(),
     addedAt: now,
     lastSeen: options.seen ? now : null,
     pingMs: null,

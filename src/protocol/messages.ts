@@ -11,8 +11,12 @@ import {
 } from "../identity/mod.ts";
 import { MinerStatsSchema, MinerTypeSchema } from "../miners/mod.ts";
 
-/** Protocol version carried in the prologue and the handshake payload. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Protocol version carried in the prologue and the handshake payloads. Version 2: the responder
+ * says nothing about itself before the initiator has authenticated (its name, role, version and
+ * capabilities moved from handshake message 2 into `handshake_ack`).
+ */
+export const PROTOCOL_VERSION = 2;
 /** Software version. */
 export const SOFTWARE_VERSION = "0.1.0";
 /** Noise prologue: names the protocol and its version, so mismatched peers fail the handshake. */
@@ -34,7 +38,32 @@ export const ErrorCodeSchema = z.enum([
 /** An error code. */
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
 
-/** Handshake payload (encrypted inside Noise messages 2 and 3). */
+const ProofSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+
+/**
+ * The responder's payload in Noise message 2. The initiator has not authenticated yet, so it
+ * carries only what the handshake needs: the protocol version and, from a worker with the farm's
+ * join secret, the proof of it (an HMAC bound to this handshake; see docs/protocol.md). Who the
+ * responder is (name, role, capabilities) follows in `handshake_ack`, once the initiator is let in.
+ */
+export const ResponderHelloSchema = z.object({
+  protocol: z.number().int().positive(),
+  join: z.object({ proof: ProofSchema }).strict().optional(),
+}).strict();
+/** The responder's message-2 payload. */
+export type ResponderHello = z.infer<typeof ResponderHelloSchema>;
+
+/** Who a node is, as it tells an authenticated peer (bounded: it is the peer's word). */
+export const NodeAnnouncementSchema = z.object({
+  name: NodeNameSchema,
+  role: NodeRoleSchema,
+  version: z.string().max(32),
+  caps: CapabilitiesSchema.optional(),
+}).strict();
+/** A node's announcement of itself. */
+export type NodeAnnouncement = z.infer<typeof NodeAnnouncementSchema>;
+
+/** The initiator's payload in Noise message 3 (the initiator authenticates in this message). */
 export const HandshakePayloadSchema = z.object({
   id: NodeIdSchema,
   name: NodeNameSchema,
@@ -43,10 +72,10 @@ export const HandshakePayloadSchema = z.object({
   protocol: z.number().int().positive(),
   pair: z.object({
     codeId: z.string().regex(/^[0-9a-f]{16}$/),
-    proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    proof: ProofSchema,
   }).optional(),
   /** Proof of the farm's join secret (auto enrollment; see docs/protocol.md). */
-  join: z.object({ proof: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict().optional(),
+  join: z.object({ proof: ProofSchema }).strict().optional(),
   /** What the node can mine with (OS, CPU, memory, huge pages, GPUs, miners). */
   caps: CapabilitiesSchema.optional(),
 }).strict();
@@ -57,7 +86,17 @@ const Reason = z.string().max(500);
 
 /** Payload schemas, one per message type. */
 export const PayloadSchemas = {
-  handshake_ack: z.object({ accepted: z.boolean(), reason: Reason.optional() }).strict(),
+  /**
+   * The responder's verdict on the initiator; when accepted, the responder's announcement of
+   * itself (it says nothing about itself before this).
+   */
+  handshake_ack: z.object({
+    accepted: z.boolean(),
+    reason: Reason.optional(),
+    node: NodeAnnouncementSchema.optional(),
+  }).strict().refine((a) => !a.accepted || a.node !== undefined, {
+    message: "an accepting handshake_ack names the node",
+  }),
   ping: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
   pong: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
   disconnect: z.object({ reason: Reason }).strict(),

@@ -27,6 +27,8 @@ export interface NodePaths {
   peersJson: string;
   /** Auth mode and allowlist. */
   authJson: string;
+  /** Worker policy (what controllers granted control may still not do). */
+  policyJson: string;
   /** One file per outstanding pairing code. */
   pairingDir: string;
 }
@@ -68,6 +70,7 @@ export function resolvePaths(options: ResolvePathsOptions = {}): NodePaths {
     privateKey: join(dataDir, "node", "private.key"),
     peersJson: join(configDir, "peers.json"),
     authJson: join(configDir, "auth.json"),
+    policyJson: join(configDir, "policy.json"),
     pairingDir: join(dataDir, "pairing"),
   };
 }

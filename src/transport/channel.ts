@@ -136,6 +136,13 @@ class FrameQueue {
     }
   }
 
+  /** Frames received but not taken yet (they arrived in the same read as the last one taken). */
+  takeRest(): Uint8Array[] {
+    const rest = this.#frames;
+    this.#frames = [];
+    return rest;
+  }
+
   next(deadline: number): Promise<Uint8Array> {
     const f = this.#frames.shift();
     if (f) return Promise.resolve(f);
@@ -195,7 +202,7 @@ export class SecureChannel {
     this.#bucket = new TokenBucket(limits.rateBurst, limits.ratePerSecond);
     this.closed = new Promise((r) => this.#resolveClosed = r);
     socket.onframe = (f) => this.#onFrame(f);
-    socket.oninvalid = (why) => this.#fail(new ChannelError("protocol_error", why));
+    socket.oninvalid = (why, code) => this.#fail(new ChannelError(code ?? "protocol_error", why));
     socket.onclose = (code, reason) =>
       this.#finish(
         code === 1000 || code === 1001
@@ -289,6 +296,11 @@ export class SecureChannel {
     this.send(scratch.subarray(0, written), kind);
   }
 
+  /** @internal Feeds a frame that arrived before the channel took over the socket. */
+  receiveFrame(frame: Uint8Array): void {
+    this.#onFrame(frame);
+  }
+
   #onFrame(frame: Uint8Array): void {
     if (this.#closed) return;
     if (frame.length > MAX_NOISE_MESSAGE) {
@@ -363,7 +375,7 @@ export class SecureChannel {
 function startQueue(socket: FrameSocket): FrameQueue {
   const q = new FrameQueue();
   socket.onframe = (f) => q.push(f);
-  socket.oninvalid = (why) => q.fail(new ChannelError("protocol_error", why));
+  socket.oninvalid = (why, code) => q.fail(new ChannelError(code ?? "protocol_error", why));
   socket.onclose = (code, reason) =>
     q.fail(
       new ChannelError(
@@ -511,10 +523,15 @@ export async function acceptChannel(
       hs.handshakeHash,
       limits,
     );
+    // Transport frames that came in the same read as message 3 (a fast peer) go to the channel,
+    // in order, so none is lost or skipped.
+    for (const f of q.takeRest()) channel.receiveFrame(f);
     return { channel, bindingHash };
   } catch (err) {
     const e = handshakeFailure(err);
-    socket.close(1002, e.message);
+    // A peer that went silent gets no close handshake to leave unanswered: the connection goes.
+    if (e.code === "handshake_timeout") socket.terminate();
+    else socket.close(1002, e.message);
     throw e;
   }
 }

@@ -25,6 +25,8 @@ export interface DialOptions {
   ca?: string;
   /** Abort signal. */
   signal?: AbortSignal;
+  /** Local address to dial from (a multi-homed rig; tests use other loopback addresses). */
+  localAddress?: string;
 }
 
 let wsModule: Promise<typeof WebSocketType> | undefined;
@@ -51,6 +53,7 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       generateMask: (mask: Uint8Array) => mask.fill(0),
       handshakeTimeout: timeoutMs,
       ...(options.ca ? { ca: options.ca } : {}),
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
     const timer = setTimeout(() => fail("timed out"), timeoutMs);
     const onAbort = () => fail("aborted");
@@ -85,6 +88,7 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       resolve(
         adaptWebSocket(ws as unknown as WebSocketLike, `${u.hostname}:${u.port}`, {
           binaryType: "nodebuffer",
+          terminate: () => ws.terminate(),
         }),
       );
     });

@@ -42,7 +42,9 @@ export {
   TokenBucket,
 } from "./channel.ts";
 export {
+  type ConnectionAdmission,
   startTransportServer,
+  type TransportCounts,
   type TransportServer,
   type TransportServerOptions,
 } from "./server.ts";

@@ -1,7 +1,23 @@
 /**
- * The listening side: `Deno.serve` with a WebSocket endpoint (optionally TLS).
+ * The listening side: `node:http` (or `node:https`) with an `npm:ws` WebSocket endpoint.
+ *
+ * Nothing a stranger sends before authenticating can cost more than a bounded amount of memory or
+ * a slot that honest peers need:
+ * - frames larger than one Noise message are refused from their header, before a byte of them is
+ *   buffered (`maxPayload`; Deno's own `upgradeWebSocket` buffers frames of up to 64 MiB first);
+ * - a connection that has not authenticated within the handshake timeout is torn down at once
+ *   (the TCP socket is destroyed; no close handshake is waited for), and so is one that has not
+ *   even sent its HTTP upgrade by then;
+ * - connections still in handshake are limited per source address and in total, and counted apart
+ *   from established (authenticated) ones, so unauthenticated sockets never take an established
+ *   peer's slot.
  * @module
  */
+import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
+// @ts-types="npm:@types/ws@8.18.1"
+import type { WebSocket as WsSocket, WebSocketServer as WsServerType } from "ws";
+import { MAX_NOISE_MESSAGE } from "./noise.ts";
 import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
 
 /** Options for {@link startTransportServer}. */
@@ -14,14 +30,39 @@ export interface TransportServerOptions {
   path?: string;
   /** PEM certificate and key for wss. */
   tls?: { cert: string; key: string };
-  /** Maximum simultaneous connections, handshakes in flight included (default 1024). */
+  /** Most established (authenticated) connections (default 1024). */
   maxConnections?: number;
-  /** Called for each upgraded socket. */
-  onSocket(socket: FrameSocket): void;
-  /** Called when a connection is refused before upgrade (limit reached, bad request). */
+  /** Most connections still in handshake, from all addresses (default 256). */
+  maxHandshakes?: number;
+  /** Most connections still in handshake from one source address (default 16). */
+  maxHandshakesPerAddress?: number;
+  /** A connection not established within this long is destroyed (default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Largest WebSocket message accepted, checked from the frame header (default 65,535). */
+  maxFrameBytes?: number;
+  /** Called for each upgraded socket; call `admission.establish()` once it has authenticated. */
+  onSocket(socket: FrameSocket, admission: ConnectionAdmission): void;
+  /** Called when a connection is refused or torn down before it was established. */
   onRefused?(reason: string, remoteAddress: string): void;
-  /** Handles non-WebSocket requests (default: 404). */
-  fallback?(request: Request): Response | Promise<Response>;
+}
+
+/** Moves an authenticated connection from the handshake slots to the established ones. */
+export interface ConnectionAdmission {
+  /**
+   * Marks the connection established. Returns false (and the caller must close it) when the
+   * established connections are at their limit.
+   */
+  establish(): boolean;
+}
+
+/** Live connection counts. */
+export interface TransportCounts {
+  /** Authenticated connections. */
+  established: number;
+  /** Connections still in handshake (TCP accepted, not yet authenticated). */
+  handshaking: number;
+  /** Connections refused or torn down before they were established, since start. */
+  refused: number;
 }
 
 /** A running transport server. */
@@ -32,71 +73,234 @@ export interface TransportServer {
   readonly port: number;
   /** `ws://` or `wss://` URL of the endpoint. */
   readonly url: string;
-  /** Open sockets (including handshakes in flight). */
+  /** Open connections (established and in handshake). */
   readonly connections: number;
+  /** Live counts. */
+  counts(): TransportCounts;
   /** Closes every socket and stops listening. */
   close(): Promise<void>;
 }
 
-/** Starts listening. */
-export function startTransportServer(options: TransportServerOptions): TransportServer {
+type Conn = {
+  address: string;
+  established: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  socket: Socket;
+  ws?: WsSocket;
+};
+
+/** `::ffff:10.0.0.1` → `10.0.0.1`, so v4 peers on a dual-stack socket count as one address. */
+function plainAddress(a: string | undefined): string {
+  if (!a) return "unknown";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
+}
+
+let modules:
+  | Promise<{
+    http: typeof import("node:http");
+    https: typeof import("node:https");
+    WebSocketServer: typeof WsServerType;
+  }>
+  | undefined;
+
+/** Loads the Node layers on first use. */
+function loadModules(): NonNullable<typeof modules> {
+  return modules ??= Promise.all([
+    import("node:http"),
+    import("node:https"),
+    // @ts-types="npm:@types/ws@8.18.1"
+    import("ws"),
+  ]).then(([http, https, ws]) => ({
+    http: http.default ?? http,
+    https: https.default ?? https,
+    WebSocketServer: ws.WebSocketServer,
+  }));
+}
+
+/**
+ * Starts listening.
+ *
+ * @example
+ * ```ts
+ * import { startTransportServer } from "./server.ts";
+ * const server = await startTransportServer({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   onSocket: (socket, admission) => {
+ *     // run the Noise handshake, then:
+ *     if (!admission.establish()) socket.close(1013, "try again later");
+ *   },
+ * });
+ * await server.close();
+ * ```
+ */
+export async function startTransportServer(
+  options: TransportServerOptions,
+): Promise<TransportServer> {
+  const { http, https, WebSocketServer } = await loadModules();
   const path = options.path ?? "/ws";
-  const max = options.maxConnections ?? 1024;
-  const sockets = new Set<FrameSocket>();
-  const handler = (
-    req: Request,
-    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-  ): Response | Promise<Response> => {
-    const remote = `${info.remoteAddr.hostname}:${info.remoteAddr.port}`;
-    const url = new URL(req.url);
-    if (url.pathname !== path) {
-      return options.fallback
-        ? options.fallback(req)
-        : new Response("not found\n", { status: 404 });
-    }
-    if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      options.onRefused?.("not a WebSocket upgrade", remote);
-      return new Response("miner-cli peer endpoint: WebSocket upgrade required\n", { status: 426 });
-    }
-    if (sockets.size >= max) {
-      options.onRefused?.(`connection limit (${max}) reached`, remote);
-      return new Response("too many connections\n", { status: 503 });
-    }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
-    } catch (err) {
-      options.onRefused?.(`bad WebSocket upgrade: ${(err as Error).message}`, remote);
-      return new Response("bad WebSocket upgrade request\n", { status: 400 });
-    }
-    const { socket, response } = upgraded;
-    const fs = adaptWebSocket(socket as unknown as WebSocketLike, remote, { copiesOnSend: true });
-    sockets.add(fs);
-    // Track lifetime regardless of which layer owns onclose later.
-    socket.addEventListener("close", () => sockets.delete(fs));
-    options.onSocket(fs);
-    return response;
+  const maxEstablished = options.maxConnections ?? 1024;
+  const maxHandshakes = options.maxHandshakes ?? 256;
+  const perAddress = options.maxHandshakesPerAddress ?? 16;
+  const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const conns = new Map<string, Conn>(); // by "address:port" (the same for the TCP and TLS sockets)
+  const pendingByAddress = new Map<string, number>();
+  let pending = 0;
+  let established = 0;
+  let refused = 0;
+  const refuse = (reason: string, address: string) => {
+    refused++;
+    options.onRefused?.(reason, address);
   };
-  const tls = options.tls;
-  const server = Deno.serve({
-    hostname: options.hostname ?? "0.0.0.0",
-    port: options.port,
-    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
-    onListen: () => {},
-  }, handler);
-  const addr = server.addr;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const keyOf = (s: Socket) => `${plainAddress(s.remoteAddress)}:${s.remotePort}`;
+  const leavePending = (c: Conn) => {
+    if (c.established) return;
+    clearTimeout(c.timer);
+    pending--;
+    const n = (pendingByAddress.get(c.address) ?? 1) - 1;
+    if (n <= 0) pendingByAddress.delete(c.address);
+    else pendingByAddress.set(c.address, n);
+  };
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxFrameBytes ?? MAX_NOISE_MESSAGE,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+
+  // A malformed upgrade (no Sec-WebSocket-Key, bad version...): refused, counted, answered 400.
+  wss.on("wsClientError", (err: Error, socket: Socket) => {
+    refuse(`bad WebSocket upgrade: ${err.message}`, plainAddress(socket.remoteAddress));
+    const body = `bad WebSocket upgrade request: ${err.message}\n`;
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    socket.destroySoon?.();
+  });
+
+  const onConnection = (socket: Socket) => {
+    const address = plainAddress(socket.remoteAddress);
+    const fromHere = pendingByAddress.get(address) ?? 0;
+    if (fromHere >= perAddress || pending >= maxHandshakes) {
+      refuse(
+        fromHere >= perAddress
+          ? `${perAddress} connections from ${address} already in handshake`
+          : `${maxHandshakes} connections already in handshake`,
+        address,
+      );
+      socket.destroy();
+      return;
+    }
+    pending++;
+    pendingByAddress.set(address, fromHere + 1);
+    const key = keyOf(socket);
+    const c: Conn = { address, established: false, timer: undefined, socket };
+    c.timer = setTimeout(() => {
+      if (c.established) return;
+      if (!c.ws) {
+        refuse("no WebSocket upgrade within the handshake timeout", address);
+        socket.destroy();
+        return;
+      }
+      // Upgraded: the channel's own deadline ends the handshake (and counts it); this is the
+      // backstop that frees the slot even if a close handshake is left unanswered.
+      c.timer = setTimeout(() => c.ws?.terminate(), 1000);
+    }, timeoutMs);
+    conns.set(key, c);
+    socket.once("close", () => {
+      conns.delete(key);
+      if (c.established) established--;
+      else leavePending(c);
+    });
+    socket.on("error", () => {});
+  };
+
+  const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const body = url.pathname === path
+      ? "miner-cli peer endpoint: WebSocket upgrade required\n"
+      : "not found\n";
+    if (url.pathname === path) {
+      refuse("not a WebSocket upgrade", plainAddress(req.socket.remoteAddress));
+    }
+    res.writeHead(url.pathname === path ? 426 : 404, {
+      "content-type": "text/plain",
+      "content-length": String(body.length),
+      connection: "close",
+    });
+    res.end(body);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const c = conns.get(keyOf(socket));
+    const address = plainAddress(socket.remoteAddress);
+    const url = new URL(req.url ?? "/", "http://x");
+    if (!c || url.pathname !== path) {
+      socket.end(
+        "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 10\r\n\r\nnot found\n",
+      );
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      c.ws = ws;
+      const fs = adaptWebSocket(ws as unknown as WebSocketLike, `${address}:${socket.remotePort}`, {
+        binaryType: "nodebuffer",
+        terminate: () => ws.terminate(),
+      });
+      options.onSocket(fs, {
+        establish() {
+          if (c.established) return true;
+          if (established >= maxEstablished) {
+            refuse(`connection limit (${maxEstablished}) reached`, address);
+            return false;
+          }
+          leavePending(c);
+          c.established = true;
+          established++;
+          return true;
+        },
+      });
+    });
+  };
+
+  const server: Server = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : http.createServer(onRequest);
+  // A socket that never sends its request is the same threat as one that never handshakes.
+  server.headersTimeout = timeoutMs;
+  server.requestTimeout = timeoutMs;
+  server.on("connection", onConnection);
+  server.on("upgrade", onUpgrade);
+  server.on("clientError", (_err: Error, socket: Socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as { address: string; port: number };
+  const hostname = addr.address;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
-    hostname: addr.hostname,
+    hostname,
     port: addr.port,
-    url: `${tls ? "wss" : "ws"}://${host}:${addr.port}${path}`,
+    url: `${options.tls ? "wss" : "ws"}://${host}:${addr.port}${path}`,
     get connections() {
-      return sockets.size;
+      return pending + established;
     },
+    counts: () => ({ established, handshaking: pending, refused }),
     async close() {
-      for (const s of sockets) s.close(1001, "server shutting down");
-      sockets.clear();
-      await server.shutdown();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const c of conns.values()) {
+        clearTimeout(c.timer);
+        if (c.ws) c.ws.close(1001, "server shutting down");
+        c.socket.destroy();
+      }
+      conns.clear();
+      await closed;
     },
   };
 }

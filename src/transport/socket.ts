@@ -3,12 +3,16 @@
  * @module
  */
 
+const MAX_FRAME_TEXT = 65535;
+
 /** What the transport needs from a WebSocket. */
 export interface FrameSocket {
   /** Sends one binary frame. */
   send(frame: Uint8Array): void;
-  /** Closes the socket. */
+  /** Closes the socket (WebSocket close handshake). */
   close(code?: number, reason?: string): void;
+  /** Tears the connection down at once, without a close handshake. */
+  terminate(): void;
   /** Bytes queued but not yet sent. */
   readonly bufferedAmount: number;
   /**
@@ -21,8 +25,11 @@ export interface FrameSocket {
   readonly remoteAddress: string;
   /** Called for each binary frame. */
   onframe: ((frame: Uint8Array) => void) | null;
-  /** Called for frames the transport never accepts (text frames). */
-  oninvalid: ((reason: string) => void) | null;
+  /**
+   * Called for frames the transport never accepts: text frames (`protocol_error`) and frames
+   * over the size limit, refused from their header by the WebSocket layer (`oversize`).
+   */
+  oninvalid: ((reason: string, code?: "protocol_error" | "oversize") => void) | null;
   /** Called once when the socket closes. */
   onclose: ((code: number, reason: string) => void) | null;
 }
@@ -48,6 +55,8 @@ export interface AdaptOptions {
    * requires; `npm:ws` writes the caller's buffer to the socket). Default false.
    */
   copiesOnSend?: boolean;
+  /** Destroys the connection at once (default: {@link FrameSocket.close}). */
+  terminate?: () => void;
 }
 
 /** Wraps a WebSocket (already open or opening) as a {@link FrameSocket}. */
@@ -71,6 +80,11 @@ export function adaptWebSocket(
         ws.close();
       }
     },
+    terminate() {
+      if (closed) return;
+      if (options.terminate) options.terminate();
+      else fs.close(1006);
+    },
     get bufferedAmount() {
       return ws.bufferedAmount;
     },
@@ -88,7 +102,13 @@ export function adaptWebSocket(
       fs.onframe?.(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
     } else fs.oninvalid?.("text frame");
   };
-  ws.onerror = () => {};
+  ws.onerror = (ev) => {
+    // npm:ws refuses a frame over maxPayload from its header (and closes with 1009).
+    const err = (ev as { error?: { code?: string; message?: string } }).error;
+    if (err?.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+      fs.oninvalid?.(`frame exceeds ${MAX_FRAME_TEXT} bytes (${err.message})`, "oversize");
+    }
+  };
   ws.onclose = (ev) => {
     if (closed) return;
     closed = true;
