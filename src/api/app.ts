@@ -16,6 +16,7 @@ import {
   adapterFor,
   type HistoryStore,
   installedMiners,
+  maskProfile,
   MinerManager,
   MinerStatsSchema,
   ProfileInputSchema,
@@ -44,6 +45,11 @@ export const API_BASE = "/api/v1/mining";
 export interface ApiContext {
   /** This node's public identity. */
   node: () => NodeInfo;
+  /**
+   * Host names (besides IP addresses and `localhost`) requests may name in their `Host` header
+   * (`--api-host`); any other is refused with 421, so a DNS-rebinding page gets nothing.
+   */
+  allowedHosts?: readonly string[];
   /** Miner manager (null on controller-only nodes). */
   miners: MinerManager | null;
   /** Hashrate history (null when disabled). */
@@ -118,6 +124,20 @@ export interface ApiApp {
   closeStreams(): void;
 }
 
+/**
+ * Whether a `Host` header names this node: an IP literal (v4, or v6 in brackets), `localhost`,
+ * or one of `allowed` (lower case), with any port.
+ */
+export function hostAllowed(host: string, allowed: ReadonlySet<string>): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::\d{1,5})?$/.exec(host.trim());
+  if (!m) return false;
+  const name = m[1].toLowerCase();
+  if (name.startsWith("[")) return true;
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(name)) return true;
+  const bare = name.endsWith(".") ? name.slice(0, -1) : name;
+  return bare === "localhost" || allowed.has(bare);
+}
+
 /** Builds the API application. */
 export function createApiApp(ctx: ApiContext): ApiApp {
   const shutdownHooks = new Set<() => void>();
@@ -172,6 +192,24 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       },
     }, 404)
   );
+  // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends
+  // `Host: evil.example`. Only IP literals, localhost and the configured names are this node's.
+  const allowedHosts = new Set((ctx.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  app.use("*", async (c, next) => {
+    // (HTTP/1.1 requires Host; without one, the URL's host, which Deno builds from it)
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    if (!hostAllowed(host, allowedHosts)) {
+      return c.json({
+        error: {
+          code: "misdirected_request",
+          message: `Host ${
+            JSON.stringify(host.slice(0, 100))
+          } is not this node's: use its IP address or localhost, or start it with --api-host NAME`,
+        },
+      }, 421);
+    }
+    await next();
+  });
   app.use(
     "*",
     secureHeaders({
@@ -465,7 +503,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       path: `${API_BASE}/profiles`,
       responses: { 200: json(z.object({ profiles: z.array(ProfileSchema) }), "Profiles") },
     }),
-    async (c) => c.json({ profiles: await store().list() }, 200),
+    async (c) => c.json({ profiles: (await store().list()).map(maskProfile) }, 200),
   );
   app.openapi(
     r({
@@ -476,7 +514,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       },
       responses: { 201: json(ProfileSchema, "Created") },
     }),
-    async (c) => c.json(await store().add(c.req.valid("json")), 201),
+    async (c) => c.json(maskProfile(await store().add(c.req.valid("json"))), 201),
   );
   app.openapi(
     r({
@@ -485,7 +523,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       request: { params: ProfileRef },
       responses: { 200: json(ProfileSchema, "Profile") },
     }),
-    async (c) => c.json(await store().get(c.req.valid("param").ref), 200),
+    async (c) => c.json(maskProfile(await store().get(c.req.valid("param").ref)), 200),
   );
   app.openapi(
     r({
@@ -500,7 +538,11 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       },
       responses: { 200: json(ProfileSchema, "Updated") },
     }),
-    async (c) => c.json(await store().update(c.req.valid("param").ref, c.req.valid("json")), 200),
+    async (c) =>
+      c.json(
+        maskProfile(await store().update(c.req.valid("param").ref, c.req.valid("json"))),
+        200,
+      ),
   );
   app.openapi(
     r({
@@ -518,7 +560,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
           message: `profile ${p.name} is in use by a running miner; stop it first`,
         }]);
       }
-      return c.json(await store().remove(ref), 200);
+      return c.json(maskProfile(await store().remove(ref)), 200);
     },
   );
 

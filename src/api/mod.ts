@@ -2,7 +2,7 @@
  * The node's REST API.
  * @module
  */
-export { API_BASE, type ApiApp, type ApiContext, createApiApp } from "./app.ts";
+export { API_BASE, type ApiApp, type ApiContext, createApiApp, hostAllowed } from "./app.ts";
 export { ApiError, errorResponse } from "./errors.ts";
 export {
   ApiConfigError,

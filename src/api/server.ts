@@ -15,6 +15,8 @@ export interface ApiServerOptions {
   tls?: { cert: string; key: string };
   /** Allow plain HTTP on a non-loopback address. */
   insecure?: boolean;
+  /** Host names requests may use besides IP addresses and localhost (`--api-host`). */
+  allowedHosts?: string[];
 }
 
 /** A running API server. */

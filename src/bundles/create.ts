@@ -226,11 +226,8 @@ export async function createBundle(
     stream = stream.pipeThrough(await encryptStream(options.password, { kdf: options.kdf }));
   }
   feed.catch(() => {}); // its error also errors the stream, and surfaces below
-  const bytes = await writeStreamAtomic(
-    out,
-    stream,
-    options.password !== undefined ? 0o600 : 0o644,
-  );
+  // 0600 whether encrypted or not: a plaintext bundle holds its profiles' pool passwords.
+  const bytes = await writeStreamAtomic(out, stream, 0o600);
   await feed;
   return {
     manifest,

@@ -1,7 +1,10 @@
 /**
- * Terminal output helpers.
+ * Terminal output helpers. Everything the CLI prints goes through {@link stdio}, which removes
+ * escape sequences and control characters (remote peers supply names, errors and console lines);
+ * miner console lines go through {@link Output.log}, which keeps their SGR colours only.
  * @module
  */
+import { sanitizeKeepColour, sanitizeLines } from "../terminal/mod.ts";
 
 /** Renders rows as an aligned text table. */
 export function table(headers: string[], rows: (string | number)[][]): string {
@@ -32,6 +35,8 @@ export interface Output {
   out(line: string): void;
   /** Writes a line to stderr. */
   err(line: string): void;
+  /** Writes a miner console line to stdout, keeping its colours (default: {@link out}). */
+  log?(line: string): void;
   /** Redraws the progress line on a terminal's stderr (`""` clears it); absent elsewhere. */
   progress?(line: string): void;
 }
@@ -46,13 +51,14 @@ function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): vo
 
 /** The process's stdout/stderr. */
 export const stdio: Output = {
-  out: (line) => writeAllSync(Deno.stdout, line + "\n"),
-  err: (line) => writeAllSync(Deno.stderr, line + "\n"),
+  out: (line) => writeAllSync(Deno.stdout, sanitizeLines(line) + "\n"),
+  err: (line) => writeAllSync(Deno.stderr, sanitizeLines(line) + "\n"),
+  log: (line) => writeAllSync(Deno.stdout, sanitizeKeepColour(line) + "\n"),
   progress: (() => {
     let tty: boolean | null = null;
     return (line: string) => {
       tty ??= Deno.stderr.isTerminal();
-      if (tty) writeAllSync(Deno.stderr, `\r\x1b[2K${line}`);
+      if (tty) writeAllSync(Deno.stderr, `\r\x1b[2K${sanitizeLines(line)}`);
     };
   })(),
 };

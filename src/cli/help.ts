@@ -78,7 +78,11 @@ export const HELP: Record<string, CommandHelp> = {
         "--connect HOST:PORT",
         "keep an outbound connection to that node (repeatable; reconnects with backoff)",
       ],
-      ["--max-connections N", "simultaneous connections incl. handshakes in flight (default 1024)"],
+      ["--max-connections N", "established (authenticated) peer connections (default 1024)"],
+      [
+        "--max-handshakes N / --max-handshakes-per-address N",
+        "connections still in handshake, in all and from one source address (256 / 16)",
+      ],
       ["--ping-interval D", "keepalive ping interval (default 30s)"],
       ["--idle-timeout D", "drop a connection after this much silence (default 40s)"],
       ["--handshake-timeout D", "handshake deadline (default 10s)"],
@@ -90,6 +94,10 @@ export const HELP: Record<string, CommandHelp> = {
         "REST API (default 127.0.0.1:9090); non-loopback needs TLS or --insecure-api",
       ],
       ["--api-tls-cert/--api-tls-key", "PEM files to serve the API over HTTPS"],
+      [
+        "--api-host NAME",
+        "a DNS name the API answers to (repeatable); IP addresses and localhost always work, other Host headers get 421",
+      ],
       ["--no-api", "do not serve the API"],
       ["--poll-interval D", "miner stats poll interval (default 5s)"],
       ["--stop-grace D", "SIGTERM to SIGKILL grace when stopping a miner (default 5s)"],

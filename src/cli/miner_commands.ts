@@ -138,7 +138,8 @@ export async function minerLogs(ctx: CliContext, args: string[]): Promise<number
   const base = `/api/v1/mining/miners/${encodeURIComponent(name)}`;
   const json = bool(p, "json");
   type Line = { seq: number; ts: string; text: string; stream: string };
-  const print = (l: Line) => ctx.io.out(json ? JSON.stringify(l) : l.text);
+  const print = (l: Line) =>
+    json ? ctx.io.out(JSON.stringify(l)) : (ctx.io.log ?? ctx.io.out)(l.text);
   if (!bool(p, "follow")) {
     const res = await api.request<{ lines: Line[]; hasMore: boolean }>(
       "GET",

@@ -267,6 +267,20 @@ export async function nodePolicy(ctx: CliContext, args: string[]): Promise<numbe
   return 0;
 }
 
+/** `--api-host NAME` values: DNS names (IP addresses and localhost are always accepted). */
+function apiHosts(p: Parsed, cmd: string): string[] {
+  const names = (p.values["api-host"] as string[] | undefined) ?? [];
+  for (const n of names) {
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(n)) {
+      throw new UsageError(
+        `--api-host must be a host name such as miner.lan, got ${JSON.stringify(n)}`,
+        cmd,
+      );
+    }
+  }
+  return names.map((n) => n.toLowerCase());
+}
+
 /** Flags shared by `node serve` and `simulate`. */
 export const SERVE_FLAGS = {
   listen: { type: "string" },
@@ -285,7 +299,10 @@ export const SERVE_FLAGS = {
   "api-tls-cert": { type: "string" },
   "api-tls-key": { type: "string" },
   "insecure-api": { type: "boolean" },
+  "api-host": { type: "string", multiple: true },
   "no-api": { type: "boolean" },
+  "max-handshakes": { type: "string" },
+  "max-handshakes-per-address": { type: "string" },
   "poll-interval": { type: "string" },
   "stop-grace": { type: "string" },
   "restart-backoff": { type: "string" },
@@ -386,6 +403,7 @@ export async function daemonOptions(
   const tls = await pemPair(p, "tls-cert", "tls-key", cmd);
   const apiTls = await pemPair(p, "api-tls-cert", "api-tls-key", cmd);
   const apiListen = parseListen(str(p, "api-listen") ?? "127.0.0.1:9090", "api-listen");
+  const allowedHosts = apiHosts(p, cmd);
   const metricsListen = str(p, "metrics-listen") !== undefined
     ? parseListen(str(p, "metrics-listen")!, "metrics-listen")
     : null;
@@ -405,6 +423,12 @@ export async function daemonOptions(
       path,
       tls,
       maxConnections: int(p, "max-connections", { min: 1, max: 100_000, fallback: 1024 }),
+      maxHandshakes: int(p, "max-handshakes", { min: 1, max: 100_000, fallback: 256 }),
+      maxHandshakesPerAddress: int(p, "max-handshakes-per-address", {
+        min: 1,
+        max: 100_000,
+        fallback: 16,
+      }),
     },
     connect: (p.values.connect as string[] | undefined) ?? [],
     mesh: {
@@ -428,6 +452,7 @@ export async function daemonOptions(
       port: apiListen.port,
       tls: apiTls,
       insecure: bool(p, "insecure-api"),
+      allowedHosts,
     },
     supervisor: {
       pollMs: d("poll-interval", 100, 600_000, 5000),

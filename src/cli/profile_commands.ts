@@ -4,7 +4,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
+import { maskProfile, type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
 import { bool, num, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
@@ -133,11 +133,13 @@ async function fromFile(path: string): Promise<Record<string, unknown>> {
   }
 }
 
+/** Shows a profile with its passwords masked (`mining_profiles.json`, mode 0600, keeps them). */
 function show(ctx: CliContext, profile: Profile, json: boolean, verb?: string): void {
-  if (json) ctx.io.out(JSON.stringify(profile, null, 2));
+  const shown = maskProfile(profile);
+  if (json) ctx.io.out(JSON.stringify(shown, null, 2));
   else {
     if (verb) ctx.io.out(`${verb} profile ${profile.name} (${profile.id}, ${profile.minerType})`);
-    else ctx.io.out(JSON.stringify(profile, null, 2));
+    else ctx.io.out(JSON.stringify(shown, null, 2));
   }
 }
 
@@ -199,7 +201,7 @@ export async function profileList(ctx: CliContext, args: string[]): Promise<numb
   const p = parseCommandArgs("profile list", args, {});
   const profiles = await store(ctx).list();
   if (bool(p, "json")) {
-    ctx.io.out(JSON.stringify({ profiles }, null, 2));
+    ctx.io.out(JSON.stringify({ profiles: profiles.map(maskProfile) }, null, 2));
     return 0;
   }
   if (profiles.length === 0) {

@@ -339,7 +339,8 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
   });
   const json = bool(p, "json");
   const [ref, miner] = p.positionals;
-  const print = (l: LogLine) => ctx.io.out(json ? JSON.stringify(l) : l.text);
+  const print = (l: LogLine) =>
+    json ? ctx.io.out(JSON.stringify(l)) : (ctx.io.log ?? ctx.io.out)(l.text);
   const b = await backend(ctx, p);
   try {
     if (!bool(p, "follow")) {

@@ -58,17 +58,30 @@ export class Logger {
     if (ORDER[level] < this.#level) return;
     const ts = new Date().toISOString();
     if (this.#json) {
-      this.#sink(JSON.stringify({ ts, level, event, ...fields }));
+      this.#sink(quoteC1(JSON.stringify({ ts, level, event, ...fields })));
       return;
     }
     const parts = [ts, level.toUpperCase().padEnd(5), event];
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue;
       const s = String(v);
-      parts.push(`${k}=${/[\s"=]/.test(s) || s === "" ? JSON.stringify(s) : s}`);
+      // Quoted (and so escaped) when it holds spaces, quotes or any control character: values
+      // may come from remote peers, and an escape sequence must never reach a terminal.
+      // deno-lint-ignore no-control-regex
+      parts.push(`${k}=${/[\s"=\x00-\x1f\x7f-\x9f]/.test(s) || s === "" ? quote(s) : s}`);
     }
     this.#sink(parts.join(" "));
   }
+}
+
+/** JSON leaves DEL and C1 controls raw: escape them too. */
+function quoteC1(json: string): string {
+  return json.replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** JSON string quoting, control characters escaped. */
+function quote(s: string): string {
+  return quoteC1(JSON.stringify(s));
 }
 
 function safeEnv(name: string): string | undefined {

@@ -45,6 +45,8 @@ export class LogBuffer {
   #listeners = new Set<(line: LogLine) => void>();
   #closeListeners = new Set<() => void>();
   #closed = false;
+  /** Applied to every line before it is kept (secrets the miner was given). */
+  redact: ((text: string) => string) | null = null;
 
   /** Creates a buffer keeping `capacity` lines (default 1,000). */
   constructor(readonly capacity = 1000) {
@@ -56,6 +58,7 @@ export class LogBuffer {
 
   /** Appends one line. */
   push(text: string, stream: LogLine["stream"] = "stdout"): LogLine {
+    if (this.redact) text = this.redact(text);
     const line: LogLine = {
       seq: this.#next++,
       ts: new Date().toISOString(),

@@ -105,3 +105,12 @@ export {
   installEmulatedMiner,
   type InstallEmulatorOptions,
 } from "./emulator/install.ts";
+export {
+  maskProfile,
+  MIN_SECRET_LENGTH,
+  profileSecrets,
+  REDACTED,
+  Redactor,
+  SECRET_MASK,
+  unmaskConfig,
+} from "./secrets.ts";

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { unmaskConfig } from "./secrets.ts";
 
 /** Miner types miner-cli knows. */
 export const MinerTypeSchema = z.enum(["xmrig", "tt-miner", "custom"]);
@@ -301,7 +302,8 @@ export class ProfileStore {
     const merged = {
       name: patch.name ?? cur.name,
       minerType: patch.minerType ?? cur.minerType,
-      config: patch.config ?? cur.config,
+      // A config shown masked and sent back keeps the stored passwords.
+      config: patch.config !== undefined ? unmaskConfig(patch.config, cur) : cur.config,
       autostart: patch.autostart ?? cur.autostart,
       ...(patch.minHashrate ?? cur.minHashrate) !== undefined
         ? { minHashrate: patch.minHashrate ?? cur.minHashrate }

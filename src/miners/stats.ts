@@ -22,15 +22,16 @@ export type MinerState = z.infer<typeof MinerStateSchema>;
 const Rate = z.number().nonnegative().nullable();
 
 /** One restart, with its reason. */
-export const RestartSchema = z.object({ at: z.string(), reason: z.string() });
+export const RestartSchema = z.object({ at: z.string().max(40), reason: z.string().max(500) });
 /** A restart record. */
 export type Restart = z.infer<typeof RestartSchema>;
 
 /** Normalized stats of one miner. */
+// Bounded: stats also arrive from remote workers, whose strings are never trusted.
 export const MinerStatsSchema = z.object({
-  name: z.string(),
+  name: z.string().max(64),
   type: MinerTypeSchema,
-  profileId: z.string().nullable(),
+  profileId: z.string().max(64).nullable(),
   state: MinerStateSchema,
   pid: z.number().int().nullable(),
   hashrate: z.object({ now: Rate, avg60: Rate, avg15m: Rate }),
@@ -38,24 +39,24 @@ export const MinerStatsSchema = z.object({
     accepted: z.number().int().nonnegative(),
     rejected: z.number().int().nonnegative(),
   }),
-  pool: z.string().nullable(),
-  algorithm: z.string().nullable(),
+  pool: z.string().max(300).nullable(),
+  algorithm: z.string().max(64).nullable(),
   difficulty: z.number().nonnegative().nullable(),
   /** Seconds since the current process started. */
   uptime: z.number().nonnegative(),
   paused: z.boolean(),
-  version: z.string().nullable(),
-  threads: z.array(z.object({ hashrate: Rate })),
+  version: z.string().max(64).nullable(),
+  threads: z.array(z.object({ hashrate: Rate })).max(1024),
   devices: z.array(z.object({
-    name: z.string().nullable(),
+    name: z.string().max(128).nullable(),
     hashrate: Rate,
     temp: z.number().nullable(),
     fan: z.number().nullable(),
-  })),
+  })).max(64),
   restarts: z.number().int().nonnegative(),
-  restartLog: z.array(RestartSchema),
-  startedAt: z.string().nullable(),
-  lastError: z.string().nullable(),
+  restartLog: z.array(RestartSchema).max(50),
+  startedAt: z.string().max(40).nullable(),
+  lastError: z.string().max(2000).nullable(),
 });
 /** Normalized stats. */
 export type MinerStats = z.infer<typeof MinerStatsSchema>;
@@ -80,6 +81,26 @@ export type AdapterStats =
     /** Uptime reported by the miner itself, in seconds. */
     minerUptime?: number;
   };
+
+const clip = (v: string | null, max: number): string | null =>
+  v !== null && v.length > max ? v.slice(0, max - 1) + "…" : v;
+
+/**
+ * Stats within {@link MinerStatsSchema}'s bounds: what a miner reports (its version, pool, error
+ * texts, device names) is cut to fit, so the stats a worker sends always validate.
+ */
+export function clampStats(s: MinerStats): MinerStats {
+  return {
+    ...s,
+    pool: clip(s.pool, 300),
+    algorithm: clip(s.algorithm, 64),
+    version: clip(s.version, 64),
+    lastError: clip(s.lastError, 2000),
+    threads: s.threads.slice(0, 1024),
+    devices: s.devices.slice(0, 64).map((d) => ({ ...d, name: clip(d.name, 128) })),
+    restartLog: s.restartLog.slice(-50).map((r) => ({ ...r, reason: clip(r.reason, 500)! })),
+  };
+}
 
 /** Zero-valued stats for a miner that has not reported anything. */
 export function emptyStats(

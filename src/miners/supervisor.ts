@@ -9,8 +9,10 @@ import { backoffDelay } from "../transport/mod.ts";
 import type { LaunchContext, LineParser, MinerAdapter } from "./adapter.ts";
 import { LogBuffer, readLines } from "./log_buffer.ts";
 import type { Profile } from "./profiles.ts";
+import { profileSecrets, Redactor } from "./secrets.ts";
 import {
   type AdapterStats,
+  clampStats,
   emptyStats,
   type MinerState,
   type MinerStats,
@@ -130,7 +132,7 @@ export class MinerProcess {
     s.uptime = this.#child && this.#startedAtMs
       ? Math.round((Date.now() - this.#startedAtMs) / 1000)
       : 0;
-    return s;
+    return clampStats(s);
   }
 
   #event(kind: MinerEvent["kind"], reason?: string): void {
@@ -160,6 +162,9 @@ export class MinerProcess {
     try {
       const ctx = await this.#launch();
       const args = await this.#adapter.prepare(this.#profile, ctx);
+      // Pool passwords and the API token never reach a kept (or sent) console line.
+      const redactor = new Redactor([...profileSecrets(this.#profile), ctx.apiToken]);
+      this.logs.redact = redactor.empty ? null : (t) => redactor.redact(t);
       this.logs.push(`[miner-cli] starting ${ctx.binary} ${args.join(" ")}`, "system");
       const child = new Deno.Command(ctx.binary, {
         args,

@@ -273,6 +273,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     if (options.api) {
       const token = await loadOrCreateApiToken(paths);
       const built = createApiApp({
+        allowedHosts: options.api.allowedHosts,
         beforeRequest: async () => {
           await Promise.all([mesh.registry.refresh(), mesh.auth.refresh()]);
         },

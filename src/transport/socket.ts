@@ -107,6 +107,8 @@ export function adaptWebSocket(
     const err = (ev as { error?: { code?: string; message?: string } }).error;
     if (err?.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
       fs.oninvalid?.(`frame exceeds ${MAX_FRAME_TEXT} bytes (${err.message})`, "oversize");
+      // Not one more byte of it is read: the connection goes now (ws would drain the rest).
+      fs.terminate();
     }
   };
   ws.onclose = (ev) => {

@@ -511,6 +511,8 @@ function runTtMiner(args: string[], fault: Fault): void {
   const rig = new Rig(Number(env("MINER_EMU_HASHRATE") ?? 30e6 * gpus), gpus, fault);
   const hung = () => fault.hangAfter !== undefined && Date.now() - rig.started >= fault.hangAfter;
   const pool = String(values.P ?? "pool.example.org:4444");
+  // TT-Miner echoes its command line, password included, at start.
+  out(`Command line: TT-Miner ${args.join(" ")}`);
   out(
     `TT-Miner ${VERSION["tt-miner"]} (emulated), algo ${
       values.a ?? "kawpow"
