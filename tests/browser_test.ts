@@ -156,6 +156,15 @@ Deno.test({
         await row.locator("button", { hasText: "Approve" }).click();
         await page.locator('tr[data-peer="rig-3"]').waitFor();
         await row.waitFor({ state: "detached" });
+        // the approved worker may do nothing on this controller until its operator says so
+        const grants = page.locator('tr[data-peer="rig-3"] [data-testid=grants]');
+        assert.equal(await grants.innerText(), "nothing");
+        await page.locator('tr[data-peer="rig-3"] button', { hasText: "Grant control" }).click();
+        await page.locator('tr[data-peer="rig-3"] [data-testid=grants]', { hasText: "control" })
+          .waitFor();
+        await page.locator('tr[data-peer="rig-3"] button', { hasText: "Revoke control" }).click();
+        await page.locator('tr[data-peer="rig-3"] [data-testid=grants]', { hasText: "nothing" })
+          .waitFor();
         await page.locator('tr[data-peer="rig-3"] button', { hasText: "Remove" }).click();
         await page.locator('tr[data-peer="rig-3"]').waitFor({ state: "detached" });
         await page.fill("input[name=address]", w3.address);

@@ -37,7 +37,10 @@ export interface PeerView {
   name: string;
   publicKey: string;
   address: string | null;
+  /** The role it announced (shown, never trusted). */
   role: string;
+  /** What this node's operator lets it do here. */
+  grants: ("control" | "read")[];
   lastSeen: string | null;
   pingMs: number | null;
   score: number;

@@ -237,7 +237,8 @@ function Identity() {
                 </button>
                 <div class="muted">
                   One use, valid until{" "}
-                  {new Date(code.expiresAt).toLocaleTimeString()}. On the controller:{" "}
+                  {new Date(code.expiresAt).toLocaleTimeString()}; whoever redeems it may control
+                  this node. On the controller:{" "}
                   <code>miner-cli peer add --address HOST:PORT --code …</code>
                 </div>
               </>
@@ -355,6 +356,7 @@ export function NodesPage(): JSX.Element {
   const s = useStore();
   const { busy, run } = useAction(refreshPeers);
   const [allowTarget, setAllowTarget] = useState("");
+  const [allowControl, setAllowControl] = useState(false);
   const registered = new Set(s.peers.map((p) => p.id));
   const extraAllowed = (s.auth?.allow ?? []).filter((a) => !registered.has(a.id));
   return (
@@ -376,7 +378,8 @@ export function NodesPage(): JSX.Element {
                 <th>Name</th>
                 <th>ID</th>
                 <th>Address</th>
-                <th>Role</th>
+                <th title="The role the peer announces (shown, never trusted)">Role</th>
+                <th title="What this node's operator lets the peer do here">May here</th>
                 <th class="num">Ping</th>
                 <th class="num">Score</th>
                 <th>Hardware</th>
@@ -395,6 +398,7 @@ export function NodesPage(): JSX.Element {
                   <td class="mono" title={p.id}>{p.id.slice(0, 12)}</td>
                   <td class="mono">{p.address ?? "(connects in)"}</td>
                   <td>{p.role}</td>
+                  <td data-testid="grants">{p.grants.length ? p.grants.join(", ") : "nothing"}</td>
                   <td class="num">{ms(p.pingMs)}</td>
                   <td class="num">{p.score}</td>
                   <td data-testid="caps" title={capsTitle(p.capabilities)}>
@@ -421,6 +425,40 @@ export function NodesPage(): JSX.Element {
                       >
                         {busy === p.id ? "Pinging…" : "Ping"}
                       </button>
+                      {p.grants.includes("control")
+                        ? (
+                          <button
+                            type="button"
+                            class="danger"
+                            disabled={busy !== null}
+                            onClick={() =>
+                              confirm(
+                                `Take control back from ${p.name}? It can no longer start, stop or deploy on this node.`,
+                              ) &&
+                              run(p.id, `Ungrant ${p.name}`, () =>
+                                api("PUT", `/peers/${p.id}/grants`, {
+                                  grants: p.grants.filter((g) => g !== "control"),
+                                }))}
+                          >
+                            Revoke control
+                          </button>
+                        )
+                        : (
+                          <button
+                            type="button"
+                            disabled={busy !== null}
+                            onClick={() =>
+                              confirm(
+                                `Let ${p.name} control this node? It will be able to start and stop miners and deploy profiles and miner binaries here.`,
+                              ) &&
+                              run(p.id, `Grant ${p.name}`, () =>
+                                api("PUT", `/peers/${p.id}/grants`, {
+                                  grants: [...p.grants, "control"],
+                                }))}
+                          >
+                            Grant control
+                          </button>
+                        )}
                       {p.allowed
                         ? (
                           <button
@@ -504,9 +542,13 @@ export function NodesPage(): JSX.Element {
             e.preventDefault();
             if (
               await run("allow", "Allow", () =>
-                api("POST", "/auth/allow", { targets: [allowTarget.trim()] }))
+                api("POST", "/auth/allow", {
+                  targets: [allowTarget.trim()],
+                  control: allowControl,
+                }))
             ) {
               setAllowTarget("");
+              setAllowControl(false);
             }
           }}
         >
@@ -517,9 +559,17 @@ export function NodesPage(): JSX.Element {
               class="mono"
               size={48}
               value={allowTarget}
-              onInput={(e) =>
-                setAllowTarget((e.target as HTMLInputElement).value)}
+              onInput={(e) => setAllowTarget((e.target as HTMLInputElement).value)}
             />
+          </label>
+          <label class="check">
+            <input
+              type="checkbox"
+              name="allow-control"
+              checked={allowControl}
+              onChange={(e) => setAllowControl((e.target as HTMLInputElement).checked)}
+            />
+            may control this node (start, stop, deploy)
           </label>
           <button type="submit" disabled={!allowTarget.trim() || busy !== null}>Allow</button>
         </form>
