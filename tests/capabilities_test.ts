@@ -5,8 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseCpuinfo, parseMeminfo, probeCapabilities, randomxWarnings } from "../src/node/mod.ts";
-import { CapabilitiesSchema } from "../src/identity/mod.ts";
+import {
+  CapabilitiesSchema,
+  parseCpuinfo,
+  parseMeminfo,
+  probeCapabilities,
+  randomxWarnings,
+} from "../src/capabilities/mod.ts";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { addXmrigProfile, cli, cliOk, initNode, serve, tempHome } from "./helpers.ts";
@@ -17,7 +22,7 @@ Deno.test({
 }, async () => {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
   const meminfo = await Deno.readTextFile("/proc/meminfo");
-  const caps = CapabilitiesSchema.parse(await probeCapabilities(null));
+  const caps = CapabilitiesSchema.parse(await probeCapabilities());
   // Independent reading of the same files.
   const lines = cpuinfo.split("\n");
   const processors = lines.filter((l) => /^processor\s*:/.test(l)).length;

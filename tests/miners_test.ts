@@ -5,13 +5,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   installEmulatedMiner,
-  type MinerEvent,
   MinerManager,
   ProfileValidationError,
   type SupervisorOptions,
 } from "../src/miners/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { alive, processesMentioning, tempHome, until } from "./helpers.ts";
+import { type MinerEvent } from "../src/protocol/mod.ts";
 
 const POOL = [{ url: "stratum+tcp://pool.example.org:3333", user: "44AFFq5kSiGBoZ.rig1" }];
 

@@ -24,8 +24,8 @@ import {
 } from "../src/protocol/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { within } from "./helpers.ts";
+import { backoffDelay } from "../src/backoff/mod.ts";
 import {
-  backoffDelay,
   ChannelError,
   DialError,
   dialSocket,

@@ -18,15 +18,14 @@ import {
   installedMiners,
   maskProfile,
   MinerManager,
-  MinerStatsSchema,
   ProfileInputSchema,
   ProfileSchema,
   ProfileValidationError,
 } from "../miners/mod.ts";
-import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { MinerStatsSchema, SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { json, r } from "./openapi.ts";
-import type { EventHub } from "./events.ts";
+import type { EventHub } from "../events/mod.ts";
 import { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
 import { type NodeOps, registerNodeRoutes } from "./node_routes.ts";
 import { SseQueue } from "./sse.ts";

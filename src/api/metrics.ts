@@ -4,9 +4,9 @@
  * per-peer online state, round trip and score, and the fleet total.
  * @module
  */
-import type { MinerStats } from "../miners/mod.ts";
-import type { PeerView } from "./node_routes.ts";
-import type { FleetStatusDoc } from "./remote_routes.ts";
+import type { PeerView } from "../protocol/mod.ts";
+import type { FleetStatus as FleetStatusDoc } from "../protocol/mod.ts";
+import { type MinerStats } from "../protocol/mod.ts";
 
 /** What {@link renderMetrics} reads. */
 export interface MetricsSnapshot {

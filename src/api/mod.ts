@@ -18,23 +18,6 @@ export {
   loadOrCreateApiToken,
   readApiToken,
 } from "./token.ts";
-export {
-  FleetNodeStatusSchema,
-  type FleetOps,
-  type FleetStatusDoc,
-  FleetStatusSchema,
-  type RemoteRoutesContext,
-} from "./remote_routes.ts";
-export {
-  type DeployProgressEvent,
-  type DiscoveryEvent,
-  EventHub,
-  type FleetEvent,
-  type MinerLifecycleEvent,
-  type NodeEvent,
-  type PeersChangedEvent,
-  type PeerStateEvent,
-  type StatsTickEvent,
-} from "./events.ts";
+export type { RemoteRoutesContext } from "./remote_routes.ts";
 export { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
-export { AddPeerBodySchema, type NodeOps, type PeerView, PeerViewSchema } from "./node_routes.ts";
+export { AddPeerBodySchema, type NodeOps } from "./node_routes.ts";

@@ -7,7 +7,6 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
 import {
-  AllowEntrySchema,
   AuthModeSchema,
   type Grant,
   GrantSchema,
@@ -15,24 +14,18 @@ import {
   PeerAddressSchema,
   PeerSchema,
 } from "../peers/mod.ts";
+import {
+  type ApproveResult,
+  ApproveResultSchema,
+  type AuthView,
+  AuthViewSchema,
+  type DiscoveryState,
+  DiscoveryStateSchema,
+  type PeerView,
+  PeerViewSchema,
+} from "../protocol/mod.ts";
 import { ApiError } from "./errors.ts";
 import { json, r } from "./openapi.ts";
-
-/** A registered peer as the API shows it: the record plus live state. */
-export const PeerViewSchema = PeerSchema.extend({
-  /** Last known reachability (null: not checked yet). */
-  online: z.boolean().nullable(),
-  /** Why it was offline at the last check. */
-  offlineReason: z.string().optional(),
-  /** When the online state last changed (ISO time). */
-  since: z.string().nullable(),
-  /** Whether a session with it is open now. */
-  connected: z.boolean(),
-  /** Whether it is on the allowlist. */
-  allowed: z.boolean(),
-});
-/** A peer view. */
-export type PeerView = z.infer<typeof PeerViewSchema>;
 
 const PingSummarySchema = z.object({
   peer: z.string(),
@@ -44,11 +37,6 @@ const PingSummarySchema = z.object({
   minMs: z.number().nullable(),
   maxMs: z.number().nullable(),
   score: z.number().optional(),
-});
-
-const AuthViewSchema = z.object({
-  mode: AuthModeSchema,
-  allow: z.array(AllowEntrySchema),
 });
 
 /** Body of `POST /peers`. */
@@ -65,41 +53,6 @@ export const AddPeerBodySchema = z.object({
 });
 
 const RoleSchema = z.enum(["controller", "worker", "dual"]);
-
-/** A discovered node awaiting approval. */
-export const PendingViewSchema = z.object({
-  id: z.string(),
-  role: RoleSchema,
-  protocol: z.number(),
-  port: z.number(),
-  threads: z.number(),
-  memTotalMB: z.number(),
-  aes: z.boolean().nullable(),
-  avx2: z.boolean().nullable(),
-  hugePages: z.boolean().nullable(),
-  gpus: z.number(),
-  address: z.string(),
-  firstSeen: z.string(),
-  lastSeen: z.string(),
-  enrolling: z.boolean(),
-  lastError: z.string().optional(),
-});
-
-/** `GET /peers/pending`. */
-export const DiscoveryStateSchema = z.object({
-  pending: z.array(PendingViewSchema),
-  awaiting: z.array(z.object({
-    id: z.string(),
-    address: z.string(),
-    approvedAt: z.string(),
-    lastError: z.string().optional(),
-  })),
-  rejected: z.array(z.object({ id: z.string(), at: z.string() })),
-  port: z.number(),
-  broadcast: z.array(z.string()),
-  autoEnroll: z.boolean(),
-  counters: z.record(z.string(), z.number()),
-});
 
 /** Body of `POST /peers/pending/approve` and `/reject`: IDs, or every pending node of a role. */
 export const PendingSelectionSchema = z.object({
@@ -123,14 +76,6 @@ const GrantsChangeSchema = z.object({
   grants: z.array(GrantSchema),
 });
 
-const ApproveResultSchema = z.object({
-  id: z.string(),
-  address: z.string(),
-  outcome: z.enum(["registered", "awaiting", "allowed"]),
-  name: z.string().optional(),
-  reason: z.string().optional(),
-});
-
 /** What the routes need from the node (implemented in the node module). */
 export interface NodeOps {
   /** Registered peers with their live state. */
@@ -144,7 +89,7 @@ export interface NodeOps {
   /** Pings a peer. */
   pingPeer(ref: string, count: number): Promise<z.infer<typeof PingSummarySchema>>;
   /** Auth mode and allowlist. */
-  auth(): z.infer<typeof AuthViewSchema>;
+  auth(): AuthView;
   /** Allows node IDs or public keys (with grants for when they register). */
   allow(
     targets: string[],
@@ -162,11 +107,11 @@ export interface NodeOps {
     forWhom: "controller" | "peer",
   ): Promise<{ code: string; nodeId: string; expiresAt: string }>;
   /** Discovery state (throws DiscoveryOffError when the node runs without `--discover`). */
-  discovery(): z.infer<typeof DiscoveryStateSchema>;
+  discovery(): DiscoveryState;
   /** Approves pending nodes. */
   approve(
     selection: z.infer<typeof PendingSelectionSchema>,
-  ): Promise<z.infer<typeof ApproveResultSchema>[]>;
+  ): Promise<ApproveResult[]>;
   /** Rejects pending nodes (their beacons are ignored from now on). */
   reject(selection: z.infer<typeof PendingSelectionSchema>): Promise<string[]>;
   /** Forgets rejections. */

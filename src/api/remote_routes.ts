@@ -8,99 +8,19 @@ import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { stream, streamSSE } from "hono/streaming";
 import { z } from "zod";
+import { BundleError, createBundle, type Manifest, readManifest } from "../bundles/mod.ts";
+import type { DeployProgressEvent } from "../events/mod.ts";
+import type { Profile, ProfileStore } from "../miners/mod.ts";
 import {
-  BundleError,
-  type BundleType,
-  createBundle,
-  type Manifest,
-  readManifest,
-} from "../bundles/mod.ts";
-import {
-  MinerStatsSchema,
+  type FleetOps,
+  type FleetStatus,
+  FleetStatusSchema,
+  LogsViewSchema,
   MinerTypeSchema,
-  type Profile,
-  type ProfileStore,
-} from "../miners/mod.ts";
+  StartAckSchema,
+} from "../protocol/mod.ts";
 import { ApiError } from "./errors.ts";
-import type { DeployProgressEvent } from "./events.ts";
 import { json, r } from "./openapi.ts";
-
-/** A worker's row in a fleet status. */
-export const FleetNodeStatusSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  address: z.string().nullable(),
-  online: z.boolean(),
-  uptime: z.number().optional(),
-  role: z.string().optional(),
-  hashrate: z.number().optional(),
-  miners: z.array(MinerStatsSchema),
-  capabilities: z.record(z.string(), z.unknown()).optional(),
-  error: z.string().optional(),
-  ms: z.number(),
-});
-
-/** A fleet status document. */
-export const FleetStatusSchema = z.object({
-  totalHashrate: z.number(),
-  nodes: z.number(),
-  online: z.number(),
-  offline: z.number(),
-  peers: z.array(FleetNodeStatusSchema),
-});
-/** A fleet status. */
-export type FleetStatusDoc = z.infer<typeof FleetStatusSchema>;
-
-const LogLines = z.array(z.object({ seq: z.number(), ts: z.string(), text: z.string() }));
-const AckSchema = z.object({
-  success: z.boolean(),
-  minerName: z.string().optional(),
-  error: z.string().optional(),
-  /** Capability warnings (e.g. RandomX on a node without huge pages or with < 2.5 GB free). */
-  warnings: z.array(z.string()).optional(),
-});
-const DeployAckSchema = z.object({
-  success: z.boolean(),
-  name: z.string().optional(),
-  error: z.string().optional(),
-  minerType: z.string().nullable().optional(),
-  version: z.string().optional(),
-  profileIds: z.array(z.string()).optional(),
-});
-
-/** What the routes need from the node (implemented by `Fleet` in the node module). */
-export interface FleetOps {
-  /** Fleet or single-peer status. */
-  status(ref?: string, options?: { timeoutMs?: number }): Promise<FleetStatusDoc>;
-  /** Start a miner. */
-  start(ref: string, options: {
-    profileRef: string;
-    minerType?: Profile["minerType"];
-    timeoutMs?: number;
-  }): Promise<z.infer<typeof AckSchema>>;
-  /** Stop one or all miners. */
-  stop(ref: string, minerName?: string, timeoutMs?: number): Promise<string[]>;
-  /** Console lines. */
-  logs(
-    ref: string,
-    minerName: string,
-    options?: { lines?: number; since?: number },
-  ): Promise<{ minerName: string; lines: z.infer<typeof LogLines>; hasMore: boolean }>;
-  /** Follow the console. */
-  follow(
-    ref: string,
-    minerName: string,
-    onLines: (lines: z.infer<typeof LogLines>) => void,
-    options: { lines?: number; signal: AbortSignal },
-  ): Promise<string | null>;
-  /** Deploy a plaintext bundle file. */
-  deploy(
-    ref: string,
-    file: string,
-    announce: { type: BundleType; name: string; size: number; checksum: string },
-    options?: { onProgress?: (received: number, total: number) => void },
-  ): Promise<z.infer<typeof DeployAckSchema>>;
-}
 
 /** Dependencies of {@link registerRemoteRoutes}. */
 export interface RemoteRoutesContext {
@@ -111,7 +31,7 @@ export interface RemoteRoutesContext {
   /** Where uploaded and built bundles are kept while they are sent. */
   tmpDir: string;
   /** The fleet status from the node's cache when it is at most `maxAgeMs` old, else a fresh poll. */
-  cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatusDoc>;
+  cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatus>;
   /** Reports deploy progress (live events). */
   onDeployProgress?: (e: Omit<DeployProgressEvent, "type" | "at">) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
@@ -147,7 +67,7 @@ export function registerRemoteRoutes(
       },
       responses: {
         200: json(
-          FleetStatusSchema.extend({ cachedAt: z.string().optional() }),
+          FleetStatusSchema,
           "Every worker's stats, with the fleet total (from the node's cache when it is at most `maxAge` ms old, default 2000; `maxAge=0` asks every worker now)",
         ),
       },
@@ -187,18 +107,24 @@ export function registerRemoteRoutes(
               schema: z.object({
                 profileId: z.string().min(1).max(64),
                 minerType: MinerTypeSchema.optional(),
+                /** How long the worker has to answer, in ms. */
+                timeout: z.number().int().min(100).max(600_000).optional(),
               }).strict(),
             },
           },
           required: true,
         },
       },
-      responses: { 200: json(AckSchema, "Started") },
+      responses: { 200: json(StartAckSchema, "Started") },
     }),
     async (c) => {
-      const { profileId, minerType } = c.req.valid("json");
+      const { profileId, minerType, timeout } = c.req.valid("json");
       return c.json(
-        await ctx.fleet.start(c.req.valid("param").peer, { profileRef: profileId, minerType }),
+        await ctx.fleet.start(c.req.valid("param").peer, {
+          profileRef: profileId,
+          minerType,
+          timeoutMs: timeout,
+        }),
         200,
       );
     },
@@ -212,7 +138,11 @@ export function registerRemoteRoutes(
         body: {
           content: {
             "application/json": {
-              schema: z.object({ minerName: z.string().min(1).max(64).optional() }).strict(),
+              schema: z.object({
+                minerName: z.string().min(1).max(64).optional(),
+                /** How long the worker has to answer each stop, in ms. */
+                timeout: z.number().int().min(100).max(600_000).optional(),
+              }).strict(),
             },
           },
           required: true,
@@ -222,10 +152,13 @@ export function registerRemoteRoutes(
     }),
     async (c) =>
       c.json({
-        stopped: await ctx.fleet.stop(c.req.valid("param").peer, c.req.valid("json").minerName),
+        stopped: await ctx.fleet.stop(c.req.valid("param").peer, {
+          minerName: c.req.valid("json").minerName,
+          timeoutMs: c.req.valid("json").timeout,
+        }),
       }, 200),
   );
-  const LogsQuery = z.object({
+  const LogsQuery = Timeout.extend({
     miner: z.string().min(1).max(64),
     lines: z.coerce.number().int().min(1).max(100_000).optional(),
     since: z.coerce.number().int().min(0).optional(),
@@ -235,12 +168,7 @@ export function registerRemoteRoutes(
       method: "get",
       path: `${base}/remote/{peer}/logs`,
       request: { params: PeerParam, query: LogsQuery },
-      responses: {
-        200: json(
-          z.object({ minerName: z.string(), lines: LogLines, hasMore: z.boolean() }),
-          "A worker's miner console",
-        ),
-      },
+      responses: { 200: json(LogsViewSchema, "A worker's miner console") },
     }),
     async (c) => {
       const q = c.req.valid("query");
@@ -248,6 +176,7 @@ export function registerRemoteRoutes(
         await ctx.fleet.logs(c.req.valid("param").peer, q.miner, {
           lines: q.lines,
           since: q.since,
+          timeoutMs: q.timeout,
         }),
         200,
       );
@@ -277,7 +206,7 @@ export function registerRemoteRoutes(
                 sse.writeSSE({ event: "line", id: String(l.seq), data: JSON.stringify(l) })
               );
             }
-          }, { lines: q.lines, signal: ac.signal });
+          }, { lines: q.lines, signal: ac.signal, timeoutMs: q.timeout });
           await chain;
           if (reason !== null) {
             await sse.writeSSE({ event: "end", data: JSON.stringify({ reason }) });
@@ -306,18 +235,13 @@ export function registerRemoteRoutes(
         params: PeerParam.extend({ miner: z.string().min(1).max(64) }),
         query: LogsQuery.omit({ miner: true }),
       },
-      responses: {
-        200: json(
-          z.object({ minerName: z.string(), lines: LogLines, hasMore: z.boolean() }),
-          "A worker's miner console",
-        ),
-      },
+      responses: { 200: json(LogsViewSchema, "A worker's miner console") },
     }),
     async (c) => {
       const { peer, miner } = c.req.valid("param");
       const q = c.req.valid("query");
       return c.json(
-        await ctx.fleet.logs(peer, miner, { lines: q.lines, since: q.since }),
+        await ctx.fleet.logs(peer, miner, { lines: q.lines, since: q.since, timeoutMs: q.timeout }),
         200,
       );
     },

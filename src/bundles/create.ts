@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { createTarDecoder, createTarPacker } from "modern-tar";
-import { type MinerType, type Profile, VERSION_FILE } from "../miners/mod.ts";
+import { type Profile, VERSION_FILE } from "../miners/mod.ts";
 import { syncDir } from "../store/mod.ts";
 import { decryptStream, encryptStream, isEncryptedBundle, type KdfParams } from "./crypto.ts";
 import {
@@ -21,6 +21,7 @@ import {
   MAX_MANIFEST_BYTES,
   parseManifest,
 } from "./manifest.ts";
+import { type MinerType } from "../protocol/mod.ts";
 
 /** Options for {@link createBundle}. */
 export interface CreateBundleOptions {

@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import { MinerTypeSchema } from "../miners/mod.ts";
+import { MinerTypeSchema } from "../protocol/mod.ts";
 
 /** Bundle format version written into every manifest. */
 export const BUNDLE_FORMAT = 1;

@@ -13,8 +13,6 @@ import {
 import {
   adapterFor,
   findMinerBinaries,
-  type MinerType,
-  MinerTypeSchema,
   probeVersionOutput,
   type Profile,
   ProfileStore,
@@ -23,6 +21,7 @@ import type { NodePaths } from "../store/mod.ts";
 import { bool, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { progressBar } from "./format.ts";
+import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
 
 /** Reads a password file: the first line, without its line ending. */
 export async function readPasswordFile(

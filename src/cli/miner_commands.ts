@@ -3,11 +3,12 @@
  * the running node's API, and `miners list`, which scans the installed binaries directly.
  * @module
  */
-import { adapterFor, formatHashrate, installedMiners, type MinerStats } from "../miners/mod.ts";
+import { adapterFor, formatHashrate, installedMiners } from "../miners/mod.ts";
 import { ApiClient } from "./api_client.ts";
 import { bool, int, parseCommandArgs, str, UsageError } from "./args.ts";
 import type { CliContext, CommandFn } from "./context.ts";
 import { table } from "./format.ts";
+import { type MinerStats } from "../protocol/mod.ts";
 
 const API_FLAG = { api: { type: "string" as const } };
 

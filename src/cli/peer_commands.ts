@@ -20,8 +20,6 @@ import {
   addPeer,
   allowNodes,
   AllowTargetError,
-  type ApproveResult,
-  type DiscoveryState,
   MeshNode,
   parsePairCode,
   PeerNameTakenError,
@@ -45,6 +43,7 @@ import {
 } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { ago, ms, table } from "./format.ts";
+import { type ApproveResult, type DiscoveryState } from "../protocol/mod.ts";
 
 function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
   return PeerRegistry.open(ctx.paths.peersJson, {

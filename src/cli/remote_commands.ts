@@ -13,23 +13,17 @@ import {
   readManifest,
   writeStreamAtomic,
 } from "../bundles/mod.ts";
-import { formatHashrate, type MinerType, MinerTypeSchema, ProfileStore } from "../miners/mod.ts";
-import {
-  type DeployAnnouncement,
-  DeployFailedError,
-  Fleet,
-  type FleetStatus,
-  MeshNode,
-  REQUEST_TIMEOUTS,
-  summarizeCapabilities,
-} from "../node/mod.ts";
-import type { PayloadOf } from "../protocol/mod.ts";
+import { formatHashrate, ProfileStore } from "../miners/mod.ts";
+import { Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
+import type { FleetOps, LogLineView } from "../protocol/mod.ts";
 import { readJsonFile } from "../store/mod.ts";
 import { z } from "zod";
 import { ApiClient, ApiClientError } from "./api_client.ts";
+import { HttpFleetOps } from "./http_fleet.ts";
 import { join } from "node:path";
 import { bool, duration, int, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { summarizeCapabilities } from "../capabilities/mod.ts";
 import { progressBar, table } from "./format.ts";
 import {
   buildBundleFromFlags,
@@ -38,6 +32,7 @@ import {
   readPasswordFile,
 } from "./bundle_commands.ts";
 import { formatUptime } from "./miner_commands.ts";
+import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
 
 function openMesh(ctx: CliContext): Promise<MeshNode> {
   return MeshNode.open(ctx.paths, {
@@ -47,132 +42,36 @@ function openMesh(ctx: CliContext): Promise<MeshNode> {
   });
 }
 
-type LogLine = PayloadOf<"logs">["lines"][number];
-type DeployAck = PayloadOf<"deploy_ack">;
-
-/** How `remote` commands reach workers: this node's running daemon, or a direct dial. */
-interface Backend {
+/** How `remote` commands reach workers: the running node's API, or this node's own dials. */
+interface Reach {
+  /** The operations. */
+  ops: FleetOps;
+  /** Which way. */
   via: "daemon" | "direct";
-  status(
-    ref: string | undefined,
-    o: { timeoutMs: number; concurrency: number },
-  ): Promise<FleetStatus>;
-  start(
-    ref: string,
-    o: { profileRef: string; minerType?: MinerType; timeoutMs: number },
-  ): Promise<PayloadOf<"miner_ack"> & { warnings?: string[] }>;
-  stop(ref: string, miner: string | undefined, timeoutMs: number): Promise<string[]>;
-  logs(ref: string, miner: string, lines: number, timeoutMs: number): Promise<PayloadOf<"logs">>;
-  follow(
-    ref: string,
-    miner: string,
-    lines: number,
-    onLines: (l: LogLine[]) => void,
-    signal: AbortSignal,
-  ): Promise<string | null>;
-  deploy(
-    ref: string,
-    file: string,
-    announce: DeployAnnouncement,
-    onProgress: (n: number, total: number) => void,
-    stallMs: number,
-  ): Promise<DeployAck>;
+  /** Ends the direct mesh node (flushing scores and last-seen times). */
   close(): Promise<void>;
 }
 
-async function directBackend(ctx: CliContext): Promise<Backend> {
-  const mesh = await openMesh(ctx);
-  const fleet = new Fleet(
-    mesh,
-    new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")),
-  );
-  return {
-    via: "direct",
-    status: (ref, o) => fleet.status(ref, o),
-    start: (ref, o) => fleet.start(ref, o),
-    stop: (ref, miner, timeoutMs) => fleet.stop(ref, miner, timeoutMs),
-    logs: (ref, miner, lines, timeoutMs) => fleet.logs(ref, miner, { lines, timeoutMs }),
-    follow: (ref, miner, lines, onLines, signal) =>
-      fleet.follow(ref, miner, onLines, { lines, signal }),
-    deploy: (ref, file, announce, onProgress, stallMs) =>
-      fleet.deploy(ref, file, announce, { onProgress, stallMs }),
-    close: () => mesh.close(), // also flushes the registry (scores, last seen)
-  };
-}
-
-function daemonBackend(api: ApiClient): Backend {
-  const base = "/api/v1/mining/remote";
-  const enc = encodeURIComponent;
-  return {
-    via: "daemon",
-    status: (ref, o) =>
-      api.request<FleetStatus>(
-        "GET",
-        `${base}/${ref ? `${enc(ref)}/` : ""}stats?timeout=${o.timeoutMs}&maxAge=0`,
-      ),
-    start: (ref, o) =>
-      api.request("POST", `${base}/${enc(ref)}/start`, {
-        profileId: o.profileRef,
-        ...(o.minerType ? { minerType: o.minerType } : {}),
-      }),
-    async stop(ref, miner) {
-      const r = await api.request<{ stopped: string[] }>(
-        "POST",
-        `${base}/${enc(ref)}/stop`,
-        miner ? { minerName: miner } : {},
-      );
-      return r.stopped;
-    },
-    logs: (ref, miner, lines) =>
-      api.request("GET", `${base}/${enc(ref)}/logs?miner=${enc(miner)}&lines=${lines}`),
-    async follow(ref, miner, lines, onLines, signal) {
-      let reason: string | null = null;
-      await api.stream(
-        `${base}/${enc(ref)}/logs/follow?miner=${enc(miner)}&lines=${lines}`,
-        (event, data) => {
-          if (event === "line") onLines([JSON.parse(data)]);
-          else if (event === "end") reason = JSON.parse(data).reason;
-          else if (event === "error") throw new ApiClientError(JSON.parse(data).message);
-        },
-        signal,
-      );
-      return signal.aborted ? null : reason ?? "the node ended the stream";
-    },
-    async deploy(ref, file, _announce, onProgress) {
-      let ack: DeployAck | null = null;
-      let failure: string | null = null;
-      await api.upload(
-        `${base}/${enc(ref)}/deploy`,
-        (await Deno.open(file)).readable,
-        "application/x-tar",
-        (line) => {
-          const ev = JSON.parse(line);
-          if (ev.event === "progress") onProgress(ev.received, ev.total);
-          else if (ev.event === "done") ack = ev.ack;
-          else if (ev.event === "error") failure = ev.message;
-        },
-      );
-      if (failure) throw new DeployFailedError({ name: ref }, failure);
-      if (!ack) throw new ApiClientError("the node ended the deploy without a result");
-      return ack;
-    },
-    close: () => Promise.resolve(),
-  };
-}
-
-/** Picks the daemon when one runs for this home (unless `--direct`), else dials directly. */
-async function backend(ctx: CliContext, p: Parsed): Promise<Backend> {
+/** The daemon when one runs for this home (unless `--direct`), else a direct dial. */
+async function reach(ctx: CliContext, p: Parsed): Promise<Reach> {
   if (!bool(p, "direct")) {
     const api = await ApiClient.locate(ctx.paths, str(p, "api"), { runtimeOnly: !str(p, "api") })
       .catch(() => null);
     const me = await readJsonFile(ctx.paths.nodeJson, z.object({ id: z.string() }))
       .catch(() => undefined);
-    if (api && me && await api.healthy(1500, me.id)) return daemonBackend(api);
+    if (api && me && await api.healthy(1500, me.id)) {
+      return { ops: new HttpFleetOps(api), via: "daemon", close: () => Promise.resolve() };
+    }
     if (str(p, "api")) {
       throw new ApiClientError(`no node answering at ${api?.baseUrl ?? str(p, "api")}`);
     }
   }
-  return directBackend(ctx);
+  const mesh = await openMesh(ctx);
+  const fleet = new Fleet(
+    mesh,
+    new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")),
+  );
+  return { ops: fleet, via: "direct", close: () => mesh.close() };
 }
 
 const ROUTE_FLAGS = {
@@ -197,9 +96,9 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
     fallback: REQUEST_TIMEOUTS.stats,
   });
   const concurrency = int(p, "concurrency", { min: 1, max: 1024, fallback: 64 });
-  const b = await backend(ctx, p);
+  const b = await reach(ctx, p);
   try {
-    const doc = await b.status(p.positionals[0], { timeoutMs, concurrency });
+    const doc = await b.ops.status(p.positionals[0], { timeoutMs, concurrency });
     if (bool(p, "json")) {
       ctx.io.out(JSON.stringify(doc, null, 2));
     } else if (doc.nodes === 0) {
@@ -275,10 +174,10 @@ export async function remoteStart(ctx: CliContext, args: string[]): Promise<numb
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.start,
   });
-  const b = await backend(ctx, p);
+  const b = await reach(ctx, p);
   try {
     const ref = p.positionals[0];
-    const ack = await b.start(ref, {
+    const ack = await b.ops.start(ref, {
       profileRef: str(p, "profile")!,
       minerType: type as MinerType | undefined,
       timeoutMs,
@@ -306,10 +205,10 @@ export async function remoteStop(ctx: CliContext, args: string[]): Promise<numbe
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.stop,
   });
-  const b = await backend(ctx, p);
+  const b = await reach(ctx, p);
   try {
     const ref = p.positionals[0];
-    const stopped = await b.stop(ref, p.positionals[1], timeoutMs);
+    const stopped = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs });
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, stopped }));
     else if (!stopped.length) ctx.io.out(`no miners running on ${ref}`);
     else for (const m of stopped) ctx.io.out(`stopped ${m} on ${ref}`);
@@ -339,17 +238,21 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
   });
   const json = bool(p, "json");
   const [ref, miner] = p.positionals;
-  const print = (l: LogLine) =>
+  const print = (l: LogLineView) =>
     json ? ctx.io.out(JSON.stringify(l)) : (ctx.io.log ?? ctx.io.out)(l.text);
-  const b = await backend(ctx, p);
+  const b = await reach(ctx, p);
   try {
     if (!bool(p, "follow")) {
-      const res = await b.logs(ref, miner, lines, timeoutMs);
+      const res = await b.ops.logs(ref, miner, { lines, timeoutMs });
       if (json) ctx.io.out(JSON.stringify(res, null, 2));
       else res.lines.forEach(print);
       return 0;
     }
-    const reason = await b.follow(ref, miner, lines, (ls) => ls.forEach(print), ctx.stopSignal);
+    const reason = await b.ops.follow(ref, miner, (ls) => ls.forEach(print), {
+      lines,
+      signal: ctx.stopSignal,
+      timeoutMs,
+    });
     if (reason === null) return 0;
     if (reason === "miner stopped") {
       ctx.io.err(`${miner} on ${ref} stopped`);
@@ -392,7 +295,7 @@ export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<num
   const tmpDir = join(ctx.paths.dataDir, "tmp");
   await Deno.mkdir(tmpDir, { recursive: true, mode: 0o700 });
   const tmp = join(tmpDir, `deploy-${crypto.randomUUID()}.tar`);
-  const b = await backend(ctx, p);
+  const b = await reach(ctx, p);
   try {
     let plain: string;
     let manifest: Manifest;
@@ -425,13 +328,9 @@ export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<num
       const t0 = performance.now();
       const bar = json ? null : progressBar(ctx.io, `deploy → ${ref}`);
       try {
-        const ack = await b.deploy(
-          ref,
-          plain,
-          { type: manifest.type, name: manifest.name, size, checksum },
-          (n, total) => bar?.update(n, total),
-          stallMs,
-        );
+        const announce = { type: manifest.type, name: manifest.name, size, checksum };
+        const onProgress = (n: number, total: number) => bar?.update(n, total);
+        const ack = await b.ops.deploy(ref, plain, announce, { onProgress, stallMs });
         const seconds = (performance.now() - t0) / 1000;
         bar?.done();
         results.push({ peer: ref, ok: true, ...ack, bytes: size, seconds });

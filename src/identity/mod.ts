@@ -26,4 +26,3 @@ export {
   toBase64,
   updateIdentity,
 } from "./identity.ts";
-export { type Capabilities, CapabilitiesSchema, GpuSchema } from "./capabilities.ts";

@@ -2,8 +2,9 @@
  * The adapter interface every miner type implements.
  * @module
  */
-import type { MinerType, Profile } from "./profiles.ts";
+import type { Profile } from "./profiles.ts";
 import type { AdapterStats } from "./stats.ts";
+import { type MinerType } from "../protocol/mod.ts";
 
 /** Everything an adapter needs to launch and talk to one miner process. */
 export interface LaunchContext {

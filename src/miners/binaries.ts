@@ -11,7 +11,8 @@
 import { basename, delimiter, isAbsolute, join } from "node:path";
 import type { NodePaths } from "../store/mod.ts";
 import type { MinerAdapter } from "./adapter.ts";
-import type { MinerType, Profile } from "./profiles.ts";
+import type { Profile } from "./profiles.ts";
+import { type MinerType } from "../protocol/mod.ts";
 
 /** A found miner binary. */
 export interface MinerBinary {

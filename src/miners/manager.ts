@@ -15,8 +15,8 @@ import { resolveMinerBinary } from "./binaries.ts";
 import type { ReadResult } from "./log_buffer.ts";
 import type { LogLine } from "./log_buffer.ts";
 import { type Profile, ProfileStore } from "./profiles.ts";
-import type { MinerStats } from "./stats.ts";
-import { type MinerEvent, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+import { MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+import type { MinerEvent, MinerStats } from "../protocol/mod.ts";
 
 /** No running miner has that name. */
 export class MinerNotFoundError extends Error {

@@ -63,8 +63,6 @@ export {
   CustomConfigSchema,
   MinerArgSchema,
   MinerArgsSchema,
-  type MinerType,
-  MinerTypeSchema,
   PoolUrlSchema,
   type Profile,
   type ProfileInput,
@@ -82,23 +80,8 @@ export {
   type XmrigConfig,
   XmrigConfigSchema,
 } from "./profiles.ts";
-export {
-  type AdapterStats,
-  emptyStats,
-  formatHashrate,
-  type MinerState,
-  MinerStateSchema,
-  type MinerStats,
-  MinerStatsSchema,
-  type Restart,
-  RestartSchema,
-} from "./stats.ts";
-export {
-  killAllMinerProcesses,
-  type MinerEvent,
-  MinerProcess,
-  type SupervisorOptions,
-} from "./supervisor.ts";
+export { type AdapterStats, emptyStats, formatHashrate } from "./stats.ts";
+export { killAllMinerProcesses, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
 export { type EmulatedKind, runEmulator } from "./emulator/emulator.ts";
 export {
   emulatorCommand,

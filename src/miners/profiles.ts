@@ -6,13 +6,9 @@
  * @module
  */
 import { z } from "zod";
+import { MinerTypeSchema } from "../protocol/mod.ts";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import { unmaskConfig } from "./secrets.ts";
-
-/** Miner types miner-cli knows. */
-export const MinerTypeSchema = z.enum(["xmrig", "tt-miner", "custom"]);
-/** A miner type. */
-export type MinerType = z.infer<typeof MinerTypeSchema>;
 
 const SHELL_META = /[\s;&|`$<>(){}\[\]*?!'"\\#~^]/;
 

@@ -3,63 +3,7 @@
  * has not measured a window yet, as XMRig reports right after start).
  * @module
  */
-import { z } from "zod";
-import { MinerTypeSchema } from "./profiles.ts";
-
-/** Lifecycle states of a supervised miner. */
-export const MinerStateSchema = z.enum([
-  "starting",
-  "running",
-  "paused",
-  "restarting",
-  "stopping",
-  "stopped",
-  "failed",
-]);
-/** A miner state. */
-export type MinerState = z.infer<typeof MinerStateSchema>;
-
-const Rate = z.number().nonnegative().nullable();
-
-/** One restart, with its reason. */
-export const RestartSchema = z.object({ at: z.string().max(40), reason: z.string().max(500) });
-/** A restart record. */
-export type Restart = z.infer<typeof RestartSchema>;
-
-/** Normalized stats of one miner. */
-// Bounded: stats also arrive from remote workers, whose strings are never trusted.
-export const MinerStatsSchema = z.object({
-  name: z.string().max(64),
-  type: MinerTypeSchema,
-  profileId: z.string().max(64).nullable(),
-  state: MinerStateSchema,
-  pid: z.number().int().nullable(),
-  hashrate: z.object({ now: Rate, avg60: Rate, avg15m: Rate }),
-  shares: z.object({
-    accepted: z.number().int().nonnegative(),
-    rejected: z.number().int().nonnegative(),
-  }),
-  pool: z.string().max(300).nullable(),
-  algorithm: z.string().max(64).nullable(),
-  difficulty: z.number().nonnegative().nullable(),
-  /** Seconds since the current process started. */
-  uptime: z.number().nonnegative(),
-  paused: z.boolean(),
-  version: z.string().max(64).nullable(),
-  threads: z.array(z.object({ hashrate: Rate })).max(1024),
-  devices: z.array(z.object({
-    name: z.string().max(128).nullable(),
-    hashrate: Rate,
-    temp: z.number().nullable(),
-    fan: z.number().nullable(),
-  })).max(64),
-  restarts: z.number().int().nonnegative(),
-  restartLog: z.array(RestartSchema).max(50),
-  startedAt: z.string().max(40).nullable(),
-  lastError: z.string().max(2000).nullable(),
-});
-/** Normalized stats. */
-export type MinerStats = z.infer<typeof MinerStatsSchema>;
+import type { MinerStats } from "../protocol/mod.ts";
 
 /** What an adapter reads from a miner (merged into {@link MinerStats}). */
 export type AdapterStats =

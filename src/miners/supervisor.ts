@@ -5,19 +5,13 @@
  * then SIGKILL after a grace period; the process is always awaited, so no zombie remains.
  * @module
  */
-import { backoffDelay } from "../transport/mod.ts";
+import { backoffDelay } from "../backoff/mod.ts";
 import type { LaunchContext, LineParser, MinerAdapter } from "./adapter.ts";
 import { LogBuffer, readLines } from "./log_buffer.ts";
 import type { Profile } from "./profiles.ts";
 import { profileSecrets, Redactor } from "./secrets.ts";
-import {
-  type AdapterStats,
-  clampStats,
-  emptyStats,
-  type MinerState,
-  type MinerStats,
-  type Restart,
-} from "./stats.ts";
+import { type AdapterStats, clampStats, emptyStats } from "./stats.ts";
+import type { MinerEvent, MinerState, MinerStats, Restart } from "../protocol/mod.ts";
 
 /** Watchdog and timing settings. */
 export interface SupervisorOptions {
@@ -35,18 +29,6 @@ export interface SupervisorOptions {
   stallMs?: number;
   /** Console lines kept (default 1,000). */
   logLines?: number;
-}
-
-/** Something that happened to a miner (for the event stream and audit). */
-export interface MinerEvent {
-  /** Event kind. */
-  kind: "started" | "stopped" | "crashed" | "restarted" | "failed";
-  /** Miner name. */
-  miner: string;
-  /** When. */
-  at: string;
-  /** Why (exit code, hang, stall...). */
-  reason?: string;
 }
 
 const liveChildren = new Set<Deno.ChildProcess>();

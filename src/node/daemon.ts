@@ -4,28 +4,28 @@
  * SIGKILL after the grace period), so none is left behind.
  * @module
  */
-import type { Capabilities } from "../identity/mod.ts";
+import { type Capabilities, probeCapabilities } from "../capabilities/mod.ts";
 import { join } from "node:path";
 import {
   apiRuntimePath,
   type ApiServer,
   type ApiServerOptions,
   createApiApp,
-  EventHub,
   loadOrCreateApiToken,
   type MetricsSnapshot,
   renderMetrics,
   startApiServer,
 } from "../api/mod.ts";
-import { SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { type MinerStats, SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { loadDashboard } from "../ui/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
 import {
+  adapterFor,
   HistoryStore,
+  installedMiners,
   MinerManager,
   minersDir,
-  type MinerStats,
   ProfileStore,
   type SupervisorOptions,
 } from "../miners/mod.ts";
@@ -35,7 +35,6 @@ import { AuditLog, auditLogPath } from "./audit.ts";
 import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 import { attachWorker } from "./worker.ts";
 import { PolicyStore } from "./policy.ts";
-import { probeCapabilities } from "./capabilities.ts";
 import { Fleet } from "./fleet.ts";
 import {
   DiscoveryConfigError,
@@ -45,6 +44,7 @@ import {
 import type { JoinSecret } from "./pairing.ts";
 import { FleetMonitor } from "./monitor.ts";
 import { createNodeOps } from "./node_ops.ts";
+import { EventHub } from "../events/mod.ts";
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -207,14 +207,15 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   const timers: ReturnType<typeof setInterval>[] = [];
   // Capabilities: the quick part (/proc, /sys) now, miners' versions and nvidia-smi in the
   // background; the quick part (free memory, huge pages) is refreshed every 30 s.
-  mesh.capabilities = await probeCapabilities(paths, { skipCommands: true });
+  const installed = () => installedMiners(paths, adapterFor);
+  mesh.capabilities = await probeCapabilities({ skipCommands: true });
   let slow: Pick<Capabilities, "gpus" | "miners"> | null = null;
-  probeCapabilities(paths).then((c) => {
+  probeCapabilities({ miners: installed }).then((c) => {
     slow = { gpus: c.gpus, miners: c.miners };
     mesh.capabilities = c;
   }).catch((err) => logger.warn("capability_probe_failed", { error: (err as Error).message }));
   timers.push(setInterval(() => {
-    probeCapabilities(paths, { skipCommands: true }).then((c) => {
+    probeCapabilities({ skipCommands: true }).then((c) => {
       mesh.capabilities = slow ? { ...c, ...slow } : c;
     }).catch(() => {});
   }, 30_000));

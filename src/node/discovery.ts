@@ -22,7 +22,9 @@
  * | 33     | 1    | GPU count                                               |
  * @module
  */
-import type { Capabilities, NodeRole } from "../identity/mod.ts";
+import type { Capabilities } from "../capabilities/mod.ts";
+import type { NodeRole } from "../identity/mod.ts";
+import type { PendingNode } from "../protocol/mod.ts";
 
 /** Beacon magic. */
 export const BEACON_MAGIC = 0x4d434c42; // "MCLB"
@@ -122,15 +124,6 @@ export function decodeBeacon(data: Uint8Array): Beacon | null {
     hugePages: flags & 16 ? null : (flags & 4) !== 0,
     gpus: v.getUint8(33),
   };
-}
-
-/** A discovered, not yet trusted node. */
-export interface PendingNode extends Beacon {
-  /** `host:port` to dial (the beacon's source address and announced port). */
-  address: string;
-  /** First and last beacon (ISO times). */
-  firstSeen: string;
-  lastSeen: string;
 }
 
 /** Options for {@link PendingList}. */

@@ -11,7 +11,14 @@
  * @module
  */
 import { join } from "node:path";
-import type { DiscoveryEvent } from "../api/mod.ts";
+import type { DiscoveryEvent } from "../events/mod.ts";
+import type {
+  ApproveResult,
+  AwaitingView,
+  DiscoveryState,
+  PendingNode,
+  PendingView,
+} from "../protocol/mod.ts";
 import { z } from "zod";
 import { NodeIdSchema, type NodeRole } from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
@@ -26,66 +33,9 @@ import {
   encodeBeacon,
   PendingList,
   type PendingListOptions,
-  type PendingNode,
 } from "./discovery.ts";
 import type { MeshNode } from "./mesh.ts";
 import { addPeer } from "./peer_ops.ts";
-
-/** A discovered node as `peer pending` shows it. */
-export interface PendingView extends PendingNode {
-  /** Whether an enrollment handshake (join secret) is running now. */
-  enrolling: boolean;
-  /** Why the last automatic enrollment failed. */
-  lastError?: string;
-}
-
-/** An approved node whose handshake has not succeeded yet. */
-export interface AwaitingView {
-  /** Node ID. */
-  id: string;
-  /** Last announced address. */
-  address: string;
-  /** When it was approved (ISO time). */
-  approvedAt: string;
-  /** Why the last handshake failed. */
-  lastError?: string;
-}
-
-/** What `GET /peers/pending` returns. */
-export interface DiscoveryState {
-  /** Discovered, not trusted. */
-  pending: PendingView[];
-  /** Approved, waiting for a handshake that proves the ID. */
-  awaiting: AwaitingView[];
-  /** Rejected IDs (their beacons are ignored). */
-  rejected: { id: string; at: string }[];
-  /** UDP port and broadcast targets. */
-  port: number;
-  /** Where beacons are sent. */
-  broadcast: string[];
-  /** Whether this node enrolls workers that prove the join secret. */
-  autoEnroll: boolean;
-  /** Beacon counters by verdict (plus `invalid` datagrams and `rejected` IDs). */
-  counters: Record<BeaconVerdict | "invalid" | "rejected", number>;
-}
-
-/** Outcome of approving one node. */
-export interface ApproveResult {
-  /** Node ID. */
-  id: string;
-  /** Address dialed. */
-  address: string;
-  /**
-   * `registered`: the handshake proved the ID, the peer is stored with its key pinned;
-   * `awaiting`: allowlisted, the handshake failed (see `reason`) and is retried;
-   * `allowed`: allowlisted (a worker does not dial: the controller connects to it).
-   */
-  outcome: "registered" | "awaiting" | "allowed";
-  /** Registered name. */
-  name?: string;
-  /** Why the handshake failed. */
-  reason?: string;
-}
 
 /** The ID is not in the pending list. */
 export class PendingNotFoundError extends Error {

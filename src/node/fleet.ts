@@ -4,65 +4,29 @@
  * remote start/stop/logs/follow, and deploy.
  * @module
  */
-import type { MinerStats, Profile, ProfileStore } from "../miners/mod.ts";
+import type { Profile, ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
-import type { Message, PayloadOf } from "../protocol/mod.ts";
-import type { Capabilities } from "../identity/mod.ts";
-import { randomxWarnings } from "./capabilities.ts";
+import type {
+  DeployAck,
+  FleetNodeStatus,
+  FleetOps,
+  FleetStatus,
+  FollowOptions,
+  LogLineView,
+  LogsOptions,
+  LogsView,
+  Message,
+  PayloadOf,
+  StartAck,
+  StartOptions,
+  StopOptions,
+} from "../protocol/mod.ts";
+import type { Capabilities } from "../capabilities/mod.ts";
+import { randomxWarnings } from "../capabilities/mod.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
 import { RequestTimeoutError } from "./session.ts";
-
-/** One node's row in a fleet status. */
-export interface FleetNodeStatus {
-  /** Node ID. */
-  id: string;
-  /** Name. */
-  name: string;
-  /** Registered address (null for nodes that connect in). */
-  address: string | null;
-  /** Whether it answered. */
-  online: boolean;
-  /** Seconds since the node started. */
-  uptime?: number;
-  /** Its role. */
-  role?: string;
-  /** Sum of its miners' current hashrate (H/s). */
-  hashrate?: number;
-  /** Its miners. */
-  miners: MinerStats[];
-  /** Capabilities it reported. */
-  capabilities?: Capabilities;
-  /** Why it did not answer. */
-  error?: string;
-  /** Round trip in ms. */
-  ms: number;
-}
-
-/** A fleet status document (`remote status --json`, `GET /remote/stats`). */
-export interface FleetStatus {
-  /** Total current hashrate of the nodes that answered (H/s). */
-  totalHashrate: number;
-  /** Nodes asked. */
-  nodes: number;
-  /** Nodes that answered. */
-  online: number;
-  /** Nodes that did not. */
-  offline: number;
-  /** Per node. */
-  peers: FleetNodeStatus[];
-}
-
-/** A start request. */
-export interface FleetStartOptions {
-  /** Profile ID or name; this node's copy, when it has one, travels along (the worker saves it). */
-  profileRef: string;
-  /** Miner type (default: the local profile's). */
-  minerType?: Profile["minerType"];
-  /** Timeout (default 30 s). */
-  timeoutMs?: number;
-}
 
 /** Neither this node's profiles nor the request say which miner a profile is for. */
 export class UnknownProfileTypeError extends Error {
@@ -75,8 +39,8 @@ export class UnknownProfileTypeError extends Error {
   }
 }
 
-/** Fleet operations over a mesh node. */
-export class Fleet {
+/** Fleet operations over a mesh node (this node's own sessions and dials). */
+export class Fleet implements FleetOps {
   /** Wraps a mesh node; `profiles` is this node's own profile store. */
   constructor(readonly mesh: MeshNode, readonly profiles?: ProfileStore) {}
 
@@ -135,10 +99,7 @@ export class Fleet {
   }
 
   /** Starts a miner on a worker. */
-  async start(
-    ref: string,
-    options: FleetStartOptions,
-  ): Promise<PayloadOf<"miner_ack"> & { warnings?: string[] }> {
+  async start(ref: string, options: StartOptions): Promise<StartAck> {
     const peer = this.peer(ref);
     const local = await this.profiles?.get(options.profileRef).catch(() => undefined);
     const minerType = options.minerType ?? local?.minerType;
@@ -160,11 +121,8 @@ export class Fleet {
   }
 
   /** Stops one miner, or all of a worker's miners; returns the names stopped. */
-  async stop(
-    ref: string,
-    minerName?: string,
-    timeoutMs: number = REQUEST_TIMEOUTS.stop,
-  ): Promise<string[]> {
+  async stop(ref: string, options: StopOptions = {}): Promise<string[]> {
+    const { minerName, timeoutMs = REQUEST_TIMEOUTS.stop } = options;
     const peer = this.peer(ref);
     let names = minerName ? [minerName] : [];
     if (!minerName) {
@@ -181,11 +139,7 @@ export class Fleet {
   }
 
   /** A worker's miner console lines. */
-  async logs(
-    ref: string,
-    minerName: string,
-    options: { lines?: number; since?: number; timeoutMs?: number } = {},
-  ): Promise<PayloadOf<"logs">> {
+  async logs(ref: string, minerName: string, options: LogsOptions = {}): Promise<LogsView> {
     const peer = this.peer(ref);
     return (await requestPeer(this.mesh, peer, "get_logs", {
       minerName,
@@ -202,8 +156,8 @@ export class Fleet {
   async follow(
     ref: string,
     minerName: string,
-    onLines: (lines: PayloadOf<"logs">["lines"]) => void,
-    options: { lines?: number; signal: AbortSignal; timeoutMs?: number },
+    onLines: (lines: LogLineView[]) => void,
+    options: FollowOptions,
   ): Promise<string | null> {
     const peer = this.peer(ref);
     const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.logs;
@@ -242,7 +196,7 @@ export class Fleet {
     file: string,
     announce: DeployAnnouncement,
     options: { onProgress?: (received: number, total: number) => void; stallMs?: number } = {},
-  ): Promise<PayloadOf<"deploy_ack">> {
+  ): Promise<DeployAck> {
     const peer = this.peer(ref);
     const t0 = performance.now();
     try {

@@ -3,13 +3,9 @@
  * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
  * @module
  */
-import {
-  type Capabilities,
-  loadIdentity,
-  type NodeIdentity,
-  nodeIdFromPublicKey,
-  toBase64,
-} from "../identity/mod.ts";
+import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey, toBase64 } from "../identity/mod.ts";
+import { type Capabilities } from "../capabilities/mod.ts";
+import { backoffDelay } from "../backoff/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
@@ -37,7 +33,6 @@ import {
 import type { NodePaths } from "../store/mod.ts";
 import {
   acceptChannel,
-  backoffDelay,
   ChannelError,
   type ChannelLimits,
   type ConnectionAdmission,

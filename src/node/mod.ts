@@ -84,7 +84,7 @@ export {
   sendDeploy,
   type SendDeployOptions,
 } from "./deploy.ts";
-export { Fleet, type FleetNodeStatus, type FleetStartOptions, type FleetStatus } from "./fleet.ts";
+export { Fleet, UnknownProfileTypeError } from "./fleet.ts";
 export {
   addPeer,
   type AddPeerOptions,
@@ -111,15 +111,6 @@ export {
 } from "./monitor.ts";
 export { createNodeOps, type NodeOpsOptions, PeerRequestError } from "./node_ops.ts";
 export {
-  autoThreadCount,
-  parseCpuinfo,
-  parseMeminfo,
-  probeCapabilities,
-  type ProbeOptions,
-  randomxWarnings,
-  summarizeCapabilities,
-} from "./capabilities.ts";
-export {
   type Beacon,
   BEACON_FORMAT,
   BEACON_MAGIC,
@@ -131,16 +122,11 @@ export {
   encodeBeacon,
   PendingList,
   type PendingListOptions,
-  type PendingNode,
 } from "./discovery.ts";
 export {
-  type ApproveResult,
-  type AwaitingView,
   DiscoveryConfigError,
   DiscoveryOffError,
   DiscoveryService,
   type DiscoveryServiceOptions,
-  type DiscoveryState,
   PendingNotFoundError,
-  type PendingView,
 } from "./discovery_service.ts";

@@ -4,9 +4,10 @@
  * (`GET /remote/stats`, `/metrics`, the dashboard) and online/offline transitions become events.
  * @module
  */
-import type { PeerStateEvent } from "../api/mod.ts";
+import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
-import type { Fleet, FleetStatus } from "./fleet.ts";
+import type { FleetStatus } from "../protocol/mod.ts";
+import type { Fleet } from "./fleet.ts";
 import { REQUEST_TIMEOUTS } from "./controller.ts";
 import { probePeer } from "./peer_ops.ts";
 

@@ -3,7 +3,8 @@
  * `/auth/*`, `/node/pair-code`), on the daemon's own registry so its sessions see changes at once.
  * @module
  */
-import type { NodeOps, PeerView } from "../api/mod.ts";
+import type { NodeOps } from "../api/mod.ts";
+import type { PeerView } from "../protocol/mod.ts";
 import { GrantSchema, type Peer, PeerNotFoundError } from "../peers/mod.ts";
 import type { MeshNode } from "./mesh.ts";
 import { DiscoveryOffError, type DiscoveryService } from "./discovery_service.ts";

@@ -7,8 +7,8 @@
  * @module
  */
 import type { Manifest } from "../bundles/mod.ts";
-import type { Capabilities } from "../identity/mod.ts";
-import type { MinerManager, MinerStats, Profile } from "../miners/mod.ts";
+import type { Capabilities } from "../capabilities/mod.ts";
+import type { MinerManager, Profile } from "../miners/mod.ts";
 import { ProfileSchema } from "../miners/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
@@ -17,6 +17,7 @@ import { receiveDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PolicyStore } from "./policy.ts";
 import type { PeerSession } from "./session.ts";
+import { type MinerStats } from "../protocol/mod.ts";
 
 /** Options for {@link attachWorker}. */
 export interface WorkerOptions {

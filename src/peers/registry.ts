@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import { z } from "zod";
-import type { Capabilities } from "../identity/mod.ts";
+import type { Capabilities } from "../capabilities/mod.ts";
 import { CorruptFileError, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import { AuthFileSchema } from "./auth.ts";
 import {

@@ -6,7 +6,6 @@ import { z } from "zod";
 import { DEFAULT_SCORE } from "./score.ts";
 import { type Grant, GrantsSchema } from "./grants.ts";
 import {
-  CapabilitiesSchema,
   LatitudeSchema,
   LongitudeSchema,
   NodeIdSchema,
@@ -14,6 +13,7 @@ import {
   NodeRoleSchema,
   PublicKeySchema,
 } from "../identity/mod.ts";
+import { CapabilitiesSchema } from "../capabilities/mod.ts";
 
 /** A dialable address: `host:port`, `[v6]:port` or a `ws://` / `wss://` URL. */
 export const PeerAddressSchema = z.string().min(3).max(300).refine(

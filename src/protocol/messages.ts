@@ -3,13 +3,9 @@
  * @module
  */
 import { z } from "zod";
-import {
-  CapabilitiesSchema,
-  NodeIdSchema,
-  NodeNameSchema,
-  NodeRoleSchema,
-} from "../identity/mod.ts";
-import { MinerStatsSchema, MinerTypeSchema } from "../miners/mod.ts";
+import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
+import { CapabilitiesSchema } from "../capabilities/mod.ts";
+import { MinerStatsSchema, MinerTypeSchema } from "./views.ts";
 
 /**
  * Protocol version carried in the prologue and the handshake payloads. Version 2: the responder

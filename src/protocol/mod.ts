@@ -1,5 +1,14 @@
 /**
- * miner-cli protocol v1: envelope, message types and their schemas.
+ * The wire and the views: protocol v2's envelope and one schema per message type, and the shared
+ * shapes every layer shows (miner stats, fleet status, peer and discovery views, deploy progress,
+ * fleet operations).
+ *
+ * @example
+ * ```ts
+ * import { createMessage, parseMessage } from "./mod.ts";
+ * const ping = createMessage("ping", { seq: 1 }, { from: "a".repeat(32), to: "b".repeat(32) });
+ * parseMessage(JSON.stringify(ping)).ok; // true
+ * ```
  * @module
  */
 export {
@@ -25,3 +34,54 @@ export {
   ResponderHelloSchema,
   SOFTWARE_VERSION,
 } from "./messages.ts";
+export {
+  type ApproveResult,
+  ApproveResultSchema,
+  type AuthView,
+  AuthViewSchema,
+  type AwaitingView,
+  AwaitingViewSchema,
+  type DeployAck,
+  DeployAckSchema,
+  type DeployProgress,
+  DeployProgressSchema,
+  type DiscoveryState,
+  DiscoveryStateSchema,
+  type FleetNodeStatus,
+  FleetNodeStatusSchema,
+  type FleetStatus,
+  FleetStatusSchema,
+  LogLineSchema,
+  type LogLineView,
+  type LogsView,
+  LogsViewSchema,
+  type MinerEvent,
+  MinerEventSchema,
+  type MinerState,
+  MinerStateSchema,
+  type MinerStats,
+  MinerStatsSchema,
+  type MinerType,
+  MinerTypeSchema,
+  type NodeView,
+  NodeViewSchema,
+  type PeerView,
+  PeerViewSchema,
+  type PendingNode,
+  PendingNodeSchema,
+  type PendingView,
+  PendingViewSchema,
+  type Restart,
+  RestartSchema,
+  type Snapshot,
+  SnapshotSchema,
+  type StartAck,
+  StartAckSchema,
+} from "./views.ts";
+export type {
+  FleetOps,
+  FollowOptions,
+  LogsOptions,
+  StartOptions,
+  StopOptions,
+} from "./fleet_ops.ts";

@@ -49,4 +49,3 @@ export {
   type TransportServerOptions,
 } from "./server.ts";
 export { DialError, type DialOptions, dialSocket } from "./client.ts";
-export { backoffDelay, type BackoffOptions } from "./backoff.ts";

@@ -3,10 +3,10 @@
  * @module
  */
 import type { MinerAdapter } from "../adapter.ts";
-import type { MinerType } from "../profiles.ts";
 import { customAdapter } from "./custom.ts";
 import { ttMinerAdapter } from "./ttminer.ts";
 import { xmrigAdapter } from "./xmrig.ts";
+import { type MinerType } from "../../protocol/mod.ts";
 
 export { customAdapter, customLineParser } from "./custom.ts";
 export { GetStat1Schema, parseGetStat1, tcpJsonRpc, ttMinerAdapter } from "./ttminer.ts";

@@ -6,9 +6,7 @@
  * @module
  */
 import { cpus } from "node:os";
-import { type Capabilities } from "../identity/mod.ts";
-import { adapterFor, installedMiners } from "../miners/mod.ts";
-import type { NodePaths } from "../store/mod.ts";
+import type { Capabilities } from "./schema.ts";
 
 /** Parsed `/proc/cpuinfo`: model, physical cores, logical threads, flags. */
 export function parseCpuinfo(text: string): {
@@ -104,13 +102,12 @@ function amdGpus(): Capabilities["gpus"] {
 export interface ProbeOptions {
   /** Skip running miner binaries / nvidia-smi (for quick probes). */
   skipCommands?: boolean;
+  /** The miners installed on this node and their versions (runs their binaries). */
+  miners?: () => Promise<{ type: string; version: string | null }[]>;
 }
 
 /** Probes this machine's capabilities. */
-export async function probeCapabilities(
-  paths: NodePaths | null,
-  options: ProbeOptions = {},
-): Promise<Capabilities> {
+export async function probeCapabilities(options: ProbeOptions = {}): Promise<Capabilities> {
   const cpu = parseCpuinfo(readText("/proc/cpuinfo") ?? "");
   const mem = parseMeminfo(readText("/proc/meminfo") ?? "");
   const hasCpuinfo = cpu.threads > 0;
@@ -132,8 +129,8 @@ export async function probeCapabilities(
       model = cpus()[0]?.model?.trim() || null;
     } catch { /* not permitted */ }
   }
-  const miners = paths && !options.skipCommands
-    ? (await installedMiners(paths, adapterFor)).map((m) => ({ type: m.type, version: m.version }))
+  const miners = options.miners && !options.skipCommands
+    ? (await options.miners()).map((m) => ({ type: m.type, version: m.version }))
     : [];
   return {
     os: Deno.build.os,
@@ -162,11 +159,6 @@ export function randomxWarnings(caps: Capabilities): string[] {
     out.push("no huge pages available: RandomX hashes 20-30 % slower (sysctl vm.nr_hugepages)");
   }
   return out;
-}
-
-/** A sensible XMRig thread count for `threads: auto`: every thread but one, at least one. */
-export function autoThreadCount(caps: Pick<Capabilities, "threads">): number {
-  return Math.max(1, caps.threads - 1);
 }
 
 /** One line for humans: `linux/x86_64, Xeon (2C/2T, AES, AVX2), RAM 22.5/23.5 GB free, ...`. */

@@ -1,5 +1,13 @@
 /**
- * Exponential backoff with jitter for reconnecting links.
+ * Exponential backoff with jitter, for anything that retries: reconnecting links, restarting
+ * miners, redelivering alerts.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay } from "./mod.ts";
+ * backoffDelay(0, { baseMs: 1000, random: () => 0 }); // 1000
+ * backoffDelay(3, { baseMs: 1000, maxMs: 5000, random: () => 0 }); // 5000
+ * ```
  * @module
  */
 

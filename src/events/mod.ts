@@ -1,0 +1,133 @@
+/**
+ * Live events of a node, and the hub that fans them out. Producers (the miner manager, the fleet
+ * monitor, discovery, deploys) publish; consumers (the API's Server-Sent Events stream
+ * `GET /api/v1/mining/events`, the audit log, the dashboard) subscribe. A leaf: it depends only on
+ * the shared view shapes.
+ *
+ * @example
+ * ```ts
+ * import { EventHub } from "./mod.ts";
+ * const hub = new EventHub();
+ * const off = hub.subscribe((e) => console.log(e.type));
+ * hub.publish({ type: "peers", at: new Date().toISOString() }); // logs "peers"
+ * off();
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import {
+  DeployProgressSchema,
+  FleetStatusSchema,
+  MinerEventSchema,
+  MinerStatsSchema,
+} from "../protocol/mod.ts";
+
+/** A miner lifecycle change on this node. */
+export const MinerLifecycleEventSchema = MinerEventSchema.extend({ type: z.literal("miner") });
+/** A miner lifecycle event. */
+export type MinerLifecycleEvent = z.infer<typeof MinerLifecycleEventSchema>;
+
+/** A periodic snapshot of this node's miners. */
+export const StatsTickEventSchema = z.object({
+  type: z.literal("stats"),
+  at: z.string(),
+  miners: z.array(MinerStatsSchema),
+});
+/** A stats tick. */
+export type StatsTickEvent = z.infer<typeof StatsTickEventSchema>;
+
+/** A fresh fleet status (after each background poll). */
+export const FleetEventSchema = z.object({
+  type: z.literal("fleet"),
+  at: z.string(),
+  status: FleetStatusSchema,
+});
+/** A fleet event. */
+export type FleetEvent = z.infer<typeof FleetEventSchema>;
+
+/** A peer came online or went offline. */
+export const PeerStateEventSchema = z.object({
+  type: z.literal("peer"),
+  kind: z.enum(["online", "offline"]),
+  /** Peer ID. */
+  id: z.string(),
+  /** Peer name. */
+  name: z.string(),
+  /** When the transition was seen (ISO time). */
+  at: z.string(),
+  /** Why it is offline. */
+  reason: z.string().optional(),
+});
+/** A peer state event. */
+export type PeerStateEvent = z.infer<typeof PeerStateEventSchema>;
+
+/** The peer registry or allowlist changed (added, removed, renamed, allowed, revoked). */
+export const PeersChangedEventSchema = z.object({ type: z.literal("peers"), at: z.string() });
+/** A peers-changed event. */
+export type PeersChangedEvent = z.infer<typeof PeersChangedEventSchema>;
+
+/** Progress of a deploy sent by this node. */
+export const DeployProgressEventSchema = DeployProgressSchema.extend({
+  type: z.literal("deploy"),
+  at: z.string(),
+});
+/** A deploy progress event. */
+export type DeployProgressEvent = z.infer<typeof DeployProgressEventSchema>;
+
+/** A discovery change: a node appeared, was approved, registered, enrolled or rejected. */
+export const DiscoveryEventSchema = z.object({
+  type: z.literal("discovery"),
+  kind: z.enum(["pending", "approved", "registered", "enrolled", "rejected", "unrejected"]),
+  /** Node ID. */
+  id: z.string(),
+  /** Its announced address. */
+  address: z.string().optional(),
+  /** Its announced role. */
+  role: z.enum(["controller", "worker", "dual"]).optional(),
+  /** When (ISO time). */
+  at: z.string(),
+  /** Detail. */
+  reason: z.string().optional(),
+});
+/** A discovery event. */
+export type DiscoveryEvent = z.infer<typeof DiscoveryEventSchema>;
+
+/** Any live event. */
+export const NodeEventSchema = z.discriminatedUnion("type", [
+  MinerLifecycleEventSchema,
+  StatsTickEventSchema,
+  FleetEventSchema,
+  PeerStateEventSchema,
+  PeersChangedEventSchema,
+  DeployProgressEventSchema,
+  DiscoveryEventSchema,
+]);
+/** Any live event. */
+export type NodeEvent = z.infer<typeof NodeEventSchema>;
+
+/** A small synchronous publish/subscribe hub; a throwing subscriber never affects the others. */
+export class EventHub {
+  readonly #subscribers = new Set<(e: NodeEvent) => void>();
+
+  /** Delivers `event` to every subscriber. */
+  publish(event: NodeEvent): void {
+    for (const fn of [...this.#subscribers]) {
+      try {
+        fn(event);
+      } catch {
+        // a broken stream must not stop the others
+      }
+    }
+  }
+
+  /** Subscribes; returns the unsubscribe function. */
+  subscribe(fn: (e: NodeEvent) => void): () => void {
+    this.#subscribers.add(fn);
+    return () => this.#subscribers.delete(fn);
+  }
+
+  /** Number of subscribers (the daemon ticks only while someone listens). */
+  get size(): number {
+    return this.#subscribers.size;
+  }
+}
