@@ -11,15 +11,9 @@ import { parseArgs } from "node:util";
 import { createApiToken } from "../src/api/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { installEmulatedMiner, ProfileStore } from "../src/miners/mod.ts";
-import {
-  addPeer,
-  createPairCode,
-  type Daemon,
-  Fleet,
-  parsePairCode,
-  startDaemon,
-} from "../src/node/mod.ts";
+import { addPeer, createPairCode, Fleet, parsePairCode } from "../src/node/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
+import { type Daemon, startDaemon } from "../src/daemon/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { createApiToken, isLoopback, loadOrCreateApiToken } from "../api/mod.ts";
 import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
 import {
-  type DaemonOptions,
   DISCOVERY_PORT,
   type JoinSecret,
   loadJoinSecret,
@@ -14,7 +13,6 @@ import {
   POLICY_KEYS,
   PolicyStore,
   PolicyValueError,
-  startDaemon,
   type WorkerPolicy,
 } from "../node/mod.ts";
 import {
@@ -41,6 +39,7 @@ import {
   UsageError,
 } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { type DaemonOptions, startDaemon } from "../daemon/mod.ts";
 
 function role(value: string | undefined, command: string) {
   if (value === undefined) return undefined;

@@ -61,7 +61,6 @@ export {
   type RedeemResult,
   verifyJoinProof,
 } from "./pairing.ts";
-export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";
 export { AuditLog, auditLogPath, type AuditRecord } from "./audit.ts";
 export { attachWorker, type WorkerOptions } from "./worker.ts";
 export {
@@ -109,7 +108,6 @@ export {
   type MonitorEvent,
   type PeerLiveState,
 } from "./monitor.ts";
-export { createNodeOps, type NodeOpsOptions, PeerRequestError } from "./node_ops.ts";
 export {
   type Beacon,
   BEACON_FORMAT,

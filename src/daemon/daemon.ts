@@ -1,10 +1,10 @@
 /**
- * `node serve`: the mesh node, the miner manager (worker and dual roles), the history sampler and
- * the HTTP API, started and stopped together. On shutdown every miner is stopped (SIGTERM, then
- * SIGKILL after the grace period), so none is left behind.
+ * `node serve`, the composition root: it builds the mesh node, the miner manager (worker and dual
+ * roles), the worker handlers, the fleet and its monitor, discovery, the event hub, the history
+ * sampler, the API and the metrics listener, wires them together and stops them together. On
+ * shutdown every miner is stopped (SIGTERM, then SIGKILL after the grace period), so none is left.
  * @module
  */
-import { type Capabilities, probeCapabilities } from "../capabilities/mod.ts";
 import { join } from "node:path";
 import {
   apiRuntimePath,
@@ -13,13 +13,11 @@ import {
   createApiApp,
   loadOrCreateApiToken,
   type MetricsSnapshot,
-  renderMetrics,
   startApiServer,
 } from "../api/mod.ts";
-import { type MinerStats, SOFTWARE_VERSION } from "../protocol/mod.ts";
-import { loadDashboard } from "../ui/mod.ts";
-import { type Logger, silentLogger } from "../log/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
+import { EventHub } from "../events/mod.ts";
+import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   adapterFor,
   HistoryStore,
@@ -29,22 +27,33 @@ import {
   ProfileStore,
   type SupervisorOptions,
 } from "../miners/mod.ts";
-import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
-import type { TransportServer } from "../transport/mod.ts";
-import { AuditLog, auditLogPath } from "./audit.ts";
-import { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
-import { attachWorker } from "./worker.ts";
-import { PolicyStore } from "./policy.ts";
-import { Fleet } from "./fleet.ts";
 import {
+  attachWorker,
+  AuditLog,
+  auditLogPath,
   DiscoveryConfigError,
   DiscoveryService,
   type DiscoveryServiceOptions,
-} from "./discovery_service.ts";
-import type { JoinSecret } from "./pairing.ts";
-import { FleetMonitor } from "./monitor.ts";
+  Fleet,
+  FleetMonitor,
+  type JoinSecret,
+  MeshNode,
+  type MeshNodeOptions,
+  PolicyStore,
+  type ServeOptions,
+} from "../node/mod.ts";
+import { type Snapshot, SOFTWARE_VERSION } from "../protocol/mod.ts";
+import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
+import type { TransportServer } from "../transport/mod.ts";
+import { loadDashboard } from "../ui/mod.ts";
+import { type MetricsListener, startMetricsListener } from "./metrics_listener.ts";
 import { createNodeOps } from "./node_ops.ts";
-import { EventHub } from "../events/mod.ts";
+import {
+  startCapabilityRefresh,
+  startHeartbeatPersister,
+  startHistorySampler,
+  type Stop,
+} from "./samplers.ts";
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -100,29 +109,21 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-/** Records one history sample per running or paused miner (names prefixed for remote ones). */
-function recordSamples(
-  history: HistoryStore,
-  miners: MinerStats[],
-  options: { prefix?: string; logger: Logger; ts?: number },
-): void {
-  const now = options.ts ?? Date.now();
-  try {
-    history.recordMany(
-      miners.filter((m) => m.state === "running" || m.state === "paused").map((m) => ({
-        miner: `${options.prefix ?? ""}${m.name}`,
-        ts: now,
-        hashrate: m.hashrate.now,
-        accepted: m.shares.accepted,
-        rejected: m.shares.rejected,
-      })),
-    );
-  } catch (err) {
-    options.logger.warn("history_write_failed", { reason: (err as Error).message });
-  }
-}
-
-/** Starts everything `node serve` runs. */
+/**
+ * Starts everything `node serve` runs.
+ *
+ * @example
+ * ```ts
+ * import { resolvePaths } from "../store/mod.ts";
+ * import { startDaemon } from "./mod.ts";
+ * const daemon = await startDaemon(resolvePaths({ home: "/tmp/n1" }), {
+ *   serve: { hostname: "127.0.0.1", port: 0 },
+ *   api: { hostname: "127.0.0.1", port: 0 },
+ * });
+ * console.log(daemon.server.url, daemon.api?.url);
+ * await daemon.close();
+ * ```
+ */
 export async function startDaemon(paths: NodePaths, options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
   const mesh = await MeshNode.open(paths, { logger, ...options.mesh });
@@ -141,8 +142,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         "no --join-secret-file: discovered workers wait for `miner-cli peer approve` on this node",
     });
   }
-  const runsMiners = role === "worker" || role === "dual";
-  const miners = runsMiners
+  const miners = role === "worker" || role === "dual"
     ? new MinerManager(paths, { logger, supervisor: options.supervisor })
     : null;
   const interval = options.historyIntervalMs ?? 10_000;
@@ -153,6 +153,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     })
     : null;
   const startedAt = new Date();
+  const uptime = () => Math.round((Date.now() - startedAt.getTime()) / 1000);
   const events = new EventHub();
   const ownProfiles = new ProfileStore(join(paths.configDir, "mining_profiles.json"));
   const fleet = new Fleet(mesh, ownProfiles);
@@ -188,52 +189,43 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     monitor.invalidate();
     events.publish({ type: "peers", at: new Date().toISOString() });
   };
-  const metricsSnapshot = (): MetricsSnapshot => ({
-    node: mesh.identity.info,
-    version: SOFTWARE_VERSION,
-    uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    localMiners: miners?.list() ?? [],
-    fleet: monitor.latest(),
-    peers: nodeOps.peers(),
-  });
   let discovery: DiscoveryService | null = null;
   const nodeOps = createNodeOps(mesh, monitor, {
     onChange: peersChanged,
     discovery: () => discovery,
   });
-  let metricsServer: Deno.HttpServer | null = null;
+  const metricsSnapshot = (): MetricsSnapshot => ({
+    node: mesh.identity.info,
+    version: SOFTWARE_VERSION,
+    uptimeSeconds: uptime(),
+    localMiners: miners?.list() ?? [],
+    fleet: monitor.latest(),
+    peers: nodeOps.peers(),
+  });
+  const snapshot = (): Snapshot => ({
+    at: new Date().toISOString(),
+    node: {
+      ...mesh.identity.info,
+      version: SOFTWARE_VERSION,
+      uptime: uptime(),
+      runsMiners: !!miners,
+    },
+    miners: miners?.list() ?? [],
+    peers: nodeOps.peers(),
+    auth: nodeOps.auth(),
+    fleet: monitor.latest(),
+  });
+
+  const stops: Stop[] = [];
+  let metrics: MetricsListener | null = null;
   let api: ApiServer | null = null;
   let server: TransportServer | null = null;
-  const timers: ReturnType<typeof setInterval>[] = [];
-  // Capabilities: the quick part (/proc, /sys) now, miners' versions and nvidia-smi in the
-  // background; the quick part (free memory, huge pages) is refreshed every 30 s.
-  const installed = () => installedMiners(paths, adapterFor);
-  mesh.capabilities = await probeCapabilities({ skipCommands: true });
-  let slow: Pick<Capabilities, "gpus" | "miners"> | null = null;
-  probeCapabilities({ miners: installed }).then((c) => {
-    slow = { gpus: c.gpus, miners: c.miners };
-    mesh.capabilities = c;
-  }).catch((err) => logger.warn("capability_probe_failed", { error: (err as Error).message }));
-  timers.push(setInterval(() => {
-    probeCapabilities({ skipCommands: true }).then((c) => {
-      mesh.capabilities = slow ? { ...c, ...slow } : c;
-    }).catch(() => {});
-  }, 30_000));
-  // lastSeen of connected peers follows their heartbeats (keepalive pings and pongs), persisted
-  // every 30 s rather than on every frame.
-  timers.push(setInterval(() => {
-    for (const s of mesh.sessions()) {
-      if (!s.isClosed && mesh.registry.get(s.peer.id) && Date.now() - s.lastActivity < 35_000) {
-        mesh.registry.markSeen(s.peer.id);
-      }
-    }
-  }, 30_000));
   let closeStreams = () => {};
   const close = async () => {
-    for (const t of timers) clearInterval(t);
+    for (const stop of stops) stop();
     discovery?.close();
     monitor.stop();
-    await metricsServer?.shutdown().catch(() => {});
+    await metrics?.close();
     // API first: no request may start a miner while the miners are being stopped, and open
     // event streams must end or the server would wait for them.
     closeStreams();
@@ -243,6 +235,13 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await mesh.close();
     history?.close();
   };
+  stops.push(
+    await startCapabilityRefresh(mesh, {
+      installedMiners: () => installedMiners(paths, adapterFor),
+      logger,
+    }),
+    startHeartbeatPersister(mesh),
+  );
   if (miners) {
     for (const a of await recoverMinersDir(minersDir(paths))) {
       logger.info("miners_dir_recovered", { action: a });
@@ -272,7 +271,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     }
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
-      const token = await loadOrCreateApiToken(paths);
       const built = createApiApp({
         allowedHosts: options.api.allowedHosts,
         beforeRequest: async () => {
@@ -281,7 +279,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         node: () => mesh.identity.info,
         miners,
         history,
-        token,
+        token: await loadOrCreateApiToken(paths),
         startedAt,
         remote: {
           fleet,
@@ -293,20 +291,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         },
         nodeOps,
         events,
-        snapshot: () =>
-          Promise.resolve({
-            at: new Date().toISOString(),
-            node: {
-              ...mesh.identity.info,
-              version: SOFTWARE_VERSION,
-              uptime: Math.round((Date.now() - startedAt.getTime()) / 1000),
-              runsMiners: miners !== null,
-            },
-            miners: miners?.list() ?? [],
-            peers: nodeOps.peers(),
-            auth: nodeOps.auth(),
-            fleet: monitor.latest(),
-          }),
+        snapshot: () => Promise.resolve(snapshot()),
         metrics: metricsSnapshot,
         dashboard: await loadDashboard(),
       });
@@ -319,49 +304,24 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       });
     }
     if (options.metricsListen) {
-      metricsServer = Deno.serve(
-        {
-          hostname: options.metricsListen.hostname,
-          port: options.metricsListen.port,
-          onListen: () => {},
-        },
-        (req) => {
-          // No auth on this listener: refuse other Host names (DNS rebinding from a web page).
-          const host = req.headers.get("host") ?? "";
-          if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host)) {
-            return new Response("forbidden: Host must be a loopback address\n", { status: 403 });
-          }
-          return new URL(req.url).pathname === "/metrics"
-            ? new Response(renderMetrics(metricsSnapshot()), {
-              headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-            })
-            : new Response("not found: GET /metrics\n", { status: 404 });
-        },
-      );
+      metrics = startMetricsListener(options.metricsListen, metricsSnapshot);
     }
     if (miners) {
-      timers.push(setInterval(() => {
+      const tick = setInterval(() => {
         if (events.size === 0) return;
         events.publish({ type: "stats", at: new Date().toISOString(), miners: miners.list() });
-      }, options.statsTickMs ?? 2000));
+      }, options.statsTickMs ?? 2000);
+      stops.push(() => clearInterval(tick));
     }
     if (role !== "worker") monitor.start();
     if (history) {
-      // One timer stamps local miners and the workers' miners (from the last fleet poll, when
-      // fresh) with the same time, so the fleet total has every miner in every bucket.
-      timers.push(setInterval(() => {
-        const ts = Date.now();
-        if (miners) recordSamples(history, miners.list(), { logger, ts });
-        const latest = monitor.latest();
-        const fresh = Math.max(30_000, 3 * (options.fleetPollMs ?? 10_000));
-        if (latest && ts - Date.parse(latest.cachedAt) < fresh) {
-          for (const row of latest.peers) {
-            if (!row.online) continue;
-            recordSamples(history, row.miners, { prefix: `${row.name}/`, logger, ts });
-          }
-        }
-      }, interval));
-      timers.push(setInterval(() => history.prune(), 3_600_000));
+      stops.push(startHistorySampler(history, {
+        intervalMs: interval,
+        localMiners: miners ? () => miners.list() : null,
+        fleet: () => monitor.latest(),
+        freshMs: Math.max(30_000, 3 * (options.fleetPollMs ?? 10_000)),
+        logger,
+      }));
     }
     if (miners) {
       const started = await miners.autostart();
@@ -371,11 +331,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await close();
     throw err;
   }
-  const metricsUrl = metricsServer
-    ? `http://${options.metricsListen!.hostname}:${
-      (metricsServer as Deno.HttpServer<Deno.NetAddr>).addr.port
-    }/metrics`
-    : null;
   return {
     mesh,
     miners,
@@ -384,7 +339,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     api,
     events,
     monitor,
-    metricsUrl,
+    metricsUrl: metrics?.url ?? null,
     discovery,
     close,
   };

@@ -6,18 +6,20 @@
 import type { NodeOps } from "../api/mod.ts";
 import type { PeerView } from "../protocol/mod.ts";
 import { GrantSchema, type Peer, PeerNotFoundError } from "../peers/mod.ts";
-import type { MeshNode } from "./mesh.ts";
-import { DiscoveryOffError, type DiscoveryService } from "./discovery_service.ts";
-import type { FleetMonitor } from "./monitor.ts";
-import { createPairCode, parsePairCode } from "./pairing.ts";
 import {
   addPeer,
   allowNodes,
   AllowTargetError,
+  createPairCode,
+  DiscoveryOffError,
+  type DiscoveryService,
+  type FleetMonitor,
+  type MeshNode,
+  parsePairCode,
   pingPeer,
   revokeNode,
   setPeerGrants,
-} from "./peer_ops.ts";
+} from "../node/mod.ts";
 
 /** A request the API turns into a 400. */
 export class PeerRequestError extends Error {

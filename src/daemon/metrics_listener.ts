@@ -1,0 +1,39 @@
+/**
+ * `--metrics-listen`: Prometheus `/metrics` without auth, on a loopback address only, for a local
+ * scraper. Other Host names are refused (a web page rebinding its name to 127.0.0.1).
+ * @module
+ */
+import { type MetricsSnapshot, renderMetrics } from "../api/mod.ts";
+
+/** A running metrics listener. */
+export interface MetricsListener {
+  /** `http://HOST:PORT/metrics`. */
+  url: string;
+  /** Stops it. */
+  close(): Promise<void>;
+}
+
+/** Serves `/metrics` from `snapshot` on `hostname:port`. */
+export function startMetricsListener(
+  listen: { hostname: string; port: number },
+  snapshot: () => MetricsSnapshot,
+): MetricsListener {
+  const server = Deno.serve(
+    { hostname: listen.hostname, port: listen.port, onListen: () => {} },
+    (req) => {
+      const host = req.headers.get("host") ?? "";
+      if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host)) {
+        return new Response("forbidden: Host must be a loopback address\n", { status: 403 });
+      }
+      return new URL(req.url).pathname === "/metrics"
+        ? new Response(renderMetrics(snapshot()), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        })
+        : new Response("not found: GET /metrics\n", { status: 404 });
+    },
+  );
+  return {
+    url: `http://${listen.hostname}:${(server.addr as Deno.NetAddr).port}/metrics`,
+    close: () => server.shutdown().catch(() => {}),
+  };
+}

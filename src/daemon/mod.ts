@@ -1,0 +1,18 @@
+/**
+ * The composition root of `node serve`: it wires the node (mesh, worker handlers, fleet, monitor,
+ * discovery), the miners, the event hub and the API together. The node and the API never import
+ * each other; this module adapts one to the other (`createNodeOps`).
+ *
+ * @example
+ * ```ts
+ * import { resolvePaths } from "../store/mod.ts";
+ * import { startDaemon } from "./mod.ts";
+ * const daemon = await startDaemon(resolvePaths({ home: "/tmp/n1" }), {
+ *   serve: { hostname: "127.0.0.1", port: 0 },
+ *   api: null,
+ * });
+ * await daemon.close();
+ * ```
+ * @module
+ */
+export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";
