@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 
 /** Layers, lowest first: a module may import modules of lower layers only. */
 export const LAYERS: readonly (readonly string[])[] = [
+  ["errors"],
   ["store", "log", "terminal", "backoff", "ui"],
   ["identity", "capabilities"],
   ["peers"],
@@ -184,11 +185,15 @@ export function findCycle(graph: Map<string, Set<string>>): string[] | null {
 if (import.meta.main) {
   const { violations, graph, files } = await checkImports();
   if (Deno.args.includes("--json")) {
-    console.log(JSON.stringify({
-      files,
-      violations,
-      graph: Object.fromEntries([...graph].map(([k, v]) => [k, [...v].sort()])),
-    }, null, 2));
+    console.log(JSON.stringify(
+      {
+        files,
+        violations,
+        graph: Object.fromEntries([...graph].map(([k, v]) => [k, [...v].sort()])),
+      },
+      null,
+      2,
+    ));
   } else if (violations.length) {
     for (const v of violations) console.error(v);
     console.error(`check:imports: ${violations.length} violation(s) in ${files} files`);

@@ -3,6 +3,7 @@
  * TLS unless explicitly allowed.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 
 /** Options for {@link startApiServer}. */
@@ -35,10 +36,10 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /** Refused configuration. */
-export class ApiConfigError extends Error {
+export class ApiConfigError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_config" });
     this.name = "ApiConfigError";
   }
 }

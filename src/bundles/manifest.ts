@@ -3,6 +3,7 @@
  * limits extraction enforces.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { z } from "zod";
 import { MinerTypeSchema } from "../protocol/mod.ts";
 
@@ -132,10 +133,10 @@ export const DEFAULT_BUNDLE_LIMITS: Required<BundleLimits> = {
 };
 
 /** Why a bundle was refused. */
-export class BundleError extends Error {
+export class BundleError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "invalid_bundle" });
     this.name = "BundleError";
   }
 }

@@ -2,13 +2,14 @@
  * Argument parsing helpers on `node:util` parseArgs.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { parseArgs } from "node:util";
 
 /** Bad command-line usage. */
-export class UsageError extends Error {
+export class UsageError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string, readonly command?: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_request" });
     this.name = "UsageError";
   }
 }

@@ -4,6 +4,7 @@
  * node's own `Fleet`, which they use otherwise.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type {
   DeployAck,
   FleetOps,
@@ -22,10 +23,10 @@ const BASE = "/api/v1/mining/remote";
 const enc = encodeURIComponent;
 
 /** The worker refused or failed a deployment sent through the node. */
-export class DeployThroughNodeError extends Error {
+export class DeployThroughNodeError extends MinerCliError {
   /** Creates the error. */
   constructor(ref: string, detail: string) {
-    super(`deploy to ${ref} failed: ${detail}`);
+    super(`deploy to ${ref} failed: ${detail}`, { status: 502, code: "deploy_failed" });
     this.name = "DeployThroughNodeError";
   }
 }

@@ -11,6 +11,7 @@
  * new miner version never needs a new permission.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { posix, win32 } from "node:path";
 import { parseListen } from "./args.ts";
 
@@ -161,10 +162,10 @@ export function listenPermission(listen: string): string {
 }
 
 /** Thrown for a layout the table cannot be resolved against. */
-export class PermissionLayoutError extends Error {
+export class PermissionLayoutError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_config" });
     this.name = "PermissionLayoutError";
   }
 }
@@ -236,10 +237,10 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
 }
 
 /** A node's home is outside the permission set this binary was built with. */
-export class PermissionSetError extends Error {
+export class PermissionSetError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 403, code: "not_permitted" });
     this.name = "PermissionSetError";
   }
 }

@@ -3,6 +3,7 @@
  * `/auth/*`, `/node/pair-code`), on the daemon's own registry so its sessions see changes at once.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type { NodeOps } from "../api/mod.ts";
 import type { PeerView } from "../protocol/mod.ts";
 import { GrantSchema, type Peer, PeerNotFoundError } from "../peers/mod.ts";
@@ -22,10 +23,10 @@ import {
 } from "../node/mod.ts";
 
 /** A request the API turns into a 400. */
-export class PeerRequestError extends Error {
+export class PeerRequestError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_request" });
     this.name = "PeerRequestError";
   }
 }

@@ -2,6 +2,7 @@
  * Node identity: an X25519 keypair (from `@noble/curves`), a human name and a role.
  * @module
  */
+import { type ErrorKind, MinerCliError } from "../errors/mod.ts";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -66,11 +67,11 @@ export interface NodeIdentity {
   publicKey: Uint8Array;
 }
 
-/** Base class of identity errors. */
-export class IdentityError extends Error {
+/** Base class of identity errors (400 unless said otherwise). */
+export class IdentityError extends MinerCliError {
   /** Creates the error. */
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, kind: ErrorKind = { status: 400, code: "bad_request" }) {
+    super(message, kind);
     this.name = "IdentityError";
   }
 }
@@ -79,7 +80,10 @@ export class IdentityError extends Error {
 export class IdentityNotFoundError extends IdentityError {
   /** Creates the error. */
   constructor(path: string) {
-    super(`no node identity at ${path}: run \`miner-cli node init --name NAME\` first`);
+    super(`no node identity at ${path}: run \`miner-cli node init --name NAME\` first`, {
+      status: 409,
+      code: "no_identity",
+    });
     this.name = "IdentityNotFoundError";
   }
 }
@@ -90,6 +94,7 @@ export class IdentityExistsError extends IdentityError {
   constructor(id: string) {
     super(
       `a node identity already exists (${id}); pass --force to replace it (its peers will no longer recognise this node)`,
+      { status: 409, code: "conflict" },
     );
     this.name = "IdentityExistsError";
   }
@@ -99,7 +104,7 @@ export class IdentityExistsError extends IdentityError {
 export class KeyFileError extends IdentityError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 500, code: "bad_key_file" });
     this.name = "KeyFileError";
   }
 }

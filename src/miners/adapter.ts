@@ -2,6 +2,7 @@
  * The adapter interface every miner type implements.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type { Profile } from "./profiles.ts";
 import type { AdapterStats } from "./stats.ts";
 import { type MinerType } from "../protocol/mod.ts";
@@ -23,10 +24,10 @@ export interface LaunchContext {
 }
 
 /** Raised by an adapter when the miner's API cannot be read. */
-export class MinerApiError extends Error {
+export class MinerApiError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 502, code: "miner_api" });
     this.name = "MinerApiError";
   }
 }

@@ -8,6 +8,7 @@
  * deploying a new version (which becomes `current`) never needs a new permission.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { basename, delimiter, isAbsolute, join } from "node:path";
 import type { NodePaths } from "../store/mod.ts";
 import type { MinerAdapter } from "./adapter.ts";
@@ -27,12 +28,11 @@ export interface MinerBinary {
 }
 
 /** No executable for a miner. */
-export class MinerBinaryNotFoundError extends Error {
+export class MinerBinaryNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly binary: string, dir: string) {
     super(
-      `miner binary ${binary} not found in ${dir}/current/ nor on PATH; install it there or deploy a miner bundle`,
-    );
+      `miner binary ${binary} not found in ${dir}/current/ nor on PATH; install it there or deploy a miner bundle`, { status: 422, code: "miner_not_installed" },);
     this.name = "MinerBinaryNotFoundError";
   }
 }
@@ -59,12 +59,11 @@ export function readInstalledVersion(dir: string): string | null {
 }
 
 /** A miner binary exists but this process's permission set may not run it. */
-export class MinerNotPermittedError extends Error {
+export class MinerNotPermittedError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly binary: string, readonly allowedPath: string) {
     super(
-      `this node's permission set may not run ${binary}: a worker binary runs miners only from ${allowedPath}; deploy the miner (remote deploy --miner) or install it there`,
-    );
+      `this node's permission set may not run ${binary}: a worker binary runs miners only from ${allowedPath}; deploy the miner (remote deploy --miner) or install it there`, { status: 403, code: "miner_not_permitted" },);
     this.name = "MinerNotPermittedError";
   }
 }

@@ -4,6 +4,7 @@
  * everything when the node exits.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Logger } from "../log/mod.ts";
@@ -19,19 +20,19 @@ import { MinerProcess, type SupervisorOptions } from "./supervisor.ts";
 import type { MinerEvent, MinerStats } from "../protocol/mod.ts";
 
 /** No running miner has that name. */
-export class MinerNotFoundError extends Error {
+export class MinerNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly miner: string) {
-    super(`no miner named ${JSON.stringify(miner)} on this node (see \`miner-cli status\`)`);
+    super(`no miner named ${JSON.stringify(miner)} on this node (see \`miner-cli status\`)`, { status: 404, code: "not_found" });
     this.name = "MinerNotFoundError";
   }
 }
 
 /** A miner for that profile already runs. */
-export class MinerAlreadyRunningError extends Error {
+export class MinerAlreadyRunningError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly miner: string) {
-    super(`miner ${miner} is already running; stop it first`);
+    super(`miner ${miner} is already running; stop it first`, { status: 409, code: "conflict" });
     this.name = "MinerAlreadyRunningError";
   }
 }

@@ -5,6 +5,7 @@
  * each, never through a shell, no shell metacharacters).
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { z } from "zod";
 import { MinerTypeSchema } from "../protocol/mod.ts";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
@@ -175,24 +176,26 @@ export type ProfileInput = z.infer<typeof ProfileInputSchema>;
 const FileSchema = z.object({ version: z.literal(1), profiles: z.array(ProfileSchema) });
 
 /** A profile failed validation. */
-export class ProfileValidationError extends Error {
+export class ProfileValidationError extends MinerCliError {
   /** Creates the error from zod issues. */
   constructor(readonly issues: { path: string; message: string }[]) {
     super(
       `invalid profile: ${issues.map((i) => (i.path ? `${i.path}: ` : "") + i.message).join("; ")}`,
+      { status: 400, code: "invalid_profile" },
     );
     this.name = "ProfileValidationError";
   }
 }
 
 /** No profile matches a reference. */
-export class ProfileNotFoundError extends Error {
-  /** Creates the error. */
-  constructor(readonly ref: string) {
+export class ProfileNotFoundError extends MinerCliError {
+  /** Creates the error (`detail`: what to do, when not the usual). */
+  constructor(readonly ref: string, detail?: string) {
     super(
-      `no profile matches ${
-        JSON.stringify(ref)
-      }: use its ID, a unique ID prefix or its name (see \`miner-cli profile list\`)`,
+      `no profile matches ${JSON.stringify(ref)}: ${
+        detail ?? "use its ID, a unique ID prefix or its name (see `miner-cli profile list`)"
+      }`,
+      { status: 404, code: "not_found" },
     );
     this.name = "ProfileNotFoundError";
   }

@@ -5,6 +5,7 @@
  * a worker that dialed in with `--connect`), else dials it.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { Message, MessageType, PayloadOf } from "../protocol/mod.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -20,10 +21,10 @@ export const REQUEST_TIMEOUTS = {
 } as const;
 
 /** A peer could not be reached or did not answer. */
-export class PeerOfflineError extends Error {
+export class PeerOfflineError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peer: Pick<Peer, "id" | "name">, detail: string) {
-    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`);
+    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`, { status: 502, code: "peer_offline" });
     this.name = "PeerOfflineError";
   }
 }

@@ -9,6 +9,7 @@
  * previous state intact.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { createHash } from "node:crypto";
 import { BundleError, installBundle, type InstalledBundle, type Manifest } from "../bundles/mod.ts";
 import type { Profile, ProfileStore } from "../miners/mod.ts";
@@ -207,10 +208,10 @@ export interface SendDeployOptions {
 }
 
 /** The worker refused or failed the deployment. */
-export class DeployFailedError extends Error {
+export class DeployFailedError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peer: Pick<Peer, "name">, detail: string) {
-    super(`deploy to ${peer.name} failed: ${detail}`);
+    super(`deploy to ${peer.name} failed: ${detail}`, { status: 502, code: "deploy_failed" });
     this.name = "DeployFailedError";
   }
 }

@@ -10,6 +10,7 @@
  * yet, the approval waits and is retried whenever the node beacons or connects.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { join } from "node:path";
 import type { DiscoveryEvent } from "../events/mod.ts";
 import type {
@@ -27,7 +28,7 @@ import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 import { AuditLog } from "./audit.ts";
 import {
   beaconOf,
-  type BeaconVerdict,
+
   decodeBeacon,
   DISCOVERY_PORT,
   encodeBeacon,
@@ -38,30 +39,29 @@ import type { MeshNode } from "./mesh.ts";
 import { addPeer } from "./peer_ops.ts";
 
 /** The ID is not in the pending list. */
-export class PendingNotFoundError extends Error {
+export class PendingNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly ref: string) {
     super(
-      `no pending node matches ${ref}: see \`miner-cli peer pending\` (entries expire 15 s after the node's last beacon)`,
-    );
+      `no pending node matches ${ref}: see \`miner-cli peer pending\` (entries expire 15 s after the node's last beacon)`, { status: 404, code: "not_found" },);
     this.name = "PendingNotFoundError";
   }
 }
 
 /** Discovery is not running on this node. */
-export class DiscoveryOffError extends Error {
+export class DiscoveryOffError extends MinerCliError {
   /** Creates the error. */
   constructor() {
-    super("discovery is off on this node: run it with `miner-cli node serve --discover`");
+    super("discovery is off on this node: run it with `miner-cli node serve --discover`", { status: 409, code: "discovery_off" });
     this.name = "DiscoveryOffError";
   }
 }
 
 /** Discovery flags that do not fit this node (e.g. `--auto-controller` on a worker). */
-export class DiscoveryConfigError extends Error {
+export class DiscoveryConfigError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_config" });
     this.name = "DiscoveryConfigError";
   }
 }

@@ -4,7 +4,8 @@
  * remote start/stop/logs/follow, and deploy.
  * @module
  */
-import type { Profile, ProfileStore } from "../miners/mod.ts";
+import { MinerCliError } from "../errors/mod.ts";
+import type { ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type {
   DeployAck,
@@ -21,7 +22,6 @@ import type {
   StartOptions,
   StopOptions,
 } from "../protocol/mod.ts";
-import type { Capabilities } from "../capabilities/mod.ts";
 import { randomxWarnings } from "../capabilities/mod.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
@@ -29,12 +29,11 @@ import type { MeshNode } from "./mesh.ts";
 import { RequestTimeoutError } from "./session.ts";
 
 /** Neither this node's profiles nor the request say which miner a profile is for. */
-export class UnknownProfileTypeError extends Error {
+export class UnknownProfileTypeError extends MinerCliError {
   /** Creates the error. */
   constructor(profileRef: string) {
     super(
-      `profile ${profileRef} is not known here; give its miner type so the worker starts its own copy`,
-    );
+      `profile ${profileRef} is not known here; give its miner type so the worker starts its own copy`, { status: 400, code: "bad_request" },);
     this.name = "UnknownProfileTypeError";
   }
 }

@@ -3,6 +3,7 @@
  * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey, toBase64 } from "../identity/mod.ts";
 import { type Capabilities } from "../capabilities/mod.ts";
 import { backoffDelay } from "../backoff/mod.ts";
@@ -62,19 +63,19 @@ import {
 import { type KeepaliveOptions, PeerSession, RequestTimeoutError } from "./session.ts";
 
 /** The remote node refused our connection (handshake_ack accepted:false). */
-export class PeerRefusedError extends Error {
+export class PeerRefusedError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly address: string, readonly reason: string) {
-    super(`the node at ${address} refused the connection: ${reason}`);
+    super(`the node at ${address} refused the connection: ${reason}`, { status: 502, code: "peer_refused" });
     this.name = "PeerRefusedError";
   }
 }
 
 /** The remote node's authenticated identity is not the one expected. */
-export class PeerIdentityError extends Error {
+export class PeerIdentityError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 502, code: "peer_identity" });
     this.name = "PeerIdentityError";
   }
 }

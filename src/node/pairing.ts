@@ -10,6 +10,7 @@
  * `<codeId>.used`, which succeeds once.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
@@ -29,10 +30,10 @@ export interface PairCode {
 }
 
 /** The code text is malformed. */
-export class PairCodeError extends Error {
+export class PairCodeError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_pair_code" });
     this.name = "PairCodeError";
   }
 }
@@ -215,10 +216,10 @@ export interface JoinSecret {
 }
 
 /** The join secret file is missing, too short or readable by others. */
-export class JoinSecretError extends Error {
+export class JoinSecretError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_config" });
     this.name = "JoinSecretError";
   }
 }

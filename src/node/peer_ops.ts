@@ -3,6 +3,7 @@
  * handshake that proves its key, probe it, and ping it.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import {
   type AuthStore,
   DEFAULT_SCORE,
@@ -20,10 +21,10 @@ import type { PairCode } from "./pairing.ts";
 import { RequestTimeoutError } from "./session.ts";
 
 /** A peer name is already taken by another peer. */
-export class PeerNameTakenError extends Error {
+export class PeerNameTakenError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peerName: string, readonly holder: string) {
-    super(`the name ${peerName} is already used by peer ${holder}; choose another name`);
+    super(`the name ${peerName} is already used by peer ${holder}; choose another name`, { status: 409, code: "conflict" });
     this.name = "PeerNameTakenError";
   }
 }
@@ -250,10 +251,10 @@ export interface PeerStores {
 }
 
 /** A node ID or key given to `peer allow` that is neither. */
-export class AllowTargetError extends Error {
+export class AllowTargetError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_request" });
     this.name = "AllowTargetError";
   }
 }

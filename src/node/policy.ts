@@ -6,6 +6,7 @@
  * when it changes, so `miner-cli node policy set` takes effect at once.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { z } from "zod";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
@@ -42,10 +43,10 @@ export const POLICY_KEYS = {
 export type PolicyKey = keyof typeof POLICY_KEYS;
 
 /** A `node policy set` value that does not fit its key. */
-export class PolicyValueError extends Error {
+export class PolicyValueError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 400, code: "bad_request" });
     this.name = "PolicyValueError";
   }
 }

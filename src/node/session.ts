@@ -3,6 +3,7 @@
  * and by `replyTo`, per-request timeouts, and keepalive.
  * @module
  */
+import { type ErrorStatus, MinerCliError } from "../errors/mod.ts";
 import type { NodeRole } from "../identity/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
@@ -24,28 +25,37 @@ import {
 import { deadline } from "./deadlines.ts";
 
 /** The peer answered a request with an `error` message. */
-export class RemoteError extends Error {
-  /** Creates the error. */
-  constructor(readonly code: ErrorCode, message: string) {
-    super(message);
+export class RemoteError extends MinerCliError {
+  /** The error code the peer answered with. */
+  declare readonly code: ErrorCode;
+
+  /** Creates the error; the HTTP status follows the peer's code (its refusal is a 403...). */
+  constructor(code: ErrorCode, message: string) {
+    super(message, { status: REMOTE_STATUS[code] ?? 502, code });
     this.name = "RemoteError";
   }
 }
 
+const REMOTE_STATUS: Partial<Record<ErrorCode, ErrorStatus>> = {
+  unauthorized: 403,
+  not_found: 404,
+  timeout: 504,
+};
+
 /** A request got no answer in time. */
-export class RequestTimeoutError extends Error {
+export class RequestTimeoutError extends MinerCliError {
   /** Creates the error. */
   constructor(type: string, ms: number) {
-    super(`no answer to ${type} within ${ms} ms`);
+    super(`no answer to ${type} within ${ms} ms`, { status: 504, code: "timeout" });
     this.name = "RequestTimeoutError";
   }
 }
 
 /** The session closed before an answer came. */
-export class SessionClosedError extends Error {
+export class SessionClosedError extends MinerCliError {
   /** Creates the error. */
   constructor(reason: string) {
-    super(`connection closed: ${reason}`);
+    super(`connection closed: ${reason}`, { status: 502, code: "peer_disconnected" });
     this.name = "SessionClosedError";
   }
 }

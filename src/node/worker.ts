@@ -6,10 +6,11 @@
  * node's operator gave it, never by the role a peer announces or by who dialed.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../capabilities/mod.ts";
 import type { MinerManager, Profile } from "../miners/mod.ts";
-import { ProfileSchema } from "../miners/mod.ts";
+import { ProfileNotFoundError, ProfileSchema } from "../miners/mod.ts";
 import type { Message, PayloadOf } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
 import { admitRequest, type PeerRequest } from "./authorize.ts";
@@ -35,9 +36,9 @@ export interface WorkerOptions {
   policy: PolicyStore;
 }
 
-class RefusedError extends Error {
+class RefusedError extends MinerCliError {
   constructor(message: string, readonly policy?: string) {
-    super(message);
+    super(message, { status: 403, code: "unauthorized" });
   }
 }
 
@@ -117,7 +118,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       if (err instanceof RefusedError) return await refuse(m, s, base, err);
       const e = err as Error;
       await audit.append({ ...base, outcome: "failed", reason: e.message });
-      const code = e.name === "ProfileNotFoundError" || e.name === "MinerNotFoundError"
+      const code = err instanceof MinerCliError && err.status === 404
         ? "not_found"
         : "operation_failed";
       s.replyError(m, code, e.message);
@@ -141,7 +142,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       const e = err as Error;
       s.replyError(
         m,
-        e.name === "MinerNotFoundError" ? "not_found" : "operation_failed",
+        err instanceof MinerCliError && err.status === 404 ? "not_found" : "operation_failed",
         e.message,
       );
     }
@@ -203,13 +204,10 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           profile = await miners.profiles.put(parsed.data);
         }
         if (!profile) {
-          const e = new Error(
-            `profile ${
-              p.profileId ?? "(none)"
-            } is not on this worker: deploy it, or send its config`,
+          throw new ProfileNotFoundError(
+            p.profileId ?? "(none)",
+            "it is not on this worker: deploy it, or send its config",
           );
-          e.name = "ProfileNotFoundError";
-          throw e;
         }
         if (profile.minerType !== p.minerType) {
           throw new Error(

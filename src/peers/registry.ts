@@ -7,6 +7,7 @@
  * the registry without losing each other's changes, and a crash never leaves a torn file.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import type { Capabilities } from "../capabilities/mod.ts";
@@ -23,27 +24,25 @@ import {
 import { nextScore, type RequestOutcome } from "./score.ts";
 
 /** No peer matches a query. */
-export class PeerNotFoundError extends Error {
+export class PeerNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly query: string) {
     super(
       `no peer matches ${
         JSON.stringify(query)
-      }: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`,
-    );
+      }: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`, { status: 404, code: "not_found" },);
     this.name = "PeerNotFoundError";
   }
 }
 
 /** Several peers match a query. */
-export class AmbiguousPeerError extends Error {
+export class AmbiguousPeerError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly query: string, matches: Peer[]) {
     super(
       `${JSON.stringify(query)} matches ${matches.length} peers (${
         matches.map((p) => `${p.id.slice(0, 12)} ${p.name}`).join(", ")
-      }); use a longer ID prefix`,
-    );
+      }); use a longer ID prefix`, { status: 400, code: "ambiguous" },);
     this.name = "AmbiguousPeerError";
   }
 }

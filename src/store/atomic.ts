@@ -7,6 +7,7 @@
  * never a half-written one.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import { basename, dirname, join } from "node:path";
 import type { z } from "zod";
 
@@ -17,7 +18,7 @@ export interface AtomicWriteOptions {
 }
 
 /** Raised when a state file exists but cannot be parsed or does not match its schema. */
-export class CorruptFileError extends Error {
+export class CorruptFileError extends MinerCliError {
   /** Where the unreadable file was moved to, if it was moved aside. */
   readonly movedTo?: string;
   /** Creates the error for `path`. */
@@ -25,8 +26,7 @@ export class CorruptFileError extends Error {
     super(
       movedTo
         ? `${path} is corrupt (${detail}); it was kept aside as ${movedTo} — inspect or restore it`
-        : `${path} is corrupt (${detail}); fix or remove it`,
-    );
+        : `${path} is corrupt (${detail}); fix or remove it`, { status: 500, code: "corrupt_state" },);
     this.name = "CorruptFileError";
     this.movedTo = movedTo;
   }

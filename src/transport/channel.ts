@@ -8,6 +8,7 @@
  * one Noise message are fragmented. Control messages (kind 1) are capped and rate limited.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import {
   concat,
   HandshakeState,
@@ -86,10 +87,13 @@ export type ChannelErrorCode =
   | "closed";
 
 /** A channel-level failure. */
-export class ChannelError extends Error {
+export class ChannelError extends MinerCliError {
+  /** Why the channel failed. */
+  declare readonly code: ChannelErrorCode;
+
   /** Creates the error. */
-  constructor(readonly code: ChannelErrorCode, message: string) {
-    super(message);
+  constructor(code: ChannelErrorCode, message: string) {
+    super(message, { status: 502, code });
     this.name = "ChannelError";
   }
 }

@@ -3,16 +3,17 @@
  * and stalls ~40 ms per message of 1–32 KB on this machine; `ws` sets TCP_NODELAY.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 // @ts-types="npm:@types/ws@8.18.1"
 import type WebSocketType from "ws";
 import { MAX_NOISE_MESSAGE } from "./noise.ts";
 import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
 
 /** The connection attempt failed. */
-export class DialError extends Error {
+export class DialError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly url: string, detail: string) {
-    super(`cannot connect to ${url}: ${detail}`);
+    super(`cannot connect to ${url}: ${detail}`, { status: 502, code: "peer_unreachable" });
     this.name = "DialError";
   }
 }

@@ -7,6 +7,7 @@
  * BLAKE2s from `@noble/hashes`. Every primitive is checked against the published Noise vectors.
  * @module
  */
+import { MinerCliError } from "../errors/mod.ts";
 import {
   createCipheriv,
   createDecipheriv,
@@ -29,10 +30,10 @@ const DHLEN = 32;
 const EMPTY = new Uint8Array(0);
 
 /** A Noise failure: bad message, failed decryption, wrong state. */
-export class NoiseError extends Error {
+export class NoiseError extends MinerCliError {
   /** Creates the error. */
   constructor(message: string) {
-    super(message);
+    super(message, { status: 502, code: "handshake_failed" });
     this.name = "NoiseError";
   }
 }
