@@ -492,7 +492,7 @@ Deno.test("a control message above maxMessageBytes is a protocol error that clos
 
     const serverClosed = sessionClosed(inbound);
     const clientClosed = sessionClosed(session);
-    session.channel.send(new Uint8Array(cap + 1).fill(0x7b), KIND_CONTROL);
+    session.send("ping", {}, undefined, new Uint8Array(cap + 1).fill(0x7b));
     const { error } = await serverClosed;
     assert.equal(error?.code, "oversize");
     assert.match(error!.message, new RegExp(`exceeds ${cap} bytes`));

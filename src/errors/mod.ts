@@ -19,7 +19,20 @@
  */
 
 /** HTTP statuses miner-cli errors map to. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 421 | 422 | 500 | 502 | 503 | 504;
+export type ErrorStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 409
+  | 413
+  | 415
+  | 421
+  | 422
+  | 500
+  | 502
+  | 503
+  | 504;
 
 /** Status and code of a {@link MinerCliError}. */
 export interface ErrorKind {

@@ -32,7 +32,9 @@ export class MinerBinaryNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly binary: string, dir: string) {
     super(
-      `miner binary ${binary} not found in ${dir}/current/ nor on PATH; install it there or deploy a miner bundle`, { status: 422, code: "miner_not_installed" },);
+      `miner binary ${binary} not found in ${dir}/current/ nor on PATH; install it there or deploy a miner bundle`,
+      { status: 422, code: "miner_not_installed" },
+    );
     this.name = "MinerBinaryNotFoundError";
   }
 }
@@ -63,7 +65,9 @@ export class MinerNotPermittedError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly binary: string, readonly allowedPath: string) {
     super(
-      `this node's permission set may not run ${binary}: a worker binary runs miners only from ${allowedPath}; deploy the miner (remote deploy --miner) or install it there`, { status: 403, code: "miner_not_permitted" },);
+      `this node's permission set may not run ${binary}: a worker binary runs miners only from ${allowedPath}; deploy the miner (remote deploy --miner) or install it there`,
+      { status: 403, code: "miner_not_permitted" },
+    );
     this.name = "MinerNotPermittedError";
   }
 }

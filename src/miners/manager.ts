@@ -23,7 +23,10 @@ import type { MinerEvent, MinerStats } from "../protocol/mod.ts";
 export class MinerNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly miner: string) {
-    super(`no miner named ${JSON.stringify(miner)} on this node (see \`miner-cli status\`)`, { status: 404, code: "not_found" });
+    super(`no miner named ${JSON.stringify(miner)} on this node (see \`miner-cli status\`)`, {
+      status: 404,
+      code: "not_found",
+    });
     this.name = "MinerNotFoundError";
   }
 }

@@ -53,10 +53,10 @@ export interface ReceiveDeployOptions {
  */
 export async function receiveDeploy(
   session: PeerSession,
-  request: Message,
+  request: Message<"deploy">,
   options: ReceiveDeployOptions,
 ): Promise<InstalledBundle> {
-  const p = request.payload as PayloadOf<"deploy">;
+  const p = request.payload;
   if (p.size > MAX_DEPLOY_BYTES) {
     throw new BundleError(`the bundle is ${p.size} bytes, over the ${MAX_DEPLOY_BYTES}-byte limit`);
   }
@@ -245,18 +245,18 @@ export async function sendDeploy(
     stream = session.stream("deploy", announce, options.acceptTimeoutMs ?? 30_000, (m) => {
       lastItem = Date.now();
       if (m.type === "deploy_progress") {
-        acked = Math.max(acked, (m.payload as PayloadOf<"deploy_progress">).received);
+        acked = Math.max(acked, m.payload.received);
         options.onProgress?.(acked, announce.size);
         wake?.();
       } else if (m.type === "deploy_ack") {
-        const a = m.payload as PayloadOf<"deploy_ack">;
+        const a = m.payload;
         finish(() =>
           a.success
             ? settle.resolve(a)
             : settle.reject(new DeployFailedError(peer, a.error ?? "unknown error"))
         );
       } else if (m.type === "error") {
-        const e = m.payload as PayloadOf<"error">;
+        const e = m.payload;
         finish(() => settle.reject(new RemoteError(e.code, e.message)));
       }
     });
@@ -279,7 +279,7 @@ export async function sendDeploy(
     const first = await stream.first;
     if (first.type === "deploy_ack") {
       // Refused before it started (for example over the size limit).
-      const a = first.payload as PayloadOf<"deploy_ack">;
+      const a = first.payload;
       throw new DeployFailedError(peer, a.error ?? "refused");
     }
     if (first.type !== "deploy_progress") {

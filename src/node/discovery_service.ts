@@ -28,7 +28,6 @@ import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 import { AuditLog } from "./audit.ts";
 import {
   beaconOf,
-
   decodeBeacon,
   DISCOVERY_PORT,
   encodeBeacon,
@@ -43,7 +42,9 @@ export class PendingNotFoundError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly ref: string) {
     super(
-      `no pending node matches ${ref}: see \`miner-cli peer pending\` (entries expire 15 s after the node's last beacon)`, { status: 404, code: "not_found" },);
+      `no pending node matches ${ref}: see \`miner-cli peer pending\` (entries expire 15 s after the node's last beacon)`,
+      { status: 404, code: "not_found" },
+    );
     this.name = "PendingNotFoundError";
   }
 }
@@ -52,7 +53,10 @@ export class PendingNotFoundError extends MinerCliError {
 export class DiscoveryOffError extends MinerCliError {
   /** Creates the error. */
   constructor() {
-    super("discovery is off on this node: run it with `miner-cli node serve --discover`", { status: 409, code: "discovery_off" });
+    super("discovery is off on this node: run it with `miner-cli node serve --discover`", {
+      status: 409,
+      code: "discovery_off",
+    });
     this.name = "DiscoveryOffError";
   }
 }

@@ -16,24 +16,24 @@ import type {
   LogLineView,
   LogsOptions,
   LogsView,
-  Message,
-  PayloadOf,
   StartAck,
   StartOptions,
   StopOptions,
 } from "../protocol/mod.ts";
 import { randomxWarnings } from "../capabilities/mod.ts";
-import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./controller.ts";
+import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./requests.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
-import { RequestTimeoutError } from "./session.ts";
+import { RemoteError, RequestTimeoutError } from "./session.ts";
 
 /** Neither this node's profiles nor the request say which miner a profile is for. */
 export class UnknownProfileTypeError extends MinerCliError {
   /** Creates the error. */
   constructor(profileRef: string) {
     super(
-      `profile ${profileRef} is not known here; give its miner type so the worker starts its own copy`, { status: 400, code: "bad_request" },);
+      `profile ${profileRef} is not known here; give its miner type so the worker starts its own copy`,
+      { status: 400, code: "bad_request" },
+    );
     this.name = "UnknownProfileTypeError";
   }
 }
@@ -62,10 +62,7 @@ export class Fleet implements FleetOps {
     const peers = ref ? [this.peer(ref)] : this.workers();
     const results = await fanOut(
       peers,
-      async (peer) =>
-        (await requestPeer(this.mesh, peer, "get_stats", {}, timeoutMs)).payload as PayloadOf<
-          "stats"
-        >,
+      async (peer) => (await requestPeer(this.mesh, peer, "get_stats", {}, timeoutMs)).payload,
       { concurrency: options.concurrency ?? 64 },
     );
     const rows: FleetNodeStatus[] = results.map((r) => {
@@ -108,7 +105,7 @@ export class Fleet implements FleetOps {
       profileId: local?.id ?? options.profileRef,
       ...(local ? { config: local } : {}),
     }, options.timeoutMs ?? REQUEST_TIMEOUTS.start);
-    const ack = res.payload as PayloadOf<"miner_ack">;
+    const ack = res.payload;
     // RandomX (XMRig on the CPU) needs ~2.5 GB and wants huge pages: say so when the worker's
     // reported capabilities show it will struggle.
     const caps = this.mesh.registry.get(peer.id)?.capabilities;
@@ -125,8 +122,8 @@ export class Fleet implements FleetOps {
     const peer = this.peer(ref);
     let names = minerName ? [minerName] : [];
     if (!minerName) {
-      const stats = (await requestPeer(this.mesh, peer, "get_stats", {}, REQUEST_TIMEOUTS.stats))
-        .payload as PayloadOf<"stats">;
+      const stats =
+        (await requestPeer(this.mesh, peer, "get_stats", {}, REQUEST_TIMEOUTS.stats)).payload;
       names = stats.miners.map((m) => m.name);
     }
     const stopped: string[] = [];
@@ -140,11 +137,15 @@ export class Fleet implements FleetOps {
   /** A worker's miner console lines. */
   async logs(ref: string, minerName: string, options: LogsOptions = {}): Promise<LogsView> {
     const peer = this.peer(ref);
-    return (await requestPeer(this.mesh, peer, "get_logs", {
+    const res = await requestPeer(this.mesh, peer, "get_logs", {
       minerName,
       ...(options.lines ? { lines: options.lines } : {}),
       ...(options.since !== undefined ? { since: options.since } : {}),
-    }, options.timeoutMs ?? REQUEST_TIMEOUTS.logs)).payload as PayloadOf<"logs">;
+    }, options.timeoutMs ?? REQUEST_TIMEOUTS.logs);
+    if (res.type !== "logs") {
+      throw new RemoteError("invalid_message", `${res.type} is no answer to get_logs`);
+    }
+    return res.payload;
   }
 
   /**
@@ -167,15 +168,15 @@ export class Fleet implements FleetOps {
         "get_logs",
         { minerName, lines: options.lines ?? 50, follow: true },
         timeoutMs,
-        (m: Message) => {
+        (m) => {
           if (m.type !== "log_lines") return;
-          const p = m.payload as PayloadOf<"log_lines">;
-          onLines(p.lines);
-          if (p.ended) ended?.("miner stopped");
+          onLines(m.payload.lines);
+          if (m.payload.ended) ended?.("miner stopped");
         },
       );
       let ended: ((reason: string) => void) | undefined;
-      onLines(((await stream.first).payload as PayloadOf<"logs">).lines);
+      const first = await stream.first;
+      if (first.type === "logs") onLines(first.payload.lines);
       const reason = await new Promise<string | null>((resolve) => {
         ended = resolve;
         if (options.signal.aborted) return resolve(null);

@@ -1,12 +1,12 @@
 /**
- * The mesh node: accepts and dials Noise-authenticated peer connections, enforces pinning and
- * the auth mode, redeems pairing codes, and keeps the registry's metrics current.
+ * The mesh node: accepts and dials Noise-authenticated peer connections (the handshake checks in
+ * `handshake.ts`, the connection gate in `admission.ts`), redeems pairing codes and join proofs,
+ * registers first contacts with the grants the operator gave, and holds the open sessions
+ * (`sessions.ts`) and persistent links (`links.ts`).
  * @module
  */
-import { MinerCliError } from "../errors/mod.ts";
-import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey, toBase64 } from "../identity/mod.ts";
 import { type Capabilities } from "../capabilities/mod.ts";
-import { backoffDelay } from "../backoff/mod.ts";
+import { loadIdentity, type NodeIdentity, nodeIdFromPublicKey } from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
@@ -60,25 +60,20 @@ import {
   redeemPairCode,
   verifyJoinProof,
 } from "./pairing.ts";
+import { admitInbound, uniquePeerName } from "./admission.ts";
+import {
+  checkRemoteKey,
+  encodePayload,
+  parseHandshakePayload,
+  PeerIdentityError,
+  PeerRefusedError,
+  type RemoteInfo,
+} from "./handshake.ts";
+import { type MaintainedLink, maintainLink } from "./links.ts";
+import { RefusalLog } from "./refusals.ts";
+import { failureOutcome } from "./scoring.ts";
 import { type KeepaliveOptions, PeerSession, RequestTimeoutError } from "./session.ts";
-
-/** The remote node refused our connection (handshake_ack accepted:false). */
-export class PeerRefusedError extends MinerCliError {
-  /** Creates the error. */
-  constructor(readonly address: string, readonly reason: string) {
-    super(`the node at ${address} refused the connection: ${reason}`, { status: 502, code: "peer_refused" });
-    this.name = "PeerRefusedError";
-  }
-}
-
-/** The remote node's authenticated identity is not the one expected. */
-export class PeerIdentityError extends MinerCliError {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message, { status: 502, code: "peer_identity" });
-    this.name = "PeerIdentityError";
-  }
-}
+import { SessionSet } from "./sessions.ts";
 
 /** Counters of what happened on the node's connections. */
 export interface MeshCounters {
@@ -157,64 +152,7 @@ export interface DialPeerOptions {
   join?: boolean;
 }
 
-/** A reconnecting outbound link. */
-export interface MaintainedLink {
-  /** The current session, if connected. */
-  readonly session: PeerSession | null;
-  /** Stops reconnecting and closes the session. */
-  stop(): void;
-}
-
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** What this node learned of the remote side in the handshake. */
-interface RemoteInfo extends NodeAnnouncement {
-  /** Authenticated node ID (the hash of its key). */
-  id: string;
-  /** Its static key, base64. */
-  publicKey: string;
-}
-
-/** What a node that contacts this one brings (for {@link admitInbound}). */
-export interface InboundFacts {
-  /** It is in the registry. */
-  registered: boolean;
-  /** It is on the allowlist. */
-  allowlisted: boolean;
-  /** It redeemed a pairing code or proved the join secret in this handshake. */
-  vouched: boolean;
-  /** The auth mode is `open`. */
-  open: boolean;
-}
-
-/**
- * Whether a node that authenticated may hold a session here (the connection gate): registered,
- * allowlisted, vouched for by a pairing code or the join secret in this handshake, or open mode.
- * What it may do once in is a separate question ({@link admitRequest} in `authorize.ts`).
- */
-export function admitInbound(
-  id: string,
-  facts: InboundFacts,
-): { ok: true } | { ok: false; reason: string } {
-  if (facts.registered || facts.allowlisted || facts.vouched || facts.open) return { ok: true };
-  return {
-    ok: false,
-    reason:
-      `node ${id} is not authorized here: on this node run \`miner-cli peer allow ${id}\`, or pair with a code from \`miner-cli node pair-code\``,
-  };
-}
-
-/** `name`, or `name-<first 6 ID chars>` when another peer already has it (case-insensitive). */
-export function uniquePeerName(
-  registry: Pick<PeerRegistry, "list">,
-  name: string,
-  id: string,
-): string {
-  const taken = (n: string) =>
-    registry.list().some((p) => p.id !== id && p.name.toLowerCase() === n.toLowerCase());
-  return taken(name) ? `${name.slice(0, 57)}-${id.slice(0, 6)}` : name;
-}
 
 /** A running node: identity, registry, auth and live sessions. */
 export class MeshNode {
@@ -225,10 +163,10 @@ export class MeshNode {
    * controllers that prove it; a controller proves it when it enrolls a worker.
    */
   joinSecret: JoinSecret | null = null;
-  readonly #sessions = new Set<PeerSession>();
-  readonly #sessionListeners: ((s: PeerSession) => void)[] = [];
+  readonly #sessions = new SessionSet();
   readonly #servers: TransportServer[] = [];
   readonly #links = new Set<MaintainedLink>();
+  readonly #refusals: RefusalLog;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   readonly #staticKey: KeyPair;
   readonly #limits: Required<ChannelLimits>;
@@ -260,6 +198,7 @@ export class MeshNode {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#keepalive = options.keepalive === false ? undefined : (options.keepalive ?? {});
     this.logger = options.logger ?? silentLogger;
+    this.#refusals = new RefusalLog(this.logger);
   }
 
   /** Loads identity, registry and auth settings from `paths`. */
@@ -281,20 +220,17 @@ export class MeshNode {
 
   /** Open sessions. */
   sessions(): PeerSession[] {
-    return [...this.#sessions];
+    return this.#sessions.list();
   }
 
   /** The most recent open session with `peerId`. */
   session(peerId: string): PeerSession | undefined {
-    let found: PeerSession | undefined;
-    for (const s of this.#sessions) if (s.peer.id === peerId) found = s;
-    return found;
+    return this.#sessions.latest(peerId);
   }
 
-  /** Calls `fn` for every new session (to register message handlers). */
+  /** Calls `fn` for every session, open now or later (to register message handlers). */
   onSession(fn: (session: PeerSession) => void): void {
-    this.#sessionListeners.push(fn);
-    for (const s of this.#sessions) fn(s);
+    this.#sessions.onSession(fn);
   }
 
   /** How this node introduces itself to an authenticated peer. */
@@ -316,51 +252,7 @@ export class MeshNode {
       ...(extra.pair ? { pair: extra.pair } : {}),
       ...(extra.join ? { join: extra.join } : {}),
     };
-    return encoder.encode(JSON.stringify(p));
-  }
-
-  /** The remote's authenticated ID and key, checked against the pinned and allowlisted keys. */
-  #checkKey(remoteStatic: Uint8Array): { id: string; publicKey: string } {
-    const id = nodeIdFromPublicKey(remoteStatic);
-    const publicKey = toBase64(remoteStatic);
-    const pinned = this.registry.get(id);
-    if (pinned && pinned.publicKey !== publicKey) {
-      throw new PeerIdentityError(
-        `key mismatch for registered peer ${id} (${pinned.name}): refusing`,
-      );
-    }
-    const allowed = this.auth.entry(id);
-    if (allowed?.publicKey && allowed.publicKey !== publicKey) {
-      throw new PeerIdentityError(`key mismatch for allowlisted node ${id}: refusing`);
-    }
-    return { id, publicKey };
-  }
-
-  /** Parses a handshake payload with `schema`, checking its protocol version. */
-  #parsePayload<T extends { protocol: number }>(
-    bytes: Uint8Array,
-    schema: {
-      safeParse(
-        v: unknown,
-      ): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
-    },
-  ): T {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(decoder.decode(bytes));
-    } catch {
-      throw new PeerIdentityError("handshake payload is not JSON");
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      throw new PeerIdentityError(`invalid handshake payload: ${parsed.error.issues[0].message}`);
-    }
-    if (parsed.data.protocol !== PROTOCOL_VERSION) {
-      throw new PeerIdentityError(
-        `peer speaks protocol v${parsed.data.protocol}, this node v${PROTOCOL_VERSION}`,
-      );
-    }
-    return parsed.data;
+    return encodePayload(p);
   }
 
   /** Whether a node may hold a session with us now (registered, allowlisted, or open mode). */
@@ -373,51 +265,13 @@ export class MeshNode {
   async sweepAuthorizations(): Promise<number> {
     await Promise.all([this.registry.refresh(), this.auth.refresh()]);
     let dropped = 0;
-    for (const s of [...this.#sessions]) {
+    for (const s of this.#sessions.list()) {
       if (this.isAuthorized(s.peer.id)) continue;
       dropped++;
       this.logger.warn("peer_revoked", { peer: s.peer.id, name: s.peer.name });
       s.close("authorization revoked");
     }
     return dropped;
-  }
-
-  #refusals = {
-    windowStart: 0,
-    lines: 0,
-    suppressed: 0,
-    timer: undefined as ReturnType<typeof setTimeout> | undefined,
-  };
-
-  /**
-   * Logs refused connections: at most 20 lines per 10 s; past that, one summary line at the end
-   * of the window with how many were refused meanwhile (a flood costs a bounded log).
-   */
-  #logRefused(reason: string, remote: string): void {
-    this.counters.refused++;
-    const r = this.#refusals;
-    const now = Date.now();
-    if (now - r.windowStart >= 10_000) {
-      r.windowStart = now;
-      r.lines = 0;
-    }
-    if (r.lines < 20) {
-      r.lines++;
-      this.logger.warn("connection_refused", { remote, reason, count: this.counters.refused });
-      return;
-    }
-    r.suppressed++;
-    r.timer ??= setTimeout(() => {
-      r.timer = undefined;
-      this.logger.warn("connection_refused", {
-        reason: "many connections refused (log lines suppressed)",
-        suppressed: r.suppressed,
-        lastReason: reason,
-        count: this.counters.refused,
-      });
-      r.suppressed = 0;
-    }, Math.max(0, r.windowStart + 10_000 - now));
-    Deno.unrefTimer(r.timer as unknown as number);
   }
 
   /** Starts accepting connections. */
@@ -447,7 +301,10 @@ export class MeshNode {
           });
           socket.terminate();
         }),
-      onRefused: (reason, remote) => this.#logRefused(reason, remote),
+      onRefused: (reason, remote) => {
+        this.#refusals.note(reason, remote);
+        this.counters.refused = this.#refusals.count;
+      },
     });
     this.#servers.push(server);
     return server;
@@ -470,7 +327,7 @@ export class MeshNode {
             protocol: PROTOCOL_VERSION,
             ...(secret ? { join: { proof: joinProof(secret, h, { side: "responder" }) } } : {}),
           };
-          return encoder.encode(JSON.stringify(hello));
+          return encodePayload(hello);
         },
         limits: this.#limits,
       }));
@@ -505,8 +362,8 @@ export class MeshNode {
     let p: HandshakePayload;
     try {
       await Promise.all([this.registry.refresh(), this.auth.refresh()]);
-      const key = this.#checkKey(channel.remoteStatic);
-      p = this.#parsePayload(channel.remotePayload, HandshakePayloadSchema);
+      const key = checkRemoteKey(channel.remoteStatic, this);
+      p = parseHandshakePayload(channel.remotePayload, HandshakePayloadSchema);
       if (p.id !== key.id) {
         throw new PeerIdentityError(
           `peer claims ID ${p.id} but its authenticated key hashes to ${key.id}`,
@@ -635,7 +492,6 @@ export class MeshNode {
       keepalive: this.#keepalive,
       onViolation: () => this.counters.protocolErrors++,
     });
-    this.#sessions.add(session);
     this.logger.info("peer_connected", {
       peer: session.peer.id,
       name: session.peer.name,
@@ -643,8 +499,8 @@ export class MeshNode {
       direction,
       remote: channel.remoteAddress,
     });
+    this.#sessions.add(session);
     session.onClose((reason, error) => {
-      this.#sessions.delete(session);
       if (error) {
         if (error.code === "rate_limited") this.counters.rateLimited++;
         else this.counters.protocolErrors++;
@@ -659,7 +515,6 @@ export class MeshNode {
         this.logger.info("peer_disconnected", { peer: session.peer.id, reason });
       }
     });
-    for (const fn of this.#sessionListeners) fn(session);
     return session;
   }
 
@@ -679,8 +534,8 @@ export class MeshNode {
       prologue: PROLOGUE,
       limits: { ...this.#limits, handshakeTimeoutMs: timeoutMs },
       onResponder: (rs, payload, hashes) => {
-        key = this.#checkKey(rs);
-        const hello = this.#parsePayload(payload, ResponderHelloSchema);
+        key = checkRemoteKey(rs, this);
+        const hello = parseHandshakePayload(payload, ResponderHelloSchema);
         const expect = options.pairCode?.nodeId ?? options.expectId;
         if (expect && key.id !== expect) {
           throw new PeerIdentityError(
@@ -737,7 +592,7 @@ export class MeshNode {
           parsed.message.from !== key!.id
         ) {
           reject(new PeerIdentityError("expected handshake_ack as the first message"));
-        } else resolve(parsed.message.payload as PayloadOf<"handshake_ack">);
+        } else resolve(parsed.message.payload);
       });
     }).catch((err) => {
       channel.close("handshake failed");
@@ -778,9 +633,7 @@ export class MeshNode {
    * that timed out) scores as `timeout`, anything else as `failure`.
    */
   recordFailure(peerId: string, err: unknown): void {
-    const timedOut = err instanceof RequestTimeoutError ||
-      (err instanceof Error && /timed out/.test(err.message));
-    this.recordOutcome(peerId, timedOut ? "timeout" : "failure");
+    this.recordOutcome(peerId, failureOutcome(err));
   }
 
   /** Great-circle distance from this node to a location, when both are known. */
@@ -797,68 +650,27 @@ export class MeshNode {
     address: string,
     options: DialPeerOptions & { baseDelayMs?: number; maxDelayMs?: number } = {},
   ): MaintainedLink {
-    let stopped = false;
-    let current: PeerSession | null = null;
-    let wake: (() => void) | null = null;
-    const link: MaintainedLink = {
-      get session() {
-        return current;
+    const link = maintainLink(
+      () => this.dial(address, { requireAuthorized: true, registerFirstContact: true, ...options }),
+      {
+        address,
+        baseDelayMs: options.baseDelayMs,
+        maxDelayMs: options.maxDelayMs,
+        logger: this.logger,
+        onStop: () => this.#links.delete(link),
       },
-      stop: () => {
-        stopped = true;
-        current?.close("link stopped");
-        current = null;
-        wake?.();
-        this.#links.delete(link);
-      },
-    };
+    );
     this.#links.add(link);
-    (async () => {
-      let attempt = 0;
-      while (!stopped) {
-        try {
-          const s = await this.dial(address, {
-            requireAuthorized: true,
-            registerFirstContact: true,
-            ...options,
-          });
-          if (stopped) {
-            s.close("link stopped");
-            break;
-          }
-          current = s;
-          attempt = 0;
-          await new Promise<void>((r) => s.onClose(() => r()));
-          current = null;
-        } catch (err) {
-          this.logger.warn("connect_failed", { address, reason: (err as Error).message, attempt });
-        }
-        if (stopped) break;
-        const delay = backoffDelay(attempt++, {
-          baseMs: options.baseDelayMs,
-          maxMs: options.maxDelayMs,
-        });
-        this.logger.debug("reconnect_scheduled", { address, delayMs: delay });
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, delay);
-          wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-        wake = null;
-      }
-    })();
     return link;
   }
 
   /** Closes every session, link and server, and flushes the registry. */
   async close(reason = "node shutting down"): Promise<void> {
-    clearTimeout(this.#refusals.timer);
+    this.#refusals.close();
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
     for (const l of [...this.#links]) l.stop();
-    for (const s of [...this.#sessions]) s.close(reason);
+    this.#sessions.closeAll(reason);
     await Promise.all(this.#servers.map((s) => s.close()));
     this.#servers.length = 0;
     await this.registry.close();

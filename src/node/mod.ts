@@ -3,18 +3,15 @@
  * @module
  */
 export {
-  admitInbound,
   type DialPeerOptions,
-  type InboundFacts,
-  type MaintainedLink,
   type MeshCounters,
   MeshNode,
   type MeshNodeOptions,
-  PeerIdentityError,
-  PeerRefusedError,
   type ServeOptions,
-  uniquePeerName,
 } from "./mesh.ts";
+export { PeerIdentityError, PeerRefusedError } from "./handshake.ts";
+export { admitInbound, type InboundFacts, uniquePeerName } from "./admission.ts";
+export type { MaintainedLink } from "./links.ts";
 export {
   type KeepaliveOptions,
   type MessageHandlerFn,
@@ -71,7 +68,7 @@ export {
   requestPeer,
   sessionFor,
   type SessionLease,
-} from "./controller.ts";
+} from "./requests.ts";
 export {
   DEPLOY_CHUNK_BYTES,
   DEPLOY_WINDOW_BYTES,
@@ -107,7 +104,7 @@ export {
   type FleetMonitorOptions,
   type MonitorEvent,
   type PeerLiveState,
-} from "./monitor.ts";
+} from "./fleet_monitor.ts";
 export {
   type Beacon,
   BEACON_FORMAT,

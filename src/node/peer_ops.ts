@@ -15,7 +15,7 @@ import {
   type PeerRegistry,
   PeerSchema,
 } from "../peers/mod.ts";
-import { sessionFor, type SessionLease } from "./controller.ts";
+import { sessionFor, type SessionLease } from "./requests.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PairCode } from "./pairing.ts";
 import { RequestTimeoutError } from "./session.ts";
@@ -24,7 +24,10 @@ import { RequestTimeoutError } from "./session.ts";
 export class PeerNameTakenError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peerName: string, readonly holder: string) {
-    super(`the name ${peerName} is already used by peer ${holder}; choose another name`, { status: 409, code: "conflict" });
+    super(`the name ${peerName} is already used by peer ${holder}; choose another name`, {
+      status: 409,
+      code: "conflict",
+    });
     this.name = "PeerNameTakenError";
   }
 }

@@ -7,12 +7,16 @@ import { type ErrorStatus, MinerCliError } from "../errors/mod.ts";
 import type { NodeRole } from "../identity/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
+  type AnyMessage,
   createMessage,
   type ErrorCode,
   type Message,
+  type MessageOf,
   type MessageType,
   parseMessage,
   type PayloadOf,
+  REPLIES,
+  type ReplyOf,
 } from "../protocol/mod.ts";
 import {
   type ChannelError,
@@ -60,8 +64,11 @@ export class SessionClosedError extends MinerCliError {
   }
 }
 
-/** Handles one incoming message type. Return a value to nothing; reply with {@link PeerSession.reply}. */
-export type MessageHandlerFn = (message: Message, session: PeerSession) => void | Promise<void>;
+/** Handles one incoming message type; answers with {@link PeerSession.reply}. */
+export type MessageHandlerFn<T extends MessageType = MessageType> = (
+  message: Message<T>,
+  session: PeerSession,
+) => void | Promise<void>;
 
 /** Who is on the other end. */
 export interface PeerIdentityInfo {
@@ -100,7 +107,7 @@ export interface SessionOptions {
 }
 
 interface Pending {
-  resolve: (m: Message) => void;
+  resolve: (m: AnyMessage) => void;
   reject: (e: Error) => void;
   cancel: () => void;
   type: string;
@@ -119,9 +126,9 @@ let scratch = new Uint8Array(64 * 1024);
 export class PeerSession {
   readonly #channel: SecureChannel;
   readonly #opts: SessionOptions;
-  readonly #handlers = new Map<string, MessageHandlerFn>();
+  readonly #handlers = new Map<string, MessageHandlerFn<never>>();
   readonly #pending = new Map<string, Pending>();
-  readonly #streams = new Map<string, (m: Message) => void>();
+  readonly #streams = new Map<string, (m: AnyMessage) => void>();
   readonly #dataSinks = new Map<string, (chunk: Uint8Array) => void>();
   readonly #endedSinks = new Set<string>();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
@@ -137,16 +144,12 @@ export class PeerSession {
     this.#channel = channel;
     this.#opts = options;
     this.on("ping", (m, s) => {
-      const p = m.payload as PayloadOf<"ping">;
-      s.reply(m, "pong", p.seq !== undefined ? { seq: p.seq } : {}, m.body);
+      s.reply(m, "pong", m.payload.seq !== undefined ? { seq: m.payload.seq } : {}, m.body);
     });
     this.on("pong", () => {});
     this.on(
       "disconnect",
-      (m) =>
-        this.close(`peer disconnected: ${(m.payload as PayloadOf<"disconnect">).reason}`, {
-          notify: false,
-        }),
+      (m) => this.close(`peer disconnected: ${m.payload.reason}`, { notify: false }),
     );
     channel.setHandler((kind, data) => this.#onData(kind, data));
     channel.onClose((err) => this.#finish(err ? err.message : "closed by peer", err));
@@ -168,14 +171,9 @@ export class PeerSession {
     return this.#closeReason !== null;
   }
 
-  /** The underlying channel (for bulk data streams). */
-  get channel(): SecureChannel {
-    return this.#channel;
-  }
-
   /** Registers the handler for one message type (replaces a previous one). */
-  on(type: string, handler: MessageHandlerFn): void {
-    this.#handlers.set(type, handler);
+  on<T extends MessageType>(type: T, handler: MessageHandlerFn<T>): void {
+    this.#handlers.set(type, handler as MessageHandlerFn<never>);
   }
 
   /** Registers a close callback. */
@@ -230,13 +228,17 @@ export class PeerSession {
     this.send("error", { code, message }, request.id);
   }
 
-  /** Sends a request and waits for the message whose `replyTo` matches. */
+  /**
+   * Sends a request and waits for the message whose `replyTo` matches: one of the types
+   * {@link REPLIES} says it is answered with (an `error` answer rejects with {@link RemoteError},
+   * any other type is refused as a protocol error).
+   */
   request<T extends MessageType>(
     type: T,
     payload: PayloadOf<T>,
     timeoutMs: number,
     body?: Uint8Array,
-  ): Promise<Message> {
+  ): Promise<MessageOf<ReplyOf<T>>> {
     if (this.isClosed) return Promise.reject(new SessionClosedError(this.#closeReason ?? "closed"));
     return new Promise((resolve, reject) => {
       let msg: Message;
@@ -249,7 +251,12 @@ export class PeerSession {
         this.#pending.delete(msg.id);
         reject(new RequestTimeoutError(type, timeoutMs));
       });
-      this.#pending.set(msg.id, { resolve, reject, cancel, type });
+      this.#pending.set(msg.id, {
+        resolve: resolve as (m: AnyMessage) => void,
+        reject,
+        cancel,
+        type,
+      });
     });
   }
 
@@ -261,10 +268,10 @@ export class PeerSession {
     type: T,
     payload: PayloadOf<T>,
     timeoutMs: number,
-    onItem: (m: Message) => void,
-  ): { first: Promise<Message>; stop: (options?: { notify?: boolean }) => void } {
+    onItem: (m: MessageOf<ReplyOf<T> | "error">) => void,
+  ): { first: Promise<MessageOf<ReplyOf<T>>>; stop: (options?: { notify?: boolean }) => void } {
     let id = "";
-    const first = new Promise<Message>((resolve, reject) => {
+    const first = new Promise<MessageOf<ReplyOf<T>>>((resolve, reject) => {
       let msg: Message;
       try {
         msg = this.send(type, payload);
@@ -272,14 +279,18 @@ export class PeerSession {
         return reject(err);
       }
       id = msg.id;
-      this.#streams.set(id, onItem);
+      this.#streams.set(id, (m) => {
+        if (m.type === "error" || this.#expect(type, m)) {
+          onItem(m as MessageOf<ReplyOf<T> | "error">);
+        }
+      });
       const cancel = deadline(timeoutMs, () => {
         this.#pending.delete(id);
         this.#streams.delete(id);
         reject(new RequestTimeoutError(type, timeoutMs));
       });
       this.#pending.set(id, {
-        resolve,
+        resolve: resolve as (m: AnyMessage) => void,
         reject: (e) => {
           this.#streams.delete(id);
           reject(e);
@@ -352,6 +363,14 @@ export class PeerSession {
     return performance.now() - t0;
   }
 
+  /** Whether `m` is an answer `REPLIES` allows for a request of type `requestType`. */
+  #expect(requestType: string, m: AnyMessage): boolean {
+    const allowed = (REPLIES as Record<string, readonly string[]>)[requestType];
+    if (!allowed || allowed.includes(m.type)) return true;
+    this.#violation(`${m.type} is no answer to ${requestType}`);
+    return false;
+  }
+
   #violation(reason: string): void {
     this.#opts.onViolation?.(reason);
     this.#opts.logger.warn("protocol_violation", {
@@ -417,9 +436,11 @@ export class PeerSession {
       if (p) {
         this.#pending.delete(msg.replyTo);
         p.cancel();
-        if (msg.type === "error") {
-          const e = msg.payload as PayloadOf<"error">;
-          p.reject(new RemoteError(e.code, e.message));
+        if (msg.type === "error") p.reject(new RemoteError(msg.payload.code, msg.payload.message));
+        else if (!this.#expect(p.type, msg)) {
+          p.reject(
+            new RemoteError("invalid_message", `${msg.type} is no answer to ${p.type}`),
+          );
         } else p.resolve(msg);
         return;
       }
@@ -431,7 +452,7 @@ export class PeerSession {
       return;
     }
     try {
-      const r = handler(msg, this);
+      const r = (handler as MessageHandlerFn)(msg as Message, this);
       if (r instanceof Promise) {
         r.catch((err) =>
           this.replyError(msg, "operation_failed", err instanceof Error ? err.message : String(err))

@@ -11,7 +11,7 @@ import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../capabilities/mod.ts";
 import type { MinerManager, Profile } from "../miners/mod.ts";
 import { ProfileNotFoundError, ProfileSchema } from "../miners/mod.ts";
-import type { Message, PayloadOf } from "../protocol/mod.ts";
+import type { Message } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
 import { admitRequest, type PeerRequest } from "./authorize.ts";
 import { receiveDeploy } from "./deploy.ts";
@@ -103,12 +103,12 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
    * A control action: `run` admits what it does (it knows the details, say the profile's miner
    * type) through `admit`, then acts; the outcome is audited and answered.
    */
-  const control = (
-    action: "start_miner" | "stop_miner",
-    params: (m: Message) => Record<string, unknown>,
-    run: (m: Message, admit: (r: PeerRequest) => Promise<void>) => Promise<string>,
+  const control = <T extends "start_miner" | "stop_miner">(
+    action: T,
+    params: (m: Message<T>) => Record<string, unknown>,
+    run: (m: Message<T>, admit: (r: PeerRequest) => Promise<void>) => Promise<string>,
   ) =>
-  async (m: Message, s: PeerSession): Promise<void> => {
+  async (m: Message<T>, s: PeerSession): Promise<void> => {
     const base = auditBase(s, action, params(m));
     try {
       const minerName = await run(m, (r) => authorize(s, r));
@@ -125,11 +125,11 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     }
   };
 
-  const read = (
+  const read = <T extends "get_stats" | "get_logs">(
     kind: "stats" | "logs",
-    fn: (m: Message, s: PeerSession) => void | Promise<void>,
+    fn: (m: Message<T>, s: PeerSession) => void | Promise<void>,
   ) =>
-  async (m: Message, s: PeerSession) => {
+  async (m: Message<T>, s: PeerSession) => {
     try {
       await authorize(s, { kind });
     } catch (err) {
@@ -173,14 +173,14 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     s.on(
       "start_miner",
       control("start_miner", (m) => {
-        const p = m.payload as PayloadOf<"start_miner">;
+        const p = m.payload;
         return {
           minerType: p.minerType,
           profileId: p.profileId,
           withConfig: p.config !== undefined,
         };
       }, async (m, admit) => {
-        const p = m.payload as PayloadOf<"start_miner">;
+        const p = m.payload;
         // Admitted on the miner type asked for, then (below) on the profile's own.
         await admit({ kind: "start_miner", minerType: p.minerType });
         let profile: Profile | undefined;
@@ -223,10 +223,10 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       "stop_miner",
       control(
         "stop_miner",
-        (m) => ({ minerName: (m.payload as PayloadOf<"stop_miner">).minerName }),
+        (m) => ({ minerName: m.payload.minerName }),
         async (m, admit) => {
           await admit({ kind: "stop_miner" });
-          const name = (m.payload as PayloadOf<"stop_miner">).minerName;
+          const name = m.payload.minerName;
           await miners.stop(name);
           return name;
         },
@@ -236,7 +236,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     s.on(
       "get_logs",
       read("logs", (m, s) => {
-        const p = m.payload as PayloadOf<"get_logs">;
+        const p = m.payload;
         const proc = miners.get(p.minerName);
         const res = proc.logs.read({ lines: p.lines, since: p.since });
         const strip = (l: { seq: number; ts: string; text: string }) => ({
@@ -297,7 +297,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     );
 
     s.on("deploy", async (m, s) => {
-      const p = m.payload as PayloadOf<"deploy">;
+      const p = m.payload;
       const base = auditBase(s, "deploy", {
         type: p.type,
         name: p.name,
@@ -366,7 +366,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     });
 
     s.on("cancel", (m, s) => {
-      const id = (m.payload as PayloadOf<"cancel">).requestId;
+      const id = m.payload.requestId;
       const deploy = deploys.get(id);
       // Only the session that started a deploy may cancel it.
       if (deploy && deploySessions.get(id) === s) deploy.abort();

@@ -30,7 +30,9 @@ export class PeerNotFoundError extends MinerCliError {
     super(
       `no peer matches ${
         JSON.stringify(query)
-      }: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`, { status: 404, code: "not_found" },);
+      }: use a full ID, a unique ID prefix or a name (see \`miner-cli peer list\`)`,
+      { status: 404, code: "not_found" },
+    );
     this.name = "PeerNotFoundError";
   }
 }
@@ -42,7 +44,9 @@ export class AmbiguousPeerError extends MinerCliError {
     super(
       `${JSON.stringify(query)} matches ${matches.length} peers (${
         matches.map((p) => `${p.id.slice(0, 12)} ${p.name}`).join(", ")
-      }); use a longer ID prefix`, { status: 400, code: "ambiguous" },);
+      }); use a longer ID prefix`,
+      { status: 400, code: "ambiguous" },
+    );
     this.name = "AmbiguousPeerError";
   }
 }

@@ -207,6 +207,29 @@ export interface Message<T extends MessageType = MessageType> {
   body?: readonly Uint8Array[];
 }
 
+/** Any validated message, discriminated by its `type` (narrowing `type` narrows `payload`). */
+export type AnyMessage = { [K in MessageType]: Message<K> }[MessageType];
+/** The message of one type (or of each of a union of types). */
+export type MessageOf<K extends MessageType> = Extract<AnyMessage, { type: K }>;
+
+/**
+ * What each request is answered with (besides an `error`); an answer of another type is a
+ * protocol error. `deploy` is answered with progress messages, then its ack.
+ */
+export const REPLIES = {
+  ping: ["pong"],
+  get_stats: ["stats"],
+  start_miner: ["miner_ack"],
+  stop_miner: ["miner_ack"],
+  get_logs: ["logs", "log_lines"],
+  deploy: ["deploy_progress", "deploy_ack"],
+} as const satisfies Partial<Record<MessageType, readonly MessageType[]>>;
+/** A message type that is a request. */
+export type RequestType = keyof typeof REPLIES;
+/** The types a request of type `T` is answered with. */
+export type ReplyOf<T extends MessageType> = T extends RequestType ? (typeof REPLIES)[T][number]
+  : MessageType;
+
 /** Options for {@link createMessage}. */
 export interface CreateMessageOptions {
   /** Sender. */
@@ -236,7 +259,7 @@ export function createMessage<T extends MessageType>(
 
 /** Result of {@link parseMessage}. */
 export type ParseResult =
-  | { ok: true; message: Message }
+  | { ok: true; message: AnyMessage }
   | { ok: false; code: ErrorCode; message: string; id?: string };
 
 function describe(error: z.ZodError): string {
@@ -295,7 +318,7 @@ export function parseMessage(text: string, body?: readonly Uint8Array[]): ParseR
     ...env.data,
     type: env.data.type as MessageType,
     payload: payload.data,
-  } as Message;
+  } as AnyMessage;
   if (body) message.body = body;
   return { ok: true, message };
 }

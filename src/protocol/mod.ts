@@ -12,6 +12,7 @@
  * @module
  */
 export {
+  type AnyMessage,
   BODY_TYPES,
   createMessage,
   type CreateMessageOptions,
@@ -21,6 +22,7 @@ export {
   type HandshakePayload,
   HandshakePayloadSchema,
   type Message,
+  type MessageOf,
   type MessageType,
   type NodeAnnouncement,
   NodeAnnouncementSchema,
@@ -30,6 +32,9 @@ export {
   PayloadSchemas,
   PROLOGUE,
   PROTOCOL_VERSION,
+  REPLIES,
+  type ReplyOf,
+  type RequestType,
   type ResponderHello,
   ResponderHelloSchema,
   SOFTWARE_VERSION,

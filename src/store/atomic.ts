@@ -26,7 +26,9 @@ export class CorruptFileError extends MinerCliError {
     super(
       movedTo
         ? `${path} is corrupt (${detail}); it was kept aside as ${movedTo} — inspect or restore it`
-        : `${path} is corrupt (${detail}); fix or remove it`, { status: 500, code: "corrupt_state" },);
+        : `${path} is corrupt (${detail}); fix or remove it`,
+      { status: 500, code: "corrupt_state" },
+    );
     this.name = "CorruptFileError";
     this.movedTo = movedTo;
   }

@@ -8,7 +8,7 @@ import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { FleetStatus } from "../protocol/mod.ts";
 import type { Fleet } from "./fleet.ts";
-import { REQUEST_TIMEOUTS } from "./controller.ts";
+import { REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
 
 /** A peer's reachability as last seen. */

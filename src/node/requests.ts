@@ -7,7 +7,7 @@
  */
 import { MinerCliError } from "../errors/mod.ts";
 import type { Peer } from "../peers/mod.ts";
-import type { Message, MessageType, PayloadOf } from "../protocol/mod.ts";
+import type { MessageOf, MessageType, PayloadOf, ReplyOf } from "../protocol/mod.ts";
 import type { MeshNode } from "./mesh.ts";
 import { type PeerSession, RequestTimeoutError } from "./session.ts";
 
@@ -24,7 +24,10 @@ export const REQUEST_TIMEOUTS = {
 export class PeerOfflineError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peer: Pick<Peer, "id" | "name">, detail: string) {
-    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`, { status: 502, code: "peer_offline" });
+    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`, {
+      status: 502,
+      code: "peer_offline",
+    });
     this.name = "PeerOfflineError";
   }
 }
@@ -95,7 +98,7 @@ export async function requestPeer<T extends MessageType>(
   type: T,
   payload: PayloadOf<T>,
   timeoutMs: number,
-): Promise<Message> {
+): Promise<MessageOf<ReplyOf<T>>> {
   const t0 = performance.now();
   const deadlineAt = Date.now() + timeoutMs;
   let conn: SessionLease | undefined;
