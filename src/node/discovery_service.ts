@@ -1,8 +1,7 @@
 /**
- * `node serve --discover`: sends this node's beacon every few seconds to the LAN broadcast address,
- * listens for the beacons of others, and keeps what it hears in a bounded pending list until the
- * operator approves (or rejects) it. A controller in auto mode with a join secret enrolls the
- * workers that prove the secret inside the Noise handshake.
+ * `node serve --discover`, the approval side: what the beacon socket (`beacon_socket.ts`) hears goes
+ * into a bounded pending list until the operator approves (or rejects) it. A controller in auto
+ * mode with a join secret enrolls the workers that prove the secret inside the Noise handshake.
  *
  * Approving a node allowlists its ID and, on a node that drives others (controller, dual), dials
  * the announced address expecting that ID: the peer is registered, its address stored and its key
@@ -26,11 +25,11 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import { PROTOCOL_VERSION } from "../protocol/mod.ts";
 import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 import { AuditLog } from "./audit.ts";
+import { BeaconSocket } from "./beacon_socket.ts";
 import {
+  type Beacon,
   beaconOf,
-  decodeBeacon,
   DISCOVERY_PORT,
-  encodeBeacon,
   PendingList,
   type PendingListOptions,
 } from "./discovery.ts";
@@ -102,36 +101,28 @@ const ENROLL_RETRY_MS = 30_000;
 const AWAIT_RETRY_MS = 5_000;
 const MAX_CONCURRENT_DIALS = 4;
 
-function parseTarget(t: string, port: number): { hostname: string; port: number } {
-  const m = /^(.+):(\d+)$/.exec(t);
-  return m ? { hostname: m[1], port: Number(m[2]) } : { hostname: t, port };
-}
-
 /** The discovery service of a running node. */
 export class DiscoveryService {
   readonly #mesh: MeshNode;
-  readonly #socket: Deno.DatagramConn;
+  readonly #socket: BeaconSocket;
   readonly #list: PendingList;
   readonly #o: DiscoveryServiceOptions & { port: number; broadcast: string[] };
   readonly #logger: Logger;
   readonly #rejected = new Map<string, string>();
   readonly #awaiting = new Map<string, AwaitingView & { lastTry: number; busy: boolean }>();
   readonly #enroll = new Map<string, { lastTry: number; busy: boolean; error?: string }>();
-  readonly #sendFailures = new Set<string>();
-  readonly #timer: ReturnType<typeof setInterval>;
+
   readonly #rejectedPath: string;
   #dials = 0;
   #closed = false;
-  /** Datagrams that were not beacons, and beacons of rejected IDs. */
-  readonly extraCounters = { invalid: 0, rejected: 0 };
+  /** Beacons of rejected IDs. */
+  #rejectedBeacons = 0;
 
   private constructor(
     mesh: MeshNode,
-    socket: Deno.DatagramConn,
     options: DiscoveryServiceOptions & { port: number; broadcast: string[] },
   ) {
     this.#mesh = mesh;
-    this.#socket = socket;
     this.#o = options;
     this.#logger = options.logger ?? silentLogger;
     this.#rejectedPath = join(mesh.paths.configDir, "discovery.json");
@@ -139,7 +130,21 @@ export class DiscoveryService {
       ...options.pending,
       isKnown: (id) => mesh.registry.get(id) !== undefined || mesh.auth.isAllowed(id),
     });
-    this.#timer = setInterval(() => this.#beacon(), options.intervalMs ?? 3000);
+    this.#socket = BeaconSocket.open({
+      port: options.port,
+      hostname: options.hostname,
+      broadcast: options.broadcast,
+      intervalMs: options.intervalMs,
+      logger: this.#logger,
+      beacon: () =>
+        beaconOf({
+          id: mesh.id,
+          role: mesh.identity.info.role,
+          protocol: PROTOCOL_VERSION,
+          port: options.p2pPort,
+        }, mesh.capabilities),
+      onBeacon: (beacon, host) => this.#take(beacon, host),
+    });
     mesh.onSession((s) => {
       // An approved node that connects to us (it approved us too): finish its approval now.
       if (this.#awaiting.has(s.peer.id)) queueMicrotask(() => this.#retryAwaiting(s.peer.id));
@@ -148,27 +153,18 @@ export class DiscoveryService {
 
   /** Binds the UDP socket and starts beaconing and listening. */
   static async start(mesh: MeshNode, options: DiscoveryServiceOptions): Promise<DiscoveryService> {
-    const port = options.port ?? DISCOVERY_PORT;
-    const socket = Deno.listenDatagram({
-      hostname: options.hostname ?? "0.0.0.0",
-      port,
-      transport: "udp",
-      reuseAddress: true,
-    });
-    const svc = new DiscoveryService(mesh, socket, {
+    const svc = new DiscoveryService(mesh, {
       ...options,
-      port,
+      port: options.port ?? DISCOVERY_PORT,
       broadcast: options.broadcast?.length ? options.broadcast : ["255.255.255.255"],
     });
     await svc.#loadRejected();
-    svc.#beacon();
-    svc.#receive();
     return svc;
   }
 
   /** The bound UDP port. */
   get port(): number {
-    return (this.#socket.addr as Deno.NetAddr).port;
+    return this.#socket.port;
   }
 
   async #loadRejected(): Promise<void> {
@@ -189,52 +185,9 @@ export class DiscoveryService {
     await writeJsonAtomic(this.#rejectedPath, { rejected });
   }
 
-  #beacon(): void {
-    if (this.#closed) return;
-    const mesh = this.#mesh;
-    const bytes = encodeBeacon(beaconOf({
-      id: mesh.id,
-      role: mesh.identity.info.role,
-      protocol: PROTOCOL_VERSION,
-      port: this.#o.p2pPort,
-    }, mesh.capabilities));
-    for (const t of this.#o.broadcast) {
-      const target = parseTarget(t, this.#o.port);
-      this.#socket.send(bytes, { transport: "udp", ...target }).then(() => {
-        this.#sendFailures.delete(t);
-      }).catch((err) => {
-        if (this.#closed || this.#sendFailures.has(t)) return;
-        this.#sendFailures.add(t);
-        this.#logger.warn("discovery_send_failed", {
-          target: t,
-          reason: (err as Error).message,
-          hint:
-            "no route to the broadcast address: give the LAN's own broadcast address with --discover-broadcast (e.g. 192.168.1.255)",
-        });
-      });
-    }
-  }
-
-  async #receive(): Promise<void> {
-    try {
-      for await (const [data, addr] of this.#socket) {
-        this.#take(data, (addr as Deno.NetAddr).hostname);
-      }
-    } catch (err) {
-      if (!this.#closed) {
-        this.#logger.warn("discovery_stopped", { reason: (err as Error).message });
-      }
-    }
-  }
-
-  #take(data: Uint8Array, host: string): void {
-    const beacon = decodeBeacon(data);
-    if (!beacon) {
-      this.extraCounters.invalid++;
-      return;
-    }
+  #take(beacon: Beacon, host: string): void {
     if (this.#rejected.has(beacon.id)) {
-      this.extraCounters.rejected++;
+      this.#rejectedBeacons++;
       return;
     }
     const waiting = this.#awaiting.get(beacon.id);
@@ -333,7 +286,11 @@ export class DiscoveryService {
       port: this.port,
       broadcast: this.#o.broadcast,
       autoEnroll: Boolean(this.#o.autoEnroll && this.#mesh.joinSecret),
-      counters: { ...this.#list.counters, ...this.extraCounters },
+      counters: {
+        ...this.#list.counters,
+        invalid: this.#socket.invalid,
+        rejected: this.#rejectedBeacons,
+      },
     };
   }
 
@@ -450,9 +407,6 @@ export class DiscoveryService {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    try {
-      this.#socket.close();
-    } catch { /* already closed */ }
+    this.#socket.close();
   }
 }
