@@ -1,127 +1,64 @@
 /**
- * Running nodes: the mesh (connections, authorization, pairing) and peer sessions.
+ * A running node's domain: the mesh (Noise-authenticated connections, the connection gate,
+ * pairing codes and join proofs, persistent links), peer sessions, the worker's request handlers
+ * with their admission rule and policy, the controller's fleet operations and fleet monitor,
+ * deploys, the audit log, peer operations and LAN discovery. It knows nothing of HTTP: the
+ * daemon (`src/daemon`) wires it to the API.
+ *
+ * @example
+ * ```ts
+ * import { resolvePaths } from "../store/mod.ts";
+ * import { MeshNode } from "./mod.ts";
+ * const node = await MeshNode.open(resolvePaths({ home: "/tmp/n1" }));
+ * const server = await node.serve({ hostname: "127.0.0.1", port: 0 });
+ * const session = await node.dial(`127.0.0.1:${server.port}`); // itself, if allowed
+ * console.log(await session.ping());
+ * await node.close();
+ * ```
  * @module
  */
+export { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
+export { PeerIdentityError } from "./handshake.ts";
+export { PeerSession, RemoteError } from "./session.ts";
+export { POLICY_KEYS, PolicyStore, PolicyValueError, type WorkerPolicy } from "./policy.ts";
 export {
-  type DialPeerOptions,
-  type MeshCounters,
-  MeshNode,
-  type MeshNodeOptions,
-  type ServeOptions,
-} from "./mesh.ts";
-export { PeerIdentityError, PeerRefusedError } from "./handshake.ts";
-export { admitInbound, type InboundFacts, uniquePeerName } from "./admission.ts";
-export type { MaintainedLink } from "./links.ts";
-export {
-  type KeepaliveOptions,
-  type MessageHandlerFn,
-  type PeerIdentityInfo,
-  PeerSession,
-  RemoteError,
-  RequestTimeoutError,
-  SessionClosedError,
-  type SessionOptions,
-} from "./session.ts";
-export {
-  applyPolicySetting,
-  DEFAULT_POLICY,
-  POLICY_KEYS,
-  type PolicyKey,
-  PolicyStore,
-  PolicyValueError,
-  type WorkerPolicy,
-  WorkerPolicySchema,
-} from "./policy.ts";
-export { type Admission, admitRequest, type PeerRequest } from "./authorize.ts";
-export {
-  codeIdOf,
   createPairCode,
-  type CreatePairCodeOptions,
   formatPairCode,
-  grantsOfPairCode,
   joinProof,
-  type JoinProofOptions,
   type JoinSecret,
-  JoinSecretError,
   joinSecretFromText,
   loadJoinSecret,
-  MIN_JOIN_SECRET_LENGTH,
-  type PairCode,
-  PairCodeError,
-  type PairFor,
   PairForSchema,
-  pairProof,
   parsePairCode,
-  REDEEM_MESSAGES,
-  type Redeemed,
-  redeemPairCode,
-  type RedeemResult,
   verifyJoinProof,
 } from "./pairing.ts";
-export { AuditLog, auditLogPath, type AuditRecord } from "./audit.ts";
-export { attachWorker, type WorkerOptions } from "./worker.ts";
-export {
-  fanOut,
-  type FanOutResult,
-  PeerOfflineError,
-  REQUEST_TIMEOUTS,
-  requestPeer,
-  sessionFor,
-  type SessionLease,
-} from "./requests.ts";
-export {
-  DEPLOY_CHUNK_BYTES,
-  DEPLOY_WINDOW_BYTES,
-  type DeployAnnouncement,
-  DeployFailedError,
-  MAX_DEPLOY_BYTES,
-  receiveDeploy,
-  type ReceiveDeployOptions,
-  sendDeploy,
-  type SendDeployOptions,
-} from "./deploy.ts";
-export { Fleet, UnknownProfileTypeError } from "./fleet.ts";
+export { AuditLog, auditLogPath } from "./audit.ts";
+export { attachWorker } from "./worker.ts";
+export { REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
+export { Fleet } from "./fleet.ts";
 export {
   addPeer,
-  type AddPeerOptions,
-  type AddPeerResult,
   allowNodes,
   AllowTargetError,
-  type GrantsChange,
   PeerNameTakenError,
   type PeerStores,
-  type PingOptions,
   pingPeer,
-  type PingSummary,
   probePeer,
-  type ProbeResult,
   revokeNode,
   setPeerGrants,
 } from "./peer_ops.ts";
-export {
-  type CachedFleetStatus,
-  FleetMonitor,
-  type FleetMonitorOptions,
-  type MonitorEvent,
-  type PeerLiveState,
-} from "./fleet_monitor.ts";
+export { FleetMonitor } from "./fleet_monitor.ts";
 export {
   type Beacon,
-  BEACON_FORMAT,
-  BEACON_MAGIC,
   BEACON_SIZE,
-  beaconOf,
-  type BeaconVerdict,
   decodeBeacon,
   DISCOVERY_PORT,
   encodeBeacon,
   PendingList,
-  type PendingListOptions,
 } from "./discovery.ts";
 export {
   DiscoveryConfigError,
   DiscoveryOffError,
   DiscoveryService,
   type DiscoveryServiceOptions,
-  PendingNotFoundError,
 } from "./discovery_service.ts";
