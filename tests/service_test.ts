@@ -66,7 +66,10 @@ Deno.test({
       );
       const bad = await cli(home, ["service", "install", "--print", "--", "--discover-prot", "1"]);
       assert.notEqual(bad.code, 0);
-      assert.match(bad.stderr, /Unknown option '--discover-prot'/);
+      assert.match(
+        bad.stderr,
+        /node serve has no option --discover-prot; did you mean --discover-port\?/,
+      );
       // From a source checkout the unit runs deno with the worker's permission set for this home.
       const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="))!;
       assert.ok(exec.includes(` --allow-run=${home}/data/miners/xmrig/current/xmrig,`), exec);

@@ -1,50 +1,11 @@
 /**
- * Argument parsing helpers on `node:util` parseArgs.
+ * Reading typed values from parsed arguments (strings, numbers, durations, addresses), each with a
+ * sentence for the person who typed it wrong.
  * @module
  */
-import { MinerCliError } from "../errors/mod.ts";
-import { parseArgs } from "node:util";
+import { type Parsed, UsageError } from "./spec.ts";
 
-/** Bad command-line usage. */
-export class UsageError extends MinerCliError {
-  /** Creates the error. */
-  constructor(message: string, readonly command?: string) {
-    super(message, { status: 400, code: "bad_request" });
-    this.name = "UsageError";
-  }
-}
-
-/** Option spec as parseArgs takes it. */
-export type OptionSpec = Record<
-  string,
-  { type: "string" | "boolean"; multiple?: boolean; short?: string }
->;
-
-/** Parsed flags and positionals. */
-export interface Parsed {
-  /** Flag values. */
-  values: Record<string, string | boolean | string[] | undefined>;
-  /** Positional arguments. */
-  positionals: string[];
-}
-
-/** Parses `args` strictly against `options` (with `--json` and `--help` always accepted). */
-export function parseCommandArgs(command: string, args: string[], options: OptionSpec): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...options, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: true,
-    });
-    return { values: values as Parsed["values"], positionals };
-  } catch (err) {
-    throw new UsageError(
-      (err as Error).message.replace(/\. To specify a positional.*$/s, ""),
-      command,
-    );
-  }
-}
+export { type Parsed, UsageError } from "./spec.ts";
 
 /** A string flag, or undefined. */
 export function str(p: Parsed, name: string): string | undefined {

@@ -18,7 +18,7 @@ import {
   ProfileStore,
 } from "../miners/mod.ts";
 import type { NodePaths } from "../store/mod.ts";
-import { bool, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
+import { bool, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { progressBar } from "./format.ts";
 import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
@@ -41,15 +41,6 @@ export async function readPasswordFile(
   }
   return password;
 }
-
-/** Bundle-building flags shared by `bundle create` and `remote deploy`. */
-export const BUNDLE_FLAGS = {
-  profile: { type: "string", multiple: true },
-  miner: { type: "string" },
-  type: { type: "string" },
-  version: { type: "string" },
-  name: { type: "string" },
-} as const;
 
 interface MinerSource {
   path: string;
@@ -170,13 +161,8 @@ export async function buildBundleFromFlags(
 }
 
 /** `bundle create`. */
-export async function bundleCreate(ctx: CliContext, args: string[]): Promise<number> {
+export async function bundleCreate(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "bundle create";
-  const p = parseCommandArgs(cmd, args, {
-    ...BUNDLE_FLAGS,
-    output: { type: "string", short: "o" },
-    "password-file": { type: "string" },
-  });
   if (p.positionals.length) throw new UsageError(`unexpected ${p.positionals[0]}`, cmd);
   const out = str(p, "output");
   if (!out) throw new UsageError("give the output file with -o FILE", cmd);
@@ -208,9 +194,8 @@ export async function bundleCreate(ctx: CliContext, args: string[]): Promise<num
 }
 
 /** `bundle inspect FILE`. */
-export async function bundleInspect(ctx: CliContext, args: string[]): Promise<number> {
+export async function bundleInspect(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "bundle inspect";
-  const p = parseCommandArgs(cmd, args, { "password-file": { type: "string" } });
   if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli bundle inspect FILE", cmd);
   const pwFile = str(p, "password-file");
   const password = pwFile ? await readPasswordFile(pwFile) : undefined;

@@ -4,6 +4,7 @@
  */
 import type { NodePaths } from "../store/mod.ts";
 import type { Output } from "./format.ts";
+import type { Parsed } from "./spec.ts";
 
 /** Per-invocation context. */
 export interface CliContext {
@@ -17,5 +18,5 @@ export interface CliContext {
   stopSignal: AbortSignal;
 }
 
-/** A command implementation: returns the exit code. */
-export type CommandFn = (ctx: CliContext, args: string[]) => Promise<number>;
+/** A command implementation, given its parsed arguments: returns the exit code. */
+export type CommandFn = (ctx: CliContext, p: Parsed) => Promise<number>;

@@ -5,12 +5,10 @@
  */
 import { adapterFor, formatHashrate, installedMiners } from "../miners/mod.ts";
 import { ApiClient } from "./api_client.ts";
-import { bool, int, parseCommandArgs, str, UsageError } from "./args.ts";
+import { bool, int, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext, CommandFn } from "./context.ts";
 import { table } from "./format.ts";
 import { type MinerStats } from "../protocol/mod.ts";
-
-const API_FLAG = { api: { type: "string" as const } };
 
 function one(p: { positionals: string[] }, cmd: string, what: string): string {
   if (p.positionals.length !== 1) throw new UsageError(`usage: miner-cli ${cmd} <${what}>`, cmd);
@@ -45,8 +43,7 @@ export function minerTable(miners: MinerStats[]): string {
 }
 
 /** `start <profile>`. */
-export async function minerStart(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("start", args, API_FLAG);
+export async function minerStart(ctx: CliContext, p: Parsed): Promise<number> {
   const profile = one(p, "start", "profile");
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
   const m = await api.request<MinerStats>("POST", "/api/v1/mining/miners", { profile });
@@ -56,8 +53,7 @@ export async function minerStart(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `stop <miner>`. */
-export async function minerStop(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("stop", args, API_FLAG);
+export async function minerStop(ctx: CliContext, p: Parsed): Promise<number> {
   const name = one(p, "stop", "miner");
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
   const m = await api.request<MinerStats>(
@@ -71,8 +67,7 @@ export async function minerStop(ctx: CliContext, args: string[]): Promise<number
 
 /** `pause <miner>` / `resume <miner>`. */
 export function minerPauseResume(action: "pause" | "resume"): CommandFn {
-  return async (ctx: CliContext, args: string[]): Promise<number> => {
-    const p = parseCommandArgs(action, args, API_FLAG);
+  return async (ctx: CliContext, p: Parsed): Promise<number> => {
     const name = one(p, action, "miner");
     const api = await ApiClient.locate(ctx.paths, str(p, "api"));
     const m = await api.request<MinerStats>(
@@ -86,9 +81,8 @@ export function minerPauseResume(action: "pause" | "resume"): CommandFn {
 }
 
 /** `stdin <miner> <text>`. */
-export async function minerStdin(ctx: CliContext, args: string[]): Promise<number> {
+export async function minerStdin(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "stdin";
-  const p = parseCommandArgs(cmd, args, { ...API_FLAG, "no-newline": { type: "boolean" } });
   if (p.positionals.length !== 2) {
     throw new UsageError("usage: miner-cli stdin <miner> <text>", cmd);
   }
@@ -107,8 +101,7 @@ export async function minerStdin(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `status`. */
-export async function minerStatus(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("status", args, API_FLAG);
+export async function minerStatus(ctx: CliContext, p: Parsed): Promise<number> {
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
   const { miners } = await api.request<{ miners: MinerStats[] }>("GET", "/api/v1/mining/miners");
   if (bool(p, "json")) {
@@ -126,13 +119,8 @@ export async function minerStatus(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `logs <miner> [--lines N] [--follow]`. */
-export async function minerLogs(ctx: CliContext, args: string[]): Promise<number> {
+export async function minerLogs(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "logs";
-  const p = parseCommandArgs(cmd, args, {
-    ...API_FLAG,
-    lines: { type: "string", short: "n" },
-    follow: { type: "boolean", short: "f" },
-  });
   const name = one(p, cmd, "miner");
   const lines = int(p, "lines", { min: 1, max: 100_000, fallback: 50 });
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
@@ -168,8 +156,7 @@ export async function minerLogs(ctx: CliContext, args: string[]): Promise<number
 }
 
 /** `miners list`. */
-export async function minersList(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("miners list", args, {});
+export async function minersList(ctx: CliContext, p: Parsed): Promise<number> {
   const rows = await installedMiners(ctx.paths, adapterFor);
   if (bool(p, "json")) {
     ctx.io.out(JSON.stringify({ miners: rows }, null, 2));

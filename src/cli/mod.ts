@@ -1,77 +1,31 @@
 /**
- * The `miner-cli` command line.
+ * The `miner-cli` command line: the dispatcher over the command table (`commands.ts`), which
+ * also gives help, completions and README's command reference.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from "./mod.ts";
+ * const lines: string[] = [];
+ * const code = await runCli(["help", "node"], {
+ *   io: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+ * });
+ * // code === 0; lines[0] starts with "miner-cli node: this node"
+ * ```
  * @module
  */
 import { resolve } from "node:path";
-import { IdentityError } from "../identity/mod.ts";
-import { AmbiguousPeerError, PeerNotFoundError } from "../peers/mod.ts";
-import { ProfileValidationError } from "../miners/mod.ts";
+import { MinerCliError } from "../errors/mod.ts";
 import { SOFTWARE_VERSION } from "../protocol/mod.ts";
-import { BundleError } from "../bundles/mod.ts";
-import { CorruptFileError, resolvePaths } from "../store/mod.ts";
-import { UsageError } from "./args.ts";
-import { assertHomesPermitted, PermissionSetError } from "./permissions.ts";
-import type { CliContext, CommandFn } from "./context.ts";
+import { resolvePaths } from "../store/mod.ts";
+import { type Command, COMMANDS, findCommand, GROUPS } from "./commands.ts";
+import { completionScript } from "./completions.ts";
+import type { CliContext } from "./context.ts";
 import { type Output, stdio } from "./format.ts";
-import { commandHelp, globalHelp } from "./help.ts";
-import {
-  emulateMiner,
-  nodeInfo,
-  nodeInit,
-  nodePairCode,
-  nodePolicy,
-  nodeReset,
-  nodeServe,
-  nodeSet,
-  simulate,
-} from "./node_commands.ts";
-import {
-  remoteDeploy,
-  remoteLogs,
-  remoteStart,
-  remoteStatus,
-  remoteStop,
-} from "./remote_commands.ts";
-import { bundleCreate, bundleInspect } from "./bundle_commands.ts";
-import {
-  completions,
-  serviceInstall,
-  serviceStatus,
-  serviceUninstall,
-} from "./service_commands.ts";
-import {
-  minerLogs,
-  minerPauseResume,
-  minersList,
-  minerStart,
-  minerStatus,
-  minerStdin,
-  minerStop,
-} from "./miner_commands.ts";
-import {
-  profileAdd,
-  profileEdit,
-  profileList,
-  profileRemove,
-  profileShow,
-} from "./profile_commands.ts";
-import {
-  peerAdd,
-  peerAllow,
-  peerApprove,
-  peerAuthMode,
-  peerGrant,
-  peerList,
-  peerOptimal,
-  peerPending,
-  peerPing,
-  peerReject,
-  peerRemove,
-  peerRevoke,
-  peerSet,
-} from "./peer_commands.ts";
+import { commandHelp, globalHelp, groupHelp } from "./help.ts";
+import { assertHomesPermitted } from "./permissions.ts";
+import { nearest, parseCommandArgs, type Parsed, UsageError, usageLine } from "./spec.ts";
 
-export { UsageError } from "./args.ts";
+export { UsageError } from "./spec.ts";
 export { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS } from "./run_flags.ts";
 export {
   assertHomesPermitted,
@@ -93,59 +47,9 @@ export {
   type TargetOs,
 } from "./permissions.ts";
 export type { Output } from "./format.ts";
-
-const COMMANDS: Record<string, CommandFn> = {
-  "node init": nodeInit,
-  "node info": nodeInfo,
-  "node set": nodeSet,
-  "node reset": nodeReset,
-  "node pair-code": nodePairCode,
-  "node policy": nodePolicy,
-  "node serve": nodeServe,
-  "peer add": peerAdd,
-  "peer list": peerList,
-  "peer remove": peerRemove,
-  "peer set": peerSet,
-  "peer ping": peerPing,
-  "peer allow": peerAllow,
-  "peer revoke": peerRevoke,
-  "peer grant": peerGrant(false),
-  "peer ungrant": peerGrant(true),
-  "peer auth-mode": peerAuthMode,
-  "peer optimal": peerOptimal,
-  "peer pending": peerPending,
-  "peer approve": peerApprove,
-  "peer reject": peerReject,
-  start: minerStart,
-  stop: minerStop,
-  status: minerStatus,
-  logs: minerLogs,
-  pause: minerPauseResume("pause"),
-  resume: minerPauseResume("resume"),
-  stdin: minerStdin,
-  "miners list": minersList,
-  "profile add": profileAdd,
-  "profile list": profileList,
-  "profile show": profileShow,
-  "profile edit": profileEdit,
-  "profile remove": profileRemove,
-  "remote status": remoteStatus,
-  "remote start": remoteStart,
-  "remote stop": remoteStop,
-  "remote logs": remoteLogs,
-  "remote deploy": remoteDeploy,
-  "bundle create": bundleCreate,
-  "bundle inspect": bundleInspect,
-  "service install": serviceInstall,
-  "service uninstall": serviceUninstall,
-  "service status": serviceStatus,
-  completions,
-  simulate,
-  "__emulate-miner": emulateMiner,
-};
-
-/** Commands that never touch the node's homes (no permission check at start). */
-const HOMELESS = new Set(["completions", "__emulate-miner"]);
+export { type Command, COMMANDS, GROUPS } from "./commands.ts";
+export { allOptions, type CommandSpec, type OptionDef, optionLabel, usageLine } from "./spec.ts";
+export { completionScript } from "./completions.ts";
 
 /** Options for {@link runCli}. */
 export interface RunCliOptions {
@@ -155,99 +59,200 @@ export interface RunCliOptions {
   stopSignal?: AbortSignal;
 }
 
-/** Runs one command line and returns the exit code (0 ok, 1 error). */
+/** Global options, taken from anywhere before `--`. */
+interface Globals {
+  home?: string;
+  version: boolean;
+  help: boolean;
+  rest: string[];
+}
+
+function takeGlobals(argv: readonly string[]): Globals {
+  const g: Globals = { version: false, help: false, rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      g.rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === "--home") {
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith("-")) throw new UsageError("--home needs a directory");
+      g.home = v;
+      i++;
+    } else if (a.startsWith("--home=")) g.home = a.slice(7);
+    else if ((a === "--version" || a === "-V") && g.rest.length === 0) g.version = true;
+    else if ((a === "--help" || a === "-h")) g.help = true;
+    else g.rest.push(a);
+  }
+  return g;
+}
+
+/** The command `words` start with, and the words after it. */
+function resolveCommand(words: readonly string[]): { command?: Command; rest: string[] } {
+  const two = findCommand(`${words[0]} ${words[1] ?? ""}`.trim());
+  if (two && words[1] !== undefined && !words[1].startsWith("-")) {
+    return { command: two, rest: words.slice(2) };
+  }
+  const one = findCommand(words[0]);
+  return one ? { command: one, rest: words.slice(1) } : { rest: words.slice(1) };
+}
+
+/** Why `words` name no command, with the nearest one. */
+function unknownCommand(words: readonly string[]): UsageError {
+  const [first, second] = words;
+  const names = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
+  if (first in GROUPS && second !== undefined) {
+    const subs = names.filter((n) => n.startsWith(`${first} `)).map((n) => n.split(" ")[1]);
+    const guess = nearest(second, subs);
+    return new UsageError(
+      `${first} has no command ${JSON.stringify(second)}${
+        guess ? `; did you mean \`${first} ${guess}\`?` : ""
+      } (its commands: ${subs.join(", ")})`,
+      first,
+    );
+  }
+  const firstWords = [...new Set(names.map((n) => n.split(" ")[0]))];
+  const guess = nearest(first, firstWords);
+  return new UsageError(
+    `unknown command ${JSON.stringify(first)}${guess ? `; did you mean \`${guess}\`?` : ""}`,
+  );
+}
+
+/** Runs one command line and returns the exit code (0 ok, 1 error, 2 partial, per command). */
 export async function runCli(argv: string[], options: RunCliOptions = {}): Promise<number> {
   const io = options.io ?? stdio;
-  const args = [...argv];
-  let home: string | undefined;
-  while (args.length && args[0].startsWith("-")) {
-    const a = args.shift()!;
-    if (a === "--home") {
-      home = args.shift();
-      if (!home || home.startsWith("-")) {
-        return usage(io, new UsageError("--home needs a directory"));
-      }
-    } else if (a.startsWith("--home=")) home = a.slice(7);
-    else if (a === "--version" || a === "-V") {
-      io.out(`miner-cli ${SOFTWARE_VERSION}`);
-      return 0;
-    } else if (a === "--help" || a === "-h") {
-      io.out(globalHelp());
-      return 0;
-    } else return usage(io, new UsageError(`unknown global option ${a}`));
+  let g: Globals;
+  try {
+    g = takeGlobals(argv);
+  } catch (err) {
+    return usage(io, err as UsageError);
   }
-  if (args.length === 0) {
+  if (g.version) {
+    io.out(`miner-cli ${SOFTWARE_VERSION}`);
+    return 0;
+  }
+  const words = g.rest;
+  if (words.length === 0) {
     io.out(globalHelp());
-    return 1;
+    return g.help ? 0 : 1;
   }
-  if (args[0] === "help") {
-    const name = args.slice(1).join(" ");
-    if (!name) {
+  if (words[0] === "help") {
+    const topic = words.slice(1).join(" ");
+    if (!topic) {
       io.out(globalHelp());
       return 0;
     }
-    const text = commandHelp(name);
-    if (!text) return usage(io, new UsageError(`unknown command ${JSON.stringify(name)}`));
+    const text = commandHelp(topic) ?? groupHelp(topic);
+    if (!text) return usage(io, unknownCommand(words.slice(1)));
     io.out(text);
     return 0;
   }
-  const single = COMMANDS[args[0]] ? args[0] : undefined;
-  const name = single ?? `${args[0]} ${args[1] ?? ""}`.trim();
-  const fn = COMMANDS[name];
-  if (!fn) {
-    const group = Object.keys(COMMANDS).filter((k) => k.startsWith(args[0] + " "));
+  if (words[0].startsWith("-")) {
     return usage(
       io,
       new UsageError(
-        group.length
-          ? `unknown ${args[0]} command ${JSON.stringify(args[1] ?? "")}; one of: ${
-            group.map((g) => g.split(" ")[1]).join(", ")
-          }`
-          : `unknown command ${JSON.stringify(args[0])}`,
+        `unknown global option ${
+          words[0]
+        }: before the command come only --home DIR, --version and --help`,
       ),
     );
   }
-  const rest = args.slice(single ? 1 : 2);
-  if (name !== "__emulate-miner" && (rest.includes("--help") || rest.includes("-h"))) {
-    io.out(commandHelp(name)!);
+  const { command, rest } = resolveCommand(words);
+  if (!command) {
+    // A group alone, or asking for its help: its commands.
+    if (words[0] in GROUPS && (words.length === 1 || words[1].startsWith("-"))) {
+      io.out(groupHelp(words[0])!);
+      return g.help ? 0 : 1;
+    }
+    return usage(io, unknownCommand(words));
+  }
+  if (g.help && !command.raw) {
+    io.out(commandHelp(command.name)!);
     return 0;
   }
   let ctx: CliContext;
   try {
     ctx = {
-      paths: resolvePaths({ home }),
-      home: (home ?? Deno.env.get("MINER_CLI_HOME"))
-        ? resolve(home ?? Deno.env.get("MINER_CLI_HOME")!)
+      paths: resolvePaths({ home: g.home }),
+      home: (g.home ?? Deno.env.get("MINER_CLI_HOME"))
+        ? resolve(g.home ?? Deno.env.get("MINER_CLI_HOME")!)
         : undefined,
       io,
       stopSignal: options.stopSignal ?? new AbortController().signal,
     };
-    if (!HOMELESS.has(name)) assertHomesPermitted(ctx.paths.configDir, ctx.paths.dataDir);
+    if (!command.homeless) assertHomesPermitted(ctx.paths.configDir, ctx.paths.dataDir);
   } catch (err) {
     io.err(`error: ${explainPermission((err as Error).message)}`);
     return 1;
   }
   try {
-    return await fn(ctx, rest);
+    const p: Parsed = command.raw
+      ? { values: {}, positionals: rest }
+      : parseCommandArgs(command, rest);
+    if (command.arity) checkArity(command, p.positionals);
+    if (command.name === "help") return 0; // handled above
+    if (command.name === "completions") {
+      const script = completionScript(p.positionals[0], COMMANDS);
+      if (!script) {
+        throw new UsageError(
+          `completions knows bash, zsh and fish, not ${JSON.stringify(p.positionals[0])}`,
+          command.name,
+        );
+      }
+      io.out(script.trimEnd());
+      return 0;
+    }
+    return await command.run!(ctx, p);
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, err);
-    if (err instanceof ProfileValidationError) return usage(io, new UsageError(err.message, name));
+    if (err instanceof UsageError) {
+      return usage(io, err.command ? err : new UsageError(err.message, command.name));
+    }
     io.err(`error: ${describeError(err)}`);
     if (Deno.env.get("MINER_CLI_DEBUG")) io.err(String((err as Error)?.stack));
     return 1;
   }
 }
 
+function checkArity(c: Command, positionals: readonly string[]): void {
+  const n = positionals.length;
+  const [min, max] = c.arity!;
+  if (n >= min && n <= max) return;
+  const want = min === max
+    ? `${min === 0 ? "no" : min} argument${min === 1 ? "" : "s"}`
+    : max >= 1_000_000
+    ? `at least ${min} argument${min === 1 ? "" : "s"}`
+    : `${min} to ${max} arguments`;
+  throw new UsageError(
+    n > max && max === 0
+      ? `unexpected argument ${positionals[0]}: ${c.name} takes no arguments`
+      : `${c.name} takes ${want}${c.args ? ` (${c.args})` : ""}, got ${n}`,
+    c.name,
+  );
+}
+
+/** Prints the error, then the command's usage line once. */
 function usage(io: Output, err: UsageError): number {
-  io.err(`error: ${explainPermission(err.message)}`);
-  if (err.command && commandHelp(err.command)) {
-    io.err(`usage: ${commandHelp(err.command)!.split("\n")[0].slice(7)}`);
+  const message = err.message.replace(/^usage: miner-cli /, "usage: ");
+  io.err(
+    `error: ${
+      explainPermission(message.startsWith("usage: ") ? `wrong arguments (${message})` : message)
+    }`,
+  );
+  const spec = err.command ? findCommand(err.command) : undefined;
+  if (spec) io.err(`usage: ${usageLine(spec)}   (miner-cli help ${spec.name})`);
+  else if (err.command && err.command in GROUPS) {
+    io.err(`run \`miner-cli help ${err.command}\` for its commands`);
   } else io.err("run `miner-cli help` for the list of commands");
   return 1;
 }
 
 function describeError(err: unknown): string {
-  return explainPermission(errorText(err));
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return explainPermission(`permission denied: ${err.message}`);
+  }
+  if (err instanceof MinerCliError || err instanceof Error) return explainPermission(err.message);
+  return String(err);
 }
 
 /** Deno's "run again with --allow-x" hint is wrong for a compiled binary: say what it means. */
@@ -256,16 +261,4 @@ function explainPermission(message: string): string {
     /, run again with the --allow-[\w-]+ flag/g,
     ` (not in this binary's permission set; see README, "Permission sets")`,
   );
-}
-
-function errorText(err: unknown): string {
-  if (
-    err instanceof IdentityError || err instanceof CorruptFileError ||
-    err instanceof PeerNotFoundError ||
-    err instanceof AmbiguousPeerError || err instanceof BundleError ||
-    err instanceof PermissionSetError
-  ) return err.message;
-  if (err instanceof Deno.errors.PermissionDenied) return `permission denied: ${err.message}`;
-  if (err instanceof Error) return err.message;
-  return String(err);
 }

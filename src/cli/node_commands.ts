@@ -24,7 +24,6 @@ import {
   updateIdentity,
 } from "../identity/mod.ts";
 import { Logger } from "../log/mod.ts";
-import type { Parsed } from "./args.ts";
 import { AuthStore, PeerRegistry } from "../peers/mod.ts";
 import { createPairCode } from "../node/mod.ts";
 import {
@@ -32,7 +31,7 @@ import {
   duration,
   int,
   num,
-  parseCommandArgs,
+  type Parsed,
   parseListen,
   requireStr,
   str,
@@ -54,7 +53,7 @@ function role(value: string | undefined, command: string) {
 }
 
 function location(
-  p: ReturnType<typeof parseCommandArgs>,
+  p: Parsed,
   command: string,
 ): { lat?: number; lon?: number } {
   const lat = num(p, "lat", { min: -90, max: 90 });
@@ -66,15 +65,8 @@ function location(
 }
 
 /** `node init`. */
-export async function nodeInit(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodeInit(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node init";
-  const p = parseCommandArgs(cmd, args, {
-    name: { type: "string" },
-    role: { type: "string" },
-    force: { type: "boolean" },
-    lat: { type: "string" },
-    lon: { type: "string" },
-  });
   if (p.positionals.length) throw new UsageError(`unexpected argument ${p.positionals[0]}`, cmd);
   const id = await initIdentity(ctx.paths, {
     name: requireStr(p, "name", cmd),
@@ -94,8 +86,7 @@ export async function nodeInit(ctx: CliContext, args: string[]): Promise<number>
 }
 
 /** `node info`. */
-export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("node info", args, { token: { type: "boolean" } });
+export async function nodeInfo(ctx: CliContext, p: Parsed): Promise<number> {
   const id = await loadIdentity(ctx.paths);
   if (bool(p, "token")) {
     const token = await loadOrCreateApiToken(ctx.paths);
@@ -145,13 +136,8 @@ export async function nodeInfo(ctx: CliContext, args: string[]): Promise<number>
 }
 
 /** `node set`. */
-export async function nodeSet(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodeSet(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node set";
-  const p = parseCommandArgs(cmd, args, {
-    name: { type: "string" },
-    lat: { type: "string" },
-    lon: { type: "string" },
-  });
   const patch = {
     ...(str(p, "name") !== undefined ? { name: str(p, "name") } : {}),
     ...location(p, cmd),
@@ -171,9 +157,8 @@ export async function nodeSet(ctx: CliContext, args: string[]): Promise<number> 
 }
 
 /** `node reset`. */
-export async function nodeReset(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodeReset(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node reset";
-  const p = parseCommandArgs(cmd, args, { force: { type: "boolean" } });
   if (!bool(p, "force")) {
     throw new UsageError(
       "node reset deletes this node's identity (peers will no longer recognise it); pass --force to confirm",
@@ -186,9 +171,8 @@ export async function nodeReset(ctx: CliContext, args: string[]): Promise<number
 }
 
 /** `node pair-code`. */
-export async function nodePairCode(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodePairCode(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node pair-code";
-  const p = parseCommandArgs(cmd, args, { ttl: { type: "string" }, for: { type: "string" } });
   const ttlMs = duration(p, "ttl", { min: 1000, max: 24 * 3600_000, fallback: 10 * 60_000 });
   const who = PairForSchema.safeParse(str(p, "for") ?? "controller");
   if (!who.success) {
@@ -225,9 +209,8 @@ export function describePolicy(p: WorkerPolicy): string {
 }
 
 /** `node policy show|set KEY VALUE`. */
-export async function nodePolicy(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodePolicy(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node policy";
-  const p = parseCommandArgs(cmd, args, {});
   const [action = "show", key, value, ...rest] = p.positionals;
   const store = await PolicyStore.open(ctx.paths.policyJson);
   let policy = store.policy;
@@ -279,47 +262,6 @@ function apiHosts(p: Parsed, cmd: string): string[] {
   }
   return names.map((n) => n.toLowerCase());
 }
-
-/** Flags shared by `node serve` and `simulate`. */
-export const SERVE_FLAGS = {
-  listen: { type: "string" },
-  path: { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  connect: { type: "string", multiple: true },
-  "max-connections": { type: "string" },
-  "ping-interval": { type: "string" },
-  "idle-timeout": { type: "string" },
-  "handshake-timeout": { type: "string" },
-  "rate-limit": { type: "string" },
-  "rate-burst": { type: "string" },
-  "max-message": { type: "string" },
-  "api-listen": { type: "string" },
-  "api-tls-cert": { type: "string" },
-  "api-tls-key": { type: "string" },
-  "insecure-api": { type: "boolean" },
-  "api-host": { type: "string", multiple: true },
-  "no-api": { type: "boolean" },
-  "max-handshakes": { type: "string" },
-  "max-handshakes-per-address": { type: "string" },
-  "poll-interval": { type: "string" },
-  "stop-grace": { type: "string" },
-  "restart-backoff": { type: "string" },
-  "restart-backoff-max": { type: "string" },
-  "hang-timeout": { type: "string" },
-  "stall-timeout": { type: "string" },
-  "log-lines": { type: "string" },
-  "history-interval": { type: "string" },
-  "history-retention": { type: "string" },
-  "metrics-listen": { type: "string" },
-  "fleet-poll": { type: "string" },
-  discover: { type: "boolean" },
-  "discover-port": { type: "string" },
-  "discover-broadcast": { type: "string", multiple: true },
-  "discover-interval": { type: "string" },
-  "auto-controller": { type: "boolean" },
-  "join-secret-file": { type: "string" },
-} as const;
 
 const IPV4_TARGET = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(:(\d{1,5}))?$/;
 
@@ -525,9 +467,8 @@ export async function runDaemon(
 }
 
 /** `node serve`. */
-export async function nodeServe(ctx: CliContext, args: string[]): Promise<number> {
+export async function nodeServe(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "node serve";
-  const p = parseCommandArgs(cmd, args, SERVE_FLAGS);
   if (p.positionals.length) throw new UsageError(`unexpected argument ${p.positionals[0]}`, cmd);
   const logger = new Logger();
   return await runDaemon(ctx, await daemonOptions(p, cmd, logger), bool(p, "json"));
@@ -540,14 +481,8 @@ const PRESETS = {
 } as const;
 
 /** `simulate`: a node with emulated miners. */
-export async function simulate(ctx: CliContext, args: string[]): Promise<number> {
+export async function simulate(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "simulate";
-  const p = parseCommandArgs(cmd, args, {
-    ...SERVE_FLAGS,
-    count: { type: "string" },
-    preset: { type: "string" },
-    name: { type: "string" },
-  });
   const count = int(p, "count", { min: 1, max: 64, fallback: 2 });
   const presetName = str(p, "preset") ?? "cpu-low";
   if (!(presetName in PRESETS)) {
@@ -618,8 +553,8 @@ export async function simulate(ctx: CliContext, args: string[]): Promise<number>
 }
 
 /** Hidden: `__emulate-miner xmrig|tt-miner <args>` (lets a compiled binary act as the emulator). */
-export async function emulateMiner(_ctx: CliContext, args: string[]): Promise<number> {
-  const [kind, ...rest] = args;
+export async function emulateMiner(_ctx: CliContext, p: Parsed): Promise<number> {
+  const [kind, ...rest] = p.positionals;
   if (kind !== "xmrig" && kind !== "tt-miner") {
     throw new UsageError("usage: miner-cli __emulate-miner xmrig|tt-miner [args]");
   }

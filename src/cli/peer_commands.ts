@@ -30,17 +30,7 @@ import {
   setPeerGrants,
 } from "../node/mod.ts";
 import { ApiClient } from "./api_client.ts";
-import {
-  bool,
-  duration,
-  int,
-  num,
-  parseCommandArgs,
-  type Parsed,
-  requireStr,
-  str,
-  UsageError,
-} from "./args.ts";
+import { bool, duration, int, num, type Parsed, requireStr, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { ago, ms, table } from "./format.ts";
 import { type ApproveResult, type DiscoveryState } from "../protocol/mod.ts";
@@ -94,17 +84,8 @@ async function caFromEnv(): Promise<string | undefined> {
 }
 
 /** `peer add`. */
-export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerAdd(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer add";
-  const p = parseCommandArgs(cmd, args, {
-    address: { type: "string" },
-    name: { type: "string" },
-    code: { type: "string" },
-    lat: { type: "string" },
-    lon: { type: "string" },
-    hops: { type: "string" },
-    timeout: { type: "string" },
-  });
   const address = addressOrThrow(requireStr(p, "address", cmd), cmd);
   const wantName = str(p, "name") !== undefined ? nameOrThrow(str(p, "name")!, cmd) : undefined;
   const code = str(p, "code") !== undefined ? parsePairCode(str(p, "code")!) : undefined;
@@ -148,12 +129,7 @@ export async function peerAdd(ctx: CliContext, args: string[]): Promise<number> 
 }
 
 /** `peer list`. */
-export async function peerList(ctx: CliContext, args: string[]): Promise<number> {
-  const cmd = "peer list";
-  const p = parseCommandArgs(cmd, args, {
-    "no-probe": { type: "boolean" },
-    timeout: { type: "string" },
-  });
+export async function peerList(ctx: CliContext, p: Parsed): Promise<number> {
   const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 3000 });
   const mesh = await openMesh(ctx);
   try {
@@ -195,9 +171,8 @@ export async function peerList(ctx: CliContext, args: string[]): Promise<number>
 }
 
 /** `peer remove`. */
-export async function peerRemove(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerRemove(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer remove";
-  const p = parseCommandArgs(cmd, args, {});
   if (p.positionals.length !== 1) throw new UsageError("usage: miner-cli peer remove <peer>", cmd);
   const reg = await openRegistry(ctx);
   const peer = reg.resolve(p.positionals[0]);
@@ -209,15 +184,8 @@ export async function peerRemove(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `peer set`. */
-export async function peerSet(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer set";
-  const p = parseCommandArgs(cmd, args, {
-    name: { type: "string" },
-    address: { type: "string" },
-    lat: { type: "string" },
-    lon: { type: "string" },
-    hops: { type: "string" },
-  });
   if (p.positionals.length !== 1) {
     throw new UsageError(
       "usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]",
@@ -273,13 +241,8 @@ function haversine(aLat: number, aLon: number, bLat: number, bLon: number): numb
 }
 
 /** `peer ping`. */
-export async function peerPing(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerPing(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer ping";
-  const p = parseCommandArgs(cmd, args, {
-    count: { type: "string", short: "c" },
-    timeout: { type: "string" },
-    interval: { type: "string" },
-  });
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli peer ping <peer> [--count N]", cmd);
   }
@@ -320,9 +283,8 @@ export async function peerPing(ctx: CliContext, args: string[]): Promise<number>
 }
 
 /** `peer allow`. */
-export async function peerAllow(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerAllow(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer allow";
-  const p = parseCommandArgs(cmd, args, { control: { type: "boolean" } });
   if (p.positionals.length === 0) {
     throw new UsageError("usage: miner-cli peer allow <node-id|public-key>... [--control]", cmd);
   }
@@ -363,10 +325,9 @@ function grantArg(text: string | undefined, cmd: string): Grant {
 }
 
 /** `peer grant <peer> control|read` and `peer ungrant <peer> control|read`. */
-export function peerGrant(remove: boolean): (ctx: CliContext, args: string[]) => Promise<number> {
-  return async (ctx: CliContext, args: string[]): Promise<number> => {
+export function peerGrant(remove: boolean): (ctx: CliContext, p: Parsed) => Promise<number> {
+  return async (ctx: CliContext, p: Parsed): Promise<number> => {
     const cmd = remove ? "peer ungrant" : "peer grant";
-    const p = parseCommandArgs(cmd, args, {});
     if (p.positionals.length !== 2) grantArg(undefined, cmd);
     const grant = grantArg(p.positionals[1], cmd);
     const stores = await openStores(ctx);
@@ -392,9 +353,8 @@ export function peerGrant(remove: boolean): (ctx: CliContext, args: string[]) =>
 }
 
 /** `peer revoke`. */
-export async function peerRevoke(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerRevoke(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer revoke";
-  const p = parseCommandArgs(cmd, args, {});
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli peer revoke <node-id|public-key|peer>", cmd);
   }
@@ -421,9 +381,8 @@ export async function peerRevoke(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `peer auth-mode`. */
-export async function peerAuthMode(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerAuthMode(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer auth-mode";
-  const p = parseCommandArgs(cmd, args, {});
   const auth = await AuthStore.open(ctx.paths.authJson);
   if (p.positionals.length > 1) {
     throw new UsageError("usage: miner-cli peer auth-mode [open|allowlist]", cmd);
@@ -448,9 +407,7 @@ export async function peerAuthMode(ctx: CliContext, args: string[]): Promise<num
 }
 
 /** `peer optimal`. */
-export async function peerOptimal(ctx: CliContext, args: string[]): Promise<number> {
-  const cmd = "peer optimal";
-  const p = parseCommandArgs(cmd, args, { count: { type: "string", short: "n" } });
+export async function peerOptimal(ctx: CliContext, p: Parsed): Promise<number> {
   const count = int(p, "count", { min: 1, max: 100_000, fallback: 1 });
   const me = await loadIdentity(ctx.paths);
   const reg = await openRegistry(ctx);
@@ -492,11 +449,6 @@ export async function peerOptimal(ctx: CliContext, args: string[]): Promise<numb
   return 0;
 }
 
-const PENDING_FLAGS = {
-  api: { type: "string" as const },
-  "all-matching": { type: "string" as const },
-};
-
 function pendingSelection(
   p: { positionals: string[]; values: Record<string, unknown> },
   cmd: string,
@@ -530,8 +482,7 @@ function pendingSelection(
 }
 
 /** `peer pending`: nodes discovered on the LAN, awaiting approval (asks the running node). */
-export async function peerPending(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("peer pending", args, { api: { type: "string" } });
+export async function peerPending(ctx: CliContext, p: Parsed): Promise<number> {
   if (p.positionals.length) {
     throw new UsageError(`unexpected argument ${p.positionals[0]}`, "peer pending");
   }
@@ -577,13 +528,8 @@ export async function peerPending(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `peer approve <id>... | --all-matching ROLE`. */
-export async function peerApprove(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerApprove(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer approve";
-  const p = parseCommandArgs(cmd, args, {
-    ...PENDING_FLAGS,
-    control: { type: "boolean" },
-    "no-control": { type: "boolean" },
-  });
   const sel = pendingSelection(p, cmd);
   if (bool(p, "control") && bool(p, "no-control")) {
     throw new UsageError("give --control or --no-control, not both", cmd);
@@ -616,9 +562,8 @@ export async function peerApprove(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `peer reject <id>... | --all-matching ROLE [--undo]`. */
-export async function peerReject(ctx: CliContext, args: string[]): Promise<number> {
+export async function peerReject(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer reject";
-  const p = parseCommandArgs(cmd, args, { ...PENDING_FLAGS, undo: { type: "boolean" } });
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
   if (bool(p, "undo")) {
     const sel = pendingSelection(p, cmd);

@@ -5,37 +5,9 @@
  */
 import { join } from "node:path";
 import { maskProfile, type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
-import { bool, num, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
+import { bool, num, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
-
-const FLAGS = {
-  name: { type: "string" as const },
-  type: { type: "string" as const },
-  pool: { type: "string" as const, multiple: true },
-  user: { type: "string" as const },
-  pass: { type: "string" as const },
-  algo: { type: "string" as const },
-  coin: { type: "string" as const },
-  tls: { type: "boolean" as const },
-  "rig-id": { type: "string" as const },
-  threads: { type: "string" as const },
-  "donate-level": { type: "string" as const },
-  "no-huge-pages": { type: "boolean" as const },
-  opencl: { type: "boolean" as const },
-  cuda: { type: "boolean" as const },
-  command: { type: "string" as const },
-  arg: { type: "string" as const, multiple: true },
-  "hashrate-pattern": { type: "string" as const },
-  "hashrate-unit": { type: "string" as const },
-  "accepted-pattern": { type: "string" as const },
-  "rejected-pattern": { type: "string" as const },
-  autostart: { type: "boolean" as const },
-  "no-autostart": { type: "boolean" as const },
-  "min-hashrate": { type: "string" as const },
-  "stall-seconds": { type: "string" as const },
-  file: { type: "string" as const },
-};
 
 function store(ctx: CliContext): ProfileStore {
   return new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json"));
@@ -143,10 +115,51 @@ function show(ctx: CliContext, profile: Profile, json: boolean, verb?: string): 
   }
 }
 
+/** The flag that sets each profile field (for messages that name what to type). */
+const FLAG_OF: Record<string, string> = {
+  name: "--name",
+  minerType: "--type",
+  "config.pools": "--pool",
+  "config.pool": "--pool",
+  "config.user": "--user",
+  "config.pass": "--pass",
+  "config.algo": "--algo",
+  "config.coin": "--coin",
+  "config.rigId": "--rig-id",
+  "config.threads": "--threads",
+  "config.donateLevel": "--donate-level",
+  "config.command": "--command",
+  "config.args": "--arg",
+  "config.hashratePattern": "--hashrate-pattern",
+  "config.hashrateUnit": "--hashrate-unit",
+  "config.acceptedPattern": "--accepted-pattern",
+  "config.rejectedPattern": "--rejected-pattern",
+  minHashrate: "--min-hashrate",
+  stallSeconds: "--stall-seconds",
+};
+
+/** A profile validation failure as sentences about the flags, not the schema's fields. */
+function flagMessage(err: ProfileValidationError, fromFile: boolean): string {
+  const parts = err.issues.map((i) => {
+    const key = i.path.replace(/\.\d+(\..*)?$/, "").replace(
+      /^config\.pools\.\d+\..*/,
+      "config.pools",
+    );
+    const pool = /^config\.pools\.\d+\.(\w+)/.exec(i.path)?.[1];
+    const flag = fromFile
+      ? i.path || "the profile"
+      : (pool ? FLAG_OF[`config.${pool}`] : undefined) ??
+        FLAG_OF[key] ?? (i.path || "the profile");
+    return /received undefined|expected array, received/.test(i.message)
+      ? `${flag} is required`
+      : `${flag}: ${i.message}`;
+  });
+  return `invalid profile: ${parts.join("; ")}`;
+}
+
 /** `profile add`. */
-export async function profileAdd(ctx: CliContext, args: string[]): Promise<number> {
+export async function profileAdd(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "profile add";
-  const p = parseCommandArgs(cmd, args, FLAGS);
   const file = str(p, "file");
   const input = file ? await fromFile(file) : (() => {
     const type = str(p, "type");
@@ -166,16 +179,17 @@ export async function profileAdd(ctx: CliContext, args: string[]): Promise<numbe
   try {
     show(ctx, await store(ctx).add(input), bool(p, "json"), "added");
   } catch (err) {
-    if (err instanceof ProfileValidationError) throw new UsageError(err.message, cmd);
+    if (err instanceof ProfileValidationError) {
+      throw new UsageError(flagMessage(err, file !== undefined), cmd);
+    }
     throw err;
   }
   return 0;
 }
 
 /** `profile edit <ref>`. */
-export async function profileEdit(ctx: CliContext, args: string[]): Promise<number> {
+export async function profileEdit(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "profile edit";
-  const p = parseCommandArgs(cmd, args, FLAGS);
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli profile edit <profile> [flags]", cmd);
   }
@@ -190,15 +204,16 @@ export async function profileEdit(ctx: CliContext, args: string[]): Promise<numb
   try {
     show(ctx, await s.update(cur.id, patch), bool(p, "json"), "updated");
   } catch (err) {
-    if (err instanceof ProfileValidationError) throw new UsageError(err.message, cmd);
+    if (err instanceof ProfileValidationError) {
+      throw new UsageError(flagMessage(err, str(p, "file") !== undefined), cmd);
+    }
     throw err;
   }
   return 0;
 }
 
 /** `profile list`. */
-export async function profileList(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("profile list", args, {});
+export async function profileList(ctx: CliContext, p: Parsed): Promise<number> {
   const profiles = await store(ctx).list();
   if (bool(p, "json")) {
     ctx.io.out(JSON.stringify({ profiles: profiles.map(maskProfile) }, null, 2));
@@ -228,8 +243,7 @@ export async function profileList(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `profile show <ref>`. */
-export async function profileShow(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("profile show", args, {});
+export async function profileShow(ctx: CliContext, p: Parsed): Promise<number> {
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli profile show <profile>", "profile show");
   }
@@ -238,8 +252,7 @@ export async function profileShow(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `profile remove <ref>`. */
-export async function profileRemove(ctx: CliContext, args: string[]): Promise<number> {
-  const p = parseCommandArgs("profile remove", args, {});
+export async function profileRemove(ctx: CliContext, p: Parsed): Promise<number> {
   if (p.positionals.length !== 1) {
     throw new UsageError("usage: miner-cli profile remove <profile>", "profile remove");
   }

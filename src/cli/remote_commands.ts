@@ -21,16 +21,11 @@ import { z } from "zod";
 import { ApiClient, ApiClientError } from "./api_client.ts";
 import { HttpFleetOps } from "./http_fleet.ts";
 import { join } from "node:path";
-import { bool, duration, int, parseCommandArgs, type Parsed, str, UsageError } from "./args.ts";
+import { bool, duration, int, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { summarizeCapabilities } from "../capabilities/mod.ts";
 import { progressBar, table } from "./format.ts";
-import {
-  buildBundleFromFlags,
-  BUNDLE_FLAGS,
-  formatBytes,
-  readPasswordFile,
-} from "./bundle_commands.ts";
+import { buildBundleFromFlags, formatBytes, readPasswordFile } from "./bundle_commands.ts";
 import { formatUptime } from "./miner_commands.ts";
 import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
 
@@ -74,19 +69,9 @@ async function reach(ctx: CliContext, p: Parsed): Promise<Reach> {
   return { ops: fleet, via: "direct", close: () => mesh.close() };
 }
 
-const ROUTE_FLAGS = {
-  direct: { type: "boolean" },
-  api: { type: "string" },
-} as const;
-
 /** `remote status [peer]`. */
-export async function remoteStatus(ctx: CliContext, args: string[]): Promise<number> {
+export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote status";
-  const p = parseCommandArgs(cmd, args, {
-    ...ROUTE_FLAGS,
-    timeout: { type: "string" },
-    concurrency: { type: "string" },
-  });
   if (p.positionals.length > 1) {
     throw new UsageError("usage: miner-cli remote status [peer] [--json] [--timeout S]", cmd);
   }
@@ -154,14 +139,8 @@ export async function remoteStatus(ctx: CliContext, args: string[]): Promise<num
 }
 
 /** `remote start <peer> --profile ID [--type TYPE]`. */
-export async function remoteStart(ctx: CliContext, args: string[]): Promise<number> {
+export async function remoteStart(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote start";
-  const p = parseCommandArgs(cmd, args, {
-    ...ROUTE_FLAGS,
-    profile: { type: "string" },
-    type: { type: "string" },
-    timeout: { type: "string" },
-  });
   if (p.positionals.length !== 1 || !str(p, "profile")) {
     throw new UsageError("usage: miner-cli remote start <peer> --profile ID [--type TYPE]", cmd);
   }
@@ -194,9 +173,8 @@ export async function remoteStart(ctx: CliContext, args: string[]): Promise<numb
 }
 
 /** `remote stop <peer> [miner]` (all miners when omitted). */
-export async function remoteStop(ctx: CliContext, args: string[]): Promise<number> {
+export async function remoteStop(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote stop";
-  const p = parseCommandArgs(cmd, args, { ...ROUTE_FLAGS, timeout: { type: "string" } });
   if (p.positionals.length < 1 || p.positionals.length > 2) {
     throw new UsageError("usage: miner-cli remote stop <peer> [miner]", cmd);
   }
@@ -219,14 +197,8 @@ export async function remoteStop(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `remote logs <peer> <miner> [--lines N] [--follow]`. */
-export async function remoteLogs(ctx: CliContext, args: string[]): Promise<number> {
+export async function remoteLogs(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote logs";
-  const p = parseCommandArgs(cmd, args, {
-    ...ROUTE_FLAGS,
-    lines: { type: "string", short: "n" },
-    follow: { type: "boolean", short: "f" },
-    timeout: { type: "string" },
-  });
   if (p.positionals.length !== 2) {
     throw new UsageError("usage: miner-cli remote logs <peer> <miner> [--lines N] [--follow]", cmd);
   }
@@ -266,15 +238,8 @@ export async function remoteLogs(ctx: CliContext, args: string[]): Promise<numbe
 }
 
 /** `remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE`. */
-export async function remoteDeploy(ctx: CliContext, args: string[]): Promise<number> {
+export async function remoteDeploy(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote deploy";
-  const p = parseCommandArgs(cmd, args, {
-    ...ROUTE_FLAGS,
-    ...BUNDLE_FLAGS,
-    bundle: { type: "string" },
-    "password-file": { type: "string" },
-    timeout: { type: "string" },
-  });
   if (p.positionals.length < 1) {
     throw new UsageError(
       "usage: miner-cli remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE",

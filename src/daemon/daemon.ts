@@ -6,6 +6,7 @@
  * @module
  */
 import { join } from "node:path";
+import { MinerCliError } from "../errors/mod.ts";
 import {
   apiRuntimePath,
   type ApiServer,
@@ -54,6 +55,39 @@ import {
   startHistorySampler,
   type Stop,
 } from "./samplers.ts";
+
+/** A listener's address is taken (another node serve, or another program). */
+export class ListenError extends MinerCliError {
+  /** Creates the error for `address`, set by `flag`. */
+  constructor(readonly address: string, readonly flag: string, options: { cause?: unknown } = {}) {
+    super(
+      `${address} is already in use (another \`node serve\` on this machine?): choose another address with ${flag} HOST:PORT${
+        flag === "--api-listen" ? ", or serve no API with --no-api" : ""
+      }${flag === "--listen" ? " (port 0 picks a free one)" : ""}`,
+      { status: 409, code: "address_in_use", cause: options.cause },
+    );
+    this.name = "ListenError";
+  }
+}
+
+/** Runs `listen`, turning "address in use" into a {@link ListenError} naming `flag`. */
+async function listening<T>(
+  address: string,
+  flag: string,
+  listen: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    const e = err as { code?: string };
+    if (err instanceof Deno.errors.AddrInUse || e?.code === "EADDRINUSE") {
+      throw new ListenError(address, flag, { cause: err });
+    }
+    throw err;
+  }
+}
+
+const hostPort = (o: { hostname?: string; port: number }) => `${o.hostname ?? "0.0.0.0"}:${o.port}`;
 
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
@@ -256,7 +290,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     });
   }
   try {
-    server = await mesh.serve(options.serve);
+    server = await listening(hostPort(options.serve), "--listen", () => mesh.serve(options.serve));
     if (options.discovery) {
       discovery = await DiscoveryService.start(mesh, {
         ...options.discovery,
@@ -296,7 +330,12 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         dashboard: await loadDashboard(),
       });
       closeStreams = built.closeStreams;
-      api = startApiServer(built.app, options.api);
+      const apiOptions = options.api;
+      api = await listening(
+        hostPort({ hostname: apiOptions.hostname ?? "127.0.0.1", port: apiOptions.port }),
+        "--api-listen",
+        () => startApiServer(built.app, apiOptions),
+      );
       await writeJsonAtomic(apiRuntimePath(paths), {
         url: api.url,
         pid: Deno.pid,
@@ -304,7 +343,12 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       });
     }
     if (options.metricsListen) {
-      metrics = startMetricsListener(options.metricsListen, metricsSnapshot);
+      const listen = options.metricsListen;
+      metrics = await listening(
+        hostPort(listen),
+        "--metrics-listen",
+        () => startMetricsListener(listen, metricsSnapshot),
+      );
     }
     if (miners) {
       const tick = setInterval(() => {

@@ -15,4 +15,4 @@
  * ```
  * @module
  */
-export { type Daemon, type DaemonOptions, startDaemon } from "./daemon.ts";
+export { type Daemon, type DaemonOptions, ListenError, startDaemon } from "./daemon.ts";

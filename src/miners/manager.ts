@@ -62,6 +62,8 @@ export class MinerManager {
   readonly #miners = new Map<string, MinerProcess>();
   readonly #listeners = new Set<(e: MinerEvent) => void>();
   readonly #stopping = new Set<string>();
+  /** Starts still resolving their profile, by the reference they were given. */
+  readonly #resolving = new Map<string, Promise<unknown>>();
   readonly #logger: Logger;
   readonly #supervisor: SupervisorOptions;
   readonly #adapters: (type: Profile["minerType"]) => MinerAdapter;
@@ -109,9 +111,17 @@ export class MinerManager {
     profileRef: string | Profile,
     options: { name?: string; persistIntent?: boolean } = {},
   ): Promise<MinerProcess> {
-    const profile = typeof profileRef === "string"
-      ? await this.profiles.get(profileRef)
-      : profileRef;
+    let profile: Profile;
+    if (typeof profileRef === "string") {
+      // A stop that comes while the profile is being read waits for it (it must win).
+      const lookup = this.profiles.get(profileRef);
+      this.#resolving.set(profileRef, lookup.catch(() => {}));
+      try {
+        profile = await lookup;
+      } finally {
+        this.#resolving.delete(profileRef);
+      }
+    } else profile = profileRef;
     const name = options.name ?? profile.name;
     const existing = this.#miners.get(name);
     if (existing?.wantRunning || this.#stopping.has(name)) throw new MinerAlreadyRunningError(name);
@@ -156,6 +166,10 @@ export class MinerManager {
 
   /** Stops a miner and records that the operator wants it stopped. */
   async stop(name: string, options: { persistIntent?: boolean } = {}): Promise<MinerStats> {
+    if (!this.#miners.has(name) && this.#resolving.has(name)) {
+      await this.#resolving.get(name);
+      await Promise.resolve(); // the start registers its miner right after the lookup
+    }
     const proc = this.get(name);
     this.#stopping.add(name);
     try {
