@@ -3,7 +3,7 @@
  *
  * mesh: Noise XX handshakes per second, and encrypted request/response round trips per second at
  * 256 B, 4 KiB and 64 KiB next to raw WebSocket round trips of the same client (`npm:ws`) and
- * server (`Deno.serve`) pair, measured in the same run.
+ * server (`node:http` + `npm:ws`) pair, measured in the same run.
  *
  * supervision: node CPU% and RSS while it supervises 10 emulated miners polled every 10 s.
  *
@@ -531,7 +531,7 @@ async function benchStartup(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "miner-cli-bench-startup-" });
   try {
     log(
-      "startup: `node serve` under its binary's permission set, from process spawn to its listening line; RSS after 5 s idle",
+      "startup: `node serve` under its binary's permission set, from process spawn to its listening line; RSS after 5 s idle (median of 3 runs)",
     );
     const out: Record<string, unknown> = {};
     for (
@@ -556,15 +556,15 @@ async function benchStartup(): Promise<void> {
       await startupRun(home, [...extra], { idleMs: 0, flags }); // warm the module cache
       const runs = [];
       for (let i = 0; i < 5; i++) {
-        runs.push(await startupRun(home, [...extra], { idleMs: i === 0 ? 5000 : 0, flags }));
+        runs.push(await startupRun(home, [...extra], { idleMs: i < 3 ? 5000 : 0, flags }));
       }
       const ms = runs.map((r) => r.ms).sort((a, b) => a - b)[2];
-      const rss = runs[0].rss;
+      const rss = runs.slice(0, 3).map((r) => r.rss).sort((a, b) => a - b)[1];
       out[role] = { startupMs: Math.round(ms), idleRssMB: Math.round(rss / 1e5) / 10 };
       log(
         `  ${role}: serving in ${ms.toFixed(0)} ms (median of 5), idle RSS ${
           (rss / 1e6).toFixed(1)
-        } MB`,
+        } MB (median of 3)`,
       );
     }
     const w = out.worker as { startupMs: number; idleRssMB: number };
@@ -615,10 +615,14 @@ async function wrk(
 }
 
 async function benchApi(): Promise<void> {
-  const hasWrk = await new Deno.Command("wrk", { args: ["-v"], stdout: "null", stderr: "null" })
-    .output().then(() => true, () => false);
+  let hasWrk = true;
+  try {
+    await new Deno.Command("wrk", { args: ["-v"], stdout: "null", stderr: "null" }).output();
+  } catch {
+    hasWrk = false;
+  }
   if (!hasWrk) {
-    log("api: skipped, wrk is not installed (Debian package wrk)");
+    log("api: skipped, wrk is not installed (`bash scripts/setup.sh --bench` installs it)");
     return;
   }
   const { startFleet } = await import("../tests/fleet_fixture.ts");

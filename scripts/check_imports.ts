@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 /** Layers, lowest first: a module may import modules of lower layers only. */
 export const LAYERS: readonly (readonly string[])[] = [
   ["errors"],
-  ["store", "log", "terminal", "backoff", "ui"],
+  ["store", "log", "terminal", "backoff", "netaddr", "ui"],
   ["identity", "capabilities"],
   ["peers"],
   ["protocol"],

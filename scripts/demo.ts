@@ -8,7 +8,7 @@
  * usage: deno task demo [--api-listen HOST:PORT] [--json]   (default 127.0.0.1:9090)
  */
 import { parseArgs } from "node:util";
-import { createApiToken } from "../src/api/mod.ts";
+import { createApiToken } from "../src/identity/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { installEmulatedMiner, ProfileStore } from "../src/miners/mod.ts";
 import { addPeer, createPairCode, Fleet, parsePairCode } from "../src/node/mod.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 import { MinerCliError } from "../errors/mod.ts";
+import { isLoopback } from "../netaddr/mod.ts";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 
 /** Options for {@link startApiServer}. */
@@ -28,11 +29,6 @@ export interface ApiServer {
   readonly port: number;
   /** Stops the server. */
   close(): Promise<void>;
-}
-
-/** Whether an address is loopback. */
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || /^127\./.test(hostname);
 }
 
 /** Refused configuration. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { apiRuntimePath, readApiToken } from "../api/mod.ts";
+import { readApiToken } from "../identity/mod.ts";
 import { type NodePaths, readJsonFile } from "../store/mod.ts";
 
 /** The node's API could not be used. */
@@ -37,7 +37,7 @@ export class ApiClient {
     let url = explicit ?? (options.runtimeOnly ? undefined : Deno.env.get("MINER_CLI_API"));
     if (!url) {
       const rt = await readJsonFile(
-        apiRuntimePath(paths),
+        paths.apiJson,
         z.object({ url: z.string(), pid: z.number() }),
       ).catch(() => undefined);
       if (!rt && options.runtimeOnly) throw new ApiClientError("no node running for this home");

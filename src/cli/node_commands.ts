@@ -3,7 +3,8 @@
  * @module
  */
 import { join } from "node:path";
-import { createApiToken, isLoopback, loadOrCreateApiToken } from "../api/mod.ts";
+import { createApiToken, loadOrCreateApiToken } from "../identity/mod.ts";
+import { isLoopback } from "../netaddr/mod.ts";
 import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
 import {
   DISCOVERY_PORT,

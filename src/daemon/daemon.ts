@@ -7,17 +7,11 @@
  */
 import { join } from "node:path";
 import { MinerCliError } from "../errors/mod.ts";
-import {
-  apiRuntimePath,
-  type ApiServer,
-  type ApiServerOptions,
-  createApiApp,
-  loadOrCreateApiToken,
-  type MetricsSnapshot,
-  startApiServer,
-} from "../api/mod.ts";
+// The API (Hono, zod-openapi, the routes: ~4 MB of heap) loads only when the node serves it.
+import type { ApiServer, ApiServerOptions, MetricsSnapshot } from "../api/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
 import { EventHub } from "../events/mod.ts";
+import { loadOrCreateApiToken } from "../identity/mod.ts";
 import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   adapterFor,
@@ -265,7 +259,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     closeStreams();
     await api?.close().catch(() => {});
     await miners?.stopAll();
-    await Deno.remove(apiRuntimePath(paths)).catch(() => {});
+    await Deno.remove(paths.apiJson).catch(() => {});
     await mesh.close();
     history?.close();
   };
@@ -305,6 +299,9 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     }
     for (const addr of options.connect ?? []) mesh.maintain(addr);
     if (options.api) {
+      const { createApiApp, startApiServer } = await import(
+        "../api/mod.ts"
+      );
       const built = createApiApp({
         allowedHosts: options.api.allowedHosts,
         beforeRequest: async () => {
@@ -336,7 +333,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         "--api-listen",
         () => startApiServer(built.app, apiOptions),
       );
-      await writeJsonAtomic(apiRuntimePath(paths), {
+      await writeJsonAtomic(paths.apiJson, {
         url: api.url,
         pid: Deno.pid,
         startedAt: startedAt.toISOString(),

@@ -3,7 +3,8 @@
  * scraper. Other Host names are refused (a web page rebinding its name to 127.0.0.1).
  * @module
  */
-import { type MetricsSnapshot, renderMetrics } from "../api/mod.ts";
+import type { MetricsSnapshot } from "../api/mod.ts";
+import { isLoopbackHost } from "../netaddr/mod.ts";
 
 /** A running metrics listener. */
 export interface MetricsListener {
@@ -14,15 +15,15 @@ export interface MetricsListener {
 }
 
 /** Serves `/metrics` from `snapshot` on `hostname:port`. */
-export function startMetricsListener(
+export async function startMetricsListener(
   listen: { hostname: string; port: number },
   snapshot: () => MetricsSnapshot,
-): MetricsListener {
+): Promise<MetricsListener> {
+  const { renderMetrics } = await import("../api/mod.ts");
   const server = Deno.serve(
     { hostname: listen.hostname, port: listen.port, onListen: () => {} },
     (req) => {
-      const host = req.headers.get("host") ?? "";
-      if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host)) {
+      if (!isLoopbackHost(req.headers.get("host") ?? "")) {
         return new Response("forbidden: Host must be a loopback address\n", { status: 403 });
       }
       return new URL(req.url).pathname === "/metrics"

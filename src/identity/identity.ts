@@ -1,10 +1,10 @@
 /**
- * Node identity: an X25519 keypair (from `@noble/curves`), a human name and a role.
+ * Node identity: an X25519 keypair (generated with `@noble/curves`), a human name and a role.
  * @module
  */
 import { type ErrorKind, MinerCliError } from "../errors/mod.ts";
-import { x25519 } from "@noble/curves/ed25519.js";
-import { createHash } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
 import { z } from "zod";
 import {
   CorruptFileError,
@@ -182,6 +182,8 @@ export async function initIdentity(
     if (existing) throw new IdentityExistsError(existing.id);
     if (await exists(paths.privateKey)) throw new IdentityExistsError("private key present");
   }
+  // `@noble/curves` loads only here: a node that just loads its key never needs it (~2 MB).
+  const { x25519 } = await import("@noble/curves/ed25519.js");
   const privateKey = options.privateKey ?? x25519.utils.randomSecretKey();
   const publicKey = x25519.getPublicKey(privateKey);
   const info: NodeInfo = {
@@ -242,7 +244,7 @@ export async function loadIdentity(paths: NodePaths): Promise<NodeIdentity> {
       `private key ${paths.privateKey} is corrupt: expected 32 bytes, found ${privateKey.length}`,
     );
   }
-  const publicKey = x25519.getPublicKey(privateKey);
+  const publicKey = x25519PublicKey(privateKey);
   if (toBase64(publicKey) !== info.publicKey) {
     throw new KeyFileError(
       `private key ${paths.privateKey} does not match the public key in ${paths.nodeJson}; the files belong to different identities`,
@@ -281,4 +283,37 @@ export async function updateIdentity(
   const next = NodeInfoSchema.parse({ ...id.info, ...patch });
   await writeJsonAtomic(paths.nodeJson, next);
   return next;
+}
+
+/** PKCS #8 DER prefix of a raw X25519 private key (RFC 8410). */
+export const X25519_PKCS8_PREFIX = Uint8Array.from([
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+]);
+
+/**
+ * The X25519 public key of a raw private key, with Deno's built-in crypto (`node:crypto`), which a
+ * running node has loaded for the Noise handshake anyway.
+ */
+export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
+  const der = new Uint8Array(X25519_PKCS8_PREFIX.length + privateKey.length);
+  der.set(X25519_PKCS8_PREFIX);
+  der.set(privateKey, X25519_PKCS8_PREFIX.length);
+  const key = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.subarray(spki.length - 32));
 }

@@ -31,6 +31,8 @@ export interface NodePaths {
   policyJson: string;
   /** One file per outstanding pairing code. */
   pairingDir: string;
+  /** Where a running node's API listens (`{url, pid, startedAt}`), for the CLI to find it. */
+  apiJson: string;
 }
 
 /** Options for {@link resolvePaths}. */
@@ -72,5 +74,6 @@ export function resolvePaths(options: ResolvePathsOptions = {}): NodePaths {
     authJson: join(configDir, "auth.json"),
     policyJson: join(configDir, "policy.json"),
     pairingDir: join(dataDir, "pairing"),
+    apiJson: join(dataDir, "api.json"),
   };
 }

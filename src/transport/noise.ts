@@ -8,6 +8,7 @@
  * @module
  */
 import { MinerCliError } from "../errors/mod.ts";
+import { X25519_PKCS8_PREFIX, x25519PublicKey } from "../identity/mod.ts";
 import {
   createCipheriv,
   createDecipheriv,
@@ -46,24 +47,6 @@ export interface KeyPair {
   privateKey: Uint8Array;
 }
 
-const PKCS8_X25519 = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
 const SPKI_X25519 = Uint8Array.from([
   0x30,
   0x2a,
@@ -97,7 +80,7 @@ function privateKeyObject(priv: Uint8Array): KeyObject {
   let k = privCache.get(priv);
   if (!k) {
     k = createPrivateKey({
-      key: Buffer.from(concat(PKCS8_X25519, priv)),
+      key: Buffer.from(concat(X25519_PKCS8_PREFIX, priv)),
       format: "der",
       type: "pkcs8",
     });
@@ -138,8 +121,7 @@ export function generateKeyPair(): KeyPair {
 
 /** Derives the keypair of a raw private key. */
 export function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
-  const pub = createPublicKey(privateKeyObject(privateKey)).export({ format: "der", type: "spki" });
-  return { privateKey, publicKey: new Uint8Array(pub.subarray(pub.length - DHLEN)) };
+  return { privateKey, publicKey: x25519PublicKey(privateKey) };
 }
 
 /** A hash function as Noise uses it. */

@@ -47,8 +47,3 @@ export async function readApiToken(paths: NodePaths): Promise<string | undefined
 export async function loadOrCreateApiToken(paths: NodePaths): Promise<string> {
   return (await readApiToken(paths)) ?? await createApiToken(paths);
 }
-
-/** Runtime file a serving node writes so local CLI commands find its API. */
-export function apiRuntimePath(paths: NodePaths): string {
-  return join(paths.dataDir, "api.json");
-}
