@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
-import { cliOk, discoverFlags, freeUdpPorts, initNode, ROOT, serve } from "./helpers.ts";
+import { cliOk, component, discoverFlags, freeUdpPorts, initNode, ROOT, serve } from "./helpers.ts";
 import { startFleet } from "./fleet_fixture.ts";
 
 // Functions passed to page.waitForFunction run in the page (CSP forbids string evaluation).
@@ -14,11 +14,7 @@ declare const document: {
   querySelectorAll(s: string): { length: number };
 };
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
-if (!haveChromium && Deno.env.get("CI_REQUIRE_BROWSER") === "1") {
-  throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
-}
+const CHROMIUM = component("chromium", "the browser tests (dashboard)");
 const ARTIFACTS = `${ROOT}dist/test-artifacts`;
 
 function parseRate(text: string): number {
@@ -34,7 +30,7 @@ async function shot(page: Page, name: string): Promise<void> {
 Deno.test({
   name:
     "browser: login, Nodes, Fleet (total, stop/start remote), Console follow, add/remove peer, error toast, no external requests",
-  ignore: !haveChromium,
+  ignore: CHROMIUM.ignore,
   async fn() {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     // The controller runs discovery on loopback ports (a test never broadcasts on the host's
@@ -43,7 +39,7 @@ Deno.test({
     const fleet = await startFleet({ controllerFlags: discoverFlags(udp[0], [udp[1]]) });
     const origin = new URL(fleet.api).origin;
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM.path!,
       args: [
         "--no-sandbox",
         "--disable-gpu",

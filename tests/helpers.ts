@@ -10,6 +10,33 @@ export const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Repository root. */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/** A real component a test runs against (installed by `scripts/setup.sh`). */
+export interface Component {
+  /** Its absolute path, or null when it is not installed. */
+  path: string | null;
+  /** For `Deno.test`'s `ignore`: true when it is missing outside CI. */
+  ignore: boolean;
+}
+
+/**
+ * Looks `command` up on PATH. When it is missing, CI (`CI=true`) fails the test file at once;
+ * elsewhere the tests that need it are skipped, with a line naming what to install.
+ */
+export function component(command: string, what: string): Component {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/bin", "/usr/sbin"])) {
+    if (!dir) continue;
+    try {
+      const p = join(dir, command);
+      if (Deno.statSync(p).isFile) return { path: p, ignore: false };
+    } catch { /* next */ }
+  }
+  const message = `${command} is not installed, so ${what} cannot run: ` +
+    "run `bash scripts/setup.sh` as root (deno task test does), or install it yourself";
+  if (Deno.env.get("CI") === "true") throw new Error(`${message} (CI=true: missing is an error)`);
+  console.error(`SKIPPED: ${message}`);
+  return { path: null, ignore: true };
+}
+
 /** Flags the tests run main.ts with (the dev task's). */
 export const RUN_FLAGS: string[] = ["--unstable-net", ...DEV_PERMISSION_FLAGS];
 

@@ -52,12 +52,26 @@ Deno.test("node shutdown and miner stop end open log streams; /miners/installed 
   });
   await addXmrigProfile(home, "cpu", ["--autostart"]);
   const srv = await serve(home, ["--poll-interval", "200ms"]);
-  const follow = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", ...RUN_FLAGS, MAIN, "--home", home, ...args],
-      stdout: "null",
+  // A follower of `cpu`: resolves once it printed a line from the live stream (the backlog is one
+  // line, the emulator prints every 100 ms), so it is connected; stdout is drained after that.
+  const follow = async (): Promise<Deno.ChildProcess> => {
+    const proc = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...RUN_FLAGS, MAIN, "--home", home, "logs", "cpu", "--lines", "1", "--follow"],
+      stdout: "piped",
       stderr: "piped",
     }).spawn();
+    const lines = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (seen.split("\n").length < 3) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`follower ended before streaming: ${seen}`);
+      seen += value;
+    }
+    (async () => {
+      while (!(await lines.read()).done) { /* drain */ }
+    })().catch(() => {});
+    return proc;
+  };
   try {
     const token = (await Deno.readTextFile(`${home}/config/api_token`)).trim();
     const api = JSON.parse(await Deno.readTextFile(`${home}/data/api.json`)).url;
@@ -67,16 +81,15 @@ Deno.test("node shutdown and miner stop end open log streams; /miners/installed 
     assert.equal(installed.status, 200);
     assert.equal((await installed.json()).miners[0].type, "xmrig");
     // a follower of a miner that is stopped ends by itself
-    const f1 = follow(["logs", "cpu", "--follow"]);
-    await new Promise((r) => setTimeout(r, 800));
+    const f1 = await follow();
     await cliOk(home, ["stop", "cpu"]);
-    assert.equal((await f1.status).code, 0);
-    assert.match(new TextDecoder().decode((await f1.output()).stderr), /miner stopped/);
+    const [status, stderr] = await Promise.all([f1.status, new Response(f1.stderr).text()]);
+    assert.equal(status.code, 0);
+    assert.match(stderr, /miner stopped/);
   } finally {
     // SIGTERM with a follower connected still shuts the node down promptly
     await cliOk(home, ["start", "cpu"]).catch(() => {});
-    const f2 = follow(["logs", "cpu", "--follow"]);
-    await new Promise((r) => setTimeout(r, 800));
+    const f2 = await follow();
     const t0 = Date.now();
     assert.equal(await srv.stop(), 0);
     assert.ok(Date.now() - t0 < 8000, `node took ${Date.now() - t0} ms to stop`);

@@ -3,17 +3,14 @@
  * `service uninstall`; shell completions generated from the command reference.
  */
 import assert from "node:assert/strict";
-import { cli, cliOk, initNode, tempHome } from "./helpers.ts";
+import { cli, cliOk, component, initNode, tempHome } from "./helpers.ts";
 
-const analyze = await Deno.stat("/usr/bin/systemd-analyze").then(() => true, () => false);
-if (!analyze && Deno.env.get("CI_REQUIRE_BROWSER") === "1") {
-  throw new Error("systemd-analyze is missing: install Debian's systemd (.ci/run does)");
-}
+const ANALYZE = component("systemd-analyze", "the service unit test (systemd-analyze verify)");
 
 Deno.test({
   name:
     "service install: hardened unit for this home, accepted by systemd-analyze verify; uninstall",
-  ignore: !analyze,
+  ignore: ANALYZE.ignore,
   async fn() {
     const home = await tempHome();
     try {
@@ -80,7 +77,7 @@ Deno.test({
         exec,
       );
       assert.ok(!/ --allow-(read|write|net|run) /.test(exec), exec);
-      const verify = await new Deno.Command("systemd-analyze", {
+      const verify = await new Deno.Command(ANALYZE.path!, {
         args: ["verify", file],
         stdout: "piped",
         stderr: "piped",
