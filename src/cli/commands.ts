@@ -29,11 +29,13 @@ import {
 import {
   API_OPTION,
   BUNDLE_OPTIONS,
+  flagOption,
   PENDING_OPTIONS,
   PROFILE_OPTIONS,
   ROUTE_OPTIONS,
   SERVE_OPTIONS,
   SERVICE_SCOPE_OPTIONS,
+  valueOption,
 } from "./options.ts";
 import {
   peerAdd,
@@ -65,7 +67,7 @@ import {
   remoteStop,
 } from "./remote_commands.ts";
 import { serviceInstall, serviceStatus, serviceUninstall } from "./service_commands.ts";
-import type { CommandSpec, OptionDef } from "./spec.ts";
+import type { CommandSpec } from "./spec.ts";
 
 /** A command: its spec and what runs it. */
 export interface Command extends CommandSpec {
@@ -79,21 +81,11 @@ export interface Command extends CommandSpec {
   raw?: boolean;
 }
 
-const s = (
-  name: string,
-  value: string,
-  description: string,
-  extra: Partial<OptionDef> = {},
-): OptionDef => ({ name, type: "string", value, description, ...extra });
-const b = (name: string, description: string, extra: Partial<OptionDef> = {}): OptionDef => ({
-  name,
-  type: "boolean",
-  description,
-  ...extra,
-});
+const s = valueOption;
+const b = flagOption;
 const LAT_LON = [
-  s("lat", "L", "latitude, with --lon (used for geo distance)"),
-  s("lon", "L", "longitude, with --lat"),
+  s("lat", "L", "latitude, with --lon (used for geo distance)", { dashValue: true }),
+  s("lon", "L", "longitude, with --lat (west is negative: --lon -74.01)", { dashValue: true }),
 ];
 const MANY = 1_000_000;
 

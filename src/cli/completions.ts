@@ -5,13 +5,6 @@
  */
 import { allOptions, type CommandSpec } from "./spec.ts";
 
-/** Where each shell looks for completions. */
-export const COMPLETION_PATHS: Record<string, string> = {
-  bash: "~/.local/share/bash-completion/completions/miner-cli",
-  zsh: "a directory on $fpath, as _miner-cli",
-  fish: "~/.config/fish/completions/miner-cli.fish",
-};
-
 /** The completion script for `shell`, or undefined for a shell it does not know. */
 export function completionScript(
   shell: string,

@@ -50,6 +50,13 @@ export type { Output } from "./format.ts";
 export { type Command, COMMANDS, GROUPS } from "./commands.ts";
 export { allOptions, type CommandSpec, type OptionDef, optionLabel, usageLine } from "./spec.ts";
 export { completionScript } from "./completions.ts";
+export {
+  commandReference,
+  REFERENCE_MARKERS,
+  SHARED_OPTION_SETS,
+  sharedSetPhrase,
+  withReference,
+} from "./reference.ts";
 
 /** Options for {@link runCli}. */
 export interface RunCliOptions {

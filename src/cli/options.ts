@@ -5,18 +5,21 @@
  */
 import type { OptionDef } from "./spec.ts";
 
-const s = (
+/** An option with a value (`--name VALUE`). */
+export const valueOption = (
   name: string,
   value: string,
   description: string,
   extra: Partial<OptionDef> = {},
 ): OptionDef => ({ name, type: "string", value, description, ...extra });
-const b = (name: string, description: string, extra: Partial<OptionDef> = {}): OptionDef => ({
-  name,
-  type: "boolean",
-  description,
-  ...extra,
-});
+/** A flag (`--name`). */
+export const flagOption = (
+  name: string,
+  description: string,
+  extra: Partial<OptionDef> = {},
+): OptionDef => ({ name, type: "boolean", description, ...extra });
+const s = valueOption;
+const b = flagOption;
 
 /** `--api URL`: which running node to ask. */
 export const API_OPTION: OptionDef = s(

@@ -93,7 +93,7 @@ export function usageLine(spec: CommandSpec): string {
     o.type === "string" ? `--${o.name} ${o.value ?? "VALUE"}` : `--${o.name}`
   );
   const rest = spec.options.some((o) => !o.required) ? ["[options]"] : [];
-  return ["miner-cli", spec.name, ...required, ...(spec.args ? [spec.args] : []), ...rest].join(
+  return ["miner-cli", spec.name, ...(spec.args ? [spec.args] : []), ...required, ...rest].join(
     " ",
   );
 }
