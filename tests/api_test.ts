@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { addXmrigProfile, initNode, serve, tempHome, until } from "./helpers.ts";
 import { startFleet } from "./fleet_fixture.ts";
 import { cliOk, component } from "./helpers.ts";
+import { EventSourceParserStream } from "eventsource-parser/stream";
 
 const B = "/api/v1/mining";
 
@@ -20,21 +21,13 @@ async function readEvents(
   stop: (events: { event: string; data: unknown }[]) => boolean,
 ): Promise<{ event: string; data: unknown }[]> {
   const events: { event: string; data: unknown }[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
+  const reader = res.body!.pipeThrough(new TextDecoderStream())
+    .pipeThrough(new EventSourceParserStream()).getReader();
   try {
     while (!stop(events)) {
       const { value, done } = await reader.read();
       if (done) break;
-      buf += value;
-      let i: number;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
+      if (value.event) events.push({ event: value.event, data: JSON.parse(value.data) });
     }
   } finally {
     await reader.cancel().catch(() => {});

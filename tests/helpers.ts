@@ -52,6 +52,21 @@ export async function tempHome(prefix = "miner-cli-test-"): Promise<string> {
   return await Deno.makeTempDir({ prefix });
 }
 
+/**
+ * Runs the CLI in this process (no subprocess: for commands whose behaviour does not depend on
+ * being a process of their own). Output is captured; the exit code is returned.
+ */
+export async function cliIn(home: string | null, args: string[]): Promise<CliResult> {
+  const { runCli } = await import("../src/cli/mod.ts");
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(home === null ? args : ["--home", home, ...args], {
+    io: { out: (l) => out.push(l), err: (l) => err.push(l) },
+  });
+  const text = (lines: string[]) => lines.length ? lines.join("\n") + "\n" : "";
+  return { code, stdout: text(out), stderr: text(err) };
+}
+
 /** Options for {@link cli} and {@link serve}. */
 export interface CliOptions {
   /** Extra environment. */

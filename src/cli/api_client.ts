@@ -4,6 +4,7 @@
  * read from the config home.
  * @module
  */
+import { EventSourceParserStream } from "eventsource-parser/stream";
 import { z } from "zod";
 import { readApiToken } from "../identity/mod.ts";
 import { type NodePaths, readJsonFile } from "../store/mod.ts";
@@ -153,25 +154,13 @@ export class ApiClient {
       const e = await res.json().catch(() => null) as { error?: { message?: string } } | null;
       throw new ApiClientError(e?.error?.message ?? `HTTP ${res.status} from ${path}`, res.status);
     }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
+    const reader = res.body.pipeThrough(new TextDecoderStream())
+      .pipeThrough(new EventSourceParserStream()).getReader();
     try {
       while (!signal.aborted) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += value;
-        let i: number;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let event = "message";
-          const data: string[] = [];
-          for (const line of block.split("\n")) {
-            if (line.startsWith("event:")) event = line.slice(6).trim();
-            else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-          }
-          if (data.length) onEvent(event, data.join("\n"));
-        }
+        onEvent(value.event ?? "message", value.data);
       }
     } catch (err) {
       if (!signal.aborted) throw err;

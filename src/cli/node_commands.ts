@@ -25,7 +25,7 @@ import {
   updateIdentity,
 } from "../identity/mod.ts";
 import { Logger } from "../log/mod.ts";
-import { AuthStore, PeerRegistry } from "../peers/mod.ts";
+import { AuthStore, geoKmBetween, PeerRegistry } from "../peers/mod.ts";
 import { createPairCode } from "../node/mod.ts";
 import {
   bool,
@@ -152,6 +152,14 @@ export async function nodeSet(ctx: CliContext, p: Parsed): Promise<number> {
     }
     throw err;
   });
+  if (patch.lat !== undefined) {
+    // The distances stored with the peers were measured from the old place.
+    const reg = await PeerRegistry.open(ctx.paths.peersJson, { debounceMs: 0 });
+    for (const peer of reg.list()) {
+      reg.update(peer.id, (cur) => ({ ...cur, geoKm: geoKmBetween(info, cur) }));
+    }
+    await reg.close();
+  }
   if (bool(p, "json")) ctx.io.out(JSON.stringify(info, null, 2));
   else ctx.io.out(`updated node ${info.name} (${info.id})`);
   return 0;

@@ -8,9 +8,9 @@ import {
   AuthModeSchema,
   AuthStore,
   describeGrants,
+  geoKmBetween,
   type Grant,
   GrantSchema,
-  haversineKm,
   optimalPeers,
   parseAddressOrNull,
   type Peer,
@@ -224,20 +224,13 @@ export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
       ...(hops !== undefined ? { hops } : {}),
       ...(lat !== undefined ? { lat, lon } : {}),
     };
-    const mine = me.info;
-    next.geoKm = mine.lat !== undefined && next.lat !== undefined
-      ? Math.round(haversine(mine.lat, mine.lon!, next.lat, next.lon!) * 10) / 10
-      : null;
+    next.geoKm = geoKmBetween(me.info, next);
     return next;
   })!;
   await reg.close();
   if (bool(p, "json")) ctx.io.out(JSON.stringify(updated, null, 2));
   else ctx.io.out(`updated peer ${updated.name} (${updated.id})`);
   return 0;
-}
-
-function haversine(aLat: number, aLon: number, bLat: number, bLon: number): number {
-  return haversineKm({ lat: aLat, lon: aLon }, { lat: bLat, lon: bLon });
 }
 
 /** `peer ping`. */
@@ -411,13 +404,8 @@ export async function peerOptimal(ctx: CliContext, p: Parsed): Promise<number> {
   const count = int(p, "count", { min: 1, max: 100_000, fallback: 1 });
   const me = await loadIdentity(ctx.paths);
   const reg = await openRegistry(ctx);
-  const peers = reg.list().map((peer) => ({
-    ...peer,
-    geoKm: peer.geoKm ??
-      (me.info.lat !== undefined && peer.lat !== undefined
-        ? haversine(me.info.lat, me.info.lon!, peer.lat, peer.lon!)
-        : null),
-  }));
+  // Distances from where this node is now (node set --lat/--lon may have moved it).
+  const peers = reg.list().map((peer) => ({ ...peer, geoKm: geoKmBetween(me.info, peer) }));
   const ranked = optimalPeers(peers, { count });
   if (bool(p, "json")) {
     ctx.io.out(

@@ -11,8 +11,8 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import {
   addressToUrl,
   AuthStore,
+  geoKmBetween,
   type Grant,
-  haversineKm,
   newPeer,
   normalizeGrants,
   PeerRegistry,
@@ -48,6 +48,7 @@ import {
   type SecureChannel,
   startTransportServer,
   type TransportServer,
+  type TransportServerOptions,
 } from "../transport/mod.ts";
 import {
   codeIdOf,
@@ -105,22 +106,18 @@ export interface MeshNodeOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Options for {@link MeshNode.serve}. */
-export interface ServeOptions {
-  /** Interface (default 0.0.0.0). */
-  hostname?: string;
-  /** Port (0 = any free port). */
-  port: number;
-  /** WebSocket path (default /ws). */
-  path?: string;
-  /** TLS certificate and key (PEM). */
-  tls?: { cert: string; key: string };
-  /** Most established (authenticated) connections (default 1024). */
-  maxConnections?: number;
-  /** Most connections still in handshake, from all addresses (default 256). */
-  maxHandshakes?: number;
-  /** Most connections still in handshake from one source address (default 16). */
-  maxHandshakesPerAddress?: number;
+/** Options for {@link MeshNode.serve}: where and how to listen, and the connection limits. */
+export interface ServeOptions extends
+  Pick<
+    TransportServerOptions,
+    | "hostname"
+    | "port"
+    | "path"
+    | "tls"
+    | "maxConnections"
+    | "maxHandshakes"
+    | "maxHandshakesPerAddress"
+  > {
   /** How often to re-check that connected peers are still authorized (default 2 s). */
   authSweepMs?: number;
 }
@@ -638,11 +635,7 @@ export class MeshNode {
 
   /** Great-circle distance from this node to a location, when both are known. */
   geoKmTo(lat?: number, lon?: number): number | null {
-    const me = this.identity.info;
-    if (me.lat === undefined || me.lon === undefined || lat === undefined || lon === undefined) {
-      return null;
-    }
-    return Math.round(haversineKm({ lat: me.lat, lon: me.lon }, { lat, lon }) * 10) / 10;
+    return geoKmBetween(this.identity.info, { lat, lon });
   }
 
   /** Keeps an outbound connection to `address` up, reconnecting with exponential backoff and jitter. */

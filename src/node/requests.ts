@@ -109,7 +109,8 @@ export async function requestPeer<T extends MessageType>(
     return res;
   } catch (err) {
     mesh.recordFailure(peer.id, err);
-    throw err;
+    // The budget covered connecting too: say the one the caller gave, not what was left of it.
+    throw err instanceof RequestTimeoutError ? new RequestTimeoutError(type, timeoutMs) : err;
   } finally {
     conn?.release("request done");
   }

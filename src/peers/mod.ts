@@ -1,5 +1,17 @@
 /**
- * Peer registry, allowlist, scoring and optimal-peer selection.
+ * What a node knows about other nodes: the peer registry (`peers.json`, with each peer's grants),
+ * the allowlist and auth mode (`auth.json`), request scores, geo distance, and optimal-peer
+ * ranking over normalized axes with a k-d tree.
+ *
+ * @example
+ * ```ts
+ * import { optimalPeers } from "./mod.ts";
+ * const best = optimalPeers([
+ *   { id: "a".repeat(32), pingMs: 180, hops: 1, geoKm: 5, score: 60 },
+ *   { id: "b".repeat(32), pingMs: 4, hops: 1, geoKm: 900, score: 95 },
+ * ]);
+ * if (best[0].peer.id !== "b".repeat(32)) throw new Error("the fast, reliable peer ranks first");
+ * ```
  * @module
  */
 export {
@@ -25,7 +37,7 @@ export {
   peerMay,
 } from "./grants.ts";
 export { DEFAULT_SCORE, nextScore, type RequestOutcome, SCORE_DELTA } from "./score.ts";
-export { haversineKm, type LatLon } from "./geo.ts";
+export { geoKmBetween, haversineKm, type LatLon, type MaybeLocated } from "./geo.ts";
 export { compareNeighbours, type KdNeighbour, type KdPoint, KdTree } from "./kdtree.ts";
 export {
   DEFAULT_WEIGHTS,

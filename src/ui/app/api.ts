@@ -4,6 +4,7 @@
  * cannot send the Authorization header).
  * @module
  */
+import { EventSourceParserStream } from "eventsource-parser/stream";
 
 const TOKEN_KEY = "miner-cli-token";
 /** API mount point. */
@@ -121,23 +122,19 @@ async function open(path: string, init: RequestInit): Promise<Response> {
 /** Reads an SSE stream until it ends or `signal` aborts. */
 export async function* sse(path: string, signal: AbortSignal): AsyncGenerator<SseEvent> {
   const res = await open(path, { headers: headers(false), signal });
-  let event = "message";
-  let data: string[] = [];
-  for await (const line of lines(res)) {
-    if (line === "") {
-      if (data.length) {
-        let parsed: unknown = data.join("\n");
-        try {
-          parsed = JSON.parse(parsed as string);
-        } catch {
-          // keep the text
-        }
-        yield { event, data: parsed };
-      }
-      event = "message";
-      data = [];
-    } else if (line.startsWith("event:")) event = line.slice(6).trim();
-    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  const reader = res.body!.pipeThrough(
+    new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
+  ).pipeThrough(new EventSourceParserStream()).getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    let data: unknown = value.data;
+    try {
+      data = JSON.parse(value.data);
+    } catch {
+      // keep the text
+    }
+    yield { event: value.event ?? "message", data };
   }
 }
 

@@ -69,11 +69,6 @@ function set(patch: Partial<State>): void {
   for (const l of listeners) l();
 }
 
-/** The current state. */
-export function getState(): State {
-  return state;
-}
-
 /** Re-renders the calling component on every change. */
 export function useStore(): State {
   const [, bump] = useState(0);
