@@ -505,25 +505,38 @@ async function startupRun(
       ...extra,
     ],
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  let stderr = "";
+  const drained = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
     while (!buf.includes("\n")) {
       const { value, done } = await reader.read();
-      if (done) throw new Error("node serve exited before listening");
+      if (done) throw new Error(`node serve exited before listening:\n${stderr}`);
       buf += value;
     }
     const ms = performance.now() - t0;
     reader.releaseLock();
     await new Promise((r) => setTimeout(r, idleMs));
+    if (exited) {
+      throw new Error(`node serve exited while idle (${(await status).code}):\n${stderr}`);
+    }
     const { rss } = await procUsage(child.pid);
     return { ms, rss };
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    if (!exited) child.kill("SIGTERM");
+    await status;
     await child.stdout.cancel().catch(() => {});
+    await drained.catch(() => {});
   }
 }
 

@@ -54,3 +54,19 @@ Deno.test("architecture: the checker reports insides, node↔api, upward imports
   assert.deepEqual(findCycle(graph), ["a", "b", "c", "a"]);
   assert.equal(findCycle(new Map([["a", new Set(["b"])]])), null);
 });
+
+Deno.test("architecture: every module's face says what it is and has an example (run by `deno task test`, --doc)", async () => {
+  const missing: string[] = [];
+  for await (const e of Deno.readDir(SRC_DIR)) {
+    if (!e.isDirectory) continue;
+    const face = await Deno.readTextFile(join(SRC_DIR, e.name, "mod.ts")).catch(() => null);
+    if (face === null) {
+      missing.push(`${e.name}/ has no mod.ts`);
+      continue;
+    }
+    const doc = /^\/\*\*([\s\S]*?)\*\//.exec(face)?.[1] ?? "";
+    if (!doc.includes("@module")) missing.push(`${e.name}/mod.ts has no module comment`);
+    if (!/@example\s*\n\s*\*\s*```ts/.test(doc)) missing.push(`${e.name}/mod.ts has no @example`);
+  }
+  assert.deepEqual(missing, []);
+});

@@ -1,5 +1,23 @@
 /**
- * The node's REST API.
+ * The node's REST API (Hono + zod-openapi): node, peers, auth, local miners, profiles, history,
+ * `/remote/*` fleet operations, live events over SSE and Prometheus metrics. It serves what it is
+ * given through interfaces (`FleetOps`, `NodeOps`, the miner manager), so it never imports the
+ * node; the daemon wires them.
+ *
+ * @example
+ * ```ts
+ * import { createApiApp } from "./mod.ts";
+ * const { app } = createApiApp({
+ *   node: () => ({ id: "0".repeat(32), name: "n", publicKey: "A".repeat(43) + "=", role: "worker", createdAt: "" }),
+ *   miners: null,
+ *   history: null,
+ *   token: "t".repeat(64),
+ *   startedAt: new Date(),
+ * });
+ * const health = await app.request("http://127.0.0.1/health");
+ * const refused = await app.request("http://127.0.0.1/api/v1/mining/node/info");
+ * if (health.status !== 200 || refused.status !== 401) throw new Error("unexpected status");
+ * ```
  * @module
  */
 export { API_BASE, type ApiApp, type ApiContext, createApiApp, hostAllowed } from "./app.ts";

@@ -1,6 +1,22 @@
 /**
  * Deployment bundles: a tar with a manifest, optionally encrypted at rest (Argon2id +
  * XChaCha20-Poly1305 in authenticated chunks), and hardened extraction on the receiving node.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { validateProfile } from "../miners/mod.ts";
+ * import { createBundle, openBundle, readManifest } from "./mod.ts";
+ * const out = join(await Deno.makeTempDir(), "cpu.bundle");
+ * const profile = validateProfile({
+ *   name: "cpu",
+ *   minerType: "xmrig",
+ *   config: { pools: [{ url: "pool.example.org:3333", user: "WALLET" }] },
+ * });
+ * await createBundle(out, { profiles: [profile] }); // written 0600
+ * const manifest = await readManifest((await openBundle(out)).stream);
+ * if (manifest.type !== "profile") throw new Error(manifest.type);
+ * ```
  * @module
  */
 export {

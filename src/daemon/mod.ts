@@ -5,9 +5,12 @@
  *
  * @example
  * ```ts
+ * import { initIdentity } from "../identity/mod.ts";
  * import { resolvePaths } from "../store/mod.ts";
  * import { startDaemon } from "./mod.ts";
- * const daemon = await startDaemon(resolvePaths({ home: "/tmp/n1" }), {
+ * const paths = resolvePaths({ home: await Deno.makeTempDir() });
+ * await initIdentity(paths, { name: "rig-01", role: "worker" });
+ * const daemon = await startDaemon(paths, {
  *   serve: { hostname: "127.0.0.1", port: 0 },
  *   api: null,
  * });

@@ -1,6 +1,18 @@
 /**
  * Structured logging to stderr: one line per event, `ts level event key=value...`, or JSON lines
- * with `MINER_CLI_LOG_FORMAT=json`. Secrets are never passed to the logger.
+ * with `MINER_CLI_LOG_FORMAT=json`. Secrets are never passed to the logger; values with control
+ * characters are quoted and escaped.
+ *
+ * @example
+ * ```ts
+ * import { Logger } from "./mod.ts";
+ * const lines: string[] = [];
+ * const log = new Logger({ sink: (l) => lines.push(l), level: "info" });
+ * log.info("peer_online", { peer: "rig-01", rttMs: 3 });
+ * log.debug("not written at level info");
+ * // lines: ["2026-… INFO  peer_online peer=rig-01 rttMs=3"]
+ * if (lines.length !== 1 || !lines[0].includes("peer=rig-01")) throw new Error(lines.join());
+ * ```
  * @module
  */
 

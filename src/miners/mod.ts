@@ -1,6 +1,20 @@
 /**
  * Miner runtime: profiles, adapters (XMRig, TT-Miner, custom), supervision with a watchdog,
- * console buffers, hashrate history, and a miner emulator.
+ * console buffers that redact secrets, hashrate history, and a miner emulator.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { ProfileStore } from "./mod.ts";
+ * const store = new ProfileStore(join(await Deno.makeTempDir(), "mining_profiles.json"));
+ * const cpu = await store.add({
+ *   name: "cpu",
+ *   minerType: "xmrig",
+ *   config: { pools: [{ url: "pool.example.org:3333", user: "WALLET", pass: "s3cret" }] },
+ * });
+ * // validated for XMRig, stored 0600; a bad pool URL or a shell metacharacter is refused
+ * if ((await store.list())[0].id !== cpu.id) throw new Error("not stored");
+ * ```
  * @module
  */
 export {

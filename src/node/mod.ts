@@ -7,13 +7,20 @@
  *
  * @example
  * ```ts
+ * import { initIdentity } from "../identity/mod.ts";
  * import { resolvePaths } from "../store/mod.ts";
  * import { MeshNode } from "./mod.ts";
- * const node = await MeshNode.open(resolvePaths({ home: "/tmp/n1" }));
- * const server = await node.serve({ hostname: "127.0.0.1", port: 0 });
- * const session = await node.dial(`127.0.0.1:${server.port}`); // itself, if allowed
- * console.log(await session.ping());
- * await node.close();
+ * const [a, b] = [resolvePaths({ home: await Deno.makeTempDir() }), resolvePaths({ home: await Deno.makeTempDir() })];
+ * const rig = await initIdentity(a, { name: "rig-01", role: "worker" });
+ * await initIdentity(b, { name: "desk", role: "controller" });
+ * const worker = await MeshNode.open(a, { keepalive: false });
+ * const controller = await MeshNode.open(b, { keepalive: false });
+ * await worker.auth.setMode("open"); // or allow the controller's ID
+ * const server = await worker.serve({ hostname: "127.0.0.1", port: 0 });
+ * const session = await controller.dial(`127.0.0.1:${server.port}`, { expectId: rig.info.id });
+ * console.log(`${await session.ping()} ms`); // over Noise XX, the worker's key pinned
+ * await controller.close();
+ * await worker.close();
  * ```
  * @module
  */

@@ -1,5 +1,21 @@
 /**
- * Noise-encrypted WebSocket transport.
+ * The encrypted transport: Noise XX (revision 34, over `node:crypto`'s X25519 and
+ * ChaCha20-Poly1305), the secure channel that frames, fragments and limits messages over a
+ * WebSocket, the `node:http` + `npm:ws` server with its connection gate, and the `npm:ws` client.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair, HandshakeState, NOISE_PROTOCOL } from "./mod.ts";
+ * const prologue = new TextEncoder().encode("example");
+ * const a = new HandshakeState({ protocolName: NOISE_PROTOCOL, initiator: true, prologue, s: generateKeyPair() });
+ * const b = new HandshakeState({ protocolName: NOISE_PROTOCOL, initiator: false, prologue, s: generateKeyPair() });
+ * b.readMessage(a.writeMessage()); // -> e
+ * a.readMessage(b.writeMessage()); // <- e, ee, s, es
+ * b.readMessage(a.writeMessage()); // -> s, se
+ * const sealed = a.split().send.encryptWithAd(new Uint8Array(0), new TextEncoder().encode("hi"));
+ * const opened = b.split().recv.decryptWithAd(new Uint8Array(0), sealed);
+ * if (new TextDecoder().decode(opened) !== "hi") throw new Error("round trip failed");
+ * ```
  * @module
  */
 export {

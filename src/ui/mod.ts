@@ -2,6 +2,13 @@
  * The web dashboard: a Preact + uPlot single-page app (sources in `src/ui/app/`), bundled by
  * `deno task build:ui` into `dist/ui/` and served by the node at `/`. Every asset comes from the
  * node (no CDN); `deno compile` embeds `dist/ui/` with `--include`.
+ *
+ * @example
+ * ```ts
+ * import { loadDashboard } from "./mod.ts";
+ * const dashboard = await loadDashboard(); // dist/ui/, or a page saying how to build it
+ * console.log(dashboard.built ? [...dashboard.files.keys()] : "run `deno task build:ui`");
+ * ```
  * @module
  */
 import { extname, join } from "node:path";
