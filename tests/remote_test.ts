@@ -209,13 +209,16 @@ Deno.test("remote: only peers granted control control; ungranted and unregistere
     const audit = (await Deno.readTextFile(`${w}/data/audit.log`)).trim().split("\n").map((l) =>
       JSON.parse(l)
     ).filter((a) => !a.action.startsWith("peer_"));
+    // an admitted command is recorded before it acts (attempt) and after (outcome)
     assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.peerName]), [
+      ["start_miner", "attempt", "control"],
       ["start_miner", "ok", "control"],
       ["stop_miner", "refused", "other-rig"],
       ["deploy", "refused", "other-rig"],
       ["stop_miner", "refused", "other-rig"],
       ["start_miner", "refused", "stranger"],
       ["deploy", "refused", "stranger"],
+      ["stop_miner", "attempt", "control"],
       ["stop_miner", "ok", "control"],
     ]);
     assert.equal((await Deno.stat(`${w}/data/audit.log`)).mode! & 0o777, 0o600);
@@ -290,7 +293,9 @@ Deno.test("remote: a worker behind NAT dials the controller (--connect); command
       .map((l) => JSON.parse(l)).filter((a) => !a.action.startsWith("peer_"));
     assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.peerName]), [
       ["deploy", "ok", "control"],
+      ["start_miner", "attempt", "control"],
       ["start_miner", "ok", "control"],
+      ["stop_miner", "attempt", "control"],
       ["stop_miner", "ok", "control"],
     ]);
     // The worker goes away: reported offline, exit 2.

@@ -52,7 +52,7 @@ async function announceAs(home: string, role: string): Promise<void> {
 }
 
 async function auditOf(home: string): Promise<Record<string, unknown>[]> {
-  return (await new AuditLog(auditLogPath(resolvePaths({ home }))).read()).filter((a) =>
+  return (await new AuditLog(auditLogPath(resolvePaths({ home }))).read()).records.filter((a) =>
     !String(a.action).startsWith("peer_")
   ) as unknown as Record<string, unknown>[];
 }
@@ -109,7 +109,7 @@ Deno.test("grants: a rig paired by a dual controller cannot control it, whatever
           updatedAt: new Date().toISOString(),
         };
         await assert.rejects(
-          s.request("start_miner", { minerType: "custom", config: custom }, 5000),
+          s.request("start_miner", { minerType: "custom", config: custom }, { timeoutMs: 5000 }),
           (e: unknown) =>
             e instanceof RemoteError && e.code === "unauthorized" &&
             /rig may not control this node/.test(e.message),
@@ -118,12 +118,12 @@ Deno.test("grants: a rig paired by a dual controller cannot control it, whatever
           s.request(
             "deploy",
             { type: "full", name: "x", size: 10, checksum: "0".repeat(64) },
-            5000,
+            { timeoutMs: 5000 },
           ),
           (e: unknown) => e instanceof RemoteError && e.code === "unauthorized",
         );
         await assert.rejects(
-          s.request("get_stats", {}, 5000),
+          s.request("get_stats", {}, { timeoutMs: 5000 }),
           (e: unknown) =>
             e instanceof RemoteError && /may not read this node's stats/.test(e.message),
         );

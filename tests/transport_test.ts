@@ -345,7 +345,7 @@ Deno.test("a 300 KB ping is fragmented into several Noise frames and echoed inta
 
     // through the full MeshNode stack
     const session = await client.dial(address);
-    const pong = await session.request("ping", { seq: 7 }, 10_000, body);
+    const pong = await session.request("ping", { seq: 7 }, { timeoutMs: 10_000, body: body });
     assert.equal(pong.type, "pong");
     assert.equal(pong.from, server.id);
     assert.deepEqual(pong.payload, { seq: 7 });
@@ -465,7 +465,9 @@ Deno.test("a burst of 64 KiB pings sent at once comes back intact (frame buffer 
     // (the channel must not reuse a frame buffer the socket still holds) and the server answers
     // with a burst of its own. A reused buffer overwritten too early fails the AEAD check.
     const bodies = Array.from({ length: 60 }, () => randomBytes(64 * 1024));
-    const pongs = await Promise.all(bodies.map((b) => session.request("ping", {}, 20_000, b)));
+    const pongs = await Promise.all(
+      bodies.map((b) => session.request("ping", {}, { timeoutMs: 20_000, body: b })),
+    );
     pongs.forEach((pong, i) => assert.deepEqual(joinParts(pong.body!), bodies[i], `pong ${i}`));
     assert.equal(server.counters.protocolErrors, 0);
     assert.equal(session.isClosed, false);
@@ -486,13 +488,13 @@ Deno.test("a control message above maxMessageBytes is a protocol error that clos
     const inbound = await serverSession;
     // below the cap (a ping with a 60 KB body plus its envelope) passes
     const body = randomBytes(60_000);
-    const pong = await session.request("ping", {}, 5000, body);
+    const pong = await session.request("ping", {}, { timeoutMs: 5000, body: body });
     assert.deepEqual(joinParts(pong.body!), body);
     assert.equal(server.counters.protocolErrors, 0);
 
     const serverClosed = sessionClosed(inbound);
     const clientClosed = sessionClosed(session);
-    session.send("ping", {}, undefined, new Uint8Array(cap + 1).fill(0x7b));
+    session.send("ping", {}, { body: new Uint8Array(cap + 1).fill(0x7b) });
     const { error } = await serverClosed;
     assert.equal(error?.code, "oversize");
     assert.match(error!.message, new RegExp(`exceeds ${cap} bytes`));
@@ -882,7 +884,7 @@ Deno.test("unknown message types get an unknown_type error and the session stays
     const session = await client.dial(address);
     // not a protocol type at all
     await assert.rejects(
-      session.request("mine_harder" as MessageType, {} as never, 5000),
+      session.request("mine_harder" as MessageType, {} as never, { timeoutMs: 5000 }),
       (err: unknown) => {
         assert.ok(err instanceof RemoteError, String(err));
         assert.equal(err.code, "unknown_type");
@@ -892,7 +894,7 @@ Deno.test("unknown message types get an unknown_type error and the session stays
     );
     // a protocol type this node has no handler for
     await assert.rejects(
-      session.request("handshake_ack", { accepted: false }, 5000),
+      session.request("handshake_ack", { accepted: false }, { timeoutMs: 5000 }),
       (err: unknown) => {
         assert.ok(err instanceof RemoteError, String(err));
         assert.equal(err.code, "unknown_type");
@@ -1065,11 +1067,13 @@ Deno.test({
       const rtt = await session.ping(5000, encoder.encode("over tls"));
       assert.ok(rtt >= 0);
       const body = randomBytes(200_000);
-      const pong = await session.request("ping", {}, 5000, body);
+      const pong = await session.request("ping", {}, { timeoutMs: 5000, body: body });
       assert.deepEqual(joinParts(pong.body!), body);
       // a burst through TLS too: the frame buffer is reused only once the TLS socket took it
       const bodies = Array.from({ length: 30 }, () => randomBytes(64 * 1024));
-      const pongs = await Promise.all(bodies.map((b) => session.request("ping", {}, 20_000, b)));
+      const pongs = await Promise.all(
+        bodies.map((b) => session.request("ping", {}, { timeoutMs: 20_000, body: b })),
+      );
       pongs.forEach((p, i) => assert.deepEqual(joinParts(p.body!), bodies[i], `pong ${i}`));
     } finally {
       await fx.dispose();

@@ -30,12 +30,7 @@ import { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
 import { type NodeOps, registerNodeRoutes } from "./node_routes.ts";
 import { SseQueue } from "./sse.ts";
 import type { Dashboard } from "../ui/mod.ts";
-import {
-  isBundleUpload,
-  MAX_UPLOAD_BYTES,
-  registerRemoteRoutes,
-  type RemoteRoutesContext,
-} from "./remote_routes.ts";
+import { isBundleUpload, registerRemoteRoutes, type RemoteRoutesContext } from "./remote_routes.ts";
 
 /** API mount point. */
 export const API_BASE = "/api/v1/mining";
@@ -77,6 +72,8 @@ export interface ApiContext {
 }
 
 const MinerName = z.object({ name: z.string().min(1).max(64) });
+/** A start's or stop's answer: the miner, and whether it already was in that state. */
+const MinerOutcomeSchema = MinerStatsSchema.extend({ already: z.boolean() });
 const ProfileRef = z.object({ ref: z.string().min(1).max(64) });
 const LogsQuery = z.object({
   lines: z.coerce.number().int().min(1).max(100_000).optional(),
@@ -240,17 +237,12 @@ export function createApiApp(ctx: ApiContext): ApiApp {
     onError: (c) =>
       c.json({ error: { code: "payload_too_large", message: "request body over 1 MiB" } }, 413),
   });
-  const bundleUploads = bodyLimit({
-    maxSize: MAX_UPLOAD_BYTES,
-    onError: (c) =>
-      c.json({
-        error: { code: "payload_too_large", message: `bundle over ${MAX_UPLOAD_BYTES} bytes` },
-      }, 413),
-  });
+  // Bundle uploads stream to disk and are counted there (hono's bodyLimit would hold a chunked
+  // upload in memory to measure it); every other body is at most 1 MiB.
   app.use(
     "*",
     (c, next) =>
-      (isBundleUpload(c.req.path, c.req.header("content-type")) ? bundleUploads : smallBodies)(
+      isBundleUpload(c.req.path, c.req.header("content-type")) ? next() : smallBodies(
         c,
         next,
       ),
@@ -327,12 +319,17 @@ export function createApiApp(ctx: ApiContext): ApiApp {
           required: true,
         },
       },
-      responses: { 201: json(MinerStatsSchema, "Started") },
+      responses: {
+        201: json(MinerOutcomeSchema, "Started"),
+        200: json(MinerOutcomeSchema, "Already running (nothing was started)"),
+      },
     }),
     async (c) => {
       const { profile } = c.req.valid("json");
-      const proc = await miners().start(profile);
-      return c.json(proc.stats(), 201);
+      const { miner, already } = await miners().start(profile);
+      return already
+        ? c.json({ ...miner.stats(), already: true }, 200)
+        : c.json({ ...miner.stats(), already: false }, 201);
     },
   );
 
@@ -379,9 +376,12 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       method: "post",
       path: `${API_BASE}/miners/{name}/stop`,
       request: { params: MinerName },
-      responses: { 200: json(MinerStatsSchema, "Stopped") },
+      responses: { 200: json(MinerOutcomeSchema, "Stopped, or already stopped") },
     }),
-    async (c) => c.json(await miners().stop(c.req.valid("param").name), 200),
+    async (c) => {
+      const { stats, already } = await miners().stop(c.req.valid("param").name);
+      return c.json({ ...stats, already }, 200);
+    },
   );
 
   for (const action of ["pause", "resume"] as const) {

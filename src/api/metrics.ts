@@ -97,6 +97,11 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     "gauge",
     "Reliability score of the peer (0-100).",
   );
+  const peerSessions = new Family(
+    "miner_cli_peer_sessions",
+    "gauge",
+    "Open sessions with the peer (1 for a connected persistent link).",
+  );
   const fleetTotal = new Family(
     "miner_cli_fleet_hashrate_hashes_per_second",
     "gauge",
@@ -136,6 +141,7 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     if (p.online !== null) peerOnline.add(l, p.online ? 1 : 0);
     if (p.pingMs !== null) peerRtt.add(l, p.pingMs / 1000);
     peerScore.add(l, p.score);
+    peerSessions.add(l, p.sessions);
   }
   fleetTotal.add({}, total);
   if (snap.fleet) {
@@ -153,6 +159,7 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     peerOnline,
     peerRtt,
     peerScore,
+    peerSessions,
     fleetTotal,
     fleetNodes,
   ].filter((f) => f.samples.length > 0).map((f) => f.render()).join("");

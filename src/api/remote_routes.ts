@@ -18,6 +18,7 @@ import {
   LogsViewSchema,
   MinerTypeSchema,
   StartAckSchema,
+  StopAckSchema,
 } from "../protocol/mod.ts";
 import { ApiError } from "./errors.ts";
 import { json, r } from "./openapi.ts";
@@ -36,6 +37,8 @@ export interface RemoteRoutesContext {
   onDeployProgress?: (e: Omit<DeployProgressEvent, "type" | "at">) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
   onShutdown(fn: () => void): () => void;
+  /** Throws the peer's not-found error for a reference no registered peer matches. */
+  knows?(ref: string): void;
 }
 
 const PeerParam = z.object({ peer: z.string().min(1).max(128) });
@@ -148,15 +151,16 @@ export function registerRemoteRoutes(
           required: true,
         },
       },
-      responses: { 200: json(z.object({ stopped: z.array(z.string()) }), "Stopped") },
+      responses: { 200: json(StopAckSchema, "Stopped (and already stopped)") },
     }),
     async (c) =>
-      c.json({
-        stopped: await ctx.fleet.stop(c.req.valid("param").peer, {
+      c.json(
+        await ctx.fleet.stop(c.req.valid("param").peer, {
           minerName: c.req.valid("json").minerName,
           timeoutMs: c.req.valid("json").timeout,
         }),
-      }, 200),
+        200,
+      ),
   );
   const LogsQuery = Timeout.extend({
     miner: z.string().min(1).max(64),
@@ -272,6 +276,7 @@ export function registerRemoteRoutes(
   });
   app.post(`${base}/remote/:peer/deploy`, async (c) => {
     const peer = PeerParam.parse(c.req.param()).peer;
+    ctx.knows?.(peer); // an unknown peer is a 404 before a byte of the upload is spooled
     await Deno.mkdir(ctx.tmpDir, { recursive: true, mode: 0o700 });
     const tmp = join(ctx.tmpDir, `deploy-${crypto.randomUUID()}.tar`);
     let manifest: Manifest;
@@ -280,17 +285,28 @@ export function registerRemoteRoutes(
     try {
       if (isBundleUpload(c.req.path, c.req.header("content-type"))) {
         if (!c.req.raw.body) throw new ApiError(400, "bad_request", "empty bundle upload");
+        const tooLarge = () =>
+          new ApiError(413, "payload_too_large", `bundle over ${MAX_UPLOAD_BYTES} bytes`);
+        if (Number(c.req.header("content-length") ?? 0) > MAX_UPLOAD_BYTES) throw tooLarge();
         const h = createHash("sha256");
         size = 0;
         const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
+        const reader = c.req.raw.body.getReader();
+        // A node shutting down does not wait for an upload to end.
+        const unshut = ctx.onShutdown(() =>
+          void reader.cancel("node shutting down").catch(() => {})
+        );
         try {
-          for await (const chunk of c.req.raw.body) {
+          for (let r = await reader.read(); !r.done; r = await reader.read()) {
+            const chunk = r.value;
             h.update(chunk);
             size += chunk.length;
+            if (size > MAX_UPLOAD_BYTES) throw tooLarge();
             let off = 0;
             while (off < chunk.length) off += await f.write(chunk.subarray(off));
           }
         } finally {
+          unshut();
           f.close();
         }
         checksum = h.digest("hex");

@@ -15,6 +15,7 @@ import type {
   LogsView,
   StartAck,
   StartOptions,
+  StopAck,
   StopOptions,
 } from "../protocol/mod.ts";
 import { type ApiClient, ApiClientError } from "./api_client.ts";
@@ -56,12 +57,11 @@ export class HttpFleetOps implements FleetOps {
   }
 
   /** Stops one or all miners of a worker. */
-  async stop(ref: string, options: StopOptions = {}): Promise<string[]> {
-    const r = await this.api.request<{ stopped: string[] }>("POST", `${BASE}/${enc(ref)}/stop`, {
+  stop(ref: string, options: StopOptions = {}): Promise<StopAck> {
+    return this.api.request<StopAck>("POST", `${BASE}/${enc(ref)}/stop`, {
       ...(options.minerName ? { minerName: options.minerName } : {}),
       ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     });
-    return r.stopped;
   }
 
   /** A worker's miner console lines. */

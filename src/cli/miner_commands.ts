@@ -46,9 +46,15 @@ export function minerTable(miners: MinerStats[]): string {
 export async function minerStart(ctx: CliContext, p: Parsed): Promise<number> {
   const profile = one(p, "start", "profile");
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
-  const m = await api.request<MinerStats>("POST", "/api/v1/mining/miners", { profile });
+  const m = await api.request<MinerStats & { already: boolean }>(
+    "POST",
+    "/api/v1/mining/miners",
+    { profile },
+  );
   if (bool(p, "json")) ctx.io.out(JSON.stringify(m, null, 2));
-  else ctx.io.out(`started ${m.name} (${m.type}, pid ${m.pid})`);
+  else if (m.already) {
+    ctx.io.out(`${m.name} is already running${m.startedAt ? ` (since ${m.startedAt})` : ""}`);
+  } else ctx.io.out(`started ${m.name} (${m.type}, pid ${m.pid})`);
   return 0;
 }
 
@@ -56,12 +62,12 @@ export async function minerStart(ctx: CliContext, p: Parsed): Promise<number> {
 export async function minerStop(ctx: CliContext, p: Parsed): Promise<number> {
   const name = one(p, "stop", "miner");
   const api = await ApiClient.locate(ctx.paths, str(p, "api"));
-  const m = await api.request<MinerStats>(
+  const m = await api.request<MinerStats & { already: boolean }>(
     "POST",
     `/api/v1/mining/miners/${encodeURIComponent(name)}/stop`,
   );
   if (bool(p, "json")) ctx.io.out(JSON.stringify(m, null, 2));
-  else ctx.io.out(`stopped ${m.name}`);
+  else ctx.io.out(m.already ? `${m.name} is already stopped` : `stopped ${m.name}`);
   return 0;
 }
 

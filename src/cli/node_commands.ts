@@ -7,6 +7,7 @@ import { createApiToken, loadOrCreateApiToken } from "../identity/mod.ts";
 import { isLoopback } from "../netaddr/mod.ts";
 import { installEmulatedMiner, ProfileStore, runEmulator } from "../miners/mod.ts";
 import {
+  DEFAULT_KEEPALIVE,
   DISCOVERY_PORT,
   type JoinSecret,
   loadJoinSecret,
@@ -393,8 +394,8 @@ export async function daemonOptions(
         }),
       },
       keepalive: {
-        intervalMs: d("ping-interval", 50, 3_600_000, 30_000),
-        timeoutMs: d("idle-timeout", 100, 3_600_000, 40_000),
+        intervalMs: d("ping-interval", 50, 3_600_000, DEFAULT_KEEPALIVE.intervalMs),
+        timeoutMs: d("idle-timeout", 100, 3_600_000, DEFAULT_KEEPALIVE.timeoutMs),
       },
     },
     api: bool(p, "no-api") ? null : {

@@ -54,8 +54,10 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("max-handshakes-per-address", "N", "connections still in handshake from one address", {
     default: "16",
   }),
-  s("ping-interval", "D", "keepalive ping interval", { default: "30s" }),
-  s("idle-timeout", "D", "drop a connection after this much silence", { default: "40s" }),
+  s("ping-interval", "D", "keepalive ping interval", { default: "5s" }),
+  s("idle-timeout", "D", "drop a connection (and mark its peer offline) after this much silence", {
+    default: "12s",
+  }),
   s("handshake-timeout", "D", "handshake deadline (the TCP connection goes after it)", {
     default: "10s",
   }),

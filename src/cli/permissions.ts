@@ -13,6 +13,7 @@
  */
 import { MinerCliError } from "../errors/mod.ts";
 import { posix, win32 } from "node:path";
+import { PROCESS_TOOLS } from "../miners/mod.ts";
 import { parseListen } from "./args.ts";
 
 /** The three binaries. */
@@ -94,8 +95,9 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
     env: { allow: ENV_VARS, why: "the variables miner-cli reads" },
     sys: { allow: SYS_INFO, why: "capability probing" },
     run: {
-      allow: MINER_SLOTS,
-      why: "the miners in its miners dir (active install of each type), nothing else",
+      allow: [...MINER_SLOTS, "{proctools}"],
+      why:
+        "the miners in its miners dir (active install of each type); setpriv (Linux: a miner dies with its node, and only a miner this set allows is ever handed to it), ps and kill (to find and stop a miner that outlived its node); nothing else",
     },
   },
   controller: {
@@ -213,7 +215,13 @@ export function permissionFlags(flavour: Flavour, layout: PermissionLayout): str
       continue;
     }
     // /proc and /sys exist only on Linux.
-    const values = rule.allow.flatMap((v) => (v === "{discover}" ? discoverTargets : [norm(v)]));
+    const values = rule.allow.flatMap((v) =>
+      v === "{discover}"
+        ? discoverTargets
+        : v === "{proctools}"
+        ? [...PROCESS_TOOLS[os]]
+        : [norm(v)]
+    );
     if (kind === "read") values.push(...(layout.extraRead ?? []));
     if (kind === "run") {
       for (const name of layout.customMiners ?? []) {

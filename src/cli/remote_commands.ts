@@ -16,7 +16,7 @@ import {
 import { formatHashrate, ProfileStore } from "../miners/mod.ts";
 import { Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
 import type { FleetOps, LogLineView } from "../protocol/mod.ts";
-import { readJsonFile } from "../store/mod.ts";
+import { readJsonFile, sweepTempFiles } from "../store/mod.ts";
 import { z } from "zod";
 import { ApiClient, ApiClientError } from "./api_client.ts";
 import { HttpFleetOps } from "./http_fleet.ts";
@@ -162,7 +162,11 @@ export async function remoteStart(ctx: CliContext, p: Parsed): Promise<number> {
       timeoutMs,
     });
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
-    else ctx.io.out(`started ${ack.minerName} on ${ref}`);
+    else if (ack.already) {
+      ctx.io.out(
+        `${ack.minerName} is already running on ${ref}${ack.since ? ` (since ${ack.since})` : ""}`,
+      );
+    } else ctx.io.out(`started ${ack.minerName} on ${ref}`);
     for (const w of ack.warnings ?? []) {
       ctx.io.err(`warning: ${ref}: ${w}`);
     }
@@ -186,10 +190,14 @@ export async function remoteStop(ctx: CliContext, p: Parsed): Promise<number> {
   const b = await reach(ctx, p);
   try {
     const ref = p.positionals[0];
-    const stopped = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs });
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, stopped }));
-    else if (!stopped.length) ctx.io.out(`no miners running on ${ref}`);
-    else for (const m of stopped) ctx.io.out(`stopped ${m} on ${ref}`);
+    const ack = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs });
+    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
+    else if (!ack.stopped.length && !ack.alreadyStopped.length) {
+      ctx.io.out(`no miners running on ${ref}`);
+    } else {
+      for (const m of ack.stopped) ctx.io.out(`stopped ${m} on ${ref}`);
+      for (const m of ack.alreadyStopped) ctx.io.out(`${m} on ${ref} was already stopped`);
+    }
     return 0;
   } finally {
     await b.close();
@@ -261,6 +269,10 @@ export async function remoteDeploy(ctx: CliContext, p: Parsed): Promise<number> 
   await Deno.mkdir(tmpDir, { recursive: true, mode: 0o700 });
   const tmp = join(tmpDir, `deploy-${crypto.randomUUID()}.tar`);
   const b = await reach(ctx, p);
+  if (b.via === "direct") {
+    // No node runs on this home: spools older than this process are an interrupted deploy's.
+    await sweepTempFiles([tmpDir], { before: performance.timeOrigin, maxDepth: 0 });
+  }
   try {
     let plain: string;
     let manifest: Manifest;

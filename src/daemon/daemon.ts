@@ -38,7 +38,7 @@ import {
   type ServeOptions,
 } from "../node/mod.ts";
 import { type Snapshot, SOFTWARE_VERSION } from "../protocol/mod.ts";
-import { type NodePaths, writeJsonAtomic } from "../store/mod.ts";
+import { type NodePaths, sweepTempFiles, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
 import { loadDashboard } from "../ui/mod.ts";
 import { type MetricsListener, startMetricsListener } from "./metrics_listener.ts";
@@ -187,6 +187,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   const fleet = new Fleet(mesh, ownProfiles);
   const monitor = new FleetMonitor(fleet, {
     intervalMs: options.fleetPollMs ?? 10_000,
+    stats: role !== "worker",
     onEvent: (e) => {
       if (e.type === "peer") {
         logger.info(`peer_${e.kind}`, { peer: e.id, name: e.name, reason: e.reason });
@@ -207,10 +208,13 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     if (!mesh.registry.get(s.peer.id)) return;
     monitor.sawOnline(s.peer);
     mesh.registry.markSeen(s.peer.id);
-    // Without a background poll (workers), the session is the only signal: its end is offline.
+    // A lost link (keepalive timeout, dropped socket) or a peer going away is offline now, on
+    // controllers too (the next poll may bring it back); a session closed because its operation
+    // was done says nothing.
     s.onClose((reason) => {
       const other = mesh.session(s.peer.id);
-      if (!monitor.running && (!other || other.isClosed)) monitor.sawOffline(s.peer, reason);
+      const gone = s.endedBy === "lost" || s.endedBy === "peer";
+      if (gone && (!other || other.isClosed)) monitor.sawOffline(s.peer, reason);
     });
   });
   const peersChanged = () => {
@@ -270,10 +274,20 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     }),
     startHeartbeatPersister(mesh),
   );
+  // What an interrupted process left: temp files of atomic writes, deploy spools.
+  const swept = await sweepTempFiles([paths.configDir, paths.dataDir], {
+    before: performance.timeOrigin,
+  });
+  if (swept.removed.length) {
+    logger.info("temp_files_swept", { files: swept.removed.length, bytes: swept.bytes });
+  }
+  audit.onRepair = (bytes) => logger.warn("audit_torn_tail_cut", { bytes });
   if (miners) {
     for (const a of await recoverMinersDir(minersDir(paths))) {
       logger.info("miners_dir_recovered", { action: a });
     }
+    // Before any miner starts: stop the ones that outlived a previous node on this home.
+    await miners.recover();
     attachWorker(mesh, {
       miners,
       audit,
@@ -317,6 +331,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           profiles: ownProfiles,
           tmpDir: join(paths.dataDir, "tmp"),
           cachedStatus: (maxAgeMs, timeoutMs) => monitor.get(maxAgeMs, timeoutMs),
+          knows: (ref) => void fleet.peer(ref),
           onDeployProgress: (p) =>
             events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },
@@ -354,7 +369,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       }, options.statsTickMs ?? 2000);
       stops.push(() => clearInterval(tick));
     }
-    if (role !== "worker") monitor.start();
+    monitor.start();
     if (history) {
       stops.push(startHistorySampler(history, {
         intervalMs: interval,

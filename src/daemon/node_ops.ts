@@ -55,14 +55,15 @@ export function createNodeOps(
   };
   const view = (p: Peer): PeerView => {
     const live = monitor.state(p.id);
-    const session = mesh.session(p.id);
-    const connected = session !== undefined && !session.isClosed;
+    const open = mesh.sessions().filter((s) => s.peer.id === p.id && !s.isClosed);
+    const connected = open.length > 0;
     return {
       ...p,
       online: live?.online ?? (connected ? true : null),
       ...(live?.reason ? { offlineReason: live.reason } : {}),
       since: live?.since ?? null,
       connected,
+      sessions: open.length,
       allowed: mesh.auth.isAllowed(p.id),
     };
   };

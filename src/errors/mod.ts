@@ -32,7 +32,8 @@ export type ErrorStatus =
   | 500
   | 502
   | 503
-  | 504;
+  | 504
+  | 507;
 
 /** Status and code of a {@link MinerCliError}. */
 export interface ErrorKind {

@@ -113,7 +113,7 @@ export class HistoryStore {
         );
         db.exec("COMMIT");
       } catch (err) {
-        db.exec("ROLLBACK");
+        rollback(db);
         throw err;
       }
     }
@@ -165,7 +165,9 @@ export class HistoryStore {
       for (const s of samples) this.record(s.miner, s.ts, s.hashrate, s.accepted, s.rejected);
       this.#db.exec("COMMIT");
     } catch (err) {
-      this.#db.exec("ROLLBACK");
+      // A failed COMMIT (SQLITE_FULL on a full disk) may already have rolled back: the caller
+      // hears the real cause, and the next batch starts clean once space returns.
+      rollback(this.#db);
       throw err;
     }
   }
@@ -240,4 +242,11 @@ export class HistoryStore {
   close(): void {
     this.#db.close();
   }
+}
+
+/** Rolls back the open transaction, if SQLite has not already done so itself. */
+function rollback(db: DatabaseSync): void {
+  try {
+    db.exec("ROLLBACK");
+  } catch { /* no transaction is active: SQLite rolled it back with the error */ }
 }

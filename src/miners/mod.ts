@@ -66,11 +66,17 @@ export {
 } from "./log_buffer.ts";
 export {
   freePort,
+  IntentWriteError,
   MinerAlreadyRunningError,
   MinerManager,
   type MinerManagerOptions,
   MinerNotFoundError,
+  type StartOutcome,
+  type StopOutcome,
+  type Survivor,
 } from "./manager.ts";
+export { PROCESS_TOOLS } from "./processes.ts";
+export { type RunRecord, RunRecords } from "./run_records.ts";
 export {
   AlgoSchema,
   type CustomConfig,

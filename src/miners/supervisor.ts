@@ -10,6 +10,7 @@ import type { LaunchContext, LineParser, MinerAdapter } from "./adapter.ts";
 import { LogBuffer, readLines } from "./log_buffer.ts";
 import type { Profile } from "./profiles.ts";
 import { profileSecrets, Redactor } from "./secrets.ts";
+import { deathSignalPrefix } from "./processes.ts";
 import { type AdapterStats, clampStats, emptyStats } from "./stats.ts";
 import type { MinerEvent, MinerState, MinerStats, Restart } from "../protocol/mod.ts";
 
@@ -29,6 +30,24 @@ export interface SupervisorOptions {
   stallMs?: number;
   /** Console lines kept (default 1,000). */
   logLines?: number;
+}
+
+/** A miner process just started. */
+export interface SpawnedProcess {
+  /** Its PID. */
+  pid: number;
+  /** The executable. */
+  binary: string;
+  /** Whether it dies with this process (a parent-death signal is set). */
+  diesWithNode: boolean;
+}
+
+/** Hooks around each process of a supervised miner (the manager keeps run records with them). */
+export interface ProcessHooks {
+  /** After each spawn, before the miner counts as started. */
+  onSpawned?(process: SpawnedProcess): Promise<void>;
+  /** After each process has exited and been reaped. */
+  onExited?(pid: number): Promise<void>;
 }
 
 const liveChildren = new Set<Deno.ChildProcess>();
@@ -75,6 +94,7 @@ export class MinerProcess {
   #parser: LineParser | null = null;
   #pollAbort: AbortController | null = null;
   #spawning: Promise<void> | null = null;
+  readonly #hooks: ProcessHooks;
 
   /** Creates a supervisor (not started). `launch` resolves the binary, port and work dir. */
   constructor(
@@ -83,8 +103,9 @@ export class MinerProcess {
     profile: Profile,
     adapter: MinerAdapter,
     launch: () => Promise<LaunchContext>,
-    options: SupervisorOptions & { onEvent?: (e: MinerEvent) => void } = {},
+    options: SupervisorOptions & ProcessHooks & { onEvent?: (e: MinerEvent) => void } = {},
   ) {
+    this.#hooks = { onSpawned: options.onSpawned, onExited: options.onExited };
     this.#profile = profile;
     this.#adapter = adapter;
     this.#launch = launch;
@@ -148,15 +169,33 @@ export class MinerProcess {
       const redactor = new Redactor([...profileSecrets(this.#profile), ctx.apiToken]);
       this.logs.redact = redactor.empty ? null : (t) => redactor.redact(t);
       this.logs.push(`[miner-cli] starting ${ctx.binary} ${args.join(" ")}`, "system");
-      const child = new Deno.Command(ctx.binary, {
-        args,
+      // Linux: through `setpriv --pdeathsig KILL`, so the miner dies with this node.
+      const guard = deathSignalPrefix(ctx.binary);
+      const child = new Deno.Command(guard[0] ?? ctx.binary, {
+        args: guard.length ? [...guard.slice(1), ctx.binary, ...args] : args,
         cwd: ctx.workDir,
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
       }).spawn();
       liveChildren.add(child);
-      void child.status.then(() => liveChildren.delete(child));
+      const pid = child.pid;
+      const recorded = (this.#hooks.onSpawned?.({
+        pid,
+        binary: ctx.binary,
+        diesWithNode: guard.length > 0,
+      }) ?? Promise.resolve()).catch((err) => {
+        this.logs.push(
+          `[miner-cli] could not record the process (${(err as Error).message})`,
+          "system",
+        );
+      });
+      void child.status.then(async () => {
+        liveChildren.delete(child);
+        await recorded; // an exit right after the spawn must not leave its record behind
+        await this.#hooks.onExited?.(pid).catch(() => {});
+      });
+      await recorded;
       this.#ctx = ctx;
       this.#child = child;
       this.#stdin = child.stdin.getWriter();

@@ -1,6 +1,12 @@
 /**
  * The audit log: one JSON line per state-changing command a worker received (accepted or
- * refused), appended to `<data>/audit.log` (mode 0600).
+ * refused), appended to `<data>/audit.log` (mode 0600). Control commands are recorded twice: the
+ * attempt before the action, the outcome after it, so a crash in between still shows what was
+ * tried.
+ *
+ * A record is appended whole or not at all: it is written in one call and, when that fails (a
+ * full disk), the file is cut back to where it was. A torn last line left by a crash is cut off
+ * when the log is next opened; a reader skips and counts lines it cannot parse instead of failing.
  * @module
  */
 import { join } from "node:path";
@@ -20,12 +26,22 @@ export interface AuditRecord {
   action: string;
   /** Command parameters (never secrets). */
   params: Record<string, unknown>;
-  /** What happened. */
-  outcome: "ok" | "refused" | "failed";
+  /** What happened (`attempt`: about to act; the outcome follows). */
+  outcome: "attempt" | "ok" | "refused" | "failed";
   /** Why it was refused or failed. */
   reason?: string;
   /** The worker-policy setting that refused it (`remote-custom=deny`, ...). */
   policy?: string;
+  /** The request's message ID (a retried request keeps it). */
+  request?: string;
+}
+
+/** What {@link AuditLog.read} found. */
+export interface AuditReadResult {
+  /** The records that parsed. */
+  records: AuditRecord[];
+  /** Lines that did not parse (a torn write), by 1-based line number. */
+  torn: number[];
 }
 
 /** Path of the audit log. */
@@ -36,28 +52,88 @@ export function auditLogPath(paths: NodePaths): string {
 /** Appends records to the audit log. */
 export class AuditLog {
   #queue: Promise<void> = Promise.resolve();
+  #checked = false;
+  /** Called when a torn tail was cut off at open (for the node's log). */
+  onRepair: ((bytes: number) => void) | null = null;
+
   /** Creates the log for a node. */
   constructor(readonly path: string) {}
 
-  /** Appends one record (writes are serialized). */
+  /** Appends one record, whole or not at all (writes are serialized). */
   append(record: Omit<AuditRecord, "ts">): Promise<void> {
-    const line = JSON.stringify({ ts: new Date().toISOString(), ...record }) + "\n";
-    this.#queue = this.#queue.catch(() => {}).then(async () => {
-      await Deno.mkdir(join(this.path, ".."), { recursive: true, mode: 0o700 });
-      await Deno.writeTextFile(this.path, line, { append: true, create: true, mode: 0o600 });
-    });
-    return this.#queue;
+    const line = new TextEncoder().encode(
+      JSON.stringify({ ts: new Date().toISOString(), ...record }) + "\n",
+    );
+    const run = this.#queue.catch(() => {}).then(() => this.#append(line));
+    this.#queue = run;
+    return run;
   }
 
-  /** Reads every record (for tests and `remote` tooling). */
-  async read(): Promise<AuditRecord[]> {
+  async #append(line: Uint8Array): Promise<void> {
+    await Deno.mkdir(join(this.path, ".."), { recursive: true, mode: 0o700 });
+    const file = await Deno.open(this.path, { read: true, write: true, create: true, mode: 0o600 });
     try {
-      return (await Deno.readTextFile(this.path)).split("\n").filter(Boolean).map((l) =>
-        JSON.parse(l)
-      );
+      let size = (await file.stat()).size;
+      if (!this.#checked) {
+        size = await this.#repairTail(file, size);
+        this.#checked = true;
+      }
+      await file.seek(size, Deno.SeekMode.Start);
+      try {
+        let off = 0;
+        while (off < line.length) off += await file.write(line.subarray(off));
+      } catch (err) {
+        // No half record: cut the file back to where this one began.
+        await file.truncate(size).catch(() => {});
+        throw err;
+      }
+    } finally {
+      file.close();
+    }
+  }
+
+  /** Cuts a last line without its newline (a write torn by a crash); returns the new size. */
+  async #repairTail(file: Deno.FsFile, size: number): Promise<number> {
+    if (size === 0) return 0;
+    const tailLen = Math.min(size, 64 * 1024);
+    const tail = new Uint8Array(tailLen);
+    await file.seek(size - tailLen, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < tailLen) {
+      const n = await file.read(tail.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    if (tail[tailLen - 1] === 0x0a) return size;
+    const lastNewline = tail.lastIndexOf(0x0a);
+    const keep = lastNewline < 0 ? (size > tailLen ? size - tailLen : 0) : size - tailLen +
+      lastNewline + 1;
+    await file.truncate(keep);
+    this.onRepair?.(size - keep);
+    return keep;
+  }
+
+  /** Reads every record that parses, and says which lines did not. */
+  async read(): Promise<AuditReadResult> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.path);
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return [];
+      if (err instanceof Deno.errors.NotFound) return { records: [], torn: [] };
       throw err;
     }
+    const records: AuditRecord[] = [];
+    const torn: number[] = [];
+    text.split("\n").forEach((line, i) => {
+      if (!line) return;
+      try {
+        const r = JSON.parse(line);
+        if (r && typeof r === "object" && typeof r.action === "string") records.push(r);
+        else torn.push(i + 1);
+      } catch {
+        torn.push(i + 1);
+      }
+    });
+    return { records, torn };
   }
 }

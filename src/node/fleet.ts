@@ -18,6 +18,7 @@ import type {
   LogsView,
   StartAck,
   StartOptions,
+  StopAck,
   StopOptions,
 } from "../protocol/mod.ts";
 import { randomxWarnings } from "../capabilities/mod.ts";
@@ -62,7 +63,8 @@ export class Fleet implements FleetOps {
     const peers = ref ? [this.peer(ref)] : this.workers();
     const results = await fanOut(
       peers,
-      async (peer) => (await requestPeer(this.mesh, peer, "get_stats", {}, timeoutMs)).payload,
+      async (peer) =>
+        (await requestPeer(this.mesh, peer, { type: "get_stats", payload: {}, timeoutMs })).payload,
       { concurrency: options.concurrency ?? 64 },
     );
     const rows: FleetNodeStatus[] = results.map((r) => {
@@ -100,11 +102,16 @@ export class Fleet implements FleetOps {
     const local = await this.profiles?.get(options.profileRef).catch(() => undefined);
     const minerType = options.minerType ?? local?.minerType;
     if (!minerType) throw new UnknownProfileTypeError(options.profileRef);
-    const res = await requestPeer(this.mesh, peer, "start_miner", {
-      minerType,
-      profileId: local?.id ?? options.profileRef,
-      ...(local ? { config: local } : {}),
-    }, options.timeoutMs ?? REQUEST_TIMEOUTS.start);
+    const res = await requestPeer(this.mesh, peer, {
+      type: "start_miner",
+      payload: {
+        minerType,
+        profileId: local?.id ?? options.profileRef,
+        ...(local ? { config: local } : {}),
+      },
+      timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUTS.start,
+      retry: true,
+    });
     const ack = res.payload;
     // RandomX (XMRig on the CPU) needs ~2.5 GB and wants huge pages: say so when the worker's
     // reported capabilities show it will struggle.
@@ -117,31 +124,43 @@ export class Fleet implements FleetOps {
   }
 
   /** Stops one miner, or all of a worker's miners; returns the names stopped. */
-  async stop(ref: string, options: StopOptions = {}): Promise<string[]> {
+  async stop(ref: string, options: StopOptions = {}): Promise<StopAck> {
     const { minerName, timeoutMs = REQUEST_TIMEOUTS.stop } = options;
     const peer = this.peer(ref);
     let names = minerName ? [minerName] : [];
     if (!minerName) {
-      const stats =
-        (await requestPeer(this.mesh, peer, "get_stats", {}, REQUEST_TIMEOUTS.stats)).payload;
+      const stats = (await requestPeer(this.mesh, peer, {
+        type: "get_stats",
+        payload: {},
+        timeoutMs: REQUEST_TIMEOUTS.stats,
+      })).payload;
       names = stats.miners.map((m) => m.name);
     }
-    const stopped: string[] = [];
+    const ack: StopAck = { stopped: [], alreadyStopped: [] };
     for (const name of names) {
-      await requestPeer(this.mesh, peer, "stop_miner", { minerName: name }, timeoutMs);
-      stopped.push(name);
+      const res = await requestPeer(this.mesh, peer, {
+        type: "stop_miner",
+        payload: { minerName: name },
+        timeoutMs,
+        retry: true,
+      });
+      (res.payload.already ? ack.alreadyStopped : ack.stopped).push(name);
     }
-    return stopped;
+    return ack;
   }
 
   /** A worker's miner console lines. */
   async logs(ref: string, minerName: string, options: LogsOptions = {}): Promise<LogsView> {
     const peer = this.peer(ref);
-    const res = await requestPeer(this.mesh, peer, "get_logs", {
-      minerName,
-      ...(options.lines ? { lines: options.lines } : {}),
-      ...(options.since !== undefined ? { since: options.since } : {}),
-    }, options.timeoutMs ?? REQUEST_TIMEOUTS.logs);
+    const res = await requestPeer(this.mesh, peer, {
+      type: "get_logs",
+      payload: {
+        minerName,
+        ...(options.lines ? { lines: options.lines } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+      },
+      timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUTS.logs,
+    });
     if (res.type !== "logs") {
       throw new RemoteError("invalid_message", `${res.type} is no answer to get_logs`);
     }

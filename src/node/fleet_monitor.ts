@@ -1,12 +1,16 @@
 /**
- * The controller's view of its fleet, kept fresh in the background: a periodic poll asks every
- * worker for stats and pings every other peer; the last result serves cached reads
- * (`GET /remote/stats`, `/metrics`, the dashboard) and online/offline transitions become events.
+ * The controller's view of its fleet, kept fresh in the background and never waited on: every
+ * rig is refreshed on its own (a request per rig per interval, none while the previous one is
+ * still out), and each answer updates that rig's row at once. A reader gets the rows as they
+ * are, each with `updatedAt` and `stale` (older than the reader allows), so one dead rig costs
+ * the others nothing: it only makes its own row stale, then offline when its request times out.
+ * Online/offline transitions become events; a lost link (see `daemon.ts`) marks a rig offline at
+ * once.
  * @module
  */
 import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
-import type { FleetStatus } from "../protocol/mod.ts";
+import type { FleetNodeStatus, FleetStatus } from "../protocol/mod.ts";
 import type { Fleet } from "./fleet.ts";
 import { REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
@@ -21,62 +25,90 @@ export interface PeerLiveState {
   reason?: string;
 }
 
-/** A transition, or a finished poll. */
+/** A transition, or the fleet's rows changed. */
 export type MonitorEvent =
   | PeerStateEvent
   | { type: "fleet"; at: string; status: FleetStatus };
 
 /** Options for {@link FleetMonitor}. */
 export interface FleetMonitorOptions {
-  /** Background poll interval (default 10 s; 0 disables the timer, polls happen on demand). */
+  /** How often each rig is refreshed (default 10 s; 0 disables the timer, refreshes on demand). */
   intervalMs?: number;
-  /** Per-peer timeout of a poll (default: the stats request timeout, 10 s). */
+  /** Per-rig request timeout (default: the stats request timeout, 10 s). */
   timeoutMs?: number;
-  /** Receives transitions and poll results. */
+  /** Most rig requests in flight at once (default 64). */
+  concurrency?: number;
+  /**
+   * Ask rigs for stats (default true). A worker node asks nobody for stats: it only pings the
+   * peers it can reach (its controllers), to know whether they are there.
+   */
+  stats?: boolean;
+  /** Receives transitions and row changes (rows: at most every 250 ms). */
   onEvent?: (e: MonitorEvent) => void;
 }
 
-/** A cached fleet status with the time it was taken. */
+/** A fleet status with its newest row's time. */
 export interface CachedFleetStatus extends FleetStatus {
-  /** When the poll finished (ISO time). */
+  /** When the newest row was taken (ISO time; the time of the call before any). */
   cachedAt: string;
 }
 
-/** Polls the fleet and remembers the answer. */
+/** How long a reader waits for rigs that never answered yet (right after the node started). */
+const FIRST_ANSWER_WAIT_MS = 1000;
+
+interface Row {
+  row: FleetNodeStatus;
+  at: number;
+}
+
+/** Refreshes the fleet rig by rig and serves the last known rows. */
 export class FleetMonitor {
   readonly #fleet: Fleet;
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
+  readonly #concurrency: number;
+  readonly #stats: boolean;
   readonly #onEvent: (e: MonitorEvent) => void;
   readonly #state = new Map<string, PeerLiveState>();
-  #latest: { at: number; status: CachedFleetStatus } | null = null;
-  #inflight: { promise: Promise<CachedFleetStatus>; timeoutMs: number } | null = null;
+  readonly #rows = new Map<string, Row>();
+  readonly #inflight = new Map<string, Promise<void>>();
+  #running = 0;
+  readonly #queue: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
+  #eventTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Watches `fleet`'s peers. */
   constructor(fleet: Fleet, options: FleetMonitorOptions = {}) {
     this.#fleet = fleet;
     this.#intervalMs = options.intervalMs ?? 10_000;
     this.#timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.stats;
+    this.#concurrency = options.concurrency ?? 64;
+    this.#stats = options.stats ?? true;
     this.#onEvent = options.onEvent ?? (() => {});
   }
 
-  /** Starts the background poll (first poll right away). */
+  /** Starts the background refresh (first round right away). */
   start(): void {
     if (this.#intervalMs <= 0 || this.#timer !== undefined) return;
-    this.poll().catch(() => {});
-    this.#timer = setInterval(() => this.poll().catch(() => {}), this.#intervalMs);
+    this.#round(this.#timeoutMs);
+    this.#timer = setInterval(() => this.#round(this.#timeoutMs), this.#intervalMs);
   }
 
-  /** Stops the background poll. */
+  /** Stops the background refresh. */
   stop(): void {
     clearInterval(this.#timer);
+    clearTimeout(this.#eventTimer);
     this.#timer = undefined;
   }
 
-  /** The last poll's result, or null before the first. */
+  /** Whether the background refresh runs. */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** The rows as they are now (null before any rig was ever asked). */
   latest(): CachedFleetStatus | null {
-    return this.#latest?.status ?? null;
+    return this.#rows.size ? this.#snapshot(Infinity) : null;
   }
 
   /** A peer's last known state (undefined: never checked). */
@@ -89,56 +121,164 @@ export class FleetMonitor {
     this.#set(peer, true);
   }
 
-  /** The cached status when at most `maxAgeMs` old, else a fresh poll. */
-  async get(maxAgeMs: number, timeoutMs?: number): Promise<CachedFleetStatus> {
-    if (this.#latest && Date.now() - this.#latest.at <= maxAgeMs) return this.#latest.status;
-    return await this.poll(timeoutMs);
-  }
-
-  /** Polls now; a caller shares a running poll whose timeout is at least its own. */
-  poll(timeoutMs: number = this.#timeoutMs): Promise<CachedFleetStatus> {
-    if (this.#inflight && this.#inflight.timeoutMs >= timeoutMs) return this.#inflight.promise;
-    const promise = this.#poll(timeoutMs);
-    const entry = { promise, timeoutMs };
-    this.#inflight = entry;
-    promise.finally(() => {
-      if (this.#inflight === entry) this.#inflight = null;
-    }).catch(() => {});
-    return promise;
-  }
-
-  /** Forgets the cached status (the registry changed) and polls again when running. */
-  invalidate(): void {
-    this.#latest = null;
-    this.#inflight = null;
-    if (this.#timer !== undefined) this.poll().catch(() => {});
-  }
-
-  /** Whether the background poll runs. */
-  get running(): boolean {
-    return this.#timer !== undefined;
-  }
-
-  /** Marks a peer offline (its last session closed and no poll watches it). */
+  /** Marks a peer offline now (its link was lost or it went away). */
   sawOffline(peer: Pick<Peer, "id" | "name">, reason: string): void {
     this.#set(peer, false, reason);
+    const r = this.#rows.get(peer.id);
+    if (r?.row.online) {
+      r.row = { ...r.row, online: false, error: reason };
+      r.at = Date.now();
+      this.#changed();
+    }
   }
 
-  async #poll(timeoutMs: number): Promise<CachedFleetStatus> {
-    const others = this.#fleet.mesh.registry.list().filter((p) => p.role === "controller");
-    const [status, probes] = await Promise.all([
-      this.#fleet.status(undefined, { timeoutMs }),
-      Promise.all(others.map((p) => probePeer(this.#fleet.mesh, p, { timeoutMs }))),
+  /**
+   * Every rig's last known row, at once: rows older than `maxAgeMs` are marked `stale` (and a
+   * refresh of them starts in the background). `maxAgeMs = 0` asks every rig now and waits at
+   * most `timeoutMs` (default: the monitor's) for the answers; rigs that did not answer in time
+   * keep their last row, marked stale.
+   */
+  async get(maxAgeMs: number, timeoutMs?: number): Promise<CachedFleetStatus> {
+    if (maxAgeMs <= 0) return await this.poll(timeoutMs);
+    const now = Date.now();
+    const old = this.#fleet.workers().filter((p) => {
+      const r = this.#rows.get(p.id);
+      return !r || now - r.at > maxAgeMs;
+    });
+    const asked = old.map((p) => ({ p, request: this.#refresh(p, this.#timeoutMs) }));
+    // A rig never heard from yet (the node just started) is waited for, briefly: at most
+    // FIRST_ANSWER_WAIT_MS, once; a rig that has answered before is never waited for.
+    const first = asked.filter((a) => !this.#rows.has(a.p.id)).map((a) => a.request);
+    if (first.length) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(first),
+        new Promise<void>((r) => timer = setTimeout(r, FIRST_ANSWER_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.#snapshot(maxAgeMs);
+  }
+
+  /** Asks every rig now; resolves when all answered or `timeoutMs` passed, with the rows. */
+  async poll(timeoutMs: number = this.#timeoutMs): Promise<CachedFleetStatus> {
+    const started = Date.now();
+    const asked = this.#round(timeoutMs, { force: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(asked),
+      new Promise<void>((r) => timer = setTimeout(r, timeoutMs + 50)),
     ]);
-    for (const row of status.peers) this.#set(row, row.online, row.error);
-    others.forEach((p, i) => this.#set(p, probes[i].online, probes[i].error));
+    clearTimeout(timer);
+    return this.#snapshot(Math.max(1, Date.now() - started));
+  }
+
+  /** Forgets the rows (the registry changed) and refreshes at once when running. */
+  invalidate(): void {
     const known = new Set(this.#fleet.mesh.registry.list().map((p) => p.id));
+    for (const id of [...this.#rows.keys()]) if (!known.has(id)) this.#rows.delete(id);
     for (const id of [...this.#state.keys()]) if (!known.has(id)) this.#state.delete(id);
-    const at = new Date();
-    const cached = { ...status, cachedAt: at.toISOString() };
-    this.#latest = { at: at.getTime(), status: cached };
-    this.#onEvent({ type: "fleet", at: cached.cachedAt, status: cached });
-    return cached;
+    if (this.#timer !== undefined) this.#round(this.#timeoutMs);
+  }
+
+  /** One round: a request to every rig that has none out (all, with `force`), pings to the rest. */
+  #round(timeoutMs: number, options: { force?: boolean } = {}): Promise<void>[] {
+    const mesh = this.#fleet.mesh;
+    const rigs = this.#stats ? this.#fleet.workers() : [];
+    const asked = rigs.map((p) => this.#refresh(p, timeoutMs, options.force));
+    // The rest are pinged, when they can be reached: a peer with no address and no session
+    // (it only ever dials in) keeps the state its sessions gave it.
+    const rigIds = new Set(rigs.map((p) => p.id));
+    const others = mesh.registry.list().filter((p) =>
+      !rigIds.has(p.id) && (p.address !== null || mesh.session(p.id) !== undefined)
+    );
+    for (const p of others) {
+      if (this.#inflight.has(p.id)) continue;
+      const probe = this.#limited(async () => {
+        const r = await probePeer(this.#fleet.mesh, p, { timeoutMs });
+        this.#set(p, r.online, r.error);
+      }).finally(() => this.#inflight.delete(p.id));
+      this.#inflight.set(p.id, probe);
+    }
+    return asked;
+  }
+
+  /** Refreshes one rig's row (joins the request already out unless `force`). */
+  #refresh(peer: Peer, timeoutMs: number, force = false): Promise<void> {
+    const out = this.#inflight.get(peer.id);
+    if (out && !force) return out;
+    const request = this.#limited(async () => {
+      const status = await this.#fleet.status(peer.id, { timeoutMs });
+      const row = status.peers[0];
+      if (!row) return;
+      this.#rows.set(peer.id, { row, at: Date.now() });
+      this.#set(peer, row.online, row.error);
+      this.#changed();
+    }).catch(() => {}).finally(() => {
+      if (this.#inflight.get(peer.id) === request) this.#inflight.delete(peer.id);
+    });
+    this.#inflight.set(peer.id, request);
+    return request;
+  }
+
+  /** Runs `fn` with at most `concurrency` others. */
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#concurrency) {
+      await new Promise<void>((r) => this.#queue.push(r));
+    }
+    this.#running++;
+    try {
+      return await fn();
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.();
+    }
+  }
+
+  #snapshot(maxAgeMs: number): CachedFleetStatus {
+    const now = Date.now();
+    let newest = 0;
+    const peers: FleetNodeStatus[] = this.#fleet.workers().map((p) => {
+      const r = this.#rows.get(p.id);
+      if (!r) {
+        return {
+          id: p.id,
+          name: p.name,
+          address: p.address,
+          online: false,
+          error: "not asked yet",
+          miners: [],
+          ms: 0,
+          stale: true,
+        };
+      }
+      newest = Math.max(newest, r.at);
+      return {
+        ...r.row,
+        name: p.name,
+        updatedAt: new Date(r.at).toISOString(),
+        stale: now - r.at > maxAgeMs,
+      };
+    });
+    const online = peers.filter((n) => n.online).length;
+    return {
+      totalHashrate: peers.reduce((a, n) => a + (n.online ? (n.hashrate ?? 0) : 0), 0),
+      nodes: peers.length,
+      online,
+      offline: peers.length - online,
+      peers,
+      cachedAt: new Date(newest || now).toISOString(),
+    };
+  }
+
+  /** A `fleet` event for the rows, at most every 250 ms. */
+  #changed(): void {
+    if (this.#eventTimer !== undefined) return;
+    this.#eventTimer = setTimeout(() => {
+      this.#eventTimer = undefined;
+      const status = this.#snapshot(Infinity);
+      this.#onEvent({ type: "fleet", at: status.cachedAt, status });
+    }, 250);
   }
 
   #set(peer: Pick<Peer, "id" | "name">, online: boolean, reason?: string): void {

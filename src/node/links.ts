@@ -21,7 +21,7 @@ export interface LinkOptions {
   address: string;
   /** First reconnect delay (default 500 ms). */
   baseDelayMs?: number;
-  /** Reconnect delay cap (default 30 s). */
+  /** Reconnect delay cap (default 8 s: a healed link is back within ~10 s). */
   maxDelayMs?: number;
   /** Logger. */
   logger: Logger;
@@ -72,8 +72,8 @@ export function maintainLink(
       }
       if (stopped) break;
       const delay = backoffDelay(attempt++, {
-        baseMs: options.baseDelayMs,
-        maxMs: options.maxDelayMs,
+        baseMs: options.baseDelayMs ?? 500,
+        maxMs: options.maxDelayMs ?? 8_000,
       });
       options.logger.debug("reconnect_scheduled", { address: options.address, delayMs: delay });
       await new Promise<void>((r) => {

@@ -26,7 +26,7 @@
  */
 export { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 export { PeerIdentityError } from "./handshake.ts";
-export { PeerSession, RemoteError } from "./session.ts";
+export { DEFAULT_KEEPALIVE, PeerSession, RemoteError, type SessionEnd } from "./session.ts";
 export { POLICY_KEYS, PolicyStore, PolicyValueError, type WorkerPolicy } from "./policy.ts";
 export {
   createPairCode,

@@ -9,7 +9,8 @@ import { MinerCliError } from "../errors/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { MessageOf, MessageType, PayloadOf, ReplyOf } from "../protocol/mod.ts";
 import type { MeshNode } from "./mesh.ts";
-import { type PeerSession, RequestTimeoutError } from "./session.ts";
+import { backoffDelay } from "../backoff/mod.ts";
+import { type PeerSession, RequestTimeoutError, SessionClosedError } from "./session.ts";
 
 /** Default timeouts per request type (ms). */
 export const REQUEST_TIMEOUTS = {
@@ -60,7 +61,7 @@ function lease(session: PeerSession, dialed: boolean): SessionLease {
       if (left > 0) borrowers.set(session, left);
       else {
         borrowers.delete(session);
-        session.close(reason);
+        session.close(reason, { done: true });
       }
     },
   };
@@ -91,28 +92,54 @@ export async function sessionFor(
   }
 }
 
+/** One request to a peer. */
+export interface PeerRequestSpec<T extends MessageType> {
+  /** Its type. */
+  type: T;
+  /** Its payload. */
+  payload: PayloadOf<T>;
+  /** The whole budget: connecting, retries and waiting for the answer. */
+  timeoutMs: number;
+  /**
+   * Retry within the budget, with the same message ID, when the link drops or the peer cannot be
+   * reached before the answer came (for idempotent requests: the worker answers a repeat of an
+   * ID it has seen with its first answer).
+   */
+  retry?: boolean;
+}
+
 /** Sends one request to a peer, recording the outcome in the registry (score, last seen). */
 export async function requestPeer<T extends MessageType>(
   mesh: MeshNode,
   peer: Peer,
-  type: T,
-  payload: PayloadOf<T>,
-  timeoutMs: number,
+  request: PeerRequestSpec<T>,
 ): Promise<MessageOf<ReplyOf<T>>> {
+  const { type, payload, timeoutMs } = request;
   const t0 = performance.now();
   const deadlineAt = Date.now() + timeoutMs;
-  let conn: SessionLease | undefined;
-  try {
-    conn = await sessionFor(mesh, peer, timeoutMs);
-    const res = await conn.session.request(type, payload, Math.max(1, deadlineAt - Date.now()));
-    mesh.recordOutcome(peer.id, "success", performance.now() - t0);
-    return res;
-  } catch (err) {
-    mesh.recordFailure(peer.id, err);
-    // The budget covered connecting too: say the one the caller gave, not what was left of it.
-    throw err instanceof RequestTimeoutError ? new RequestTimeoutError(type, timeoutMs) : err;
-  } finally {
-    conn?.release("request done");
+  const id = request.retry ? crypto.randomUUID() : undefined;
+  const left = () => Math.max(1, deadlineAt - Date.now());
+  for (let attempt = 0;; attempt++) {
+    let conn: SessionLease | undefined;
+    try {
+      conn = await sessionFor(mesh, peer, left());
+      const res = await conn.session.request(type, payload, { timeoutMs: left(), id });
+      mesh.recordOutcome(peer.id, "success", performance.now() - t0);
+      return res;
+    } catch (err) {
+      const lost = err instanceof SessionClosedError || err instanceof PeerOfflineError;
+      if (request.retry && lost && deadlineAt - Date.now() > 250) {
+        mesh.logger.debug("request_retry", { peer: peer.id, type, attempt, reason: String(err) });
+        const wait = backoffDelay(attempt, { baseMs: 200, maxMs: 2000, jitter: 0.2 });
+        await new Promise((r) => setTimeout(r, Math.min(wait, deadlineAt - Date.now() - 200)));
+        continue;
+      }
+      mesh.recordFailure(peer.id, err);
+      // The budget covered connecting too: say the one the caller gave, not what was left of it.
+      throw err instanceof RequestTimeoutError ? new RequestTimeoutError(type, timeoutMs) : err;
+    } finally {
+      conn?.release("request done");
+    }
   }
 }
 
@@ -158,7 +185,7 @@ export async function fanOut<T>(
           ok: false,
           error: e.message,
           offline: e instanceof PeerOfflineError || e instanceof RequestTimeoutError ||
-            e.name === "SessionClosedError",
+            e instanceof SessionClosedError,
           ms: performance.now() - t0,
         };
       }

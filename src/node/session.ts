@@ -84,13 +84,47 @@ export interface PeerIdentityInfo {
   version: string;
 }
 
+/** Options for {@link PeerSession.send}. */
+export interface SendOptions {
+  /** The request this answers. */
+  replyTo?: string;
+  /** A binary body beside the JSON envelope (only for the types that carry one). */
+  body?: Uint8Array | readonly Uint8Array[];
+  /** The message ID (default: a new UUID; a retried request reuses its first ID). */
+  id?: string;
+}
+
+/** Options for {@link PeerSession.request}. */
+export interface RequestOptions {
+  /** How long to wait for the answer. */
+  timeoutMs: number;
+  /** A binary body (ping). */
+  body?: Uint8Array;
+  /**
+   * The request's ID: a retry of a request whose answer was lost reuses it, and the worker
+   * answers a repeat with the first answer (start and stop are idempotent by it).
+   */
+  id?: string;
+}
+
 /** Keepalive settings. */
 export interface KeepaliveOptions {
-  /** Ping interval in ms (default 30 s). */
+  /** Ping interval in ms (default 5 s). */
   intervalMs?: number;
-  /** Drop after this much silence in ms (default 40 s). */
+  /** Drop after this much silence in ms (default 12 s: a dead link is found within 15 s). */
   timeoutMs?: number;
 }
+
+/** Default keepalive: a ping every 5 s, dropped after 12 s of silence. */
+export const DEFAULT_KEEPALIVE = { intervalMs: 5_000, timeoutMs: 12_000 } as const;
+
+/**
+ * How a session ended: this side closed it (`local`), the peer closed it because its operation
+ * was done (`peer_done`) or for another reason, say shutting down (`peer`), or the link was lost
+ * (no traffic within the keepalive timeout, the socket dropped without a word, a channel error).
+ * Only `peer` and `lost` say anything about the peer being reachable.
+ */
+export type SessionEnd = "local" | "peer_done" | "peer" | "lost";
 
 /** Options for {@link PeerSession}. */
 export interface SessionOptions {
@@ -135,6 +169,7 @@ export class PeerSession {
   #lastRx = Date.now();
   #lastPing = Date.now();
   #closeReason: string | null = null;
+  #endedBy: SessionEnd | null = null;
   #closeHandlers: ((reason: string, error: ChannelError | null) => void)[] = [];
   /** When the session was established. */
   readonly since: Date = new Date();
@@ -144,15 +179,20 @@ export class PeerSession {
     this.#channel = channel;
     this.#opts = options;
     this.on("ping", (m, s) => {
-      s.reply(m, "pong", m.payload.seq !== undefined ? { seq: m.payload.seq } : {}, m.body);
+      s.reply(m, "pong", m.payload.seq !== undefined ? { seq: m.payload.seq } : {}, {
+        body: m.body,
+      });
     });
     this.on("pong", () => {});
-    this.on(
-      "disconnect",
-      (m) => this.close(`peer disconnected: ${m.payload.reason}`, { notify: false }),
-    );
+    this.on("disconnect", (m) => {
+      this.#endedBy = m.payload.done ? "peer_done" : "peer";
+      this.close(`peer disconnected: ${m.payload.reason}`, { notify: false });
+    });
     channel.setHandler((kind, data) => this.#onData(kind, data));
-    channel.onClose((err) => this.#finish(err ? err.message : "closed by peer", err));
+    channel.onClose((err) => {
+      this.#endedBy ??= "lost";
+      this.#finish(err ? err.message : "closed by peer", err);
+    });
     if (options.keepalive) this.#startKeepalive(options.keepalive);
   }
 
@@ -186,13 +226,14 @@ export class PeerSession {
   send<T extends MessageType>(
     type: T,
     payload: PayloadOf<T>,
-    replyTo?: string,
-    body?: Uint8Array | readonly Uint8Array[],
+    options: SendOptions = {},
   ): Message<T> {
+    const { body } = options;
     const msg = createMessage(type, payload, {
       from: this.#opts.localId,
       to: this.peer.id,
-      replyTo,
+      replyTo: options.replyTo,
+      id: options.id,
     });
     const json = JSON.stringify(msg);
     if (!body) {
@@ -216,16 +257,16 @@ export class PeerSession {
     request: Message,
     type: T,
     payload: PayloadOf<T>,
-    body?: Uint8Array | readonly Uint8Array[],
+    options: { body?: Uint8Array | readonly Uint8Array[] } = {},
   ): void {
     if (this.isClosed) return;
-    this.send(type, payload, request.id, body);
+    this.send(type, payload, { replyTo: request.id, body: options.body });
   }
 
   /** Answers `request` with an `error` message. */
   replyError(request: { id?: string }, code: ErrorCode, message: string): void {
     if (this.isClosed) return;
-    this.send("error", { code, message }, request.id);
+    this.send("error", { code, message }, { replyTo: request.id });
   }
 
   /**
@@ -236,14 +277,17 @@ export class PeerSession {
   request<T extends MessageType>(
     type: T,
     payload: PayloadOf<T>,
-    timeoutMs: number,
-    body?: Uint8Array,
+    options: RequestOptions,
   ): Promise<MessageOf<ReplyOf<T>>> {
+    const { timeoutMs } = options;
     if (this.isClosed) return Promise.reject(new SessionClosedError(this.#closeReason ?? "closed"));
+    if (options.id !== undefined && this.#pending.has(options.id)) {
+      return Promise.reject(new Error(`request ${options.id} is already waiting for its answer`));
+    }
     return new Promise((resolve, reject) => {
       let msg: Message;
       try {
-        msg = this.send(type, payload, undefined, body);
+        msg = this.send(type, payload, { body: options.body, id: options.id });
       } catch (err) {
         return reject(err);
       }
@@ -351,7 +395,7 @@ export class PeerSession {
   /** Sends a ping (optionally with a binary body the peer echoes) and returns the RTT in ms. */
   async ping(timeoutMs = 5000, body?: Uint8Array): Promise<number> {
     const t0 = performance.now();
-    const res = await this.request("ping", {}, timeoutMs, body);
+    const res = await this.request("ping", {}, { timeoutMs, body });
     if (res.type !== "pong") {
       throw new RemoteError("invalid_message", `expected pong, got ${res.type}`);
     }
@@ -488,8 +532,8 @@ export class PeerSession {
   }
 
   #startKeepalive(k: KeepaliveOptions): void {
-    const interval = k.intervalMs ?? 30_000;
-    const timeout = k.timeoutMs ?? 40_000;
+    const interval = k.intervalMs ?? DEFAULT_KEEPALIVE.intervalMs;
+    const timeout = k.timeoutMs ?? DEFAULT_KEEPALIVE.timeoutMs;
     const tick = Math.max(20, Math.min(interval, timeout) / 4);
     this.#keepaliveTimer = setInterval(() => {
       const now = Date.now();
@@ -498,6 +542,7 @@ export class PeerSession {
           peer: this.peer.id,
           silentMs: now - this.#lastRx,
         });
+        this.#endedBy = "lost";
         this.close(`no traffic for ${timeout} ms`, { notify: false });
         return;
       }
@@ -510,12 +555,24 @@ export class PeerSession {
     }, tick);
   }
 
-  /** Closes the session (telling the peer why unless `notify` is false). */
-  close(reason: string, options: { notify?: boolean } = {}): void {
+  /** How the session ended (null while open). */
+  get endedBy(): SessionEnd | null {
+    return this.#closeReason === null ? null : this.#endedBy;
+  }
+
+  /**
+   * Closes the session, telling the peer why unless `notify` is false; `done` tells it the
+   * operation it was opened for is over (so the peer does not take it for this node going away).
+   */
+  close(reason: string, options: { notify?: boolean; done?: boolean } = {}): void {
     if (this.#closeReason !== null) return;
+    this.#endedBy ??= "local";
     if (options.notify !== false) {
       try {
-        this.send("disconnect", { reason: reason.slice(0, 500) });
+        this.send("disconnect", {
+          reason: reason.slice(0, 500),
+          ...(options.done ? { done: true } : {}),
+        });
       } catch { /* already gone */ }
     }
     this.#finish(reason, null);

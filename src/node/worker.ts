@@ -11,7 +11,7 @@ import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../capabilities/mod.ts";
 import type { MinerManager, Profile } from "../miners/mod.ts";
 import { ProfileNotFoundError, ProfileSchema } from "../miners/mod.ts";
-import type { Message } from "../protocol/mod.ts";
+import type { ErrorCode, Message, PayloadOf } from "../protocol/mod.ts";
 import type { AuditLog } from "./audit.ts";
 import { admitRequest, type PeerRequest } from "./authorize.ts";
 import { receiveDeploy } from "./deploy.ts";
@@ -57,9 +57,41 @@ function executablesOf(manifest: Manifest): string[] {
     .map((f) => f.sha256);
 }
 
+/** How long, and how many, answers to start/stop are kept to answer a retried request. */
+const REPLAY_TTL_MS = 10 * 60_000;
+const REPLAY_MAX = 1024;
+
+/** A control request's answer, kept for its retries. */
+type ControlAnswer =
+  | { ok: true; payload: PayloadOf<"miner_ack"> }
+  | { ok: false; code: ErrorCode; message: string };
+
 /** Registers the worker's handlers on every session of `mesh`. */
 export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
-  const { miners, audit } = options;
+  const { miners } = options;
+  // An audit record that cannot be written (a full disk) never changes what was done, or the
+  // answer: it is logged instead.
+  const audit = {
+    append: (record: Parameters<AuditLog["append"]>[0]): Promise<void> =>
+      options.audit.append(record).catch((err) =>
+        mesh.logger.warn("audit_write_failed", {
+          action: record.action,
+          outcome: record.outcome,
+          reason: (err as Error).message,
+        })
+      ),
+  };
+  // Answers by (peer, request ID): a retried start or stop gets the first answer, even over a
+  // new session; the first run's promise is shared while it is still running.
+  const answers = new Map<string, { at: number; answer: Promise<ControlAnswer> }>();
+  const remember = (key: string, answer: Promise<ControlAnswer>) => {
+    const now = Date.now();
+    for (const [k, v] of answers) {
+      if (answers.size < REPLAY_MAX && now - v.at < REPLAY_TTL_MS) break;
+      answers.delete(k);
+    }
+    answers.set(key, { at: now, answer });
+  };
 
   /** Throws {@link RefusedError} unless `s`'s peer may make `request` (see {@link admitRequest}). */
   const authorize = async (s: PeerSession, request: PeerRequest): Promise<void> => {
@@ -86,8 +118,8 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     };
   };
 
-  /** Audits and answers a refusal, naming the policy setting that refused it, if one did. */
-  const refuse = async (m: Message, s: PeerSession, base: AuditBase, err: unknown) => {
+  /** Audits a refusal, naming the policy setting that refused it, if one did. */
+  const refuseAudit = async (base: AuditBase, err: unknown) => {
     const e = err as Error;
     const policy = err instanceof RefusedError ? err.policy : undefined;
     await audit.append({
@@ -96,33 +128,64 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       reason: e.message,
       ...(policy ? { policy } : {}),
     });
-    s.replyError(m, "unauthorized", e.message);
+  };
+
+  /** Audits and answers a refusal. */
+  const refuse = async (m: Message, s: PeerSession, base: AuditBase, err: unknown) => {
+    await refuseAudit(base, err);
+    s.replyError(m, "unauthorized", (err as Error).message);
   };
 
   /**
    * A control action: `run` admits what it does (it knows the details, say the profile's miner
-   * type) through `admit`, then acts; the outcome is audited and answered.
+   * type) through `admit`, then acts. The attempt is audited before the action and the outcome
+   * after it; a repeat of the same request ID (a retry whose answer was lost) gets the first
+   * answer without acting again.
    */
   const control = <T extends "start_miner" | "stop_miner">(
     action: T,
     params: (m: Message<T>) => Record<string, unknown>,
-    run: (m: Message<T>, admit: (r: PeerRequest) => Promise<void>) => Promise<string>,
+    run: (
+      m: Message<T>,
+      admit: (r: PeerRequest) => Promise<void>,
+      attempt: () => Promise<void>,
+    ) => Promise<PayloadOf<"miner_ack">>,
   ) =>
   async (m: Message<T>, s: PeerSession): Promise<void> => {
-    const base = auditBase(s, action, params(m));
-    try {
-      const minerName = await run(m, (r) => authorize(s, r));
-      await audit.append({ ...base, outcome: "ok", params: { ...base.params, minerName } });
-      s.reply(m, "miner_ack", { success: true, minerName });
-    } catch (err) {
-      if (err instanceof RefusedError) return await refuse(m, s, base, err);
-      const e = err as Error;
-      await audit.append({ ...base, outcome: "failed", reason: e.message });
-      const code = err instanceof MinerCliError && err.status === 404
-        ? "not_found"
-        : "operation_failed";
-      s.replyError(m, code, e.message);
-    }
+    const key = `${s.peer.id}:${m.id}`;
+    const seen = answers.get(key);
+    const answer = seen?.answer ?? (async (): Promise<ControlAnswer> => {
+      const base = { ...auditBase(s, action, params(m)), request: m.id };
+      try {
+        const ack = await run(
+          m,
+          (r) => authorize(s, r),
+          () => audit.append({ ...base, outcome: "attempt" }),
+        );
+        await audit.append({
+          ...base,
+          outcome: "ok",
+          params: { ...base.params, minerName: ack.minerName, already: ack.already ?? false },
+        });
+        return { ok: true, payload: ack };
+      } catch (err) {
+        if (err instanceof RefusedError) {
+          await refuseAudit(base, err);
+          return { ok: false, code: "unauthorized", message: err.message };
+        }
+        const e = err as Error;
+        await audit.append({ ...base, outcome: "failed", reason: e.message });
+        const code = err instanceof MinerCliError && err.status === 404
+          ? "not_found"
+          : "operation_failed";
+        return { ok: false, code, message: e.message };
+      }
+    })();
+    if (!seen) remember(key, answer);
+    else mesh.logger.info("request_replayed", { peer: s.peer.id, action, request: m.id });
+    const a = await answer;
+    if (a.ok) s.reply(m, "miner_ack", a.payload);
+    else s.replyError(m, a.code, a.message);
   };
 
   const read = <T extends "get_stats" | "get_logs">(
@@ -179,7 +242,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           profileId: p.profileId,
           withConfig: p.config !== undefined,
         };
-      }, async (m, admit) => {
+      }, async (m, admit, attempt) => {
         const p = m.payload;
         // Admitted on the miner type asked for, then (below) on the profile's own.
         await admit({ kind: "start_miner", minerType: p.minerType });
@@ -215,7 +278,13 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           );
         }
         await admit({ kind: "start_miner", minerType: profile.minerType });
-        return (await miners.start(profile)).name;
+        await attempt();
+        const { miner, already } = await miners.start(profile);
+        return {
+          success: true,
+          minerName: miner.name,
+          ...(already ? { already: true, since: miner.stats().startedAt ?? undefined } : {}),
+        };
       }),
     );
 
@@ -224,11 +293,12 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       control(
         "stop_miner",
         (m) => ({ minerName: m.payload.minerName }),
-        async (m, admit) => {
+        async (m, admit, attempt) => {
           await admit({ kind: "stop_miner" });
+          await attempt();
           const name = m.payload.minerName;
-          await miners.stop(name);
-          return name;
+          const { already } = await miners.stop(name);
+          return { success: true, minerName: name, ...(already ? { already: true } : {}) };
         },
       ),
     );

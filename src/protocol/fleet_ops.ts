@@ -12,6 +12,7 @@ import type {
   LogsView,
   MinerType,
   StartAck,
+  StopAck,
 } from "./views.ts";
 
 /** Options of {@link FleetOps.start}. */
@@ -61,8 +62,8 @@ export interface FleetOps {
   ): Promise<FleetStatus>;
   /** Starts a miner on a worker. */
   start(ref: string, options: StartOptions): Promise<StartAck>;
-  /** Stops one or all miners of a worker; the names stopped. */
-  stop(ref: string, options?: StopOptions): Promise<string[]>;
+  /** Stops one or all miners of a worker. */
+  stop(ref: string, options?: StopOptions): Promise<StopAck>;
   /** A worker's miner console lines. */
   logs(ref: string, minerName: string, options?: LogsOptions): Promise<LogsView>;
   /**

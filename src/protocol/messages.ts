@@ -95,7 +95,11 @@ export const PayloadSchemas = {
   }),
   ping: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
   pong: z.object({ seq: z.number().int().nonnegative().optional() }).strict(),
-  disconnect: z.object({ reason: Reason }).strict(),
+  disconnect: z.object({
+    reason: Reason,
+    /** The operation the session was opened for is over (not: the sender is going away). */
+    done: z.boolean().optional(),
+  }).strict(),
   error: z.object({
     code: ErrorCodeSchema,
     message: z.string().max(2000),
@@ -121,6 +125,10 @@ export const PayloadSchemas = {
     success: z.boolean(),
     minerName: z.string().max(64).optional(),
     error: z.string().max(2000).optional(),
+    /** It already was running (a start) or stopped (a stop): nothing was done. */
+    already: z.boolean().optional(),
+    /** For an `already` running miner: since when. */
+    since: z.iso.datetime().optional(),
   }).strict(),
   get_logs: z.object({
     minerName: z.string().min(1).max(64),
@@ -238,6 +246,8 @@ export interface CreateMessageOptions {
   to: string;
   /** Request being answered. */
   replyTo?: string;
+  /** The message ID (default: a new random UUID v4). */
+  id?: string;
 }
 
 /** Builds an envelope. */
@@ -247,7 +257,7 @@ export function createMessage<T extends MessageType>(
   options: CreateMessageOptions,
 ): Message<T> {
   return {
-    id: crypto.randomUUID(),
+    id: options.id ?? crypto.randomUUID(),
     type,
     from: options.from,
     to: options.to,

@@ -82,6 +82,8 @@ export {
   SnapshotSchema,
   type StartAck,
   StartAckSchema,
+  type StopAck,
+  StopAckSchema,
 } from "./views.ts";
 export type {
   FleetOps,

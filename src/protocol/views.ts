@@ -113,6 +113,10 @@ export const FleetNodeStatusSchema = z.object({
   error: z.string().optional(),
   /** Round trip in ms. */
   ms: z.number(),
+  /** When this row was taken (cached statuses). */
+  updatedAt: z.string().optional(),
+  /** Older than the reader asked for, or never taken: the last known state, being refreshed. */
+  stale: z.boolean().optional(),
 });
 /** One node's row in a fleet status. */
 export type FleetNodeStatus = z.infer<typeof FleetNodeStatusSchema>;
@@ -145,6 +149,8 @@ export const PeerViewSchema = PeerSchema.extend({
   since: z.string().nullable(),
   /** Whether a session with it is open now. */
   connected: z.boolean(),
+  /** Open sessions with it (a persistent link is one; a second one is a duplicate link). */
+  sessions: z.number().int().nonnegative(),
   /** Whether it is on the allowlist. */
   allowed: z.boolean(),
 });
@@ -258,11 +264,25 @@ export const StartAckSchema = z.object({
   success: z.boolean(),
   minerName: z.string().optional(),
   error: z.string().optional(),
+  /** It was already running: nothing was started. */
+  already: z.boolean().optional(),
+  /** Since when it runs (with `already`). */
+  since: z.string().optional(),
   /** Capability warnings (e.g. RandomX on a node without huge pages or with < 2.5 GB free). */
   warnings: z.array(z.string()).optional(),
 });
 /** A start answer. */
 export type StartAck = z.infer<typeof StartAckSchema>;
+
+/** A worker's answer to a stop: what this call stopped, and what was not running anyway. */
+export const StopAckSchema = z.object({
+  /** Miners this call stopped. */
+  stopped: z.array(z.string()),
+  /** Miners that were already stopped (nothing was done; the intent says stopped). */
+  alreadyStopped: z.array(z.string()),
+});
+/** A stop answer. */
+export type StopAck = z.infer<typeof StopAckSchema>;
 
 /** A worker's answer to a deploy. */
 export const DeployAckSchema = z.object({

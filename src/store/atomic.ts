@@ -157,3 +157,63 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
     }
   }
 }
+
+/** The temporary files this project writes and removes: atomic-write temps and deploy spools. */
+const TEMP_FILE =
+  /^(\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp|deploy-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tar)$/;
+
+/** Options for {@link sweepTempFiles}. */
+export interface SweepOptions {
+  /** Only files last modified before this time (ms since epoch) go: older than the process. */
+  before: number;
+  /** How deep below each root to look (default 3). */
+  maxDepth?: number;
+  /** Directory names not to enter (default: `miners`, whose staging `recoverMinersDir` handles). */
+  skip?: readonly string[];
+}
+
+/** What {@link sweepTempFiles} removed. */
+export interface SweepResult {
+  /** Paths removed. */
+  removed: string[];
+  /** Their total size. */
+  bytes: number;
+}
+
+/**
+ * Removes temporary files an interrupted process left behind (`.<name>.<uuid>.tmp` from atomic
+ * writes, `deploy-<uuid>.tar` spools) under `roots`, when they are older than `before`: a node
+ * calls it at start with its own start time, so files another live process is writing stay.
+ */
+export async function sweepTempFiles(
+  roots: readonly string[],
+  options: SweepOptions,
+): Promise<SweepResult> {
+  const skip = new Set(options.skip ?? ["miners"]);
+  const out: SweepResult = { removed: [], bytes: 0 };
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory) {
+        if (depth < (options.maxDepth ?? 3) && !skip.has(e.name)) await walk(path, depth + 1);
+        continue;
+      }
+      if (!e.isFile || !TEMP_FILE.test(e.name)) continue;
+      try {
+        const st = await Deno.stat(path);
+        if ((st.mtime?.getTime() ?? Infinity) >= options.before) continue;
+        await Deno.remove(path);
+        out.removed.push(path);
+        out.bytes += st.size;
+      } catch { /* gone meanwhile */ }
+    }
+  };
+  for (const root of new Set(roots)) await walk(root, 0);
+  return out;
+}
