@@ -19,8 +19,13 @@
  * startup: time from spawning `node serve` to its listening line, and idle RSS, of a worker
  * (with and without the API) and of a controller.
  *
- * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup] [--seconds S]
- *          [--supervise-seconds S] [--json]
+ * partition: `GET /remote/stats` latency while one of three rigs is partitioned.
+ *
+ * soak: 20 workers polled every 2 s with API and event-stream clients for --soak-seconds
+ * (default 120), judged on the second half: errors, flapping, memory growth.
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak]
+ *          [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
 import type { MeshBenchResult } from "./bench_mesh_client.ts";
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     seconds: { type: "string" },
     "supervise-seconds": { type: "string" },
+    "soak-seconds": { type: "string" },
     json: { type: "boolean" },
   },
 });
@@ -674,6 +680,14 @@ const sections: Record<string, () => Promise<void>> = {
   deploy: benchDeploy,
   api: benchApi,
   startup: benchStartup,
+  partition: async () => {
+    const { benchPartition } = await import("./bench_chaos.ts");
+    results.partition = await benchPartition(log);
+  },
+  soak: async () => {
+    const { benchSoak } = await import("./bench_chaos.ts");
+    results.soak = await benchSoak(log, Number(values["soak-seconds"] ?? 120));
+  },
 };
 for (const [name, fn] of Object.entries(sections)) {
   if (values.only && values.only !== name) continue;

@@ -692,3 +692,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "chaos: through a link with 300 ms of round-trip delay, status, start, logs and stop all work",
+  ignore: XMRIG.ignore,
+  async fn() {
+    const root = await tempHome();
+    const w = `${root}/w`;
+    const c = `${root}/c`;
+    const ctl = await initNode(c, "boss", "controller");
+    await initNode(w, "rig", "worker");
+    await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
+    const xmrig = await installRealXmrig(w);
+    await addOfflineProfile(c, "cpu");
+    const srv = await serve(w, ["--no-api"]);
+    const { Forwarder } = await import("./chaos_proxy.ts");
+    const proxy = await Forwarder.start({ hostname: "127.0.0.1", port: srv.port });
+    try {
+      await cliOk(c, ["peer", "add", "--address", proxy.address, "--name", "rig"]);
+      proxy.delay(150); // each way
+      const status = JSON.parse((await cliOk(c, ["remote", "status", "--json"])).stdout);
+      assert.equal(status.online, 1);
+      assert.match(
+        (await cliOk(c, ["remote", "start", "rig", "--profile", "cpu"])).stdout,
+        /started/,
+      );
+      assert.equal((await processesOf(xmrig)).length, 1);
+      const logs = await cliOk(c, ["remote", "logs", "rig", "cpu", "--lines", "5"]);
+      assert.match(logs.stdout, /\S/);
+      assert.match((await cliOk(c, ["remote", "stop", "rig", "cpu"])).stdout, /stopped cpu/);
+      assert.deepEqual(await processesOf(xmrig), []);
+    } finally {
+      await proxy.close();
+      await srv.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

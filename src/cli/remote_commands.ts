@@ -97,13 +97,18 @@ export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> 
           rows.push([n.name, "○ offline", "-", "-", "-", "-", "-", n.error?.slice(0, 60) ?? ""]);
           continue;
         }
+        // A cached row older than asked: its last known state, with its age.
+        const age = n.stale && n.updatedAt
+          ? ` (${Math.round((Date.now() - Date.parse(n.updatedAt)) / 1000)} s ago)`
+          : "";
+        const state = n.stale ? `◐ stale${age}` : "● online";
         if (n.miners.length === 0) {
-          rows.push([n.name, "● online", "(no miners)", "-", "-", "-", "-", ""]);
+          rows.push([n.name, state, "(no miners)", "-", "-", "-", "-", ""]);
         }
         for (const m of n.miners) {
           rows.push([
             n.name,
-            "● online",
+            state,
             m.name,
             m.state,
             formatHashrate(m.hashrate.now),

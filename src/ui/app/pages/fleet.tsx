@@ -17,7 +17,16 @@ interface FleetRow {
   local: boolean;
   online: boolean;
   error?: string;
+  /** When its row was last refreshed (remote nodes). */
+  updatedAt?: string;
   miners: MinerStats[];
+}
+
+/** "· last answer 42 s ago" for a row the fleet monitor has not refreshed for 30 s. */
+function staleNote(updatedAt: string | undefined): string | null {
+  if (!updatedAt) return null;
+  const age = Math.round((Date.now() - Date.parse(updatedAt)) / 1000);
+  return age >= 30 ? `· last answer ${age} s ago` : null;
 }
 
 const key = (node: string, miner: string) => `${node}\u0000${miner}`;
@@ -49,6 +58,7 @@ export function FleetPage(): JSX.Element {
       local: false,
       online: p.online,
       error: p.error,
+      updatedAt: p.updatedAt,
       miners: p.miners,
     });
   }
@@ -268,6 +278,7 @@ export function FleetPage(): JSX.Element {
                     {!r.online && (
                       <span class="field-error">offline: {r.error ?? "no answer"}</span>
                     )}
+                    {staleNote(r.updatedAt) && <span class="muted">{staleNote(r.updatedAt)}</span>}
                     {deploying[r.nodeId] && (
                       <span class="muted">· deploy: {deploying[r.nodeId]}</span>
                     )}
