@@ -730,3 +730,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "chaos: the history store on a full disk reports the disk being full (not a rollback error) and records again once space returns",
+  ignore: !ROOT_USER,
+  async fn() {
+    const { HistoryStore } = await import("../src/miners/mod.ts");
+    const dir = await tempHome();
+    const mount = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+    }).output();
+    assert.equal(mount.code, 0, new TextDecoder().decode(mount.stderr));
+    try {
+      const history = HistoryStore.open(join(dir, "history.sqlite"));
+      try {
+        const batch = (ts: number) =>
+          Array.from({ length: 200 }, (_, i) => ({
+            miner: `m${i}`,
+            ts,
+            hashrate: 1000 + i,
+            accepted: i,
+            rejected: 0,
+          }));
+        history.recordMany(batch(Date.now()));
+        const filler = await fillDisk(dir);
+        let failure: Error | null = null;
+        for (let i = 0; i < 50 && !failure; i++) {
+          try {
+            history.recordMany(batch(Date.now() + i * 60_000));
+          } catch (err) {
+            failure = err as Error;
+          }
+        }
+        assert.ok(failure, "a full disk makes a write fail");
+        assert.match(failure.message, /full|disk|space/i);
+        assert.doesNotMatch(failure.message, /rollback|no transaction/i);
+        await Deno.remove(filler);
+        history.recordMany(batch(Date.now() + 3_600_000));
+        const { points } = history.query("m1", {
+          resolution: "raw",
+          from: 0,
+          to: Date.now() + 7_200_000,
+        });
+        assert.ok(points.length >= 2, JSON.stringify(points));
+      } finally {
+        history.close();
+      }
+    } finally {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
