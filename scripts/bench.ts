@@ -22,7 +22,8 @@
  * partition: `GET /remote/stats` latency while one of three rigs is partitioned.
  *
  * soak: 20 workers polled every 2 s with API and event-stream clients for --soak-seconds
- * (default 120), judged on the second half: errors, flapping, memory growth.
+ * (default 300: the first two minutes are warm-up), judged on the second half: errors, flapping,
+ * RSS peaks.
  *
  * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak]
  *          [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
@@ -686,7 +687,7 @@ const sections: Record<string, () => Promise<void>> = {
   },
   soak: async () => {
     const { benchSoak } = await import("./bench_chaos.ts");
-    results.soak = await benchSoak(log, Number(values["soak-seconds"] ?? 120));
+    results.soak = await benchSoak(log, Number(values["soak-seconds"] ?? 300));
   },
 };
 for (const [name, fn] of Object.entries(sections)) {

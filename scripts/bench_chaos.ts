@@ -5,7 +5,7 @@
  *   latency of `GET /remote/stats` while it is (target: every call under 100 ms, the partitioned
  *   rig stale or offline, the others fresh).
  * - soak: a controller polling 20 workers every 2 s while API readers (`/remote/stats`, `/peers`)
- *   and an event-stream client run, for `seconds` (default 120); judged on the second half:
+ *   and an event-stream client run, for `seconds`; judged on the second half:
  *   no failed request, no peer flapping offline, controller RSS peaks not rising.
  * @module
  */
