@@ -21,6 +21,8 @@ TEST_COMPONENTS=(
   "chromium|chromium|156.0.8078.114-1~deb12u1|browser tests (dashboard)"
   "promtool|prometheus|2.42.0+ds-5+deb12u1|metrics test (promtool check metrics)"
   "systemd-analyze|systemd|252.38-1~deb12u1|service test (systemd-analyze verify)"
+  "prometheus-alertmanager|prometheus-alertmanager|0.25.0-1+b4|alert tests (a real Alertmanager)"
+  "aiosmtpd|python3-aiosmtpd|1.4.3-1.1+deb12u1|alert tests (a real SMTP server)"
 )
 BENCH_COMPONENTS=(
   "wrk|wrk|4.1.0-3+b2|API benchmark"

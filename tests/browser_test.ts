@@ -104,9 +104,15 @@ Deno.test({
         })
           .waitFor();
       }
-      const expected = (await (await fleet.call("GET", "/api/v1/mining/remote/stats?maxAge=0"))
-        .json()).totalHashrate;
-      const shown = parseRate(await page.locator("[data-testid=fleet-total]").innerText());
+      // The total is per algorithm (every miner here mines rx/0), as the health model sums it.
+      const rx = page.locator('[data-testid=fleet-total] [data-algorithm="rx/0"]');
+      await rx.waitFor();
+      const expected =
+        ((await (await fleet.call("GET", "/api/v1/mining/health")).json()).totals as {
+          algorithm: string;
+          hashrate: number;
+        }[]).find((t) => t.algorithm === "rx/0")!.hashrate;
+      const shown = parseRate(await rx.innerText());
       assert.ok(Math.abs(shown - expected) / expected < 0.1, `total ${shown} vs ${expected}`);
       assert.equal(await page.locator("[data-testid=fleet-miner-count]").innerText(), "2");
       await shot(page, "3-fleet");

@@ -64,7 +64,7 @@ function helpFlags(help: (name: string) => string | undefined): Map<string, Set<
 /** The flags bash completes after each command (`"peer add") opts="...";;`). */
 function bashFlags(script: string): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  for (const m of script.matchAll(/^\s+"?([a-z-]+(?: [a-z-]+)?)"?\) opts="([^"]*)";;$/gm)) {
+  for (const m of script.matchAll(/^\s+"?([a-z-]+(?: [a-z-]+){0,2})"?\) opts="([^"]*)";;$/gm)) {
     out.set(m[1], new Set(m[2].split(" ").filter(Boolean)));
   }
   return out;
@@ -74,11 +74,11 @@ function bashFlags(script: string): Map<string, Set<string>> {
 function fishFlags(script: string): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const re =
-    /^complete -c miner-cli -n "__fish_seen_subcommand_from ([a-z-]+)(?:; and __fish_seen_subcommand_from ([a-z-]+))?" -l ([a-z0-9-]+)$/gm;
+    /^complete -c miner-cli -n "__fish_seen_subcommand_from ([a-z-]+)(?:; and __fish_seen_subcommand_from ([a-z-]+))?(?:; and __fish_seen_subcommand_from ([a-z-]+))?" -l ([a-z0-9-]+)$/gm;
   for (const m of script.matchAll(re)) {
-    const name = m[2] ? `${m[1]} ${m[2]}` : m[1];
+    const name = [m[1], m[2], m[3]].filter(Boolean).join(" ");
     if (!out.has(name)) out.set(name, new Set());
-    out.get(name)!.add(`--${m[3]}`);
+    out.get(name)!.add(`--${m[4]}`);
   }
   return out;
 }

@@ -83,6 +83,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       "500ms",
       "--history-interval",
       "1s",
+      "--health-interval",
+      "500ms",
       ...(options.controllerFlags ?? []),
     ]);
     const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(

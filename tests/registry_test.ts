@@ -24,6 +24,7 @@ function makePeer(id: string, name: string, extra: Partial<Peer> = {}): Peer {
     address: "127.0.0.1:9091",
     role: "worker",
     grants: [],
+    tags: [],
     addedAt: "2024-01-01T00:00:00.000Z",
     lastSeen: null,
     pingMs: null,

@@ -31,6 +31,7 @@ import { type NodeOps, registerNodeRoutes } from "./node_routes.ts";
 import { SseQueue } from "./sse.ts";
 import type { Dashboard } from "../ui/mod.ts";
 import { isBundleUpload, registerRemoteRoutes, type RemoteRoutesContext } from "./remote_routes.ts";
+import { type HealthRoutesContext, registerHealthRoutes } from "./health_routes.ts";
 
 /** API mount point. */
 export const API_BASE = "/api/v1/mining";
@@ -54,6 +55,8 @@ export interface ApiContext {
   startedAt: Date;
   /** Fleet operations and their dependencies (`/remote/*` routes), when this node controls. */
   remote?: Omit<RemoteRoutesContext, "onShutdown">;
+  /** Health and alerts (`/health`, `/alerts/*`). */
+  health?: HealthRoutesContext;
   /** Peer registry, allowlist and pairing (`/peers/*`, `/auth/*`, `/node/*`). */
   nodeOps?: NodeOps;
   /** Live events (`/events`). */
@@ -96,20 +99,26 @@ const HistoryQuery = z.object({
   from: z.coerce.number().int().min(0),
   to: z.coerce.number().int().min(0),
   resolution: z.enum(["raw", "1m", "1h", "auto"]).optional(),
+  /** Fleet series (no `miner`) of one algorithm. */
+  algorithm: z.string().min(1).max(64).optional(),
+});
+const PointSchema = z.object({
+  ts: z.number(),
+  hashrate: z.number(),
+  min: z.number(),
+  max: z.number(),
+  accepted: z.number(),
+  rejected: z.number(),
 });
 const HistorySchema = z.object({
   miner: z.string().nullable(),
+  /** The algorithm of a fleet series (null for a miner's). */
+  algorithm: z.string().nullable(),
   resolution: z.string(),
-  points: z.array(
-    z.object({
-      ts: z.number(),
-      hashrate: z.number(),
-      min: z.number(),
-      max: z.number(),
-      accepted: z.number(),
-      rejected: z.number(),
-    }),
-  ),
+  /** One miner's series, or the fleet's of `algorithm` (empty for a fleet query without one). */
+  points: z.array(PointSchema),
+  /** A fleet query without `algorithm`: one series per algorithm, never one summed figure. */
+  series: z.array(z.object({ algorithm: z.string(), points: z.array(PointSchema) })).optional(),
 });
 
 /** The API application plus a hook that ends long-lived streams (call before shutting down). */
@@ -570,14 +579,14 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       path: `${API_BASE}/history/miners`,
       responses: {
         200: json(
-          z.object({ miners: z.array(z.string()) }),
-          "Series with data (local miners by name, remote ones as `node/miner`)",
+          z.object({ miners: z.array(z.string()), algorithms: z.array(z.string()) }),
+          "Series with data (local miners by name, remote ones as `node/miner`; fleet series per algorithm)",
         ),
       },
     }),
     (c) => {
       if (!ctx.history) throw new ApiError(404, "not_found", "history is disabled on this node");
-      return c.json({ miners: ctx.history.miners() }, 200);
+      return c.json({ miners: ctx.history.miners(), algorithms: ctx.history.algorithms() }, 200);
     },
   );
   app.openapi(
@@ -591,16 +600,33 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       const q = c.req.valid("query");
       if (!ctx.history) throw new ApiError(404, "not_found", "history is disabled on this node");
       if (q.to < q.from) throw new ApiError(400, "bad_request", "`to` is before `from`");
-      const res = ctx.history.query(q.miner ?? null, {
-        from: q.from,
-        to: q.to,
-        resolution: q.resolution,
-      });
-      return c.json({ miner: q.miner ?? null, ...res }, 200);
+      const range = { from: q.from, to: q.to, resolution: q.resolution };
+      if (q.miner || q.algorithm) {
+        const res = ctx.history.query(q.miner ?? null, {
+          ...range,
+          ...(q.miner ? {} : { algorithm: q.algorithm }),
+        });
+        return c.json(
+          { miner: q.miner ?? null, algorithm: q.miner ? null : q.algorithm!, ...res },
+          200,
+        );
+      }
+      const fleet = ctx.history.fleetSeries(range);
+      return c.json(
+        {
+          miner: null,
+          algorithm: null,
+          resolution: fleet.resolution,
+          points: [],
+          series: fleet.series,
+        },
+        200,
+      );
     },
   );
 
   if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
+  if (ctx.health) registerHealthRoutes(app, API_BASE, ctx.health);
   if (ctx.nodeOps) registerNodeRoutes(app, API_BASE, { ops: ctx.nodeOps, node: ctx.node });
 
   // ---- live events

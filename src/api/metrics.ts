@@ -4,9 +4,14 @@
  * per-peer online state, round trip and score, and the fleet total.
  * @module
  */
-import type { PeerView } from "../protocol/mod.ts";
-import type { FleetStatus as FleetStatusDoc } from "../protocol/mod.ts";
-import { type MinerStats } from "../protocol/mod.ts";
+import type {
+  AlertsView,
+  FleetHealth,
+  FleetStatus as FleetStatusDoc,
+  MinerStats,
+  PeerView,
+} from "../protocol/mod.ts";
+import { HEALTH_ORDER } from "../protocol/mod.ts";
 
 /** What {@link renderMetrics} reads. */
 export interface MetricsSnapshot {
@@ -22,6 +27,12 @@ export interface MetricsSnapshot {
   fleet: FleetStatusDoc | null;
   /** Registered peers. */
   peers: PeerView[];
+  /** The last health evaluation (null: none yet). */
+  health?: FleetHealth | null;
+  /** Active alerts. */
+  alerts?: AlertsView | null;
+  /** Last successful dead man's switch request (ms since epoch), when one runs. */
+  heartbeatOk?: number | null;
 }
 
 type Labels = Record<string, string>;
@@ -105,7 +116,50 @@ export function renderMetrics(snap: MetricsSnapshot): string {
   const fleetTotal = new Family(
     "miner_cli_fleet_hashrate_hashes_per_second",
     "gauge",
-    "Total hashrate of the workers that answered the last fleet poll, plus this node's miners.",
+    "Hashrate of one algorithm: this node's miners and the workers that answered (never summed across algorithms).",
+  );
+  const fleetExpected = new Family(
+    "miner_cli_fleet_expected_hashrate_hashes_per_second",
+    "gauge",
+    "Expected hashrate of one algorithm (the miners whose expectation is known).",
+  );
+  const devTemp = new Family(
+    "miner_cli_device_temperature_celsius",
+    "gauge",
+    "Temperature of a miner's device (GPU core or CPU package).",
+  );
+  const devFan = new Family(
+    "miner_cli_device_fan_percent",
+    "gauge",
+    "Fan speed of a device, in percent.",
+  );
+  const devRpm = new Family("miner_cli_device_fan_rpm", "gauge", "Fan speed of a device, in RPM.");
+  const devPower = new Family("miner_cli_device_power_watts", "gauge", "Board power of a device.");
+  const devHash = new Family(
+    "miner_cli_device_hashrate_hashes_per_second",
+    "gauge",
+    "Hashrate of one device (H/s).",
+  );
+  const rigHealth = new Family(
+    "miner_cli_rig_health",
+    "gauge",
+    "1 for the rig's current health state (ok, degraded, down, idle, unknown), 0 for the others.",
+  );
+  const minerHealth = new Family(
+    "miner_cli_miner_health",
+    "gauge",
+    "1 for the miner's current health state, 0 for the others.",
+  );
+  const fleetRigs = new Family("miner_cli_fleet_rigs", "gauge", "Rigs by health state.");
+  const alertsActive = new Family(
+    "miner_cli_alerts",
+    "gauge",
+    "Active alerts by state (firing, pending) and severity.",
+  );
+  const heartbeat = new Family(
+    "miner_cli_heartbeat_last_success_timestamp_seconds",
+    "gauge",
+    "When the dead man's switch was last answered (Unix time).",
   );
   const fleetNodes = new Family(
     "miner_cli_fleet_nodes",
@@ -120,22 +174,25 @@ export function renderMetrics(snap: MetricsSnapshot): string {
   up.add({}, snap.uptimeSeconds);
   const addMiner = (nodeName: string, nodeId: string, m: MinerStats) => {
     const l = { node: nodeName, node_id: nodeId, miner: m.name, type: m.type };
-    hashrate.add(l, m.hashrate.now ?? 0);
+    hashrate.add({ ...l, algorithm: m.algorithm ?? "unknown" }, m.hashrate.now ?? 0);
+    m.devices.forEach((d, i) => {
+      const dl = { ...l, device: String(i), device_name: d.name ?? "", kind: d.kind ?? "gpu" };
+      if (d.temp !== null) devTemp.add(dl, d.temp);
+      if (d.fan !== null) devFan.add(dl, d.fan);
+      if (d.fanRpm !== null && d.fanRpm !== undefined) devRpm.add(dl, d.fanRpm);
+      if (d.power !== null && d.power !== undefined) devPower.add(dl, d.power);
+      if (d.hashrate !== null) devHash.add(dl, d.hashrate);
+    });
     shares.add({ ...l, result: "accepted" }, m.shares.accepted);
     shares.add({ ...l, result: "rejected" }, m.shares.rejected);
     uptime.add(l, m.uptime);
     restarts.add(l, m.restarts);
     running.add(l, m.state === "running" ? 1 : 0);
   };
-  let total = 0;
-  for (const m of snap.localMiners) {
-    addMiner(snap.node.name, snap.node.id, m);
-    total += m.hashrate.now ?? 0;
-  }
+  for (const m of snap.localMiners) addMiner(snap.node.name, snap.node.id, m);
   for (const row of snap.fleet?.peers ?? []) {
     for (const m of row.miners) addMiner(row.name, row.id, m);
   }
-  total += snap.fleet?.totalHashrate ?? 0;
   for (const p of snap.peers) {
     const l = { peer: p.name, peer_id: p.id, role: p.role };
     if (p.online !== null) peerOnline.add(l, p.online ? 1 : 0);
@@ -143,7 +200,37 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     peerScore.add(l, p.score);
     peerSessions.add(l, p.sessions);
   }
-  fleetTotal.add({}, total);
+  for (const t of snap.health?.totals ?? []) {
+    fleetTotal.add({ algorithm: t.algorithm }, t.hashrate);
+    if (t.expected !== null) fleetExpected.add({ algorithm: t.algorithm }, t.expected);
+  }
+  if (snap.health) {
+    for (const rig of snap.health.rigs) {
+      for (const st of HEALTH_ORDER) {
+        rigHealth.add({ rig: rig.name, rig_id: rig.id, state: st }, rig.state === st ? 1 : 0);
+      }
+      for (const m of rig.miners) {
+        for (const st of HEALTH_ORDER) {
+          minerHealth.add(
+            { node: rig.name, node_id: rig.id, miner: m.name, state: st },
+            m.state === st ? 1 : 0,
+          );
+        }
+      }
+    }
+    for (const st of HEALTH_ORDER) fleetRigs.add({ state: st }, snap.health.counts[st] ?? 0);
+  }
+  if (snap.alerts) {
+    for (const state of ["firing", "pending"] as const) {
+      for (const severity of ["critical", "warning", "info"] as const) {
+        alertsActive.add(
+          { state, severity },
+          snap.alerts[state].filter((a) => a.severity === severity).length,
+        );
+      }
+    }
+  }
+  if (snap.heartbeatOk) heartbeat.add({}, Math.floor(snap.heartbeatOk / 1000));
   if (snap.fleet) {
     fleetNodes.add({ state: "online" }, snap.fleet.online);
     fleetNodes.add({ state: "offline" }, snap.fleet.offline);
@@ -161,6 +248,17 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     peerScore,
     peerSessions,
     fleetTotal,
+    fleetExpected,
     fleetNodes,
+    fleetRigs,
+    rigHealth,
+    minerHealth,
+    devTemp,
+    devFan,
+    devRpm,
+    devPower,
+    devHash,
+    alertsActive,
+    heartbeat,
   ].filter((f) => f.samples.length > 0).map((f) => f.render()).join("");
 }

@@ -97,20 +97,37 @@ function takeGlobals(argv: readonly string[]): Globals {
 
 /** The command `words` start with, and the words after it. */
 function resolveCommand(words: readonly string[]): { command?: Command; rest: string[] } {
-  const two = findCommand(`${words[0]} ${words[1] ?? ""}`.trim());
-  if (two && words[1] !== undefined && !words[1].startsWith("-")) {
-    return { command: two, rest: words.slice(2) };
+  // The longest match: `alerts channels add`, then `peer add`, then `status`.
+  for (let n = 3; n >= 1; n--) {
+    const head = words.slice(0, n);
+    if (head.length < n || head.some((w) => w.startsWith("-"))) continue;
+    const c = findCommand(head.join(" "));
+    if (c) return { command: c, rest: words.slice(n) };
   }
-  const one = findCommand(words[0]);
-  return one ? { command: one, rest: words.slice(1) } : { rest: words.slice(1) };
+  return { rest: words.slice(1) };
 }
 
 /** Why `words` name no command, with the nearest one. */
 function unknownCommand(words: readonly string[]): UsageError {
-  const [first, second] = words;
+  const [first, second, third] = words;
   const names = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
+  const prefix = `${first} ${second} `;
+  if (first in GROUPS && second !== undefined && names.some((n) => n.startsWith(prefix))) {
+    const subs = names.filter((n) => n.startsWith(prefix)).map((n) => n.split(" ")[2]);
+    const guess = third === undefined ? undefined : nearest(third, subs);
+    return new UsageError(
+      `${first} ${second} ${
+        third === undefined ? "needs a command" : `has no command ${JSON.stringify(third)}`
+      }${guess ? `; did you mean \`${first} ${second} ${guess}\`?` : ""} (its commands: ${
+        subs.join(", ")
+      })`,
+      `${first} ${second}`,
+    );
+  }
   if (first in GROUPS && second !== undefined) {
-    const subs = names.filter((n) => n.startsWith(`${first} `)).map((n) => n.split(" ")[1]);
+    const subs = [
+      ...new Set(names.filter((n) => n.startsWith(`${first} `)).map((n) => n.split(" ")[1])),
+    ];
     const guess = nearest(second, subs);
     return new UsageError(
       `${first} has no command ${JSON.stringify(second)}${

@@ -417,9 +417,32 @@ export async function daemonOptions(
     historyIntervalMs: d("history-interval", 0, 3_600_000, 10_000),
     historyRetentionMs: d("history-retention", 3_600_000, 3650 * 86_400_000, 30 * 86_400_000),
     fleetPollMs: d("fleet-poll", 0, 3_600_000, 10_000),
+    health: {
+      intervalMs: d("health-interval", 200, 600_000, 5000),
+      groupWaitMs: d("alert-group-wait", 0, 3_600_000, 10_000),
+      repeatMs: d("alert-repeat", 60_000, 30 * 86_400_000, 4 * 3_600_000),
+      heartbeatUrl: heartbeatUrl(p, cmd),
+      heartbeatMs: d("heartbeat-interval", 1000, 86_400_000, 60_000),
+    },
     metricsListen,
     ...await discoveryOptions(p, cmd),
   };
+}
+
+/** `--heartbeat-url`: an http(s) URL, or none. */
+function heartbeatUrl(p: Parsed, cmd: string): string | null {
+  const u = str(p, "heartbeat-url");
+  if (u === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw new UsageError(`--heartbeat-url ${JSON.stringify(u)} is not a URL`, cmd);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError("--heartbeat-url must be an http:// or https:// URL", cmd);
+  }
+  return url.toString();
 }
 
 /** Runs a daemon until the stop signal, printing its listening line. */

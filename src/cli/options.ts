@@ -96,6 +96,17 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("history-retention", "D", "history rollup retention", { default: "30d" }),
   s("metrics-listen", "127.0.0.1:PORT", "also serve Prometheus /metrics without auth (loopback)"),
   s("fleet-poll", "D", "controllers: background fleet poll (0: on demand)", { default: "10s" }),
+  s("health-interval", "D", "how often health and alert rules are evaluated", { default: "5s" }),
+  s("alert-group-wait", "D", "alerts of one rule that fire together become one message", {
+    default: "10s",
+  }),
+  s("alert-repeat", "D", "repeat a firing, unacknowledged alert this often", { default: "4h" }),
+  s(
+    "heartbeat-url",
+    "URL",
+    "dead man's switch: GET this URL every --heartbeat-interval while healthy",
+  ),
+  s("heartbeat-interval", "D", "dead man's switch interval", { default: "60s" }),
   b("discover", "LAN discovery: beacon on UDP and list other nodes as pending (never trusted)"),
   s("discover-port", "N", "discovery UDP port", { default: "10000" }),
   s("discover-broadcast", "ADDR[:PORT]", "where beacons go (repeatable)", {
@@ -154,6 +165,7 @@ export const PROFILE_OPTIONS: readonly OptionDef[] = [
   s("stall-seconds", "S", "watchdog: how long a stall lasts before a restart", {
     default: "120",
   }),
+  s("expected-hashrate", "H", "health: what it should make (H/s); below 80 % for 5 min alerts"),
   s("file", "FILE", "the whole profile {name, minerType, config, ...} as JSON"),
 ];
 

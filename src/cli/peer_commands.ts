@@ -15,6 +15,7 @@ import {
   parseAddressOrNull,
   type Peer,
   PeerRegistry,
+  TagSchema,
 } from "../peers/mod.ts";
 import {
   addPeer,
@@ -188,7 +189,7 @@ export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer set";
   if (p.positionals.length !== 1) {
     throw new UsageError(
-      "usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N]",
+      "usage: miner-cli peer set <peer> [--name N] [--address A] [--lat L --lon L] [--hops N] [--tags T,T]",
       cmd,
     );
   }
@@ -204,7 +205,24 @@ export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
   const hops = str(p, "hops") !== undefined
     ? int(p, "hops", { min: 0, max: 255, fallback: 1 })
     : undefined;
-  if (name === undefined && address === undefined && lat === undefined && hops === undefined) {
+  const tagsRaw = str(p, "tags");
+  let tags: string[] | undefined;
+  if (tagsRaw !== undefined) {
+    tags = [...new Set(tagsRaw.split(",").map((t) => t.trim()).filter(Boolean))];
+    for (const t of tags) {
+      if (!TagSchema.safeParse(t).success) {
+        throw new UsageError(
+          `bad tag ${JSON.stringify(t)}: 1-32 lowercase letters, digits, . _ -`,
+          cmd,
+        );
+      }
+    }
+    if (tags.length > 16) throw new UsageError("at most 16 tags", cmd);
+  }
+  if (
+    name === undefined && address === undefined && lat === undefined && hops === undefined &&
+    tags === undefined
+  ) {
     throw new UsageError("nothing to change", cmd);
   }
   const me = await loadIdentity(ctx.paths);
@@ -222,6 +240,7 @@ export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
       ...(name ? { name } : {}),
       ...(address ? { address } : {}),
       ...(hops !== undefined ? { hops } : {}),
+      ...(tags !== undefined ? { tags } : {}),
       ...(lat !== undefined ? { lat, lon } : {}),
     };
     next.geoKm = geoKmBetween(me.info, next);

@@ -88,6 +88,9 @@ function common(p: Parsed): Record<string, unknown> {
     ...(str(p, "stall-seconds") !== undefined
       ? { stallSeconds: num(p, "stall-seconds", { min: 5, max: 86_400 }) }
       : {}),
+    ...(str(p, "expected-hashrate") !== undefined
+      ? { expectedHashrate: num(p, "expected-hashrate", { min: 0.000001, max: 1e18 }) }
+      : {}),
   };
 }
 
@@ -136,6 +139,7 @@ const FLAG_OF: Record<string, string> = {
   "config.rejectedPattern": "--rejected-pattern",
   minHashrate: "--min-hashrate",
   stallSeconds: "--stall-seconds",
+  expectedHashrate: "--expected-hashrate",
 };
 
 /** A profile validation failure as sentences about the flags, not the schema's fields. */

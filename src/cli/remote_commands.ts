@@ -3,7 +3,7 @@
  * home's node runs (`node serve`), commands go through its API, which also reaches workers that
  * connected in with `--connect`; otherwise (or with `--direct`) they dial the peers with this
  * node's identity, so they work from cron without a daemon. `remote status` exits 0 when every
- * peer answered, 2 when some are offline or timed out, 1 on error.
+ * rig is ok or idle, 2 when one is down (or degraded, unless `--fail-on down`), 1 on error.
  * @module
  */
 import {
@@ -13,7 +13,7 @@ import {
   readManifest,
   writeStreamAtomic,
 } from "../bundles/mod.ts";
-import { formatHashrate, ProfileStore } from "../miners/mod.ts";
+import { ProfileStore } from "../miners/mod.ts";
 import { Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
 import type { FleetOps, LogLineView } from "../protocol/mod.ts";
 import { readJsonFile, sweepTempFiles } from "../store/mod.ts";
@@ -24,9 +24,9 @@ import { join } from "node:path";
 import { bool, duration, int, type Parsed, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { summarizeCapabilities } from "../capabilities/mod.ts";
-import { progressBar, table } from "./format.ts";
+import { progressBar } from "./format.ts";
 import { buildBundleFromFlags, formatBytes, readPasswordFile } from "./bundle_commands.ts";
-import { formatUptime } from "./miner_commands.ts";
+import { healthExitCode, renderDevices, renderFleet, withHealth } from "./health_view.ts";
 import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
 
 function openMesh(ctx: CliContext): Promise<MeshNode> {
@@ -81,9 +81,16 @@ export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> 
     fallback: REQUEST_TIMEOUTS.stats,
   });
   const concurrency = int(p, "concurrency", { min: 1, max: 1024, fallback: 64 });
+  const failOn = str(p, "fail-on") ?? "degraded";
+  if (failOn !== "down" && failOn !== "degraded") {
+    throw new UsageError("--fail-on must be down or degraded", cmd);
+  }
   const b = await reach(ctx, p);
   try {
-    const doc = await b.ops.status(p.positionals[0], { timeoutMs, concurrency });
+    const doc = await withHealth(
+      ctx.paths,
+      await b.ops.status(p.positionals[0], { timeoutMs, concurrency }),
+    );
     if (bool(p, "json")) {
       ctx.io.out(JSON.stringify(doc, null, 2));
     } else if (doc.nodes === 0) {
@@ -91,53 +98,20 @@ export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> 
         "no worker peers registered: add one with `miner-cli peer add --address HOST:PORT`",
       );
     } else {
-      const rows: (string | number)[][] = [];
-      for (const n of doc.peers) {
-        if (!n.online) {
-          rows.push([n.name, "○ offline", "-", "-", "-", "-", "-", n.error?.slice(0, 60) ?? ""]);
-          continue;
-        }
-        // A cached row older than asked: its last known state, with its age.
-        const age = n.stale && n.updatedAt
-          ? ` (${Math.round((Date.now() - Date.parse(n.updatedAt)) / 1000)} s ago)`
-          : "";
-        const state = n.stale ? `◐ stale${age}` : "● online";
-        if (n.miners.length === 0) {
-          rows.push([n.name, state, "(no miners)", "-", "-", "-", "-", ""]);
-        }
-        for (const m of n.miners) {
-          rows.push([
-            n.name,
-            state,
-            m.name,
-            m.state,
-            formatHashrate(m.hashrate.now),
-            `${m.shares.accepted}/${m.shares.rejected}`,
-            formatUptime(m.uptime),
-            m.pool ?? "",
-          ]);
-        }
+      for (const line of renderFleet(doc)) ctx.io.out(line);
+      if (bool(p, "devices")) {
+        ctx.io.out("");
+        for (const line of renderDevices(doc)) ctx.io.out(line);
       }
-      ctx.io.out(
-        table(
-          ["NODE", "STATUS", "MINER", "STATE", "HASHRATE", "SHARES", "UPTIME", "POOL / ERROR"],
-          rows,
-        ),
-      );
       const withCaps = doc.peers.filter((n) => n.online && n.capabilities);
-      if (withCaps.length) {
+      if (withCaps.length && !bool(p, "devices")) {
         ctx.io.out("");
         for (const n of withCaps) {
           ctx.io.out(`${n.name}: ${summarizeCapabilities(n.capabilities!)}`);
         }
       }
-      ctx.io.out(
-        `\nfleet: ${
-          formatHashrate(doc.totalHashrate)
-        } from ${doc.online}/${doc.nodes} nodes online`,
-      );
     }
-    return doc.offline > 0 ? 2 : 0;
+    return healthExitCode(doc, failOn);
   } finally {
     await b.close();
   }

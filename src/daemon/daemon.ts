@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { MinerCliError } from "../errors/mod.ts";
 // The API (Hono, zod-openapi, the routes: ~4 MB of heap) loads only when the node serves it.
 import type { ApiServer, ApiServerOptions, MetricsSnapshot } from "../api/mod.ts";
+import { AlertsAdmin } from "../alerts/mod.ts";
 import { recoverMinersDir } from "../bundles/mod.ts";
 import { EventHub } from "../events/mod.ts";
 import { loadOrCreateApiToken } from "../identity/mod.ts";
@@ -37,12 +38,22 @@ import {
   PolicyStore,
   type ServeOptions,
 } from "../node/mod.ts";
-import { type Snapshot, SOFTWARE_VERSION } from "../protocol/mod.ts";
+import {
+  type FleetHealth,
+  type FleetStatus,
+  type Snapshot,
+  SOFTWARE_VERSION,
+} from "../protocol/mod.ts";
 import { type NodePaths, sweepTempFiles, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
 import { loadDashboard } from "../ui/mod.ts";
 import { type MetricsListener, startMetricsListener } from "./metrics_listener.ts";
 import { createNodeOps } from "./node_ops.ts";
+import {
+  type HealthService,
+  type HealthServiceOptions,
+  startHealthService,
+} from "./health_service.ts";
 import {
   startCapabilityRefresh,
   startHeartbeatPersister,
@@ -109,6 +120,8 @@ export interface DaemonOptions {
   discovery?: Omit<DiscoveryServiceOptions, "p2pPort" | "audit" | "onEvent" | "logger"> | null;
   /** The farm's join secret (`--join-secret-file`). */
   joinSecret?: JoinSecret | null;
+  /** Health evaluation, alerts and the dead man's switch. */
+  health?: HealthServiceOptions;
   /** Logger. */
   logger?: Logger;
 }
@@ -133,6 +146,8 @@ export interface Daemon {
   metricsUrl: string | null;
   /** LAN discovery, when on. */
   discovery: DiscoveryService | null;
+  /** Health and alerts. */
+  health: HealthService;
   /** Stops miners, links, listeners; flushes state. */
   close(): Promise<void>;
 }
@@ -226,6 +241,8 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     onChange: peersChanged,
     discovery: () => discovery,
   });
+  let health: HealthService | null = null;
+  let api: ApiServer | null = null;
   const metricsSnapshot = (): MetricsSnapshot => ({
     node: mesh.identity.info,
     version: SOFTWARE_VERSION,
@@ -233,7 +250,12 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     localMiners: miners?.list() ?? [],
     fleet: monitor.latest(),
     peers: nodeOps.peers(),
+    health: health?.engine ? lastHealth() : null,
+    alerts: health?.engine.view() ?? null,
+    heartbeatOk: health?.heartbeat?.status().lastOk ?? null,
   });
+  let lastHealthDoc: FleetHealth | null = null;
+  const lastHealth = () => lastHealthDoc;
   const snapshot = (): Snapshot => ({
     at: new Date().toISOString(),
     node: {
@@ -245,16 +267,20 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     miners: miners?.list() ?? [],
     peers: nodeOps.peers(),
     auth: nodeOps.auth(),
-    fleet: monitor.latest(),
+    fleet: decorated(monitor.latest()),
   });
+  const decorated = <T extends FleetStatus | null>(
+    s: T,
+  ): T => (s && health ? health.decorate(s) as T : s);
 
   const stops: Stop[] = [];
   let metrics: MetricsListener | null = null;
-  let api: ApiServer | null = null;
   let server: TransportServer | null = null;
   let closeStreams = () => {};
   const close = async () => {
     for (const stop of stops) stop();
+    // First: a node shutting down stops its miners, which is no alert.
+    await health?.close();
     discovery?.close();
     monitor.stop();
     await metrics?.close();
@@ -298,6 +324,22 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     });
   }
   try {
+    health = await startHealthService({
+      paths,
+      mesh,
+      miners,
+      monitor,
+      profiles: ownProfiles,
+      history,
+      events,
+      logger,
+      url: () => api?.url ?? null,
+    }, options.health);
+    const healthService = health;
+    events.subscribe((e) => {
+      if (e.type === "health") lastHealthDoc = e.health;
+    });
+    lastHealthDoc = await healthService.current().catch(() => null);
     server = await listening(hostPort(options.serve), "--listen", () => mesh.serve(options.serve));
     if (options.discovery) {
       discovery = await DiscoveryService.start(mesh, {
@@ -330,12 +372,25 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           fleet,
           profiles: ownProfiles,
           tmpDir: join(paths.dataDir, "tmp"),
-          cachedStatus: (maxAgeMs, timeoutMs) => monitor.get(maxAgeMs, timeoutMs),
+          cachedStatus: async (maxAgeMs, timeoutMs) => {
+            const status = await monitor.get(maxAgeMs, timeoutMs);
+            // A fresh poll is judged at once (a reader asking for fresh data gets fresh health).
+            if (maxAgeMs <= 0) await healthService.evaluateNow().catch(() => {});
+            return healthService.decorate(status);
+          },
           knows: (ref) => void fleet.peer(ref),
           onDeployProgress: (p) =>
             events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },
         nodeOps,
+        health: {
+          health: async () => {
+            const h = await healthService.current();
+            return h;
+          },
+          admin: new AlertsAdmin(paths, { engine: healthService.engine }),
+          node: () => ({ id: mesh.identity.info.id, name: mesh.identity.info.name }),
+        },
         events,
         snapshot: () => Promise.resolve(snapshot()),
         metrics: metricsSnapshot,
@@ -397,6 +452,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     monitor,
     metricsUrl: metrics?.url ?? null,
     discovery,
+    health: health!,
     close,
   };
 }

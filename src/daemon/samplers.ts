@@ -27,6 +27,7 @@ export function recordSamples(
         hashrate: m.hashrate.now,
         accepted: m.shares.accepted,
         rejected: m.shares.rejected,
+        algorithm: m.algorithm ?? "unknown",
       })),
     );
   } catch (err) {

@@ -16,7 +16,9 @@
  */
 import { z } from "zod";
 import {
+  AlertSchema,
   DeployProgressSchema,
+  FleetHealthSchema,
   FleetStatusSchema,
   MinerEventSchema,
   MinerStatsSchema,
@@ -92,8 +94,29 @@ export const DiscoveryEventSchema = z.object({
 /** A discovery event. */
 export type DiscoveryEvent = z.infer<typeof DiscoveryEventSchema>;
 
+/** The fleet's health changed (a state or a reason of a rig or miner). */
+export const HealthEventSchema = z.object({
+  type: z.literal("health"),
+  at: z.string(),
+  health: FleetHealthSchema,
+});
+/** A health event. */
+export type HealthEvent = z.infer<typeof HealthEventSchema>;
+
+/** An alert changed: pending, firing, resolved, acknowledged, or its message went out. */
+export const AlertEventSchema = z.object({
+  type: z.literal("alert"),
+  at: z.string(),
+  kind: z.enum(["pending", "firing", "resolved", "acked", "notified"]),
+  alert: AlertSchema,
+});
+/** An alert event. */
+export type AlertEvent = z.infer<typeof AlertEventSchema>;
+
 /** Any live event. */
 export const NodeEventSchema = z.discriminatedUnion("type", [
+  HealthEventSchema,
+  AlertEventSchema,
   MinerLifecycleEventSchema,
   StatsTickEventSchema,
   FleetEventSchema,

@@ -24,6 +24,10 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX samples_ts ON samples (ts);
    CREATE INDEX rollup_1m_ts ON rollup_1m (ts);
    CREATE INDEX rollup_1h_ts ON rollup_1h (ts);`,
+  // 2: the algorithm of each sample, so fleet series are per algorithm (never summed across).
+  `ALTER TABLE samples ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';
+   ALTER TABLE rollup_1m ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';
+   ALTER TABLE rollup_1h ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';`,
 ];
 
 /** Query resolution. */
@@ -53,6 +57,8 @@ export interface QueryOptions {
   to: number;
   /** Resolution (default: raw up to 6 h inside the raw window, 1m up to 7 days, else 1h). */
   resolution?: Resolution | "auto";
+  /** For a fleet series (miner null): only miners of this algorithm. */
+  algorithm?: string;
 }
 
 /** Options for {@link HistoryStore.open}. */
@@ -81,14 +87,14 @@ export class HistoryStore {
     this.rawRetentionMs = options.rawRetentionMs ?? DAY;
     this.retentionMs = options.retentionMs ?? 30 * DAY;
     this.#insert = db.prepare(
-      "INSERT OR REPLACE INTO samples (miner, ts, hashrate, accepted, rejected) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO samples (miner, ts, hashrate, accepted, rejected, algorithm) VALUES (?, ?, ?, ?, ?, ?)",
     );
     const rollup = (table: string) =>
       db.prepare(
-        `INSERT INTO ${table} (miner, ts, sum, n, min, max, accepted, rejected) VALUES (?, ?, ?, 1, ?, ?, ?, ?)
+        `INSERT INTO ${table} (miner, ts, sum, n, min, max, accepted, rejected, algorithm) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)
          ON CONFLICT (miner, ts) DO UPDATE SET sum = sum + excluded.sum, n = n + 1,
            min = min(min, excluded.min), max = max(max, excluded.max),
-           accepted = excluded.accepted, rejected = excluded.rejected`,
+           accepted = excluded.accepted, rejected = excluded.rejected, algorithm = excluded.algorithm`,
       );
     this.#roll1m = rollup("rollup_1m");
     this.#roll1h = rollup("rollup_1h");
@@ -127,8 +133,9 @@ export class HistoryStore {
     hashrate: number | null,
     accepted: number,
     rejected: number,
+    algorithm: string = "unknown",
   ): void {
-    this.#insert.run(miner, ts, hashrate, accepted, rejected);
+    this.#insert.run(miner, ts, hashrate, accepted, rejected, algorithm);
     if (hashrate === null) return;
     this.#roll1m.run(
       miner,
@@ -138,6 +145,7 @@ export class HistoryStore {
       hashrate,
       accepted,
       rejected,
+      algorithm,
     );
     this.#roll1h.run(
       miner,
@@ -147,6 +155,7 @@ export class HistoryStore {
       hashrate,
       accepted,
       rejected,
+      algorithm,
     );
   }
 
@@ -158,11 +167,14 @@ export class HistoryStore {
       hashrate: number | null;
       accepted: number;
       rejected: number;
+      algorithm?: string;
     }[],
   ): void {
     this.#db.exec("BEGIN");
     try {
-      for (const s of samples) this.record(s.miner, s.ts, s.hashrate, s.accepted, s.rejected);
+      for (const s of samples) {
+        this.record(s.miner, s.ts, s.hashrate, s.accepted, s.rejected, s.algorithm);
+      }
       this.#db.exec("COMMIT");
     } catch (err) {
       // A failed COMMIT (SQLITE_FULL on a full disk) may already have rolled back: the caller
@@ -181,7 +193,11 @@ export class HistoryStore {
     return "1h";
   }
 
-  /** A miner's series (or the fleet total when `miner` is null) over a range. */
+  /**
+   * A miner's series, or (`miner` null) the fleet's series of one algorithm
+   * (`options.algorithm`; without one, of every algorithm together, which only makes sense when
+   * the fleet mines one: callers use {@link HistoryStore.fleetSeries}).
+   */
   query(
     miner: string | null,
     options: QueryOptions,
@@ -195,7 +211,7 @@ export class HistoryStore {
         ? `SELECT b * 10000 AS ts, sum(h) AS hashrate, sum(h) AS min, sum(h) AS max, sum(a) AS accepted,
              sum(r) AS rejected FROM (
                SELECT ts / 10000 AS b, miner, avg(coalesce(hashrate, 0)) AS h, max(accepted) AS a, max(rejected) AS r
-               FROM samples WHERE ts BETWEEN ? AND ? GROUP BY b, miner)
+               FROM samples WHERE ts BETWEEN ? AND ? AND (?3 IS NULL OR algorithm = ?3) GROUP BY b, miner)
            GROUP BY b ORDER BY b`
         : `SELECT ts, coalesce(hashrate, 0) AS hashrate, coalesce(hashrate, 0) AS min, coalesce(hashrate, 0) AS max,
              accepted, rejected FROM samples WHERE miner = ? AND ts BETWEEN ? AND ? ORDER BY ts`;
@@ -203,16 +219,58 @@ export class HistoryStore {
       const table = resolution === "1m" ? "rollup_1m" : "rollup_1h";
       sql = miner === null
         ? `SELECT ts, sum(sum / n) AS hashrate, sum(min) AS min, sum(max) AS max, sum(accepted) AS accepted,
-             sum(rejected) AS rejected FROM ${table} WHERE ts BETWEEN ? AND ? GROUP BY ts ORDER BY ts`
+             sum(rejected) AS rejected FROM ${table} WHERE ts BETWEEN ? AND ? AND (?3 IS NULL OR algorithm = ?3)
+             GROUP BY ts ORDER BY ts`
         : `SELECT ts, sum / n AS hashrate, min, max, accepted, rejected FROM ${table}
            WHERE miner = ? AND ts BETWEEN ? AND ? ORDER BY ts`;
     }
     const stmt = this.#db.prepare(sql);
     const rows =
       (miner === null
-        ? stmt.all(options.from, options.to)
+        ? stmt.all(options.from, options.to, options.algorithm ?? null)
         : stmt.all(miner, options.from, options.to)) as unknown as HistoryPoint[];
     return { resolution, points: rows.map((r) => ({ ...r, ts: Number(r.ts) })) };
+  }
+
+  /**
+   * The median of a miner's non-zero raw samples in a range, and how many there were: the
+   * learned baseline of the health model ("expected hashrate" when the profile gives none).
+   */
+  median(
+    miner: string,
+    options: { from: number; to: number },
+  ): { median: number | null; n: number } {
+    const rows = this.#db.prepare(
+      "SELECT hashrate FROM samples WHERE miner = ? AND ts BETWEEN ? AND ? AND hashrate > 0 ORDER BY hashrate",
+    ).all(miner, options.from, options.to) as { hashrate: number }[];
+    if (!rows.length) return { median: null, n: 0 };
+    const mid = rows.length >> 1;
+    const median = rows.length % 2
+      ? rows[mid].hashrate
+      : (rows[mid - 1].hashrate + rows[mid].hashrate) / 2;
+    return { median, n: rows.length };
+  }
+
+  /** The fleet's series, one per algorithm (never one figure across algorithms). */
+  fleetSeries(
+    options: Omit<QueryOptions, "algorithm">,
+  ): { resolution: Resolution; series: { algorithm: string; points: HistoryPoint[] }[] } {
+    const resolution = this.resolutionFor(options);
+    const series = this.algorithms(options).map((algorithm) => ({
+      algorithm,
+      points: this.query(null, { ...options, resolution, algorithm }).points,
+    }));
+    return { resolution, series };
+  }
+
+  /** Algorithms with data in a range (all time when none given). */
+  algorithms(range?: { from: number; to: number }): string[] {
+    const from = range?.from ?? 0;
+    const to = range?.to ?? Number.MAX_SAFE_INTEGER;
+    return (this.#db.prepare(
+      `SELECT DISTINCT algorithm FROM rollup_1h WHERE ts BETWEEN ? AND ?
+       UNION SELECT DISTINCT algorithm FROM samples WHERE ts BETWEEN ? AND ? ORDER BY 1`,
+    ).all(from - 3_600_000, to, from, to) as { algorithm: string }[]).map((r) => r.algorithm);
   }
 
   /** Names of miners with any data. */

@@ -140,6 +140,8 @@ const CommonFields = {
   minHashrate: z.number().nonnegative().max(1e15).optional(),
   /** How long a hashrate stall lasts before a restart (default 120 s). */
   stallSeconds: z.number().int().min(5).max(86_400).optional(),
+  /** What this profile should make (H/s): the health model's "below expected" compares with it. */
+  expectedHashrate: z.number().positive().max(1e18).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 };
@@ -169,6 +171,7 @@ export const ProfileInputSchema = z.object({
   autostart: z.boolean().optional(),
   minHashrate: CommonFields.minHashrate,
   stallSeconds: CommonFields.stallSeconds,
+  expectedHashrate: CommonFields.expectedHashrate,
 }).strict();
 /** Profile creation input. */
 export type ProfileInput = z.infer<typeof ProfileInputSchema>;
@@ -309,6 +312,9 @@ export class ProfileStore {
         : {},
       ...(patch.stallSeconds ?? cur.stallSeconds) !== undefined
         ? { stallSeconds: patch.stallSeconds ?? cur.stallSeconds }
+        : {},
+      ...(patch.expectedHashrate ?? cur.expectedHashrate) !== undefined
+        ? { expectedHashrate: patch.expectedHashrate ?? cur.expectedHashrate }
         : {},
     };
     const next = validateProfile(merged, cur);

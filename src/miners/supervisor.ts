@@ -71,6 +71,13 @@ const DEFAULTS = {
 };
 
 /** A supervised miner. */
+/** The algorithm a profile mines (null when it does not say: a custom miner). */
+export function profileAlgorithm(profile: Profile): string | null {
+  if (profile.minerType === "xmrig") return profile.config.pools[0]?.algo ?? "rx/0";
+  if (profile.minerType === "tt-miner") return profile.config.algo;
+  return null;
+}
+
 export class MinerProcess {
   /** Console lines. */
   readonly logs: LogBuffer;
@@ -117,6 +124,8 @@ export class MinerProcess {
     } as Required<Omit<SupervisorOptions, "stallMs">> & { stallMs: number };
     this.logs = new LogBuffer(this.#opts.logLines);
     this.#stats = emptyStats(name, profile.minerType, profile.id);
+    // The algorithm the profile names, until the miner reports its own (TT-Miner never does).
+    this.#stats.algorithm = profileAlgorithm(profile);
   }
 
   /** The profile this miner runs. */
@@ -208,6 +217,7 @@ export class MinerProcess {
         ...emptyStats(this.name, this.#profile.minerType, this.#profile.id),
         state: "running",
         pid: child.pid,
+        algorithm: profileAlgorithm(this.#profile),
         startedAt: new Date().toISOString(),
         restarts: old.restarts,
         restartLog: old.restartLog,
@@ -233,6 +243,7 @@ export class MinerProcess {
 
   #merge(s: AdapterStats): void {
     const { minerUptime: _u, ...rest } = s;
+    if (!rest.algorithm) delete rest.algorithm;
     Object.assign(this.#stats, rest);
     if (this.#stats.state === "running" && s.paused) this.#stats.state = "paused";
     else if (this.#stats.state === "paused" && s.paused === false) this.#stats.state = "running";

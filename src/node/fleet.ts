@@ -22,6 +22,8 @@ import type {
   StopOptions,
 } from "../protocol/mod.ts";
 import { randomxWarnings } from "../capabilities/mod.ts";
+import { algorithmOf, algorithmTotals } from "../health/mod.ts";
+import type { AlgorithmTotal, MinerStats } from "../protocol/mod.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./requests.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -37,6 +39,38 @@ export class UnknownProfileTypeError extends MinerCliError {
     );
     this.name = "UnknownProfileTypeError";
   }
+}
+
+const RUNNING = new Set(["running", "paused", "restarting"]);
+
+/** A node's running miners' hashrate per algorithm. */
+export function minerTotals(id: string, miners: readonly MinerStats[]): AlgorithmTotal[] {
+  return algorithmTotals([{
+    id,
+    miners: miners.filter((m) => RUNNING.has(m.state)).map((m) => ({
+      algorithm: algorithmOf(m),
+      hashrate: m.state === "paused" ? 0 : m.hashrate.now,
+    })),
+  }]);
+}
+
+/** The fleet's hashrate per algorithm, from the rows that are online. */
+export function fleetTotals(rows: readonly FleetNodeStatus[]): AlgorithmTotal[] {
+  const by = new Map<string, AlgorithmTotal>();
+  for (const row of rows) {
+    if (!row.online) continue;
+    for (const t of row.totals ?? []) {
+      const cur = by.get(t.algorithm);
+      if (!cur) by.set(t.algorithm, { ...t });
+      else {
+        cur.hashrate += t.hashrate;
+        cur.miners += t.miners;
+        cur.rigs += t.rigs;
+        if (t.expected !== null) cur.expected = (cur.expected ?? 0) + t.expected;
+      }
+    }
+  }
+  return [...by.values()].sort((a, b) => a.algorithm.localeCompare(b.algorithm));
 }
 
 /** Fleet operations over a mesh node (this node's own sessions and dials). */
@@ -81,14 +115,14 @@ export class Fleet implements FleetOps {
         online: true,
         uptime: v.uptime,
         role: v.role,
-        hashrate: v.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0),
+        totals: minerTotals(r.peer.id, v.miners),
         miners: v.miners,
         ...(v.capabilities ? { capabilities: v.capabilities } : {}),
       };
     });
     const online = rows.filter((n) => n.online).length;
     return {
-      totalHashrate: rows.reduce((a, n) => a + (n.hashrate ?? 0), 0),
+      totals: fleetTotals(rows),
       nodes: rows.length,
       online,
       offline: rows.length - online,

@@ -11,7 +11,7 @@
 import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { FleetNodeStatus, FleetStatus } from "../protocol/mod.ts";
-import type { Fleet } from "./fleet.ts";
+import { type Fleet, fleetTotals } from "./fleet.ts";
 import { REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
 
@@ -262,7 +262,7 @@ export class FleetMonitor {
     });
     const online = peers.filter((n) => n.online).length;
     return {
-      totalHashrate: peers.reduce((a, n) => a + (n.online ? (n.hashrate ?? 0) : 0), 0),
+      totals: fleetTotals(peers),
       nodes: peers.length,
       online,
       offline: peers.length - online,

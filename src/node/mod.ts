@@ -42,7 +42,7 @@ export {
 export { AuditLog, auditLogPath } from "./audit.ts";
 export { attachWorker } from "./worker.ts";
 export { REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
-export { Fleet } from "./fleet.ts";
+export { Fleet, fleetTotals, minerTotals } from "./fleet.ts";
 export {
   addPeer,
   allowNodes,

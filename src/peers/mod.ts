@@ -26,6 +26,7 @@ export {
   PeerSchema,
   PeersFileSchema,
   PeersFileV1Schema,
+  TagSchema,
 } from "./schema.ts";
 export {
   type Access,

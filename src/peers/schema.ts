@@ -21,6 +21,12 @@ export const PeerAddressSchema = z.string().min(3).max(300).refine(
   "address must be HOST:PORT, [IPv6]:PORT, ws://HOST:PORT[/path] or wss://HOST:PORT[/path]",
 );
 
+/** A tag: lowercase letters, digits, `.`, `_`, `-`, at most 32. */
+export const TagSchema = z.string().regex(
+  /^[a-z0-9][a-z0-9._-]{0,31}$/,
+  "a tag is 1-32 lowercase letters, digits, . _ -, starting with a letter or digit",
+);
+
 /** One entry of `peers.json`. */
 export const PeerSchema = z.object({
   id: NodeIdSchema,
@@ -32,6 +38,8 @@ export const PeerSchema = z.object({
   role: NodeRoleSchema,
   /** What this node's operator lets the peer do here (see `grants.ts`). */
   grants: GrantsSchema.default([]),
+  /** The operator's labels for the rig (`row-3`, `gpu`): alert rules and views filter by them. */
+  tags: z.array(TagSchema).max(16).default([]),
   addedAt: z.string(),
   lastSeen: z.string().nullable(),
   /** Average round-trip time of the last ping, in ms. */
@@ -137,6 +145,7 @@ export function newPeer(
   return {
     ...fields,
     grants: [...new Set(options.grants ?? [])].sort(),
+    tags: [],
     addedAt: now,
     lastSeen: options.seen ? now : null,
     pingMs: null,

@@ -39,6 +39,7 @@ export {
   ResponderHelloSchema,
   SOFTWARE_VERSION,
 } from "./messages.ts";
+export * from "./health.ts";
 export {
   type ApproveResult,
   ApproveResultSchema,

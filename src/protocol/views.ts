@@ -10,6 +10,7 @@ import { z } from "zod";
 import { CapabilitiesSchema } from "../capabilities/mod.ts";
 import { NodeIdSchema, NodeRoleSchema } from "../identity/mod.ts";
 import { AllowEntrySchema, AuthModeSchema, PeerSchema } from "../peers/mod.ts";
+import { AlgorithmTotalSchema, HealthStateSchema, RigHealthSchema } from "./health.ts";
 
 /** Miner types miner-cli knows. */
 export const MinerTypeSchema = z.enum(["xmrig", "tt-miner", "custom"]);
@@ -58,9 +59,17 @@ export const MinerStatsSchema = z.object({
   threads: z.array(z.object({ hashrate: Rate })).max(1024),
   devices: z.array(z.object({
     name: z.string().max(128).nullable(),
+    /** GPU (default) or CPU package. */
+    kind: z.enum(["gpu", "cpu"]).optional(),
     hashrate: Rate,
-    temp: z.number().nullable(),
-    fan: z.number().nullable(),
+    /** °C. */
+    temp: z.number().min(-100).max(500).nullable(),
+    /** Fan speed in percent. */
+    fan: z.number().min(0).max(1000).nullable(),
+    /** Fan speed in RPM (XMRig's OpenCL backend reports RPM, not percent). */
+    fanRpm: z.number().min(0).max(1e6).nullable().optional(),
+    /** Board power (W). */
+    power: z.number().min(0).max(1e5).nullable().optional(),
   })).max(64),
   restarts: z.number().int().nonnegative(),
   restartLog: z.array(RestartSchema).max(50),
@@ -103,8 +112,8 @@ export const FleetNodeStatusSchema = z.object({
   uptime: z.number().optional(),
   /** The role it announced. */
   role: z.string().optional(),
-  /** Sum of its miners' current hashrate (H/s). */
-  hashrate: z.number().optional(),
+  /** Its miners' current hashrate per algorithm (never summed across algorithms). */
+  totals: z.array(AlgorithmTotalSchema).optional(),
   /** Its miners. */
   miners: z.array(MinerStatsSchema),
   /** Capabilities it reported. */
@@ -117,14 +126,16 @@ export const FleetNodeStatusSchema = z.object({
   updatedAt: z.string().optional(),
   /** Older than the reader asked for, or never taken: the last known state, being refreshed. */
   stale: z.boolean().optional(),
+  /** Its health: state and reasons for the rig and each miner. */
+  health: RigHealthSchema.optional(),
 });
 /** One node's row in a fleet status. */
 export type FleetNodeStatus = z.infer<typeof FleetNodeStatusSchema>;
 
 /** A fleet status document (`remote status --json`, `GET /remote/stats`). */
 export const FleetStatusSchema = z.object({
-  /** Total current hashrate of the nodes that answered (H/s). */
-  totalHashrate: z.number(),
+  /** Current hashrate of the nodes that answered, one entry per algorithm. */
+  totals: z.array(AlgorithmTotalSchema),
   /** Nodes asked. */
   nodes: z.number(),
   /** Nodes that answered. */
@@ -135,6 +146,11 @@ export const FleetStatusSchema = z.object({
   peers: z.array(FleetNodeStatusSchema),
   /** When the status was taken, for a cached one (ISO time). */
   cachedAt: z.string().optional(),
+  /** The fleet's health: its worst state and rigs per state. */
+  health: z.object({
+    state: HealthStateSchema,
+    counts: z.record(HealthStateSchema, z.number().int()),
+  }).optional(),
 });
 /** A fleet status. */
 export type FleetStatus = z.infer<typeof FleetStatusSchema>;

@@ -40,6 +40,7 @@ export function parseGetStat1(body: unknown, unitMultiplier = 1): AdapterStats {
     pool: r[7] || null,
     devices: perGpu.map((h, i) => ({
       name: `GPU${i}`,
+      kind: "gpu" as const,
       hashrate: Number.isFinite(Number(h)) ? Number(h) * unitMultiplier : null,
       temp: tf[i * 2] !== undefined ? Number(tf[i * 2]) : null,
       fan: tf[i * 2 + 1] !== undefined ? Number(tf[i * 2 + 1]) : null,

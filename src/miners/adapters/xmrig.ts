@@ -37,6 +37,7 @@ export const XmrigSummarySchema = z.object({
 
 const Health = z.object({
   temperature: Num,
+  power: Num,
   rpm: Num,
   fan_speed: z.array(z.number()).nullable().optional(),
 }).passthrough();
@@ -81,6 +82,9 @@ export function parseXmrigSummary(body: unknown): AdapterStats {
   };
 }
 
+const finite = (v: number | null | undefined): number | null =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null;
+
 /** Maps a `/2/backends` body to threads (CPU) and devices (OpenCL/CUDA). */
 export function parseXmrigBackends(body: unknown): Pick<AdapterStats, "threads" | "devices"> {
   const backends = XmrigBackendsSchema.parse(body);
@@ -91,11 +95,15 @@ export function parseXmrigBackends(body: unknown): Pick<AdapterStats, "threads" 
     for (const t of b.threads ?? []) {
       if (b.type === "cpu") threads.push({ hashrate: rate(t.hashrate?.[0]) });
       else {
+        // CUDA reports fan speed in percent (`fan_speed`), OpenCL in RPM (`rpm`).
         devices.push({
           name: t.board ?? t.name ?? null,
+          kind: "gpu",
           hashrate: rate(t.hashrate?.[0]),
-          temp: t.health?.temperature ?? null,
-          fan: t.health?.fan_speed?.[0] ?? t.health?.rpm ?? null,
+          temp: finite(t.health?.temperature),
+          fan: finite(t.health?.fan_speed?.[0]),
+          fanRpm: finite(t.health?.rpm),
+          power: finite(t.health?.power),
         });
       }
     }

@@ -11,6 +11,8 @@
  * - `MINER_EMU_PRINT_MS` console speed-line interval (default: XMRig print-time, 10 s)
  * - `MINER_EMU_SHARE_MS` mean time between accepted shares (default 5 s)
  * - `MINER_EMU_WINDOW_MS` length of the "10 s" hashrate window (default 10 s; tests shorten it)
+ * - `MINER_EMU_GPU_TEMPS` per-GPU temperatures in °C, comma-separated (default 60, 63, ...)
+ * - `MINER_EMU_GPU_FANS` per-GPU fan speeds (XMRig OpenCL: RPM, TT-Miner: %), comma-separated
  * @module
  */
 import { parseArgs } from "node:util";
@@ -44,6 +46,12 @@ function parseFault(text: string | undefined): Fault {
     else if (k === "exit") f.exitCode = Number(v);
   }
   return f;
+}
+
+/** GPU `i`'s temperature or fan from a comma-separated variable, else `fallback`. */
+function perGpu(name: string, i: number, fallback: number): number {
+  const v = env(name)?.split(",")[i];
+  return v !== undefined && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : fallback;
 }
 
 const env = (name: string): string | undefined => {
@@ -243,11 +251,11 @@ function xmrigBackends(rig: Rig, s: XmrigSettings, gpus: number): unknown[] {
         cu: 60,
         global_mem: 17163091968,
         health: {
-          temperature: 60 + i * 3,
+          temperature: perGpu("MINER_EMU_GPU_TEMPS", i, 60 + i * 3),
           power: 150,
           clock: 2100,
           mem_clock: 1000,
-          rpm: 1500 + i * 100,
+          rpm: perGpu("MINER_EMU_GPU_FANS", i, 1500 + i * 100),
         },
       })),
     });
@@ -548,7 +556,11 @@ function runTtMiner(args: string[], fault: Fault): void {
               per.join(";"),
               "0;0;0",
               per.map(() => "off").join(";"),
-              per.map((_, i) => `${62 + i};${55 + i * 5}`).join(";"),
+              per.map((_, i) =>
+                `${perGpu("MINER_EMU_GPU_TEMPS", i, 62 + i)};${
+                  perGpu("MINER_EMU_GPU_FANS", i, 55 + i * 5)
+                }`
+              ).join(";"),
               pool,
               "0;0;0;0",
             ],
@@ -565,7 +577,11 @@ function runTtMiner(args: string[], fault: Fault): void {
   setInterval(() => {
     if (fault.garbage) out(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(40))));
     rig.unitRates().forEach((v, i) =>
-      out(`GPU[${i}]: ${(v / 1e6).toFixed(2)} MH/s, temp ${62 + i}C, fan ${55 + i * 5}%`)
+      out(
+        `GPU[${i}]: ${(v / 1e6).toFixed(2)} MH/s, temp ${
+          perGpu("MINER_EMU_GPU_TEMPS", i, 62 + i)
+        }C, fan ${perGpu("MINER_EMU_GPU_FANS", i, 55 + i * 5)}%`,
+      )
     );
   }, Number(env("MINER_EMU_PRINT_MS") ?? 10_000));
   shareLoop(rig, () => out(`Share accepted (${rig.accepted}/${rig.rejected})`));

@@ -11,6 +11,7 @@ import { connect, disconnect, useStore, useToasts } from "./store.ts";
 import { hashrate } from "./format.ts";
 import { WorkersPage } from "./pages/workers.tsx";
 import { NodesPage } from "./pages/nodes.tsx";
+import { AlertsPage } from "./pages/alerts.tsx";
 import { FleetPage } from "./pages/fleet.tsx";
 import { GraphsPage } from "./pages/graphs.tsx";
 import { ProfilesPage } from "./pages/profiles.tsx";
@@ -23,6 +24,7 @@ const PAGES = [
   { path: "graphs", title: "Graphs", view: GraphsPage },
   { path: "profiles", title: "Profiles", view: ProfilesPage },
   { path: "console", title: "Console", view: ConsolePage },
+  { path: "alerts", title: "Alerts", view: AlertsPage },
 ] as const;
 
 function useRoute(): { page: string; params: URLSearchParams } {
@@ -92,8 +94,8 @@ function Login(props: { onLogin: () => void }) {
 function StatsPanel() {
   const s = useStore();
   const online = s.peers.filter((p) => p.online).length;
-  const local = s.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0);
-  const total = local + (s.fleet?.totalHashrate ?? 0);
+  const totals = s.health?.totals ?? [];
+  const firing = s.alerts?.firing.length ?? 0;
   return (
     <div class="stats-panel" data-testid="stats-panel">
       <div>
@@ -106,9 +108,23 @@ function StatsPanel() {
         <span>Peers online</span>
         <span data-testid="peers-online">{online}/{s.peers.length}</span>
       </div>
+      <div data-testid="fleet-hashrate">
+        <span>Hashrate</span>
+        <span>
+          {totals.length === 0
+            ? "–"
+            : totals.map((t) => (
+              <div key={t.algorithm} data-algorithm={t.algorithm}>
+                {hashrate(t.hashrate)} <span class="muted">{t.algorithm}</span>
+              </div>
+            ))}
+        </span>
+      </div>
       <div>
-        <span>Fleet hashrate</span>
-        <span data-testid="fleet-hashrate">{hashrate(total)}</span>
+        <span>Alerts</span>
+        <a href="#/alerts" class={firing ? "alerting" : ""} data-testid="alerts-firing">
+          {firing ? `${firing} firing` : "none"}
+        </a>
       </div>
       {s.node && <div class="muted">{s.node.name} · v{s.node.version}</div>}
     </div>

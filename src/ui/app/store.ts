@@ -6,9 +6,11 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiFailure, sse } from "./api.ts";
 import type {
+  AlertsView,
   AuthView,
   DeployState,
   DiscoveryView,
+  FleetHealth,
   FleetStatus,
   MinerStats,
   NodeInfo,
@@ -37,6 +39,10 @@ export interface State {
   deploys: Record<string, DeployState>;
   /** LAN discovery (null: not read yet; "off": the node runs without `--discover`). */
   discovery: DiscoveryView | "off" | null;
+  /** The node's health model (null: not read yet). */
+  health: FleetHealth | null;
+  /** Active and recent alerts (null: not read yet). */
+  alerts: AlertsView | null;
 }
 
 /** A toast message. */
@@ -58,6 +64,8 @@ let state: State = {
   peers: [],
   auth: null,
   fleet: null,
+  health: null,
+  alerts: null,
   deploys: {},
   discovery: null,
 };
@@ -154,6 +162,28 @@ export const refreshMiners: () => Promise<void> = inOrder(
   (r) => set({ miners: r.miners }),
 );
 
+/** Re-reads the fleet's health. */
+export const refreshHealth: () => Promise<void> = inOrder(
+  () => api<FleetHealth>("GET", "/health"),
+  (health) => set({ health }),
+);
+
+/** Re-reads the alerts. */
+export const refreshAlerts: () => Promise<void> = inOrder(
+  () => api<AlertsView>("GET", "/alerts"),
+  (alerts) => set({ alerts }),
+);
+
+let alertsTimer: ReturnType<typeof setTimeout> | undefined;
+/** Re-reads the alerts soon (many alert events in a burst make one request). */
+function alertsSoon(): void {
+  if (alertsTimer !== undefined) return;
+  alertsTimer = setTimeout(() => {
+    alertsTimer = undefined;
+    refreshAlerts().catch(() => {});
+  }, 300);
+}
+
 /** Asks the node for a fresh fleet poll. */
 export const refreshFleet: () => Promise<void> = inOrder(
   () => api<FleetStatus>("GET", "/remote/stats?maxAge=0"),
@@ -173,7 +203,20 @@ function apply(event: string, data: Record<string, unknown>): void {
       });
       if (!data.fleet) refreshFleet().catch(() => {});
       refreshDiscovery().catch(() => {});
+      refreshHealth().catch(() => {});
+      refreshAlerts().catch(() => {});
       break;
+    case "health":
+      set({ health: data.health as FleetHealth });
+      break;
+    case "alert": {
+      const a = data.alert as { rule: string; rig: string; miner: string | null; summary: string };
+      const what = `${a.rig}${a.miner ? `/${a.miner}` : ""}: ${a.summary}`;
+      if (data.kind === "firing") toast(`Alert firing: ${what}`, "error");
+      else if (data.kind === "resolved") toast(`Resolved: ${what}`);
+      alertsSoon();
+      break;
+    }
     case "stats":
       set({ miners: data.miners as MinerStats[] });
       break;
@@ -256,5 +299,15 @@ export function connect(): void {
 export function disconnect(): void {
   stream?.abort();
   stream = null;
-  set({ loaded: false, live: false, node: null, miners: [], peers: [], fleet: null, deploys: {} });
+  set({
+    loaded: false,
+    live: false,
+    node: null,
+    miners: [],
+    peers: [],
+    fleet: null,
+    health: null,
+    alerts: null,
+    deploys: {},
+  });
 }

@@ -6,15 +6,24 @@
  */
 export type { Capabilities } from "../../capabilities/mod.ts";
 export type {
+  Alert,
+  AlertRule,
+  AlertsView,
+  AlgorithmTotal,
   AuthView,
+  ChannelView,
   DeployProgress as DeployState,
   DiscoveryState as DiscoveryView,
+  FleetHealth,
   FleetNodeStatus as FleetNode,
   FleetStatus,
+  HealthState,
+  MinerHealth,
   MinerStats,
   NodeView as NodeInfo,
   PeerView,
   PendingView as PendingNode,
+  RigHealth,
   Snapshot,
 } from "../../protocol/mod.ts";
 export type { NodeEvent } from "../../events/mod.ts";

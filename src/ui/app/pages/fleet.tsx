@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { api, ndjson } from "../api.ts";
 import { ago, bytes, duration, hashrate } from "../format.ts";
 import { attempt, refreshFleet, refreshMiners, toast, useStore } from "../store.ts";
-import type { MinerStats } from "../types.ts";
+import type { MinerHealth, MinerStats, RigHealth } from "../types.ts";
 import { Dot, StateBadge, useAction, useProfiles } from "./common.tsx";
 
 interface FleetRow {
@@ -30,6 +30,33 @@ function staleNote(updatedAt: string | undefined): string | null {
 }
 
 const key = (node: string, miner: string) => `${node}\u0000${miner}`;
+
+/** The hottest device of a miner (°C), or "–". */
+function maxTemp(m: MinerStats): string {
+  const t = m.devices.map((d) => d.temp).filter((x): x is number => x !== null);
+  return t.length ? `${Math.max(...t)} °C` : "–";
+}
+
+/** A health state with its reasons ("degraded · hashrate 0 H/s for 6 min, restarted 2×"). */
+function HealthCell(props: { h: RigHealth | MinerHealth | undefined; rig?: boolean }): JSX.Element {
+  const h = props.h;
+  if (!h) return <span class="muted">–</span>;
+  const since = props.rig && "since" in h && h.since && h.state !== "ok"
+    ? ` since ${new Date(h.since).toLocaleTimeString()}`
+    : "";
+  return (
+    <span data-health={h.state}>
+      <span class={`badge health-${h.state}`}>{h.state}</span>
+      {h.reasons.length > 0 && (
+        <span class="reason">
+          {" "}
+          {h.reasons.map((r) => r.message).join("; ").slice(0, 300)}
+          {since}
+        </span>
+      )}
+    </span>
+  );
+}
 
 /** The Fleet page. */
 export function FleetPage(): JSX.Element {
@@ -62,10 +89,11 @@ export function FleetPage(): JSX.Element {
       miners: p.miners,
     });
   }
-  const total = rows.reduce(
-    (a, r) => a + r.miners.reduce((b, m) => b + (m.hashrate.now ?? 0), 0),
-    0,
-  );
+  // Totals per algorithm: H/s of RandomX and MH/s of KawPow never add up to one figure.
+  const totals = s.health?.totals ?? [];
+  const rigHealth = new Map((s.health?.rigs ?? []).map((r) => [r.id, r]));
+  const minerHealth = (r: FleetRow, name: string) =>
+    rigHealth.get(r.nodeId)?.miners.find((m) => m.name === name);
   const minerCount = rows.reduce((a, r) => a + r.miners.length, 0);
 
   const refresh = () => Promise.all([refreshFleet(), refreshMiners()]);
@@ -163,8 +191,12 @@ export function FleetPage(): JSX.Element {
       <td>
         <StateBadge state={m.state} />
       </td>
+      <td class="wrap">
+        <HealthCell h={minerHealth(r, m.name)} />
+      </td>
       <td class="num">{hashrate(m.hashrate.now)}</td>
       <td class="num">{m.shares.accepted}/{m.shares.rejected}</td>
+      <td class="num">{maxTemp(m)}</td>
       <td class="num">{duration(m.uptime)}</td>
       <td>
         <button
@@ -185,9 +217,29 @@ export function FleetPage(): JSX.Element {
       <h1>Fleet</h1>
       <div class="card row">
         <div>
-          <div class="muted">Total hashrate</div>
-          <div class="total" data-testid="fleet-total">{hashrate(total)}</div>
+          <div class="muted">Hashrate per algorithm</div>
+          <div class="total" data-testid="fleet-total">
+            {totals.length === 0
+              ? "–"
+              : totals.map((t) => (
+                <div key={t.algorithm} data-algorithm={t.algorithm}>
+                  {hashrate(t.hashrate)} <span class="muted">{t.algorithm} · {t.rigs} rig(s)</span>
+                </div>
+              ))}
+          </div>
         </div>
+        {s.health && (
+          <div data-testid="fleet-health">
+            <div class="muted">Rigs</div>
+            <div>
+              {(["down", "degraded", "ok", "idle", "unknown"] as const).filter((k) =>
+                s.health!.counts[k]
+              ).map((k) => (
+                <span key={k} class={`badge health-${k}`}>{s.health!.counts[k]} {k}</span>
+              ))}
+            </div>
+          </div>
+        )}
         <div>
           <div class="muted">Nodes</div>
           <div>{rows.filter((r) => r.online).length} online / {rows.length}</div>
@@ -249,8 +301,10 @@ export function FleetPage(): JSX.Element {
               <th>Miner</th>
               <th>Type</th>
               <th>State</th>
+              <th>Health</th>
               <th class="num">Hashrate</th>
               <th class="num">Shares</th>
+              <th class="num">Temp</th>
               <th class="num">Uptime</th>
               <th></th>
             </tr>
@@ -275,7 +329,8 @@ export function FleetPage(): JSX.Element {
                   </td>
                   <td colSpan={4}>
                     <Dot online={r.online} title={r.error} /> {r.nodeName}{" "}
-                    {!r.online && (
+                    <HealthCell h={rigHealth.get(r.nodeId)} rig />
+                    {!r.online && !rigHealth.get(r.nodeId) && (
                       <span class="field-error">offline: {r.error ?? "no answer"}</span>
                     )}
                     {staleNote(r.updatedAt) && <span class="muted">{staleNote(r.updatedAt)}</span>}
@@ -284,9 +339,11 @@ export function FleetPage(): JSX.Element {
                     )}
                   </td>
                   <td class="num">
-                    {hashrate(r.miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0))}
+                    {(rigHealth.get(r.nodeId)?.totals ?? []).map((t) => (
+                      <div key={t.algorithm}>{hashrate(t.hashrate)} {t.algorithm}</div>
+                    ))}
                   </td>
-                  <td colSpan={2}></td>
+                  <td colSpan={3}></td>
                   <td>
                     <button
                       type="button"
@@ -301,7 +358,7 @@ export function FleetPage(): JSX.Element {
                 ...(r.miners.length ? r.miners.map((m) => minerRow(r, m, false)) : [
                   <tr key={`e:${r.nodeId}`}>
                     <td></td>
-                    <td colSpan={7} class="muted">{r.online ? "no miners" : "–"}</td>
+                    <td colSpan={9} class="muted">{r.online ? "no miners" : "–"}</td>
                   </tr>,
                 ]),
               ])

@@ -1,5 +1,6 @@
 /**
- * Graphs: hashrate over time (uPlot) for the fleet total or one miner, ranges 1h/24h/7d/30d,
+ * Graphs: hashrate over time (uPlot) for the fleet (one series per algorithm: H/s of RandomX and
+ * MH/s of KawPow never add up) or one miner, ranges 1h/24h/7d/30d,
  * from the node's history (local miners by name, workers' miners as `node/miner`).
  * @module
  */
@@ -26,14 +27,19 @@ export function GraphsPage(): JSX.Element {
   const [range, setRange] = useState(RANGES[0]);
   const [miner, setMiner] = useState("");
   const [miners, setMiners] = useState<string[] | null>(null);
+  const [algorithms, setAlgorithms] = useState<string[]>([]);
   const [data, setData] = useState<(Series & { from: number; to: number }) | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const el = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
-    api<{ miners: string[] }>("GET", "/history/miners")
-      .then((r) => setMiners(r.miners))
+    api<{ miners: string[]; algorithms: string[] }>("GET", "/history/miners")
+      .then((r) => {
+        setMiners(r.miners);
+        setAlgorithms(r.algorithms);
+        if (!miner && r.algorithms.length) setMiner(`fleet:${r.algorithms[0]}`);
+      })
       .catch((err) => setError((err as Error).message));
   }, []);
   useEffect(() => {
@@ -47,7 +53,9 @@ export function GraphsPage(): JSX.Element {
       to: String(to),
       resolution: "auto",
     });
-    if (miner) q.set("miner", miner);
+    if (!miner) return;
+    if (miner.startsWith("fleet:")) q.set("algorithm", miner.slice(6));
+    else q.set("miner", miner.slice(6));
     api<Series>("GET", `/history?${q}`)
       .then((r) => {
         setData({ ...r, from: to - range.ms, to });
@@ -95,8 +103,9 @@ export function GraphsPage(): JSX.Element {
             value={miner}
             onChange={(e) => setMiner((e.target as HTMLSelectElement).value)}
           >
-            <option value="">Fleet total</option>
-            {miners?.map((m) => <option key={m} value={m}>{m}</option>)}
+            {algorithms.length === 0 && <option value="">No history yet</option>}
+            {algorithms.map((a) => <option key={a} value={`fleet:${a}`}>Fleet · {a}</option>)}
+            {miners?.map((m) => <option key={m} value={`miner:${m}`}>{m}</option>)}
           </select>
         </label>
         <div class="tabs" role="group" aria-label="Range">

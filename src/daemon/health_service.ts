@@ -1,0 +1,301 @@
+/**
+ * The node's health loop: every interval it reads what the node knows (its own miners, the fleet
+ * monitor's rows), evaluates the health model with the thresholds of `health.json` and the
+ * expected hashrates (profile's, else learned from history), hands the result to the alert
+ * engine, and publishes `health` and `alert` events. It also keeps the dead man's switch.
+ * @module
+ */
+import {
+  AlertControls,
+  AlertEngine,
+  alertFiles,
+  ChannelStore,
+  Dispatcher,
+  type Heartbeat,
+  RulesStore,
+  startHeartbeat,
+} from "../alerts/mod.ts";
+import type { EventHub } from "../events/mod.ts";
+import {
+  type Expected,
+  HealthConfigStore,
+  HealthTracker,
+  resolveThresholds,
+  type RigInput,
+} from "../health/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { HistoryStore, MinerManager, Profile, ProfileStore } from "../miners/mod.ts";
+import type { FleetMonitor, MeshNode } from "../node/mod.ts";
+import type { FleetHealth, FleetStatus, HealthConfig, MinerStats } from "../protocol/mod.ts";
+import type { NodePaths } from "../store/mod.ts";
+
+/** Options for {@link startHealthService}. */
+export interface HealthServiceOptions {
+  /** Evaluation interval (default 5 s). */
+  intervalMs?: number;
+  /** Alert group wait (default 10 s). */
+  groupWaitMs?: number;
+  /** Repeat interval of firing alerts (default 4 h). */
+  repeatMs?: number;
+  /** Alertmanager re-send period (default 60 s). */
+  resendMs?: number;
+  /** First retry delay of a failed delivery (default 1 s). */
+  retryBaseMs?: number;
+  /** Dead man's switch URL (null: none). */
+  heartbeatUrl?: string | null;
+  /** Dead man's switch interval (default 60 s). */
+  heartbeatMs?: number;
+}
+
+/** What the health loop needs from the node. */
+export interface HealthServiceContext {
+  paths: NodePaths;
+  mesh: MeshNode;
+  miners: MinerManager | null;
+  monitor: FleetMonitor;
+  profiles: ProfileStore;
+  history: HistoryStore | null;
+  events: EventHub;
+  logger: Logger;
+  /** The dashboard's address, for messages. */
+  url: () => string | null;
+}
+
+/** The running health loop. */
+export interface HealthService {
+  /** The alert engine. */
+  engine: AlertEngine;
+  /** Thresholds store. */
+  config: HealthConfigStore;
+  /** The last evaluation (evaluates once when there is none yet). */
+  current(): Promise<FleetHealth>;
+  /** Evaluates now. */
+  evaluateNow(): Promise<FleetHealth>;
+  /** A fleet status with each row's health and the fleet's state. */
+  decorate(status: FleetStatus): FleetStatus;
+  /** The dead man's switch, when one runs. */
+  heartbeat: Heartbeat | null;
+  /** Stops the loop, the heartbeat and the deliveries; writes the alert state. */
+  close(): Promise<void>;
+}
+
+const LEARN_WINDOW_MS = 86_400_000;
+const LEARN_MIN_SAMPLES = 30;
+const LEARN_REFRESH_MS = 10 * 60_000;
+
+/** Starts the health loop. */
+export async function startHealthService(
+  ctx: HealthServiceContext,
+  options: HealthServiceOptions = {},
+): Promise<HealthService> {
+  const files = alertFiles(ctx.paths);
+  const config = new HealthConfigStore(files.health);
+  let cfg: HealthConfig = await config.current();
+  let profiles = new Map<string, Profile>();
+  const loadProfiles = async () => {
+    try {
+      profiles = new Map((await ctx.profiles.list()).map((p) => [p.id, p]));
+    } catch (err) {
+      ctx.logger.warn("profiles_unreadable", { reason: (err as Error).message });
+    }
+  };
+  await loadProfiles();
+  const self = ctx.mesh.identity.info;
+  const learned = new Map<string, { value: number | null; at: number }>();
+  const historyName = (rig: RigInput, m: MinerStats) =>
+    rig.id === self.id ? m.name : `${rig.name}/${m.name}`;
+  const expected = (rig: RigInput, m: MinerStats): Expected | null => {
+    const p = m.profileId ? profiles.get(m.profileId) : undefined;
+    if (p?.expectedHashrate) return { value: p.expectedHashrate, source: "profile" };
+    if (!ctx.history) return null;
+    const key = historyName(rig, m);
+    const now = Date.now();
+    let l = learned.get(key);
+    // Learned lazily, one refresh per miner per 10 minutes.
+    if (!l || now - l.at > LEARN_REFRESH_MS) {
+      try {
+        const r = ctx.history.median(key, { from: now - LEARN_WINDOW_MS, to: now });
+        l = { value: r.n >= LEARN_MIN_SAMPLES ? r.median : null, at: now };
+      } catch {
+        l = { value: null, at: now };
+      }
+      learned.set(key, l);
+    }
+    return l.value ? { value: l.value, source: "learned" } : null;
+  };
+  const tracker = new HealthTracker({
+    thresholds: (rig, m) => {
+      const p = m?.profileId ? profiles.get(m.profileId) : undefined;
+      return resolveThresholds(cfg, {
+        rig: { id: rig.id, name: rig.name },
+        ...(m ? { profile: { id: m.profileId, name: p?.name ?? null } } : {}),
+      });
+    },
+    expected,
+  });
+  const dispatcher = new Dispatcher({
+    statusPath: files.deliveries,
+    logger: ctx.logger,
+    retryBaseMs: options.retryBaseMs,
+    resendMs: options.resendMs,
+  });
+  await dispatcher.load();
+  const engine = await AlertEngine.open({
+    statePath: files.state,
+    controls: new AlertControls(files.silences, files.acks),
+    rules: new RulesStore(files.rules),
+    channels: new ChannelStore(files.channels),
+    dispatcher,
+    thresholds: () => resolveThresholds(cfg),
+    node: { id: self.id, name: self.name },
+    url: ctx.url,
+    groupWaitMs: options.groupWaitMs,
+    repeatMs: options.repeatMs,
+    resendMs: options.resendMs,
+    logger: ctx.logger,
+    onTransition: (t) => {
+      if (t.kind === "firing" || t.kind === "resolved") {
+        ctx.logger.info(`alert_${t.kind}`, {
+          rule: t.alert.rule,
+          rig: t.alert.rig,
+          miner: t.alert.miner ?? undefined,
+        });
+      }
+      ctx.events.publish({
+        type: "alert",
+        at: new Date().toISOString(),
+        kind: t.kind,
+        alert: t.alert,
+      });
+    },
+  });
+
+  const inputs = (now: number): RigInput[] => {
+    const rigs: RigInput[] = [];
+    if (ctx.miners) {
+      rigs.push({
+        id: self.id,
+        name: self.name,
+        tags: [],
+        online: true,
+        updatedAt: now,
+        miners: ctx.miners.list(),
+      });
+    }
+    const latest = ctx.monitor.latest();
+    const registry = ctx.mesh.registry;
+    if (!latest) {
+      // Nothing asked yet (the node just started): every rig is unknown, so no alert of the last
+      // run resolves before its rig has been heard from.
+      for (const p of registry.list()) {
+        if (p.role === "controller") continue;
+        rigs.push({
+          id: p.id,
+          name: p.name,
+          tags: p.tags,
+          online: null,
+          updatedAt: null,
+          miners: [],
+        });
+      }
+    }
+    for (const row of latest?.peers ?? []) {
+      const live = ctx.monitor.state(row.id);
+      const never = !row.updatedAt && row.error === "not asked yet";
+      rigs.push({
+        id: row.id,
+        name: row.name,
+        tags: registry.get(row.id)?.tags ?? [],
+        online: never ? null : row.online,
+        offlineSince: !row.online && live && !live.online ? live.since : null,
+        offlineReason: row.error ?? live?.reason,
+        updatedAt: row.updatedAt ? Date.parse(row.updatedAt) : null,
+        miners: row.online ? row.miners : [],
+      });
+    }
+    return rigs;
+  };
+
+  let last: FleetHealth | null = null;
+  let signature = "";
+  let lastRun = 0;
+  let running: Promise<FleetHealth> | null = null;
+  const evaluateNow = (): Promise<FleetHealth> => {
+    running ??= (async () => {
+      try {
+        cfg = await config.current().catch(() => cfg);
+        const now = Date.now();
+        const health = tracker.evaluate(inputs(now), now);
+        last = health;
+        lastRun = now;
+        await engine.evaluate(health, now);
+        const sig = health.rigs.map((r) =>
+          `${r.id}:${r.state}:${r.reasons.map((x) => x.code).join(",")}:${
+            r.miners.map((m) => `${m.name}=${m.state}/${m.reasons.map((x) => x.code).join(",")}`)
+              .join(";")
+          }`
+        ).join("|");
+        if (sig !== signature) {
+          signature = sig;
+          ctx.events.publish({ type: "health", at: health.at, health });
+        }
+        return health;
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+  const intervalMs = options.intervalMs ?? 5000;
+  const timer = setInterval(() => {
+    evaluateNow().catch((err) =>
+      ctx.logger.warn("health_evaluation_failed", { reason: (err as Error).message })
+    );
+  }, intervalMs);
+  const profileTimer = setInterval(loadProfiles, 30_000);
+  const heartbeat = options.heartbeatUrl
+    ? startHeartbeat(options.heartbeatUrl, {
+      intervalMs: options.heartbeatMs,
+      // Healthy: the evaluation loop ran lately (the node is not wedged).
+      healthy: () => Date.now() - lastRun < 3 * intervalMs + 5000,
+      logger: ctx.logger,
+    })
+    : null;
+  const current = async () => last ?? await evaluateNow();
+  await evaluateNow().catch(() => {});
+  return {
+    engine,
+    config,
+    heartbeat,
+    current,
+    evaluateNow,
+    decorate(status) {
+      const h = last;
+      if (!h) return status;
+      const byId = new Map(h.rigs.map((r) => [r.id, r]));
+      const peers = status.peers.map((p) => {
+        const rh = byId.get(p.id);
+        return rh ? { ...p, health: rh } : p;
+      });
+      const counts = { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 };
+      let state: FleetHealth["state"] = peers.length ? "ok" : "idle";
+      const order = ["down", "degraded", "unknown", "idle", "ok"];
+      for (const p of peers) {
+        const s = p.health?.state ?? (p.online ? "unknown" : "down");
+        counts[s]++;
+        const eff = s === "idle" ? "ok" : s;
+        if (order.indexOf(eff) < order.indexOf(state)) state = eff;
+      }
+      if (peers.length && counts.idle === peers.length) state = "idle";
+      return { ...status, peers, health: { state, counts } };
+    },
+    async close() {
+      clearInterval(timer);
+      clearInterval(profileTimer);
+      heartbeat?.stop();
+      await running?.catch(() => {});
+      await engine.close();
+      await dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The health model on its own: every reason (hashrate 0, below expected, crash loop, high
+ * rejects, device temperature, fan failure, pool disconnected, miner API, rig offline, stale),
+ * the states of miners, rigs and the fleet, one-shot judgment from the miners' own windows,
+ * thresholds with per-rig and per-profile overrides, and totals that never mix algorithms.
+ */
+import assert from "node:assert/strict";
+import {
+  algorithmTotals,
+  emptyHealthConfig,
+  HealthConfigStore,
+  HealthTracker,
+  parseThresholdPairs,
+  resolveThresholds,
+  type RigInput,
+} from "../src/health/mod.ts";
+import { emptyStats } from "../src/miners/mod.ts";
+import { DEFAULT_THRESHOLDS, type MinerStats, type Thresholds } from "../src/protocol/mod.ts";
+import { tempHome } from "./helpers.ts";
+
+const T0 = Date.parse("2026-12-01T12:00:00.000Z");
+
+function miner(name: string, patch: Partial<MinerStats> = {}): MinerStats {
+  return {
+    ...emptyStats(name, "xmrig", null),
+    state: "running",
+    pid: 1,
+    hashrate: { now: 1000, avg60: 1000, avg15m: 1000 },
+    pool: "pool:3333",
+    algorithm: "rx/0",
+    uptime: 600,
+    ...patch,
+  };
+}
+
+function rig(name: string, miners: MinerStats[], patch: Partial<RigInput> = {}): RigInput {
+  return { id: name.padEnd(32, "0"), name, online: true, updatedAt: null, miners, ...patch };
+}
+
+const tracker = (t: Partial<Thresholds> = {}, expected?: number) =>
+  new HealthTracker({
+    thresholds: () => ({ ...DEFAULT_THRESHOLDS, ...t }),
+    expected: expected ? () => ({ value: expected, source: "profile" }) : undefined,
+  });
+
+Deno.test("health: hashrate 0 for zeroForSeconds makes the miner and rig degraded, with the restarts", () => {
+  const h = tracker({ zeroForSeconds: 60 });
+  const stalled = miner("cpu", {
+    hashrate: { now: 0, avg60: 0, avg15m: 400 },
+    restarts: 2,
+    restartLog: [
+      {
+        at: new Date(T0 - 200_000).toISOString(),
+        reason: "stall: hashrate 0 H/s (zero) for 120 s",
+      },
+      { at: new Date(T0 - 30_000).toISOString(), reason: "stall: hashrate 0 H/s (zero) for 120 s" },
+    ],
+  });
+  const first = h.evaluate([rig("r1", [stalled])], T0);
+  // Not yet: 0 H/s for 0 s.
+  assert.equal(first.rigs[0].miners[0].reasons.some((r) => r.code === "hashrate_zero"), false);
+  const later = h.evaluate([rig("r1", [stalled])], T0 + 6 * 60_000);
+  const m = later.rigs[0].miners[0];
+  assert.equal(m.state, "degraded");
+  assert.equal(later.rigs[0].state, "degraded");
+  assert.equal(later.state, "degraded");
+  const zero = m.reasons.find((r) => r.code === "hashrate_zero")!;
+  assert.equal(zero.message, "hashrate 0 H/s for 6 min, restarted 2× (stall)");
+  assert.equal(zero.since, new Date(T0).toISOString());
+  assert.equal(m.recentRestarts, 2);
+  // Through the watchdog's restart it is the same stall.
+  const restarting = h.evaluate(
+    [rig("r1", [{ ...stalled, state: "restarting" }])],
+    T0 + 6 * 60_000 + 5000,
+  ).rigs[0].miners[0];
+  assert.match(restarting.reasons[0].message, /^hashrate 0 H\/s for 6 min \(restarting\)/);
+  // Hashing again: recovering for zeroForSeconds, then ok, and the memory of the stall is gone.
+  const back = h.evaluate([rig("r1", [miner("cpu")])], T0 + 7 * 60_000).rigs[0].miners[0];
+  assert.match(
+    back.reasons[0].message,
+    /^hashrate 0 H\/s for 7 min \(recovering: 1\.00 kH\/s for 0 s\)/,
+  );
+  const ok = h.evaluate([rig("r1", [miner("cpu")])], T0 + 8 * 60_000);
+  assert.equal(ok.rigs[0].miners[0].state, "ok");
+  assert.equal(ok.rigs[0].state, "ok");
+});
+
+Deno.test("health: a paused miner counts as 0 H/s", () => {
+  const h = tracker({ zeroForSeconds: 5 });
+  const paused = miner("cpu", {
+    state: "paused",
+    paused: true,
+    hashrate: { now: 990, avg60: 990, avg15m: 990 },
+  });
+  h.evaluate([rig("r1", [paused])], T0);
+  const m = h.evaluate([rig("r1", [paused])], T0 + 6000).rigs[0].miners[0];
+  assert.equal(m.state, "degraded");
+  assert.match(m.reasons[0].message, /^hashrate 0 H\/s for 6 s \(paused\)$/);
+});
+
+Deno.test("health: below expected for belowForSeconds (profile's expected hashrate), not before", () => {
+  const h = tracker({ belowForSeconds: 300, expectedFraction: 0.8 }, 1000);
+  const slow = miner("cpu", { hashrate: { now: 700, avg60: 700, avg15m: 700 } });
+  assert.equal(h.evaluate([rig("r1", [slow])], T0).rigs[0].miners[0].state, "ok");
+  assert.equal(h.evaluate([rig("r1", [slow])], T0 + 299_000).rigs[0].miners[0].state, "ok");
+  const m = h.evaluate([rig("r1", [slow])], T0 + 300_000).rigs[0].miners[0];
+  assert.equal(m.state, "degraded");
+  assert.equal(m.reasons[0].code, "below_expected");
+  assert.equal(m.reasons[0].message, "hashrate 700.0 H/s is 70 % of expected 1.00 kH/s for 5 min");
+  assert.equal(m.expected, 1000);
+  assert.equal(m.expectedSource, "profile");
+  // At 85 % it is fine again.
+  const fine = miner("cpu", { hashrate: { now: 850, avg60: 850, avg15m: 850 } });
+  assert.equal(h.evaluate([rig("r1", [fine])], T0 + 301_000).rigs[0].miners[0].state, "ok");
+});
+
+Deno.test("health: crash loop, rejects over the window, device temperature and fan failure", () => {
+  const h = tracker({ crashLoopRestarts: 3, rejectRate: 0.05, rejectMinShares: 20 });
+  const at = (s: number) => new Date(T0 - s * 1000).toISOString();
+  const looping = miner("a", {
+    restartLog: [
+      { at: at(500), reason: "exit code 1" },
+      { at: at(300), reason: "exit code 1" },
+      { at: at(60), reason: "exit code 1" },
+      { at: at(5000), reason: "exit code 1" }, // outside the 10-minute window
+    ],
+  });
+  const r1 = h.evaluate([rig("r1", [looping])], T0).rigs[0].miners[0];
+  assert.ok(
+    r1.reasons.some((r) => r.code === "crash_loop" && r.value === 3),
+    JSON.stringify(r1.reasons),
+  );
+  // Rejects: 100 accepted / 0 rejected, then +50 accepted / +10 rejected: 16.7 % in the window.
+  const h2 = tracker();
+  h2.evaluate(
+    [rig("r1", [miner("b", { shares: { accepted: 100, rejected: 0 }, uptime: 5000 })])],
+    T0,
+  );
+  const rej = h2.evaluate(
+    [rig("r1", [miner("b", { shares: { accepted: 150, rejected: 10 }, uptime: 5030 })])],
+    T0 + 30_000,
+  ).rigs[0].miners[0];
+  assert.equal(rej.reasons[0]?.code, "high_rejects");
+  assert.ok(Math.abs(rej.rejectRate! - 10 / 60) < 1e-9);
+  // Devices: one GPU over its limit, one with a dead fan while hot.
+  const hot = miner("gpu", {
+    devices: [
+      { name: "RX 6800", kind: "gpu", hashrate: 30e6, temp: 91, fan: 80, fanRpm: null, power: 150 },
+      { name: "RX 6700", kind: "gpu", hashrate: 25e6, temp: 70, fan: null, fanRpm: 0, power: 120 },
+      { name: "RX 6600", kind: "gpu", hashrate: 20e6, temp: 60, fan: 40, fanRpm: null, power: 90 },
+    ],
+  });
+  const g = h.evaluate([rig("r2", [hot])], T0).rigs[0];
+  const gm = g.miners[0];
+  assert.deepEqual(gm.devices.map((d) => d.state), ["degraded", "degraded", "ok"]);
+  assert.equal(gm.devices[0].reasons[0].message, "RX 6800 at 91 °C (limit 85 °C)");
+  assert.equal(gm.devices[1].reasons[0].code, "fan_failure");
+  assert.equal(g.maxTemp, 91);
+  assert.equal(gm.state, "degraded");
+});
+
+Deno.test("health: offline rig is down since when it went away; stale data; idle; unknown; pool and API", () => {
+  const h = tracker({ staleSeconds: 60, poolGraceSeconds: 60 });
+  const since = new Date(T0 - 180_000).toISOString();
+  const doc = h.evaluate([
+    rig("down", [], { online: false, offlineSince: since, offlineReason: "connection refused" }),
+    rig("stale", [miner("m")], { updatedAt: T0 - 120_000 }),
+    rig("idle", [miner("m", { state: "stopped", pid: null })]),
+    rig("new", [], { online: null }),
+    rig("nopool", [miner("m", { pool: null })]),
+    rig("noapi", [miner("m", { lastError: "connection refused (os error 111)" })]),
+    rig("fine", [miner("m")]),
+  ], T0);
+  const by = Object.fromEntries(doc.rigs.map((r) => [r.name, r]));
+  assert.equal(by.down.state, "down");
+  assert.equal(by.down.since, since);
+  assert.equal(by.down.reasons[0].message, "rig offline for 3 min (connection refused)");
+  assert.equal(by.stale.state, "degraded");
+  assert.equal(by.stale.reasons[0].code, "stale");
+  assert.equal(by.idle.state, "idle");
+  assert.equal(by.new.state, "unknown");
+  assert.equal(by.nopool.miners[0].reasons[0].code, "pool_disconnected");
+  assert.equal(by.noapi.miners[0].reasons[0].code, "api_unresponsive");
+  assert.equal(by.fine.state, "ok");
+  // What needs attention first.
+  assert.deepEqual(doc.rigs.map((r) => r.name), [
+    "down",
+    "noapi",
+    "nopool",
+    "stale",
+    "new",
+    "idle",
+    "fine",
+  ]);
+  assert.equal(doc.state, "down");
+  assert.deepEqual(doc.counts, { ok: 1, degraded: 3, down: 1, idle: 1, unknown: 1 });
+});
+
+Deno.test("health: one-shot judgment reads the miners' own windows (a CLI without a node)", () => {
+  const h = new HealthTracker({ oneShot: true, thresholds: () => DEFAULT_THRESHOLDS });
+  const doc = h.evaluate([
+    rig("a", [miner("zero", { hashrate: { now: 0, avg60: 0, avg15m: 300 }, uptime: 120 })]),
+    rig("b", [miner("young", { hashrate: { now: 0, avg60: 0, avg15m: null }, uptime: 20 })]),
+  ], T0);
+  assert.equal(
+    doc.rigs.find((r) => r.name === "a")!.miners[0].reasons[0].message,
+    "hashrate 0 H/s",
+  );
+  assert.equal(doc.rigs.find((r) => r.name === "b")!.state, "ok");
+});
+
+Deno.test("health: totals are per algorithm, never one figure across algorithms", () => {
+  const h = tracker();
+  const doc = h.evaluate([
+    rig("cpu1", [miner("x", { hashrate: { now: 1200, avg60: 1200, avg15m: 1200 } })]),
+    rig("cpu2", [miner("x", { hashrate: { now: 1300, avg60: 1300, avg15m: 1300 } })]),
+    rig("gpu1", [
+      miner("t", {
+        type: "tt-miner",
+        algorithm: "kawpow",
+        hashrate: { now: 120e6, avg60: null, avg15m: null },
+      }),
+    ]),
+    rig("gone", [], { online: false }),
+  ], T0);
+  assert.deepEqual(doc.totals, [
+    { algorithm: "kawpow", hashrate: 120e6, expected: null, rigs: 1, miners: 1 },
+    { algorithm: "rx/0", hashrate: 2500, expected: null, rigs: 2, miners: 2 },
+  ]);
+  assert.deepEqual(
+    algorithmTotals([{
+      id: "r",
+      miners: [{ algorithm: "a", hashrate: 1 }, { algorithm: "b", hashrate: 2 }],
+    }])
+      .map((t) => t.algorithm),
+    ["a", "b"],
+  );
+});
+
+Deno.test("health: thresholds resolve defaults < fleet < profile < rig; bad input is refused and nothing is lost", async () => {
+  const dir = await tempHome();
+  try {
+    const store = new HealthConfigStore(`${dir}/health.json`);
+    await store.update({ kind: "defaults" }, { set: { zeroForSeconds: 30 } });
+    await store.update({ kind: "profile", ref: "gpu-profile" }, { set: { gpuTempLimit: 80 } });
+    await store.update({ kind: "rig", ref: "hot-rig" }, { set: { gpuTempLimit: 90 } });
+    const cfg = await store.load();
+    assert.equal(resolveThresholds(cfg).zeroForSeconds, 30);
+    assert.equal(resolveThresholds(cfg).gpuTempLimit, 85);
+    assert.equal(
+      resolveThresholds(cfg, { profile: { id: "x", name: "gpu-profile" } }).gpuTempLimit,
+      80,
+    );
+    assert.equal(
+      resolveThresholds(cfg, {
+        rig: { id: "r", name: "hot-rig" },
+        profile: { id: "x", name: "gpu-profile" },
+      })
+        .gpuTempLimit,
+      90,
+    );
+    const before = await Deno.readTextFile(`${dir}/health.json`);
+    await assert.rejects(
+      () => store.update({ kind: "defaults" }, { set: { expectedFraction: 2 } }),
+      /expectedFraction/,
+    );
+    assert.throws(() => parseThresholdPairs(["nope=1"]), /unknown threshold nope/);
+    assert.throws(() => parseThresholdPairs(["zeroForSeconds=abc"]), /must be a number/);
+    assert.equal(await Deno.readTextFile(`${dir}/health.json`), before);
+    await store.update({ kind: "rig", ref: "hot-rig" }, { unset: ["gpuTempLimit"] });
+    assert.deepEqual((await store.load()).rigs, {});
+    assert.deepEqual(emptyHealthConfig().defaults, {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
