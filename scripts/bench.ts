@@ -25,7 +25,9 @@
  * (default 300: the first two minutes are warm-up), judged on the second half: errors, flapping,
  * RSS peaks.
  *
- * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak]
+ * rules: one health-and-alert evaluation for 10,000 miners on 1,000 rigs (see bench_rules.ts).
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules]
  *          [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
 import { parseArgs } from "node:util";
@@ -684,6 +686,10 @@ const sections: Record<string, () => Promise<void>> = {
   partition: async () => {
     const { benchPartition } = await import("./bench_chaos.ts");
     results.partition = await benchPartition(log);
+  },
+  rules: async () => {
+    const { benchRules } = await import("./bench_rules.ts");
+    results.rules = await benchRules(log);
   },
   soak: async () => {
     const { benchSoak } = await import("./bench_chaos.ts");

@@ -34,7 +34,7 @@ export interface RulesBenchResult {
   healthMs: number;
   /** Alerts live after the last round (firing + pending). */
   alerts: number;
-  /** Heap growth from before the tracker and engine existed to after the last round (MB). */
+  /** Heap the tracker and the engine keep after the rounds (their memory of the fleet, MB). */
   heapMB: number;
   /** Target: < 50 ms per evaluation. */
   targetMet: boolean;
@@ -52,21 +52,6 @@ export async function benchRules(
   const rand = () =>
     ((seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 | 0) >>> 0) / 2 ** 32;
   const dir = await Deno.makeTempDir({ prefix: "miner-cli-bench-rules-" });
-  // @ts-ignore: gc is exposed with --v8-flags=--expose-gc
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  const heap0 = Deno.memoryUsage().heapUsed;
-  const tracker = new HealthTracker({ thresholds: () => DEFAULT_THRESHOLDS });
-  const engine = await AlertEngine.open({
-    statePath: `${dir}/state.json`,
-    controls: new AlertControls(`${dir}/s.json`, `${dir}/a.json`),
-    rules: new RulesStore(`${dir}/r.json`),
-    channels: new ChannelStore(`${dir}/c.json`),
-    dispatcher: new Dispatcher({ statusPath: null, deliver: () => Promise.resolve() }),
-    thresholds: () => DEFAULT_THRESHOLDS,
-    node: { id: "c".repeat(32), name: "bench" },
-    groupWaitMs: 3_600_000,
-  });
   const now0 = Date.now();
   const rigs: RigInput[] = [];
   for (let r = 0; r < rigsN; r++) {
@@ -110,6 +95,23 @@ export async function benchRules(
       miners,
     });
   }
+  // @ts-ignore: gc is exposed with --v8-flags=--expose-gc
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const heap0 = Deno.memoryUsage().heapUsed;
+  if (!gc) log("  (run with --v8-flags=--expose-gc for a steady heap figure)");
+  const tracker = new HealthTracker({ thresholds: () => DEFAULT_THRESHOLDS });
+  const engine = await AlertEngine.open({
+    statePath: `${dir}/state.json`,
+    controls: new AlertControls(`${dir}/s.json`, `${dir}/a.json`),
+    rules: new RulesStore(`${dir}/r.json`),
+    channels: new ChannelStore(`${dir}/c.json`),
+    dispatcher: new Dispatcher({ statusPath: null, deliver: () => Promise.resolve() }),
+    thresholds: () => DEFAULT_THRESHOLDS,
+    node: { id: "c".repeat(32), name: "bench" },
+    groupWaitMs: 3_600_000,
+  });
   const times: number[] = [];
   const healthTimes: number[] = [];
   const warmup = 5;
@@ -127,6 +129,8 @@ export async function benchRules(
     }
   }
   gc?.();
+  gc?.();
+  // What the tracker (durations, share windows) and the engine (live alerts) keep.
   const heapMB = (Deno.memoryUsage().heapUsed - heap0) / 1e6;
   const view = engine.view(now0 + (warmup + rounds) * 5000);
   const alerts = view.firing.length + view.pending.length;

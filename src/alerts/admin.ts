@@ -55,9 +55,10 @@ export class AlertsAdmin {
 
   /** Firing, pending, recently resolved alerts and the silences in force. */
   async view(now: number = Date.now()): Promise<AlertsView> {
-    if (this.#engine) return this.#engine.view(now);
-    const state = await readAlertState(this.files.state);
+    // Silences from their file: one just added shows before the engine's next evaluation.
     const silences = (await this.controls.silences()).filter((s) => Date.parse(s.endsAt) > now);
+    if (this.#engine) return { ...this.#engine.view(now), silences };
+    const state = await readAlertState(this.files.state);
     const day = now - 86_400_000;
     return {
       firing: state.alerts.filter((a) => a.state === "firing"),

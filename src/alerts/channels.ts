@@ -341,7 +341,12 @@ async function post(
     res = await fetch(url, { method: "POST", ...init, redirect: "error" });
   } catch (err) {
     if (init.signal.aborted) throw new DeliveryError(`no answer from ${redact(url)} in time`);
-    throw new DeliveryError(`${redact(url)}: ${(err as Error).message}`, { cause: err });
+    // fetch says "fetch failed"; its cause says what happened (connection refused, DNS...).
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new DeliveryError(
+      `${redact(url)}: ${(err as Error).message}${cause ? `: ${cause}` : ""}`,
+      { cause: err },
+    );
   }
   const text = (await res.text().catch(() => "")).slice(0, 300).replace(/\s+/g, " ");
   if (!res.ok) {

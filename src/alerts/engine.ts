@@ -112,6 +112,7 @@ export function alertId(key: string): string {
 }
 
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Rules over the health model; firing, grouping, silences, acks, delivery, persistence. */
 export class AlertEngine {
@@ -179,8 +180,8 @@ export class AlertEngine {
     const all = [...this.#alerts.values()];
     const day = now - 86_400_000;
     const order = (a: Alert, b: Alert) =>
-      SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.rig.localeCompare(b.rig) ||
-      a.rule.localeCompare(b.rule);
+      SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || cmp(a.rig, b.rig) ||
+      cmp(a.rule, b.rule);
     return {
       firing: all.filter((a) => a.state === "firing").sort(order),
       pending: all.filter((a) => a.state === "pending").sort(order),
@@ -422,7 +423,7 @@ export class AlertEngine {
     }
     if (!alerts.length || this.#closed) return;
     this.#scheduleSave();
-    alerts.sort((a, b) => a.rig.localeCompare(b.rig));
+    alerts.sort((a, b) => cmp(a.rig, b.rig));
     const n = this.#notification(g.kind, g.rule, alerts, iso);
     const sending: Promise<void> = this.#o.channels.current().then((channels) => {
       for (const c of channels) if (channelWants(c, n.severity)) this.#o.dispatcher.send(c, n);

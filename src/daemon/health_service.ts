@@ -123,13 +123,26 @@ export async function startHealthService(
     }
     return l.value ? { value: l.value, source: "learned" } : null;
   };
+  // Thresholds per (rig, profile), worked out once per configuration, not once per miner.
+  let memo = new Map<string, ReturnType<typeof resolveThresholds>>();
+  let memoOf: { cfg: HealthConfig; profiles: Map<string, Profile> } | null = null;
   const tracker = new HealthTracker({
     thresholds: (rig, m) => {
-      const p = m?.profileId ? profiles.get(m.profileId) : undefined;
-      return resolveThresholds(cfg, {
-        rig: { id: rig.id, name: rig.name },
-        ...(m ? { profile: { id: m.profileId, name: p?.name ?? null } } : {}),
-      });
+      if (memoOf?.cfg !== cfg || memoOf.profiles !== profiles) {
+        memo = new Map();
+        memoOf = { cfg, profiles };
+      }
+      const key = `${rig.id}|${rig.name}|${m?.profileId ?? ""}`;
+      let t = memo.get(key);
+      if (!t) {
+        const p = m?.profileId ? profiles.get(m.profileId) : undefined;
+        t = resolveThresholds(cfg, {
+          rig: { id: rig.id, name: rig.name },
+          ...(m ? { profile: { id: m.profileId, name: p?.name ?? null } } : {}),
+        });
+        memo.set(key, t);
+      }
+      return t;
     },
     expected,
   });

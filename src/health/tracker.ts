@@ -74,6 +74,9 @@ interface MinerMemory {
 
 const rank = (s: HealthState): number => HEALTH_ORDER.indexOf(s);
 
+/** Plain code-unit order (names are ASCII; `localeCompare` is slower and locale-bound). */
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The state that needs more attention. */
 export function worse(a: HealthState, b: HealthState): HealthState {
   return rank(a) <= rank(b) ? a : b;
@@ -122,7 +125,7 @@ export function algorithmTotals(
     }
   }
   return [...by.values()].map(({ rigSet, ...t }) => ({ ...t, rigs: rigSet.size }))
-    .sort((a, b) => a.algorithm.localeCompare(b.algorithm));
+    .sort((a, b) => cmp(a.algorithm, b.algorithm));
 }
 
 /** The algorithm a miner reports, `unknown` before it says. */
@@ -131,6 +134,8 @@ export function algorithmOf(m: Pick<MinerStats, "algorithm">): string {
 }
 
 const ACTIVE = new Set(["running", "paused", "restarting", "starting", "failed"]);
+/** Shared by everything without reasons (never mutated). */
+const NO_REASONS: HealthReason[] = [];
 
 /** Evaluates health; keeps what durations need between evaluations. */
 export class HealthTracker {
@@ -184,7 +189,7 @@ export class HealthTracker {
     }
     if (rigs.length === 0) fleetState = "idle";
     else if (counts.idle === rigs.length) fleetState = "idle";
-    out.sort((a, b) => rank(a.state) - rank(b.state) || a.name.localeCompare(b.name));
+    out.sort((a, b) => rank(a.state) - rank(b.state) || cmp(a.name, b.name));
     // Forget what belongs to rigs and miners no longer reported (every 60 evaluations).
     if (this.#round % 60 === 0) {
       for (const [k, mem] of this.#miners) if (mem.seen < this.#round - 60) this.#miners.delete(k);
@@ -238,7 +243,7 @@ export class HealthTracker {
         });
         state = worse(state, "degraded");
       }
-      miners.sort((a, b) => rank(a.state) - rank(b.state) || a.name.localeCompare(b.name));
+      miners.sort((a, b) => rank(a.state) - rank(b.state) || cmp(a.name, b.name));
     }
     const prev = this.#rigSince.get(rig.id);
     let since: number | null;
@@ -287,7 +292,9 @@ export class HealthTracker {
     const hr = m.state === "paused" ? 0 : m.hashrate.now;
     // Restarts inside the crash-loop window (the restart log carries their times).
     const windowStart = now - t.crashLoopWindowSeconds * 1000;
-    const recent = m.restartLog.filter((r) => Date.parse(r.at) >= windowStart);
+    const recent = m.restartLog.length
+      ? m.restartLog.filter((r) => Date.parse(r.at) >= windowStart)
+      : m.restartLog;
     const restartNote = recent.length
       ? `restarted ${recent.length}× (${lastCause(recent[recent.length - 1].reason)})`
       : null;
@@ -398,13 +405,23 @@ export class HealthTracker {
         { value: rejectRate, threshold: t.rejectRate },
       );
     }
+    const watch = ACTIVE.has(m.state) && m.state !== "failed";
+    const devState: HealthState = state === "idle"
+      ? "idle"
+      : state === "unknown"
+      ? "unknown"
+      : "ok";
     const devices = m.devices.map((d, index): DeviceHealth => {
       const kind = d.kind ?? "gpu";
       const tempLimit = kind === "cpu" ? t.cpuTempLimit : t.gpuTempLimit;
-      const dr: HealthReason[] = [];
-      const label = d.name ?? `${kind.toUpperCase()}${index}`;
-      if (ACTIVE.has(m.state) && m.state !== "failed") {
-        if (d.temp !== null && d.temp > tempLimit) {
+      let dr: HealthReason[] = NO_REASONS;
+      const hot = watch && d.temp !== null && d.temp > tempLimit;
+      const fanDead = watch && (d.fan === 0 || d.fanRpm === 0) && d.temp !== null &&
+        d.temp >= t.fanHotTemp;
+      if (hot || fanDead) {
+        dr = [];
+        const label = d.name ?? `${kind.toUpperCase()}${index}`;
+        if (hot) {
           dr.push({
             code: "device_temperature",
             message: `${label} at ${d.temp} °C (limit ${tempLimit} °C)`,
@@ -414,8 +431,7 @@ export class HealthTracker {
             device: index,
           });
         }
-        const fanZero = d.fan === 0 || d.fanRpm === 0;
-        if (fanZero && d.temp !== null && d.temp >= t.fanHotTemp) {
+        if (fanDead) {
           dr.push({
             code: "fan_failure",
             message: `${label} fan at 0 while at ${d.temp} °C`,
@@ -425,19 +441,13 @@ export class HealthTracker {
             device: index,
           });
         }
+        reasons.push(...dr);
       }
-      reasons.push(...dr);
       return {
         index,
         name: d.name,
         kind,
-        state: dr.length
-          ? "degraded"
-          : state === "idle"
-          ? "idle"
-          : state === "unknown"
-          ? "unknown"
-          : "ok",
+        state: dr.length ? "degraded" : devState,
         reasons: dr,
         hashrate: d.hashrate,
         temp: d.temp,
