@@ -135,11 +135,11 @@ Deno.test({
     }).spawn();
     procs.push(smtp);
     const amUrl = `http://127.0.0.1:${amPort}`;
-    const amAlerts = async (): Promise<
+    const amAlerts = async (name = "rig_offline"): Promise<
       { labels: Record<string, string>; status: { state: string } }[]
     > =>
       await (await fetch(
-        `${amUrl}/api/v2/alerts?filter=${encodeURIComponent('alertname="rig_offline"')}`,
+        `${amUrl}/api/v2/alerts?filter=${encodeURIComponent(`alertname="${name}"`)}`,
       )).json();
     const mails = async (): Promise<{ subject: string; body: string }[]> => {
       const out = [];
@@ -195,6 +195,23 @@ Deno.test({
         join(root, "hook.key"),
       ]);
       await cliOk(c, ["alerts", "channels", "add", "am", "--type", "alertmanager", "--url", amUrl]);
+      // A channel whose receiver is down: retried, reported failing, delaying no other channel.
+      const deadPort = (() => {
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const p = (l.addr as Deno.NetAddr).port;
+        l.close();
+        return p;
+      })();
+      await cliOk(c, [
+        "alerts",
+        "channels",
+        "add",
+        "dead",
+        "--type",
+        "webhook",
+        "--url",
+        `http://127.0.0.1:${deadPort}/hook`,
+      ]);
       await cliOk(c, [
         "alerts",
         "channels",
@@ -417,6 +434,25 @@ Deno.test({
         "hashrate 0 at the webhook",
         10_000,
       );
+      // ... and at the Alertmanager and by mail, naming the rig and the reason.
+      await until(
+        async () => (await amAlerts("hashrate_zero")).some((a) => a.labels.rig === "rig-1"),
+        "hashrate 0 in Alertmanager",
+        10_000,
+        200,
+      );
+      await until(
+        async () => (await mails()).some((m) => /^\[FIRING:1\] hashrate 0: rig-1$/.test(m.subject)),
+        "the hashrate 0 mail",
+        10_000,
+        200,
+      );
+      const zeroMail = (await mails()).find((m) => /hashrate 0: rig-1/.test(m.subject))!;
+      assert.match(zeroMail.body, /- rig-1\/\S+: hashrate 0 H\/s for \d+ s/);
+      // The dead channel failed and is being retried; the others delivered all the same.
+      const failing = await cliOk(c, ["alerts", "channels", "list"]);
+      assert.match(failing.stdout, /dead +webhook .* FAILING .*\(\d+ attempts\): .*refused/i);
+      assert.match(failing.stdout, /hook +webhook .* ok /);
 
       // --- 2. devices and the temperature alert; 3. totals per algorithm
       const dev = await cli(c, ["remote", "status", "--devices"]);
@@ -595,6 +631,11 @@ Deno.test({
       assert.match(history.stdout, /resolved +critical +rig_offline +rig-2/);
       const chans = await cliOk(c, ["alerts", "channels", "list"]);
       assert.match(chans.stdout, /hook +webhook .* ok /);
+      assert.equal(
+        (await mails()).filter((m) => /hashrate 0: rig-1/.test(m.subject)).length,
+        1,
+        "the stall reached the mailbox once",
+      );
     } finally {
       abort.abort();
       await Promise.all([...nodes.values()].map((n) => n.stop().catch(() => 0)));

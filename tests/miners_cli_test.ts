@@ -108,7 +108,7 @@ Deno.test("CLI: profile add, start, status, logs, stdin, pause/resume, stop; SIG
     }, "stats via API");
     const human = (await cliOk(home, ["status"])).stdout;
     assert.match(human, /cpu\s+xmrig\s+running/);
-    assert.match(human, /total [\d.]+ (k?H\/s)/);
+    assert.match(human, /^total rx\/0: [\d.]+ (k?H\/s)$/m);
     const logs = (await cliOk(home, ["logs", "cpu", "--lines", "5"])).stdout.trim().split("\n");
     assert.equal(logs.length, 5);
     await cliOk(home, ["stdin", "cpu", "s"]);

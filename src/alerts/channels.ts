@@ -342,7 +342,9 @@ async function post(
   } catch (err) {
     if (init.signal.aborted) throw new DeliveryError(`no answer from ${redact(url)} in time`);
     // fetch says "fetch failed"; its cause says what happened (connection refused, DNS...).
-    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    const cause = (err as { cause?: { message?: string } }).cause?.message
+      ?.replace(/^error sending request for url \([^)]*\): /, "")
+      .replace(/^client error \(Connect\): /, "");
     throw new DeliveryError(
       `${redact(url)}: ${(err as Error).message}${cause ? `: ${cause}` : ""}`,
       { cause: err },

@@ -57,6 +57,11 @@ interface Queue {
   running: boolean;
 }
 
+/** The options that were given (an `undefined` must not replace a default). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 const MAX_QUEUE = 100;
 
 /** Per-channel delivery queues with retries. */
@@ -79,7 +84,7 @@ export class Dispatcher {
       resendMs: 60_000,
       logger: silentLogger,
       deliver,
-      ...options,
+      ...defined(options),
     };
   }
 

@@ -111,6 +111,11 @@ export function alertId(key: string): string {
   );
 }
 
+/** The options that were given (an `undefined` must not replace a default). */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -147,7 +152,7 @@ export class AlertEngine {
       url: () => null,
       onTransition: () => {},
       logger: silentLogger,
-      ...options,
+      ...defined(options),
     };
   }
 

@@ -119,8 +119,15 @@ export async function minerStatus(ctx: CliContext, p: Parsed): Promise<number> {
     return 0;
   }
   ctx.io.out(minerTable(miners));
-  const total = miners.reduce((a, m) => a + (m.hashrate.now ?? 0), 0);
-  ctx.io.out(`\ntotal ${formatHashrate(total)}`);
+  // One total per algorithm: H/s of RandomX and MH/s of KawPow do not add up.
+  const by = new Map<string, number>();
+  for (const m of miners) {
+    if (m.state !== "running" && m.state !== "paused") continue;
+    const algo = m.algorithm ?? "unknown";
+    by.set(algo, (by.get(algo) ?? 0) + (m.state === "paused" ? 0 : m.hashrate.now ?? 0));
+  }
+  ctx.io.out("");
+  for (const [algo, hs] of [...by].sort()) ctx.io.out(`total ${algo}: ${formatHashrate(hs)}`);
   return 0;
 }
 

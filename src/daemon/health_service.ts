@@ -183,6 +183,16 @@ export async function startHealthService(
     },
   });
 
+  // A restarted node goes on counting the stalls and slow miners it had alerts for.
+  {
+    const v = engine.view();
+    for (const a of [...v.firing, ...v.pending]) {
+      if (a.miner && (a.rule === "hashrate_zero" || a.rule === "below_expected")) {
+        tracker.seed(a.rigId, a.miner, { code: a.rule, since: Date.parse(a.activeAt) });
+      }
+    }
+  }
+
   const inputs = (now: number): RigInput[] => {
     const rigs: RigInput[] = [];
     if (ctx.miners) {

@@ -150,6 +150,26 @@ export class HealthTracker {
     this.#opts = options;
   }
 
+  /**
+   * Restores what a duration condition had measured before this node restarted (from its
+   * persisted alerts), so a stall that was firing is still one stall, not a new one after a
+   * fresh count: `since` is when the miner's `hashrate_zero` or `below_expected` began.
+   */
+  seed(
+    rigId: string,
+    miner: string,
+    what: { code: "hashrate_zero" | "below_expected"; since: number },
+  ): void {
+    const key = `${rigId}/${miner}`;
+    let mem = this.#miners.get(key);
+    if (!mem) {
+      mem = { zeroSince: null, okSince: null, belowSince: null, shares: [], seen: this.#round };
+      this.#miners.set(key, mem);
+    }
+    if (what.code === "hashrate_zero") mem.zeroSince = what.since;
+    else mem.belowSince = what.since;
+  }
+
   /** The last evaluation (null before the first). */
   get last(): FleetHealth | null {
     return this.#last;
