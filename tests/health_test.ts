@@ -274,3 +274,35 @@ Deno.test("health: thresholds resolve defaults < fleet < profile < rig; bad inpu
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("health: a learned baseline is the median of the non-zero samples of the window", async () => {
+  const { HistoryStore } = await import("../src/miners/mod.ts");
+  const h = HistoryStore.open(":memory:");
+  try {
+    const t0 = T0 - 3_600_000;
+    // 40 samples around 1000 H/s, a few zeros (a stall) and spikes that must not move it.
+    for (let i = 0; i < 40; i++) {
+      h.record("rig-1/cpu", t0 + i * 10_000, 990 + (i % 5) * 5, i, 0, "rx/0");
+    }
+    for (let i = 40; i < 45; i++) h.record("rig-1/cpu", t0 + i * 10_000, 0, 40, 0, "rx/0");
+    h.record("rig-1/cpu", t0 + 460_000, 50_000, 41, 0, "rx/0");
+    const m = h.median("rig-1/cpu", { from: T0 - 86_400_000, to: T0 });
+    assert.equal(m.n, 41);
+    assert.equal(m.median, 1000);
+    assert.deepEqual(h.median("nobody", { from: 0, to: T0 }), { median: null, n: 0 });
+    const tr = new HealthTracker({
+      thresholds: () => ({ ...DEFAULT_THRESHOLDS, belowForSeconds: 0 }),
+      expected: () => ({ value: m.median!, source: "learned" }),
+    });
+    const r = tr.evaluate([
+      rig("r1", [miner("cpu", { hashrate: { now: 500, avg60: 500, avg15m: 500 } })]),
+    ], T0);
+    assert.equal(
+      r.rigs[0].miners[0].reasons[0].message,
+      "hashrate 500.0 H/s is 50 % of expected 1.00 kH/s (learned) for 0 s",
+    );
+    assert.equal(r.rigs[0].miners[0].expectedSource, "learned");
+  } finally {
+    h.close();
+  }
+});
