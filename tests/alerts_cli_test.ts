@@ -319,6 +319,45 @@ Deno.test("alerts API: health, alerts, rules, channels (secrets masked), silence
       /gpuTempLimit/,
     );
     assert.equal((await ok("GET", "/health/thresholds")).config.rigs.boss.gpuTempLimit, 80);
+    // Dashboard sessions: the token is exchanged for an HttpOnly, SameSite=Strict cookie.
+    const wrong = await fetch(`${base}/session`, {
+      method: "POST",
+      body: JSON.stringify({ token: "nope" }),
+    });
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+    const signIn = await fetch(`${base}/session`, {
+      method: "POST",
+      body: JSON.stringify({ token }),
+    });
+    assert.equal(signIn.status, 201);
+    await signIn.body?.cancel();
+    const setCookie = signIn.headers.get("set-cookie") ?? "";
+    assert.match(setCookie, /^mcli_session=[A-Za-z0-9_-]{43};/);
+    assert.match(setCookie, /HttpOnly/);
+    assert.match(setCookie, /SameSite=Strict/);
+    assert.match(setCookie, /Max-Age=43200/);
+    const cookie = setCookie.split(";")[0];
+    const withCookie = (path: string, init: RequestInit = {}) =>
+      fetch(`${base}${path}`, { ...init, headers: { cookie, ...(init.headers ?? {}) } });
+    const viaCookie = await withCookie("/alerts/rules");
+    assert.equal(viaCookie.status, 200);
+    await viaCookie.body?.cancel();
+    // another site's page cannot use it (and browsers would not even send it: SameSite=Strict)
+    const foreign = await withCookie("/alerts/silences", {
+      method: "POST",
+      headers: { origin: "http://evil.example", "content-type": "application/json" },
+      body: JSON.stringify({ rig: "boss", seconds: 600, reason: "x" }),
+    });
+    assert.equal(foreign.status, 403);
+    await foreign.body?.cancel();
+    const out = await withCookie("/session", { method: "DELETE" });
+    assert.equal(out.status, 200);
+    await out.body?.cancel();
+    const after = await withCookie("/alerts/rules");
+    assert.equal(after.status, 401, "the session ended");
+    await after.body?.cancel();
+
     // The dead man's switch: a GET every interval while the node is healthy.
     await until(() => beats.length >= 2, "two heartbeats", 10_000);
     assert.deepEqual([...new Set(beats)], ["/ping/abc"]);

@@ -12,6 +12,7 @@ import { startFleet } from "./fleet_fixture.ts";
 declare const document: {
   querySelector(s: string): { textContent: string | null } | null;
   querySelectorAll(s: string): { length: number };
+  cookie: string;
 };
 
 const CHROMIUM = component("chromium", "the browser tests (dashboard)");
@@ -53,7 +54,8 @@ Deno.test({
     const requests: string[] = [];
     const pageErrors: string[] = [];
     try {
-      const page = await browser.newPage({ viewport: { width: 1300, height: 850 } });
+      const context = await browser.newContext({ viewport: { width: 1300, height: 850 } });
+      const page = await context.newPage();
       page.on("request", (r) => requests.push(r.url()));
       page.on("pageerror", (e) => pageErrors.push(e.message));
       page.on("dialog", (d) => d.accept());
@@ -203,6 +205,22 @@ Deno.test({
       await page.click("[data-testid=profile-form] button[type=submit]");
       await page.locator("[data-testid=profile-error]", { hasText: "name" }).waitFor();
       await shot(page, "5-profiles");
+
+      // ---- a second tab is signed in (session cookie), the token is kept nowhere a script reads
+      const tab2 = await page.context().newPage();
+      await tab2.goto(`${fleet.api}/#/alerts`);
+      await tab2.locator("nav.side").waitFor();
+      assert.equal(await tab2.locator("input[name=token]").count(), 0, "no token prompt");
+      const stored = await tab2.evaluate(() =>
+        JSON.stringify({ s: { ...sessionStorage }, l: { ...localStorage }, c: document.cookie })
+      );
+      assert.ok(!stored.includes(fleet.token), `token stored in the page: ${stored}`);
+      assert.ok(!stored.includes("mcli_session"), "the session cookie is HttpOnly");
+      // sign out in the second tab: the first is signed out too
+      await tab2.click("nav.side >> text=Sign out");
+      await tab2.locator("input[name=token]").waitFor();
+      await page.locator("input[name=token]").waitFor({ timeout: 15_000 });
+      await tab2.close();
 
       // ---- nothing left the node: every request went to its own origin
       const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith("data:"));

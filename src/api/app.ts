@@ -6,6 +6,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerAuth } from "hono/bearer-auth";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
@@ -32,6 +33,7 @@ import { SseQueue } from "./sse.ts";
 import type { Dashboard } from "../ui/mod.ts";
 import { isBundleUpload, registerRemoteRoutes, type RemoteRoutesContext } from "./remote_routes.ts";
 import { type HealthRoutesContext, registerHealthRoutes } from "./health_routes.ts";
+import { sameSecret, SESSION_COOKIE, SessionStore } from "./sessions.ts";
 
 /** API mount point. */
 export const API_BASE = "/api/v1/mining";
@@ -266,7 +268,56 @@ export function createApiApp(ctx: ApiContext): ApiApp {
         uptime: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
       }),
   );
-  const auth = bearerAuth({ token: ctx.token });
+  const bearer = bearerAuth({ token: ctx.token });
+  // A request is authenticated by the bearer token (scripts, the CLI) or by a dashboard session
+  // cookie (HttpOnly, SameSite=Strict: other sites' pages cannot send it, scripts cannot read it).
+  const sessions = new SessionStore();
+  const sessionOf = new WeakMap<Request, string>();
+  const auth = async (c: Parameters<typeof bearer>[0], next: () => Promise<void>) => {
+    const sid = getCookie(c, SESSION_COOKIE);
+    if (!c.req.header("authorization") && sid && sessions.valid(sid)) {
+      sessionOf.set(c.req.raw, sid);
+      return await next();
+    }
+    return await bearer(c, next);
+  };
+  const secureCookie = (c: { req: { url: string } }) => new URL(c.req.url).protocol === "https:";
+  app.post(`${API_BASE}/session`, async (c) => {
+    let token: unknown;
+    try {
+      token = (await c.req.json())?.token;
+    } catch {
+      token = undefined;
+    }
+    if (typeof token !== "string" || !sameSecret(token, ctx.token)) {
+      return c.json({
+        error: {
+          code: "unauthorized",
+          message: "wrong token (see `miner-cli node info --token`)",
+        },
+      }, 401);
+    }
+    const s = sessions.create();
+    setCookie(c, SESSION_COOKIE, s.id, {
+      httpOnly: true,
+      sameSite: "Strict",
+      path: "/",
+      secure: secureCookie(c),
+      maxAge: Math.floor(sessions.maxAgeMs / 1000),
+    });
+    return c.json({ expiresAt: new Date(s.expiresAt).toISOString() }, 201);
+  });
+  app.get(`${API_BASE}/session`, (c) => {
+    const sid = getCookie(c, SESSION_COOKIE);
+    if (sid && sessions.valid(sid)) return c.json({ signedIn: true }, 200);
+    return c.json({ error: { code: "unauthorized", message: "not signed in" } }, 401);
+  });
+  app.delete(`${API_BASE}/session`, (c) => {
+    const sid = getCookie(c, SESSION_COOKIE);
+    const ended = sid ? sessions.end(sid) : false;
+    deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secureCookie(c) });
+    return c.json({ ended }, 200);
+  });
   app.use(`${API_BASE}/*`, async (c, next) => {
     if (c.req.path === `${API_BASE}/openapi.json`) return await next();
     return await auth(c, async () => {
@@ -653,12 +704,16 @@ export function createApiApp(ctx: ApiContext): ApiApp {
             queue.push({ event: e.type, data: JSON.stringify(e), id: String(++seq) })
           );
           const unshut = onShutdown(() => queue.close());
+          // Signed in by a session: the stream ends with it (logout in another tab).
+          const sid = sessionOf.get(c.req.raw);
+          const unsession = sid ? sessions.onEnd(sid, () => queue.close()) : () => {};
           try {
             await stream.writeSSE({ event: "snapshot", data: JSON.stringify(await snapshot()) });
             await queue.drain(stream);
           } finally {
             unsub();
             unshut();
+            unsession();
           }
         }),
     );

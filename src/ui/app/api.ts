@@ -1,12 +1,11 @@
 /**
- * The dashboard's API client: bearer token from the browser session, JSON errors turned into
- * {@link ApiFailure}, and Server-Sent Events / NDJSON read from `fetch` streams (EventSource
- * cannot send the Authorization header).
+ * The dashboard's API client: a session cookie (HttpOnly, SameSite=Strict: the token is exchanged
+ * for it once and kept nowhere a script could read it), JSON errors turned into
+ * {@link ApiFailure}, and Server-Sent Events / NDJSON read from `fetch` streams.
  * @module
  */
 import { EventSourceParserStream } from "eventsource-parser/stream";
 
-const TOKEN_KEY = "miner-cli-token";
 /** API mount point. */
 export const BASE = "/api/v1/mining";
 
@@ -19,15 +18,24 @@ export class ApiFailure extends Error {
   }
 }
 
-/** The token kept for this browser session. */
-export function getToken(): string | null {
-  return sessionStorage.getItem(TOKEN_KEY);
+/** Exchanges the token for a session cookie; throws {@link ApiFailure} (401: wrong token). */
+export async function signIn(token: string): Promise<void> {
+  await api("POST", "/session", { token });
 }
 
-/** Stores (or clears, with null) the token. */
-export function setToken(token: string | null): void {
-  if (token === null) sessionStorage.removeItem(TOKEN_KEY);
-  else sessionStorage.setItem(TOKEN_KEY, token);
+/** Whether this browser has a live session (another tab may have signed in). */
+export async function signedIn(): Promise<boolean> {
+  try {
+    const res = await fetch(BASE + "/session", { credentials: "same-origin" });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Ends the session, in every tab (their event streams close and the next call is 401). */
+export async function signOut(): Promise<void> {
+  await fetch(BASE + "/session", { method: "DELETE", credentials: "same-origin" }).catch(() => {});
 }
 
 let onUnauthorized: () => void = () => {};
@@ -48,15 +56,13 @@ async function failureOf(res: Response): Promise<ApiFailure> {
   } catch {
     // not a JSON error body
   }
-  if (res.status === 401) onUnauthorized();
+  // A wrong token at sign-in is the form's error, not a sign-out.
+  if (res.status === 401 && !res.url.endsWith("/session")) onUnauthorized();
   return new ApiFailure(res.status, code, message);
 }
 
-function headers(json: boolean, token = getToken()): Record<string, string> {
-  return {
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-    ...(json ? { "content-type": "application/json" } : {}),
-  };
+function headers(json: boolean): Record<string, string> {
+  return json ? { "content-type": "application/json" } : {};
 }
 
 /** Calls the API and returns its JSON answer; throws {@link ApiFailure}. */
@@ -64,13 +70,14 @@ export async function api<T>(
   method: string,
   path: string,
   body?: unknown,
-  options: { token?: string; signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<T> {
   let res: Response;
   try {
     res = await fetch(BASE + path, {
       method,
-      headers: headers(body !== undefined, options.token ?? getToken()),
+      headers: headers(body !== undefined),
+      credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: options.signal,
     });
@@ -110,7 +117,7 @@ async function* lines(res: Response): AsyncGenerator<string> {
 async function open(path: string, init: RequestInit): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(BASE + path, init);
+    res = await fetch(BASE + path, { credentials: "same-origin", ...init });
   } catch (err) {
     if ((err as Error).name === "AbortError") throw err;
     throw new ApiFailure(0, "network", `cannot reach the node: ${(err as Error).message}`);

@@ -6,7 +6,7 @@
 import "./style.css";
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiFailure, getToken, setToken, setUnauthorizedHandler } from "./api.ts";
+import { ApiFailure, setUnauthorizedHandler, signedIn, signIn, signOut } from "./api.ts";
 import { connect, disconnect, useStore, useToasts } from "./store.ts";
 import { hashrate } from "./format.ts";
 import { WorkersPage } from "./pages/workers.tsx";
@@ -50,8 +50,7 @@ function Login(props: { onLogin: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await api("GET", "/node/info", undefined, { token: token.trim() });
-      setToken(token.trim());
+      await signIn(token.trim());
       props.onLogin();
     } catch (err) {
       setError(
@@ -68,7 +67,8 @@ function Login(props: { onLogin: () => void }) {
       <h1>miner-cli</h1>
       <p class="muted">
         Enter this node's API token. It is printed by <code>miner-cli node info --token</code>{" "}
-        and kept only for this browser session.
+        and exchanged for a session (12 h, signed in in every tab, ended by Sign out); the token
+        itself is not kept in the browser.
       </p>
       <label>
         API token
@@ -182,22 +182,24 @@ function Shell(props: { onLogout: () => void }) {
 }
 
 function App() {
-  const [signedIn, setSignedIn] = useState(getToken() !== null);
+  // null: checking whether this browser is signed in already (another tab, a reload).
+  const [isIn, setIn] = useState<boolean | null>(null);
   useEffect(() => {
+    signedIn().then(setIn);
     setUnauthorizedHandler(() => {
-      setToken(null);
       disconnect();
-      setSignedIn(false);
+      setIn(false);
     });
   }, []);
   useEffect(() => {
-    if (signedIn) connect();
+    if (isIn) connect();
     return () => disconnect();
-  }, [signedIn]);
-  if (!signedIn) {
+  }, [isIn]);
+  if (isIn === null) return <p class="muted login">Loading…</p>;
+  if (!isIn) {
     return (
       <>
-        <Login onLogin={() => setSignedIn(true)} />
+        <Login onLogin={() => setIn(true)} />
         <Toasts />
       </>
     );
@@ -205,8 +207,10 @@ function App() {
   return (
     <Shell
       onLogout={() => {
-        setToken(null);
-        setSignedIn(false);
+        signOut().finally(() => {
+          disconnect();
+          setIn(false);
+        });
       }}
     />
   );
