@@ -70,14 +70,18 @@ Deno.test({
       await page.click("button[type=submit]");
       await page.locator("nav.side").waitFor();
       const nav = await page.locator("nav.side a").allTextContents();
-      assert.deepEqual(nav.slice(0, 6), [
-        "Workers",
+      assert.deepEqual(nav.slice(0, 8), [
+        "Overview",
+        "This node",
         "Nodes",
         "Fleet",
         "Graphs",
         "Profiles",
         "Console",
+        "Alerts",
       ]);
+      // a controller lands on the Overview
+      await page.getByRole("heading", { name: "Overview" }).waitFor();
       await page.getByText("live", { exact: true }).waitFor();
 
       // ---- Nodes: both workers online, own ID shown
@@ -191,8 +195,8 @@ Deno.test({
       await shot(page, "2-nodes-error-toast");
 
       // ---- the remaining pages render with their data
-      await page.click("nav.side >> text=Workers");
-      await page.getByRole("heading", { name: "Workers" }).waitFor();
+      await page.click("nav.side >> text=This node");
+      await page.getByRole("heading", { name: "This node" }).waitFor();
       await shot(page, "1-workers");
       await page.click("nav.side >> text=Graphs");
       await page.locator("[data-testid=chart] canvas").waitFor({ timeout: 15_000 });

@@ -13,6 +13,7 @@ import {
   type Peer,
   PeerAddressSchema,
   PeerSchema,
+  TagSchema,
 } from "../peers/mod.ts";
 import {
   type ApproveResult,
@@ -97,6 +98,8 @@ export interface NodeOps {
   ): Promise<{ id: string; added: boolean }[]>;
   /** Sets exactly what a registered or allowlisted node may do here. */
   setGrants(ref: string, grants: Grant[]): Promise<z.infer<typeof GrantsChangeSchema>>;
+  /** Replaces a peer's tags. */
+  setTags(ref: string, tags: string[]): Promise<PeerView>;
   /** Revokes a node (allowlist and registry); throws PeerNotFoundError when it is neither. */
   revoke(ref: string): Promise<{ id: string; revoked: boolean; removedFromRegistry: boolean }>;
   /** Sets the auth mode. */
@@ -373,6 +376,18 @@ export function registerNodeRoutes(
         await ops.setGrants(c.req.valid("param").id, c.req.valid("json").grants),
         200,
       ),
+  );
+  app.openapi(
+    r({
+      method: "put",
+      path: `${base}/peers/{id}/tags`,
+      request: {
+        params: PeerRef,
+        body: body(z.object({ tags: z.array(TagSchema).max(16) }).strict()),
+      },
+      responses: { 200: json(PeerViewSchema, "The peer with its new tags") },
+    }),
+    async (c) => c.json(await ops.setTags(c.req.valid("param").id, c.req.valid("json").tags), 200),
   );
   app.openapi(
     r({

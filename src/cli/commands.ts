@@ -67,6 +67,7 @@ import {
   peerRemove,
   peerRevoke,
   peerSet,
+  peerTag,
 } from "./peer_commands.ts";
 import {
   profileAdd,
@@ -250,6 +251,15 @@ export const COMMANDS: readonly Command[] = [
     ],
     arity: [1, 1],
     run: peerSet,
+  },
+  {
+    name: "peer tag",
+    args: "<peer> <tags>",
+    summary:
+      'set a rig\'s tags (comma-separated; "" clears them): alert rules and the dashboard filter by them',
+    options: [],
+    arity: [2, 2],
+    run: peerTag,
   },
   {
     name: "peer ping",

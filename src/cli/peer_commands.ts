@@ -184,6 +184,36 @@ export async function peerRemove(ctx: CliContext, p: Parsed): Promise<number> {
   return 0;
 }
 
+/** `peer tag <peer> <tags>`: replaces a rig's tags (comma-separated; "" clears them). */
+export async function peerTag(ctx: CliContext, p: Parsed): Promise<number> {
+  const cmd = "peer tag";
+  const [ref, raw] = p.positionals;
+  const tags = [...new Set((raw ?? "").split(",").map((t) => t.trim()).filter(Boolean))];
+  for (const t of tags) {
+    if (!TagSchema.safeParse(t).success) {
+      throw new UsageError(
+        `bad tag ${JSON.stringify(t)}: 1-32 lowercase letters, digits, . _ -`,
+        cmd,
+      );
+    }
+  }
+  if (tags.length > 16) throw new UsageError("at most 16 tags", cmd);
+  const reg = await openRegistry(ctx);
+  const peer = reg.resolve(ref);
+  const updated = reg.update(peer.id, (cur) => ({ ...cur, tags }))!;
+  await reg.close();
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ id: updated.id, name: updated.name, tags: updated.tags }));
+  } else {
+    ctx.io.out(
+      tags.length
+        ? `${updated.name} is tagged ${tags.join(", ")}`
+        : `${updated.name} has no tags now`,
+    );
+  }
+  return 0;
+}
+
 /** `peer set`. */
 export async function peerSet(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer set";

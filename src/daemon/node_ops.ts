@@ -121,6 +121,13 @@ export function createNodeOps(
       changed();
       return results;
     },
+    setTags: async (ref, tags) => {
+      const peer = mesh.registry.resolve(ref);
+      mesh.registry.update(peer.id, (cur) => ({ ...cur, tags: [...new Set(tags)] }));
+      await mesh.registry.flush();
+      changed();
+      return view(mesh.registry.get(peer.id)!);
+    },
     setGrants: async (ref, grants) => {
       const res = await setPeerGrants(mesh, ref, {
         add: grants,

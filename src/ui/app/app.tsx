@@ -1,5 +1,6 @@
 /**
- * Dashboard entry: token login, sidebar (Workers, Nodes, Fleet, Graphs, Profiles, Console), the
+ * Dashboard entry: sign-in, sidebar (Overview, This node, Nodes, Fleet, Graphs, Profiles, Console,
+ * Alerts; a top bar on phones), the
  * node status panel, toasts, and a hash router.
  * @module
  */
@@ -12,13 +13,16 @@ import { hashrate } from "./format.ts";
 import { WorkersPage } from "./pages/workers.tsx";
 import { NodesPage } from "./pages/nodes.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
+import { OverviewPage } from "./pages/overview.tsx";
+import { RigPage } from "./pages/rig.tsx";
 import { FleetPage } from "./pages/fleet.tsx";
 import { GraphsPage } from "./pages/graphs.tsx";
 import { ProfilesPage } from "./pages/profiles.tsx";
 import { ConsolePage } from "./pages/console.tsx";
 
 const PAGES = [
-  { path: "workers", title: "Workers", view: WorkersPage },
+  { path: "overview", title: "Overview", view: OverviewPage },
+  { path: "workers", title: "This node", view: WorkersPage },
   { path: "nodes", title: "Nodes", view: NodesPage },
   { path: "fleet", title: "Fleet", view: FleetPage },
   { path: "graphs", title: "Graphs", view: GraphsPage },
@@ -26,11 +30,13 @@ const PAGES = [
   { path: "console", title: "Console", view: ConsolePage },
   { path: "alerts", title: "Alerts", view: AlertsPage },
 ] as const;
+/** Pages reached by a link, not listed in the navigation. */
+const HIDDEN = [{ path: "rig", title: "Rig", view: RigPage }] as const;
 
 function useRoute(): { page: string; params: URLSearchParams } {
   const read = () => {
     const [page, query] = location.hash.replace(/^#\/?/, "").split("?");
-    return { page: page || "workers", params: new URLSearchParams(query ?? "") };
+    return { page: page || "overview", params: new URLSearchParams(query ?? "") };
   };
   const [route, setRoute] = useState(read);
   useEffect(() => {
@@ -147,7 +153,7 @@ function Toasts() {
 function Shell(props: { onLogout: () => void }) {
   const route = useRoute();
   const s = useStore();
-  const page = PAGES.find((p) => p.path === route.page) ?? PAGES[0];
+  const page = [...PAGES, ...HIDDEN].find((p) => p.path === route.page) ?? PAGES[0];
   const View = page.view;
   useEffect(() => {
     document.title = `${page.title} · miner-cli`;
@@ -216,6 +222,41 @@ function App() {
   );
 }
 
+/**
+ * Labels every table cell with its column's header (`data-label`), so that on a phone, where
+ * tables are shown as cards, each value says what it is. Runs after every change to the page.
+ */
+function labelCells(rootEl: HTMLElement): void {
+  const apply = () => {
+    for (const table of rootEl.querySelectorAll("main table")) {
+      const heads = [...table.querySelectorAll("thead th")].map((th) =>
+        th.textContent?.trim() ?? ""
+      );
+      if (!heads.length) continue;
+      for (const tr of table.querySelectorAll("tbody tr")) {
+        let col = 0;
+        for (const td of tr.children) {
+          const label = heads[col] ?? "";
+          if (label && td.getAttribute("data-label") !== label) {
+            td.setAttribute("data-label", label);
+          }
+          col += (td as HTMLTableCellElement).colSpan || 1;
+        }
+      }
+    }
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      apply();
+    });
+  }).observe(rootEl, { childList: true, subtree: true, characterData: true });
+}
+
 const root = document.getElementById("app")!;
+labelCells(root);
 root.textContent = "";
 render(<App />, root);

@@ -1,125 +1,218 @@
 /**
- * Fleet: every miner on every node (this one and each worker), grouped by node or flat, with the
- * total hashrate; start per node, stop per row, bulk stop, and deploy a profile to selected nodes.
+ * Fleet: one row per rig (this node too, when it mines) with its health state and reason,
+ * algorithms, hashrate vs expected, shares and reject %, hottest device, pool, uptime and
+ * restarts; rows expand to their miners. Sort by any column, filter by state, algorithm, tag or
+ * text, 50 rigs a page. Selection means rigs, with one bulk bar (start a profile, stop miners,
+ * deploy a profile); stops ask first; every action ends in a toast; a stopped miner stays listed
+ * as stopped until dismissed.
  * @module
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ndjson } from "../api.ts";
 import { ago, bytes, duration, hashrate } from "../format.ts";
-import { attempt, refreshFleet, refreshMiners, toast, useStore } from "../store.ts";
-import type { MinerHealth, MinerStats, RigHealth } from "../types.ts";
-import { Dot, StateBadge, useAction, useProfiles } from "./common.tsx";
+import { attempt, refreshFleet, refreshHealth, refreshMiners, toast, useStore } from "../store.ts";
+import type { HealthState, MinerHealth, MinerStats, RigHealth } from "../types.ts";
+import { StateBadge, useProfiles } from "./common.tsx";
 
-interface FleetRow {
-  nodeId: string;
-  nodeName: string;
+/** One rig as the table shows it. */
+interface RigRow {
+  id: string;
+  name: string;
   local: boolean;
+  tags: string[];
+  health: RigHealth | null;
+  state: HealthState;
+  reason: string;
   online: boolean;
-  error?: string;
-  /** When its row was last refreshed (remote nodes). */
   updatedAt?: string;
-  miners: MinerStats[];
+  miners: { stats: MinerStats | null; health: MinerHealth | null; name: string }[];
+  algorithms: string[];
+  hashrate: number;
+  expected: number | null;
+  accepted: number;
+  rejected: number;
+  maxTemp: number | null;
+  pools: string[];
+  uptime: number;
+  restarts: number;
 }
 
-/** "· last answer 42 s ago" for a row the fleet monitor has not refreshed for 30 s. */
-function staleNote(updatedAt: string | undefined): string | null {
-  if (!updatedAt) return null;
-  const age = Math.round((Date.now() - Date.parse(updatedAt)) / 1000);
-  return age >= 30 ? `· last answer ${age} s ago` : null;
-}
+const RANK: Record<HealthState, number> = { down: 0, degraded: 1, unknown: 2, idle: 3, ok: 4 };
+const PAGE = 50;
+type SortKey = "name" | "state" | "hashrate" | "rejects" | "temp" | "uptime" | "restarts";
 
-const key = (node: string, miner: string) => `${node}\u0000${miner}`;
+const rejectPct = (a: number, r: number) => (a + r ? (r / (a + r)) * 100 : null);
 
-/** The hottest device of a miner (°C), or "–". */
-function maxTemp(m: MinerStats): string {
-  const t = m.devices.map((d) => d.temp).filter((x): x is number => x !== null);
-  return t.length ? `${Math.max(...t)} °C` : "–";
-}
-
-/** A health state with its reasons ("degraded · hashrate 0 H/s for 6 min, restarted 2×"). */
-function HealthCell(props: { h: RigHealth | MinerHealth | undefined; rig?: boolean }): JSX.Element {
-  const h = props.h;
-  if (!h) return <span class="muted">–</span>;
-  const since = props.rig && "since" in h && h.since && h.state !== "ok"
-    ? ` since ${new Date(h.since).toLocaleTimeString()}`
-    : "";
-  return (
-    <span data-health={h.state}>
-      <span class={`badge health-${h.state}`}>{h.state}</span>
-      {h.reasons.length > 0 && (
-        <span class="reason">
-          {" "}
-          {h.reasons.map((r) => r.message).join("; ").slice(0, 300)}
-          {since}
-        </span>
-      )}
-    </span>
-  );
-}
-
-/** The Fleet page. */
-export function FleetPage(): JSX.Element {
-  const s = useStore();
-  const { profiles, error: profilesError } = useProfiles();
-  const [grouped, setGrouped] = useState(true);
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [nodes, setNodes] = useState<Set<string>>(new Set());
-  const [profile, setProfile] = useState("");
-  const [deploying, setDeploying] = useState<Record<string, string>>({});
-
-  const rows: FleetRow[] = [];
-  if (s.node?.runsMiners) {
-    rows.push({
-      nodeId: s.node.id,
-      nodeName: `${s.node.name} (this node)`,
-      local: true,
-      online: true,
-      miners: s.miners,
-    });
-  }
+/** Builds the rows from the health model and the last stats. */
+function buildRows(
+  s: ReturnType<typeof useStore>,
+  stopped: Record<string, string[]>,
+): RigRow[] {
+  const statsOf = new Map<
+    string,
+    { miners: MinerStats[]; online: boolean; error?: string; updatedAt?: string }
+  >();
+  if (s.node?.runsMiners) statsOf.set(s.node.id, { miners: s.miners, online: true });
   for (const p of s.fleet?.peers ?? []) {
-    rows.push({
-      nodeId: p.id,
-      nodeName: p.name,
-      local: false,
+    statsOf.set(p.id, {
+      miners: p.miners,
       online: p.online,
       error: p.error,
       updatedAt: p.updatedAt,
-      miners: p.miners,
     });
   }
-  // Totals per algorithm: H/s of RandomX and MH/s of KawPow never add up to one figure.
-  const totals = s.health?.totals ?? [];
-  const rigHealth = new Map((s.health?.rigs ?? []).map((r) => [r.id, r]));
-  const minerHealth = (r: FleetRow, name: string) =>
-    rigHealth.get(r.nodeId)?.miners.find((m) => m.name === name);
-  const minerCount = rows.reduce((a, r) => a + r.miners.length, 0);
+  const rigs: { id: string; name: string; health: RigHealth | null }[] = s.health
+    ? s.health.rigs.map((r) => ({ id: r.id, name: r.name, health: r }))
+    : [...statsOf.keys()].map((id) => ({
+      id,
+      name: s.fleet?.peers.find((p) => p.id === id)?.name ?? s.node?.name ?? id,
+      health: null,
+    }));
+  const tagsOf = new Map(s.peers.map((p) => [p.id, p.tags ?? []]));
+  return rigs.map(({ id, name, health }) => {
+    const st = statsOf.get(id);
+    const names = new Set([
+      ...(st?.miners ?? []).map((m) => m.name),
+      ...(health?.miners ?? []).map((m) => m.name),
+      ...(stopped[id] ?? []),
+    ]);
+    const miners = [...names].sort().map((n) => ({
+      name: n,
+      stats: st?.miners.find((m) => m.name === n) ?? null,
+      health: health?.miners.find((m) => m.name === n) ?? null,
+    }));
+    const live = miners.filter((m) =>
+      m.stats && (m.stats.state === "running" || m.stats.state === "paused")
+    );
+    const temps = (health?.miners ?? []).flatMap((m) => m.devices.map((d) => d.temp)).filter((
+      t,
+    ): t is number => t !== null);
+    const exp = (health?.miners ?? []).map((m) => m.expected).filter((e): e is number =>
+      e !== null
+    );
+    const reason = [
+      ...(health?.reasons ?? []).map((r) => r.message),
+      ...(health?.miners ?? []).flatMap((m) => m.reasons.map((r) => `${m.name}: ${r.message}`)),
+    ].join("; ");
+    return {
+      id,
+      name: id === s.node?.id ? `${name} (this node)` : name,
+      local: id === s.node?.id,
+      tags: tagsOf.get(id) ?? [],
+      health,
+      state: health?.state ?? (st?.online ? "unknown" : "down"),
+      reason: reason || (!st?.online && st?.error ? `offline: ${st.error}` : ""),
+      online: st?.online ?? false,
+      updatedAt: st?.updatedAt,
+      miners,
+      algorithms: [...new Set(live.map((m) => m.stats!.algorithm ?? "unknown"))].sort(),
+      hashrate: live.reduce(
+        (a, m) => a + (m.stats!.state === "paused" ? 0 : m.stats!.hashrate.now ?? 0),
+        0,
+      ),
+      expected: exp.length ? exp.reduce((a, b) => a + b, 0) : null,
+      accepted: live.reduce((a, m) => a + m.stats!.shares.accepted, 0),
+      rejected: live.reduce((a, m) => a + m.stats!.shares.rejected, 0),
+      maxTemp: temps.length ? Math.max(...temps) : null,
+      pools: [...new Set(live.map((m) => m.stats!.pool).filter((p): p is string => !!p))],
+      uptime: Math.max(0, ...live.map((m) => m.stats!.uptime)),
+      restarts: miners.reduce((a, m) => a + (m.stats?.restarts ?? 0), 0),
+    };
+  });
+}
 
-  const refresh = () => Promise.all([refreshFleet(), refreshMiners()]);
-  const { busy, setBusy, run } = useAction(refresh);
-  const stop = (row: FleetRow, m: MinerStats) =>
-    row.local
-      ? api("POST", `/miners/${encodeURIComponent(m.name)}/stop`)
-      : api("POST", `/remote/${row.nodeId}/stop`, { minerName: m.name });
-  const start = (row: FleetRow) => {
-    const p = profiles?.find((x) => x.id === profile);
-    if (!p) return toast("Choose a profile first", "error");
-    return run(
-      `start:${row.nodeId}`,
-      `Start ${p.name} on ${row.nodeName}`,
-      () =>
-        row.local
-          ? api("POST", "/miners", { profile: p.id })
-          : api("POST", `/remote/${row.nodeId}/start`, { profileId: p.id, minerType: p.minerType }),
-    );
+/** The Fleet page. */
+export function FleetPage(props: { params: URLSearchParams }): JSX.Element {
+  const s = useStore();
+  const { profiles, error: profilesError } = useProfiles();
+  const [stopped, setStopped] = useState<Record<string, string[]>>({});
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [expanded, setExpanded] = useState<Record<string, boolean>>({});
+  const [profile, setProfile] = useState("");
+  const [busy, setBusy] = useState<string | null>(null);
+  const [deploying, setDeploying] = useState<Record<string, string>>({});
+  const [stateFilter, setStateFilter] = useState(props.params.get("state") ?? "");
+  const [algoFilter, setAlgoFilter] = useState("");
+  const [tagFilter, setTagFilter] = useState("");
+  const [text, setText] = useState("");
+  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: "state", dir: 1 });
+  const [page, setPage] = useState(0);
+  useEffect(() => setStateFilter(props.params.get("state") ?? ""), [props.params.get("state")]);
+
+  const all = useMemo(() => buildRows(s, stopped), [
+    s.health,
+    s.fleet,
+    s.miners,
+    s.peers,
+    s.node,
+    stopped,
+  ]);
+  const algorithms = [...new Set(all.flatMap((r) => r.algorithms))].sort();
+  const tags = [...new Set(all.flatMap((r) => r.tags))].sort();
+  const q = text.trim().toLowerCase();
+  const filtered = all.filter((r) =>
+    (!stateFilter || r.state === stateFilter) &&
+    (!algoFilter || r.algorithms.includes(algoFilter)) &&
+    (!tagFilter || r.tags.includes(tagFilter)) &&
+    (!q || r.name.toLowerCase().includes(q) ||
+      r.miners.some((m) => m.name.toLowerCase().includes(q)) ||
+      r.pools.some((p) => p.toLowerCase().includes(q)) || r.reason.toLowerCase().includes(q))
+  );
+  const value = (r: RigRow): number | string => {
+    switch (sort.key) {
+      case "name":
+        return r.name;
+      case "state":
+        return RANK[r.state];
+      case "hashrate":
+        return r.hashrate;
+      case "rejects":
+        return rejectPct(r.accepted, r.rejected) ?? -1;
+      case "temp":
+        return r.maxTemp ?? -1;
+      case "uptime":
+        return r.uptime;
+      case "restarts":
+        return r.restarts;
+    }
   };
-  const bulkStop = async () => {
-    const targets = rows.flatMap((r) =>
-      r.miners.filter((m) => selected.has(key(r.nodeId, m.name))).map((m) => [r, m] as const)
-    );
-    setBusy("bulk");
-    const results = await Promise.allSettled(targets.map(([r, m]) => stop(r, m)));
+  const sorted = [...filtered].sort((a, b) => {
+    const x = value(a);
+    const y = value(b);
+    const c = x < y ? -1 : x > y ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    return c * sort.dir;
+  });
+  const pages = Math.max(1, Math.ceil(sorted.length / PAGE));
+  const shown = sorted.slice(
+    Math.min(page, pages - 1) * PAGE,
+    (Math.min(page, pages - 1) + 1) * PAGE,
+  );
+  // Rigs open to their miners by default on a wide screen with a small fleet; closed on a phone.
+  const narrow = typeof matchMedia === "function" && matchMedia("(max-width: 800px)").matches;
+  const isExpanded = (r: RigRow) => expanded[r.id] ?? (!narrow && all.length <= 20);
+  const minerCount = all.reduce((a, r) => a + r.miners.filter((m) => m.stats).length, 0);
+  const totals = s.health?.totals ?? [];
+
+  const refresh = () => Promise.all([refreshFleet(), refreshMiners(), refreshHealth()]);
+  const stopOne = (r: RigRow, name: string) =>
+    r.local
+      ? api("POST", `/miners/${encodeURIComponent(name)}/stop`)
+      : api("POST", `/remote/${r.id}/stop`, { minerName: name });
+  const markStopped = (pairs: [RigRow, string][]) =>
+    setStopped((cur) => {
+      const next = { ...cur };
+      for (const [r, n] of pairs) next[r.id] = [...new Set([...(next[r.id] ?? []), n])];
+      return next;
+    });
+  const stopMiners = async (targets: [RigRow, string][]) => {
+    if (!targets.length) return toast("No running miners to stop", "error");
+    const rigsN = new Set(targets.map(([r]) => r.id)).size;
+    if (!confirm(`Stop ${targets.length} miner(s) on ${rigsN} rig(s)?`)) return;
+    setBusy("stop");
+    const results = await Promise.allSettled(targets.map(([r, n]) => stopOne(r, n)));
+    const ok = targets.filter((_, i) => results[i].status === "fulfilled");
+    markStopped(ok);
     const failed = results.filter((x) => x.status === "rejected") as PromiseRejectedResult[];
     if (failed.length) {
       toast(
@@ -128,88 +221,88 @@ export function FleetPage(): JSX.Element {
         }`,
         "error",
       );
-    } else toast(`stopped ${targets.length} miner(s)`);
-    setSelected(new Set());
+    } else toast(`Stopped ${ok.map(([r, n]) => `${n} on ${r.name}`).join(", ")}`);
     await refresh().catch(() => {});
     setBusy(null);
   };
-  const deploy = async () => {
+  const startOn = async (rigs: RigRow[]) => {
     const p = profiles?.find((x) => x.id === profile);
     if (!p) return toast("Choose a profile first", "error");
-    const targets = rows.filter((r) => !r.local && nodes.has(r.nodeId));
+    setBusy("start");
+    const results = await Promise.allSettled(
+      rigs.map((r) =>
+        r.local
+          ? api("POST", "/miners", { profile: p.id })
+          : api("POST", `/remote/${r.id}/start`, { profileId: p.id, minerType: p.minerType })
+      ),
+    );
+    const failed = results.filter((x) => x.status === "rejected") as PromiseRejectedResult[];
+    setStopped((cur) => {
+      const next = { ...cur };
+      for (const r of rigs) next[r.id] = (next[r.id] ?? []).filter((n) => n !== p.name);
+      return next;
+    });
+    if (failed.length) {
+      toast(
+        `Start ${p.name}: ${failed.length} of ${rigs.length} failed: ${
+          (failed[0].reason as Error).message
+        }`,
+        "error",
+      );
+    } else toast(`Started ${p.name} on ${rigs.map((r) => r.name).join(", ")}`);
+    await refresh().catch(() => {});
+    setBusy(null);
+  };
+  const deploy = async (rigs: RigRow[]) => {
+    const p = profiles?.find((x) => x.id === profile);
+    if (!p) return toast("Choose a profile first", "error");
+    const targets = rigs.filter((r) => !r.local);
+    if (!targets.length) {
+      return toast("Deploy goes to other rigs: this node has the profile already", "error");
+    }
     await Promise.all(targets.map(async (r) => {
-      setDeploying((d) => ({ ...d, [r.nodeId]: "sending…" }));
+      setDeploying((d) => ({ ...d, [r.id]: "sending…" }));
       try {
-        for await (const line of ndjson(`/remote/${r.nodeId}/deploy`, { profiles: [p.id] })) {
+        for await (const line of ndjson(`/remote/${r.id}/deploy`, { profiles: [p.id] })) {
           if (line.event === "progress") {
             setDeploying((d) => ({
               ...d,
-              [r.nodeId]: `${bytes(line.received as number)} / ${bytes(line.total as number)}`,
+              [r.id]: `${bytes(line.received as number)} / ${bytes(line.total as number)}`,
             }));
           } else if (line.event === "done") {
             const ack = line.ack as { success: boolean; error?: string };
             if (!ack.success) throw new Error(ack.error ?? "refused");
-            setDeploying((d) => ({ ...d, [r.nodeId]: "deployed" }));
-            toast(`deployed ${p.name} to ${r.nodeName}`);
+            setDeploying((d) => ({ ...d, [r.id]: "deployed" }));
+            toast(`Deployed ${p.name} to ${r.name}`);
           } else if (line.event === "error") throw new Error(String(line.message));
         }
       } catch (err) {
-        setDeploying((d) => ({ ...d, [r.nodeId]: "failed" }));
-        toast(`Deploy to ${r.nodeName} failed: ${(err as Error).message}`, "error");
+        setDeploying((d) => ({ ...d, [r.id]: "failed" }));
+        toast(`Deploy to ${r.name} failed: ${(err as Error).message}`, "error");
       }
     }));
   };
-
-  const toggle = (set: Set<string>, k: string, update: (s: Set<string>) => void) => {
-    const next = new Set(set);
-    if (next.has(k)) next.delete(k);
-    else next.add(k);
-    update(next);
-  };
-  const minerRow = (r: FleetRow, m: MinerStats, showNode: boolean) => (
-    <tr key={key(r.nodeId, m.name)} data-node={r.nodeName} data-miner={m.name}>
-      <td>
-        <input
-          type="checkbox"
-          aria-label={`select ${m.name} on ${r.nodeName}`}
-          checked={selected.has(key(r.nodeId, m.name))}
-          onChange={() =>
-            toggle(selected, key(r.nodeId, m.name), setSelected)}
-        />
-      </td>
-      {showNode && <td>{r.nodeName}</td>}
-      <td>
-        <a
-          href={`#/console?${r.local ? "" : `peer=${r.nodeId}&`}miner=${
-            encodeURIComponent(m.name)
-          }`}
-        >
-          {m.name}
-        </a>
-      </td>
-      <td>{m.type}</td>
-      <td>
-        <StateBadge state={m.state} />
-      </td>
-      <td class="wrap">
-        <HealthCell h={minerHealth(r, m.name)} />
-      </td>
-      <td class="num">{hashrate(m.hashrate.now)}</td>
-      <td class="num">{m.shares.accepted}/{m.shares.rejected}</td>
-      <td class="num">{maxTemp(m)}</td>
-      <td class="num">{duration(m.uptime)}</td>
-      <td>
-        <button
-          type="button"
-          class="danger"
-          disabled={busy !== null || m.state === "stopped"}
-          onClick={() =>
-            run(key(r.nodeId, m.name), `Stop ${m.name} on ${r.nodeName}`, () => stop(r, m))}
-        >
-          {busy === key(r.nodeId, m.name) ? "Stopping…" : "Stop"}
-        </button>
-      </td>
-    </tr>
+  const picked = all.filter((r) => selected.has(r.id));
+  const toggle = (id: string) =>
+    setSelected((cur) => {
+      const next = new Set(cur);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const Th = (p: { k?: SortKey; label: string; num?: boolean }) => (
+    <th
+      class={`${p.num ? "num " : ""}${p.k ? "sortable" : ""}`}
+      aria-sort={p.k && sort.key === p.k
+        ? (sort.dir === 1 ? "ascending" : "descending")
+        : undefined}
+      onClick={p.k
+        ? () => setSort({ key: p.k!, dir: sort.key === p.k && sort.dir === 1 ? -1 : 1 })
+        : undefined}
+      data-sort={p.k}
+    >
+      {p.label}
+    </th>
   );
 
   return (
@@ -234,16 +327,12 @@ export function FleetPage(): JSX.Element {
             <div>
               {(["down", "degraded", "ok", "idle", "unknown"] as const).filter((k) =>
                 s.health!.counts[k]
-              ).map((k) => (
-                <span key={k} class={`badge health-${k}`}>{s.health!.counts[k]} {k}</span>
-              ))}
+              ).map((
+                k,
+              ) => <span key={k} class={`badge health-${k}`}>{s.health!.counts[k]} {k}</span>)}
             </div>
           </div>
         )}
-        <div>
-          <div class="muted">Nodes</div>
-          <div>{rows.filter((r) => r.online).length} online / {rows.length}</div>
-        </div>
         <div>
           <div class="muted">Miners</div>
           <div data-testid="fleet-miner-count">{minerCount}</div>
@@ -252,16 +341,53 @@ export function FleetPage(): JSX.Element {
           {s.fleet?.cachedAt ? `updated ${ago(s.fleet.cachedAt)}` : "no fleet poll yet"}
         </div>
         <button type="button" onClick={() => attempt("Refresh", refresh)}>Refresh</button>
-        <div class="tabs" role="group" aria-label="Layout">
-          <button type="button" aria-pressed={grouped} onClick={() => setGrouped(true)}>
-            By node
-          </button>
-          <button type="button" aria-pressed={!grouped} onClick={() => setGrouped(false)}>
-            Flat
-          </button>
-        </div>
       </div>
-      <div class="card row">
+      <div class="card row" data-testid="fleet-filters">
+        <label>
+          State
+          <select
+            name="state"
+            value={stateFilter}
+            onChange={(e) => (setStateFilter((e.target as HTMLSelectElement).value), setPage(0))}
+          >
+            <option value="">all</option>
+            {(["down", "degraded", "unknown", "idle", "ok"] as const).map((x) => (
+              <option key={x} value={x}>{x}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Algorithm
+          <select
+            name="algorithm"
+            value={algoFilter}
+            onChange={(e) => (setAlgoFilter((e.target as HTMLSelectElement).value), setPage(0))}
+          >
+            <option value="">all</option>
+            {algorithms.map((a) => <option key={a} value={a}>{a}</option>)}
+          </select>
+        </label>
+        <label>
+          Tag
+          <select
+            name="tag"
+            value={tagFilter}
+            onChange={(e) => (setTagFilter((e.target as HTMLSelectElement).value), setPage(0))}
+          >
+            <option value="">all</option>
+            {tags.map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </label>
+        <label>
+          Search
+          <input
+            name="search"
+            type="search"
+            value={text}
+            placeholder="rig, miner, pool, reason"
+            onInput={(e) => (setText((e.target as HTMLInputElement).value), setPage(0))}
+          />
+        </label>
         <label>
           Profile
           <select
@@ -275,97 +401,244 @@ export function FleetPage(): JSX.Element {
           </select>
         </label>
         {profilesError && <span class="field-error">Profiles: {profilesError}</span>}
-        <button type="button" disabled={!profile || nodes.size === 0} onClick={deploy}>
-          Deploy to {nodes.size} selected node(s)
-        </button>
-        <button
-          type="button"
-          class="danger"
-          disabled={selected.size === 0 || busy !== null}
-          onClick={bulkStop}
-        >
-          Stop {selected.size} selected miner(s)
-        </button>
       </div>
-      {rows.length === 0 && (
-        <div class="card empty">
-          No nodes yet. Add workers on the <a href="#/nodes">Nodes</a> page.
+      {picked.length > 0 && (
+        <div class="card row bulkbar" data-testid="bulk-bar">
+          <strong>{picked.length} rig(s) selected:</strong>
+          <button
+            type="button"
+            disabled={busy !== null || !profile}
+            onClick={() => startOn(picked)}
+          >
+            Start profile
+          </button>
+          <button
+            type="button"
+            class="danger"
+            disabled={busy !== null}
+            onClick={() =>
+              stopMiners(
+                picked.flatMap((r) =>
+                  r.miners.filter((m) => m.stats && m.stats.state !== "stopped").map((m) =>
+                    [r, m.name] as [RigRow, string]
+                  )
+                ),
+              )}
+          >
+            Stop miners
+          </button>
+          <button type="button" disabled={busy !== null || !profile} onClick={() => deploy(picked)}>
+            Deploy profile
+          </button>
+          <button type="button" onClick={() => setSelected(new Set())}>Clear</button>
         </div>
       )}
-      {rows.length > 0 && (
-        <table data-testid="fleet-table">
-          <thead>
-            <tr>
-              <th></th>
-              {!grouped && <th>Node</th>}
-              <th>Miner</th>
-              <th>Type</th>
-              <th>State</th>
-              <th>Health</th>
-              <th class="num">Hashrate</th>
-              <th class="num">Shares</th>
-              <th class="num">Temp</th>
-              <th class="num">Uptime</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {grouped
-              ? rows.map((r) => [
+      {all.length === 0 && (
+        <div class="card empty">
+          No rigs yet. Add workers on the <a href="#/nodes">Nodes</a> page.
+        </div>
+      )}
+      {all.length > 0 && (
+        <div class="table-wrap">
+          <table data-testid="fleet-table">
+            <thead>
+              <tr>
+                <th>
+                  <input
+                    type="checkbox"
+                    aria-label="select every rig shown"
+                    checked={shown.length > 0 && shown.every((r) => selected.has(r.id))}
+                    onChange={(e) =>
+                      setSelected(
+                        (e.target as HTMLInputElement).checked
+                          ? new Set(shown.map((r) => r.id))
+                          : new Set(),
+                      )}
+                  />
+                </th>
+                <Th k="name" label="Rig / miner" />
+                <Th k="state" label="State" />
+                <Th label="Algorithm" />
+                <Th k="hashrate" label="Hashrate" num />
+                <Th label="Shares" num />
+                <Th k="rejects" label="Reject %" num />
+                <Th k="temp" label="Temp" num />
+                <Th label="Pool" />
+                <Th k="uptime" label="Uptime" num />
+                <Th k="restarts" label="Restarts" num />
+                <th>Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((r) => [
                 <tr
-                  key={`g:${r.nodeId}`}
+                  key={`g:${r.id}`}
                   class={`group ${r.online ? "" : "offline"}`}
-                  data-group={r.nodeName}
+                  data-group={r.name.replace(" (this node)", "")}
+                  data-state={r.state}
                 >
                   <td>
-                    {!r.local && (
-                      <input
-                        type="checkbox"
-                        aria-label={`select node ${r.nodeName}`}
-                        checked={nodes.has(r.nodeId)}
-                        onChange={() => toggle(nodes, r.nodeId, setNodes)}
-                      />
+                    <input
+                      type="checkbox"
+                      aria-label={`select rig ${r.name}`}
+                      checked={selected.has(r.id)}
+                      onChange={() => toggle(r.id)}
+                    />
+                  </td>
+                  <td>
+                    <button
+                      type="button"
+                      class="link"
+                      aria-expanded={isExpanded(r)}
+                      aria-label={`${isExpanded(r) ? "collapse" : "expand"} ${r.name}`}
+                      onClick={() => setExpanded((x) => ({ ...x, [r.id]: !isExpanded(r) }))}
+                    >
+                      {isExpanded(r) ? "▾" : "▸"}
+                    </button>{" "}
+                    <a href={`#/rig?id=${r.id}`}>{r.name}</a>
+                    {r.tags.map((t) => <span key={t} class="badge tag">{t}</span>)}
+                    {deploying[r.id] && <span class="muted">· deploy: {deploying[r.id]}</span>}
+                  </td>
+                  <td class="wrap">
+                    <span class={`badge health-${r.state}`}>{r.state}</span>
+                    {r.health?.since && r.state !== "ok" && (
+                      <span class="muted">since {ago(r.health.since)}</span>
+                    )}
+                    {r.reason && (
+                      <div class="reason" title={r.reason}>{r.reason.slice(0, 240)}</div>
                     )}
                   </td>
-                  <td colSpan={4}>
-                    <Dot online={r.online} title={r.error} /> {r.nodeName}{" "}
-                    <HealthCell h={rigHealth.get(r.nodeId)} rig />
-                    {!r.online && !rigHealth.get(r.nodeId) && (
-                      <span class="field-error">offline: {r.error ?? "no answer"}</span>
-                    )}
-                    {staleNote(r.updatedAt) && <span class="muted">{staleNote(r.updatedAt)}</span>}
-                    {deploying[r.nodeId] && (
-                      <span class="muted">· deploy: {deploying[r.nodeId]}</span>
-                    )}
-                  </td>
+                  <td>{r.algorithms.join(", ") || "–"}</td>
                   <td class="num">
-                    {(rigHealth.get(r.nodeId)?.totals ?? []).map((t) => (
-                      <div key={t.algorithm}>{hashrate(t.hashrate)} {t.algorithm}</div>
-                    ))}
+                    {hashrate(r.hashrate)}
+                    {r.expected !== null && <div class="muted">of {hashrate(r.expected)}</div>}
                   </td>
-                  <td colSpan={3}></td>
+                  <td class="num opt">{r.accepted}/{r.rejected}</td>
+                  <td class="num opt">{rejectPct(r.accepted, r.rejected)?.toFixed(1) ?? "–"}</td>
+                  <td class="num">{r.maxTemp !== null ? `${r.maxTemp} °C` : "–"}</td>
+                  <td class="pool opt" title={r.pools.join(", ")}>{r.pools.join(", ") || "–"}</td>
+                  <td class="num opt">{r.uptime ? duration(r.uptime) : "–"}</td>
+                  <td class="num opt">{r.restarts}</td>
                   <td>
                     <button
                       type="button"
                       disabled={!r.online || busy !== null || !profile}
-                      onClick={() => start(r)}
+                      onClick={() => startOn([r])}
                       title={profile ? "" : "choose a profile above"}
                     >
-                      {busy === `start:${r.nodeId}` ? "Starting…" : "Start profile"}
+                      {busy === "start" ? "Starting…" : "Start profile"}
                     </button>
                   </td>
                 </tr>,
-                ...(r.miners.length ? r.miners.map((m) => minerRow(r, m, false)) : [
-                  <tr key={`e:${r.nodeId}`}>
-                    <td></td>
-                    <td colSpan={9} class="muted">{r.online ? "no miners" : "–"}</td>
-                  </tr>,
-                ]),
-              ])
-              : rows.flatMap((r) => r.miners.map((m) => minerRow(r, m, true)))}
-          </tbody>
-        </table>
+                ...(isExpanded(r)
+                  ? (r.miners.length
+                    ? r.miners.map((m) => (
+                      <MinerRow
+                        key={`${r.id}/${m.name}`}
+                        r={r}
+                        m={m}
+                        busy={busy}
+                        onStop={() => stopMiners([[r, m.name]])}
+                        onDismiss={() =>
+                          setStopped((cur) => ({
+                            ...cur,
+                            [r.id]: (cur[r.id] ?? []).filter((n) => n !== m.name),
+                          }))}
+                      />
+                    ))
+                    : [
+                      <tr key={`e:${r.id}`} class="expanded-miner">
+                        <td></td>
+                        <td class="muted">{r.online ? "no miners" : "offline"}</td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                        <td></td>
+                      </tr>,
+                    ])
+                  : []),
+              ])}
+            </tbody>
+          </table>
+        </div>
       )}
+      {pages > 1 && (
+        <div class="pager" data-testid="pager">
+          <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+            Previous
+          </button>
+          <span>page {Math.min(page, pages - 1) + 1} of {pages} ({sorted.length} rigs)</span>
+          <button type="button" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+            Next
+          </button>
+        </div>
+      )}
+      <p class="muted">{filtered.length} of {all.length} rigs shown.</p>
     </>
+  );
+}
+
+function MinerRow(
+  props: {
+    r: RigRow;
+    m: RigRow["miners"][number];
+    busy: string | null;
+    onStop: () => void;
+    onDismiss: () => void;
+  },
+): JSX.Element {
+  const { r, m } = props;
+  const st = m.stats;
+  const h = m.health;
+  const temps = (h?.devices ?? []).map((d) => d.temp).filter((t): t is number => t !== null);
+  const gone = !st;
+  return (
+    <tr class="expanded-miner" data-node={r.name.replace(" (this node)", "")} data-miner={m.name}>
+      <td></td>
+      <td>
+        <a href={`#/console?${r.local ? "" : `peer=${r.id}&`}miner=${encodeURIComponent(m.name)}`}>
+          {m.name}
+        </a>
+        {st && <span class="muted">{st.type}</span>}
+      </td>
+      <td class="wrap">
+        <StateBadge state={gone ? "stopped" : st.state} />{" "}
+        {h && h.state !== "idle" && <span class={`badge health-${h.state}`}>{h.state}</span>}
+        {h && h.reasons.length > 0 && (
+          <div class="reason">{h.reasons.map((x) => x.message).join("; ")}</div>
+        )}
+      </td>
+      <td>{st?.algorithm ?? h?.algorithm ?? "–"}</td>
+      <td class="num">
+        {gone ? "–" : hashrate(st.hashrate.now)}
+        {h?.expected ? <div class="muted">of {hashrate(h.expected)}</div> : null}
+      </td>
+      <td class="num opt">{st ? `${st.shares.accepted}/${st.shares.rejected}` : "–"}</td>
+      <td class="num opt">
+        {st ? rejectPct(st.shares.accepted, st.shares.rejected)?.toFixed(1) ?? "–" : "–"}
+      </td>
+      <td class="num">{temps.length ? `${Math.max(...temps)} °C` : "–"}</td>
+      <td class="pool opt" title={st?.pool ?? ""}>{st?.pool ?? "–"}</td>
+      <td class="num opt">{st ? duration(st.uptime) : "–"}</td>
+      <td class="num opt">{st?.restarts ?? 0}</td>
+      <td>
+        {gone ? <button type="button" onClick={props.onDismiss}>Dismiss</button> : (
+          <button
+            type="button"
+            class="danger"
+            disabled={props.busy !== null || st.state === "stopped"}
+            onClick={props.onStop}
+          >
+            {props.busy === "stop" ? "Stopping…" : "Stop"}
+          </button>
+        )}
+      </td>
+    </tr>
   );
 }

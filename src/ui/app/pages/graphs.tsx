@@ -9,6 +9,7 @@ import uPlot from "uplot";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api.ts";
 import { hashrate } from "../format.ts";
+import { hashrateAxis } from "../chart.ts";
 
 const RANGES = [
   { label: "1h", ms: 3600_000 },
@@ -70,7 +71,7 @@ export function GraphsPage(): JSX.Element {
       width: Math.max(320, el.current.clientWidth - 16),
       height: 320,
       scales: { x: { time: true, range: [data.from / 1000, data.to / 1000] } },
-      axes: [{}, { values: (_u, vals) => vals.map((v) => hashrate(v)), size: 80 }],
+      axes: [{}, hashrateAxis(() => el.current)],
       series: [
         {},
         {

@@ -18,7 +18,7 @@ export function WorkersPage(): JSX.Element {
   if (s.node && !s.node.runsMiners) {
     return (
       <>
-        <h1>Workers</h1>
+        <h1>This node</h1>
         <div class="card empty">
           This node is a controller: it runs no miners. See <a href="#/fleet">Fleet</a>{" "}
           for the miners of its workers.
@@ -39,7 +39,7 @@ export function WorkersPage(): JSX.Element {
   };
   return (
     <>
-      <h1>Workers</h1>
+      <h1>This node</h1>
       <form class="card row" onSubmit={start}>
         <label>
           Profile

@@ -1,0 +1,335 @@
+/**
+ * The dashboard as an operator meets it, in Debian's Chromium at 1440×900 and 390×844, against a
+ * fleet of five worker processes: one stalled at 0 H/s, one down, one with a GPU at 95 °C, one on
+ * KawPow beside the others' RandomX. The Overview lists the down and degraded rigs first with
+ * their reasons and totals per algorithm; the hot GPU shows on its Fleet row and its rig page; no
+ * page scrolls sideways at either size; every table row has as many cells as its header; chart
+ * labels fit their axis; a stop asks first, then a toast, and the miner shows "stopped"; a miner
+ * bundle is uploaded to a rig from its page with progress and a result. Screenshots of every page
+ * at both sizes go to `dist/test-artifacts/`.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chromium, type Page } from "playwright-core";
+import { installEmulatedMiner } from "../src/miners/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+import {
+  cliOk,
+  component,
+  initNode,
+  ROOT,
+  serve,
+  type ServeHandle,
+  tempHome,
+  until,
+} from "./helpers.ts";
+
+const CHROMIUM = component("chromium", "the dashboard tests");
+const ARTIFACTS = `${ROOT}dist/test-artifacts`;
+
+// Functions passed to page.evaluate run in the page.
+declare const document: {
+  documentElement: { scrollWidth: number };
+  querySelectorAll(s: string): ArrayLike<{
+    querySelectorAll(s: string): ArrayLike<{ colSpan?: number; tagName: string }>;
+    children: ArrayLike<{ colSpan?: number }>;
+  }>;
+  querySelector(s: string): { dataset: Record<string, string> } | null;
+};
+declare const innerWidth: number;
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Header cells vs row cells (colspans counted) of every table on the page. */
+function tableShapes(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const bad: string[] = [];
+    const tables = document.querySelectorAll("main table");
+    for (let t = 0; t < tables.length; t++) {
+      const heads = tables[t].querySelectorAll("thead th").length;
+      const rows = tables[t].querySelectorAll("tbody tr") as unknown as ArrayLike<
+        { children: ArrayLike<{ colSpan?: number }> }
+      >;
+      for (let i = 0; i < rows.length; i++) {
+        let n = 0;
+        for (let c = 0; c < rows[i].children.length; c++) n += rows[i].children[c].colSpan || 1;
+        if (heads && n !== heads) {
+          bad.push(`table ${t} row ${i}: ${n} cells under ${heads} headers`);
+        }
+      }
+    }
+    return bad;
+  });
+}
+
+async function noSideScroll(page: Page, what: string): Promise<void> {
+  const [sw, iw] = await page.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+  assert.ok(sw <= iw, `${what}: the page scrolls sideways (${sw} > ${iw})`);
+}
+
+Deno.test({
+  name:
+    "dashboard: five rigs (stalled, down, hot GPU, two algorithms) at desktop and phone size: Overview, Fleet, rig page, no sideways scroll, table shapes, chart labels, confirmed stop, bundle upload, screenshots",
+  ignore: CHROMIUM.ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    const root = await tempHome("miner-cli-dash-");
+    const nodes: ServeHandle[] = [];
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM.path!,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    try {
+      const c = join(root, "c");
+      const ctl = await initNode(c, "boss", "dual");
+      await installEmulatedMiner(resolvePaths({ home: c }), "xmrig", {
+        env: { MINER_EMU_PRINT_MS: "200" },
+      });
+      await cliOk(c, ["health", "set", "zeroForSeconds=3"]);
+      await cliOk(c, ["alerts", "rules", "set", "device_temperature", "--for", "1s"]);
+      for (const [name, extra] of [["stally", ["--stall-seconds", "5"]], ["cpu", []]] as const) {
+        await cliOk(c, [
+          "profile",
+          "add",
+          "--type",
+          "xmrig",
+          "--name",
+          name,
+          "--pool",
+          "pool.example.org:3333",
+          "--user",
+          "44w",
+          "--threads",
+          "1",
+          ...extra,
+        ]);
+      }
+      await cliOk(c, [
+        "profile",
+        "add",
+        "--type",
+        "tt-miner",
+        "--name",
+        "gpu",
+        "--pool",
+        "pool.example.org:4444",
+        "--user",
+        "44w",
+        "--algo",
+        "kawpow",
+      ]);
+      const EMU = {
+        MINER_EMU_PRINT_MS: "200",
+        MINER_EMU_SHARE_MS: "300",
+        MINER_EMU_WINDOW_MS: "1000",
+      };
+      const rigs = [
+        {
+          name: "rig-1",
+          kind: "xmrig" as const,
+          env: { ...EMU, MINER_EMU_FAULT: "stall-after=2" },
+          profile: "stally",
+        },
+        {
+          name: "rig-2",
+          kind: "xmrig" as const,
+          env: { ...EMU, MINER_EMU_GPUS: "2", MINER_EMU_GPU_TEMPS: "61,95" },
+          profile: "cpu",
+        },
+        { name: "rig-3", kind: "xmrig" as const, env: EMU, profile: "cpu" },
+        { name: "rig-4", kind: "tt-miner" as const, env: EMU, profile: "gpu" },
+        { name: "rig-5", kind: "xmrig" as const, env: EMU, profile: "cpu" },
+      ];
+      const byName = new Map<string, ServeHandle>();
+      for (const r of rigs) {
+        const h = join(root, r.name);
+        await initNode(h, r.name, "worker");
+        await installEmulatedMiner(resolvePaths({ home: h }), r.kind, { env: r.env });
+        await cliOk(h, ["peer", "allow", ctl.id, "--control"]);
+        const node = await serve(h, [
+          "--listen",
+          `127.0.0.1:${freePort()}`,
+          "--no-api",
+          "--poll-interval",
+          "200ms",
+        ]);
+        nodes.push(node);
+        byName.set(r.name, node);
+        await cliOk(c, ["peer", "add", "--address", node.address, "--name", r.name]);
+      }
+      const controller = await serve(c, [
+        "--fleet-poll",
+        "500ms",
+        "--health-interval",
+        "300ms",
+        "--history-interval",
+        "1s",
+        "--poll-interval",
+        "200ms",
+      ]);
+      nodes.push(controller);
+      for (const r of rigs) await cliOk(c, ["remote", "start", r.name, "--profile", r.profile]);
+      byName.get("rig-5")!.process.kill("SIGKILL");
+      const token = (await cliOk(c, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
+      const get = async (path: string) =>
+        await (await fetch(`${controller.api}/api/v1/mining${path}`, {
+          headers: { authorization: `Bearer ${token}` },
+        }))
+          .json();
+      await until(
+        async () => {
+          const h = await get("/health");
+          const st = (n: string) => h.rigs.find((r: { name: string }) => r.name === n)?.state;
+          return st("rig-5") === "down" && st("rig-1") === "degraded" &&
+            st("rig-2") === "degraded" &&
+            h.totals.some((t: { algorithm: string }) => t.algorithm === "kawpow");
+        },
+        "the fleet's states",
+        40_000,
+        250,
+      );
+      const bundle = join(root, "xmrig.tar");
+      await cliOk(c, ["bundle", "create", "--miner", "xmrig", "--output", bundle]);
+
+      for (const [w, hgt, tag] of [[1440, 900, "desktop"], [390, 844, "phone"]] as const) {
+        const context = await browser.newContext({ viewport: { width: w, height: hgt } });
+        const page = await context.newPage();
+        const errors: string[] = [];
+        page.on("pageerror", (e) => errors.push(e.message));
+        page.on("dialog", (d) => d.accept());
+        await page.goto(`${controller.api}/`);
+        await page.fill("input[name=token]", token);
+        await page.click("button[type=submit]");
+        // ---- Overview: down and degraded first, with reasons; totals per algorithm
+        await page.locator("[data-testid=attention] tr[data-rig]").first().waitFor();
+        await page.locator('[data-testid=attention] tr[data-rig="rig-1"]').waitFor();
+        const order = await page.locator("[data-testid=attention] tr[data-rig]").evaluateAll((
+          rows,
+        ) =>
+          rows.map((r) =>
+            `${(r as unknown as { dataset: Record<string, string> }).dataset.rig}:${
+              (r as unknown as { dataset: Record<string, string> }).dataset.state
+            }`
+          )
+        );
+        assert.equal(order[0], "rig-5:down", order.join(" "));
+        assert.ok(
+          order.includes("rig-1:degraded") && order.includes("rig-2:degraded"),
+          order.join(" "),
+        );
+        assert.match(
+          await page.locator('[data-testid=attention] tr[data-rig="rig-1"]').innerText(),
+          /hashrate 0 H\/s/,
+        );
+        assert.match(
+          await page.locator('[data-testid=attention] tr[data-rig="rig-2"]').innerText(),
+          /95 °C/,
+        );
+        assert.match(
+          await page.locator('[data-testid=attention] tr[data-rig="rig-5"]').innerText(),
+          /rig offline/,
+        );
+        await page.locator('[data-testid=totals] tr[data-algorithm="kawpow"]').waitFor();
+        await page.locator('[data-testid=totals] tr[data-algorithm="rx/0"]').waitFor();
+        await noSideScroll(page, `overview ${tag}`);
+        assert.deepEqual(await tableShapes(page), []);
+        await page.screenshot({
+          path: `${ARTIFACTS}/dashboard-overview-${tag}.png`,
+          fullPage: true,
+        });
+
+        // ---- Fleet: the hot GPU on its row
+        await page.goto(`${controller.api}/#/fleet`);
+        const rig2 = page.locator('tr[data-group="rig-2"]');
+        await rig2.waitFor();
+        await until(
+          async () => /95 °C/.test(await rig2.innerText()),
+          "95 °C on rig-2's row",
+          10_000,
+        );
+        assert.deepEqual(await tableShapes(page), []);
+        await noSideScroll(page, `fleet ${tag}`);
+        await page.screenshot({ path: `${ARTIFACTS}/dashboard-fleet-${tag}.png`, fullPage: true });
+
+        // ---- rig page: the hot GPU in its device table
+        await page.goto(
+          `${controller.api}/#/rig?id=${
+            (await get("/peers")).peers.find((p: { name: string }) => p.name === "rig-2").id
+          }`,
+        );
+        const hot = page.locator('[data-testid=rig-devices] tr[data-state="degraded"]');
+        await hot.waitFor();
+        assert.match(await hot.innerText(), /95 °C/);
+        await noSideScroll(page, `rig page ${tag}`);
+        assert.deepEqual(await tableShapes(page), []);
+        if (tag === "desktop") {
+          // a miner bundle uploaded from the rig page, with progress and a result
+          await page.setInputFiles("input[name=bundle]", bundle);
+          await page.click("button:has-text('Upload bundle')");
+          const status = page.locator('[data-testid=deploy-status][data-phase="done"]');
+          await status.waitFor({ timeout: 30_000 });
+          assert.match(await status.innerText(), /deployed xmrig/);
+          await page.locator(".toast", { hasText: "Deployed to rig-2" }).waitFor();
+        }
+        await page.locator("[data-testid=rig-chart] canvas").first().waitFor({ timeout: 15_000 });
+        await page.screenshot({ path: `${ARTIFACTS}/dashboard-rig-${tag}.png`, fullPage: true });
+
+        // ---- Graphs: labels fit the axis
+        await page.goto(`${controller.api}/#/graphs`);
+        await page.locator("[data-testid=chart] canvas").waitFor({ timeout: 15_000 });
+        const axis = await page.evaluate(() =>
+          document.querySelector("[data-testid=chart]")?.dataset ?? {}
+        );
+        assert.ok(
+          Number(axis.axisSize) >= Number(axis.labelWidth) + 16,
+          `axis ${JSON.stringify(axis)}`,
+        );
+        await noSideScroll(page, `graphs ${tag}`);
+        await page.screenshot({ path: `${ARTIFACTS}/dashboard-graphs-${tag}.png`, fullPage: true });
+
+        // ---- every other page: no sideways scroll, table shapes
+        for (const p of ["workers", "nodes", "profiles", "console", "alerts"]) {
+          await page.goto(`${controller.api}/#/${p}`);
+          await page.locator("main h1").waitFor();
+          await page.waitForTimeout(300);
+          await noSideScroll(page, `${p} ${tag}`);
+          assert.deepEqual(await tableShapes(page), [], p);
+          await page.screenshot({ path: `${ARTIFACTS}/dashboard-${p}-${tag}.png`, fullPage: true });
+        }
+        // ---- a stop asks first, then a toast, and the miner shows "stopped"
+        if (tag === "desktop") {
+          await page.goto(`${controller.api}/#/fleet`);
+          const row = page.locator('tr[data-node="rig-3"][data-miner="cpu"]');
+          await row.locator(".badge", { hasText: "running" }).waitFor();
+          let asked = "";
+          page.removeAllListeners("dialog");
+          page.on("dialog", (d) => {
+            asked = d.message();
+            d.accept();
+          });
+          await row.locator("button", { hasText: "Stop" }).click();
+          await page.locator(".toast", { hasText: "Stopped cpu on rig-3" }).waitFor();
+          assert.equal(asked, "Stop 1 miner(s) on 1 rig(s)?");
+          await row.locator(".badge", { hasText: "stopped" }).waitFor({ timeout: 15_000 });
+          await page.screenshot({
+            path: `${ARTIFACTS}/dashboard-fleet-stopped-${tag}.png`,
+            fullPage: true,
+          });
+        }
+        assert.deepEqual(errors, []);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+      await Promise.all(nodes.map((n) => n.stop().catch(() => 0)));
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
