@@ -333,3 +333,151 @@ Deno.test({
     }
   },
 });
+
+/** A synthetic fleet of `n` rigs (health and stats), as the node's API would answer. */
+function syntheticFleet(n: number): { health: unknown; stats: unknown } {
+  const rigs = [];
+  const peers = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${i.toString(16).padStart(8, "0")}${"ab".repeat(12)}`;
+    const name = `rig-${String(i).padStart(4, "0")}`;
+    const state = i % 50 === 0 ? "down" : i % 17 === 0 ? "degraded" : "ok";
+    const algorithm = i % 3 ? "rx/0" : "kawpow";
+    const hr = algorithm === "rx/0" ? 1000 + (i * 37) % 900 : 30e6 + (i * 7919) % 9e6;
+    const miner = {
+      name: "m",
+      type: algorithm === "rx/0" ? "xmrig" : "tt-miner",
+      profileId: null,
+      state: state === "down" ? "stopped" : "running",
+      pid: 100 + i,
+      hashrate: { now: hr, avg60: hr, avg15m: hr },
+      shares: { accepted: 100 + i, rejected: i % 7 },
+      pool: "pool.example.org:3333",
+      algorithm,
+      difficulty: null,
+      uptime: 3600 + i,
+      paused: false,
+      version: null,
+      threads: [],
+      devices: [],
+      restarts: i % 4,
+      restartLog: [],
+      startedAt: null,
+      lastError: null,
+    };
+    peers.push({
+      id,
+      name,
+      address: `10.0.${i >> 8}.${i & 255}:9091`,
+      online: state !== "down",
+      ms: 3,
+      miners: state === "down" ? [] : [miner],
+    });
+    rigs.push({
+      id,
+      name,
+      tags: [i % 2 ? "odd" : "even"],
+      state,
+      since: null,
+      reasons: state === "down"
+        ? [{ code: "rig_offline", message: "rig offline for 3 min", since: null }]
+        : [],
+      miners: state === "down" ? [] : [{
+        name: "m",
+        state: state === "degraded" ? "degraded" : "ok",
+        reasons: state === "degraded"
+          ? [{ code: "hashrate_zero", message: "hashrate 0 H/s for 2 min", since: null }]
+          : [],
+        algorithm,
+        hashrate: hr,
+        expected: null,
+        expectedSource: null,
+        recentRestarts: 0,
+        rejectRate: null,
+        devices: [],
+      }],
+      totals: [],
+      maxTemp: 60 + (i % 25),
+      updatedAt: null,
+    });
+  }
+  return {
+    health: {
+      at: new Date().toISOString(),
+      state: "down",
+      counts: { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 },
+      totals: [],
+      rigs,
+    },
+    stats: {
+      totals: [],
+      nodes: n,
+      online: n,
+      offline: 0,
+      peers,
+      cachedAt: new Date().toISOString(),
+    },
+  };
+}
+
+Deno.test({
+  name: "dashboard: the Fleet page renders and sorts 1,000 rigs (paged, 50 a page); times reported",
+  ignore: CHROMIUM.ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await tempHome("miner-cli-dash1k-");
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM.path!,
+      args: ["--no-sandbox", "--disable-gpu"],
+    });
+    let node: ServeHandle | null = null;
+    try {
+      const home = join(root, "c");
+      await initNode(home, "boss", "controller");
+      node = await serve(home, ["--health-interval", "60s"]);
+      const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
+        -1,
+      )!;
+      const fleet = syntheticFleet(1000);
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      // The node's answers about its fleet, replaced by 1,000 synthetic rigs.
+      await page.route("**/api/v1/mining/health", (r) => r.fulfill({ json: fleet.health }));
+      await page.route("**/api/v1/mining/remote/stats*", (r) => r.fulfill({ json: fleet.stats }));
+      await page.goto(`${node.api}/`);
+      await page.fill("input[name=token]", token);
+      await page.click("button[type=submit]");
+      await page.locator("nav.side").waitFor();
+      const t0 = performance.now();
+      await page.goto(`${node.api}/#/fleet`);
+      await page.locator("[data-testid=pager]", { hasText: "page 1 of 20 (1000 rigs)" }).waitFor();
+      const renderMs = performance.now() - t0;
+      const firstRig = () => page.locator("tr.group").first().getAttribute("data-group");
+      assert.equal(await firstRig(), "rig-0000", "down rigs first (state order)");
+      const t1 = performance.now();
+      await page.click("th[data-sort=name]");
+      await until(async () => (await firstRig()) === "rig-0000", "sorted by name", 5000, 10);
+      await page.click("th[data-sort=name]");
+      await until(
+        async () => (await firstRig()) === "rig-0999",
+        "sorted by name, descending",
+        5000,
+        10,
+      );
+      const sortMs = (performance.now() - t1) / 2;
+      await page.click("th[data-sort=hashrate]");
+      await page.fill("input[name=search]", "rig-05");
+      await page.locator("text=100 of 1000 rigs shown").waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-fleet-1000-desktop.png` });
+      console.error(
+        `1,000 rigs: Fleet page rendered in ${Math.round(renderMs)} ms, sorted in ${
+          Math.round(sortMs)
+        } ms`,
+      );
+    } finally {
+      await browser.close();
+      await node?.stop();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
