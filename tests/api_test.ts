@@ -273,7 +273,7 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       const body = {
         name: "gpu",
         minerType: "tt-miner",
-        config: { pool: "stratum+tcp://pool.example.org:4444", user: "wallet", algo: "KAWPOW" },
+        config: { pool: "stratum+tcp://pool.example.org:4444", user: "44kawpow", algo: "KAWPOW" },
       };
       const created = await json("POST", "/profiles", body, 201);
       assert.equal((await json("GET", `/profiles/${created.id}`)).name, "gpu");

@@ -66,7 +66,7 @@ Deno.test("usage: a profile without --pool says so in a sentence; --arg takes va
       "--pool",
       "127.0.0.1:3333",
       "--user",
-      "WALLET",
+      "44w",
       "--arg",
       "--randomx-mode=light",
       "--json",

@@ -303,6 +303,43 @@ Deno.test({
           assert.deepEqual(await tableShapes(page), [], p);
           await page.screenshot({ path: `${ARTIFACTS}/dashboard-${p}-${tag}.png`, fullPage: true });
         }
+        // ---- a profile through the form: a refused placeholder wallet beside its field
+        if (tag === "desktop") {
+          await page.goto(`${controller.api}/#/profiles`);
+          await page.click("text=New profile");
+          await page.fill("input[name=name]", "rx-form");
+          await page.fill("input[name='pools.0.url']", "stratum+tcp://pool.example.org:3333");
+          await page.fill("input[name='pools.0.user']", "WALLET_ADDRESS");
+          await page.fill("input[name='pools.0.algo']", "rx/0");
+          await page.click("[data-testid=profile-form] button[type=submit]");
+          const beside = page.locator('[data-testid=pools] [data-field-error="pools.0.user"]');
+          await beside.waitFor();
+          assert.match(await beside.innerText(), /placeholder/);
+          // the message sits inside the wallet field's own label
+          assert.equal(
+            await page.locator("label", { has: page.locator("input[name='pools.0.user']") })
+              .locator(
+                "[data-field-error]",
+              ).count(),
+            1,
+          );
+          await page.fill("input[name='pools.0.user']", "44realWalletAddress");
+          await page.click("text=Add a failover pool");
+          await page.fill("input[name='pools.1.url']", "pool2.example.org:3333");
+          await page.fill("input[name='pools.1.user']", "44realWalletAddress");
+          await page.click("[data-testid=profile-form] button[type=submit]");
+          await page.locator(".toast", { hasText: "Saved profile rx-form" }).waitFor();
+          const prow = page.locator('tr[data-profile="rx-form"]');
+          await prow.waitFor();
+          const ptext = await prow.innerText();
+          assert.match(ptext, /stratum\+tcp:\/\/pool\.example\.org:3333/);
+          assert.match(ptext, /\+1 failover/);
+          assert.match(ptext, /rx\/0/);
+          await page.screenshot({
+            path: `${ARTIFACTS}/dashboard-profiles-form-${tag}.png`,
+            fullPage: true,
+          });
+        }
         // ---- a stop asks first, then a toast, and the miner shows "stopped"
         if (tag === "desktop") {
           await page.goto(`${controller.api}/#/fleet`);

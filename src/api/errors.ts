@@ -19,8 +19,14 @@ export class ApiError extends MinerCliError {
 /** Turns any error into a JSON response. */
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof MinerCliError) {
+    // Validation errors name their fields, so a form can show each message beside its field.
+    const issues = (err as { issues?: unknown }).issues;
+    const fields = Array.isArray(issues)
+      ? issues.filter((i) => typeof i?.path === "string" && typeof i?.message === "string")
+        .slice(0, 50).map((i) => ({ path: i.path as string, message: i.message as string }))
+      : undefined;
     return c.json(
-      { error: { code: err.code, message: err.message } },
+      { error: { code: err.code, message: err.message, ...(fields ? { fields } : {}) } },
       err.status as ContentfulStatusCode,
     );
   }

@@ -19,6 +19,10 @@ export const PoolUrlSchema = z.string().max(256, "pool URL is longer than 256 ch
   "pool URL must be stratum+tcp://HOST:PORT, stratum+ssl://HOST:PORT or HOST:PORT",
 ).refine((u) => Number(u.slice(u.lastIndexOf(":") + 1)) <= 65535, "pool port must be 1-65535");
 
+/** Placeholders that templates and guides use where the wallet goes (`WALLET_ADDRESS`...). */
+const PLACEHOLDER_WALLET =
+  /^(?:<[^>]*>|your[_-]?(?:wallet|address)(?:[_-]?address)?|wallet(?:[_-]?address)?|change[_-]?me|replace[_-]?me|address)(?:[.+].*)?$/i;
+
 /** Wallet address / pool user (`WALLET`, `WALLET.worker`, `WALLET+diff`...). */
 export const WalletSchema = z.string().min(1, "wallet/user is empty").max(
   256,
@@ -27,6 +31,9 @@ export const WalletSchema = z.string().min(1, "wallet/user is empty").max(
   .regex(
     /^[A-Za-z0-9._+\-@\/:=%]+$/,
     "wallet/user may contain only letters, digits and . _ + - @ / : = %",
+  ).refine(
+    (w) => !PLACEHOLDER_WALLET.test(w),
+    "this is a placeholder, not a wallet: put your wallet address (or pool user) here",
   );
 
 const PassSchema = z.string().max(256, "pool password is longer than 256 characters")

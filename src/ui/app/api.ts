@@ -11,8 +11,13 @@ export const BASE = "/api/v1/mining";
 
 /** An API call failed: HTTP status, the API's error code and its message. */
 export class ApiFailure extends Error {
-  /** Creates the error. */
-  constructor(readonly status: number, readonly code: string, message: string) {
+  /** Creates the error; `fields` are per-field messages of a validation error. */
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fields: { path: string; message: string }[] = [],
+  ) {
     super(message);
     this.name = "ApiFailure";
   }
@@ -47,18 +52,20 @@ export function setUnauthorizedHandler(fn: () => void): void {
 async function failureOf(res: Response): Promise<ApiFailure> {
   let code = `http_${res.status}`;
   let message = `${res.status} ${res.statusText}`;
+  let fields: { path: string; message: string }[] = [];
   try {
     const body = await res.json();
     if (body?.error?.message) {
       code = body.error.code ?? code;
       message = body.error.message;
+      if (Array.isArray(body.error.fields)) fields = body.error.fields;
     }
   } catch {
     // not a JSON error body
   }
   // A wrong token at sign-in is the form's error, not a sign-out.
   if (res.status === 401 && !res.url.endsWith("/session")) onUnauthorized();
-  return new ApiFailure(res.status, code, message);
+  return new ApiFailure(res.status, code, message, fields);
 }
 
 function headers(json: boolean): Record<string, string> {
