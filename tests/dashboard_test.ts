@@ -295,7 +295,7 @@ Deno.test({
         await page.screenshot({ path: `${ARTIFACTS}/dashboard-graphs-${tag}.png`, fullPage: true });
 
         // ---- every other page: no sideways scroll, table shapes
-        for (const p of ["workers", "nodes", "profiles", "console", "alerts"]) {
+        for (const p of ["workers", "nodes", "profiles", "console", "alerts", "audit"]) {
           await page.goto(`${controller.api}/#/${p}`);
           await page.locator("main h1").waitFor();
           await page.waitForTimeout(300);
@@ -357,6 +357,73 @@ Deno.test({
           await row.locator(".badge", { hasText: "stopped" }).waitFor({ timeout: 15_000 });
           await page.screenshot({
             path: `${ARTIFACTS}/dashboard-fleet-stopped-${tag}.png`,
+            fullPage: true,
+          });
+          // start it again from the UI, then stop and start it from the CLI (through the node)
+          await page.selectOption("select[name=fleet-profile]", { label: "cpu (xmrig)" });
+          await page.locator('tr[data-group="rig-3"] button', { hasText: "Start profile" }).click();
+          await page.locator(".toast", { hasText: "Started cpu on rig-3" }).waitFor();
+          await cliOk(c, ["remote", "stop", "rig-3", "cpu"]);
+          await cliOk(c, ["remote", "start", "rig-3", "--profile", "cpu"]);
+
+          // ---- Audit: the operator's start and stop, from the UI and from the CLI, with source
+          await page.goto(`${controller.api}/#/audit`);
+          for (const src of ["ui", "cli"]) {
+            for (const act of ["start", "stop"]) {
+              await page.locator(
+                `[data-testid=audit-table] tr[data-source="${src}"][data-action="POST /remote/{peer}/${act}"]`,
+              ).first().waitFor();
+            }
+          }
+          assert.equal(
+            await page.locator('[data-testid=audit-table] tr[data-action="peer_online"]').count(),
+            0,
+            "online/offline churn is on its own tab",
+          );
+          await page.screenshot({
+            path: `${ARTIFACTS}/dashboard-audit-${tag}.png`,
+            fullPage: true,
+          });
+          // the worker's own records, read over the mesh: what it accepted
+          const rig3 = (await get("/peers")).peers.find((p: { name: string }) =>
+            p.name === "rig-3"
+          ).id;
+          await page.selectOption("select[name=audit-node]", rig3);
+          await page.locator(
+            '[data-testid=audit-table] tr[data-action="stop_miner"][data-outcome="ok"]',
+          )
+            .first().waitFor();
+          assert.match(
+            await page.locator('[data-testid=audit-table] tr[data-action="stop_miner"]').first()
+              .innerText(),
+            /boss/,
+          );
+
+          // ---- Alerts: silence an alert from the page
+          await page.goto(`${controller.api}/#/alerts`);
+          const hotAlert = page.locator(
+            '[data-testid=alerts-table] tr[data-alert="device_temperature"][data-rig="rig-2"]',
+          );
+          await hotAlert.waitFor({ timeout: 15_000 });
+          await hotAlert.locator("button", { hasText: "Silence 1 h" }).click();
+          await page.locator(".toast", {
+            hasText: "silenced device_temperature on rig-2 for 1 hour",
+          })
+            .waitFor();
+          await page.locator("li", { hasText: "silenced from the dashboard" }).waitFor();
+          await until(
+            async () => {
+              const v = await get("/alerts");
+              return v.firing.some((a: { rule: string; rig: string; silencedBy: string | null }) =>
+                a.rule === "device_temperature" && a.rig === "rig-2" && a.silencedBy
+              );
+            },
+            "the alert silenced",
+            10_000,
+            200,
+          );
+          await page.screenshot({
+            path: `${ARTIFACTS}/dashboard-alerts-silenced-${tag}.png`,
             fullPage: true,
           });
         }

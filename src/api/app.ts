@@ -23,7 +23,14 @@ import {
   ProfileSchema,
   ProfileValidationError,
 } from "../miners/mod.ts";
-import { MinerStatsSchema, SOFTWARE_VERSION } from "../protocol/mod.ts";
+import {
+  AuditRecordSchema,
+  type AuditRecordView,
+  type AuditScope,
+  AuditScopeSchema,
+  MinerStatsSchema,
+  SOFTWARE_VERSION,
+} from "../protocol/mod.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { json, r } from "./openapi.ts";
 import type { EventHub } from "../events/mod.ts";
@@ -59,6 +66,14 @@ export interface ApiContext {
   remote?: Omit<RemoteRoutesContext, "onShutdown">;
   /** Health and alerts (`/health`, `/alerts/*`). */
   health?: HealthRoutesContext;
+  /**
+   * This node's audit log: `GET /audit` reads it, and every change made through the API (by the
+   * dashboard, a script or the CLI) is recorded in it with its source.
+   */
+  audit?: {
+    tail(options: { limit?: number; scope?: AuditScope }): Promise<AuditRecordView[]>;
+    record(r: Omit<AuditRecordView, "ts">): Promise<void>;
+  };
   /** Peer registry, allowlist and pairing (`/peers/*`, `/auth/*`, `/node/*`). */
   nodeOps?: NodeOps;
   /** Live events (`/events`). */
@@ -325,6 +340,71 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       await next();
     });
   });
+  // The operator's own changes, recorded with who made them (dashboard, script, CLI).
+  if (ctx.audit) {
+    const audit = ctx.audit;
+    const PICK = [
+      "profileId",
+      "profile",
+      "minerName",
+      "minerType",
+      "name",
+      "rule",
+      "rig",
+      "ref",
+      "seconds",
+      "scope",
+      "grants",
+      "tags",
+      "mode",
+    ];
+    app.use(`${API_BASE}/*`, async (c, next) => {
+      const method = c.req.method;
+      if (
+        method === "GET" || method === "HEAD" || method === "OPTIONS" ||
+        c.req.path === `${API_BASE}/session`
+      ) {
+        return await next();
+      }
+      const params: Record<string, unknown> = { path: c.req.path.slice(API_BASE.length) };
+      if ((c.req.header("content-type") ?? "").startsWith("application/json")) {
+        try {
+          const body = await c.req.raw.clone().json();
+          for (const k of PICK) {
+            if (body && typeof body === "object" && k in body) params[k] = body[k];
+          }
+        } catch { /* the handler reports a bad body */ }
+      } else if (isBundleUpload(c.req.path, c.req.header("content-type"))) params.upload = "bundle";
+      await next();
+      const status = c.res.status;
+      let reason: string | undefined;
+      if (status >= 400) {
+        try {
+          reason = String((await c.res.clone().json())?.error?.message ?? "").slice(0, 500) ||
+            undefined;
+        } catch { /* not JSON */ }
+      }
+      const source = sessionOf.has(c.req.raw)
+        ? "ui"
+        : c.req.header("x-miner-cli-source") === "cli"
+        ? "cli"
+        : "api";
+      const route = (c.req.routePath || c.req.path).replace(API_BASE, "").replace(
+        /:(\w+)/g,
+        "{$1}",
+      );
+      audit.record({
+        peer: ctx.node().id,
+        peerName: "operator",
+        role: null,
+        action: `${method} ${route}`,
+        params,
+        outcome: status < 400 ? "ok" : status === 401 || status === 403 ? "refused" : "failed",
+        ...(reason ? { reason } : {}),
+        source,
+      }).catch(() => {});
+    });
+  }
   if (ctx.metrics) {
     const metrics = ctx.metrics;
     app.get("/metrics", auth, (c) =>
@@ -676,6 +756,31 @@ export function createApiApp(ctx: ApiContext): ApiApp {
     },
   );
 
+  if (ctx.audit) {
+    const audit = ctx.audit;
+    app.openapi(
+      r({
+        method: "get",
+        path: `${API_BASE}/audit`,
+        request: {
+          query: z.object({
+            scope: AuditScopeSchema.optional(),
+            limit: z.coerce.number().int().min(1).max(1000).optional(),
+          }),
+        },
+        responses: {
+          200: json(
+            z.object({ records: z.array(AuditRecordSchema) }),
+            "This node's audit records, newest first: commands and operator actions (`scope=commands`, default), online/offline (`presence`) or `all`",
+          ),
+        },
+      }),
+      async (c) => {
+        const q = c.req.valid("query");
+        return c.json({ records: await audit.tail({ scope: q.scope, limit: q.limit }) }, 200);
+      },
+    );
+  }
   if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
   if (ctx.health) registerHealthRoutes(app, API_BASE, ctx.health);
   if (ctx.nodeOps) registerNodeRoutes(app, API_BASE, { ops: ctx.nodeOps, node: ctx.node });

@@ -12,6 +12,8 @@ import { BundleError, createBundle, type Manifest, readManifest } from "../bundl
 import type { DeployProgressEvent } from "../events/mod.ts";
 import type { Profile, ProfileStore } from "../miners/mod.ts";
 import {
+  AuditRecordSchema,
+  AuditScopeSchema,
   type FleetOps,
   type FleetStatus,
   FleetStatusSchema,
@@ -81,6 +83,42 @@ export function registerRemoteRoutes(
         return c.json(await ctx.cachedStatus(q.maxAge ?? 2000, q.timeout), 200);
       }
       return c.json(await ctx.fleet.status(undefined, { timeoutMs: q.timeout }), 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/{peer}/audit`,
+      request: {
+        params: PeerParam,
+        query: Timeout.extend({
+          scope: AuditScopeSchema.optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({ peer: z.string(), records: z.array(AuditRecordSchema) }),
+          "A worker's audit records, newest first: what it accepted and refused",
+        ),
+      },
+    }),
+    async (c) => {
+      const peer = c.req.valid("param").peer;
+      const q = c.req.valid("query");
+      if (!ctx.fleet.audit) {
+        throw new ApiError(
+          404,
+          "not_found",
+          "worker audit records are not available through this node",
+        );
+      }
+      const records = await ctx.fleet.audit(peer, {
+        scope: q.scope,
+        limit: q.limit,
+        timeoutMs: q.timeout,
+      });
+      return c.json({ peer, records }, 200);
     },
   );
   app.openapi(

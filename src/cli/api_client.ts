@@ -56,6 +56,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
+          "x-miner-cli-source": "cli",
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -111,7 +112,11 @@ export class ApiClient {
     try {
       res = await fetch(this.baseUrl + path, {
         method: "POST",
-        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          "x-miner-cli-source": "cli",
+          "content-type": contentType,
+        },
         body,
       });
     } catch (err) {
@@ -143,7 +148,7 @@ export class ApiClient {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
-        headers: { authorization: `Bearer ${this.token}` },
+        headers: { authorization: `Bearer ${this.token}`, "x-miner-cli-source": "cli" },
         signal,
       });
     } catch (err) {

@@ -14,7 +14,7 @@ import {
   writeStreamAtomic,
 } from "../bundles/mod.ts";
 import { ProfileStore } from "../miners/mod.ts";
-import { Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
+import { AuditLog, auditLogPath, Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
 import type { FleetOps, LogLineView } from "../protocol/mod.ts";
 import { readJsonFile, sweepTempFiles } from "../store/mod.ts";
 import { z } from "zod";
@@ -43,6 +43,11 @@ interface Reach {
   ops: FleetOps;
   /** Which way. */
   via: "daemon" | "direct";
+  /**
+   * Records an operator action in this node's audit log (direct dials only: through the daemon,
+   * its API records it).
+   */
+  record(action: string, params: Record<string, unknown>, error?: unknown): Promise<void>;
   /** Ends the direct mesh node (flushing scores and last-seen times). */
   close(): Promise<void>;
 }
@@ -55,7 +60,12 @@ async function reach(ctx: CliContext, p: Parsed): Promise<Reach> {
     const me = await readJsonFile(ctx.paths.nodeJson, z.object({ id: z.string() }))
       .catch(() => undefined);
     if (api && me && await api.healthy(1500, me.id)) {
-      return { ops: new HttpFleetOps(api), via: "daemon", close: () => Promise.resolve() };
+      return {
+        ops: new HttpFleetOps(api),
+        via: "daemon",
+        record: () => Promise.resolve(),
+        close: () => Promise.resolve(),
+      };
     }
     if (str(p, "api")) {
       throw new ApiClientError(`no node answering at ${api?.baseUrl ?? str(p, "api")}`);
@@ -66,7 +76,23 @@ async function reach(ctx: CliContext, p: Parsed): Promise<Reach> {
     mesh,
     new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")),
   );
-  return { ops: fleet, via: "direct", close: () => mesh.close() };
+  const audit = new AuditLog(auditLogPath(ctx.paths));
+  return {
+    ops: fleet,
+    via: "direct",
+    record: (action, params, error) =>
+      audit.append({
+        peer: mesh.identity.info.id,
+        peerName: "operator",
+        role: null,
+        action,
+        params,
+        outcome: error ? "failed" : "ok",
+        ...(error ? { reason: (error as Error).message?.slice(0, 500) } : {}),
+        source: "cli",
+      }).catch(() => {}),
+    close: () => mesh.close(),
+  };
 }
 
 /** `remote status [peer]`. */
@@ -135,11 +161,16 @@ export async function remoteStart(ctx: CliContext, p: Parsed): Promise<number> {
   const b = await reach(ctx, p);
   try {
     const ref = p.positionals[0];
+    const what = { path: `/remote/${ref}/start`, profileId: str(p, "profile") };
     const ack = await b.ops.start(ref, {
       profileRef: str(p, "profile")!,
       minerType: type as MinerType | undefined,
       timeoutMs,
+    }).catch(async (err) => {
+      await b.record("POST /remote/{peer}/start", what, err);
+      throw err;
     });
+    await b.record("POST /remote/{peer}/start", what);
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
     else if (ack.already) {
       ctx.io.out(
@@ -169,7 +200,17 @@ export async function remoteStop(ctx: CliContext, p: Parsed): Promise<number> {
   const b = await reach(ctx, p);
   try {
     const ref = p.positionals[0];
-    const ack = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs });
+    const what = {
+      path: `/remote/${ref}/stop`,
+      ...(p.positionals[1] ? { minerName: p.positionals[1] } : {}),
+    };
+    const ack = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs }).catch(
+      async (err) => {
+        await b.record("POST /remote/{peer}/stop", what, err);
+        throw err;
+      },
+    );
+    await b.record("POST /remote/{peer}/stop", what);
     if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
     else if (!ack.stopped.length && !ack.alreadyStopped.length) {
       ctx.io.out(`no miners running on ${ref}`);

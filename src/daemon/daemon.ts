@@ -383,6 +383,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
             events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },
         nodeOps,
+        audit: {
+          tail: (o) => audit.tail(o) as Promise<import("../protocol/mod.ts").AuditRecordView[]>,
+          record: (r) => audit.append(r),
+        },
         health: {
           health: async () => {
             const h = await healthService.current();

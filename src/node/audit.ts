@@ -34,6 +34,13 @@ export interface AuditRecord {
   policy?: string;
   /** The request's message ID (a retried request keeps it). */
   request?: string;
+  /** For this node's operator's own actions: through the dashboard, a script, or the CLI. */
+  source?: "ui" | "api" | "cli";
+}
+
+/** Online/offline records: kept apart from commands so they do not drown them. */
+export function isPresence(r: Pick<AuditRecord, "action">): boolean {
+  return r.action === "peer_online" || r.action === "peer_offline";
 }
 
 /** What {@link AuditLog.read} found. */
@@ -111,6 +118,51 @@ export class AuditLog {
     await file.truncate(keep);
     this.onRepair?.(size - keep);
     return keep;
+  }
+
+  /**
+   * The newest records (at most `limit`, newest first) of a scope, from the last 4 MiB of the
+   * log: what the API and the dashboard show without reading a log of any size whole.
+   */
+  async tail(
+    options: { limit?: number; scope?: "commands" | "presence" | "all" } = {},
+  ): Promise<AuditRecord[]> {
+    const limit = options.limit ?? 200;
+    const scope = options.scope ?? "commands";
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { read: true });
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return [];
+      throw err;
+    }
+    try {
+      const size = (await file.stat()).size;
+      const len = Math.min(size, 4 * 1024 * 1024);
+      const buf = new Uint8Array(len);
+      await file.seek(size - len, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < len) {
+        const n = await file.read(buf.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      const lines = new TextDecoder().decode(buf.subarray(0, got)).split("\n");
+      if (len < size) lines.shift(); // a partial first line
+      const out: AuditRecord[] = [];
+      for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
+        if (!lines[i]) continue;
+        try {
+          const r = JSON.parse(lines[i]) as AuditRecord;
+          if (!r || typeof r.action !== "string") continue;
+          const presence = isPresence(r);
+          if (scope === "all" || (scope === "presence") === presence) out.push(r);
+        } catch { /* a torn line */ }
+      }
+      return out;
+    } finally {
+      file.close();
+    }
   }
 
   /** Reads every record that parses, and says which lines did not. */

@@ -8,6 +8,8 @@ import { MinerCliError } from "../errors/mod.ts";
 import type { ProfileStore } from "../miners/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type {
+  AuditRecordView,
+  AuditScope,
   DeployAck,
   FleetNodeStatus,
   FleetOps,
@@ -181,6 +183,23 @@ export class Fleet implements FleetOps {
       (res.payload.already ? ack.alreadyStopped : ack.stopped).push(name);
     }
     return ack;
+  }
+
+  /** A worker's audit records, newest first. */
+  async audit(
+    ref: string,
+    options: { limit?: number; scope?: AuditScope; timeoutMs?: number } = {},
+  ): Promise<AuditRecordView[]> {
+    const peer = this.peer(ref);
+    const res = await requestPeer(this.mesh, peer, {
+      type: "get_audit",
+      payload: {
+        ...(options.limit ? { limit: options.limit } : {}),
+        ...(options.scope ? { scope: options.scope } : {}),
+      },
+      timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUTS.logs,
+    });
+    return res.payload.records;
   }
 
   /** A worker's miner console lines. */

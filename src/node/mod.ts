@@ -39,7 +39,7 @@ export {
   parsePairCode,
   verifyJoinProof,
 } from "./pairing.ts";
-export { AuditLog, auditLogPath } from "./audit.ts";
+export { AuditLog, auditLogPath, type AuditRecord, isPresence } from "./audit.ts";
 export { attachWorker } from "./worker.ts";
 export { REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
 export { Fleet, fleetTotals, minerTotals } from "./fleet.ts";

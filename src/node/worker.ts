@@ -11,8 +11,8 @@ import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../capabilities/mod.ts";
 import type { MinerManager, Profile } from "../miners/mod.ts";
 import { ProfileNotFoundError, ProfileSchema } from "../miners/mod.ts";
-import type { ErrorCode, Message, PayloadOf } from "../protocol/mod.ts";
-import type { AuditLog } from "./audit.ts";
+import type { AuditRecordView, ErrorCode, Message, PayloadOf } from "../protocol/mod.ts";
+import type { AuditLog, AuditRecord } from "./audit.ts";
 import { admitRequest, type PeerRequest } from "./authorize.ts";
 import { receiveDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -40,6 +40,27 @@ class RefusedError extends MinerCliError {
   constructor(message: string, readonly policy?: string) {
     super(message, { status: 403, code: "unauthorized" });
   }
+}
+
+/** An audit record cut to the bounds of its shared schema (it is sent to a controller). */
+function bounded(r: AuditRecord): AuditRecordView {
+  const cut = (v: string | undefined, n: number) => (v === undefined ? undefined : v.slice(0, n));
+  const params = JSON.stringify(r.params ?? {}).length <= 4000
+    ? r.params ?? {}
+    : { truncated: true };
+  return {
+    ts: r.ts.slice(0, 40),
+    peer: r.peer.slice(0, 64),
+    peerName: r.peerName.slice(0, 128),
+    role: r.role?.slice(0, 16) ?? null,
+    action: r.action.slice(0, 128),
+    params,
+    outcome: r.outcome,
+    ...(r.reason !== undefined ? { reason: cut(r.reason, 2000) } : {}),
+    ...(r.policy !== undefined ? { policy: cut(r.policy, 200) } : {}),
+    ...(r.request !== undefined ? { request: cut(r.request, 64) } : {}),
+    ...(r.source !== undefined ? { source: r.source } : {}),
+  };
 }
 
 /** The fields every audit record of one action shares. */
@@ -188,7 +209,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
     else s.replyError(m, a.code, a.message);
   };
 
-  const read = <T extends "get_stats" | "get_logs">(
+  const read = <T extends "get_stats" | "get_logs" | "get_audit">(
     kind: "stats" | "logs",
     fn: (m: Message<T>, s: PeerSession) => void | Promise<void>,
   ) =>
@@ -230,6 +251,18 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
           miners: miners.list() as MinerStats[],
           ...(options.capabilities?.() ? { capabilities: options.capabilities()! } : {}),
         });
+      }),
+    );
+
+    // Its audit records, for a controller that may read here: what it accepted and refused.
+    s.on(
+      "get_audit",
+      read("logs", async (m, s) => {
+        const records = await options.audit.tail({
+          limit: m.payload.limit ?? 200,
+          scope: m.payload.scope ?? "commands",
+        });
+        s.reply(m, "audit", { records: records.map(bounded) });
       }),
     );
 

@@ -6,6 +6,8 @@
  */
 import type { PayloadOf } from "./messages.ts";
 import type {
+  AuditRecordView,
+  AuditScope,
   DeployAck,
   FleetStatus,
   LogLineView,
@@ -66,6 +68,11 @@ export interface FleetOps {
   stop(ref: string, options?: StopOptions): Promise<StopAck>;
   /** A worker's miner console lines. */
   logs(ref: string, minerName: string, options?: LogsOptions): Promise<LogsView>;
+  /** A worker's audit records (newest first): what it accepted and refused. */
+  audit?(
+    ref: string,
+    options?: { limit?: number; scope?: AuditScope; timeoutMs?: number },
+  ): Promise<AuditRecordView[]>;
   /**
    * Follows a worker's miner console: `onLines` gets the backlog, then new lines, until `signal`
    * aborts (null), the miner stops ("miner stopped") or the connection drops (the reason).

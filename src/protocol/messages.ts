@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
 import { CapabilitiesSchema } from "../capabilities/mod.ts";
-import { MinerStatsSchema, MinerTypeSchema } from "./views.ts";
+import { AuditRecordSchema, AuditScopeSchema, MinerStatsSchema, MinerTypeSchema } from "./views.ts";
 
 /**
  * Protocol version carried in the prologue and the handshake payloads. Version 2: the responder
@@ -130,6 +130,11 @@ export const PayloadSchemas = {
     /** For an `already` running miner: since when. */
     since: z.iso.datetime().optional(),
   }).strict(),
+  get_audit: z.object({
+    limit: z.number().int().min(1).max(1000).optional(),
+    scope: AuditScopeSchema.optional(),
+  }).strict(),
+  audit: z.object({ records: z.array(AuditRecordSchema).max(1000) }).strict(),
   get_logs: z.object({
     minerName: z.string().min(1).max(64),
     lines: z.number().int().min(1).max(100_000).optional(),
@@ -230,6 +235,7 @@ export const REPLIES = {
   start_miner: ["miner_ack"],
   stop_miner: ["miner_ack"],
   get_logs: ["logs", "log_lines"],
+  get_audit: ["audit"],
   deploy: ["deploy_progress", "deploy_ack"],
 } as const satisfies Partial<Record<MessageType, readonly MessageType[]>>;
 /** A message type that is a request. */

@@ -43,6 +43,10 @@ export * from "./health.ts";
 export {
   type ApproveResult,
   ApproveResultSchema,
+  AuditRecordSchema,
+  type AuditRecordView,
+  type AuditScope,
+  AuditScopeSchema,
   type AuthView,
   AuthViewSchema,
   type AwaitingView,

@@ -348,3 +348,26 @@ export const SnapshotSchema = z.object({
 });
 /** The snapshot. */
 export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+/** One audit record as shown (bounded: records from a worker are untrusted). */
+export const AuditRecordSchema = z.object({
+  ts: z.string().max(40),
+  peer: z.string().max(64),
+  peerName: z.string().max(128),
+  role: z.string().max(16).nullable(),
+  action: z.string().max(128),
+  params: z.record(z.string().max(64), z.unknown()),
+  outcome: z.enum(["attempt", "ok", "refused", "failed"]),
+  reason: z.string().max(2000).optional(),
+  policy: z.string().max(200).optional(),
+  request: z.string().max(64).optional(),
+  /** Who acted: the operator through the dashboard (`ui`), a script (`api`), the CLI (`cli`); absent for a peer's request. */
+  source: z.enum(["ui", "api", "cli"]).optional(),
+});
+/** An audit record. */
+export type AuditRecordView = z.infer<typeof AuditRecordSchema>;
+
+/** Which audit records: commands (and operator actions), presence (online/offline), or all. */
+export const AuditScopeSchema = z.enum(["commands", "presence", "all"]);
+/** An audit scope. */
+export type AuditScope = z.infer<typeof AuditScopeSchema>;

@@ -13,6 +13,7 @@ import { hashrate } from "./format.ts";
 import { WorkersPage } from "./pages/workers.tsx";
 import { NodesPage } from "./pages/nodes.tsx";
 import { AlertsPage } from "./pages/alerts.tsx";
+import { AuditPage } from "./pages/audit.tsx";
 import { OverviewPage } from "./pages/overview.tsx";
 import { RigPage } from "./pages/rig.tsx";
 import { FleetPage } from "./pages/fleet.tsx";
@@ -29,6 +30,7 @@ const PAGES = [
   { path: "profiles", title: "Profiles", view: ProfilesPage },
   { path: "console", title: "Console", view: ConsolePage },
   { path: "alerts", title: "Alerts", view: AlertsPage },
+  { path: "audit", title: "Audit", view: AuditPage },
 ] as const;
 /** Pages reached by a link, not listed in the navigation. */
 const HIDDEN = [{ path: "rig", title: "Rig", view: RigPage }] as const;

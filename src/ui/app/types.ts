@@ -10,6 +10,7 @@ export type {
   AlertRule,
   AlertsView,
   AlgorithmTotal,
+  AuditRecordView as AuditRecord,
   AuthView,
   ChannelView,
   DeployProgress as DeployState,
