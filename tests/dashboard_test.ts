@@ -94,7 +94,12 @@ Deno.test({
       });
       await cliOk(c, ["health", "set", "zeroForSeconds=3"]);
       await cliOk(c, ["alerts", "rules", "set", "device_temperature", "--for", "1s"]);
-      for (const [name, extra] of [["stally", ["--stall-seconds", "5"]], ["cpu", []]] as const) {
+      for (
+        const [name, extra] of [["stally", ["--stall-seconds", "5"]], ["cpu", []], [
+          "tagged",
+          [],
+        ]] as const
+      ) {
         await cliOk(c, [
           "profile",
           "add",
@@ -270,16 +275,28 @@ Deno.test({
         await noSideScroll(page, `rig page ${tag}`);
         assert.deepEqual(await tableShapes(page), []);
         if (tag === "desktop") {
-          // a miner bundle uploaded from the rig page, with progress and a result
+          // a miner bundle uploaded from a rig's page (rig-3: rig-2 keeps its GPU-emulating
+          // miner), with progress and a result
+          await page.locator("[data-testid=rig-chart] canvas").first().waitFor({ timeout: 15_000 });
+          await page.screenshot({ path: `${ARTIFACTS}/dashboard-rig-${tag}.png`, fullPage: true });
+          await page.goto(
+            `${controller.api}/#/rig?id=${
+              (await get("/peers")).peers.find((p: { name: string }) => p.name === "rig-3").id
+            }`,
+          );
+          await page.locator("input[name=bundle]").waitFor();
           await page.setInputFiles("input[name=bundle]", bundle);
           await page.click("button:has-text('Upload bundle')");
           const status = page.locator('[data-testid=deploy-status][data-phase="done"]');
           await status.waitFor({ timeout: 30_000 });
           assert.match(await status.innerText(), /deployed xmrig/);
-          await page.locator(".toast", { hasText: "Deployed to rig-2" }).waitFor();
+          await page.locator(".toast", { hasText: "Deployed to rig-3" }).waitFor();
         }
         await page.locator("[data-testid=rig-chart] canvas").first().waitFor({ timeout: 15_000 });
-        await page.screenshot({ path: `${ARTIFACTS}/dashboard-rig-${tag}.png`, fullPage: true });
+        await page.screenshot({
+          path: `${ARTIFACTS}/dashboard-rig${tag === "desktop" ? "-upload" : ""}-${tag}.png`,
+          fullPage: true,
+        });
 
         // ---- Graphs: labels fit the axis
         await page.goto(`${controller.api}/#/graphs`);
@@ -339,6 +356,68 @@ Deno.test({
             path: `${ARTIFACTS}/dashboard-profiles-form-${tag}.png`,
             fullPage: true,
           });
+        }
+        // ---- tags and a profile assigned to a tag: two tagged rigs start it, a third tagged later
+        // starts it too, and a bulk stop by tag stops them
+        if (tag === "desktop") {
+          const idOf = async (n: string) =>
+            (await get("/peers")).peers.find((p: { name: string }) => p.name === n).id;
+          const runs = async (n: string, miner: string) => {
+            const st = await get(`/remote/stats?maxAge=0`);
+            const row = st.peers.find((p: { name: string }) => p.name === n);
+            return row?.miners.some((m: { name: string; state: string }) =>
+              m.name === miner && m.state === "running"
+            ) ?? false;
+          };
+          await page.goto(`${controller.api}/#/rig?id=${await idOf("rig-2")}`);
+          await page.fill("input[name=tags]", "gpu,room-2");
+          await page.click("button:has-text('Save tags')");
+          await page.locator(".toast", { hasText: "Tags of rig-2 saved" }).waitFor();
+          await cliOk(c, ["peer", "tag", "rig-3", "gpu"]);
+          await page.goto(`${controller.api}/#/profiles`);
+          await page.selectOption("select[name=assign-profile]", { label: "tagged" });
+          await page.fill("input[name=assign-tag]", "gpu");
+          await page.click("[data-testid=assignments] button:has-text('Assign')");
+          await page.locator(".toast", { hasText: "Rigs tagged gpu run tagged" }).waitFor();
+          await until(
+            async () => (await runs("rig-2", "tagged")) && (await runs("rig-3", "tagged")),
+            "both tagged rigs run it",
+            30_000,
+            300,
+          );
+          await page.locator(
+            '[data-testid=assignments-table] tr[data-tag="gpu"] [data-outcome="started"]',
+          ).nth(1)
+            .waitFor({ timeout: 10_000 });
+          await cliOk(c, ["peer", "tag", "rig-1", "gpu"]);
+          await until(() => runs("rig-1", "tagged"), "a rig tagged later runs it", 30_000, 300);
+          await page.screenshot({
+            path: `${ARTIFACTS}/dashboard-assignments-${tag}.png`,
+            fullPage: true,
+          });
+          // bulk stop by tag: filter the Fleet by the tag, select every rig shown, stop
+          await page.goto(`${controller.api}/#/fleet`);
+          await page.selectOption("select[name=tag]", "gpu");
+          await page.locator("text=3 of 6 rigs shown").waitFor();
+          await page.check("input[aria-label='select every rig shown']");
+          await page.locator("[data-testid=bulk-bar]", { hasText: "3 rig(s) selected" }).waitFor();
+          await page.click("[data-testid=bulk-bar] button:has-text('Stop miners')");
+          await page.locator(".toast", { hasText: /^Stopped / }).waitFor({ timeout: 15_000 });
+          await until(
+            async () =>
+              !(await runs("rig-1", "tagged")) && !(await runs("rig-2", "tagged")) &&
+              !(await runs("rig-3", "tagged")),
+            "the tagged rigs stopped",
+            15_000,
+            300,
+          );
+          // ... and the assignment does not start them again behind the operator's back
+          await page.waitForTimeout(6000);
+          assert.equal(await runs("rig-3", "tagged"), false, "a stopped miner stays stopped");
+          // start the rigs' usual miners again for what follows
+          await cliOk(c, ["remote", "start", "rig-3", "--profile", "cpu"]);
+          await cliOk(c, ["remote", "start", "rig-2", "--profile", "cpu"]);
+          await cliOk(c, ["remote", "start", "rig-1", "--profile", "stally"]);
         }
         // ---- a stop asks first, then a toast, and the miner shows "stopped"
         if (tag === "desktop") {

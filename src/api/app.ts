@@ -40,6 +40,7 @@ import { SseQueue } from "./sse.ts";
 import type { Dashboard } from "../ui/mod.ts";
 import { isBundleUpload, registerRemoteRoutes, type RemoteRoutesContext } from "./remote_routes.ts";
 import { type HealthRoutesContext, registerHealthRoutes } from "./health_routes.ts";
+import { type AssignmentOps, registerAssignmentRoutes } from "./assignment_routes.ts";
 import { sameSecret, SESSION_COOKIE, SessionStore } from "./sessions.ts";
 
 /** API mount point. */
@@ -66,6 +67,8 @@ export interface ApiContext {
   remote?: Omit<RemoteRoutesContext, "onShutdown">;
   /** Health and alerts (`/health`, `/alerts/*`). */
   health?: HealthRoutesContext;
+  /** Profiles assigned to tags (`/assignments`). */
+  assignments?: AssignmentOps;
   /**
    * This node's audit log: `GET /audit` reads it, and every change made through the API (by the
    * dashboard, a script or the CLI) is recorded in it with its source.
@@ -783,6 +786,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   }
   if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
   if (ctx.health) registerHealthRoutes(app, API_BASE, ctx.health);
+  if (ctx.assignments) registerAssignmentRoutes(app, API_BASE, ctx.assignments);
   if (ctx.nodeOps) registerNodeRoutes(app, API_BASE, { ops: ctx.nodeOps, node: ctx.node });
 
   // ---- live events

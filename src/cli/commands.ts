@@ -71,10 +71,13 @@ import {
 } from "./peer_commands.ts";
 import {
   profileAdd,
+  profileAssign,
+  profileAssignments,
   profileEdit,
   profileList,
   profileRemove,
   profileShow,
+  profileUnassign,
 } from "./profile_commands.ts";
 import {
   remoteDeploy,
@@ -451,6 +454,28 @@ export const COMMANDS: readonly Command[] = [
     run: profileEdit,
   },
   {
+    name: "profile assign",
+    args: "<profile>",
+    summary: "rigs with --tag run the profile: started now, and on rigs that get the tag later",
+    options: [s("tag", "TAG", "the rigs' tag (see peer tag)", { required: true })],
+    arity: [1, 1],
+    run: profileAssign,
+  },
+  {
+    name: "profile unassign",
+    summary: "remove a tag's profile assignment (its miners keep running)",
+    options: [s("tag", "TAG", "the tag", { required: true })],
+    arity: [0, 0],
+    run: profileUnassign,
+  },
+  {
+    name: "profile assignments",
+    summary: "each tag's profile and how its rollout went on each rig",
+    options: [],
+    arity: [0, 0],
+    run: profileAssignments,
+  },
+  {
     name: "profile remove",
     args: "<profile>",
     summary: "delete a profile",
@@ -631,26 +656,29 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "remote start",
-    args: "<peer>",
-    summary: "start a miner on a worker (this node's copy of the profile travels along)",
+    args: "[peer]",
+    summary:
+      "start a miner on a worker, or on every rig with --tag (this node's profile travels along)",
     options: [
       ...ROUTE_OPTIONS,
       s("profile", "ID", "profile ID or name", { required: true }),
       s("type", "TYPE", "miner type, when this node does not have the profile"),
+      s("tag", "TAG", "every rig with this tag instead of <peer>"),
       s("timeout", "D", "how long the worker has to answer", { default: "30s" }),
     ],
-    arity: [1, 1],
+    arity: [0, 1],
     run: remoteStart,
   },
   {
     name: "remote stop",
-    args: "<peer> [miner]",
-    summary: "stop one miner on a worker, or all of them",
+    args: "[peer] [miner]",
+    summary: "stop one miner on a worker, or all of them; --tag: on every rig with the tag",
     options: [
       ...ROUTE_OPTIONS,
+      s("tag", "TAG", "every rig with this tag instead of <peer>"),
       s("timeout", "D", "how long the worker has to answer each stop", { default: "30s" }),
     ],
-    arity: [1, 2],
+    arity: [0, 2],
     run: remoteStop,
   },
   {

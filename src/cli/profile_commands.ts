@@ -5,7 +5,9 @@
  */
 import { join } from "node:path";
 import { maskProfile, type Profile, ProfileStore, ProfileValidationError } from "../miners/mod.ts";
-import { bool, num, type Parsed, str, UsageError } from "./args.ts";
+import { bool, num, type Parsed, requireStr, str, UsageError } from "./args.ts";
+import { AssignmentStore } from "../node/mod.ts";
+import { PeerRegistry } from "../peers/mod.ts";
 import type { CliContext } from "./context.ts";
 import { table } from "./format.ts";
 
@@ -263,5 +265,66 @@ export async function profileRemove(ctx: CliContext, p: Parsed): Promise<number>
   const removed = await store(ctx).remove(p.positionals[0]);
   if (bool(p, "json")) ctx.io.out(JSON.stringify(removed));
   else ctx.io.out(`removed profile ${removed.name} (${removed.id})`);
+  return 0;
+}
+
+function assignmentStore(ctx: CliContext): AssignmentStore {
+  return new AssignmentStore(join(ctx.paths.configDir, "assignments.json"));
+}
+
+/** `profile assign <profile> --tag T`: rigs with the tag run the profile (now, and when tagged later). */
+export async function profileAssign(ctx: CliContext, p: Parsed): Promise<number> {
+  const cmd = "profile assign";
+  const tag = requireStr(p, "tag", cmd);
+  const profile = await new ProfileStore(join(ctx.paths.configDir, "mining_profiles.json")).get(
+    p.positionals[0],
+  );
+  const a = await assignmentStore(ctx).assign(tag, { id: profile.id, name: profile.name });
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(a, null, 2));
+  else {
+    ctx.io.out(
+      `rigs tagged ${tag} run ${profile.name}: the running node starts it on each (see \`miner-cli profile assignments\`)`,
+    );
+  }
+  return 0;
+}
+
+/** `profile unassign --tag T`. */
+export async function profileUnassign(ctx: CliContext, p: Parsed): Promise<number> {
+  const tag = requireStr(p, "tag", "profile unassign");
+  const a = await assignmentStore(ctx).unassign(tag);
+  if (bool(p, "json")) ctx.io.out(JSON.stringify(a, null, 2));
+  else ctx.io.out(`tag ${tag} no longer runs ${a.profileName} (its miners keep running)`);
+  return 0;
+}
+
+/** `profile assignments`: each tag's profile and how its rollout went per rig. */
+export async function profileAssignments(ctx: CliContext, p: Parsed): Promise<number> {
+  const all = await assignmentStore(ctx).list();
+  if (bool(p, "json")) {
+    ctx.io.out(JSON.stringify({ assignments: all }, null, 2));
+    return 0;
+  }
+  if (!all.length) {
+    ctx.io.out("no assignments: `miner-cli profile assign PROFILE --tag TAG`");
+    return 0;
+  }
+  const reg = await PeerRegistry.open(ctx.paths.peersJson).catch(() => null);
+  const name = (id: string) => reg?.get(id)?.name ?? id.slice(0, 12);
+  ctx.io.out(table(
+    ["TAG", "PROFILE", "RIG", "ROLLOUT", "WHEN", "ERROR"],
+    all.flatMap((a) => {
+      const rows = Object.entries(a.rollout).map(([id, r]) => [
+        a.tag,
+        a.profileName,
+        name(id),
+        r.outcome,
+        r.at,
+        r.error ?? "",
+      ]);
+      return rows.length ? rows : [[a.tag, a.profileName, "(no rig yet)", "-", "-", ""]];
+    }),
+  ));
+  await reg?.close();
   return 0;
 }

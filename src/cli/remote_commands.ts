@@ -15,6 +15,7 @@ import {
 } from "../bundles/mod.ts";
 import { ProfileStore } from "../miners/mod.ts";
 import { AuditLog, auditLogPath, Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
+import { PeerRegistry } from "../peers/mod.ts";
 import type { FleetOps, LogLineView } from "../protocol/mod.ts";
 import { readJsonFile, sweepTempFiles } from "../store/mod.ts";
 import { z } from "zod";
@@ -143,11 +144,42 @@ export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> 
   }
 }
 
-/** `remote start <peer> --profile ID [--type TYPE]`. */
+/** The rigs a command is for: `--tag T` (every rig with the tag) or the one named. */
+async function targetsOf(
+  ctx: CliContext,
+  p: Parsed,
+  named: string | undefined,
+  cmd: string,
+): Promise<string[]> {
+  const tag = str(p, "tag");
+  if (tag === undefined) {
+    if (!named) throw new UsageError(`name a rig, or give --tag TAG`, cmd);
+    return [named];
+  }
+  const reg = await PeerRegistry.open(ctx.paths.peersJson);
+  try {
+    const rigs = reg.list().filter((r) => r.role !== "controller" && r.tags.includes(tag));
+    if (!rigs.length) {
+      throw new UsageError(
+        `no rig is tagged ${tag} (tag rigs with \`miner-cli peer tag RIG ${tag}\`)`,
+        cmd,
+      );
+    }
+    return rigs.map((r) => r.name);
+  } finally {
+    await reg.close();
+  }
+}
+
+/** `remote start <peer>|--tag T --profile ID [--type TYPE]`. */
 export async function remoteStart(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote start";
-  if (p.positionals.length !== 1 || !str(p, "profile")) {
-    throw new UsageError("usage: miner-cli remote start <peer> --profile ID [--type TYPE]", cmd);
+  const byTag = str(p, "tag") !== undefined;
+  if (p.positionals.length !== (byTag ? 0 : 1) || !str(p, "profile")) {
+    throw new UsageError(
+      "usage: miner-cli remote start <peer> --profile ID [--type TYPE], or --tag TAG instead of <peer>",
+      cmd,
+    );
   }
   const type = str(p, "type");
   if (type && !MinerTypeSchema.safeParse(type).success) {
@@ -158,67 +190,85 @@ export async function remoteStart(ctx: CliContext, p: Parsed): Promise<number> {
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.start,
   });
+  const targets = await targetsOf(ctx, p, p.positionals[0], cmd);
   const b = await reach(ctx, p);
+  let failed = 0;
   try {
-    const ref = p.positionals[0];
-    const what = { path: `/remote/${ref}/start`, profileId: str(p, "profile") };
-    const ack = await b.ops.start(ref, {
-      profileRef: str(p, "profile")!,
-      minerType: type as MinerType | undefined,
-      timeoutMs,
-    }).catch(async (err) => {
-      await b.record("POST /remote/{peer}/start", what, err);
-      throw err;
-    });
-    await b.record("POST /remote/{peer}/start", what);
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
-    else if (ack.already) {
-      ctx.io.out(
-        `${ack.minerName} is already running on ${ref}${ack.since ? ` (since ${ack.since})` : ""}`,
-      );
-    } else ctx.io.out(`started ${ack.minerName} on ${ref}`);
-    for (const w of ack.warnings ?? []) {
-      ctx.io.err(`warning: ${ref}: ${w}`);
+    for (const ref of targets) {
+      const what = { path: `/remote/${ref}/start`, profileId: str(p, "profile") };
+      try {
+        const ack = await b.ops.start(ref, {
+          profileRef: str(p, "profile")!,
+          minerType: type as MinerType | undefined,
+          timeoutMs,
+        }).catch(async (err) => {
+          await b.record("POST /remote/{peer}/start", what, err);
+          throw err;
+        });
+        await b.record("POST /remote/{peer}/start", what);
+        if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
+        else if (ack.already) {
+          ctx.io.out(
+            `${ack.minerName} is already running on ${ref}${
+              ack.since ? ` (since ${ack.since})` : ""
+            }`,
+          );
+        } else ctx.io.out(`started ${ack.minerName} on ${ref}`);
+        for (const w of ack.warnings ?? []) {
+          ctx.io.err(`warning: ${ref}: ${w}`);
+        }
+      } catch (err) {
+        if (!byTag) throw err;
+        failed++;
+        ctx.io.err(`error: ${ref}: ${(err as Error).message}`);
+      }
     }
-    return 0;
+    return failed ? 1 : 0;
   } finally {
     await b.close();
   }
 }
 
-/** `remote stop <peer> [miner]` (all miners when omitted). */
+/** `remote stop <peer> [miner]`, or `remote stop --tag T [miner]` (all miners when omitted). */
 export async function remoteStop(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote stop";
-  if (p.positionals.length < 1 || p.positionals.length > 2) {
-    throw new UsageError("usage: miner-cli remote stop <peer> [miner]", cmd);
+  const byTag = str(p, "tag") !== undefined;
+  const max = byTag ? 1 : 2;
+  if (p.positionals.length < (byTag ? 0 : 1) || p.positionals.length > max) {
+    throw new UsageError("usage: miner-cli remote stop <peer> [miner], or --tag TAG [miner]", cmd);
   }
   const timeoutMs = duration(p, "timeout", {
     min: 100,
     max: 600_000,
     fallback: REQUEST_TIMEOUTS.stop,
   });
+  const targets = await targetsOf(ctx, p, p.positionals[0], cmd);
+  const minerName = byTag ? p.positionals[0] : p.positionals[1];
   const b = await reach(ctx, p);
+  let failed = 0;
   try {
-    const ref = p.positionals[0];
-    const what = {
-      path: `/remote/${ref}/stop`,
-      ...(p.positionals[1] ? { minerName: p.positionals[1] } : {}),
-    };
-    const ack = await b.ops.stop(ref, { minerName: p.positionals[1], timeoutMs }).catch(
-      async (err) => {
-        await b.record("POST /remote/{peer}/stop", what, err);
-        throw err;
-      },
-    );
-    await b.record("POST /remote/{peer}/stop", what);
-    if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
-    else if (!ack.stopped.length && !ack.alreadyStopped.length) {
-      ctx.io.out(`no miners running on ${ref}`);
-    } else {
-      for (const m of ack.stopped) ctx.io.out(`stopped ${m} on ${ref}`);
-      for (const m of ack.alreadyStopped) ctx.io.out(`${m} on ${ref} was already stopped`);
+    for (const ref of targets) {
+      const what = { path: `/remote/${ref}/stop`, ...(minerName ? { minerName } : {}) };
+      try {
+        const ack = await b.ops.stop(ref, { minerName, timeoutMs }).catch(async (err) => {
+          await b.record("POST /remote/{peer}/stop", what, err);
+          throw err;
+        });
+        await b.record("POST /remote/{peer}/stop", what);
+        if (bool(p, "json")) ctx.io.out(JSON.stringify({ peer: ref, ...ack }));
+        else if (!ack.stopped.length && !ack.alreadyStopped.length) {
+          ctx.io.out(`no miners running on ${ref}`);
+        } else {
+          for (const m of ack.stopped) ctx.io.out(`stopped ${m} on ${ref}`);
+          for (const m of ack.alreadyStopped) ctx.io.out(`${m} on ${ref} was already stopped`);
+        }
+      } catch (err) {
+        if (!byTag) throw err;
+        failed++;
+        ctx.io.err(`error: ${ref}: ${(err as Error).message}`);
+      }
     }
-    return 0;
+    return failed ? 1 : 0;
   } finally {
     await b.close();
   }

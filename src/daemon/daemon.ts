@@ -24,6 +24,7 @@ import {
   type SupervisorOptions,
 } from "../miners/mod.ts";
 import {
+  AssignmentStore,
   attachWorker,
   AuditLog,
   auditLogPath,
@@ -37,6 +38,7 @@ import {
   type MeshNodeOptions,
   PolicyStore,
   type ServeOptions,
+  startAssignments,
 } from "../node/mod.ts";
 import {
   type FleetHealth,
@@ -232,9 +234,18 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       if (gone && (!other || other.isClosed)) monitor.sawOffline(s.peer, reason);
     });
   });
+  // Profiles assigned to tags, rolled out by the controller (and re-checked when tags change).
+  const assignmentStore = new AssignmentStore(join(paths.configDir, "assignments.json"));
+  const assignments = role === "worker"
+    ? null
+    : startAssignments(fleet, assignmentStore, ownProfiles, {
+      logger,
+      onChange: () => events.publish({ type: "peers", at: new Date().toISOString() }),
+    });
   const peersChanged = () => {
     monitor.invalidate();
     events.publish({ type: "peers", at: new Date().toISOString() });
+    void assignments?.kick();
   };
   let discovery: DiscoveryService | null = null;
   const nodeOps = createNodeOps(mesh, monitor, {
@@ -279,6 +290,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   let closeStreams = () => {};
   const close = async () => {
     for (const stop of stops) stop();
+    assignments?.stop();
     // First: a node shutting down stops its miners, which is no alert.
     await health?.close();
     discovery?.close();
@@ -387,6 +399,20 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           tail: (o) => audit.tail(o) as Promise<import("../protocol/mod.ts").AuditRecordView[]>,
           record: (r) => audit.append(r),
         },
+        ...(assignments
+          ? {
+            assignments: {
+              list: () => assignmentStore.list(),
+              assign: async (tag: string, ref: string) => {
+                const p = await ownProfiles.get(ref);
+                const a = await assignmentStore.assign(tag, { id: p.id, name: p.name });
+                void assignments.kick();
+                return a;
+              },
+              unassign: (tag: string) => assignmentStore.unassign(tag),
+            },
+          }
+          : {}),
         health: {
           health: async () => {
             const h = await healthService.current();

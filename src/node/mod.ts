@@ -44,6 +44,12 @@ export { attachWorker } from "./worker.ts";
 export { REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
 export { Fleet, fleetTotals, minerTotals } from "./fleet.ts";
 export {
+  AssignmentError,
+  type Assignments,
+  AssignmentStore,
+  startAssignments,
+} from "./assignments.ts";
+export {
   addPeer,
   allowNodes,
   AllowTargetError,

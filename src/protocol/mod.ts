@@ -43,6 +43,8 @@ export * from "./health.ts";
 export {
   type ApproveResult,
   ApproveResultSchema,
+  type Assignment,
+  AssignmentSchema,
   AuditRecordSchema,
   type AuditRecordView,
   type AuditScope,

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { CapabilitiesSchema } from "../capabilities/mod.ts";
 import { NodeIdSchema, NodeRoleSchema } from "../identity/mod.ts";
-import { AllowEntrySchema, AuthModeSchema, PeerSchema } from "../peers/mod.ts";
+import { AllowEntrySchema, AuthModeSchema, PeerSchema, TagSchema } from "../peers/mod.ts";
 import { AlgorithmTotalSchema, HealthStateSchema, RigHealthSchema } from "./health.ts";
 
 /** Miner types miner-cli knows. */
@@ -371,3 +371,26 @@ export type AuditRecordView = z.infer<typeof AuditRecordSchema>;
 export const AuditScopeSchema = z.enum(["commands", "presence", "all"]);
 /** An audit scope. */
 export type AuditScope = z.infer<typeof AuditScopeSchema>;
+
+const RolloutSchema = z.object({
+  /** started: the start was acknowledged; failed: see error (retried with backoff). */
+  outcome: z.enum(["pending", "started", "failed"]),
+  at: z.string(),
+  error: z.string().max(500).optional(),
+  attempts: z.number().int().min(0).default(0),
+});
+
+/** One assignment: rigs with `tag` run `profileId`. */
+export const AssignmentSchema = z.object({
+  tag: TagSchema,
+  profileId: z.string().max(64),
+  profileName: z.string().max(64),
+  createdAt: z.string(),
+  /** Per rig ID: what the rollout did. */
+  rollout: z.record(z.string().max(64), RolloutSchema).default({}),
+  /** The profile this assignment replaced, and the rigs it had been started on (stopped first). */
+  replaces: z.object({ profileId: z.string().max(64), rigs: z.array(z.string().max(64)) })
+    .optional(),
+});
+/** An assignment. */
+export type Assignment = z.infer<typeof AssignmentSchema>;

@@ -10,6 +10,7 @@ export type {
   AlertRule,
   AlertsView,
   AlgorithmTotal,
+  Assignment,
   AuditRecordView as AuditRecord,
   AuthView,
   ChannelView,

@@ -9,8 +9,9 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { api, ApiFailure } from "../api.ts";
-import { attempt, toast } from "../store.ts";
-import type { Profile } from "../types.ts";
+import { attempt, toast, useStore } from "../store.ts";
+import type { Assignment, Profile } from "../types.ts";
+import { useEffect } from "preact/hooks";
 import { useProfiles } from "./common.tsx";
 
 interface Pool {
@@ -158,10 +159,49 @@ const shorten = (w: string) => (w.length > 16 ? `${w.slice(0, 8)}…${w.slice(-6
 /** The Profiles page. */
 export function ProfilesPage(): JSX.Element {
   const { profiles, error, reload } = useProfiles();
+  const store = useStore();
   const [draft, setDraft] = useState<Draft | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
+  const [assignments, setAssignments] = useState<Assignment[]>([]);
+  const [assignTag, setAssignTag] = useState("");
+  const [assignProfile, setAssignProfile] = useState("");
+  const loadAssignments = () =>
+    api<{ assignments: Assignment[] }>("GET", "/assignments").then((r) =>
+      setAssignments(r.assignments)
+    )
+      .catch(() => setAssignments([]));
+  useEffect(() => {
+    loadAssignments();
+    const t = setInterval(loadAssignments, 3000);
+    return () => clearInterval(t);
+  }, []);
+  const assign = async () => {
+    const p = profiles?.find((x) => x.id === assignProfile);
+    if (!p || !assignTag.trim()) return toast("Choose a profile and a tag", "error");
+    const r = await attempt(
+      `Assign ${p.name} to ${assignTag}`,
+      () => api("PUT", `/assignments/${encodeURIComponent(assignTag.trim())}`, { profile: p.id }),
+    );
+    if (r) {
+      toast(`Rigs tagged ${assignTag.trim()} run ${p.name}: rolling out`);
+      setAssignTag("");
+      loadAssignments();
+    }
+  };
+  const unassign = async (tag: string) => {
+    if (!confirm(`Stop assigning a profile to tag ${tag}? (its miners keep running)`)) return;
+    if (
+      await attempt(
+        `Unassign ${tag}`,
+        () => api("DELETE", `/assignments/${encodeURIComponent(tag)}`),
+      )
+    ) {
+      toast(`Tag ${tag} has no profile now`);
+      loadAssignments();
+    }
+  };
   const set = (patch: Partial<Draft>) => draft && setDraft({ ...draft, ...patch });
   const setPool = (i: number, patch: Partial<Pool>) =>
     draft &&
@@ -257,6 +297,7 @@ export function ProfilesPage(): JSX.Element {
                 <th>Algorithm</th>
                 <th>Wallet / user</th>
                 <th class="num">Expected</th>
+                <th>Tags</th>
                 <th>Autostart</th>
                 <th>Actions</th>
               </tr>
@@ -283,6 +324,11 @@ export function ProfilesPage(): JSX.Element {
                       {pool?.user ? shorten(pool.user) : "–"}
                     </td>
                     <td class="num">{p.expectedHashrate ?? "–"}</td>
+                    <td>
+                      {assignments.filter((a) => a.profileId === p.id).map((a) => (
+                        <span key={a.tag} class="badge tag">{a.tag}</span>
+                      ))}
+                    </td>
                     <td>{p.autostart ? "yes" : "no"}</td>
                     <td>
                       <div class="row">
@@ -306,6 +352,86 @@ export function ProfilesPage(): JSX.Element {
           </table>
         </div>
       )}
+      <section class="card" data-testid="assignments">
+        <h2>Assigned to tags</h2>
+        <p class="muted">
+          Rigs with the tag run the profile: started when it is assigned, and on rigs that get the
+          tag later (tags are set on a rig's page, or with <code>miner-cli peer tag RIG TAG</code>).
+        </p>
+        <div class="row">
+          <label>
+            Profile
+            <select
+              name="assign-profile"
+              value={assignProfile}
+              onChange={(e) => setAssignProfile((e.target as HTMLSelectElement).value)}
+            >
+              <option value="">Choose a profile</option>
+              {profiles?.map((p) => <option key={p.id} value={p.id}>{p.name}</option>)}
+            </select>
+          </label>
+          <label>
+            Tag
+            <input
+              name="assign-tag"
+              value={assignTag}
+              placeholder="gpu"
+              onInput={(e) => setAssignTag((e.target as HTMLInputElement).value)}
+            />
+          </label>
+          <button type="button" onClick={assign}>Assign</button>
+        </div>
+        {assignments.length > 0 && (
+          <div class="table-wrap">
+            <table data-testid="assignments-table">
+              <thead>
+                <tr>
+                  <th>Tag</th>
+                  <th>Profile</th>
+                  <th>Rollout</th>
+                  <th>Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {assignments.map((a) => (
+                  <tr key={a.tag} data-tag={a.tag}>
+                    <td>{a.tag}</td>
+                    <td>{a.profileName}</td>
+                    <td class="wrap" data-testid="rollout">
+                      {Object.keys(a.rollout).length === 0
+                        ? "no rig yet"
+                        : Object.entries(a.rollout).map(([id, r]) => (
+                          <div key={id} data-rig={id} data-outcome={r.outcome}>
+                            <span
+                              class={`badge ${
+                                r.outcome === "started"
+                                  ? "running"
+                                  : r.outcome === "failed"
+                                  ? "failed"
+                                  : "starting"
+                              }`}
+                            >
+                              {r.outcome}
+                            </span>{" "}
+                            {store.peers.find((x) =>
+                              x.id === id
+                            )?.name ?? id.slice(0, 12)}
+                            {r.error ? `: ${r.error}` : ""}
+                          </div>
+                        ))}
+                    </td>
+                    <td>
+                      <button type="button" class="danger" onClick={() => unassign(a.tag)}>
+                        Unassign
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
       <p>
         <button
           type="button"

@@ -215,7 +215,7 @@ export function RigPage(props: { params: URLSearchParams }): JSX.Element {
             <div class="muted">Link</div>
             <Dot online={peer?.online ?? row?.online ?? null} /> {peer?.address ?? "connects in"}
             {peer?.pingMs !== null && peer?.pingMs !== undefined && (
-              <span class="muted">· {peer.pingMs} ms</span>
+              <span class="muted">· {Math.round(peer.pingMs * 10) / 10} ms</span>
             )}
           </div>
         )}
