@@ -52,8 +52,9 @@ async function announceAs(home: string, role: string): Promise<void> {
 }
 
 async function auditOf(home: string): Promise<Record<string, unknown>[]> {
+  // What peers asked of this node (not presence, not its operator's own actions).
   return (await new AuditLog(auditLogPath(resolvePaths({ home }))).read()).records.filter((a) =>
-    !String(a.action).startsWith("peer_")
+    !String(a.action).startsWith("peer_") && !a.source
   ) as unknown as Record<string, unknown>[];
 }
 

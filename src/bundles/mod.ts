@@ -11,7 +11,7 @@
  * const profile = validateProfile({
  *   name: "cpu",
  *   minerType: "xmrig",
- *   config: { pools: [{ url: "pool.example.org:3333", user: "WALLET" }] },
+ *   config: { pools: [{ url: "pool.example.org:3333", user: "44AFFq5kSiGBoZ" }] },
  * });
  * await createBundle(out, { profiles: [profile] }); // written 0600
  * const manifest = await readManifest((await openBundle(out)).stream);

@@ -10,7 +10,7 @@
  * const cpu = await store.add({
  *   name: "cpu",
  *   minerType: "xmrig",
- *   config: { pools: [{ url: "pool.example.org:3333", user: "WALLET", pass: "s3cret" }] },
+ *   config: { pools: [{ url: "pool.example.org:3333", user: "44AFFq5kSiGBoZ", pass: "s3cret" }] },
  * });
  * // validated for XMRig, stored 0600; a bad pool URL or a shell metacharacter is refused
  * if ((await store.list())[0].id !== cpu.id) throw new Error("not stored");
