@@ -275,6 +275,23 @@ Deno.test({
         await noSideScroll(page, `rig page ${tag}`);
         assert.deepEqual(await tableShapes(page), []);
         if (tag === "desktop") {
+          // its GPUs' temperatures over time, from the node's history
+          await page.locator("[data-testid=rig-temps] canvas").first().waitFor({ timeout: 15_000 });
+          const rig2id = (await get("/peers")).peers.find((p: { name: string }) =>
+            p.name === "rig-2"
+          ).id;
+          void rig2id;
+          const temps = await get(
+            `/history/devices?miner=${encodeURIComponent("rig-2/cpu")}&from=${
+              Date.now() - 600_000
+            }&to=${Date.now()}`,
+          );
+          assert.ok(
+            temps.devices.some((d: { device: number; points: { temp: number | null }[] }) =>
+              d.device === 1 && d.points.some((p) => p.temp === 95)
+            ),
+            JSON.stringify(temps).slice(0, 300),
+          );
           // a miner bundle uploaded from a rig's page (rig-3: rig-2 keeps its GPU-emulating
           // miner), with progress and a result
           await page.locator("[data-testid=rig-chart] canvas").first().waitFor({ timeout: 15_000 });

@@ -290,6 +290,22 @@ Deno.test("health: a learned baseline is the median of the non-zero samples of t
     assert.equal(m.n, 41);
     assert.equal(m.median, 1000);
     assert.deepEqual(h.median("nobody", { from: 0, to: T0 }), { median: null, n: 0 });
+    // device sensors are kept beside the samples, per device
+    h.recordMany([{
+      miner: "rig-2/gpu",
+      ts: T0 - 5000,
+      hashrate: 30e6,
+      accepted: 1,
+      rejected: 0,
+      algorithm: "kawpow",
+      devices: [{ temp: 61, fan: 55, power: 150 }, { temp: 95, fan: 0, power: 160 }],
+    }]);
+    const devs = h.devices("rig-2/gpu", { from: T0 - 60_000, to: T0 });
+    assert.deepEqual(devs.map((d) => [d.device, d.points[0].temp, d.points[0].fan]), [[0, 61, 55], [
+      1,
+      95,
+      0,
+    ]]);
     const tr = new HealthTracker({
       thresholds: () => ({ ...DEFAULT_THRESHOLDS, belowForSeconds: 0 }),
       expected: () => ({ value: m.median!, source: "learned" }),

@@ -726,6 +726,42 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   app.openapi(
     r({
       method: "get",
+      path: `${API_BASE}/history/devices`,
+      request: {
+        query: z.object({
+          miner: z.string().min(1).max(200),
+          from: z.coerce.number().int().min(0),
+          to: z.coerce.number().int().min(0),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            miner: z.string(),
+            devices: z.array(z.object({
+              device: z.number(),
+              points: z.array(z.object({
+                ts: z.number(),
+                temp: z.number().nullable(),
+                fan: z.number().nullable(),
+                power: z.number().nullable(),
+              })),
+            })),
+          }),
+          "A miner's device temperatures, fans (percent, or RPM where that is all it reports) and power over a range (raw retention)",
+        ),
+      },
+    }),
+    (c) => {
+      const q = c.req.valid("query");
+      if (!ctx.history) throw new ApiError(404, "not_found", "history is disabled on this node");
+      if (q.to < q.from) throw new ApiError(400, "bad_request", "`to` is before `from`");
+      return c.json({ miner: q.miner, devices: ctx.history.devices(q.miner, q) }, 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
       path: `${API_BASE}/history`,
       request: { query: HistoryQuery },
       responses: { 200: json(HistorySchema, "Hashrate series") },

@@ -28,6 +28,11 @@ export function recordSamples(
         accepted: m.shares.accepted,
         rejected: m.shares.rejected,
         algorithm: m.algorithm ?? "unknown",
+        devices: m.devices.map((d) => ({
+          temp: d.temp,
+          fan: d.fan ?? d.fanRpm ?? null,
+          power: d.power ?? null,
+        })),
       })),
     );
   } catch (err) {

@@ -28,7 +28,21 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE samples ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';
    ALTER TABLE rollup_1m ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';
    ALTER TABLE rollup_1h ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'unknown';`,
+  // 3: device sensors (temperature, fan, power) per sample, kept as long as raw samples.
+  `CREATE TABLE device_samples (
+     miner TEXT NOT NULL, device INTEGER NOT NULL, ts INTEGER NOT NULL,
+     temp REAL, fan REAL, power REAL,
+     PRIMARY KEY (miner, device, ts)) WITHOUT ROWID;
+   CREATE INDEX device_samples_ts ON device_samples (ts);`,
 ];
+
+/** One device's sensor series. */
+export interface DeviceSeries {
+  /** Device index. */
+  device: number;
+  /** Samples (ms since epoch; null where the miner reports nothing). */
+  points: { ts: number; temp: number | null; fan: number | null; power: number | null }[];
+}
 
 /** Query resolution. */
 export type Resolution = "raw" | "1m" | "1h";
@@ -77,6 +91,7 @@ export class HistoryStore {
   readonly #insert: StatementSync;
   readonly #roll1m: StatementSync;
   readonly #roll1h: StatementSync;
+  readonly #device: StatementSync;
   /** Raw retention in ms. */
   readonly rawRetentionMs: number;
   /** Rollup retention in ms. */
@@ -96,6 +111,9 @@ export class HistoryStore {
            min = min(min, excluded.min), max = max(max, excluded.max),
            accepted = excluded.accepted, rejected = excluded.rejected, algorithm = excluded.algorithm`,
       );
+    this.#device = db.prepare(
+      "INSERT OR REPLACE INTO device_samples (miner, device, ts, temp, fan, power) VALUES (?, ?, ?, ?, ?, ?)",
+    );
     this.#roll1m = rollup("rollup_1m");
     this.#roll1h = rollup("rollup_1h");
   }
@@ -168,12 +186,18 @@ export class HistoryStore {
       accepted: number;
       rejected: number;
       algorithm?: string;
+      /** Device sensors at this sample. */
+      devices?: readonly { temp: number | null; fan: number | null; power: number | null }[];
     }[],
   ): void {
     this.#db.exec("BEGIN");
     try {
       for (const s of samples) {
         this.record(s.miner, s.ts, s.hashrate, s.accepted, s.rejected, s.algorithm);
+        s.devices?.forEach((d, i) => {
+          if (d.temp === null && d.fan === null && d.power === null) return;
+          this.#device.run(s.miner, i, s.ts, d.temp, d.fan, d.power);
+        });
       }
       this.#db.exec("COMMIT");
     } catch (err) {
@@ -273,6 +297,31 @@ export class HistoryStore {
     ).all(from - 3_600_000, to, from, to) as { algorithm: string }[]).map((r) => r.algorithm);
   }
 
+  /**
+   * A miner's device sensors over a range (raw samples, kept as long as the raw hashrate samples),
+   * averaged into at most `points` buckets per device.
+   */
+  devices(miner: string, options: { from: number; to: number; points?: number }): DeviceSeries[] {
+    const bucket = Math.max(1, Math.ceil((options.to - options.from) / (options.points ?? 300)));
+    const rows = this.#db.prepare(
+      `SELECT device, (ts / ?1) * ?1 AS b, avg(temp) AS temp, avg(fan) AS fan, avg(power) AS power
+       FROM device_samples WHERE miner = ?2 AND ts BETWEEN ?3 AND ?4 GROUP BY device, b ORDER BY device, b`,
+    ).all(bucket, miner, options.from, options.to) as {
+      device: number;
+      b: number;
+      temp: number | null;
+      fan: number | null;
+      power: number | null;
+    }[];
+    const out = new Map<number, DeviceSeries>();
+    for (const r of rows) {
+      let s = out.get(Number(r.device));
+      if (!s) out.set(Number(r.device), s = { device: Number(r.device), points: [] });
+      s.points.push({ ts: Number(r.b), temp: r.temp, fan: r.fan, power: r.power });
+    }
+    return [...out.values()];
+  }
+
   /** Names of miners with any data. */
   miners(): string[] {
     return (this.#db.prepare(
@@ -286,6 +335,10 @@ export class HistoryStore {
     let n = 0;
     n += Number(
       this.#db.prepare("DELETE FROM samples WHERE ts < ?").run(now - this.rawRetentionMs).changes,
+    );
+    n += Number(
+      this.#db.prepare("DELETE FROM device_samples WHERE ts < ?").run(now - this.rawRetentionMs)
+        .changes,
     );
     n += Number(
       this.#db.prepare("DELETE FROM rollup_1m WHERE ts < ?").run(now - this.retentionMs).changes,

@@ -49,6 +49,7 @@ export {
   VERSION_FILE,
 } from "./binaries.ts";
 export {
+  type DeviceSeries,
   type HistoryOptions,
   type HistoryPoint,
   HistoryStore,

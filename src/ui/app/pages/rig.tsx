@@ -43,6 +43,96 @@ async function* ndjsonOf(res: Response): AsyncGenerator<Record<string, unknown>>
   if (buf.trim()) yield JSON.parse(buf);
 }
 
+const COLORS = [
+  "#1f6f5c",
+  "#c8372d",
+  "#b7791f",
+  "#3b5bdb",
+  "#7b2cbf",
+  "#2b8a3e",
+  "#e8590c",
+  "#495057",
+];
+
+/** A miner's device temperatures and its shares over the last hour. */
+function SensorCharts(props: { series: string; title: string }): JSX.Element {
+  const temps = useRef<HTMLDivElement>(null);
+  const shares = useRef<HTMLDivElement>(null);
+  const [noTemps, setNoTemps] = useState(false);
+  useEffect(() => {
+    const plots: uPlot[] = [];
+    const to = Date.now();
+    const from = to - 3_600_000;
+    const q = new URLSearchParams({ miner: props.series, from: String(from), to: String(to) });
+    api<{ devices: { device: number; points: { ts: number; temp: number | null }[] }[] }>(
+      "GET",
+      `/history/devices?${q}`,
+    ).then((r) => {
+      const devs = r.devices.filter((d) => d.points.some((p) => p.temp !== null));
+      if (!temps.current || !devs.length) return setNoTemps(true);
+      // One x axis for every device: the union of their sample times.
+      const xs = [...new Set(devs.flatMap((d) => d.points.map((p) => p.ts)))].sort((a, b) => a - b);
+      const ys = devs.map((d) => {
+        const by = new Map(d.points.map((p) => [p.ts, p.temp]));
+        return xs.map((x) => by.get(x) ?? null);
+      });
+      plots.push(
+        new uPlot(
+          {
+            width: Math.max(260, temps.current.clientWidth - 8),
+            height: 160,
+            scales: { x: { time: true } },
+            axes: [{}, { values: (_u, v) => v.map((x) => `${x} °C`), size: 60 }],
+            series: [
+              {},
+              ...devs.map((d, i) => ({
+                label: `device ${d.device}`,
+                stroke: COLORS[i % COLORS.length],
+                width: 2,
+                value: (_u: uPlot, v: number | null) => (v === null ? "–" : `${Math.round(v)} °C`),
+              })),
+            ],
+          },
+          [xs.map((x) => x / 1000), ...ys],
+          temps.current,
+        ),
+      );
+    }).catch(() => setNoTemps(true));
+    api<{ points: { ts: number; accepted: number; rejected: number }[] }>("GET", `/history?${q}`)
+      .then((r) => {
+        if (!shares.current || !r.points.length) return;
+        plots.push(
+          new uPlot({
+            width: Math.max(260, shares.current.clientWidth - 8),
+            height: 140,
+            scales: { x: { time: true } },
+            axes: [{}, { size: 60 }],
+            series: [
+              {},
+              { label: "accepted", stroke: "#1f6f5c", width: 2 },
+              { label: "rejected", stroke: "#c8372d", width: 2 },
+            ],
+          }, [
+            r.points.map((p) => p.ts / 1000),
+            r.points.map((p) => p.accepted),
+            r.points.map((p) => p.rejected),
+          ], shares.current),
+        );
+      }).catch(() => {});
+    return () => plots.forEach((p) => p.destroy());
+  }, [props.series]);
+  return (
+    <div>
+      <div class="muted">{props.title}: device temperatures (last hour)</div>
+      {noTemps
+        ? <p class="muted">No device temperatures reported.</p>
+        : <div class="chart" ref={temps} data-testid="rig-temps" />}
+      <div class="muted">{props.title}: shares (last hour)</div>
+      <div class="chart" ref={shares} data-testid="rig-shares" />
+    </div>
+  );
+}
+
 function MinerChart(props: { series: string; title: string }): JSX.Element {
   const el = useRef<HTMLDivElement>(null);
   const [empty, setEmpty] = useState(false);
@@ -446,6 +536,16 @@ export function RigPage(props: { params: URLSearchParams }): JSX.Element {
           : stats.map((m) => (
             <MinerChart key={m.name} series={local ? m.name : `${name}/${m.name}`} title={m.name} />
           ))}
+      </section>
+      <section class="card">
+        <h2>Temperatures and shares</h2>
+        {stats.length === 0 ? <p class="muted">No miners.</p> : stats.map((m) => (
+          <SensorCharts
+            key={m.name}
+            series={local ? m.name : `${name}/${m.name}`}
+            title={m.name}
+          />
+        ))}
       </section>
       <section class="card">
         <h2>Alerts</h2>
