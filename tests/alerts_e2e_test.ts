@@ -178,7 +178,7 @@ Deno.test({
       // --- the controller and its configuration (before it runs: files it reads)
       const c = join(root, "c");
       const ctl = await initNode(c, "boss", "controller");
-      await cliOk(c, ["health", "set", "zeroForSeconds=3"]);
+      await cliOk(c, ["health", "set", "zeroForSeconds=4"]);
       await cliOk(c, ["alerts", "rules", "set", "rig_offline", "--for", "2s"]);
       await cliOk(c, ["alerts", "rules", "set", "device_temperature", "--for", "1s"]);
       await Deno.writeTextFile(join(root, "hook.key"), secret);
@@ -254,7 +254,7 @@ Deno.test({
         "--threads",
         "1",
         "--stall-seconds",
-        "5",
+        "8",
       ]);
       await cliOk(c, [
         "profile",

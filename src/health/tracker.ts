@@ -347,8 +347,10 @@ export class HealthTracker {
           add("hashrate_zero", zeroMessage(m, null, restartNote), { value: 0, threshold: 0 });
         }
       } else {
-        if (m.state === "restarting") { /* no figure while it restarts: keep what was */ }
-        else if (zeroNow) {
+        if (m.state === "restarting" || (hr === null && !zeroNow)) {
+          // No figure (restarting, or not measured yet after a start): keep what was. Only a
+          // reported hashrate above 0 is evidence of recovery.
+        } else if (zeroNow) {
           mem.zeroSince ??= now;
           mem.okSince = null;
         } else if (mem.zeroSince !== null) {
