@@ -124,10 +124,24 @@ Deno.test({
             );
           }
         }
-        const miners = await processesOf(xmrig);
+        // A miner killed with its node may take a moment to exit (it frees its RandomX memory):
+        // wait up to 3 s for the count to settle; a second copy or a survivor would not go away.
+        const want = intent === "running" ? 1 : 0;
+        let miners = await processesOf(xmrig);
+        for (let i = 0; i < 30 && miners.length !== want; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          miners = await processesOf(xmrig);
+        }
+        if (miners.length !== want) {
+          const ps = await new Deno.Command("ps", {
+            args: ["-o", "pid,ppid,stat,etime,args", "-p", miners.join(",") || "1"],
+          })
+            .output();
+          console.error(new TextDecoder().decode(ps.stdout));
+        }
         assert.equal(
           miners.length,
-          intent === "running" ? 1 : 0,
+          want,
           `round ${round} (${start ? "start" : "stop"}, exit ${result.code}): intent ${intent}, ` +
             `xmrig processes ${miners.join(",")}`,
         );
