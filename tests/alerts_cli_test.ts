@@ -97,6 +97,11 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
     );
     await bad(["alerts", "lst"], /did you mean `alerts list`\?/);
     await bad(["peer", "set", "x", "--tags", "Bad Tag"], /bad tag "Bad Tag"/);
+    await bad(["remote", "start", "--tag", "gpu", "--profile", "x"], /no rig is tagged gpu/);
+    await bad(["remote", "stop", "rig-1", "--tag", "gpu"], /no rig is tagged gpu|usage/);
+    await bad(["remote", "deploy", "--tag", "gpu", "--miner", "xmrig"], /no rig is tagged gpu/);
+    await bad(["profile", "assign", "nope", "--tag", "gpu"], /no profile matches "nope"/);
+    await bad(["profile", "unassign", "--tag", "gpu"], /no profile is assigned to tag "gpu"/);
     assert.deepEqual(await files(), before, "nothing stored changed");
     // The rule's threshold is the health model's fleet default: one number.
     assert.equal(

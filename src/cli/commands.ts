@@ -696,9 +696,10 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "remote deploy",
-    args: "<peer>...",
+    args: "[peer]...",
     summary: "stream a profile, a miner or a bundle file to workers; SHA-256 checked end to end",
     options: [
+      s("tag", "TAG", "every rig with this tag instead of naming them"),
       ...ROUTE_OPTIONS,
       ...BUNDLE_OPTIONS,
       s("bundle", "FILE", "a bundle file (from bundle create)"),
@@ -707,7 +708,7 @@ export const COMMANDS: readonly Command[] = [
         default: "60s",
       }),
     ],
-    arity: [1, MANY],
+    arity: [0, MANY],
     run: remoteDeploy,
   },
   // ---- bundles

@@ -318,6 +318,10 @@ export async function remoteLogs(ctx: CliContext, p: Parsed): Promise<number> {
 /** `remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE`. */
 export async function remoteDeploy(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "remote deploy";
+  if (str(p, "tag") !== undefined) {
+    if (p.positionals.length) throw new UsageError("give rigs or --tag TAG, not both", cmd);
+    p = { ...p, positionals: await targetsOf(ctx, p, undefined, cmd) };
+  }
   if (p.positionals.length < 1) {
     throw new UsageError(
       "usage: miner-cli remote deploy <peer>... --profile ID | --miner TYPE|PATH | --bundle FILE",

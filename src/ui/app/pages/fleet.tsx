@@ -11,7 +11,15 @@ import type { JSX } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ndjson } from "../api.ts";
 import { ago, bytes, duration, hashrate } from "../format.ts";
-import { attempt, refreshFleet, refreshHealth, refreshMiners, toast, useStore } from "../store.ts";
+import {
+  attempt,
+  refreshFleet,
+  refreshHealth,
+  refreshMiners,
+  refreshPeers,
+  toast,
+  useStore,
+} from "../store.ts";
 import type { HealthState, MinerHealth, MinerStats, RigHealth } from "../types.ts";
 import { StateBadge, useProfiles } from "./common.tsx";
 
@@ -138,6 +146,7 @@ export function FleetPage(props: { params: URLSearchParams }): JSX.Element {
   const [text, setText] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: "state", dir: 1 });
   const [page, setPage] = useState(0);
+  const [bulkTag, setBulkTag] = useState("");
   useEffect(() => setStateFilter(props.params.get("state") ?? ""), [props.params.get("state")]);
 
   const all = useMemo(() => buildRows(s, stopped), [
@@ -429,6 +438,41 @@ export function FleetPage(props: { params: URLSearchParams }): JSX.Element {
           </button>
           <button type="button" disabled={busy !== null || !profile} onClick={() => deploy(picked)}>
             Deploy profile
+          </button>
+          <input
+            name="bulk-tag"
+            value={bulkTag}
+            placeholder="tag"
+            aria-label="tag to add to the selected rigs"
+            onInput={(e) => setBulkTag((e.target as HTMLInputElement).value)}
+          />
+          <button
+            type="button"
+            disabled={busy !== null || !bulkTag.trim()}
+            onClick={async () => {
+              const tag = bulkTag.trim();
+              const rigs = picked.filter((r) => !r.local);
+              setBusy("tag");
+              const results = await Promise.allSettled(
+                rigs.map((r) =>
+                  api("PUT", `/peers/${r.id}/tags`, { tags: [...new Set([...r.tags, tag])] })
+                ),
+              );
+              const failed = results.filter((x) =>
+                x.status === "rejected"
+              ) as PromiseRejectedResult[];
+              if (failed.length) {
+                toast(
+                  `Tag ${tag}: ${failed.length} failed: ${(failed[0].reason as Error).message}`,
+                  "error",
+                );
+              } else toast(`Tagged ${rigs.length} rig(s) ${tag}`);
+              setBulkTag("");
+              await refreshPeers().catch(() => {});
+              setBusy(null);
+            }}
+          >
+            Add tag
           </button>
           <button type="button" onClick={() => setSelected(new Set())}>Clear</button>
         </div>

@@ -228,6 +228,21 @@ export function RigPage(props: { params: URLSearchParams }): JSX.Element {
           : api("POST", `/remote/${id}/stop`, { minerName: miner }),
     );
   };
+  const restart = (miner: string, profileId: string | null) => {
+    if (!profileId || !confirm(`Restart ${miner} on ${name}?`)) return;
+    run(`restart:${miner}`, `Restarted ${miner} on ${name}`, async () => {
+      if (local) {
+        await api("POST", `/miners/${encodeURIComponent(miner)}/stop`);
+        await api("POST", "/miners", { profile: profileId });
+      } else {
+        await api("POST", `/remote/${id}/stop`, { minerName: miner });
+        await api("POST", `/remote/${id}/start`, {
+          profileId,
+          minerType: stats.find((x) => x.name === miner)?.type,
+        });
+      }
+    });
+  };
   const start = () => {
     const p = profiles?.find((x) => x.id === profile);
     if (!p) return toast("Choose a profile first", "error");
@@ -460,14 +475,23 @@ export function RigPage(props: { params: URLSearchParams }): JSX.Element {
                       <td class="num">{duration(m.uptime)}</td>
                       <td class="num">{m.restarts}</td>
                       <td>
-                        <button
-                          type="button"
-                          class="danger"
-                          disabled={busy !== null}
-                          onClick={() => stop(m.name)}
-                        >
-                          Stop
-                        </button>
+                        <div class="row">
+                          <button
+                            type="button"
+                            disabled={busy !== null || !m.profileId}
+                            onClick={() => restart(m.name, m.profileId)}
+                          >
+                            Restart
+                          </button>
+                          <button
+                            type="button"
+                            class="danger"
+                            disabled={busy !== null}
+                            onClick={() => stop(m.name)}
+                          >
+                            Stop
+                          </button>
+                        </div>
                       </td>
                     </tr>
                   );
