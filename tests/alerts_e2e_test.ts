@@ -438,13 +438,13 @@ Deno.test({
       await until(
         async () => (await amAlerts("hashrate_zero")).some((a) => a.labels.rig === "rig-1"),
         "hashrate 0 in Alertmanager",
-        10_000,
+        20_000,
         200,
       );
       await until(
         async () => (await mails()).some((m) => /^\[FIRING:1\] hashrate 0: rig-1$/.test(m.subject)),
         "the hashrate 0 mail",
-        10_000,
+        20_000,
         200,
       );
       const zeroMail = (await mails()).find((m) => /hashrate 0: rig-1/.test(m.subject))!;
@@ -538,7 +538,7 @@ Deno.test({
       await until(
         async () => (await amAlerts()).length === 3,
         "three rig_offline alerts in Alertmanager",
-        15_000,
+        30_000,
         200,
       );
       await until(
@@ -547,7 +547,7 @@ Deno.test({
             /^\[FIRING:3\] rig offline: rig-2, rig-3, rig-4$/.test(m.subject)
           ),
         "the grouped mail",
-        15_000,
+        30_000,
         200,
       );
       const firing = offlineHooks().filter((h) => h.status === "firing");
@@ -612,13 +612,13 @@ Deno.test({
       await until(
         async () => (await amAlerts()).length === 0,
         "resolved in Alertmanager",
-        15_000,
+        30_000,
         200,
       );
       await until(
         async () => (await mails()).some((m) => /^\[RESOLVED:3\] rig offline/.test(m.subject)),
         "the resolve mail",
-        15_000,
+        30_000,
         200,
       );
       await new Promise((r) => setTimeout(r, 2000));

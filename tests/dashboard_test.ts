@@ -325,6 +325,9 @@ Deno.test({
           Number(axis.axisSize) >= Number(axis.labelWidth) + 16,
           `axis ${JSON.stringify(axis)}`,
         );
+        await page.locator("[data-testid=shares-chart] canvas").waitFor();
+        await page.check("input[name=overlay]");
+        await page.locator("[data-testid=overlay-chart] canvas").waitFor({ timeout: 15_000 });
         await noSideScroll(page, `graphs ${tag}`);
         await page.screenshot({ path: `${ARTIFACTS}/dashboard-graphs-${tag}.png`, fullPage: true });
 

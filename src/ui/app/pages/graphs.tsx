@@ -1,6 +1,7 @@
 /**
  * Graphs: hashrate over time (uPlot) for the fleet (one series per algorithm: H/s of RandomX and
- * MH/s of KawPow never add up) or one miner, ranges 1h/24h/7d/30d,
+ * MH/s of KawPow never add up) or one miner with its shares, every miner overlaid to compare rigs,
+ * ranges 1h/24h/7d/30d,
  * from the node's history (local miners by name, workers' miners as `node/miner`).
  * @module
  */
@@ -20,7 +21,14 @@ const RANGES = [
 
 interface Series {
   resolution: string;
-  points: { ts: number; hashrate: number; min: number; max: number }[];
+  points: {
+    ts: number;
+    hashrate: number;
+    min: number;
+    max: number;
+    accepted: number;
+    rejected: number;
+  }[];
 }
 
 /** The Graphs page. */
@@ -33,6 +41,9 @@ export function GraphsPage(): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   const el = useRef<HTMLDivElement>(null);
+  const sharesEl = useRef<HTMLDivElement>(null);
+  const overlayEl = useRef<HTMLDivElement>(null);
+  const [overlay, setOverlay] = useState(false);
 
   useEffect(() => {
     api<{ miners: string[]; algorithms: string[] }>("GET", "/history/miners")
@@ -90,8 +101,88 @@ export function GraphsPage(): JSX.Element {
       data.points.map((p) => p.min),
       data.points.map((p) => p.max),
     ], el.current);
-    return () => plot.destroy();
+    // Shares of the same series: accepted and rejected (cumulative, as the miners count them).
+    let shares: uPlot | null = null;
+    if (sharesEl.current) {
+      shares = new uPlot({
+        width: Math.max(320, sharesEl.current.clientWidth - 16),
+        height: 160,
+        scales: { x: { time: true, range: [data.from / 1000, data.to / 1000] } },
+        axes: [{}, { size: 60 }],
+        series: [
+          {},
+          { label: "accepted", stroke: "#1f6f5c", width: 2 },
+          { label: "rejected", stroke: "#c8372d", width: 2 },
+        ],
+      }, [
+        xs,
+        data.points.map((p) => p.accepted),
+        data.points.map((p) => p.rejected),
+      ], sharesEl.current);
+    }
+    return () => {
+      plot.destroy();
+      shares?.destroy();
+    };
   }, [data]);
+  // Every miner overlaid (up to 12), to compare rigs.
+  useEffect(() => {
+    if (!overlay || !overlayEl.current || !miners?.length) return;
+    let plot: uPlot | null = null;
+    const to = Date.now();
+    const from = to - range.ms;
+    const list = miners.slice(0, 12);
+    Promise.all(
+      list.map((m) =>
+        api<Series>(
+          "GET",
+          `/history?${new URLSearchParams({
+            miner: m,
+            from: String(from),
+            to: String(to),
+            resolution: "auto",
+          })}`,
+        )
+      ),
+    ).then((all) => {
+      if (!overlayEl.current) return;
+      const xs = [...new Set(all.flatMap((r) => r.points.map((p) => p.ts)))].sort((a, b) => a - b);
+      const ys = all.map((r) => {
+        const by = new Map(r.points.map((p) => [p.ts, p.hashrate]));
+        return xs.map((x) => by.get(x) ?? null);
+      });
+      const colors = [
+        "#1f6f5c",
+        "#c8372d",
+        "#b7791f",
+        "#3b5bdb",
+        "#7b2cbf",
+        "#2b8a3e",
+        "#e8590c",
+        "#495057",
+      ];
+      plot = new uPlot(
+        {
+          width: Math.max(320, overlayEl.current.clientWidth - 16),
+          height: 280,
+          scales: { x: { time: true, range: [from / 1000, to / 1000] } },
+          axes: [{}, hashrateAxis(() => overlayEl.current)],
+          series: [
+            {},
+            ...list.map((m, i) => ({
+              label: m,
+              stroke: colors[i % colors.length],
+              width: 1.5,
+              value: (_u: uPlot, v: number | null) => hashrate(v),
+            })),
+          ],
+        },
+        [xs.map((x) => x / 1000), ...ys],
+        overlayEl.current,
+      );
+    }).catch((err) => setError((err as Error).message));
+    return () => plot?.destroy();
+  }, [overlay, miners, range, tick]);
 
   return (
     <>
@@ -133,6 +224,23 @@ export function GraphsPage(): JSX.Element {
         </div>
       )}
       <div class="chart" ref={el} data-testid="chart" hidden={!data || data.points.length === 0} />
+      {data && data.points.length > 0 && <h2>Shares</h2>}
+      <div
+        class="chart"
+        ref={sharesEl}
+        data-testid="shares-chart"
+        hidden={!data || data.points.length === 0}
+      />
+      <label style={{ flexDirection: "row", alignItems: "center", marginTop: "12px" }}>
+        <input
+          type="checkbox"
+          name="overlay"
+          checked={overlay}
+          onChange={(e) => setOverlay((e.target as HTMLInputElement).checked)}
+        />
+        Overlay every miner (up to 12), to compare rigs
+      </label>
+      {overlay && <div class="chart" ref={overlayEl} data-testid="overlay-chart" />}
     </>
   );
 }
