@@ -364,8 +364,15 @@ Deno.test({
           await page.click("text=Add a failover pool");
           await page.fill("input[name='pools.1.url']", "pool2.example.org:3333");
           await page.fill("input[name='pools.1.user']", "44realWalletAddress");
+          await page.fill("input[name=tempLimit]", "80");
           await page.click("[data-testid=profile-form] button[type=submit]");
           await page.locator(".toast", { hasText: "Saved profile rx-form" }).waitFor();
+          // its health threshold: an override of the fleet default for this profile's miners
+          const th = await get("/health/thresholds");
+          const rxForm = (await get("/profiles")).profiles.find((x: { name: string }) =>
+            x.name === "rx-form"
+          );
+          assert.equal(th.config.profiles[rxForm.id]?.gpuTempLimit, 80, JSON.stringify(th.config));
           const prow = page.locator('tr[data-profile="rx-form"]');
           await prow.waitFor();
           const ptext = await prow.innerText();

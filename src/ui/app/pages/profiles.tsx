@@ -38,6 +38,9 @@ interface Draft {
   expectedHashrate: string;
   minHashrate: string;
   stallSeconds: string;
+  /** Health thresholds of this profile (its miners' overrides of the fleet defaults). */
+  tempLimit: string;
+  expectedFraction: string;
   /** The configuration as JSON (the Advanced tab); null: built from the fields. */
   raw: string | null;
 }
@@ -59,6 +62,8 @@ const blank = (): Draft => ({
   expectedHashrate: "",
   minHashrate: "",
   stallSeconds: "",
+  tempLimit: "",
+  expectedFraction: "",
   raw: null,
 });
 
@@ -152,7 +157,7 @@ function fieldOf(path: string, type: Draft["minerType"]): string {
 
 /** Fields that show their own message beside them. */
 const SHOWN_FIELD =
-  /^(?:name|threads|donateLevel|expectedHashrate|minHashrate|stallSeconds|args|command|hashratePattern|pools(?:\.\d+\.(?:url|user|pass|algo|coin))?)$/;
+  /^(?:name|threads|donateLevel|expectedHashrate|minHashrate|stallSeconds|tempLimit|expectedFraction|args|command|hashratePattern|pools(?:\.\d+\.(?:url|user|pass|algo|coin))?)$/;
 
 const shorten = (w: string) => (w.length > 16 ? `${w.slice(0, 8)}…${w.slice(-6)}` : w);
 
@@ -207,6 +212,24 @@ export function ProfilesPage(): JSX.Element {
     draft &&
     setDraft({ ...draft, pools: draft.pools.map((p, j) => (i === j ? { ...p, ...patch } : p)) });
 
+  const editWithThresholds = async (p: Profile) => {
+    const d = fromProfile(p);
+    try {
+      const t = await api<
+        {
+          config: {
+            profiles: Record<string, { gpuTempLimit?: number; expectedFraction?: number }>;
+          };
+        }
+      >("GET", "/health/thresholds");
+      const o = t.config.profiles[p.id] ?? t.config.profiles[p.name] ?? {};
+      if (o.gpuTempLimit !== undefined) d.tempLimit = String(o.gpuTempLimit);
+      if (o.expectedFraction !== undefined) {
+        d.expectedFraction = String(Math.round(o.expectedFraction * 100));
+      }
+    } catch { /* no health API: the thresholds stay empty */ }
+    setDraft(d);
+  };
   const save = async (e: Event) => {
     e.preventDefault();
     if (!draft) return;
@@ -233,8 +256,30 @@ export function ProfilesPage(): JSX.Element {
     };
     setBusy(true);
     try {
-      if (draft.id) await api("PUT", `/profiles/${draft.id}`, body);
-      else await api("POST", "/profiles", body);
+      const saved = draft.id
+        ? await api<Profile>("PUT", `/profiles/${draft.id}`, body)
+        : await api<Profile>("POST", "/profiles", body);
+      // The profile's health thresholds: overrides of the fleet defaults for its miners.
+      const set: Record<string, number> = {};
+      const unset: string[] = [];
+      for (
+        const [key, v] of [["gpuTempLimit", draft.tempLimit], [
+          "expectedFraction",
+          draft.expectedFraction,
+        ]] as const
+      ) {
+        if (v.trim() === "") unset.push(key);
+        else set[key] = key === "expectedFraction" ? Number(v) / 100 : Number(v);
+      }
+      try {
+        await api("PUT", "/health/thresholds", { scope: "profile", ref: saved.id, set, unset });
+      } catch (err) {
+        const f = err instanceof ApiFailure ? err.message : (err as Error).message;
+        setFieldErrors({ [f.includes("expectedFraction") ? "expectedFraction" : "tempLimit"]: f });
+        setFormError(`The profile was saved, its thresholds were not: ${f}`);
+        reload();
+        return;
+      }
       toast(`Saved profile ${body.name}`);
       setDraft(null);
       reload();
@@ -334,7 +379,7 @@ export function ProfilesPage(): JSX.Element {
                       <div class="row">
                         <button
                           type="button"
-                          onClick={() => (setDraft(fromProfile(p)),
+                          onClick={() => (editWithThresholds(p),
                             setFieldErrors({}),
                             setFormError(null))}
                         >
@@ -634,6 +679,12 @@ export function ProfilesPage(): JSX.Element {
                   })}
                   {input("Restart below (H/s)", "minHashrate", { placeholder: "0" })}
                   {input("Stall seconds", "stallSeconds", { placeholder: "120" })}
+                  {input("GPU temperature limit (°C)", "tempLimit", {
+                    placeholder: "fleet default",
+                  })}
+                  {input("Below expected under (%)", "expectedFraction", {
+                    placeholder: "fleet default (80)",
+                  })}
                 </div>
                 <label style={{ display: "flex" }}>
                   Extra arguments (one per line)
