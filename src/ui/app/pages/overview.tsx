@@ -131,6 +131,33 @@ export function OverviewPage(): JSX.Element {
         )}
       </section>
       {worker && (
+        <section class="card" data-testid="own-miners">
+          <h2>This node's miners</h2>
+          {s.miners.length === 0 ? <p class="muted">No miners running.</p> : (
+            <table>
+              <thead>
+                <tr>
+                  <th>Miner</th>
+                  <th>State</th>
+                  <th>Algorithm</th>
+                  <th class="num">Hashrate</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.miners.map((m) => (
+                  <tr key={m.name} data-miner={m.name}>
+                    <td>{m.name}</td>
+                    <td>{m.state}</td>
+                    <td>{m.algorithm ?? "–"}</td>
+                    <td class="num">{hashrate(m.hashrate.now)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+      )}
+      {worker && (
         <section class="card" data-testid="controllers">
           <h2>Controllers</h2>
           {s.peers.filter((p) => p.role !== "worker").length === 0
