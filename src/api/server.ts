@@ -17,6 +17,8 @@ export interface ApiServerOptions {
   tls?: { cert: string; key: string };
   /** Allow plain HTTP on a non-loopback address. */
   insecure?: boolean;
+  /** Called when the server had stopped accepting (out of file descriptors) and serves again. */
+  onRestart?: (attempts: number) => void;
   /** Host names requests may use besides IP addresses and localhost (`--api-host`). */
   allowedHosts?: string[];
 }
@@ -48,18 +50,42 @@ export function startApiServer(app: OpenAPIHono, options: ApiServerOptions): Api
       `refusing to serve the API on non-loopback address ${hostname} without TLS: give --api-tls-cert/--api-tls-key, or --insecure-api to accept plain HTTP`,
     );
   }
-  const server = Deno.serve({
-    hostname,
-    port: options.port,
-    onListen: () => {},
-    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
-  }, app.fetch);
+  const serve = (port: number) =>
+    Deno.serve({
+      hostname,
+      port,
+      onListen: () => {},
+      ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
+    }, app.fetch);
+  let server = serve(options.port);
+  const port = server.addr.port;
+  let closing = false;
+  // Deno's server stops accepting for good when accept fails (out of file descriptors): serve
+  // again on the same port, with backoff, until it works, so the API outlives the shortage.
+  const watch = (s: Deno.HttpServer) => {
+    s.finished.catch(() => {}).then(async () => {
+      for (let attempt = 0; !closing; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)));
+        if (closing) return;
+        try {
+          server = serve(port);
+          options.onRestart?.(attempt + 1);
+          watch(server);
+          return;
+        } catch { /* still short of descriptors, or the port is taken: try again */ }
+      }
+    });
+  };
+  watch(server);
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
   return {
-    url: `${options.tls ? "https" : "http"}://${host}:${server.addr.port}`,
-    port: server.addr.port,
-    close: () => server.shutdown(),
+    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
+    port,
+    close: () => {
+      closing = true;
+      return server.shutdown();
+    },
   };
 }

@@ -96,6 +96,36 @@ async function listening<T>(
 
 const hostPort = (o: { hostname?: string; port: number }) => `${o.hostname ?? "0.0.0.0"}:${o.port}`;
 
+/**
+ * Out of file descriptors (`EMFILE`, `ENFILE`), Deno's HTTP server rejects a promise nobody holds,
+ * which would end the process. A node that runs out refuses what it cannot accept and keeps
+ * serving what it has: such a rejection is logged (one line per 10 s, with a count) and dropped.
+ * Any other unhandled rejection still ends the process.
+ */
+function survivingFdExhaustion(logger: Logger, onShortage: () => void): () => void {
+  let count = 0;
+  let last = 0;
+  const onRejection = (e: PromiseRejectionEvent) => {
+    const msg = String((e.reason as Error)?.message ?? e.reason);
+    if (!/Too many open files|os error 24|os error 23|EMFILE|ENFILE/.test(msg)) return;
+    e.preventDefault();
+    count++;
+    onShortage();
+    const now = Date.now();
+    if (now - last >= 10_000) {
+      logger.warn("out_of_file_descriptors", {
+        reason:
+          "new connections are refused until descriptors free up (raise `ulimit -n`, or LimitNOFILE in the service)",
+        refused: count,
+      });
+      last = now;
+      count = 0;
+    }
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  return () => globalThis.removeEventListener("unhandledrejection", onRejection);
+}
+
 /** Options for {@link startDaemon}. */
 export interface DaemonOptions {
   /** Peer listener. */
@@ -171,7 +201,16 @@ export interface Daemon {
  */
 export async function startDaemon(paths: NodePaths, options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
+  // The peer listener's accept loop stalls too when descriptors run out: it listens again once
+  // the shortage has passed (1 s without another failure).
+  let relistenTimer: ReturnType<typeof setTimeout> | undefined;
+  let meshRef: MeshNode | null = null;
+  const unguard = survivingFdExhaustion(logger, () => {
+    clearTimeout(relistenTimer);
+    relistenTimer = setTimeout(() => meshRef?.relisten(), 1000);
+  });
   const mesh = await MeshNode.open(paths, { logger, ...options.mesh });
+  meshRef = mesh;
   mesh.joinSecret = options.joinSecret ?? null;
   const audit = new AuditLog(auditLogPath(paths));
   const role = mesh.identity.info.role;
@@ -304,6 +343,8 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await Deno.remove(paths.apiJson).catch(() => {});
     await mesh.close();
     history?.close();
+    clearTimeout(relistenTimer);
+    unguard();
   };
   stops.push(
     await startCapabilityRefresh(mesh, {
@@ -431,7 +472,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       api = await listening(
         hostPort({ hostname: apiOptions.hostname ?? "127.0.0.1", port: apiOptions.port }),
         "--api-listen",
-        () => startApiServer(built.app, apiOptions),
+        () =>
+          startApiServer(built.app, {
+            ...apiOptions,
+            onRestart: (attempts) => logger.warn("api_serving_again", { attempts }),
+          }),
       );
       await writeJsonAtomic(paths.apiJson, {
         url: api.url,

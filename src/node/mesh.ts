@@ -302,9 +302,20 @@ export class MeshNode {
         this.#refusals.note(reason, remote);
         this.counters.refused = this.#refusals.count;
       },
+      onListenError: (err) =>
+        this.logger.warn("peer_listener_failed", {
+          reason: err.message,
+          action: "refusing new connections, listening again shortly",
+        }),
+      onRelisten: (attempts) => this.logger.warn("peer_listener_serving_again", { attempts }),
     });
     this.#servers.push(server);
     return server;
+  }
+
+  /** Listens again on every peer port (after running out of file descriptors). */
+  relisten(): void {
+    for (const s of this.#servers) s.relisten();
   }
 
   async #accept(socket: FrameSocket, admission: ConnectionAdmission): Promise<void> {

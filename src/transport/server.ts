@@ -44,6 +44,10 @@ export interface TransportServerOptions {
   onSocket(socket: FrameSocket, admission: ConnectionAdmission): void;
   /** Called when a connection is refused or torn down before it was established. */
   onRefused?(reason: string, remoteAddress: string): void;
+  /** Called when the listener failed after it was listening (out of file descriptors...). */
+  onListenError?(err: Error): void;
+  /** Called when the listener listens again after such a failure. */
+  onRelisten?(attempts: number): void;
 }
 
 /** Moves an authenticated connection from the handshake slots to the established ones. */
@@ -78,6 +82,8 @@ export interface TransportServer {
   /** Live counts. */
   counts(): TransportCounts;
   /** Closes every socket and stops listening. */
+  /** Listens again on the same port (after the accept loop stalled out of file descriptors). */
+  relisten(): void;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,7 @@ let modules:
   | Promise<{
     http: typeof import("node:http");
     https: typeof import("node:https");
+    net: typeof import("node:net");
     WebSocketServer: typeof WsServerType;
   }>
   | undefined;
@@ -108,11 +115,13 @@ function loadModules(): NonNullable<typeof modules> {
   return modules ??= Promise.all([
     import("node:http"),
     import("node:https"),
+    import("node:net"),
     // @ts-types="npm:@types/ws@8.18.1"
     import("ws"),
-  ]).then(([http, https, ws]) => ({
+  ]).then(([http, https, net, ws]) => ({
     http: http.default ?? http,
     https: https.default ?? https,
+    net: net.default ?? net,
     WebSocketServer: ws.WebSocketServer,
   }));
 }
@@ -137,7 +146,7 @@ function loadModules(): NonNullable<typeof modules> {
 export async function startTransportServer(
   options: TransportServerOptions,
 ): Promise<TransportServer> {
-  const { http, https, WebSocketServer } = await loadModules();
+  const { http, https, net, WebSocketServer } = await loadModules();
   const path = options.path ?? "/ws";
   const maxEstablished = options.maxConnections ?? 1024;
   const maxHandshakes = options.maxHandshakes ?? 256;
@@ -179,7 +188,15 @@ export async function startTransportServer(
     socket.destroySoon?.();
   });
 
+  // Connections the listener itself opened to check that it still accepts (see the watchdog).
+  const probes = new Set<number>();
+  let lastAccept = Date.now();
   const onConnection = (socket: Socket) => {
+    lastAccept = Date.now();
+    if (socket.remotePort !== undefined && probes.delete(socket.remotePort)) {
+      socket.destroy();
+      return;
+    }
     const address = plainAddress(socket.remoteAddress);
     const fromHere = pendingByAddress.get(address) ?? 0;
     if (fromHere >= perAddress || pending >= maxHandshakes) {
@@ -282,6 +299,61 @@ export async function startTransportServer(
     });
   });
   const addr = server.address() as { address: string; port: number };
+  // Out of file descriptors, the listener can stop accepting (an accept error closes it): listen
+  // again on the same port, with backoff, until it works, so the node outlives the shortage and
+  // keeps the connections it has.
+  let closing = false;
+  let relistening = false;
+  const relisten = (attempt: number) => {
+    if (closing || relistening) return;
+    relistening = true;
+    setTimeout(() => {
+      relistening = false;
+      if (closing || server.listening) return;
+      server.once("error", () => relisten(attempt + 1));
+      server.listen(
+        addr.port,
+        options.hostname ?? "0.0.0.0",
+        () => options.onRelisten?.(attempt + 1),
+      );
+    }, Math.min(10_000, 250 * 2 ** attempt));
+  };
+  server.on("error", (err: Error) => {
+    if (closing) return;
+    options.onListenError?.(err);
+    try {
+      server.close();
+    } catch { /* not listening */ }
+    relisten(0);
+  });
+  // Out of descriptors, an accept loop can stall while its socket still listens: when nothing
+  // was accepted for 5 s, connect to itself; a probe the listener does not see within 2 s means
+  // it stalled, and it listens again.
+  const watchdog = setInterval(() => {
+    if (closing) return;
+    if (!server.listening) return relisten(0);
+    if (Date.now() - lastAccept < 5000 || probes.size) return;
+    const probe = net.connect({
+      host: addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address,
+      port: addr.port,
+    });
+    probe.on("error", () => {});
+    probe.on("connect", () => {
+      const local = probe.localPort;
+      if (local === undefined) return probe.destroy();
+      probes.add(local);
+      setTimeout(() => {
+        probe.destroy();
+        if (probes.delete(local) && !closing) {
+          options.onListenError?.(new Error("the listener stopped accepting connections"));
+          try {
+            server.close();
+          } catch { /* not listening */ }
+          relisten(0);
+        } else lastAccept = Date.now();
+      }, 2000);
+    });
+  }, 2500);
   const hostname = addr.address;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
@@ -292,7 +364,18 @@ export async function startTransportServer(
       return pending + established;
     },
     counts: () => ({ established, handshaking: pending, refused }),
+    relisten() {
+      // Close the listening socket (established connections stay) and listen again: an accept
+      // loop that stalled out of file descriptors starts afresh.
+      if (closing) return;
+      try {
+        server.close();
+      } catch { /* not listening */ }
+      relisten(0);
+    },
     async close() {
+      closing = true;
+      clearInterval(watchdog);
       const closed = new Promise<void>((r) => server.close(() => r()));
       for (const c of conns.values()) {
         clearTimeout(c.timer);
