@@ -201,14 +201,10 @@ export interface Daemon {
  */
 export async function startDaemon(paths: NodePaths, options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
-  // The peer listener's accept loop stalls too when descriptors run out: it listens again once
-  // the shortage has passed (1 s without another failure).
-  let relistenTimer: ReturnType<typeof setTimeout> | undefined;
+  // The peer listener's accept loop can stall too when descriptors run out: after a shortage,
+  // it is watched and listens again if it stalled.
   let meshRef: MeshNode | null = null;
-  const unguard = survivingFdExhaustion(logger, () => {
-    clearTimeout(relistenTimer);
-    relistenTimer = setTimeout(() => meshRef?.relisten(), 1000);
-  });
+  const unguard = survivingFdExhaustion(logger, () => meshRef?.watchListeners());
   const mesh = await MeshNode.open(paths, { logger, ...options.mesh });
   meshRef = mesh;
   mesh.joinSecret = options.joinSecret ?? null;
@@ -343,7 +339,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     await Deno.remove(paths.apiJson).catch(() => {});
     await mesh.close();
     history?.close();
-    clearTimeout(relistenTimer);
     unguard();
   };
   stops.push(
@@ -475,7 +470,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         () =>
           startApiServer(built.app, {
             ...apiOptions,
-            onRestart: (attempts) => logger.warn("api_serving_again", { attempts }),
+            onRestart: (attempts) => {
+              logger.warn("api_serving_again", { attempts });
+              mesh.watchListeners();
+            },
           }),
       );
       await writeJsonAtomic(paths.apiJson, {

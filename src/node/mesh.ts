@@ -313,9 +313,9 @@ export class MeshNode {
     return server;
   }
 
-  /** Listens again on every peer port (after running out of file descriptors). */
-  relisten(): void {
-    for (const s of this.#servers) s.relisten();
+  /** After a file-descriptor shortage: for 2 minutes, peer listeners that stall listen again. */
+  watchListeners(): void {
+    for (const s of this.#servers) s.watchStall(120_000);
   }
 
   async #accept(socket: FrameSocket, admission: ConnectionAdmission): Promise<void> {

@@ -82,8 +82,11 @@ export interface TransportServer {
   /** Live counts. */
   counts(): TransportCounts;
   /** Closes every socket and stops listening. */
-  /** Listens again on the same port (after the accept loop stalled out of file descriptors). */
-  relisten(): void;
+  /**
+   * For `ms`, checks that the listener still accepts and listens again if it stalled (called
+   * after the node ran short of file descriptors).
+   */
+  watchStall(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -326,12 +329,15 @@ export async function startTransportServer(
     } catch { /* not listening */ }
     relisten(0);
   });
-  // Out of descriptors, an accept loop can stall while its socket still listens: when nothing
-  // was accepted for 5 s, connect to itself; a probe the listener does not see within 2 s means
-  // it stalled, and it listens again.
+  // Out of descriptors, an accept loop can stall while its socket still listens. After a shortage
+  // was seen (see `watchStall`), when nothing was accepted for 5 s, the listener connects to
+  // itself; a probe it does not see within 2 s means it stalled, and it listens again. (Never
+  // outside a shortage: a busy node is slow to accept, not stalled.)
+  let watchUntil = 0;
   const watchdog = setInterval(() => {
     if (closing) return;
     if (!server.listening) return relisten(0);
+    if (Date.now() > watchUntil) return;
     if (Date.now() - lastAccept < 5000 || probes.size) return;
     const probe = net.connect({
       host: addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address,
@@ -364,14 +370,8 @@ export async function startTransportServer(
       return pending + established;
     },
     counts: () => ({ established, handshaking: pending, refused }),
-    relisten() {
-      // Close the listening socket (established connections stay) and listen again: an accept
-      // loop that stalled out of file descriptors starts afresh.
-      if (closing) return;
-      try {
-        server.close();
-      } catch { /* not listening */ }
-      relisten(0);
+    watchStall(ms: number) {
+      watchUntil = Math.max(watchUntil, Date.now() + ms);
     },
     async close() {
       closing = true;
