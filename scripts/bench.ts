@@ -339,6 +339,14 @@ async function benchFleet(): Promise<void> {
     }
     await reg.close();
     log(`fleet: ${nodes.length} worker nodes in ${HOSTS} processes; cold \`remote status --json\``);
+    // Registry writes by the CLI (each is a temp file renamed over peers.json).
+    let writes = 0;
+    const watcher = Deno.watchFs(paths.configDir, { recursive: false });
+    (async () => {
+      for await (const e of watcher) {
+        if (e.kind === "create" && e.paths.some((p) => /\.peers\.json\..+\.tmp$/.test(p))) writes++;
+      }
+    })().catch(() => {});
     const runs = [];
     for (let i = 0; i < 5; i++) {
       const r = await runMeasured([
@@ -356,11 +364,15 @@ async function benchFleet(): Promise<void> {
         throw new Error(`remote status: exit ${r.code}, ${doc.online}/${nodes.length} online`);
       }
       const fanOutMs = Math.max(...doc.peers.map((p: { ms: number }) => p.ms));
-      runs.push({ wallMs: r.ms, fanOutMs, peakRss: r.peakRss });
+      await new Promise((r) => setTimeout(r, 50)); // let the last events arrive
+      runs.push({ wallMs: r.ms, fanOutMs, peakRss: r.peakRss, writes });
+      writes = 0;
       log(
         `  run ${i + 1}: process wall ${
           r.ms.toFixed(0)
-        } ms (slowest peer ${fanOutMs} ms), peak RSS ${(r.peakRss / 1e6).toFixed(1)} MB`,
+        } ms (slowest peer ${fanOutMs} ms), peak RSS ${(r.peakRss / 1e6).toFixed(1)} MB, ${
+          runs.at(-1)!.writes
+        } registry writes`,
       );
     }
     const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -372,7 +384,9 @@ async function benchFleet(): Promise<void> {
       medianWallMs: Math.round(wall),
       medianSlowestPeerMs: med(runs.map((r) => r.fanOutMs)),
       peakRssMB: Number((peak / 1e6).toFixed(1)),
+      medianRegistryWrites: med(runs.map((r) => r.writes)),
     };
+    watcher.close();
     log(
       `  median cold wall time ${wall.toFixed(0)} ms, peak controller RSS ${
         (peak / 1e6).toFixed(1)

@@ -97,6 +97,16 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
       20_000,
     );
     assert.equal(doc.online, 2);
+    // The answers' last-seen times and scores reached the registry (written once, at exit).
+    const stored = JSON.parse(await Deno.readTextFile(`${c}/config/peers.json`)).peers;
+    assert.ok(
+      stored.every((p: { lastSeen: string | null; stats: { success: number } }) =>
+        p.lastSeen !== null && p.stats.success > 0
+      ),
+      JSON.stringify(
+        stored.map((p: { name: string; lastSeen: string | null }) => [p.name, p.lastSeen]),
+      ),
+    );
     const sum = doc.peers.reduce(
       (a, p) => a + p.miners.reduce((b, m) => b + (m.hashrate.now ?? 0), 0),
       0,

@@ -33,7 +33,10 @@ import { type MinerType, MinerTypeSchema } from "../protocol/mod.ts";
 function openMesh(ctx: CliContext): Promise<MeshNode> {
   return MeshNode.open(ctx.paths, {
     keepalive: false,
-    registryDebounceMs: 0,
+    // Scores and last-seen times of every answer are written once, when the command ends (the
+    // mesh's close flushes), not after each answer: one rewrite of the registry per command.
+    // A first contact (a peer registering itself) is still written before its handshake ack.
+    registryDebounceMs: 3_600_000,
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
   });
 }
