@@ -229,6 +229,7 @@ export const COMMANDS: readonly Command[] = [
     options: [
       b("no-probe", "do not probe them"),
       s("timeout", "D", "probe timeout", { default: "3s" }),
+      s("concurrency", "N", "peers probed at once", { default: "64" }),
     ],
     arity: [0, 0],
     run: peerList,

@@ -21,6 +21,7 @@ import {
   addPeer,
   allowNodes,
   AllowTargetError,
+  fanOut,
   MeshNode,
   parsePairCode,
   PeerNameTakenError,
@@ -132,12 +133,16 @@ export async function peerAdd(ctx: CliContext, p: Parsed): Promise<number> {
 /** `peer list`. */
 export async function peerList(ctx: CliContext, p: Parsed): Promise<number> {
   const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 3000 });
+  const concurrency = int(p, "concurrency", { min: 1, max: 1024, fallback: 64 });
   const mesh = await openMesh(ctx);
   try {
     const peers = mesh.registry.list();
+    // A bounded number of probes at once, each with its own timeout from when it starts: probing
+    // thousands at once made most of them time out while waiting for the others.
     const probes = bool(p, "no-probe")
       ? peers.map(() => null)
-      : await Promise.all(peers.map((peer) => probePeer(mesh, peer, { timeoutMs })));
+      : (await fanOut(peers, (peer) => probePeer(mesh, peer, { timeoutMs }), { concurrency }))
+        .map((r) => (r.ok ? r.value! : { online: false, error: r.error }));
     const rows = mesh.registry.list().map((peer, i) => ({
       ...peer,
       online: probes[i]?.online ?? null,

@@ -41,7 +41,7 @@ export {
 } from "./pairing.ts";
 export { AuditLog, auditLogPath, type AuditRecord, isPresence } from "./audit.ts";
 export { attachWorker } from "./worker.ts";
-export { REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
+export { fanOut, REQUEST_TIMEOUTS, sessionFor } from "./requests.ts";
 export { Fleet, fleetTotals, minerTotals } from "./fleet.ts";
 export {
   AssignmentError,
