@@ -331,6 +331,38 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
         fresh.peers.every((p: { health?: { state: string } }) => p.health?.state),
         "rows have health",
       );
+      // Paging and filters: rows cut, totals and counts stay the fleet's.
+      const page = await json("GET", "/remote/stats?limit=1&offset=1");
+      assert.equal(page.peers.length, 1);
+      assert.deepEqual(page.page, { matched: 2, offset: 1, limit: 1 });
+      assert.equal(page.nodes, 2);
+      const one = await json("GET", "/remote/stats?q=rig-2");
+      assert.deepEqual(one.peers.map((p: { name: string }) => p.name), ["rig-2"]);
+      assert.equal((await json("GET", "/remote/stats?state=down")).peers.length, 0);
+      assert.equal((await json("GET", "/remote/stats?algorithm=rx/0")).peers.length, 2);
+      const summary = await json("GET", "/remote/summary");
+      assert.equal(summary.peers, undefined);
+      assert.equal(summary.nodes, 2);
+      assert.ok(summary.totals.some((t: { algorithm: string }) => t.algorithm === "rx/0"));
+      const peersPage = await json("GET", "/peers?limit=1&role=worker");
+      assert.equal(peersPage.peers.length, 1);
+      assert.equal(peersPage.matched, 2);
+      assert.equal((await json("GET", "/peers?q=rig-1")).peers[0].name, "rig-1");
+      const rig1 = (await json("GET", "/peers?q=rig-1")).peers[0];
+      assert.deepEqual((await json("PUT", `/peers/${rig1.id}/tags`, { tags: ["gpu"] })).tags, [
+        "gpu",
+      ]);
+      await fails("PUT", `/peers/${rig1.id}/tags`, { tags: ["Not A Tag"] }, 400, /tag/);
+      assert.deepEqual(
+        (await json("GET", "/remote/stats?tag=gpu")).peers.map((p: { name: string }) => p.name),
+        ["rig-1"],
+      );
+      assert.deepEqual(
+        (await json("GET", "/peers?tag=gpu")).peers.map((p: { name: string }) => p.name),
+        ["rig-1"],
+      );
+      await fails("GET", "/peers?limit=0", undefined, 400, /limit/);
+      await fails("GET", "/remote/stats?state=purple", undefined, 400, /state/);
       await fails("GET", "/remote/stats?maxAge=-1", undefined, 400, /maxAge/);
       assert.equal((await json("GET", "/remote/rig-2/stats")).peers[0].name, "rig-2");
       await fails("GET", "/remote/nope/stats", undefined, 404, /no peer matches/);

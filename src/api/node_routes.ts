@@ -197,9 +197,40 @@ export function registerNodeRoutes(
     r({
       method: "get",
       path: `${base}/peers`,
-      responses: { 200: json(z.object({ peers: z.array(PeerViewSchema) }), "Registered peers") },
+      request: {
+        query: z.object({
+          offset: z.coerce.number().int().min(0).optional(),
+          limit: z.coerce.number().int().min(1).max(10_000).optional(),
+          tag: z.string().min(1).max(32).optional(),
+          q: z.string().min(1).max(100).optional(),
+          online: z.enum(["true", "false"]).optional(),
+          role: NodeRoleSchema.optional(),
+        }),
+      },
+      responses: {
+        200: json(
+          z.object({ peers: z.array(PeerViewSchema), total: z.number().int(), matched: z.number().int() }),
+          "Registered peers (filtered by `tag`, `role`, `online`, text `q`; paged by `offset`/`limit`)",
+        ),
+      },
     }),
-    (c) => c.json({ peers: ops.peers() }, 200),
+    (c) => {
+      const q = c.req.valid("query");
+      const all = ops.peers();
+      const text = q.q?.toLowerCase();
+      const rows = all.filter((p) =>
+        (!q.tag || p.tags.includes(q.tag)) && (!q.role || p.role === q.role) &&
+        (!q.online || String(p.online === true) === q.online) &&
+        (!text || p.name.toLowerCase().includes(text) || p.id.startsWith(text) ||
+          (p.address ?? "").includes(text))
+      );
+      const offset = q.offset ?? 0;
+      return c.json({
+        peers: rows.slice(offset, offset + (q.limit ?? rows.length)),
+        total: all.length,
+        matched: rows.length,
+      }, 200);
+    },
   );
   app.openapi(
     r({

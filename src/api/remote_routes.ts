@@ -15,6 +15,7 @@ import {
   AuditRecordSchema,
   AuditScopeSchema,
   type FleetOps,
+  HealthStateSchema,
   type FleetStatus,
   FleetStatusSchema,
   LogsViewSchema,
@@ -41,9 +42,43 @@ export interface RemoteRoutesContext {
   onShutdown(fn: () => void): () => void;
   /** Throws the peer's not-found error for a reference no registered peer matches. */
   knows?(ref: string): void;
+  /** A rig's tags (for the `tag` filter). */
+  tagsOf?(id: string): readonly string[];
 }
 
 const PeerParam = z.object({ peer: z.string().min(1).max(128) });
+
+/** Paging and text/tag filters shared by list reads. */
+export const PageQuery = {
+  offset: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  tag: z.string().min(1).max(32).optional(),
+  q: z.string().min(1).max(100).optional(),
+};
+
+/** Filters and pages a fleet status's rows (the totals and counts stay the whole fleet's). */
+export function pageRows(
+  doc: FleetStatus,
+  q: { offset?: number; limit?: number; tag?: string; q?: string; state?: string; algorithm?: string },
+  tagsOf?: (id: string) => readonly string[],
+): FleetStatus {
+  if (q.offset === undefined && q.limit === undefined && !q.tag && !q.q && !q.state && !q.algorithm) return doc;
+  const text = q.q?.toLowerCase();
+  const rows = doc.peers.filter((p) =>
+    (!q.state || (p.health?.state ?? (p.online ? "unknown" : "down")) === q.state) &&
+    (!q.algorithm || (p.totals ?? []).some((t) => t.algorithm === q.algorithm)) &&
+    (!q.tag || (tagsOf?.(p.id) ?? p.health?.tags ?? []).includes(q.tag)) &&
+    (!text || p.name.toLowerCase().includes(text) || p.id.startsWith(text) ||
+      p.miners.some((m) => m.name.toLowerCase().includes(text) || (m.pool ?? "").toLowerCase().includes(text)))
+  );
+  const offset = q.offset ?? 0;
+  const limit = q.limit ?? rows.length;
+  return {
+    ...doc,
+    peers: rows.slice(offset, offset + limit),
+    page: { matched: rows.length, offset, limit },
+  };
+}
 const Timeout = z.object({
   timeout: z.coerce.number().int().min(100).max(600_000).optional(),
 });
@@ -68,21 +103,47 @@ export function registerRemoteRoutes(
       method: "get",
       path: `${base}/remote/stats`,
       request: {
-        query: Timeout.extend({ maxAge: z.coerce.number().int().min(0).max(3_600_000).optional() }),
+        query: Timeout.extend({
+          maxAge: z.coerce.number().int().min(0).max(3_600_000).optional(),
+          ...PageQuery,
+          state: HealthStateSchema.optional(),
+          algorithm: z.string().min(1).max(64).optional(),
+        }),
       },
       responses: {
         200: json(
           FleetStatusSchema,
-          "Every worker's stats, with the fleet total (from the node's cache when it is at most `maxAge` ms old, default 2000; `maxAge=0` asks every worker now)",
+          "Every worker's stats with its health, per-algorithm totals (from the node's cache when it is at most `maxAge` ms old, default 2000; `maxAge=0` asks every worker now); `state`, `tag`, `algorithm`, `q` filter the rows and `offset`/`limit` page them (totals and counts stay the fleet's)",
         ),
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
-      if (ctx.cachedStatus) {
-        return c.json(await ctx.cachedStatus(q.maxAge ?? 2000, q.timeout), 200);
-      }
-      return c.json(await ctx.fleet.status(undefined, { timeoutMs: q.timeout }), 200);
+      const doc = ctx.cachedStatus
+        ? await ctx.cachedStatus(q.maxAge ?? 2000, q.timeout)
+        : await ctx.fleet.status(undefined, { timeoutMs: q.timeout });
+      return c.json(pageRows(doc, q, ctx.tagsOf), 200);
+    },
+  );
+  app.openapi(
+    r({
+      method: "get",
+      path: `${base}/remote/summary`,
+      request: { query: z.object({ maxAge: z.coerce.number().int().min(0).max(3_600_000).optional() }) },
+      responses: {
+        200: json(
+          FleetStatusSchema.omit({ peers: true }),
+          "The fleet in a few numbers: rigs online/offline, per state, and per-algorithm totals, without the rows",
+        ),
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid("query");
+      const doc = ctx.cachedStatus
+        ? await ctx.cachedStatus(q.maxAge ?? 2000)
+        : await ctx.fleet.status(undefined, {});
+      const { peers: _rows, ...summary } = doc;
+      return c.json(summary, 200);
     },
   );
   app.openapi(

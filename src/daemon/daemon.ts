@@ -427,6 +427,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
             return healthService.decorate(status);
           },
           knows: (ref) => void fleet.peer(ref),
+          tagsOf: (id) => mesh.registry.get(id)?.tags ?? [],
           onDeployProgress: (p) =>
             events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },

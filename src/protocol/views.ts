@@ -151,6 +151,12 @@ export const FleetStatusSchema = z.object({
     state: HealthStateSchema,
     counts: z.record(HealthStateSchema, z.number().int()),
   }).optional(),
+  /** For a filtered or paged read: rows that matched, and the page returned. */
+  page: z.object({
+    matched: z.number().int(),
+    offset: z.number().int(),
+    limit: z.number().int(),
+  }).optional(),
 });
 /** A fleet status. */
 export type FleetStatus = z.infer<typeof FleetStatusSchema>;
