@@ -209,7 +209,11 @@ export function registerNodeRoutes(
       },
       responses: {
         200: json(
-          z.object({ peers: z.array(PeerViewSchema), total: z.number().int(), matched: z.number().int() }),
+          z.object({
+            peers: z.array(PeerViewSchema),
+            total: z.number().int(),
+            matched: z.number().int(),
+          }),
           "Registered peers (filtered by `tag`, `role`, `online`, text `q`; paged by `offset`/`limit`)",
         ),
       },

@@ -15,9 +15,9 @@ import {
   AuditRecordSchema,
   AuditScopeSchema,
   type FleetOps,
-  HealthStateSchema,
   type FleetStatus,
   FleetStatusSchema,
+  HealthStateSchema,
   LogsViewSchema,
   MinerTypeSchema,
   StartAckSchema,
@@ -59,17 +59,28 @@ export const PageQuery = {
 /** Filters and pages a fleet status's rows (the totals and counts stay the whole fleet's). */
 export function pageRows(
   doc: FleetStatus,
-  q: { offset?: number; limit?: number; tag?: string; q?: string; state?: string; algorithm?: string },
+  q: {
+    offset?: number;
+    limit?: number;
+    tag?: string;
+    q?: string;
+    state?: string;
+    algorithm?: string;
+  },
   tagsOf?: (id: string) => readonly string[],
 ): FleetStatus {
-  if (q.offset === undefined && q.limit === undefined && !q.tag && !q.q && !q.state && !q.algorithm) return doc;
+  if (
+    q.offset === undefined && q.limit === undefined && !q.tag && !q.q && !q.state && !q.algorithm
+  ) return doc;
   const text = q.q?.toLowerCase();
   const rows = doc.peers.filter((p) =>
     (!q.state || (p.health?.state ?? (p.online ? "unknown" : "down")) === q.state) &&
     (!q.algorithm || (p.totals ?? []).some((t) => t.algorithm === q.algorithm)) &&
     (!q.tag || (tagsOf?.(p.id) ?? p.health?.tags ?? []).includes(q.tag)) &&
     (!text || p.name.toLowerCase().includes(text) || p.id.startsWith(text) ||
-      p.miners.some((m) => m.name.toLowerCase().includes(text) || (m.pool ?? "").toLowerCase().includes(text)))
+      p.miners.some((m) =>
+        m.name.toLowerCase().includes(text) || (m.pool ?? "").toLowerCase().includes(text)
+      ))
   );
   const offset = q.offset ?? 0;
   const limit = q.limit ?? rows.length;
@@ -129,7 +140,9 @@ export function registerRemoteRoutes(
     r({
       method: "get",
       path: `${base}/remote/summary`,
-      request: { query: z.object({ maxAge: z.coerce.number().int().min(0).max(3_600_000).optional() }) },
+      request: {
+        query: z.object({ maxAge: z.coerce.number().int().min(0).max(3_600_000).optional() }),
+      },
       responses: {
         200: json(
           FleetStatusSchema.omit({ peers: true }),
