@@ -5,15 +5,7 @@
  * back; the dead man's switch is requested while the node runs.
  */
 import assert from "node:assert/strict";
-import { cliIn, cliOk, initNode, serve, tempHome, until } from "./helpers.ts";
-
-/** A loopback port nothing listens on. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { cliIn, cliOk, freePort, initNode, serve, tempHome, until } from "./helpers.ts";
 
 Deno.test("alerts/health CLI: bad input is refused with the reason and nothing stored changes", async () => {
   const home = await tempHome();
@@ -136,7 +128,7 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
     assert.equal((await cliIn(home, ["alerts", "unsilence", s.id])).code, 0);
     assert.doesNotMatch((await cliIn(home, ["alerts", "list"])).stdout, /silences:/);
     // A channel to a closed port: its test fails with exit 1 and the reason.
-    const port = closedPort();
+    const port = freePort();
     assert.equal(
       (await cliIn(home, [
         "alerts",

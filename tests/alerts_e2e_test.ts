@@ -21,6 +21,7 @@ import {
   cli,
   cliOk,
   component,
+  freePort,
   initNode,
   serve,
   type ServeHandle,
@@ -31,13 +32,6 @@ import {
 const AM = component("prometheus-alertmanager", "the alert tests (a real Alertmanager)");
 const SMTP = component("aiosmtpd", "the alert tests (a real SMTP server)");
 const PROMTOOL = component("promtool", "the metrics check");
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 interface Hook {
   status: string;
@@ -196,12 +190,7 @@ Deno.test({
       ]);
       await cliOk(c, ["alerts", "channels", "add", "am", "--type", "alertmanager", "--url", amUrl]);
       // A channel whose receiver is down: retried, reported failing, delaying no other channel.
-      const deadPort = (() => {
-        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-        const p = (l.addr as Deno.NetAddr).port;
-        l.close();
-        return p;
-      })();
+      const deadPort = freePort();
       await cliOk(c, [
         "alerts",
         "channels",

@@ -6,18 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cliIn, component, initNode, tempHome, until } from "./helpers.ts";
+import { cliIn, component, freePort, initNode, tempHome, until } from "./helpers.ts";
 
 const SMTP = component("aiosmtpd", "the SMTP channel test (a real SMTP server)");
 const OPENSSL = component("openssl", "the SMTP channel test (a test certificate)");
 const FIXTURE = new URL("./fixtures/smtp_server.py", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** aiosmtpd's own interpreter (its script's `#!` line), which has the aiosmtpd package. */
 async function python(): Promise<string> {

@@ -11,6 +11,7 @@ import { resolvePaths } from "../src/store/mod.ts";
 import {
   cli,
   cliOk,
+  freePort,
   initNode,
   installRealXmrig,
   localComponent,
@@ -25,14 +26,6 @@ import {
 } from "./helpers.ts";
 
 const XMRIG = localComponent(XMRIG_BIN, "the chaos tests with a real miner");
-
-/** A free TCP port on loopback (for a node that must come back on the same address). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** The intent stored for a profile (`miner_intents.json`). */
 async function storedIntent(home: string, profileId: string): Promise<string | undefined> {

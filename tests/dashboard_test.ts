@@ -16,6 +16,7 @@ import { resolvePaths } from "../src/store/mod.ts";
 import {
   cliOk,
   component,
+  freePort,
   initNode,
   ROOT,
   serve,
@@ -37,13 +38,6 @@ declare const document: {
   querySelector(s: string): { dataset: Record<string, string> } | null;
 };
 declare const innerWidth: number;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Header cells vs row cells (colspans counted) of every table on the page. */
 function tableShapes(page: Page): Promise<string[]> {

@@ -441,3 +441,12 @@ export async function installRealXmrig(home: string): Promise<string> {
   await Deno.writeTextFile(join(dir, ".version"), "6.16.0\n");
   return path;
 }
+
+/** A loopback TCP port that was free a moment ago (for a node that must come back on it, or a
+ * receiver that must not exist). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}

@@ -6,14 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, cliOk, initNode, MAIN, RUN_FLAGS, tempHome, until } from "./helpers.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { cli, cliOk, freePort, initNode, MAIN, RUN_FLAGS, tempHome, until } from "./helpers.ts";
 
 Deno.test({
   name:

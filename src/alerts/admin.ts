@@ -17,11 +17,17 @@ import {
   type Notification,
   testNotification,
 } from "./channels.ts";
-import { readDeliveryStatus } from "./dispatcher.ts";
+import { NO_DELIVERY, readDeliveryStatus } from "./dispatcher.ts";
 import type { AlertEngine } from "./engine.ts";
 import { type AlertFiles, alertFiles } from "./files.ts";
 import { effectiveRules, type RuleOverride, RulesStore, UnknownRuleError } from "./rules.ts";
-import { type Ack, AlertControls, AlertInputError, readAlertState } from "./store.ts";
+import {
+  type Ack,
+  AlertControls,
+  AlertInputError,
+  readAlertState,
+  recentlyResolved,
+} from "./store.ts";
 
 /** A rule change: the rule's own fields, and its threshold (the health model's fleet default). */
 export type RuleChange = RuleOverride & { threshold?: number };
@@ -59,14 +65,10 @@ export class AlertsAdmin {
     const silences = (await this.controls.silences()).filter((s) => Date.parse(s.endsAt) > now);
     if (this.#engine) return { ...this.#engine.view(now), silences };
     const state = await readAlertState(this.files.state);
-    const day = now - 86_400_000;
     return {
       firing: state.alerts.filter((a) => a.state === "firing"),
       pending: state.alerts.filter((a) => a.state === "pending"),
-      resolved: state.history.filter((a) => Date.parse(a.resolvedAt ?? a.activeAt) >= day).slice(
-        -100,
-      )
-        .reverse(),
+      resolved: recentlyResolved(state.history, now),
       silences,
     };
   }
@@ -144,8 +146,7 @@ export class AlertsAdmin {
       type: c.type,
       settings: maskChannel(c),
       minSeverity: c.minSeverity,
-      status: status[c.name] ??
-        { at: null, ok: null, error: null, attempts: 0, delivered: 0, failed: 0, queued: 0 },
+      status: status[c.name] ?? NO_DELIVERY,
     }));
   }
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import nodemailer from "nodemailer";
 import { MinerCliError } from "../errors/mod.ts";
 import { type Alert, type ChannelType, type Severity, SeveritySchema } from "../protocol/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { MtimeCache, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 const Name = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/,
@@ -154,10 +154,12 @@ export function parseChannel(raw: unknown): ChannelConfig {
 
 /** `alert_channels.json` (0600). */
 export class ChannelStore {
-  #cache: { mtime: number; channels: ChannelConfig[] } | null = null;
+  readonly #cache: MtimeCache<ChannelConfig[]>;
 
   /** The store at `path`. */
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.#cache = new MtimeCache(path, () => this.list(), () => []);
+  }
 
   /** Every channel. */
   async list(): Promise<ChannelConfig[]> {
@@ -165,15 +167,8 @@ export class ChannelStore {
   }
 
   /** The channels, re-read only when the file changed. */
-  async current(): Promise<ChannelConfig[]> {
-    let mtime = 0;
-    try {
-      mtime = (await Deno.stat(this.path)).mtime?.getTime() ?? 0;
-    } catch { /* none */ }
-    if (this.#cache?.mtime === mtime) return this.#cache.channels;
-    const channels = mtime ? await this.list() : [];
-    this.#cache = { mtime, channels };
-    return channels;
+  current(): Promise<ChannelConfig[]> {
+    return this.#cache.get();
   }
 
   /** One channel by name. */
@@ -203,7 +198,7 @@ export class ChannelStore {
       if (i >= 0) all[i] = channel;
       else all.push(channel);
       await writeJsonAtomic(this.path, { version: 1, channels: all }, { mode: 0o600 });
-      this.#cache = null;
+      this.#cache.invalidate();
       return channel;
     });
   }
@@ -217,7 +212,7 @@ export class ChannelStore {
         throw new ChannelError(`no alert channel ${JSON.stringify(name)}`, 404);
       }
       await writeJsonAtomic(this.path, { version: 1, channels: rest }, { mode: 0o600 });
-      this.#cache = null;
+      this.#cache.invalidate();
     });
   }
 }

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../log/mod.ts";
 import { type DeliveryStatus, DeliveryStatusSchema } from "../protocol/mod.ts";
 import { readJsonFile, writeJsonAtomic } from "../store/mod.ts";
 import { type ChannelConfig, deliver, type Notification } from "./channels.ts";
+import { defined } from "./options.ts";
 
 /** Options for {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -37,7 +38,8 @@ const StatusFile = z.object({
   channels: z.record(z.string(), DeliveryStatusSchema),
 });
 
-const EMPTY: DeliveryStatus = {
+/** A channel nothing was delivered to yet. */
+export const NO_DELIVERY: DeliveryStatus = {
   at: null,
   ok: null,
   error: null,
@@ -55,11 +57,6 @@ export async function readDeliveryStatus(path: string): Promise<Record<string, D
 interface Queue {
   items: { channel: ChannelConfig; n: Notification }[];
   running: boolean;
-}
-
-/** The options that were given (an `undefined` must not replace a default). */
-function defined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 const MAX_QUEUE = 100;
@@ -99,7 +96,7 @@ export class Dispatcher {
   /** A channel's delivery status. */
   status(name: string): DeliveryStatus {
     return {
-      ...(this.#status.get(name) ?? EMPTY),
+      ...(this.#status.get(name) ?? NO_DELIVERY),
       queued: this.#queues.get(name)?.items.length ?? 0,
     };
   }
@@ -194,7 +191,7 @@ export class Dispatcher {
     r: { ok: boolean; error: string | null; attempts: number },
     count: "delivered" | "failed" | null,
   ): void {
-    const cur = { ...(this.#status.get(name) ?? EMPTY) };
+    const cur = { ...(this.#status.get(name) ?? NO_DELIVERY) };
     cur.at = new Date().toISOString();
     cur.ok = r.ok;
     cur.error = r.error;

@@ -37,9 +37,11 @@ import {
   type AlertControls,
   type AlertStateFile,
   readAlertState,
+  recentlyResolved,
   silenceMatches,
   writeAlertState,
 } from "./store.ts";
+import { defined } from "./options.ts";
 
 /** An alert changed state (published on `/events` as `alert`). */
 export interface AlertTransition {
@@ -111,11 +113,6 @@ export function alertId(key: string): string {
   );
 }
 
-/** The options that were given (an `undefined` must not replace a default). */
-function defined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -183,17 +180,13 @@ export class AlertEngine {
   /** Active alerts, the recently resolved and the silences in force. */
   view(now: number = Date.now()): AlertsView {
     const all = [...this.#alerts.values()];
-    const day = now - 86_400_000;
     const order = (a: Alert, b: Alert) =>
       SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || cmp(a.rig, b.rig) ||
       cmp(a.rule, b.rule);
     return {
       firing: all.filter((a) => a.state === "firing").sort(order),
       pending: all.filter((a) => a.state === "pending").sort(order),
-      resolved: this.#history.filter((a) => Date.parse(a.resolvedAt ?? a.activeAt) >= day).slice(
-        -100,
-      )
-        .reverse(),
+      resolved: recentlyResolved(this.#history, now),
       silences: this.#silences.filter((s) => Date.parse(s.endsAt) > now),
     };
   }

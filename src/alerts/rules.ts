@@ -14,7 +14,7 @@ import {
   SeveritySchema,
   type Thresholds,
 } from "../protocol/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { MtimeCache, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 /** The default rules (what `alerts rules list` shows before any change). */
 export const DEFAULT_RULES: readonly Omit<AlertRule, "threshold">[] = [
@@ -102,10 +102,12 @@ export function ruleApplies(
 
 /** `alert_rules.json`. */
 export class RulesStore {
-  #cache: { mtime: number; rules: Partial<Record<ReasonCode, RuleOverride>> } | null = null;
+  readonly #cache: MtimeCache<Partial<Record<ReasonCode, RuleOverride>>>;
 
   /** The store at `path`. */
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.#cache = new MtimeCache(path, () => this.load(), () => ({}));
+  }
 
   /** The operator's changes. */
   async load(): Promise<Partial<Record<ReasonCode, RuleOverride>>> {
@@ -113,15 +115,8 @@ export class RulesStore {
   }
 
   /** The changes, re-read only when the file changed. */
-  async current(): Promise<Partial<Record<ReasonCode, RuleOverride>>> {
-    let mtime = 0;
-    try {
-      mtime = (await Deno.stat(this.path)).mtime?.getTime() ?? 0;
-    } catch { /* none */ }
-    if (this.#cache?.mtime === mtime) return this.#cache.rules;
-    const rules = mtime ? await this.load() : {};
-    this.#cache = { mtime, rules };
-    return rules;
+  current(): Promise<Partial<Record<ReasonCode, RuleOverride>>> {
+    return this.#cache.get();
   }
 
   /** Changes one rule. */
@@ -141,7 +136,7 @@ export class RulesStore {
       const next = { ...(rules[id as ReasonCode] ?? {}), ...parsed.data };
       rules[id as ReasonCode] = next;
       await writeJsonAtomic(this.path, { version: 1, rules });
-      this.#cache = null;
+      this.#cache.invalidate();
       return next;
     });
   }

@@ -15,7 +15,7 @@ import {
   type Silence,
   SilenceSchema,
 } from "../protocol/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { MtimeCache, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 /** Bad silence or acknowledgement input. */
 export class AlertInputError extends MinerCliError {
@@ -40,20 +40,16 @@ export type Ack = z.infer<typeof AckSchema>;
 const SilencesFile = z.object({ version: z.literal(1), silences: z.array(SilenceSchema) });
 const AcksFile = z.object({ version: z.literal(1), acks: z.array(AckSchema) });
 
-async function mtimeOf(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** Silences and acknowledgements. */
 export class AlertControls {
-  #cache: { s: number; a: number; silences: Silence[]; acks: Ack[] } | null = null;
+  readonly #silences: MtimeCache<Silence[]>;
+  readonly #acks: MtimeCache<Ack[]>;
 
   /** Files under the config home. */
-  constructor(readonly silencesPath: string, readonly acksPath: string) {}
+  constructor(readonly silencesPath: string, readonly acksPath: string) {
+    this.#silences = new MtimeCache(silencesPath, () => this.silences(), () => []);
+    this.#acks = new MtimeCache(acksPath, () => this.acks(), () => []);
+  }
 
   /** Every silence (also expired ones not yet pruned). */
   async silences(): Promise<Silence[]> {
@@ -67,14 +63,8 @@ export class AlertControls {
 
   /** Both, re-read only when a file changed. */
   async current(): Promise<{ silences: Silence[]; acks: Ack[] }> {
-    const [s, a] = await Promise.all([mtimeOf(this.silencesPath), mtimeOf(this.acksPath)]);
-    if (this.#cache && this.#cache.s === s && this.#cache.a === a) return this.#cache;
-    const [silences, acks] = await Promise.all([
-      s ? this.silences() : Promise.resolve([]),
-      a ? this.acks() : Promise.resolve([]),
-    ]);
-    this.#cache = { s, a, silences, acks };
-    return this.#cache;
+    const [silences, acks] = await Promise.all([this.#silences.get(), this.#acks.get()]);
+    return { silences, acks };
   }
 
   /** Adds a silence for a rule and/or a rig, `forMs` from now. */
@@ -110,7 +100,7 @@ export class AlertControls {
         Date.parse(s.endsAt) > now - 7 * 86_400_000
       );
       await writeJsonAtomic(this.silencesPath, { version: 1, silences: [...keep, silence] });
-      this.#cache = null;
+      this.#silences.invalidate();
       return silence;
     });
   }
@@ -128,7 +118,7 @@ export class AlertControls {
       }
       s.endsAt = new Date(Math.min(now, Date.parse(s.endsAt))).toISOString();
       await writeJsonAtomic(this.silencesPath, { version: 1, silences: all });
-      this.#cache = null;
+      this.#silences.invalidate();
       return s;
     });
   }
@@ -155,7 +145,7 @@ export class AlertControls {
         version: 1,
         acks: [...keep, ...added].slice(-10_000),
       });
-      this.#cache = null;
+      this.#acks.invalidate();
       return added;
     });
   }
@@ -182,6 +172,12 @@ export const AlertStateFileSchema = z.object({
 });
 /** The engine's persisted state. */
 export type AlertStateFile = z.infer<typeof AlertStateFileSchema>;
+
+/** Resolved alerts of the last 24 h, newest first, at most 100 (what `alerts list` shows). */
+export function recentlyResolved(history: readonly Alert[], now: number): Alert[] {
+  const day = now - 86_400_000;
+  return history.filter((a) => Date.parse(a.resolvedAt ?? a.activeAt) >= day).slice(-100).reverse();
+}
 
 /** Reads the engine's state (empty when none). */
 export async function readAlertState(path: string): Promise<AlertStateFile> {

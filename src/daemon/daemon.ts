@@ -40,12 +40,7 @@ import {
   type ServeOptions,
   startAssignments,
 } from "../node/mod.ts";
-import {
-  type FleetHealth,
-  type FleetStatus,
-  type Snapshot,
-  SOFTWARE_VERSION,
-} from "../protocol/mod.ts";
+import { type FleetStatus, type Snapshot, SOFTWARE_VERSION } from "../protocol/mod.ts";
 import { type NodePaths, sweepTempFiles, writeJsonAtomic } from "../store/mod.ts";
 import type { TransportServer } from "../transport/mod.ts";
 import { loadDashboard } from "../ui/mod.ts";
@@ -296,12 +291,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     localMiners: miners?.list() ?? [],
     fleet: monitor.latest(),
     peers: nodeOps.peers(),
-    health: health?.engine ? lastHealth() : null,
+    health: health?.last() ?? null,
     alerts: health?.engine.view() ?? null,
     heartbeatOk: health?.heartbeat?.status().lastOk ?? null,
   });
-  let lastHealthDoc: FleetHealth | null = null;
-  const lastHealth = () => lastHealthDoc;
   const snapshot = (): Snapshot => ({
     at: new Date().toISOString(),
     node: {
@@ -384,10 +377,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       url: () => api?.url ?? null,
     }, options.health);
     const healthService = health;
-    events.subscribe((e) => {
-      if (e.type === "health") lastHealthDoc = e.health;
-    });
-    lastHealthDoc = await healthService.current().catch(() => null);
     server = await listening(hostPort(options.serve), "--listen", () => mesh.serve(options.serve));
     if (options.discovery) {
       discovery = await DiscoveryService.start(mesh, {
@@ -451,10 +440,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           }
           : {}),
         health: {
-          health: async () => {
-            const h = await healthService.current();
-            return h;
-          },
+          health: () => healthService.current(),
           admin: new AlertsAdmin(paths, { engine: healthService.engine }),
           node: () => ({ id: mesh.identity.info.id, name: mesh.identity.info.name }),
         },

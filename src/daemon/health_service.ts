@@ -69,6 +69,8 @@ export interface HealthService {
   config: HealthConfigStore;
   /** The last evaluation (evaluates once when there is none yet). */
   current(): Promise<FleetHealth>;
+  /** The last evaluation, as it is (null before the first). */
+  last(): FleetHealth | null;
   /** Evaluates now. */
   evaluateNow(): Promise<FleetHealth>;
   /** A fleet status with each row's health and the fleet's state. */
@@ -291,6 +293,7 @@ export async function startHealthService(
     config,
     heartbeat,
     current,
+    last: () => last,
     evaluateNow,
     decorate(status) {
       const h = last;

@@ -13,7 +13,7 @@ import {
   type Thresholds,
   ThresholdsSchema,
 } from "../protocol/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { MtimeCache, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 
 /** A threshold change was refused (unknown key, value out of range). */
 export class ThresholdError extends MinerCliError {
@@ -99,10 +99,12 @@ export function validateOverride(raw: unknown): ThresholdOverride {
 
 /** `health.json`: read, changed under a lock, written atomically. */
 export class HealthConfigStore {
-  #cache: { mtime: number; config: HealthConfig } | null = null;
+  readonly #cache: MtimeCache<HealthConfig>;
 
   /** The store at `path`. */
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.#cache = new MtimeCache(path, () => this.load(), emptyHealthConfig);
+  }
 
   /** The configuration (empty when the file does not exist). */
   async load(): Promise<HealthConfig> {
@@ -110,15 +112,8 @@ export class HealthConfigStore {
   }
 
   /** The configuration, re-read only when the file changed (for the evaluation loop). */
-  async current(): Promise<HealthConfig> {
-    let mtime = 0;
-    try {
-      mtime = (await Deno.stat(this.path)).mtime?.getTime() ?? 0;
-    } catch { /* no file: defaults */ }
-    if (this.#cache && this.#cache.mtime === mtime) return this.#cache.config;
-    const config = mtime ? await this.load() : emptyHealthConfig();
-    this.#cache = { mtime, config };
-    return config;
+  current(): Promise<HealthConfig> {
+    return this.#cache.get();
   }
 
   /** Sets and unsets thresholds in one scope; returns the new configuration. */
@@ -152,7 +147,7 @@ export class HealthConfigStore {
         else delete target[ref];
       } else config.defaults = current;
       await writeJsonAtomic(this.path, HealthConfigSchema.parse(config));
-      this.#cache = null;
+      this.#cache.invalidate();
       return config;
     });
   }

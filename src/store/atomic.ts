@@ -217,3 +217,34 @@ export async function sweepTempFiles(
   for (const root of new Set(roots)) await walk(root, 0);
   return out;
 }
+
+/**
+ * A file's parsed contents, re-read only when its modification time changed (a loop that reads
+ * configuration another process may edit, without reading it every time). A missing file gives
+ * `empty()`; `invalidate()` after this process wrote it.
+ */
+export class MtimeCache<T> {
+  #mtime = -1;
+  #value: T | undefined;
+
+  /** Reads `path` with `load`. */
+  constructor(readonly path: string, readonly load: () => Promise<T>, readonly empty: () => T) {}
+
+  /** The contents, re-read when the file changed. */
+  async get(): Promise<T> {
+    let mtime = 0;
+    try {
+      mtime = (await Deno.stat(this.path)).mtime?.getTime() ?? 0;
+    } catch { /* no file */ }
+    if (mtime !== this.#mtime || this.#value === undefined) {
+      this.#value = mtime ? await this.load() : this.empty();
+      this.#mtime = mtime;
+    }
+    return this.#value;
+  }
+
+  /** Forgets the contents (the next `get` reads the file). */
+  invalidate(): void {
+    this.#mtime = -1;
+  }
+}

@@ -18,6 +18,7 @@ export { APP_DIR, type NodePaths, resolvePaths, type ResolvePathsOptions } from 
 export {
   type AtomicWriteOptions,
   CorruptFileError,
+  MtimeCache,
   readJsonFile,
   type ReadJsonOptions,
   type SweepOptions,

@@ -152,16 +152,17 @@ export async function* sse(path: string, signal: AbortSignal): AsyncGenerator<Ss
   }
 }
 
-/** POSTs JSON and reads an NDJSON answer line by line. */
+/** POSTs JSON (or a file, sent as a tar upload) and reads an NDJSON answer line by line. */
 export async function* ndjson(
   path: string,
   body: unknown,
   signal?: AbortSignal,
 ): AsyncGenerator<Record<string, unknown>> {
+  const file = body instanceof File;
   const res = await open(path, {
     method: "POST",
-    headers: headers(true),
-    body: JSON.stringify(body),
+    headers: file ? { "content-type": "application/x-tar" } : headers(true),
+    body: file ? body : JSON.stringify(body),
     signal,
   });
   for await (const line of lines(res)) if (line.trim()) yield JSON.parse(line);

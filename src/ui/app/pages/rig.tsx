@@ -8,7 +8,7 @@
 import type { JSX } from "preact";
 import uPlot from "uplot";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiFailure, BASE } from "../api.ts";
+import { api, ndjson } from "../api.ts";
 import { ago, bytes, duration, hashrate } from "../format.ts";
 import {
   refreshFleet,
@@ -21,27 +21,6 @@ import {
 import type { Capabilities } from "../types.ts";
 import { hashrateAxis } from "../chart.ts";
 import { Dot, StateBadge, useProfiles } from "./common.tsx";
-
-/** Reads NDJSON lines from a response. */
-async function* ndjsonOf(res: Response): AsyncGenerator<Record<string, unknown>> {
-  const reader = res.body!.pipeThrough(
-    new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>,
-  )
-    .getReader();
-  let buf = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += value;
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      if (line) yield JSON.parse(line);
-    }
-  }
-  if (buf.trim()) yield JSON.parse(buf);
-}
 
 const COLORS = [
   "#1f6f5c",
@@ -259,19 +238,7 @@ export function RigPage(props: { params: URLSearchParams }): JSX.Element {
   const send = async (body: { profiles: string[] } | File) => {
     setDeploy({ phase: "progress", text: "sending…" });
     try {
-      const res = await fetch(`${BASE}/remote/${id}/deploy`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "content-type": body instanceof File ? "application/x-tar" : "application/json",
-        },
-        body: body instanceof File ? body : JSON.stringify(body),
-      });
-      if (!res.ok) {
-        const e = await res.json().catch(() => ({}));
-        throw new ApiFailure(res.status, e?.error?.code ?? "", e?.error?.message ?? res.statusText);
-      }
-      for await (const line of ndjsonOf(res)) {
+      for await (const line of ndjson(`/remote/${id}/deploy`, body)) {
         if (line.event === "progress") {
           setDeploy({
             phase: "progress",
