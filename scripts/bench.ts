@@ -30,6 +30,7 @@
  * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules]
  *          [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
+import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import type { MeshBenchResult } from "./bench_mesh_client.ts";
 import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
@@ -325,7 +326,7 @@ async function benchFleet(): Promise<void> {
       reader.releaseLock();
       nodes.push(...JSON.parse(buf.split("\n")[0]).nodes);
     }
-    const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
+    const reg = await PeerRegistry.open(paths.registryDb, { debounceMs: 0 });
     for (const n of nodes) {
       reg.upsert(
         newPeer({
@@ -339,14 +340,19 @@ async function benchFleet(): Promise<void> {
     }
     await reg.close();
     log(`fleet: ${nodes.length} worker nodes in ${HOSTS} processes; cold \`remote status --json\``);
-    // Registry writes by the CLI (each is a temp file renamed over peers.json).
-    let writes = 0;
-    const watcher = Deno.watchFs(paths.configDir, { recursive: false });
-    (async () => {
-      for await (const e of watcher) {
-        if (e.kind === "create" && e.paths.some((p) => /\.peers\.json\..+\.tmp$/.test(p))) writes++;
+    // Registry write transactions by the CLI (each bumps the peers revision in the database).
+    const peersRev = () => {
+      const db = new DatabaseSync(paths.registryDb, { readOnly: true });
+      try {
+        const row = db.prepare("SELECT value FROM meta WHERE key = 'peers_rev'").get() as
+          | { value: string }
+          | undefined;
+        return Number(row?.value ?? 0);
+      } finally {
+        db.close();
       }
-    })().catch(() => {});
+    };
+    let revBefore = peersRev();
     const runs = [];
     for (let i = 0; i < 5; i++) {
       const r = await runMeasured([
@@ -365,8 +371,9 @@ async function benchFleet(): Promise<void> {
       }
       const fanOutMs = Math.max(...doc.peers.map((p: { ms: number }) => p.ms));
       await new Promise((r) => setTimeout(r, 50)); // let the last events arrive
+      const writes = peersRev() - revBefore;
+      revBefore += writes;
       runs.push({ wallMs: r.ms, fanOutMs, peakRss: r.peakRss, writes });
-      writes = 0;
       log(
         `  run ${i + 1}: process wall ${
           r.ms.toFixed(0)
@@ -386,7 +393,6 @@ async function benchFleet(): Promise<void> {
       peakRssMB: Number((peak / 1e6).toFixed(1)),
       medianRegistryWrites: med(runs.map((r) => r.writes)),
     };
-    watcher.close();
     log(
       `  median cold wall time ${wall.toFixed(0)} ms, peak controller RSS ${
         (peak / 1e6).toFixed(1)

@@ -153,7 +153,7 @@ export async function benchSoak(log: Log, seconds: number): Promise<Record<strin
       reader.releaseLock();
       nodes.push(...JSON.parse(buf.split("\n")[0]).nodes);
     }
-    const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
+    const reg = await PeerRegistry.open(paths.registryDb, { debounceMs: 0 });
     for (const n of nodes) {
       reg.upsert(newPeer({ ...n, address: `127.0.0.1:${n.port}`, role: "worker" }));
     }

@@ -32,7 +32,7 @@ for (let i = 0; i < count; i++) {
   const paths = resolvePaths({ home: `${values.root}/${values.prefix}-${i}` });
   const name = `${values.prefix}-${i}`;
   await initIdentity(paths, { name, role: "worker", force: true });
-  const reg = await PeerRegistry.open(paths.peersJson, { debounceMs: 0 });
+  const reg = await PeerRegistry.open(paths.registryDb, { debounceMs: 0 });
   reg.upsert(
     newPeer({
       id: values["controller-id"]!,

@@ -18,7 +18,7 @@ const { values } = parseArgs({ args: Deno.args, options: { home: { type: "string
 if (!values.home) throw new Error("--home is required");
 const paths = resolvePaths({ home: values.home });
 await initIdentity(paths, { name: "bench-server", role: "worker", force: true });
-await (await AuthStore.open(paths.authJson)).setMode("open");
+await (await AuthStore.open(paths.registryDb)).setMode("open");
 const node = await MeshNode.open(paths, { limits: { ratePerSecond: 0 }, keepalive: false });
 const server = await node.serve({
   hostname: "127.0.0.1",

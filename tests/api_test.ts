@@ -393,49 +393,58 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       assert.equal(done.ack.success, true);
     });
 
-    await t.step("events: snapshot first, then stats, fleet and peer/deploy events", async () => {
-      const ac = new AbortController();
-      const res = await fetch(`${fleet.api}${B}/events`, {
-        headers: { authorization: `Bearer ${fleet.token}` },
-        signal: ac.signal,
-      });
-      assert.equal(res.status, 200);
-      assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-      const pending = readEvents(
-        res,
-        (ev) =>
-          ["stats", "fleet", "peer"].every((k) => ev.some((e) => e.event === k)) &&
-          ev.some((e) =>
-            e.event === "deploy" && (e.data as { phase: string }).phase !== "progress"
-          ),
-      );
-      // provoke a peer transition and a deploy while listening
-      await fleet.workers[1].node.stop();
-      await until(
-        async () => {
-          const p = await json("GET", "/peers/rig-2");
-          return p.online === false;
-        },
-        "rig-2 offline",
-        10_000,
-      );
-      const dep = await call("POST", `${B}/remote/rig-1/deploy`, { profiles: ["cpu"] });
-      await dep.text();
-      const events = await pending;
-      ac.abort();
-      assert.equal(events[0].event, "snapshot");
-      const snap = events[0].data as any;
-      assert.equal(snap.node.id, fleet.id);
-      assert.equal(snap.peers.length, 2);
-      const off = events.find((e) => e.event === "peer") as any;
-      assert.equal(off.data.kind, "offline");
-      assert.equal(off.data.name, "rig-2");
-      assert.ok(Date.parse(off.data.at) > 0);
-      const deploy = events.filter((e) => e.event === "deploy").map((e) => e.data as any);
-      assert.ok(deploy.some((d) => d.phase === "done" && d.name), JSON.stringify(deploy));
-      const fleetEv = events.find((e) => e.event === "fleet") as any;
-      assert.ok(fleetEv.data.status.peers.length === 2);
-    });
+    await t.step(
+      "events: snapshot first, then stats, fleet rows and peer/deploy events",
+      async () => {
+        const ac = new AbortController();
+        // Bounded: events that never come fail the step instead of hanging it.
+        const bound = setTimeout(() => ac.abort(), 60_000);
+        const res = await fetch(`${fleet.api}${B}/events`, {
+          headers: { authorization: `Bearer ${fleet.token}` },
+          signal: ac.signal,
+        });
+        assert.equal(res.status, 200);
+        assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+        const pending = readEvents(
+          res,
+          (ev) =>
+            ["stats", "fleet_rows", "peer"].every((k) => ev.some((e) => e.event === k)) &&
+            ev.some((e) =>
+              e.event === "deploy" && (e.data as { phase: string }).phase !== "progress"
+            ),
+        );
+        // provoke a peer transition and a deploy while listening
+        await fleet.workers[1].node.stop();
+        await until(
+          async () => {
+            const p = await json("GET", "/peers/rig-2");
+            return p.online === false;
+          },
+          "rig-2 offline",
+          10_000,
+        );
+        const dep = await call("POST", `${B}/remote/rig-1/deploy`, { profiles: ["cpu"] });
+        await dep.text();
+        const events = await pending;
+        clearTimeout(bound);
+        ac.abort();
+        assert.equal(events[0].event, "snapshot");
+        const snap = events[0].data as any;
+        assert.equal(snap.node.id, fleet.id);
+        assert.equal(snap.peers.length, 2);
+        const off = events.find((e) => e.event === "peer") as any;
+        assert.equal(off.data.kind, "offline");
+        assert.equal(off.data.name, "rig-2");
+        assert.ok(Date.parse(off.data.at) > 0);
+        const deploy = events.filter((e) => e.event === "deploy").map((e) => e.data as any);
+        assert.ok(deploy.some((d) => d.phase === "done" && d.name), JSON.stringify(deploy));
+        // Fleet changes come as the rows that changed, with the fleet's counts.
+        const fleetEv = events.find((e) => e.event === "fleet_rows") as any;
+        assert.ok(fleetEv.data.rows.length >= 1 && fleetEv.data.rows.length <= 2);
+        assert.equal(fleetEv.data.nodes, 2);
+        assert.ok(!events.some((e) => e.event === "fleet"), "never the whole fleet");
+      },
+    );
 
     await t.step({
       name: "metrics: Prometheus text that promtool accepts, with the expected series",

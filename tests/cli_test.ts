@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { AuthStore } from "../src/peers/mod.ts";
 import { cli, cliOk, type CliResult, initNode, ROOT, tempHome } from "./helpers.ts";
 
 function assertCleanError(r: CliResult, pattern: RegExp, label: string): void {
@@ -27,7 +28,12 @@ function randomPublicKey(): { bytes: Uint8Array<ArrayBuffer>; b64: string } {
 }
 
 async function readAuth(home: string) {
-  return JSON.parse(await Deno.readTextFile(join(home, "config", "auth.json")));
+  const store = await AuthStore.open(join(home, "config", "registry.sqlite"));
+  try {
+    return store.settings;
+  } finally {
+    store.close();
+  }
 }
 
 Deno.test("bad input: each case exits 1 with a clear error and no stack trace", async () => {
@@ -252,11 +258,11 @@ Deno.test("help, command help and --version exit 0", async () => {
   assert.equal(bare.stdout, help.stdout);
 });
 
-Deno.test("peer allow (node ID or public key), peer revoke and peer auth-mode persist in auth.json", async () => {
+Deno.test("peer allow (node ID or public key), peer revoke and peer auth-mode persist in the registry database", async () => {
   const home = await tempHome();
   try {
     await initNode(home, "rig-01", "worker");
-    const authPath = join(home, "config", "auth.json");
+    const dbPath = join(home, "config", "registry.sqlite");
     const a = randomPublicKey();
     const aId = (await hexSha256(a.bytes)).slice(0, 32);
     const b = randomPublicKey();
@@ -293,7 +299,7 @@ Deno.test("peer allow (node ID or public key), peer revoke and peer auth-mode pe
     );
     auth = await readAuth(home);
     assert.equal(auth.allow.length, 2);
-    assert.equal(auth.allow.find((e: { id: string }) => e.id === aId).publicKey, a.b64);
+    assert.equal(auth.allow.find((e: { id: string }) => e.id === aId)!.publicKey, a.b64);
     assert.equal(JSON.parse((await cliOk(home, ["node", "info", "--json"])).stdout).allowlist, 2);
 
     // several at once
@@ -333,7 +339,7 @@ Deno.test("peer allow (node ID or public key), peer revoke and peer auth-mode pe
     auth = await readAuth(home);
     assert.equal(auth.mode, "allowlist");
     assert.equal(auth.allow.length, 2, "changing the mode keeps the allowlist");
-    assert.equal((await Deno.stat(authPath)).mode! & 0o777, 0o644);
+    assert.equal((await Deno.stat(dbPath)).mode! & 0o777, 0o600);
   } finally {
     await Deno.remove(home, { recursive: true });
   }
@@ -343,21 +349,26 @@ Deno.test("corrupt state files give a clear error naming the file", async () => 
   const home = await tempHome();
   try {
     await initNode(home, "rig-01");
-    const authPath = join(home, "config", "auth.json");
-    await Deno.writeTextFile(authPath, "{not json");
-    for (
-      const args of [["node", "info"], ["peer", "allow", "a".repeat(32)], ["peer", "auth-mode"]]
-    ) {
-      const r = await cli(home, args);
-      assertCleanError(r, /auth\.json is corrupt/, args.join(" "));
-      assert.ok(r.stderr.includes(authPath), r.stderr);
-    }
+    // a damaged registry database: moved aside intact, said (naming both files), not fatal
+    const dbPath = join(home, "config", "registry.sqlite");
+    const garbage = "{not a database}".repeat(300);
+    for (const ext of ["-wal", "-shm"]) await Deno.remove(dbPath + ext).catch(() => {});
+    await Deno.writeTextFile(dbPath, garbage);
+    const first = await cli(home, ["node", "info"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /warning: .*registry\.sqlite is corrupt .*moved it to /);
+    assert.ok(first.stderr.includes(dbPath), first.stderr);
+    const aside = [...Deno.readDirSync(join(home, "config"))].map((e) => e.name)
+      .find((n) => /^registry\.sqlite\.corrupt-[^-]+$/.test(n) || n.endsWith("Z"));
+    assert.ok(aside, "moved aside");
     assert.equal(
-      await Deno.readTextFile(authPath),
-      "{not json",
+      await Deno.readTextFile(join(home, "config", aside!)),
+      garbage,
       "left for the operator to inspect",
     );
-    await Deno.remove(authPath);
+    const second = await cli(home, ["peer", "auth-mode"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /warning/);
     const nodeJson = join(home, "config", "node.json");
     await Deno.writeTextFile(nodeJson, JSON.stringify({ id: "nope" }));
     const r = await cli(home, ["node", "info"]);

@@ -450,3 +450,32 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** Reads the `/events` stream into a list until aborted. */
+export function collectEvents(
+  url: string,
+  token: string,
+  signal: AbortSignal,
+): { type: string; data: Record<string, unknown> }[] {
+  const out: { type: string; data: Record<string, unknown> }[] = [];
+  (async () => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const ev = /^event: (.*)$/m.exec(block)?.[1];
+        const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6))
+          .join("\n");
+        if (ev && data) out.push({ type: ev, data: JSON.parse(data) });
+      }
+    }
+  })().catch(() => {});
+  return out;
+}

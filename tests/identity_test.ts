@@ -321,8 +321,7 @@ Deno.test("private.key is 0600 and its bytes appear in no other file and in no o
       assert.ok(!serveLog.includes(decodedKey.slice(4, -4)), "raw key bytes in the serve log");
     }
     // the stored state really was exercised
-    assert.ok(files.some((f) => f.endsWith("peers.json")));
-    assert.ok(files.some((f) => f.endsWith("auth.json")));
+    assert.ok(files.some((f) => f.endsWith("registry.sqlite")));
     assert.ok(files.some((f) => f.includes("pairing")));
   } finally {
     await Deno.remove(root, { recursive: true });

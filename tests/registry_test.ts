@@ -1,15 +1,17 @@
 /**
- * PeerRegistry: peer resolution, score bookkeeping, debounced and merged writes, corrupt-file
- * recovery, and acceptance 5: kill -9 a writer 20 times and peers.json always parses.
+ * PeerRegistry on SQLite: peer resolution, score bookkeeping, debounced and merged writes that
+ * cost one row per change, corrupt-database recovery, the import of `peers.json` and `auth.json`
+ * from earlier versions, and kill -9 of a writer 20 times with the database always consistent.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   AmbiguousPeerError,
+  AuthStore,
   type Peer,
   PeerNotFoundError,
   PeerRegistry,
-  PeersFileSchema,
   resolvePeer,
 } from "../src/peers/mod.ts";
 import { mulberry32, ROOT } from "./helpers.ts";
@@ -55,18 +57,25 @@ async function listDir(dir: string): Promise<string[]> {
   return names.sort();
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
+/** What another process opening the database now sees. */
+async function stored(path: string): Promise<Peer[]> {
+  const reg = await PeerRegistry.open(path, { debounceMs: 60_000 });
+  const peers = [...reg.list()];
+  await reg.close();
+  return peers;
 }
 
-async function readDoc(path: string) {
-  return PeersFileSchema.parse(JSON.parse(await Deno.readTextFile(path)));
+/** The rows as SQLite has them, read with a connection of its own. */
+function rawRows(path: string): { id: string; doc: string }[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare("SELECT id, doc FROM peers ORDER BY id").all() as {
+      id: string;
+      doc: string;
+    }[];
+  } finally {
+    db.close();
+  }
 }
 
 Deno.test("resolvePeer: full ID, unique prefix, case-insensitive name; ambiguous and unknown queries fail", () => {
@@ -116,20 +125,25 @@ Deno.test("resolvePeer: full ID, unique prefix, case-insensitive name; ambiguous
 
 Deno.test("registry.resolve uses the same rules on the stored peers", async () => {
   await withDir(async (dir) => {
-    const reg = await PeerRegistry.open(join(dir, "peers.json"), { debounceMs: 60_000 });
+    const reg = await PeerRegistry.open(join(dir, "registry.sqlite"), { debounceMs: 60_000 });
     reg.upsert(makePeer(ID1, "Rig-One"));
     reg.upsert(makePeer(ID2, "rig-two"));
     assert.equal(reg.resolve("RIG-TWO").id, ID2);
     assert.equal(reg.resolve("aaaa1").id, ID1);
+    assert.equal(reg.resolve(ID1.toUpperCase()).id, ID1);
     assert.throws(() => reg.resolve("aaaa"), AmbiguousPeerError);
     assert.throws(() => reg.resolve("nope"), PeerNotFoundError);
+    assert.deepEqual(reg.named("RIG-ONE").map((p) => p.id), [ID1]);
+    reg.update(ID1, (p) => ({ ...p, name: "renamed" }));
+    assert.deepEqual(reg.named("rig-one"), [], "the name index follows renames");
+    assert.deepEqual(reg.named("Renamed").map((p) => p.id), [ID1]);
     await reg.close();
   });
 });
 
 Deno.test("recordOutcome: success +1, failure -5, timeout -3, clamped to 0..100, counters, lastSeen, pingMs", async () => {
   await withDir(async (dir) => {
-    const path = join(dir, "peers.json");
+    const path = join(dir, "registry.sqlite");
     const reg = await PeerRegistry.open(path, { debounceMs: 60_000 });
     reg.upsert(makePeer(ID1, "mid"));
     reg.upsert(makePeer(ID2, "top", { score: 99 }));
@@ -186,117 +200,95 @@ Deno.test("recordOutcome: success +1, failure -5, timeout -3, clamped to 0..100,
   });
 });
 
-/** Counts writes that land on `path` (the atomic rename, or a direct write). */
-function spyWrites(path: string) {
-  type Fs = {
-    rename: typeof Deno.rename;
-    writeFile: typeof Deno.writeFile;
-    writeTextFile: typeof Deno.writeTextFile;
-  };
-  const fs = Deno as unknown as Fs;
-  const orig = { rename: fs.rename, writeFile: fs.writeFile, writeTextFile: fs.writeTextFile };
-  const state = { count: 0, waiters: [] as (() => void)[] };
-  const hit = (target: string | URL) => {
-    if (String(target) !== path) return;
-    state.count++;
-    for (const w of state.waiters.splice(0)) w();
-  };
-  fs.rename = async (from, to) => {
-    await orig.rename(from, to);
-    hit(to);
-  };
-  fs.writeFile = async (p, data, opts) => {
-    await orig.writeFile(p, data, opts);
-    hit(p);
-  };
-  fs.writeTextFile = async (p, data, opts) => {
-    await orig.writeTextFile(p, data, opts);
-    hit(p);
-  };
-  return {
-    get count() {
-      return state.count;
-    },
-    /** Resolves at the next write to `path` (rejects after 10 s). */
-    nextWrite(): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no write to ${path} within 10 s`)), 10_000);
-        state.waiters.push(() => (clearTimeout(t), resolve()));
-      });
-    },
-    restore() {
-      Object.assign(fs, orig);
-    },
-  };
-}
-
-Deno.test("debounced writes: many mutations are written once, on flush or when the timer fires", async () => {
+Deno.test("debounced writes: many mutations are one transaction of the rows they changed, on flush or when the timer fires", async () => {
   await withDir(async (dir) => {
-    const path = join(dir, "peers.json");
-    const spy = spyWrites(path);
-    try {
-      const reg = await PeerRegistry.open(path, { debounceMs: 60_000 });
-      const mutations = [
-        () => reg.upsert(makePeer(ID1, "one")),
-        () => reg.upsert(makePeer(ID2, "two")),
-        () => reg.upsert(makePeer(ID3, "three")),
-        () => reg.recordOutcome(ID1, "success", { rttMs: 3 }),
-        () => reg.recordOutcome(ID1, "failure"),
-        () => reg.update(ID2, (p) => ({ ...p, name: "deux", hops: 4 })),
-        () => reg.remove(ID3),
-      ];
-      for (const mutate of mutations) {
-        mutate();
-        // let any write that was (wrongly) started right away finish: refresh waits for
-        // in-flight flushes, and a timer turn lets a scheduled one begin
-        await new Promise((r) => setTimeout(r, 0));
-        await reg.refresh();
-      }
-      assert.equal(spy.count, 0, "nothing written before the debounce delay");
-      assert.equal(await exists(path), false);
-      const expected = reg.list();
-      await reg.flush();
-      assert.equal(spy.count, 1, "seven mutations, one write");
-      const doc = await readDoc(path);
-      assert.deepEqual(doc, { version: 2, peers: expected });
-      assert.deepEqual(doc.peers.map((p) => [p.name, p.score, p.hops, p.pingMs]), [[
-        "deux",
-        50,
-        4,
-        null,
-      ], ["one", 46, 1, 3]]);
-      await reg.flush();
-      await reg.close();
-      assert.equal(spy.count, 1, "a flush with nothing pending writes nothing");
-
-      // the timer path: a burst of mutations is written once after debounceMs
-      const timed = await PeerRegistry.open(path, { debounceMs: 30 });
-      const written = spy.nextWrite();
-      for (let i = 0; i < 10; i++) timed.recordOutcome(ID1, "success");
-      timed.upsert(makePeer(ID3, "three-again"));
-      await written;
-      assert.equal(spy.count, 2);
-      await timed.close();
-      assert.equal(spy.count, 2, "the burst was written in one go");
-      const after = await readDoc(path);
-      assert.equal(after.peers.find((p) => p.id === ID1)!.score, 56);
-      assert.deepEqual(after.peers.map((p) => p.name), ["deux", "one", "three-again"]);
-    } finally {
-      spy.restore();
+    const path = join(dir, "registry.sqlite");
+    const reg = await PeerRegistry.open(path, { debounceMs: 60_000 });
+    const mutations = [
+      () => reg.upsert(makePeer(ID1, "one")),
+      () => reg.upsert(makePeer(ID2, "two")),
+      () => reg.upsert(makePeer(ID3, "three")),
+      () => reg.recordOutcome(ID1, "success", { rttMs: 3 }),
+      () => reg.recordOutcome(ID1, "failure"),
+      () => reg.update(ID2, (p) => ({ ...p, name: "deux", hops: 4 })),
+      () => reg.remove(ID3),
+    ];
+    for (const mutate of mutations) {
+      mutate();
+      await new Promise((r) => setTimeout(r, 0));
+      await reg.refresh();
     }
+    assert.equal(reg.writes.transactions, 0, "nothing written before the debounce delay");
+    assert.deepEqual(rawRows(path), []);
+    const expected = [...reg.list()];
+    await reg.flush();
+    assert.equal(reg.writes.transactions, 1, "seven mutations, one transaction");
+    assert.equal(reg.writes.rows, 3, "of the three peers they touched");
+    assert.deepEqual(await stored(path), expected);
+    assert.deepEqual(expected.map((p) => [p.name, p.score, p.hops, p.pingMs]), [[
+      "deux",
+      50,
+      4,
+      null,
+    ], ["one", 46, 1, 3]]);
+    await reg.flush();
+    await reg.close();
+    assert.equal(reg.writes.transactions, 1, "a flush with nothing pending writes nothing");
+
+    // the timer path: a burst of mutations is written once after debounceMs
+    const timed = await PeerRegistry.open(path, { debounceMs: 30 });
+    for (let i = 0; i < 10; i++) timed.recordOutcome(ID1, "success");
+    timed.upsert(makePeer(ID3, "three-again"));
+    const deadline = Date.now() + 10_000;
+    while (timed.writes.transactions === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(timed.writes.transactions, 1);
+    assert.equal(timed.writes.rows, 2);
+    await timed.close();
+    assert.equal(timed.writes.transactions, 1, "the burst was written in one go");
+    const after = await stored(path);
+    assert.equal(after.find((p) => p.id === ID1)!.score, 56);
+    assert.deepEqual(after.map((p) => p.name), ["deux", "one", "three-again"]);
   });
 });
 
-Deno.test("two registries on one file (two processes) keep each other's changes", async () => {
+Deno.test("1,000 first contacts are 1,000 one-row transactions: no rewrite of the registry per peer", async () => {
   await withDir(async (dir) => {
-    const path = join(dir, "peers.json");
+    const path = join(dir, "registry.sqlite");
+    const reg = await PeerRegistry.open(path, { debounceMs: 0 });
+    const other = await PeerRegistry.open(path, { debounceMs: 60_000 });
+    for (let i = 0; i < 1000; i++) {
+      reg.upsert(makePeer(i.toString(16).padStart(32, "0"), `rig-${i}`));
+      await reg.flush();
+    }
+    assert.equal(reg.writes.transactions, 1000);
+    assert.equal(reg.writes.rows, 1000, "each registration wrote its own row only");
+    assert.equal(reg.writes.fullLoads, 1, "loaded once, at open");
+    // another process catches up by reading the new rows, not the whole table
+    await other.refresh();
+    assert.equal(other.size, 1000);
+    assert.equal(other.writes.fullLoads, 1);
+    reg.recordOutcome("0".repeat(32), "success");
+    await reg.flush();
+    await other.refresh();
+    assert.equal(other.get("0".repeat(32))!.stats.success, 1);
+    assert.equal(other.writes.fullLoads, 1);
+    await reg.close();
+    await other.close();
+  });
+});
+
+Deno.test("two registries on one database (two processes) keep each other's changes", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "registry.sqlite");
     const a = await PeerRegistry.open(path, { debounceMs: 60_000 });
     const b = await PeerRegistry.open(path, { debounceMs: 60_000 });
     a.upsert(makePeer(ID1, "from-a"));
     b.upsert(makePeer(ID2, "from-b"));
     await a.flush();
     await b.flush();
-    assert.deepEqual((await readDoc(path)).peers.map((p) => p.name), ["from-a", "from-b"]);
+    assert.deepEqual((await stored(path)).map((p) => p.name), ["from-a", "from-b"]);
     assert.deepEqual(b.list().map((p) => p.name), ["from-a", "from-b"], "b merged a's write");
     await a.refresh();
     assert.deepEqual(
@@ -312,46 +304,94 @@ Deno.test("two registries on one file (two processes) keep each other's changes"
     a.upsert(makePeer(ID3, "third"));
     await b.flush();
     await a.flush();
-    const doc = await readDoc(path);
-    const p1 = doc.peers.find((p) => p.id === ID1)!;
+    const doc = await stored(path);
+    const p1 = doc.find((p) => p.id === ID1)!;
     assert.equal(p1.score, 46, "50 + 1 - 5");
     assert.deepEqual(p1.stats, { success: 1, failure: 1, timeout: 0 });
-    assert.equal(doc.peers.find((p) => p.id === ID2)!.hops, 9);
-    assert.deepEqual(doc.peers.map((p) => p.name), ["from-a", "from-b", "third"]);
+    assert.equal(doc.find((p) => p.id === ID2)!.hops, 9);
+    assert.deepEqual(doc.map((p) => p.name), ["from-a", "from-b", "third"]);
 
     // a removal in one is not undone by the other's later write
     b.remove(ID3);
     await b.flush();
     a.recordOutcome(ID2, "timeout");
     await a.flush();
-    const last = await readDoc(path);
-    assert.deepEqual(last.peers.map((p) => p.name), ["from-a", "from-b"]);
-    assert.equal(last.peers.find((p) => p.id === ID2)!.score, 47);
-    // a third reader sees the merged state
-    const c = await PeerRegistry.open(path);
-    assert.deepEqual(c.list(), last.peers);
+    const last = await stored(path);
+    assert.deepEqual(last.map((p) => p.name), ["from-a", "from-b"]);
+    assert.equal(last.find((p) => p.id === ID2)!.score, 47);
+    assert.deepEqual(a.list(), last, "a saw b's removal");
     await a.close();
     await b.close();
   });
 });
 
+Deno.test("import from earlier versions: peers.json and auth.json keep every peer, grant, tag, pinned key and the auth mode; once", async () => {
+  await withDir(async (dir) => {
+    const ctl = makePeer(ID1, "boss", {
+      role: "controller",
+      address: null,
+      grants: ["control"],
+      tags: [],
+      capabilities: null,
+    });
+    const rig = makePeer(ID2, "rig-7", {
+      tags: ["gpu", "row-3"],
+      lastSeen: "2026-11-30T10:00:00.000Z",
+      pingMs: 1.5,
+      score: 77,
+      lat: 52.5,
+      lon: 13.4,
+      stats: { success: 10, failure: 2, timeout: 1 },
+    });
+    const peersJson = { version: 2, peers: [ctl, rig] };
+    const authJson = {
+      version: 1,
+      mode: "open",
+      allow: [
+        { id: ID3, publicKey: "B".repeat(43) + "=", addedAt: "2026-11-01T00:00:00.000Z" },
+        { id: ID1, grants: ["control"], addedAt: "2026-11-02T00:00:00.000Z" },
+      ],
+    };
+    await Deno.writeTextFile(join(dir, "peers.json"), JSON.stringify(peersJson, null, 2));
+    await Deno.writeTextFile(join(dir, "auth.json"), JSON.stringify(authJson, null, 2));
+    const path = join(dir, "registry.sqlite");
+    const warnings: string[] = [];
+    const reg = await PeerRegistry.open(path, { onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(reg.list(), [ctl, rig].map((p) => ({ ...p })), "every field kept");
+    const auth = await AuthStore.open(path);
+    assert.equal(auth.mode, "open");
+    assert.deepEqual(auth.settings.allow, authJson.allow, "pinned key and grants kept");
+    assert.deepEqual(await listDir(dir), [
+      "auth.json.migrated",
+      "peers.json.migrated",
+      "registry.sqlite",
+      "registry.sqlite-shm",
+      "registry.sqlite-wal",
+    ]);
+    if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    // once: an old file put back later is not imported again over newer state
+    reg.remove(ID2);
+    await reg.close();
+    auth.close();
+    await Deno.writeTextFile(join(dir, "peers.json"), JSON.stringify(peersJson));
+    assert.deepEqual((await stored(path)).map((p) => p.name), ["boss"]);
+  });
+});
+
 const CORRUPT_CASES: [string, Uint8Array][] = [
-  ["garbage text", new TextEncoder().encode("this is {not json\n")],
-  ["binary garbage", new Uint8Array([0xff, 0xfe, 0x00, 0x7b, 0x22, 0x80, 0x0a, 0xc3])],
-  ["empty file", new Uint8Array()],
-  ["truncated JSON", new TextEncoder().encode('{"version":1,"peers":[{"id":"aaaa')],
-  ["valid JSON, wrong version", new TextEncoder().encode('{"version":99,"peers":[]}')],
+  ["garbage text", new TextEncoder().encode("this is {not a database\n".repeat(200))],
+  ["binary garbage", new Uint8Array(8192).map((_, i) => (i * 7919) % 251)],
   [
-    "valid JSON, wrong schema",
-    new TextEncoder().encode('{"version":1,"peers":[{"id":"nope","name":"x"}]}'),
+    "a foreign header",
+    new TextEncoder().encode("SQLite format 3\0" + "\xff".repeat(4000)),
   ],
-  ["valid JSON, not an object", new TextEncoder().encode("[1,2,3]")],
 ];
 
 for (const [label, bytes] of CORRUPT_CASES) {
-  Deno.test(`corrupt peers.json (${label}) is moved aside intact, with a warning; the registry starts empty`, async () => {
+  Deno.test(`corrupt registry.sqlite (${label}) is moved aside intact, with a warning; the registry starts empty`, async () => {
     await withDir(async (dir) => {
-      const path = join(dir, "peers.json");
+      const path = join(dir, "registry.sqlite");
       await Deno.writeFile(path, bytes);
       const warnings: string[] = [];
       const reg = await PeerRegistry.open(path, {
@@ -359,57 +399,39 @@ for (const [label, bytes] of CORRUPT_CASES) {
         onWarning: (m) => warnings.push(m),
       });
       assert.deepEqual(reg.list(), []);
-      const names = await listDir(dir);
-      assert.equal(names.length, 1, `files: ${names}`);
-      assert.match(names[0], /^peers\.json\.corrupt-/);
-      const aside = join(dir, names[0]);
-      assert.deepEqual(await Deno.readFile(aside), bytes, "bytes kept intact");
+      const aside = (await listDir(dir)).filter((n) => /^registry\.sqlite\.corrupt-[^-]/.test(n));
+      assert.equal(aside.length, 1, `files: ${await listDir(dir)}`);
+      assert.deepEqual(await Deno.readFile(join(dir, aside[0])), bytes, "bytes kept intact");
       assert.equal(warnings.length, 1, `warnings: ${warnings}`);
       assert.ok(warnings[0].includes(path), warnings[0]);
-      assert.ok(warnings[0].includes(aside), warnings[0]);
+      assert.ok(warnings[0].includes(join(dir, aside[0])), warnings[0]);
       assert.match(warnings[0], /corrupt/);
       assert.match(warnings[0], /empty peer registry/);
-
-      // the registry works normally afterwards and the aside copy is left alone
       reg.upsert(makePeer(ID1, "fresh"));
       await reg.close();
-      assert.deepEqual((await readDoc(path)).peers.map((p) => p.name), ["fresh"]);
-      assert.deepEqual(await Deno.readFile(aside), bytes);
       const again: string[] = [];
       const reopened = await PeerRegistry.open(path, { onWarning: (m) => again.push(m) });
       assert.deepEqual(again, []);
-      assert.equal(reopened.list().length, 1);
+      assert.deepEqual(reopened.list().map((p) => p.name), ["fresh"]);
+      await reopened.close();
     });
   });
 }
 
-Deno.test("peers.json is written 0644, and leftover temp files do not affect loading", async () => {
+Deno.test("a corrupt peers.json of an earlier version is moved aside with a warning and nothing is imported from it", async () => {
   await withDir(async (dir) => {
-    const path = join(dir, "peers.json");
-    const reg = await PeerRegistry.open(path, { debounceMs: 0 });
-    reg.upsert(makePeer(ID1, "one"));
-    reg.upsert(makePeer(ID2, "two"));
-    await reg.close();
-    if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o644);
-    const good = await Deno.readTextFile(path);
-    // what a crash between create and rename leaves behind
-    const torn = join(dir, `.peers.json.${crypto.randomUUID()}.tmp`);
-    const empty = join(dir, `.peers.json.${crypto.randomUUID()}.tmp`);
-    await Deno.writeTextFile(torn, good.slice(0, good.length >> 1));
-    await Deno.writeFile(empty, new Uint8Array());
+    const bad = new TextEncoder().encode('{"version":1,"peers":[{"id":"aaaa');
+    await Deno.writeFile(join(dir, "peers.json"), bad);
     const warnings: string[] = [];
-    const again = await PeerRegistry.open(path, {
-      debounceMs: 0,
+    const reg = await PeerRegistry.open(join(dir, "registry.sqlite"), {
       onWarning: (m) => warnings.push(m),
     });
-    assert.deepEqual(warnings, []);
-    assert.deepEqual(again.list().map((p) => p.name), ["one", "two"]);
-    again.remove(ID1);
-    await again.close();
-    assert.deepEqual((await readDoc(path)).peers.map((p) => p.name), ["two"]);
-    if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o644);
-    const names = await listDir(dir);
-    assert.deepEqual(names.filter((n) => n.includes("corrupt")), []);
+    assert.deepEqual(reg.list(), []);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /peers\.json is corrupt .*moved it to .*peers\.json\.corrupt-/);
+    const aside = (await listDir(dir)).find((n) => n.startsWith("peers.json.corrupt-"))!;
+    assert.deepEqual(await Deno.readFile(join(dir, aside)), bad);
+    await reg.close();
   });
 });
 
@@ -434,17 +456,12 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
   }
 }
 
-Deno.test("kill -9 a process during registry writes 20 times: peers.json always parses", async () => {
+Deno.test("kill -9 a process during registry writes 20 times: the database is always consistent and no flushed round is lost", async () => {
   const dir = await Deno.makeTempDir({ prefix: "miner-cli-kill9-" });
-  const path = join(dir, "peers.json");
+  const path = join(dir, "registry.sqlite");
   const rand = mulberry32(0x5EED);
   const PEERS = 200;
   try {
-    // a stale temp file from an earlier crash is there from the start
-    await Deno.writeTextFile(
-      join(dir, `.peers.json.${crypto.randomUUID()}.tmp`),
-      '{"version":1,"peers":[{"id"',
-    );
     let fileSeq = 0;
     for (let run = 1; run <= 20; run++) {
       const killAfter = 1 + Math.floor(rand() * 30);
@@ -485,48 +502,41 @@ Deno.test("kill -9 a process during registry writes 20 times: peers.json always 
       const errText = await stderr;
       assert.equal(flushed, killAfter, `run ${run}: writer stopped early\n${errText}`);
       assert.equal(status.signal, "SIGKILL", `run ${run}: ${JSON.stringify(status)}\n${errText}`);
-      assert.equal(errText, "", `run ${run}: the writer complained (corrupt file?)`);
-      // the writer found the previous run's file complete
+      assert.equal(errText, "", `run ${run}: the writer complained (corrupt database?)`);
       assert.equal(opened, run === 1 ? "opened 0 0" : `opened ${PEERS} ${fileSeq}`, `run ${run}`);
 
-      const text = await Deno.readTextFile(path);
-      let json: unknown;
-      assert.doesNotThrow(
-        () => json = JSON.parse(text),
-        `run ${run}: peers.json is not JSON (${text.length} bytes)`,
-      );
-      const parsed = PeersFileSchema.safeParse(json);
-      assert.ok(parsed.success, `run ${run}: peers.json does not match the schema`);
-      const doc = parsed.data;
-      assert.equal(doc.peers.length, PEERS, `run ${run}`);
-      const seqs = doc.peers.map((p) => p.stats.success);
+      const db = new DatabaseSync(path);
+      const check = db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
+      db.close();
+      assert.equal(Object.values(check)[0], "ok", `run ${run}: integrity check`);
+      const peers = await stored(path);
+      assert.equal(peers.length, PEERS, `run ${run}`);
+      const seqs = peers.map((p) => p.stats.success);
       assert.ok(
         Math.min(...seqs) >= ackedSeq,
         `run ${run}: a flushed round (${ackedSeq}) was lost: ${Math.min(...seqs)}`,
       );
+      // one round is one transaction: a kill never leaves half a round
+      assert.equal(Math.min(...seqs), Math.max(...seqs), `run ${run}: a torn round`);
       fileSeq = Math.max(...seqs);
-      if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o644);
+      if (Deno.build.os !== "windows") assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     }
-    // whatever the kills left behind (temp files), a fresh registry loads the last state cleanly
     const names = await listDir(dir);
-    assert.ok(names.filter((n) => /^\.peers\.json\..+\.tmp$/.test(n)).length >= 1);
-    assert.deepEqual(names.filter((n) => !/^\.peers\.json\..+\.tmp$/.test(n)).sort(), [
-      "peers.json",
-      "peers.json.lock",
-    ]);
+    assert.deepEqual(names.filter((n) => !n.startsWith("registry.sqlite")), []);
     const warnings: string[] = [];
     const reg = await PeerRegistry.open(path, { onWarning: (m) => warnings.push(m) });
     assert.deepEqual(warnings, []);
     assert.equal(reg.list().length, PEERS);
     assert.equal(Math.max(...reg.list().map((p) => p.stats.success)), fileSeq);
+    await reg.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("two writers flushing at the same time lose nothing (file lock), and a failed flush is retried", async () => {
+Deno.test("two writers flushing at the same time lose nothing, and a flush that cannot get the lock is retried", async () => {
   const dir = await Deno.makeTempDir();
-  const path = `${dir}/peers.json`;
+  const path = `${dir}/registry.sqlite`;
   try {
     const a = await PeerRegistry.open(path, { debounceMs: 0 });
     const b = await PeerRegistry.open(path, { debounceMs: 0 });
@@ -551,24 +561,21 @@ Deno.test("two writers flushing at the same time lose nothing (file lock), and a
       }
     };
     await Promise.all([work(a, 1), work(b, 1001)]);
-    assert.equal((await PeerRegistry.open(path)).list().length, 120);
+    assert.equal((await stored(path)).length, 120);
 
-    // a flush that fails (directory replaced by a file) keeps its changes and the next one works
-    const sub = `${dir}/sub`;
-    await Deno.mkdir(sub);
-    const c = await PeerRegistry.open(`${sub}/peers.json`, { debounceMs: 60_000 });
-    await Deno.remove(sub);
-    await Deno.writeTextFile(sub, "not a directory");
+    // another process holds the write lock: the flush fails, keeps its changes, and works later
+    const c = await PeerRegistry.open(path, { debounceMs: 60_000, busyTimeoutMs: 50 });
+    const holder = new DatabaseSync(path);
+    holder.exec("BEGIN IMMEDIATE");
     c.upsert(mk(5000));
-    await assert.rejects(c.flush());
-    await Deno.remove(sub);
-    await Deno.mkdir(sub);
+    await assert.rejects(c.flush(), /locked|busy/i);
+    holder.exec("ROLLBACK");
+    holder.close();
     c.upsert(mk(5001));
     await c.flush();
-    assert.deepEqual((await PeerRegistry.open(`${sub}/peers.json`)).list().map((p) => p.name), [
-      "p5000",
-      "p5001",
-    ]);
+    const names = (await stored(path)).map((p) => p.name);
+    assert.ok(names.includes("p5000") && names.includes("p5001"), names.join(","));
+    await Promise.all([a.close(), b.close(), c.close()]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

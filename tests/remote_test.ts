@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { installEmulatedMiner } from "../src/miners/mod.ts";
+import { PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import {
   addXmrigProfile,
@@ -98,7 +99,9 @@ Deno.test("remote: start on two workers, fleet status, logs and follow, stop one
     );
     assert.equal(doc.online, 2);
     // The answers' last-seen times and scores reached the registry (written once, at exit).
-    const stored = JSON.parse(await Deno.readTextFile(`${c}/config/peers.json`)).peers;
+    const reg = await PeerRegistry.open(`${c}/config/registry.sqlite`);
+    const stored = [...reg.list()];
+    await reg.close();
     assert.ok(
       stored.every((p: { lastSeen: string | null; stats: { success: number } }) =>
         p.lastSeen !== null && p.stats.success > 0

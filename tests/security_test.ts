@@ -59,7 +59,7 @@ async function auditOf(home: string): Promise<Record<string, unknown>[]> {
 }
 
 async function registryOf(home: string): Promise<Peer[]> {
-  const reg = await PeerRegistry.open(resolvePaths({ home }).peersJson);
+  const reg = await PeerRegistry.open(resolvePaths({ home }).registryDb);
   const list = reg.list();
   await reg.close();
   return list;
@@ -212,7 +212,7 @@ Deno.test("grants: a registry from before grants migrates: inbound and allowlist
       }),
     );
     const warnings: string[] = [];
-    const reg = await PeerRegistry.open(paths.peersJson, {
+    const reg = await PeerRegistry.open(paths.registryDb, {
       debounceMs: 0,
       onWarning: (m) => warnings.push(m),
     });
@@ -226,16 +226,19 @@ Deno.test("grants: a registry from before grants migrates: inbound and allowlist
     assert.match(warnings[0], /peer p2 \(2{32}\) no longer controls this node/);
     assert.match(warnings[0], /miner-cli peer grant 2{32} control/);
     await reg.close();
-    const doc = JSON.parse(await Deno.readTextFile(paths.peersJson));
-    assert.equal(doc.version, 2);
-    // every peer and its pinned key survived
+    // imported into the database: every peer and its pinned key survived; the old file is kept
+    // aside as peers.json.migrated
+    const reopened = await PeerRegistry.open(paths.registryDb);
     assert.deepEqual(
-      doc.peers.map((p: Peer) => [p.id, p.publicKey, p.address]),
+      reopened.list().map((p: Peer) => [p.id, p.publicKey, p.address]),
       v1.peers.map((p) => [p.id, p.publicKey, p.address]),
     );
+    await reopened.close();
+    assert.ok((await Deno.stat(`${paths.peersJson}.migrated`)).isFile);
     // a second open migrates nothing and warns no more
     const again: string[] = [];
-    await (await PeerRegistry.open(paths.peersJson, { onWarning: (m) => again.push(m) })).close();
+    await (await PeerRegistry.open(paths.registryDb, { onWarning: (m) => again.push(m) }))
+      .close();
     assert.deepEqual(again, []);
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -33,6 +33,8 @@ export interface MetricsSnapshot {
   alerts?: AlertsView | null;
   /** Last successful dead man's switch request (ms since epoch), when one runs. */
   heartbeatOk?: number | null;
+  /** Stats pushes taken from linked rigs since the node started. */
+  fleetPushes?: number;
 }
 
 type Labels = Record<string, string>;
@@ -235,6 +237,12 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     fleetNodes.add({ state: "online" }, snap.fleet.online);
     fleetNodes.add({ state: "offline" }, snap.fleet.offline);
   }
+  const pushes = new Family(
+    "miner_cli_fleet_stats_pushes_total",
+    "counter",
+    "Stats pushed by linked rigs and taken into the fleet view.",
+  );
+  if (snap.fleetPushes !== undefined) pushes.add({}, snap.fleetPushes);
   return [
     info,
     up,
@@ -260,5 +268,6 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     devHash,
     alertsActive,
     heartbeat,
+    pushes,
   ].filter((f) => f.samples.length > 0).map((f) => f.render()).join("");
 }

@@ -96,17 +96,20 @@ export async function nodeInfo(ctx: CliContext, p: Parsed): Promise<number> {
     ctx.io.out(token);
     return 0;
   }
-  const auth = await AuthStore.open(ctx.paths.authJson);
-  const reg = await PeerRegistry.open(ctx.paths.peersJson, {
+  const auth = await AuthStore.open(ctx.paths.registryDb, {
+    onWarning: (m) => ctx.io.err(`warning: ${m}`),
+  });
+  const reg = await PeerRegistry.open(ctx.paths.registryDb, {
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
   });
   const policy = (await PolicyStore.open(ctx.paths.policyJson)).policy;
   const peers = reg.list();
   await reg.close();
+  auth.close();
   const info = {
     ...id.info,
-    authMode: auth.settings.mode,
-    allowlist: auth.settings.allow.length,
+    authMode: auth.mode,
+    allowlist: auth.size,
     peers: peers.length,
     controlledBy: peers.filter((x) => x.grants.includes("control")).map((x) => x.name),
     policy,
@@ -155,7 +158,7 @@ export async function nodeSet(ctx: CliContext, p: Parsed): Promise<number> {
   });
   if (patch.lat !== undefined) {
     // The distances stored with the peers were measured from the old place.
-    const reg = await PeerRegistry.open(ctx.paths.peersJson, { debounceMs: 0 });
+    const reg = await PeerRegistry.open(ctx.paths.registryDb, { debounceMs: 0 });
     for (const peer of reg.list()) {
       reg.update(peer.id, (cur) => ({ ...cur, geoKm: geoKmBetween(info, cur) }));
     }
@@ -417,6 +420,7 @@ export async function daemonOptions(
     historyIntervalMs: d("history-interval", 0, 3_600_000, 10_000),
     historyRetentionMs: d("history-retention", 3_600_000, 3650 * 86_400_000, 30 * 86_400_000),
     fleetPollMs: d("fleet-poll", 0, 3_600_000, 10_000),
+    statsPushMs: d("stats-push", 0, 3_600_000, 10_000),
     health: {
       intervalMs: d("health-interval", 200, 600_000, 5000),
       groupWaitMs: d("alert-group-wait", 0, 3_600_000, 10_000),
@@ -488,7 +492,7 @@ export async function runDaemon(
         }`,
       );
     }
-    ctx.io.out(`auth mode: ${daemon.mesh.auth.settings.mode}; press Ctrl+C to stop`);
+    ctx.io.out(`auth mode: ${daemon.mesh.auth.mode}; press Ctrl+C to stop`);
   }
   await new Promise<void>((resolve) => {
     if (ctx.stopSignal.aborted) resolve();

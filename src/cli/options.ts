@@ -96,6 +96,9 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("history-retention", "D", "history rollup retention", { default: "30d" }),
   s("metrics-listen", "127.0.0.1:PORT", "also serve Prometheus /metrics without auth (loopback)"),
   s("fleet-poll", "D", "controllers: background fleet poll (0: on demand)", { default: "10s" }),
+  s("stats-push", "D", "workers: push stats on links to controllers every D (0: when asked)", {
+    default: "10s",
+  }),
   s("health-interval", "D", "how often health and alert rules are evaluated", { default: "5s" }),
   s("alert-group-wait", "D", "alerts of one rule that fire together become one message", {
     default: "10s",

@@ -38,7 +38,7 @@ import { ago, ms, table } from "./format.ts";
 import { type ApproveResult, type DiscoveryState } from "../protocol/mod.ts";
 
 function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
-  return PeerRegistry.open(ctx.paths.peersJson, {
+  return PeerRegistry.open(ctx.paths.registryDb, {
     debounceMs: 0,
     onWarning: (m) => ctx.io.err(`warning: ${m}`),
   });
@@ -47,7 +47,7 @@ function openRegistry(ctx: CliContext): Promise<PeerRegistry> {
 async function openStores(ctx: CliContext): Promise<PeerStores> {
   const [registry, auth] = await Promise.all([
     openRegistry(ctx),
-    AuthStore.open(ctx.paths.authJson),
+    AuthStore.open(ctx.paths.registryDb, { onWarning: (m) => ctx.io.err(`warning: ${m}`) }),
   ]);
   return { registry, auth };
 }
@@ -430,7 +430,9 @@ export async function peerRevoke(ctx: CliContext, p: Parsed): Promise<number> {
 /** `peer auth-mode`. */
 export async function peerAuthMode(ctx: CliContext, p: Parsed): Promise<number> {
   const cmd = "peer auth-mode";
-  const auth = await AuthStore.open(ctx.paths.authJson);
+  const auth = await AuthStore.open(ctx.paths.registryDb, {
+    onWarning: (m) => ctx.io.err(`warning: ${m}`),
+  });
   if (p.positionals.length > 1) {
     throw new UsageError("usage: miner-cli peer auth-mode [open|allowlist]", cmd);
   }
@@ -444,7 +446,7 @@ export async function peerAuthMode(ctx: CliContext, p: Parsed): Promise<number> 
     }
     await auth.setMode(mode.data);
   }
-  const mode = auth.settings.mode;
+  const mode = auth.mode;
   if (bool(p, "json")) ctx.io.out(JSON.stringify({ mode }));
   else {
     ctx.io.out(`auth mode: ${mode}`);

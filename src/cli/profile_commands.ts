@@ -309,7 +309,7 @@ export async function profileAssignments(ctx: CliContext, p: Parsed): Promise<nu
     ctx.io.out("no assignments: `miner-cli profile assign PROFILE --tag TAG`");
     return 0;
   }
-  const reg = await PeerRegistry.open(ctx.paths.peersJson).catch(() => null);
+  const reg = await PeerRegistry.open(ctx.paths.registryDb).catch(() => null);
   const name = (id: string) => reg?.get(id)?.name ?? id.slice(0, 12);
   ctx.io.out(table(
     ["TAG", "PROFILE", "RIG", "ROLLOUT", "WHEN", "ERROR"],

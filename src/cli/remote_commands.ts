@@ -159,7 +159,7 @@ async function targetsOf(
     if (!named) throw new UsageError(`name a rig, or give --tag TAG`, cmd);
     return [named];
   }
-  const reg = await PeerRegistry.open(ctx.paths.peersJson);
+  const reg = await PeerRegistry.open(ctx.paths.registryDb);
   try {
     const rigs = reg.list().filter((r) => r.role !== "controller" && r.tags.includes(tag));
     if (!rigs.length) {

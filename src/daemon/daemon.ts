@@ -139,6 +139,8 @@ export interface DaemonOptions {
   historyRetentionMs?: number;
   /** Background fleet poll interval (default 10 s; 0: only on demand). */
   fleetPollMs?: number;
+  /** How often a worker pushes stats on its links to controllers (default 10 s; 0: never). */
+  statsPushMs?: number;
   /** Stats tick interval of the live event stream (default 2 s). */
   statsTickMs?: number;
   /** A separate metrics listener without auth (loopback only). */
@@ -252,6 +254,14 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   });
   miners?.onEvent((e) => events.publish({ type: "miner", ...e }));
   mesh.onSession((s) => {
+    if (role !== "worker") {
+      // A rig's pushed stats (see stats_push.ts): only from a registered rig, about itself.
+      s.on("stats_push", (m, s) => {
+        const peer = mesh.registry.get(s.peer.id);
+        if (!peer || m.payload.nodeId !== s.peer.id) return;
+        monitor.pushed(peer, m.payload);
+      });
+    }
     if (!mesh.registry.get(s.peer.id)) return;
     monitor.sawOnline(s.peer);
     mesh.registry.markSeen(s.peer.id);
@@ -294,6 +304,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     health: health?.last() ?? null,
     alerts: health?.engine.view() ?? null,
     heartbeatOk: health?.heartbeat?.status().lastOk ?? null,
+    fleetPushes: monitor.pushes,
   });
   const snapshot = (): Snapshot => ({
     at: new Date().toISOString(),
@@ -362,6 +373,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       minersDir: minersDir(paths),
       capabilities: () => mesh.capabilities,
       policy: await PolicyStore.open(paths.policyJson),
+      pushIntervalMs: options.statsPushMs,
     });
   }
   try {

@@ -109,7 +109,7 @@ export function createNodeOps(
       changed();
       return summary;
     },
-    auth: () => ({ mode: mesh.auth.settings.mode, allow: [...mesh.auth.settings.allow] }),
+    auth: () => ({ mode: mesh.auth.mode, allow: [...mesh.auth.settings.allow] }),
     allow: async (targets, options) => {
       let results;
       try {

@@ -38,14 +38,23 @@ export const StatsTickEventSchema = z.object({
 /** A stats tick. */
 export type StatsTickEvent = z.infer<typeof StatsTickEventSchema>;
 
-/** A fresh fleet status (after each background poll). */
-export const FleetEventSchema = z.object({
-  type: z.literal("fleet"),
+/**
+ * Fleet rows that changed (a push, an answer, a rig lost), at most every 250 ms, with the
+ * fleet's counts and totals: a reader keeps its fleet view by replacing these rows, never
+ * receiving the whole fleet again.
+ */
+export const FleetRowsEventSchema = z.object({
+  type: z.literal("fleet_rows"),
   at: z.string(),
-  status: FleetStatusSchema,
+  rows: FleetStatusSchema.shape.peers,
+  removed: z.array(z.string()),
+  nodes: z.number().int().nonnegative(),
+  online: z.number().int().nonnegative(),
+  offline: z.number().int().nonnegative(),
+  totals: FleetStatusSchema.shape.totals,
 });
-/** A fleet event. */
-export type FleetEvent = z.infer<typeof FleetEventSchema>;
+/** A fleet rows event. */
+export type FleetRowsEvent = z.infer<typeof FleetRowsEventSchema>;
 
 /** A peer came online or went offline. */
 export const PeerStateEventSchema = z.object({
@@ -119,7 +128,7 @@ export const NodeEventSchema = z.discriminatedUnion("type", [
   AlertEventSchema,
   MinerLifecycleEventSchema,
   StatsTickEventSchema,
-  FleetEventSchema,
+  FleetRowsEventSchema,
   PeerStateEventSchema,
   PeersChangedEventSchema,
   DeployProgressEventSchema,

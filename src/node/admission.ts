@@ -36,11 +36,10 @@ export function admitInbound(
 
 /** `name`, or `name-<first 6 ID chars>` when another peer already has it (case-insensitive). */
 export function uniquePeerName(
-  registry: Pick<PeerRegistry, "list">,
+  registry: Pick<PeerRegistry, "named">,
   name: string,
   id: string,
 ): string {
-  const taken = (n: string) =>
-    registry.list().some((p) => p.id !== id && p.name.toLowerCase() === n.toLowerCase());
+  const taken = (n: string) => registry.named(n).some((p) => p.id !== id);
   return taken(name) ? `${name.slice(0, 57)}-${id.slice(0, 6)}` : name;
 }

@@ -25,7 +25,7 @@ import type {
 } from "../protocol/mod.ts";
 import { randomxWarnings } from "../capabilities/mod.ts";
 import { algorithmOf, algorithmTotals } from "../health/mod.ts";
-import type { AlgorithmTotal, MinerStats } from "../protocol/mod.ts";
+import type { AlgorithmTotal, MinerStats, StatsPayload } from "../protocol/mod.ts";
 import { fanOut, REQUEST_TIMEOUTS, requestPeer, sessionFor } from "./requests.ts";
 import { type DeployAnnouncement, sendDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -54,6 +54,33 @@ export function minerTotals(id: string, miners: readonly MinerStats[]): Algorith
       hashrate: m.state === "paused" ? 0 : m.hashrate.now,
     })),
   }]);
+}
+
+/**
+ * A rig's row from the stats it sent (asked for, or pushed): O(that rig).
+ *
+ * @example
+ * ```ts ignore
+ * const row = rowFromStats(peer, payload, { ms: 3 });
+ * ```
+ */
+export function rowFromStats(
+  peer: Pick<Peer, "id" | "name" | "address">,
+  stats: StatsPayload,
+  options: { ms?: number } = {},
+): FleetNodeStatus {
+  return {
+    id: peer.id,
+    name: peer.name,
+    address: peer.address,
+    ms: Math.round(options.ms ?? 0),
+    online: true,
+    uptime: stats.uptime,
+    role: stats.role,
+    totals: minerTotals(peer.id, stats.miners),
+    miners: stats.miners,
+    ...(stats.capabilities ? { capabilities: stats.capabilities } : {}),
+  };
 }
 
 /** The fleet's hashrate per algorithm, from the rows that are online. */
@@ -103,25 +130,17 @@ export class Fleet implements FleetOps {
         (await requestPeer(this.mesh, peer, { type: "get_stats", payload: {}, timeoutMs })).payload,
       { concurrency: options.concurrency ?? 64 },
     );
-    const rows: FleetNodeStatus[] = results.map((r) => {
-      const base = {
+    const rows: FleetNodeStatus[] = results.map((r) =>
+      r.ok ? rowFromStats(r.peer, r.value!, { ms: r.ms }) : {
         id: r.peer.id,
         name: r.peer.name,
         address: r.peer.address,
         ms: Math.round(r.ms),
-      };
-      if (!r.ok) return { ...base, online: false, error: r.error, miners: [] };
-      const v = r.value!;
-      return {
-        ...base,
-        online: true,
-        uptime: v.uptime,
-        role: v.role,
-        totals: minerTotals(r.peer.id, v.miners),
-        miners: v.miners,
-        ...(v.capabilities ? { capabilities: v.capabilities } : {}),
-      };
-    });
+        online: false,
+        error: r.error,
+        miners: [],
+      }
+    );
     const online = rows.filter((n) => n.online).length;
     return {
       totals: fleetTotals(rows),

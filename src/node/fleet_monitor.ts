@@ -1,7 +1,9 @@
 /**
- * The controller's view of its fleet, kept fresh in the background and never waited on: every
- * rig is refreshed on its own (a request per rig per interval, none while the previous one is
- * still out), and each answer updates that rig's row at once. A reader gets the rows as they
+ * The controller's view of its fleet, kept fresh in the background and never waited on. A rig
+ * linked in with `--connect` pushes its stats (`stats_push`, see `stats_push.ts`): its row is
+ * updated from each push, O(that rig), and it is not asked while its pushes keep coming. Every
+ * other rig is refreshed on its own (a request per rig per interval, none while the previous one
+ * is still out), and each answer updates that rig's row at once. A reader gets the rows as they
  * are, each with `updatedAt` and `stale` (older than the reader allows), so one dead rig costs
  * the others nothing: it only makes its own row stale, then offline when its request times out.
  * Online/offline transitions become events; a lost link (see `daemon.ts`) marks a rig offline at
@@ -10,8 +12,8 @@
  */
 import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
-import type { FleetNodeStatus, FleetStatus } from "../protocol/mod.ts";
-import { type Fleet, fleetTotals } from "./fleet.ts";
+import type { AlgorithmTotal, FleetNodeStatus, FleetStatus, PayloadOf } from "../protocol/mod.ts";
+import { type Fleet, fleetTotals, rowFromStats } from "./fleet.ts";
 import { REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
 
@@ -25,10 +27,28 @@ export interface PeerLiveState {
   reason?: string;
 }
 
-/** A transition, or the fleet's rows changed. */
-export type MonitorEvent =
-  | PeerStateEvent
-  | { type: "fleet"; at: string; status: FleetStatus };
+/** The rows that changed since the last such event, with the fleet's counts and totals. */
+export interface FleetRowsChange {
+  /** Event type. */
+  type: "fleet_rows";
+  /** When (ISO time). */
+  at: string;
+  /** The changed rows (as a reader would get them). */
+  rows: FleetNodeStatus[];
+  /** IDs of rigs no longer in the fleet. */
+  removed: string[];
+  /** Rigs in the fleet. */
+  nodes: number;
+  /** Rigs online. */
+  online: number;
+  /** Rigs offline. */
+  offline: number;
+  /** Hashrate per algorithm, from the rows that are online. */
+  totals: AlgorithmTotal[];
+}
+
+/** A transition, or some of the fleet's rows changed. */
+export type MonitorEvent = PeerStateEvent | FleetRowsChange;
 
 /** Options for {@link FleetMonitor}. */
 export interface FleetMonitorOptions {
@@ -43,7 +63,7 @@ export interface FleetMonitorOptions {
    * peers it can reach (its controllers), to know whether they are there.
    */
   stats?: boolean;
-  /** Receives transitions and row changes (rows: at most every 250 ms). */
+  /** Receives transitions and the rows that changed (at most every 250 ms). */
   onEvent?: (e: MonitorEvent) => void;
 }
 
@@ -59,6 +79,16 @@ const FIRST_ANSWER_WAIT_MS = 1000;
 interface Row {
   row: FleetNodeStatus;
   at: number;
+  /** Set while the rig pushes: its next push is due by then, so it is fresh until then. */
+  pushedUntil?: number;
+}
+
+/** How late a push may be before the rig is asked again (beyond its interval and jitter). */
+const PUSH_GRACE_MS = 2_000;
+
+/** Whether a row is fresh for a reader allowing `maxAgeMs` (a pushing rig's, until it is due). */
+function rowFresh(r: Row, now: number, maxAgeMs: number): boolean {
+  return now - r.at <= maxAgeMs || (r.pushedUntil ?? 0) >= now;
 }
 
 /** Refreshes the fleet rig by rig and serves the last known rows. */
@@ -76,6 +106,11 @@ export class FleetMonitor {
   readonly #queue: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #dirty = new Set<string>();
+  readonly #removed = new Set<string>();
+  #version = 0;
+  /** Pushes taken (for benchmarks and tests). */
+  pushes = 0;
 
   /** Watches `fleet`'s peers. */
   constructor(fleet: Fleet, options: FleetMonitorOptions = {}) {
@@ -116,6 +151,37 @@ export class FleetMonitor {
     return this.#state.get(peerId);
   }
 
+  /** Increases whenever a row changes: equal versions mean equal rows (ETags). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Takes a rig's pushed stats: its row is updated at once, and it is not asked until its
+   * next push is overdue. O(that rig).
+   */
+  pushed(peer: Peer, stats: PayloadOf<"stats_push">, options: { now?: number } = {}): void {
+    if (peer.role === "controller") return;
+    const now = options.now ?? Date.now();
+    this.pushes++;
+    const prev = this.#rows.get(peer.id);
+    const row = rowFromStats(peer, stats);
+    // Capabilities travel on a link's first push only.
+    if (!row.capabilities && prev?.row.capabilities) row.capabilities = prev.row.capabilities;
+    this.#rows.set(peer.id, {
+      row,
+      at: now,
+      pushedUntil: now + stats.intervalMs * 1.1 + PUSH_GRACE_MS,
+    });
+    this.#set(peer, true);
+    this.#changed(peer.id);
+  }
+
+  /** Whether a rig's row comes from its pushes (and is not overdue). */
+  isPushing(peerId: string, now: number = Date.now()): boolean {
+    return (this.#rows.get(peerId)?.pushedUntil ?? 0) >= now;
+  }
+
   /** Marks a peer online now (a session with it opened). */
   sawOnline(peer: Pick<Peer, "id" | "name">): void {
     this.#set(peer, true);
@@ -125,10 +191,11 @@ export class FleetMonitor {
   sawOffline(peer: Pick<Peer, "id" | "name">, reason: string): void {
     this.#set(peer, false, reason);
     const r = this.#rows.get(peer.id);
+    if (r) r.pushedUntil = undefined;
     if (r?.row.online) {
       r.row = { ...r.row, online: false, error: reason };
       r.at = Date.now();
-      this.#changed();
+      this.#changed(peer.id);
     }
   }
 
@@ -143,7 +210,7 @@ export class FleetMonitor {
     const now = Date.now();
     const old = this.#fleet.workers().filter((p) => {
       const r = this.#rows.get(p.id);
-      return !r || now - r.at > maxAgeMs;
+      return !r || !rowFresh(r, now, maxAgeMs);
     });
     const asked = old.map((p) => ({ p, request: this.#refresh(p, this.#timeoutMs) }));
     // A rig never heard from yet (the node just started) is waited for, briefly: at most
@@ -175,8 +242,15 @@ export class FleetMonitor {
 
   /** Forgets the rows (the registry changed) and refreshes at once when running. */
   invalidate(): void {
-    const known = new Set(this.#fleet.mesh.registry.list().map((p) => p.id));
-    for (const id of [...this.#rows.keys()]) if (!known.has(id)) this.#rows.delete(id);
+    const registry = this.#fleet.mesh.registry;
+    for (const id of [...this.#rows.keys()]) {
+      const p = registry.get(id);
+      if (p && p.role !== "controller") continue;
+      this.#rows.delete(id);
+      this.#removed.add(id);
+      this.#changed(id);
+    }
+    const known = { has: (id: string) => registry.get(id) !== undefined };
     for (const id of [...this.#state.keys()]) if (!known.has(id)) this.#state.delete(id);
     if (this.#timer !== undefined) this.#round(this.#timeoutMs);
   }
@@ -184,11 +258,14 @@ export class FleetMonitor {
   /** One round: a request to every rig that has none out (all, with `force`), pings to the rest. */
   #round(timeoutMs: number, options: { force?: boolean } = {}): Promise<void>[] {
     const mesh = this.#fleet.mesh;
-    const rigs = this.#stats ? this.#fleet.workers() : [];
+    const all = this.#stats ? this.#fleet.workers() : [];
+    const now = Date.now();
+    // A rig that pushes is not asked (unless forced): its next push is on its way.
+    const rigs = options.force ? all : all.filter((p) => !this.isPushing(p.id, now));
     const asked = rigs.map((p) => this.#refresh(p, timeoutMs, options.force));
     // The rest are pinged, when they can be reached: a peer with no address and no session
     // (it only ever dials in) keeps the state its sessions gave it.
-    const rigIds = new Set(rigs.map((p) => p.id));
+    const rigIds = new Set(all.map((p) => p.id));
     const others = mesh.registry.list().filter((p) =>
       !rigIds.has(p.id) && (p.address !== null || mesh.session(p.id) !== undefined)
     );
@@ -211,9 +288,16 @@ export class FleetMonitor {
       const status = await this.#fleet.status(peer.id, { timeoutMs });
       const row = status.peers[0];
       if (!row) return;
-      this.#rows.set(peer.id, { row, at: Date.now() });
+      const prev = this.#rows.get(peer.id);
+      // A push that came in while the request was out is newer than a failed answer.
+      if (!row.online && prev && this.isPushing(peer.id)) return;
+      this.#rows.set(peer.id, {
+        row,
+        at: Date.now(),
+        ...(row.online && prev?.pushedUntil ? { pushedUntil: prev.pushedUntil } : {}),
+      });
       this.#set(peer, row.online, row.error);
-      this.#changed();
+      this.#changed(peer.id);
     }).catch(() => {}).finally(() => {
       if (this.#inflight.get(peer.id) === request) this.#inflight.delete(peer.id);
     });
@@ -253,12 +337,7 @@ export class FleetMonitor {
         };
       }
       newest = Math.max(newest, r.at);
-      return {
-        ...r.row,
-        name: p.name,
-        updatedAt: new Date(r.at).toISOString(),
-        stale: now - r.at > maxAgeMs,
-      };
+      return this.#view(p, r, now, maxAgeMs);
     });
     const online = peers.filter((n) => n.online).length;
     return {
@@ -271,13 +350,62 @@ export class FleetMonitor {
     };
   }
 
-  /** A `fleet` event for the rows, at most every 250 ms. */
-  #changed(): void {
+  #view(p: Pick<Peer, "name">, r: Row, now: number, maxAgeMs: number): FleetNodeStatus {
+    return {
+      ...r.row,
+      name: p.name,
+      updatedAt: new Date(r.at).toISOString(),
+      source: r.pushedUntil !== undefined ? "push" : "poll",
+      stale: !rowFresh(r, now, maxAgeMs),
+    };
+  }
+
+  /** Counts and totals from the rows as they are, without building them. */
+  #summary(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
+    const workers = this.#fleet.workers();
+    let online = 0;
+    const rows: FleetNodeStatus[] = [];
+    for (const p of workers) {
+      const r = this.#rows.get(p.id);
+      if (!r?.row.online) continue;
+      online++;
+      rows.push(r.row);
+    }
+    return {
+      nodes: workers.length,
+      online,
+      offline: workers.length - online,
+      totals: fleetTotals(rows),
+    };
+  }
+
+  /**
+   * Notes a changed row; a `fleet_rows` event with the rows changed meanwhile follows, at most
+   * every 250 ms (the work per change is O(that row); the event, O(rows changed)).
+   */
+  #changed(id: string): void {
+    this.#version++;
+    this.#dirty.add(id);
     if (this.#eventTimer !== undefined) return;
     this.#eventTimer = setTimeout(() => {
       this.#eventTimer = undefined;
-      const status = this.#snapshot(Infinity);
-      this.#onEvent({ type: "fleet", at: status.cachedAt, status });
+      const now = Date.now();
+      const rows: FleetNodeStatus[] = [];
+      for (const id of this.#dirty) {
+        const r = this.#rows.get(id);
+        const p = this.#fleet.mesh.registry.get(id);
+        if (r && p) rows.push(this.#view(p, r, now, Infinity));
+      }
+      const removed = [...this.#removed];
+      this.#dirty.clear();
+      this.#removed.clear();
+      this.#onEvent({
+        type: "fleet_rows",
+        at: new Date(now).toISOString(),
+        rows,
+        removed,
+        ...this.#summary(),
+      });
     }, 250);
   }
 

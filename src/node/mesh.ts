@@ -201,12 +201,13 @@ export class MeshNode {
   /** Loads identity, registry and auth settings from `paths`. */
   static async open(paths: NodePaths, options: MeshNodeOptions = {}): Promise<MeshNode> {
     const identity = await loadIdentity(paths);
-    const registry = await PeerRegistry.open(paths.peersJson, {
+    const onWarning = options.onWarning ??
+      ((m: string) => (options.logger ?? silentLogger).warn("registry", { message: m }));
+    const registry = await PeerRegistry.open(paths.registryDb, {
       debounceMs: options.registryDebounceMs,
-      onWarning: options.onWarning ??
-        ((m) => (options.logger ?? silentLogger).warn("registry", { message: m })),
+      onWarning,
     });
-    const auth = await AuthStore.open(paths.authJson);
+    const auth = await AuthStore.open(paths.registryDb, { onWarning });
     return new MeshNode(paths, identity, registry, auth, options);
   }
 
@@ -255,7 +256,7 @@ export class MeshNode {
   /** Whether a node may hold a session with us now (registered, allowlisted, or open mode). */
   isAuthorized(peerId: string): boolean {
     return this.registry.get(peerId) !== undefined || this.auth.isAllowed(peerId) ||
-      this.auth.settings.mode === "open";
+      this.auth.mode === "open";
   }
 
   /** Re-reads the registry and auth settings and drops sessions of peers no longer authorized. */
@@ -416,7 +417,7 @@ export class MeshNode {
       registered: registered !== undefined,
       allowlisted: allowEntry !== undefined,
       vouched: vouched !== null,
-      open: this.auth.settings.mode === "open",
+      open: this.auth.mode === "open",
     });
     if (!verdict.ok) return reject(verdict.reason);
     if (registered) {

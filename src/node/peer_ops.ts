@@ -279,13 +279,13 @@ export async function allowNodes(
       throw new AllowTargetError((err as Error).message);
     }
   });
-  const results = [];
-  for (const e of entries) {
-    results.push({
-      id: e.id,
-      added: await stores.auth.allow(grants.length ? { ...e, grants } : e),
-    });
-    if (grants.length && stores.registry.get(e.id)) {
+  // One transaction for the whole list: allowing 5,000 IDs is O(n), not 5,000 rewrites.
+  const added = await stores.auth.allowMany(
+    entries.map((e) => grants.length ? { ...e, grants } : e),
+  );
+  if (grants.length) {
+    for (const e of entries) {
+      if (!stores.registry.get(e.id)) continue;
       stores.registry.update(e.id, (cur) => ({
         ...cur,
         grants: normalizeGrants([...cur.grants, ...grants]),
@@ -293,7 +293,7 @@ export async function allowNodes(
     }
   }
   await stores.registry.flush();
-  return results;
+  return entries.map((e, i) => ({ id: e.id, added: added[i] }));
 }
 
 /** Result of {@link setPeerGrants}. */

@@ -11,13 +11,20 @@ import type { Manifest } from "../bundles/mod.ts";
 import type { Capabilities } from "../capabilities/mod.ts";
 import type { MinerManager, Profile } from "../miners/mod.ts";
 import { ProfileNotFoundError, ProfileSchema } from "../miners/mod.ts";
-import type { AuditRecordView, ErrorCode, Message, PayloadOf } from "../protocol/mod.ts";
+import type {
+  AuditRecordView,
+  ErrorCode,
+  Message,
+  PayloadOf,
+  StatsPayload,
+} from "../protocol/mod.ts";
 import type { AuditLog, AuditRecord } from "./audit.ts";
 import { admitRequest, type PeerRequest } from "./authorize.ts";
 import { receiveDeploy } from "./deploy.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PolicyStore } from "./policy.ts";
 import type { PeerSession } from "./session.ts";
+import { startStatsPush } from "./stats_push.ts";
 import { type MinerStats } from "../protocol/mod.ts";
 
 /** Options for {@link attachWorker}. */
@@ -34,6 +41,11 @@ export interface WorkerOptions {
   capabilities?: () => Capabilities | null;
   /** The worker policy (re-read when it changes). */
   policy: PolicyStore;
+  /**
+   * How often stats are pushed on links this node dialed to controllers that may read them
+   * (default 10 s, jittered ±10 %; at once on a miner change; 0: never, the controller asks).
+   */
+  pushIntervalMs?: number;
 }
 
 class RefusedError extends MinerCliError {
@@ -239,18 +251,35 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
   const deploySessions = new Map<string, PeerSession>();
   const MAX_DEPLOYS = 4;
 
+  const statsPayload = (withCapabilities = true): StatsPayload => ({
+    nodeId: mesh.id,
+    nodeName: mesh.identity.info.name,
+    role: mesh.identity.info.role,
+    uptime: Math.round((Date.now() - options.startedAt.getTime()) / 1000),
+    miners: miners.list() as MinerStats[],
+    ...(withCapabilities && options.capabilities?.()
+      ? { capabilities: options.capabilities()! }
+      : {}),
+  });
+  const push = startStatsPush(mesh, {
+    intervalMs: options.pushIntervalMs ?? 10_000,
+    payload: statsPayload,
+    mayRead: async (s) => {
+      try {
+        await authorize(s, { kind: "stats" });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  miners.onEvent(() => push.changed());
+
   mesh.onSession((s) => {
     s.on(
       "get_stats",
       read("stats", (m, s) => {
-        s.reply(m, "stats", {
-          nodeId: mesh.id,
-          nodeName: mesh.identity.info.name,
-          role: mesh.identity.info.role,
-          uptime: Math.round((Date.now() - options.startedAt.getTime()) / 1000),
-          miners: miners.list() as MinerStats[],
-          ...(options.capabilities?.() ? { capabilities: options.capabilities()! } : {}),
-        });
+        s.reply(m, "stats", statsPayload());
       }),
     );
 

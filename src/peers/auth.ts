@@ -1,162 +1,201 @@
 /**
- * Inbound authorization settings (`auth.json`): the auth mode and the allowlist.
+ * Inbound authorization settings: the auth mode and the allowlist, in the registry database
+ * (`registry.sqlite`, one row per entry; see `db.ts`), reloaded when another process changed
+ * them.
  * @module
  */
-import { z } from "zod";
-import { fromBase64, nodeIdFromPublicKey, NodeIdSchema, PublicKeySchema } from "../identity/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
-import { type Grant, GrantsSchema, normalizeGrants } from "./grants.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { type Grant, normalizeGrants } from "./grants.ts";
+import {
+  type AllowEntry,
+  AllowEntrySchema,
+  type AuthMode,
+  AuthModeSchema,
+  type AuthSettings,
+} from "./auth_schema.ts";
+import { openRegistryDb, readMeta, RevTable, writeMeta } from "./db.ts";
+import { importLegacyFiles } from "./legacy.ts";
 
-/** `allowlist` (default): only registered or allowed peers may connect. `open`: anyone may. */
-export const AuthModeSchema = z.enum(["allowlist", "open"]);
-/** An auth mode. */
-export type AuthMode = z.infer<typeof AuthModeSchema>;
+export {
+  type AllowEntry,
+  AllowEntrySchema,
+  AuthFileSchema,
+  type AuthMode,
+  AuthModeSchema,
+  type AuthSettings,
+  parseAllowTarget,
+} from "./auth_schema.ts";
 
-/** One allowlist entry. */
-export const AllowEntrySchema = z.object({
-  id: NodeIdSchema,
-  publicKey: PublicKeySchema.optional(),
-  /** Given to the node when it registers on first contact (`peer allow --control`). */
-  grants: GrantsSchema.optional(),
-  addedAt: z.string(),
-});
-/** An allowlist entry. */
-export type AllowEntry = z.infer<typeof AllowEntrySchema>;
-
-/** The `auth.json` document. */
-export const AuthFileSchema = z.object({
-  version: z.literal(1),
-  mode: AuthModeSchema,
-  allow: z.array(AllowEntrySchema),
-});
-/** Auth settings. */
-export type AuthSettings = z.infer<typeof AuthFileSchema>;
-
-/** Parses a node ID or base64 public key given on the command line. */
-export function parseAllowTarget(text: string): AllowEntry {
-  const t = text.trim();
-  if (NodeIdSchema.safeParse(t.toLowerCase()).success) {
-    return { id: t.toLowerCase(), addedAt: new Date().toISOString() };
-  }
-  if (PublicKeySchema.safeParse(t).success) {
-    return {
-      id: nodeIdFromPublicKey(fromBase64(t)),
-      publicKey: t,
-      addedAt: new Date().toISOString(),
-    };
-  }
-  throw new Error(
-    `${
-      JSON.stringify(text)
-    } is neither a node ID (32 hex characters) nor a public key (44 base64 characters)`,
-  );
+function parseEntry(doc: unknown): AllowEntry | null {
+  const r = AllowEntrySchema.safeParse(doc);
+  return r.success ? r.data : null;
 }
 
-/** Reads and writes `auth.json`, reloading it when another process changed it. */
+/** Options for {@link AuthStore.open}. */
+export interface AuthStoreOptions {
+  /** Where an old `auth.json` is imported from (default: beside the database). */
+  legacyDir?: string;
+  /** Told when the database or an old file was corrupt and moved aside. */
+  onWarning?: (message: string) => void;
+}
+
+/** Reads and writes the auth mode and allowlist, reloading what another process changed. */
 export class AuthStore {
-  #settings: AuthSettings = { version: 1, mode: "allowlist", allow: [] };
-  #stamp = "";
+  readonly #db: DatabaseSync;
+  readonly #table: RevTable<AllowEntry>;
+  #mode: AuthMode = "allowlist";
+  #modeRaw: string | undefined;
 
-  private constructor(readonly path: string) {}
-
-  /** Opens the store (a missing file means allowlist mode with an empty list). */
-  static async open(path: string): Promise<AuthStore> {
-    const s = new AuthStore(path);
-    await s.refresh();
-    return s;
+  private constructor(readonly path: string, options: AuthStoreOptions) {
+    const warn = options.onWarning ?? (() => {});
+    this.#db = openRegistryDb(path, {
+      legacyDir: options.legacyDir,
+      onWarning: warn,
+      importLegacy: (dir) => importLegacyFiles(dir, warn),
+    });
+    this.#table = new RevTable<AllowEntry>(this.#db, "allow", parseEntry);
+    this.#readMode();
   }
 
-  /** Reloads if the file changed on disk. */
-  async refresh(): Promise<void> {
-    let stamp = "absent";
+  /** Opens the store (nothing stored means allowlist mode with an empty list). */
+  static open(path: string, options: AuthStoreOptions = {}): Promise<AuthStore> {
     try {
-      const st = Deno.statSync(this.path); // sync: runs on every handshake
-      stamp = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+      return Promise.resolve(new AuthStore(path, options));
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      return Promise.reject(err);
     }
-    if (stamp === this.#stamp) return;
-    this.#settings = (await readJsonFile(this.path, AuthFileSchema)) ??
-      { version: 1, mode: "allowlist", allow: [] };
-    this.#stamp = stamp;
   }
 
-  /** Current settings (a copy). */
+  #readMode(): void {
+    const raw = readMeta(this.#db, "auth_mode");
+    if (raw === this.#modeRaw) return;
+    this.#modeRaw = raw;
+    const m = AuthModeSchema.safeParse(raw ?? "allowlist");
+    this.#mode = m.success ? m.data : "allowlist";
+  }
+
+  /** Reads what another process changed (cheap when nothing did: runs on every handshake). */
+  refresh(): Promise<void> {
+    try {
+      this.#table.pull();
+      this.#readMode();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The auth mode. */
+  get mode(): AuthMode {
+    return this.#mode;
+  }
+
+  /** How many entries the allowlist has. */
+  get size(): number {
+    return this.#table.rows.size;
+  }
+
+  /** Current settings (a copy, O(allowlist): use {@link AuthStore.mode} for the mode). */
   get settings(): AuthSettings {
-    return structuredClone(this.#settings);
+    return {
+      version: 1,
+      mode: this.#mode,
+      allow: [...this.#table.rows.values()].sort((a, b) =>
+        a.addedAt.localeCompare(b.addedAt) || a.id.localeCompare(b.id)
+      ).map((e) => structuredClone(e)),
+    };
   }
 
   /** Whether `id` is on the allowlist. */
   isAllowed(id: string): boolean {
-    return this.#settings.allow.some((e) => e.id === id);
+    return this.#table.rows.has(id);
   }
 
   /** The allowlist entry for `id`. */
   entry(id: string): AllowEntry | undefined {
-    return this.#settings.allow.find((e) => e.id === id);
+    return this.#table.rows.get(id);
   }
 
-  async #save(): Promise<void> {
-    await writeJsonAtomic(this.path, this.#settings);
-    await this.refresh();
-  }
-
-  /** Adds an entry; returns false when it was already there. */
-  allow(entry: AllowEntry): Promise<boolean> {
-    return withFileLock(this.path, () => this.#allow(entry));
-  }
-
-  async #allow(entry: AllowEntry): Promise<boolean> {
-    await this.refresh();
-    const cur = this.entry(entry.id);
+  static #merged(cur: AllowEntry | undefined, entry: AllowEntry): AllowEntry | null {
     const grants = normalizeGrants([...(cur?.grants ?? []), ...(entry.grants ?? [])]);
     const sameGrants = grants.length === (cur?.grants?.length ?? 0);
-    if (cur && (cur.publicKey || !entry.publicKey) && sameGrants) return false;
-    const next: AllowEntry = {
+    if (cur && (cur.publicKey || !entry.publicKey) && sameGrants) return null;
+    return AllowEntrySchema.parse({
       ...(cur ?? entry),
       ...(entry.publicKey ? { publicKey: entry.publicKey } : {}),
       ...(grants.length ? { grants } : {}),
-    };
-    this.#settings.allow = this.#settings.allow.filter((e) => e.id !== entry.id).concat(next);
-    await this.#save();
-    return true;
+    });
+  }
+
+  /** Adds an entry (or merges its key and grants in); returns false when nothing changed. */
+  async allow(entry: AllowEntry): Promise<boolean> {
+    return (await this.allowMany([entry]))[0];
+  }
+
+  /** Adds many entries in one transaction (O(n)); for each, whether it changed anything. */
+  allowMany(entries: readonly AllowEntry[]): Promise<boolean[]> {
+    try {
+      let changed: boolean[] = [];
+      this.#table.commit(() => {
+        const writes = new Map<string, AllowEntry>();
+        changed = entries.map((e) => {
+          const next = AuthStore.#merged(writes.get(e.id) ?? this.entry(e.id), e);
+          if (next) writes.set(e.id, next);
+          return next !== null;
+        });
+        return writes;
+      });
+      return Promise.resolve(changed);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Sets the grants an allowlisted node gets when it registers; returns false when not listed. */
   setGrants(id: string, grants: readonly Grant[]): Promise<boolean> {
-    return withFileLock(this.path, async () => {
-      await this.refresh();
-      const cur = this.entry(id);
-      if (!cur) return false;
-      const g = normalizeGrants(grants);
-      const { grants: _old, ...rest } = cur;
-      const next: AllowEntry = g.length ? { ...rest, grants: g } : rest;
-      this.#settings.allow = this.#settings.allow.map((e) => e.id === id ? next : e);
-      await this.#save();
-      return true;
-    });
+    try {
+      let found = false;
+      this.#table.commit(() => {
+        const cur = this.entry(id);
+        found = cur !== undefined;
+        if (!cur) return new Map();
+        const g = normalizeGrants(grants);
+        const { grants: _old, ...rest } = cur;
+        return new Map([[id, g.length ? { ...rest, grants: g } : rest]]);
+      });
+      return Promise.resolve(found);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Removes an entry; returns whether it existed. */
   revoke(id: string): Promise<boolean> {
-    return withFileLock(this.path, () => this.#revoke(id));
-  }
-
-  async #revoke(id: string): Promise<boolean> {
-    await this.refresh();
-    const before = this.#settings.allow.length;
-    this.#settings.allow = this.#settings.allow.filter((e) => e.id !== id);
-    if (this.#settings.allow.length === before) return false;
-    await this.#save();
-    return true;
+    try {
+      let found = false;
+      this.#table.commit(() => {
+        found = this.isAllowed(id);
+        return found ? new Map([[id, undefined]]) : new Map();
+      });
+      return Promise.resolve(found);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Sets the auth mode. */
   setMode(mode: AuthMode): Promise<void> {
-    return withFileLock(this.path, async () => {
-      await this.refresh();
-      this.#settings.mode = AuthModeSchema.parse(mode);
-      await this.#save();
-    });
+    try {
+      writeMeta(this.#db, "auth_mode", AuthModeSchema.parse(mode));
+      this.#readMode();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Closes the database. */
+  close(): void {
+    this.#db.close();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * What a node knows about other nodes: the peer registry (`peers.json`, with each peer's grants),
- * the allowlist and auth mode (`auth.json`), request scores, geo distance, and optimal-peer
+ * What a node knows about other nodes: the peer registry with each peer's grants, the allowlist
+ * and the auth mode (all in `registry.sqlite`, one row per peer or entry; `peers.json` and
+ * `auth.json` of earlier versions are imported once), request scores, geo distance, and optimal-peer
  * ranking over normalized axes with a k-d tree.
  *
  * @example
@@ -51,14 +52,14 @@ export {
 } from "./optimal.ts";
 export {
   AmbiguousPeerError,
-  migratePeersV1,
   type OutcomeOptions,
   PeerNotFoundError,
   PeerRegistry,
-  type PeersMigration,
   type RegistryOptions,
   resolvePeer,
 } from "./registry.ts";
+export { importLegacyFiles, migratePeersV1, type PeersMigration } from "./legacy.ts";
+export { RegistryDbError, type WriteCounters } from "./db.ts";
 export {
   type AllowEntry,
   AllowEntrySchema,
@@ -67,5 +68,6 @@ export {
   AuthModeSchema,
   type AuthSettings,
   AuthStore,
+  type AuthStoreOptions,
   parseAllowTarget,
 } from "./auth.ts";

@@ -1,26 +1,19 @@
 /**
- * The peer registry (`peers.json`): debounced atomic writes, safe against concurrent writers.
+ * The peer registry: one row per peer in `registry.sqlite` (see `db.ts`), debounced writes, safe
+ * against concurrent writers.
  *
- * Mutations are applied in memory at once and remembered as operations. A flush re-reads the
- * file when another process changed it since we last saw it, replays our pending operations on
- * top, and writes the result atomically. So a CLI command and a running node can both update
- * the registry without losing each other's changes, and a crash never leaves a torn file.
+ * Mutations are applied in memory at once and remembered as operations on one peer each. A
+ * flush, in one write transaction, first reads the rows other processes changed since we last
+ * looked, replays our pending operations on those, and writes only the rows we changed. So a CLI
+ * command and a running node both update the registry without losing each other's changes, a
+ * change costs one row whatever the fleet size, and a crash never leaves a torn record.
  * @module
  */
 import { MinerCliError } from "../errors/mod.ts";
-import { dirname, join } from "node:path";
-import { z } from "zod";
 import type { Capabilities } from "../capabilities/mod.ts";
-import { CorruptFileError, readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
-import { AuthFileSchema } from "./auth.ts";
-import {
-  type Peer,
-  type PeerInput,
-  PEERS_FILE_VERSION,
-  PeerSchema,
-  PeersFileSchema,
-  PeersFileV1Schema,
-} from "./schema.ts";
+import { openRegistryDb, RevTable, type WriteCounters } from "./db.ts";
+import { importLegacyFiles } from "./legacy.ts";
+import { type Peer, type PeerInput, PeerSchema } from "./schema.ts";
 import { nextScore, type RequestOutcome } from "./score.ts";
 
 /** No peer matches a query. */
@@ -67,50 +60,20 @@ export function resolvePeer(peers: readonly Peer[], query: string): Peer {
   throw new PeerNotFoundError(query);
 }
 
-type Op = (peers: Map<string, Peer>) => void;
-
 /** Options for {@link PeerRegistry.open}. */
 export interface RegistryOptions {
   /** Debounce delay for writes in ms (default 200). 0 writes on every mutation. */
   debounceMs?: number;
   /**
-   * Called with a human message when the file was corrupt and moved aside, and once per peer
-   * that lost control when a version-1 file is migrated.
+   * Called with a human message when the database or an old `peers.json` was corrupt and moved
+   * aside, and once per peer that lost control when a version-1 `peers.json` is imported.
    */
   onWarning?: (message: string) => void;
-  /** `auth.json` beside it (read when migrating a version-1 file; default: same directory). */
-  authPath?: string;
+  /** Where old `peers.json` / `auth.json` files are imported from (default: beside it). */
+  legacyDir?: string;
+  /** How long a write waits for another process's transaction (default 5 s). */
+  busyTimeoutMs?: number;
 }
-
-/** What {@link migratePeersV1} decided. */
-export interface PeersMigration {
-  /** The peers with their grants. */
-  peers: Peer[];
-  /** Peers recorded as controller or dual that do not keep control (dialed with `peer add`). */
-  lostControl: Peer[];
-}
-
-/**
- * Grants for a registry written before grants existed, when a peer recorded as controller or dual
- * had control by its announced role alone: it keeps control when this node's operator let it in
- * (it registered by contacting this node: by pairing code, join secret or allowlist, so it has no
- * address, or it is on the allowlist); a peer this node dialed with `peer add` loses it.
- */
-export function migratePeersV1(
-  peers: readonly Peer[],
-  isAllowlisted: (id: string) => boolean,
-): PeersMigration {
-  const lostControl: Peer[] = [];
-  const out = peers.map((p) => {
-    if (p.role === "worker") return { ...p, grants: [] };
-    if (p.address === null || isAllowlisted(p.id)) return { ...p, grants: ["control" as const] };
-    lostControl.push(p);
-    return { ...p, grants: [] };
-  });
-  return { peers: out, lostControl };
-}
-
-const AnyPeersFileSchema = z.union([PeersFileSchema, PeersFileV1Schema]);
 
 /** Options for {@link PeerRegistry.recordOutcome}. */
 export interface OutcomeOptions {
@@ -118,101 +81,113 @@ export interface OutcomeOptions {
   rttMs?: number;
 }
 
+interface Op {
+  id: string;
+  fn: (cur: Peer | undefined) => Peer | undefined;
+}
+
+function parsePeer(doc: unknown): Peer | null {
+  const r = PeerSchema.safeParse(doc);
+  return r.success ? r.data : null;
+}
+
 /** The persistent set of known peers. */
 export class PeerRegistry {
   readonly #path: string;
-  #peers = new Map<string, Peer>();
+  readonly #table: RevTable<Peer>;
   #pending: Op[] = [];
-  #stamp = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #flushing: Promise<void> = Promise.resolve();
+  #sorted: Peer[] | null = null;
+  readonly #names = new Map<string, Set<string>>();
   readonly #debounceMs: number;
   readonly #onWarning: (message: string) => void;
-  readonly #authPath: string;
+  #closed = false;
+  #soon = false;
 
   private constructor(path: string, options: RegistryOptions) {
     this.#path = path;
-    this.#authPath = options.authPath ?? join(dirname(path), "auth.json");
     this.#debounceMs = options.debounceMs ?? 200;
     this.#onWarning = options.onWarning ?? (() => {});
-  }
-
-  /** Opens (or starts) the registry stored at `path`. */
-  static async open(path: string, options: RegistryOptions = {}): Promise<PeerRegistry> {
-    const reg = new PeerRegistry(path, options);
-    await reg.#load();
-    return reg;
-  }
-
-  // Synchronous on purpose: it runs on every handshake, and an async stat costs a thread-pool hop.
-  #statStamp(): string {
-    try {
-      const s = Deno.statSync(this.#path);
-      return `${s.ino}:${s.size}:${s.mtime?.getTime()}`;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return "absent";
-      throw err;
-    }
-  }
-
-  async #load(): Promise<void> {
-    const stamp = this.#statStamp();
-    let doc;
-    try {
-      doc = await readJsonFile(this.#path, AnyPeersFileSchema, { moveAsideOnCorrupt: true });
-    } catch (err) {
-      if (!(err instanceof CorruptFileError)) throw err;
-      this.#onWarning(`${err.message}; starting with an empty peer registry`);
-      doc = undefined;
-    }
-    let peers = doc?.peers ?? [];
-    if (doc?.version === 1) {
-      const auth = await readJsonFile(this.#authPath, AuthFileSchema).catch(() => undefined);
-      const allowed = new Set((auth?.allow ?? []).map((e) => e.id));
-      const m = migratePeersV1(peers, (id) => allowed.has(id));
-      peers = m.peers;
-      for (const p of m.lostControl) {
-        this.#onWarning(
-          `peer ${p.name} (${p.id}) no longer controls this node: it was added with \`peer add\`, and only this node's operator grants control now; to keep it, run \`miner-cli peer grant ${p.id} control\``,
-        );
+    const db = openRegistryDb(path, {
+      legacyDir: options.legacyDir,
+      busyTimeoutMs: options.busyTimeoutMs,
+      onWarning: this.#onWarning,
+      importLegacy: (dir) => importLegacyFiles(dir, this.#onWarning),
+    });
+    this.#table = new RevTable<Peer>(db, "peers", parsePeer, (id, before, after) => {
+      this.#sorted = null;
+      if (before) this.#names.get(before.name.toLowerCase())?.delete(id);
+      if (after) {
+        const key = after.name.toLowerCase();
+        const set = this.#names.get(key) ?? new Set<string>();
+        set.add(id);
+        this.#names.set(key, set);
       }
-    }
-    this.#peers = new Map(peers.map((p) => [p.id, p]));
-    this.#stamp = doc ? stamp : "absent";
-    if (doc?.version === 1) {
-      // Persisted at the next flush, as version 2.
-      this.#pending.push(() => {});
-      this.#schedule();
+    });
+  }
+
+  /** Opens (or creates) the registry database at `path` (`registry.sqlite`). */
+  static open(path: string, options: RegistryOptions = {}): Promise<PeerRegistry> {
+    try {
+      return Promise.resolve(new PeerRegistry(path, options));
+    } catch (err) {
+      return Promise.reject(err);
     }
   }
 
-  /** Reloads the file if another process changed it (pending local changes are kept). */
-  async refresh(): Promise<void> {
-    await this.#flushing.catch(() => {});
-    if (this.#statStamp() === this.#stamp) return;
-    await this.#load();
-    for (const op of this.#pending) op(this.#peers);
+  /** Write counters (transactions, rows, full loads) since this handle opened. */
+  get writes(): Readonly<WriteCounters> {
+    return this.#table.counters;
   }
 
-  /** All peers, sorted by name. */
+  #replay(ids: readonly string[]): void {
+    if (!ids.length || !this.#pending.length) return;
+    const set = new Set(ids);
+    for (const op of this.#pending) {
+      if (set.has(op.id)) this.#table.setLocal(op.id, op.fn(this.#table.rows.get(op.id)));
+    }
+  }
+
+  /** Reads what other processes changed (pending local changes are kept on top). */
+  refresh(): Promise<void> {
+    try {
+      if (!this.#closed) this.#replay(this.#table.pull());
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** All peers, sorted by name (the same array until the registry changes: do not mutate). */
   list(): Peer[] {
-    return [...this.#peers.values()].sort((a, b) =>
+    this.#sorted ??= [...this.#table.rows.values()].sort((a, b) =>
       a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
     );
+    return this.#sorted;
+  }
+
+  /** How many peers there are. */
+  get size(): number {
+    return this.#table.rows.size;
   }
 
   /** The peer with this exact ID, if any. */
   get(id: string): Peer | undefined {
-    return this.#peers.get(id);
+    return this.#table.rows.get(id);
+  }
+
+  /** The peers with this name (case-insensitive), without scanning the registry. */
+  named(name: string): Peer[] {
+    return [...this.#names.get(name.toLowerCase()) ?? []].map((id) => this.get(id)!);
   }
 
   /** Resolves a peer by ID, ID prefix or name; throws when none or several match. */
   resolve(query: string): Peer {
-    return resolvePeer(this.list(), query);
+    return this.get(query.trim().toLowerCase()) ?? resolvePeer(this.list(), query);
   }
 
   #apply(op: Op): void {
-    op(this.#peers);
+    this.#table.setLocal(op.id, op.fn(this.get(op.id)));
     this.#pending.push(op);
     this.#schedule();
   }
@@ -220,24 +195,21 @@ export class PeerRegistry {
   /** Adds or replaces a peer (validated). */
   upsert(peer: PeerInput): Peer {
     const valid = PeerSchema.parse(peer);
-    this.#apply((m) => m.set(valid.id, valid));
+    this.#apply({ id: valid.id, fn: () => valid });
     return valid;
   }
 
   /** Removes a peer; returns whether it existed. */
   remove(id: string): boolean {
-    const had = this.#peers.has(id);
-    this.#apply((m) => m.delete(id));
+    const had = this.#table.rows.has(id);
+    this.#apply({ id, fn: () => undefined });
     return had;
   }
 
   /** Applies `fn` to one peer (a no-op when it does not exist). Returns the new record. */
   update(id: string, fn: (peer: Peer) => PeerInput): Peer | undefined {
-    this.#apply((m) => {
-      const cur = m.get(id);
-      if (cur) m.set(id, PeerSchema.parse(fn(cur)));
-    });
-    return this.#peers.get(id);
+    this.#apply({ id, fn: (cur) => cur ? PeerSchema.parse(fn(cur)) : undefined });
+    return this.get(id);
   }
 
   /** Records a request outcome: adjusts the score, counters, `lastSeen` and `pingMs`. */
@@ -256,7 +228,6 @@ export class PeerRegistry {
     }));
   }
 
-  /** Marks a peer as seen now. */
   /** Stores the capabilities a peer reported (only when they changed). */
   setCapabilities(id: string, caps: Capabilities): void {
     const cur = this.get(id);
@@ -264,15 +235,23 @@ export class PeerRegistry {
     this.update(id, (p) => ({ ...p, capabilities: caps }));
   }
 
+  /** Marks a peer as seen now. */
   markSeen(id: string): void {
     const now = new Date().toISOString();
     this.update(id, (p) => ({ ...p, lastSeen: now }));
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || this.#soon) return;
     if (this.#debounceMs === 0) {
-      this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
+      // At the end of this turn: the changes a caller makes in one go are one transaction.
+      this.#soon = true;
+      queueMicrotask(() => {
+        this.#soon = false;
+        this.flush().catch((err) =>
+          this.#onWarning(`could not write ${this.#path}: ${err.message}`)
+        );
+      });
       return;
     }
     this.#timer = setTimeout(() => {
@@ -281,39 +260,36 @@ export class PeerRegistry {
     }, this.#debounceMs);
   }
 
-  /** Writes pending changes now (merging with changes other processes made). */
+  /** Writes pending changes now, in one transaction (merging with other processes' changes). */
   flush(): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    // A failed flush must not poison later ones: chain on the settled previous flush.
-    this.#flushing = this.#flushing.catch(() => {}).then(() => this.#doFlush());
-    return this.#flushing;
-  }
-
-  async #doFlush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    // The lock makes check-then-write atomic against other processes (and other handles).
-    await withFileLock(this.#path, async () => {
-      const ops = this.#pending; // snapshot under the lock: later changes wait for the next flush
-      this.#pending = [];
-      try {
-        if (this.#statStamp() !== this.#stamp) {
-          await this.#load();
-          for (const op of ops) op(this.#peers);
+    if (this.#pending.length === 0 || this.#closed) return Promise.resolve();
+    const ops = this.#pending;
+    this.#pending = [];
+    try {
+      this.#table.commit((pulled) => {
+        // Other writers' rows came in: our edits of those rows go on top of theirs.
+        const set = new Set(pulled);
+        for (const op of ops) {
+          if (set.has(op.id)) this.#table.setLocal(op.id, op.fn(this.get(op.id)));
         }
-        await writeJsonAtomic(this.#path, { version: PEERS_FILE_VERSION, peers: this.list() });
-        this.#stamp = this.#statStamp();
-      } catch (err) {
-        this.#pending = [...ops, ...this.#pending]; // keep them for the next flush
-        throw err;
-      }
-    });
+        return new Map(ops.map((op) => [op.id, this.get(op.id)]));
+      });
+      return Promise.resolve();
+    } catch (err) {
+      this.#pending = [...ops, ...this.#pending]; // kept for the next flush
+      return Promise.reject(err);
+    }
   }
 
-  /** Flushes and stops the debounce timer. */
+  /** Flushes, stops the debounce timer and closes the database. */
   async close(): Promise<void> {
     await this.flush();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#table.db.close();
   }
 }

@@ -80,6 +80,18 @@ export type HandshakePayload = z.infer<typeof HandshakePayloadSchema>;
 
 const Reason = z.string().max(500);
 
+/** A worker's stats: what it is and what its miners do. */
+export const StatsPayloadSchema = z.object({
+  nodeId: NodeIdSchema,
+  nodeName: NodeNameSchema,
+  role: NodeRoleSchema,
+  uptime: z.number().nonnegative(),
+  miners: z.array(MinerStatsSchema).max(256),
+  capabilities: CapabilitiesSchema.optional(),
+}).strict();
+/** A worker's stats. */
+export type StatsPayload = z.infer<typeof StatsPayloadSchema>;
+
 /** Payload schemas, one per message type. */
 export const PayloadSchemas = {
   /**
@@ -106,13 +118,19 @@ export const PayloadSchemas = {
     details: z.unknown().optional(),
   }).strict(),
   get_stats: z.object({}).strict(),
-  stats: z.object({
-    nodeId: NodeIdSchema,
-    nodeName: NodeNameSchema,
-    role: NodeRoleSchema,
-    uptime: z.number().nonnegative(),
-    miners: z.array(MinerStatsSchema).max(256),
-    capabilities: CapabilitiesSchema.optional(),
+  stats: StatsPayloadSchema,
+  /**
+   * Unasked stats from a worker on a link it keeps to a controller that may read them: every
+   * `intervalMs` (jittered) and at once when a miner starts, stops or fails. The controller
+   * keeps the rig's row from these instead of asking.
+   */
+  stats_push: StatsPayloadSchema.extend({
+    /** Increases with every push on the session. */
+    seq: z.number().int().nonnegative(),
+    /** When the next push is due at the latest (without jitter). */
+    intervalMs: z.number().int().min(100).max(3_600_000),
+    /** Why it was sent now. */
+    reason: z.enum(["link", "interval", "change"]),
   }).strict(),
   start_miner: z.object({
     minerType: MinerTypeSchema,

@@ -38,6 +38,8 @@ export {
   type ResponderHello,
   ResponderHelloSchema,
   SOFTWARE_VERSION,
+  type StatsPayload,
+  StatsPayloadSchema,
 } from "./messages.ts";
 export * from "./health.ts";
 export {

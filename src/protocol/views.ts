@@ -124,6 +124,8 @@ export const FleetNodeStatusSchema = z.object({
   ms: z.number(),
   /** When this row was taken (cached statuses). */
   updatedAt: z.string().optional(),
+  /** How: pushed by the rig over its link (`node serve --connect`), or asked for. */
+  source: z.enum(["push", "poll"]).optional(),
   /** Older than the reader asked for, or never taken: the last known state, being refreshed. */
   stale: z.boolean().optional(),
   /** Its health: state and reasons for the rig and each miner. */

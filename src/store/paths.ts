@@ -15,7 +15,7 @@ export const APP_DIR = "lethean-desktop";
 
 /** Resolved locations of every file miner-cli reads or writes. */
 export interface NodePaths {
-  /** Directory for public configuration (`node.json`, `peers.json`, `auth.json`). */
+  /** Directory for configuration (`node.json`, `registry.sqlite`, `policy.json`). */
   configDir: string;
   /** Directory for private data (keys, pairing secrets, history, miners). */
   dataDir: string;
@@ -23,9 +23,11 @@ export interface NodePaths {
   nodeJson: string;
   /** Raw 32-byte X25519 private key, mode 0600. */
   privateKey: string;
-  /** Peer registry. */
+  /** Peer registry, allowlist and auth mode (SQLite, 0600). */
+  registryDb: string;
+  /** The peer registry of earlier versions (imported into `registryDb` once). */
   peersJson: string;
-  /** Auth mode and allowlist. */
+  /** Auth mode and allowlist of earlier versions (imported into `registryDb` once). */
   authJson: string;
   /** Worker policy (what controllers granted control may still not do). */
   policyJson: string;
@@ -70,6 +72,7 @@ export function resolvePaths(options: ResolvePathsOptions = {}): NodePaths {
     dataDir,
     nodeJson: join(configDir, "node.json"),
     privateKey: join(dataDir, "node", "private.key"),
+    registryDb: join(configDir, "registry.sqlite"),
     peersJson: join(configDir, "peers.json"),
     authJson: join(configDir, "auth.json"),
     policyJson: join(configDir, "policy.json"),

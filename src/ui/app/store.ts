@@ -226,9 +226,31 @@ function apply(event: string, data: Record<string, unknown>): void {
         toast(`miner ${data.miner} ${data.kind}${data.reason ? `: ${data.reason}` : ""}`, "error");
       }
       break;
-    case "fleet":
-      set({ fleet: data.status as FleetStatus });
+    case "fleet_rows": {
+      // Only the rows that changed come: replace those, keep the rest.
+      const cur = state.fleet;
+      if (!cur) {
+        refreshFleet().catch(() => {});
+        break;
+      }
+      const changed = new Map((data.rows as FleetStatus["peers"]).map((r) => [r.id, r]));
+      const removed = new Set(data.removed as string[]);
+      const peers = cur.peers.filter((r) => !removed.has(r.id)).map((r) => changed.get(r.id) ?? r);
+      const known = new Set(peers.map((r) => r.id));
+      for (const r of changed.values()) if (!known.has(r.id)) peers.push(r);
+      set({
+        fleet: {
+          ...cur,
+          peers,
+          nodes: data.nodes as number,
+          online: data.online as number,
+          offline: data.offline as number,
+          totals: data.totals as FleetStatus["totals"],
+          cachedAt: data.at as string,
+        },
+      });
       break;
+    }
     case "peer": {
       const peers = state.peers.map((p) =>
         p.id === data.id
