@@ -1,11 +1,16 @@
 /**
- * Benchmark worker host: runs many worker node identities in one process, each a real MeshNode
- * with its own key, home and port, answering `get_stats` like a worker. The controller given by
- * `--controller-id/--controller-key` is registered on each (role controller). Prints
- * `{"nodes":[{id, name, publicKey, port}...]}` on stdout when ready.
+ * Benchmark and test worker host: runs many worker node identities in one process, each a real
+ * MeshNode with its own key and home, answering `get_stats` like a worker. The controller given
+ * by `--controller-id/--controller-key` is registered on each (role controller, granted
+ * control). Prints `{"nodes":[{id, name, publicKey, port}...]}` on stdout when ready.
+ *
+ * Without `--connect` each listens on a loopback port of its own (the controller dials them).
+ * With `--connect HOST:PORT` none listens: after a line on stdin (time for the controller to
+ * allow the IDs) each keeps a link to the controller, as `node serve --connect` does, and pushes
+ * its stats every `--push-ms` (default 10 s). Identities already in `--root` are reused.
  *
  * usage: deno run -A scripts/bench_fleet_host.ts --root DIR --count N --prefix P
- *          --controller-id ID --controller-key BASE64
+ *          --controller-id ID --controller-key BASE64 [--connect HOST:PORT] [--push-ms MS]
  */
 import { parseArgs } from "node:util";
 import { initIdentity } from "../src/identity/mod.ts";
@@ -22,8 +27,11 @@ const { values } = parseArgs({
     prefix: { type: "string" },
     "controller-id": { type: "string" },
     "controller-key": { type: "string" },
+    connect: { type: "string" },
+    "push-ms": { type: "string" },
   },
 });
+const connect = values.connect;
 const count = Number(values.count ?? 25);
 const nodes: { id: string; name: string; publicKey: string; port: number }[] = [];
 const meshes: MeshNode[] = [];
@@ -31,7 +39,8 @@ const startedAt = new Date();
 for (let i = 0; i < count; i++) {
   const paths = resolvePaths({ home: `${values.root}/${values.prefix}-${i}` });
   const name = `${values.prefix}-${i}`;
-  await initIdentity(paths, { name, role: "worker", force: true });
+  const exists = await Deno.stat(paths.nodeJson).then(() => true, () => false);
+  if (!exists) await initIdentity(paths, { name, role: "worker", force: true });
   const reg = await PeerRegistry.open(paths.registryDb, { debounceMs: 0 });
   reg.upsert(
     newPeer({
@@ -43,19 +52,27 @@ for (let i = 0; i < count; i++) {
     }, { grants: ["control"] }),
   );
   await reg.close();
-  const mesh = await MeshNode.open(paths, { keepalive: false });
+  const mesh = await MeshNode.open(paths, connect ? {} : { keepalive: false });
   attachWorker(mesh, {
     miners: new MinerManager(paths),
     audit: new AuditLog(auditLogPath(paths)),
     startedAt,
     minersDir: minersDir(paths),
     policy: await PolicyStore.open(paths.policyJson),
+    pushIntervalMs: Number(values["push-ms"] ?? 10_000),
   });
-  const server = await mesh.serve({ hostname: "127.0.0.1", port: 0 });
+  const port = connect ? 0 : (await mesh.serve({ hostname: "127.0.0.1", port: 0 })).port;
   meshes.push(mesh);
-  nodes.push({ id: mesh.id, name, publicKey: mesh.identity.info.publicKey, port: server.port });
+  nodes.push({ id: mesh.id, name, publicKey: mesh.identity.info.publicKey, port });
 }
 console.log(JSON.stringify({ nodes }));
+if (connect) {
+  // Wait for the go (the controller allows the IDs first), then link every identity.
+  const reader = Deno.stdin.readable.getReader();
+  await reader.read();
+  reader.releaseLock();
+  for (const m of meshes) m.maintain(connect);
+}
 const stop = () => Promise.all(meshes.map((m) => m.close())).then(() => Deno.exit(0));
 Deno.addSignalListener("SIGTERM", stop);
 Deno.addSignalListener("SIGINT", stop);

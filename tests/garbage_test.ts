@@ -318,7 +318,9 @@ Deno.test("garbage on the WebSocket never crashes the server and is counted and 
       // (malformed upgrade requests: see the separate test below)
     }
     await srv.waitForLog(
-      new RegExp(`connection_refused .*reason="not a WebSocket upgrade" count=${refused}\\b`),
+      new RegExp(
+        `connection_refused .*(reason|lastReason)="not a WebSocket upgrade" count=${refused}\\b`,
+      ),
     );
 
     // --- a valid handshake by an allowlisted peer, then junk ----------------------------------

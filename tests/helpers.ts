@@ -175,6 +175,8 @@ export async function serve(
     "node",
     "serve",
     ...(extra.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"]),
+    // refused connections summarised every 100 ms (10 s by default), for quick log checks
+    ...(extra.includes("--refusal-log-interval") ? [] : ["--refusal-log-interval", "100ms"]),
     "--json",
     ...(extra.includes("--api-listen") || extra.includes("--no-api")
       ? []
@@ -478,4 +480,24 @@ export function collectEvents(
     }
   })().catch(() => {});
   return out;
+}
+
+/** A profile whose pool is a closed loopback port: XMRig runs, retries its pool, mines nothing. */
+export async function addOfflineProfile(home: string, name: string): Promise<string> {
+  const out = await cliOk(home, [
+    "profile",
+    "add",
+    "--type",
+    "xmrig",
+    "--name",
+    name,
+    "--pool",
+    `127.0.0.1:${freePort()}`,
+    "--user",
+    "44w",
+    "--threads",
+    "1",
+    "--json",
+  ]);
+  return JSON.parse(out.stdout).id;
 }

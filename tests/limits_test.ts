@@ -2,11 +2,22 @@
  * A node out of file descriptors does not die: started with `ulimit -n 64` and flooded with more
  * connections than it can take on both its peer port and its API, it refuses what it cannot
  * accept, says so in its log (rate-limited), keeps running, serves its API again as soon as
- * descriptors free up, and its worker still answers a controller.
+ * descriptors free up, and its worker still answers a controller. A controller whose open-file
+ * limit fits fewer links than rigs link in keeps what fits, summarises the refusals and serves on.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cli, cliOk, freePort, initNode, MAIN, RUN_FLAGS, tempHome, until } from "./helpers.ts";
+import {
+  cli,
+  cliOk,
+  freePort,
+  initNode,
+  MAIN,
+  ROOT,
+  RUN_FLAGS,
+  tempHome,
+  until,
+} from "./helpers.ts";
 
 Deno.test({
   name:
@@ -111,6 +122,134 @@ Deno.test({
           conn.close();
         } catch { /* closed */ }
       }
+      try {
+        proc.kill("SIGTERM");
+      } catch { /* gone */ }
+      await proc.status;
+      await out.cancel().catch(() => {});
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "limits: a controller whose open-file limit fits 36 links, with 60 rigs linking in, keeps 36, refuses the rest with one log line per interval, serves its API and does not exit",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await tempHome();
+    const c = join(root, "c");
+    const ctl = await initNode(c, "boss", "controller");
+    const peerPort = freePort();
+    const apiPort = freePort();
+    const token = (await cliOk(c, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
+    const argv = [
+      Deno.execPath(),
+      "run",
+      ...RUN_FLAGS,
+      MAIN,
+      "--home",
+      c,
+      "node",
+      "serve",
+      "--listen",
+      `127.0.0.1:${peerPort}`,
+      "--api-listen",
+      `127.0.0.1:${apiPort}`,
+      "--json",
+      "--refusal-log-interval",
+      "3s",
+    ].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    // 420 descriptors: the default connection limit is 420 - 384 = 36.
+    const proc = new Deno.Command("bash", {
+      args: ["-c", `ulimit -n 420 && exec ${argv}`],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", MINER_CLI_LOG_FORMAT: "json" },
+    }).spawn();
+    let log = "";
+    (async () => {
+      for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+    })();
+    const out = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    // 60 rigs in one process, each with its own key, linking in as `node serve --connect` does.
+    const host = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--unstable-net",
+        join(ROOT, "scripts", "bench_fleet_host.ts"),
+        "--root",
+        join(root, "rigs"),
+        "--count",
+        "60",
+        "--prefix",
+        "rig",
+        "--controller-id",
+        ctl.id,
+        "--controller-key",
+        ctl.publicKey,
+        "--connect",
+        `127.0.0.1:${peerPort}`,
+        "--push-ms",
+        "2000",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const api = (path: string) =>
+      fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5000),
+      });
+    try {
+      let first = "";
+      while (!first.includes("\n")) first += (await out.read()).value ?? "";
+      assert.match(first, /"event":"listening"/);
+      const reader = host.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let line = "";
+      while (!line.includes("\n")) line += (await reader.read()).value ?? "";
+      const ids = JSON.parse(line.split("\n")[0]).nodes.map((n: { id: string }) => n.id);
+      assert.equal(ids.length, 60);
+      await cliOk(c, ["peer", "allow", ...ids]);
+      const go = host.stdin.getWriter();
+      await go.write(new TextEncoder().encode("go\n"));
+      const summary = async () => await (await api("/api/v1/mining/remote/summary")).json();
+      await until(async () => (await summary()).online === 36, "36 rigs linked", 60_000, 250);
+      assert.match(log, /"event":"connection_limit".*"maxConnections":36.*"openFileLimit":420/);
+      // The 24 others keep trying: their refusals are summarised, one line per window (3 s here,
+      // 10 s by default).
+      const refusals = () =>
+        log.split("\n").filter((l) => l.includes('"event":"connection_refused"'));
+      await until(
+        () => refusals().filter((l) => l.includes("more connection(s) refused")).length >= 2,
+        "two summary lines",
+        40_000,
+        250,
+      );
+      const times = refusals().map((l) => Date.parse(JSON.parse(l).ts));
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      assert.ok(gaps.every((g) => g >= 2_700), `refusal lines closer than a window: ${gaps}`);
+      assert.match(refusals().join("\n"), /connection limit \(36\) reached/);
+      // Still serving: its API, and the 36 it has (their pushes keep arriving).
+      assert.equal((await api("/health")).status, 200);
+      const s = await summary();
+      assert.equal(s.online, 36);
+      const stats = await (await api("/api/v1/mining/remote/stats?limit=1")).json();
+      assert.equal(stats.online, 36);
+      const running = await Promise.race([
+        proc.status.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 100)),
+      ]);
+      assert.ok(running, `the node exited:\n${log}`);
+      assert.doesNotMatch(log, /Uncaught/);
+    } finally {
+      try {
+        host.kill("SIGTERM");
+      } catch { /* gone */ }
+      await host.status;
       try {
         proc.kill("SIGTERM");
       } catch { /* gone */ }

@@ -152,6 +152,31 @@ Deno.test({
       }, "rig-a offline");
       const r = await cli(c, ["remote", "status", "--json"]);
       assert.equal(r.code, 2);
+
+      // ETags: a quiet fleet read again is a 304 without a body; a change makes it a 200.
+      const read = (etag?: string) =>
+        fetch(`${cs.api}/api/v1/mining/remote/stats?limit=10`, {
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(etag ? { "if-none-match": etag } : {}),
+          },
+        });
+      let etag = "";
+      await until(async () => {
+        const first = await read();
+        await first.body?.cancel();
+        etag = first.headers.get("etag") ?? "";
+        assert.match(etag, /^W\/"/);
+        const again = await read(etag);
+        const body = await again.text();
+        return again.status === 304 && body === "";
+      }, "a 304 for an unchanged fleet");
+      await wb.stop();
+      await until(async () => {
+        const res = await read(etag);
+        const body = await res.text();
+        return res.status === 200 && JSON.parse(body).online === 0;
+      }, "a 200 once rig-b went offline");
     } finally {
       abort.abort();
       await wa.stop();

@@ -103,7 +103,12 @@ class Fixture {
   ): Promise<MeshNode> {
     const paths = resolvePaths({ home: join(this.root, name) });
     if (create) await initIdentity(paths, { name, role });
-    const node = await MeshNode.open(paths, { keepalive: false, ...options });
+    // Refusals summarised every 50 ms (10 s in production) so the log can be checked quickly.
+    const node = await MeshNode.open(paths, {
+      keepalive: false,
+      refusalLogWindowMs: 50,
+      ...options,
+    });
     this.nodes.push(node);
     return node;
   }

@@ -44,6 +44,28 @@ export interface RemoteRoutesContext {
   knows?(ref: string): void;
   /** A rig's tags (for the `tag` filter). */
   tagsOf?(id: string): readonly string[];
+  /**
+   * A tag that changes whenever the cached fleet status would (rows, health, registry, and the
+   * second, for staleness): equal tags mean an equal answer, so a read with `If-None-Match`
+   * gets a 304 without building it.
+   */
+  statusTag?(): string;
+}
+
+/** The ETag of a cached read: the status tag and the query that shapes the answer. */
+function etagFor(tag: string, url: string): string {
+  const q = new URL(url).searchParams;
+  q.sort();
+  return `W/"${tag}-${q.toString().replace(/[^A-Za-z0-9._=&-]/g, "_")}"`;
+}
+
+/** Whether `If-None-Match` names `etag` (or is `*`). */
+function notModified(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((t) => {
+    const v = t.trim();
+    return v === "*" || v === etag || v === etag.slice(2);
+  });
 }
 
 const PeerParam = z.object({ peer: z.string().min(1).max(128) });
@@ -124,15 +146,25 @@ export function registerRemoteRoutes(
       responses: {
         200: json(
           FleetStatusSchema,
-          "Every worker's stats with its health, per-algorithm totals (from the node's cache when it is at most `maxAge` ms old, default 2000; `maxAge=0` asks every worker now); `state`, `tag`, `algorithm`, `q` filter the rows and `offset`/`limit` page them (totals and counts stay the fleet's)",
+          "Every worker's stats with its health, per-algorithm totals (from the node's cache when it is at most `maxAge` ms old, default 2000, or kept fresh by the rig's pushes; `maxAge=0` asks every worker now); `state`, `tag`, `algorithm`, `q` filter the rows and `offset`/`limit` page them (totals and counts stay the fleet's). Cached reads carry an `ETag`: with `If-None-Match` an unchanged fleet is a 304",
         ),
+        304: { description: "Unchanged since the `ETag` given in `If-None-Match`" },
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
+      const maxAge = q.maxAge ?? 2000;
+      const tag = maxAge > 0 && ctx.cachedStatus ? ctx.statusTag?.() : undefined;
+      const etag = tag ? etagFor(tag, c.req.url) : undefined;
+      if (etag && notModified(c.req.header("if-none-match"), etag)) {
+        c.header("etag", etag);
+        return c.body(null, 304);
+      }
       const doc = ctx.cachedStatus
-        ? await ctx.cachedStatus(q.maxAge ?? 2000, q.timeout)
+        ? await ctx.cachedStatus(maxAge, q.timeout)
         : await ctx.fleet.status(undefined, { timeoutMs: q.timeout });
+      // The tag as it was before the read: a change during it makes the next read a 200.
+      if (etag) c.header("etag", etag);
       return c.json(pageRows(doc, q, ctx.tagsOf), 200);
     },
   );
@@ -146,14 +178,23 @@ export function registerRemoteRoutes(
       responses: {
         200: json(
           FleetStatusSchema.omit({ peers: true }),
-          "The fleet in a few numbers: rigs online/offline, per state, and per-algorithm totals, without the rows",
+          "The fleet in a few numbers: rigs online/offline, per state, and per-algorithm totals, without the rows (with an `ETag`, as `/remote/stats`)",
         ),
+        304: { description: "Unchanged since the `ETag` given in `If-None-Match`" },
       },
     }),
     async (c) => {
       const q = c.req.valid("query");
+      const maxAge = q.maxAge ?? 2000;
+      const tag = maxAge > 0 && ctx.cachedStatus ? ctx.statusTag?.() : undefined;
+      const etag = tag ? etagFor(tag, c.req.url) : undefined;
+      if (etag && notModified(c.req.header("if-none-match"), etag)) {
+        c.header("etag", etag);
+        return c.body(null, 304);
+      }
+      if (etag) c.header("etag", etag);
       const doc = ctx.cachedStatus
-        ? await ctx.cachedStatus(q.maxAge ?? 2000)
+        ? await ctx.cachedStatus(maxAge)
         : await ctx.fleet.status(undefined, {});
       const { peers: _rows, ...summary } = doc;
       return c.json(summary, 200);

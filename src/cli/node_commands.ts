@@ -376,7 +376,10 @@ export async function daemonOptions(
       port: listen.port,
       path,
       tls,
-      maxConnections: int(p, "max-connections", { min: 1, max: 100_000, fallback: 1024 }),
+      // Unset: the daemon derives it from the open-file limit.
+      ...(str(p, "max-connections") !== undefined
+        ? { maxConnections: int(p, "max-connections", { min: 1, max: 100_000, fallback: 1024 }) }
+        : {}),
       maxHandshakes: int(p, "max-handshakes", { min: 1, max: 100_000, fallback: 256 }),
       maxHandshakesPerAddress: int(p, "max-handshakes-per-address", {
         min: 1,
@@ -400,6 +403,7 @@ export async function daemonOptions(
         intervalMs: d("ping-interval", 50, 3_600_000, DEFAULT_KEEPALIVE.intervalMs),
         timeoutMs: d("idle-timeout", 100, 3_600_000, DEFAULT_KEEPALIVE.timeoutMs),
       },
+      refusalLogWindowMs: d("refusal-log-interval", 50, 3_600_000, 10_000),
     },
     api: bool(p, "no-api") ? null : {
       hostname: apiListen.hostname,

@@ -45,8 +45,11 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("connect", "HOST:PORT", "keep an outbound link to that node (repeatable; reconnects)", {
     multiple: true,
   }),
-  s("max-connections", "N", "established (authenticated) peer connections", {
-    default: "1024",
+  s("max-connections", "N", "established peer connections", {
+    default: "open-file limit - 384",
+  }),
+  s("refusal-log-interval", "D", "refused connections: one log line (a summary) per D", {
+    default: "10s",
   }),
   s("max-handshakes", "N", "connections still in handshake, from all addresses", {
     default: "256",

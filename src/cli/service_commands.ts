@@ -56,6 +56,8 @@ RestartSec=5s
 # miners are children of the node: stopping the unit stops them too
 KillMode=control-group
 TimeoutStopSec=30s
+# one descriptor per linked rig: the connection limit follows this (minus a reserve of 384)
+LimitNOFILE=65536
 ${o.scope === "system" && o.user ? `User=${o.user}\n` : ""}NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=read-only

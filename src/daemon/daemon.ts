@@ -5,6 +5,7 @@
  * shutdown every miner is stopped (SIGTERM, then SIGKILL after the grace period), so none is left.
  * @module
  */
+import { connectionLimitFor, FD_RESERVE, openFileLimit } from "./fd_limit.ts";
 import { join } from "node:path";
 import { MinerCliError } from "../errors/mod.ts";
 // The API (Hono, zod-openapi, the routes: ~4 MB of heap) loads only when the node serves it.
@@ -389,7 +390,18 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       url: () => api?.url ?? null,
     }, options.health);
     const healthService = health;
-    server = await listening(hostPort(options.serve), "--listen", () => mesh.serve(options.serve));
+    let serveOptions = options.serve;
+    if (serveOptions.maxConnections === undefined) {
+      const fds = await openFileLimit();
+      const limit = connectionLimitFor(fds);
+      serveOptions = { ...serveOptions, maxConnections: limit };
+      logger.info("connection_limit", {
+        maxConnections: limit,
+        openFileLimit: fds,
+        reserved: fds === null ? null : FD_RESERVE,
+      });
+    }
+    server = await listening(hostPort(serveOptions), "--listen", () => mesh.serve(serveOptions));
     if (options.discovery) {
       discovery = await DiscoveryService.start(mesh, {
         ...options.discovery,
@@ -429,6 +441,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           },
           knows: (ref) => void fleet.peer(ref),
           tagsOf: (id) => mesh.registry.get(id)?.tags ?? [],
+          statusTag: () =>
+            `${monitor.version}.${healthService.last()?.at ?? 0}.${mesh.registry.version}.${
+              Math.floor(Date.now() / 1000)
+            }`,
           onDeployProgress: (p) =>
             events.publish({ type: "deploy", at: new Date().toISOString(), ...p }),
         },

@@ -55,7 +55,7 @@ export function createNodeOps(
   };
   const view = (p: Peer): PeerView => {
     const live = monitor.state(p.id);
-    const open = mesh.sessions().filter((s) => s.peer.id === p.id && !s.isClosed);
+    const open = mesh.sessionsOf(p.id).filter((s) => !s.isClosed);
     const connected = open.length > 0;
     return {
       ...p,

@@ -416,6 +416,7 @@ export class FleetMonitor {
       return;
     }
     const at = new Date().toISOString();
+    this.#version++;
     this.#state.set(peer.id, { online, since: at, ...(online ? {} : { reason }) });
     this.#onEvent({
       type: "peer",

@@ -102,6 +102,8 @@ export interface MeshNodeOptions {
   keepalive?: KeepaliveOptions | false;
   /** Registry write debounce (default 200 ms). */
   registryDebounceMs?: number;
+  /** Refused connections are logged once per this window, as a summary (default 10 s). */
+  refusalLogWindowMs?: number;
   /** Called when the registry file was corrupt and moved aside. */
   onWarning?: (message: string) => void;
 }
@@ -195,7 +197,7 @@ export class MeshNode {
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#keepalive = options.keepalive === false ? undefined : (options.keepalive ?? {});
     this.logger = options.logger ?? silentLogger;
-    this.#refusals = new RefusalLog(this.logger);
+    this.#refusals = new RefusalLog(this.logger, { windowMs: options.refusalLogWindowMs });
   }
 
   /** Loads identity, registry and auth settings from `paths`. */
@@ -219,6 +221,11 @@ export class MeshNode {
   /** Open sessions. */
   sessions(): PeerSession[] {
     return this.#sessions.list();
+  }
+
+  /** The open sessions with one peer (oldest first), without scanning the others. */
+  sessionsOf(peerId: string): PeerSession[] {
+    return this.#sessions.of(peerId);
   }
 
   /** The most recent open session with `peerId`. */
@@ -679,5 +686,6 @@ export class MeshNode {
     await Promise.all(this.#servers.map((s) => s.close()));
     this.#servers.length = 0;
     await this.registry.close();
+    this.auth.close();
   }
 }

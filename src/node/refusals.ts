@@ -1,51 +1,56 @@
 /**
- * Refused connections, logged without letting a flood fill the log: at most 20 lines per 10 s,
- * then one summary line at the end of the window with how many were refused meanwhile.
+ * Refused connections, logged without letting a flood fill the log: at most one line per window
+ * (10 s): the first refusal after a quiet window is logged at once, with its reason; the ones
+ * after it in the window become one summary line at the window's end, with their count.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 
 /** A rate-limited log of refused connections. */
 export class RefusalLog {
-  #windowStart = 0;
-  #lines = 0;
+  #lastLine = -Infinity;
   #suppressed = 0;
+  #lastReason = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Refusals since start. */
   count = 0;
+  /** Lines written (for tests). */
+  lines = 0;
 
   /** Creates the log. */
   constructor(
     readonly logger: Logger,
-    readonly options: { lines?: number; windowMs?: number } = {},
+    readonly options: { windowMs?: number } = {},
   ) {}
 
-  /** Counts one refusal, and logs it unless the window's lines are used up. */
+  /** Counts one refusal, and logs it unless a line was written in this window. */
   note(reason: string, remote: string): void {
     this.count++;
     const windowMs = this.options.windowMs ?? 10_000;
     const now = Date.now();
-    if (now - this.#windowStart >= windowMs) {
-      this.#windowStart = now;
-      this.#lines = 0;
-    }
-    if (this.#lines < (this.options.lines ?? 20)) {
-      this.#lines++;
+    if (this.#timer === undefined && now - this.#lastLine >= windowMs) {
+      this.#lastLine = now;
+      this.lines++;
       this.logger.warn("connection_refused", { remote, reason, count: this.count });
       return;
     }
     this.#suppressed++;
+    this.#lastReason = reason;
     if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.#lastLine = Date.now();
+      this.lines++;
       this.logger.warn("connection_refused", {
-        reason: "many connections refused (log lines suppressed)",
+        reason: `${this.#suppressed} more connection(s) refused in ${
+          windowMs >= 1000 ? `${Math.round(windowMs / 1000)} s` : `${windowMs} ms`
+        }`,
         suppressed: this.#suppressed,
-        lastReason: reason,
+        lastReason: this.#lastReason,
         count: this.count,
       });
       this.#suppressed = 0;
-    }, Math.max(0, this.#windowStart + windowMs - now));
+    }, Math.max(0, this.#lastLine + windowMs - now));
     Deno.unrefTimer(this.#timer as unknown as number);
   }
 

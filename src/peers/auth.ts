@@ -45,6 +45,7 @@ export class AuthStore {
   readonly #table: RevTable<AllowEntry>;
   #mode: AuthMode = "allowlist";
   #modeRaw: string | undefined;
+  #closed = false;
 
   private constructor(readonly path: string, options: AuthStoreOptions) {
     const warn = options.onWarning ?? (() => {});
@@ -194,8 +195,10 @@ export class AuthStore {
     }
   }
 
-  /** Closes the database. */
+  /** Closes the database (again: a no-op). */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#db.close();
   }
 }

@@ -103,6 +103,7 @@ export class PeerRegistry {
   readonly #onWarning: (message: string) => void;
   #closed = false;
   #soon = false;
+  #version = 0;
 
   private constructor(path: string, options: RegistryOptions) {
     this.#path = path;
@@ -116,6 +117,7 @@ export class PeerRegistry {
     });
     this.#table = new RevTable<Peer>(db, "peers", parsePeer, (id, before, after) => {
       this.#sorted = null;
+      this.#version++;
       if (before) this.#names.get(before.name.toLowerCase())?.delete(id);
       if (after) {
         const key = after.name.toLowerCase();
@@ -164,6 +166,11 @@ export class PeerRegistry {
       a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
     );
     return this.#sorted;
+  }
+
+  /** Increases with every change seen (local or another process's): equal means unchanged. */
+  get version(): number {
+    return this.#version;
   }
 
   /** How many peers there are. */

@@ -273,7 +273,10 @@ export async function startTransportServer(
         establish() {
           if (c.established) return true;
           if (established >= maxEstablished) {
-            refuse(`connection limit (${maxEstablished}) reached`, address);
+            refuse(
+              `connection limit (${maxEstablished}) reached: raise --max-connections, or the open-file limit (ulimit -n, LimitNOFILE) it follows`,
+              address,
+            );
             return false;
           }
           leavePending(c);
