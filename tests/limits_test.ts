@@ -134,7 +134,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "limits: a controller whose open-file limit fits 36 links, with 60 rigs linking in, keeps 36, refuses the rest with one log line per interval, serves its API and does not exit",
+    "limits: a controller whose open-file limit fits fewer links than 60 rigs linking in keeps what fits, refuses the rest with one log line per interval, serves its API and does not exit",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -161,7 +161,7 @@ Deno.test({
       "--refusal-log-interval",
       "3s",
     ].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-    // 420 descriptors: the default connection limit is 420 - 384 = 36.
+    // 420 descriptors: the default connection limit is about 420 - 384 = 36.
     const proc = new Deno.Command("bash", {
       args: ["-c", `ulimit -n 420 && exec ${argv}`],
       stdout: "piped",
@@ -217,8 +217,14 @@ Deno.test({
       const go = host.stdin.getWriter();
       await go.write(new TextEncoder().encode("go\n"));
       const summary = async () => await (await api("/api/v1/mining/remote/summary")).json();
-      await until(async () => (await summary()).online === 36, "36 rigs linked", 60_000, 250);
-      assert.match(log, /"event":"connection_limit".*"maxConnections":36.*"openFileLimit":420/);
+      // The limit follows the descriptors: 420 minus the 384 kept for everything else, less
+      // the few already open when the node counted them (it may not run `sh` to ask).
+      await until(() => log.includes('"event":"connection_limit"'), "the limit logged");
+      const limitLine = JSON.parse(log.split("\n").find((l) => l.includes("connection_limit"))!);
+      const max = limitLine.maxConnections;
+      assert.ok(max >= 16 && max <= 36, JSON.stringify(limitLine));
+      assert.ok(limitLine.openFileLimit <= 420 && limitLine.openFileLimit > 380);
+      await until(async () => (await summary()).online === max, `${max} rigs linked`, 60_000, 250);
       // The 24 others keep trying: their refusals are summarised, one line per window (3 s here,
       // 10 s by default).
       const refusals = () =>
@@ -232,13 +238,13 @@ Deno.test({
       const times = refusals().map((l) => Date.parse(JSON.parse(l).ts));
       const gaps = times.slice(1).map((t, i) => t - times[i]);
       assert.ok(gaps.every((g) => g >= 2_700), `refusal lines closer than a window: ${gaps}`);
-      assert.match(refusals().join("\n"), /connection limit \(36\) reached/);
-      // Still serving: its API, and the 36 it has (their pushes keep arriving).
+      assert.ok(refusals().join("\n").includes(`connection limit (${max}) reached`));
+      // Still serving: its API, and the links it has (their pushes keep arriving).
       assert.equal((await api("/health")).status, 200);
       const s = await summary();
-      assert.equal(s.online, 36);
+      assert.equal(s.online, max);
       const stats = await (await api("/api/v1/mining/remote/stats?limit=1")).json();
-      assert.equal(stats.online, 36);
+      assert.equal(stats.online, max);
       const running = await Promise.race([
         proc.status.then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), 100)),

@@ -392,12 +392,13 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     const healthService = health;
     let serveOptions = options.serve;
     if (serveOptions.maxConnections === undefined) {
-      const fds = await openFileLimit();
-      const limit = connectionLimitFor(fds);
+      const fds = await openFileLimit(paths.nodeJson);
+      const limit = connectionLimitFor(fds?.limit ?? null);
       serveOptions = { ...serveOptions, maxConnections: limit };
       logger.info("connection_limit", {
         maxConnections: limit,
-        openFileLimit: fds,
+        openFileLimit: fds?.limit ?? null,
+        method: fds?.method ?? "unknown",
         reserved: fds === null ? null : FD_RESERVE,
       });
     }

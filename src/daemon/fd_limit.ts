@@ -1,31 +1,52 @@
 /**
  * The connection limit a node can keep: its open-file limit minus what it needs besides peer
  * links (handshakes in progress, the API, miners' pipes, its databases and logs).
+ *
+ * Deno has no getrlimit and gives `/proc` only to `--allow-all` processes, so the limit is read
+ * with `sh -c "ulimit -n"` where the node may run `sh`, and otherwise counted: the node opens
+ * one of its own files until the kernel refuses (EMFILE), then closes them all, at start, before
+ * it listens.
  * @module
  */
 
 /** Descriptors kept for everything but established peer links. */
 export const FD_RESERVE = 384;
 
-/**
- * The process's soft open-file limit (`ulimit -n`), read through the shell (Deno has no
- * getrlimit; `/proc` needs `--allow-all`); null when it cannot be read.
- */
-export async function openFileLimit(): Promise<number | null> {
-  try {
-    const out = await new Deno.Command("sh", {
-      args: ["-c", "ulimit -n"],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    if (text === "unlimited") return 1_048_576;
-    const n = Number(text);
-    return out.success && Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
+/** At most this many descriptors are opened to count the free ones. */
+export const FD_PROBE_CAP = 65_536;
+
+/** What {@link openFileLimit} found. */
+export interface FdLimit {
+  /** Descriptors this process may have open (or may still open, when counted). */
+  limit: number;
+  /** `ulimit` (the soft limit, exact) or `counted` (free at start; at least, when capped). */
+  method: "ulimit" | "counted";
+}
+
+/** The process's open-file limit; null when it can be found neither way. */
+export async function openFileLimit(probePath: string): Promise<FdLimit | null> {
+  if ((await Deno.permissions.query({ name: "run", command: "sh" })).state === "granted") {
+    try {
+      const out = await new Deno.Command("sh", {
+        args: ["-c", "ulimit -n"],
+        stdout: "piped",
+        stderr: "null",
+        stdin: "null",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).trim();
+      const n = text === "unlimited" ? FD_PROBE_CAP * 16 : Number(text);
+      if (out.success && Number.isInteger(n) && n > 0) return { limit: n, method: "ulimit" };
+    } catch { /* counted below */ }
   }
+  const files: Deno.FsFile[] = [];
+  try {
+    while (files.length < FD_PROBE_CAP) files.push(Deno.openSync(probePath, { read: true }));
+  } catch (err) {
+    if (files.length === 0 && !/too many open files|os error 24/i.test(String(err))) return null;
+  } finally {
+    for (const f of files) f.close();
+  }
+  return { limit: files.length, method: "counted" };
 }
 
 /**

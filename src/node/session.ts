@@ -119,6 +119,40 @@ export interface KeepaliveOptions {
 export const DEFAULT_KEEPALIVE = { intervalMs: 5_000, timeoutMs: 12_000 } as const;
 
 /**
+ * One timer per tick length for every session's keepalive check, instead of one per session:
+ * 10,000 links cost one wakeup per tick, not 8,000 a second.
+ */
+const wheels = new Map<
+  number,
+  { timer: ReturnType<typeof setInterval>; checks: Set<() => void> }
+>();
+
+function joinKeepaliveWheel(tickMs: number, check: () => void): () => void {
+  let wheel = wheels.get(tickMs);
+  if (!wheel) {
+    const checks = new Set<() => void>();
+    const timer = setInterval(() => {
+      for (const fn of [...checks]) {
+        try {
+          fn();
+        } catch { /* one session's failure is its own */ }
+      }
+    }, tickMs);
+    wheel = { timer, checks };
+    wheels.set(tickMs, wheel);
+  }
+  wheel.checks.add(check);
+  const w = wheel;
+  return () => {
+    w.checks.delete(check);
+    if (w.checks.size === 0 && wheels.get(tickMs) === w) {
+      clearInterval(w.timer);
+      wheels.delete(tickMs);
+    }
+  };
+}
+
+/**
  * How a session ended: this side closed it (`local`), the peer closed it because its operation
  * was done (`peer_done`) or for another reason, say shutting down (`peer`), or the link was lost
  * (no traffic within the keepalive timeout, the socket dropped without a word, a channel error).
@@ -165,7 +199,7 @@ export class PeerSession {
   readonly #streams = new Map<string, (m: AnyMessage) => void>();
   readonly #dataSinks = new Map<string, (chunk: Uint8Array) => void>();
   readonly #endedSinks = new Set<string>();
-  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #leaveKeepalive: (() => void) | undefined;
   #lastRx = Date.now();
   #lastPing = Date.now();
   #closeReason: string | null = null;
@@ -535,7 +569,7 @@ export class PeerSession {
     const interval = k.intervalMs ?? DEFAULT_KEEPALIVE.intervalMs;
     const timeout = k.timeoutMs ?? DEFAULT_KEEPALIVE.timeoutMs;
     const tick = Math.max(20, Math.min(interval, timeout) / 4);
-    this.#keepaliveTimer = setInterval(() => {
+    this.#leaveKeepalive = joinKeepaliveWheel(tick, () => {
       const now = Date.now();
       if (now - this.#lastRx > timeout) {
         this.#opts.logger.info("keepalive_timeout", {
@@ -546,13 +580,15 @@ export class PeerSession {
         this.close(`no traffic for ${timeout} ms`, { notify: false });
         return;
       }
-      if (now - this.#lastPing >= interval) {
+      // Only a quiet link is pinged: traffic from the peer (its pushes, its own pings) already
+      // says it is there, so at most one side of a link pings, once per quiet interval.
+      if (now - this.#lastRx >= interval && now - this.#lastPing >= interval) {
         this.#lastPing = now;
         try {
           this.send("ping", {});
         } catch { /* closing */ }
       }
-    }, tick);
+    });
   }
 
   /** How the session ended (null while open). */
@@ -582,7 +618,8 @@ export class PeerSession {
   #finish(reason: string, error: ChannelError | null): void {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
-    clearInterval(this.#keepaliveTimer);
+    this.#leaveKeepalive?.();
+    this.#leaveKeepalive = undefined;
     for (const p of this.#pending.values()) {
       p.cancel();
       p.reject(new SessionClosedError(reason));
