@@ -27,8 +27,13 @@
  *
  * rules: one health-and-alert evaluation for 10,000 miners on 1,000 rigs (see bench_rules.ts).
  *
- * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules]
- *          [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
+ * scale: a controller with 1,000, 3,000 and 10,000 rigs linked in and pushing stats: time to
+ * link and register, cached and fresh reads, RSS, idle CPU, reconnection after a restart; a cold
+ * CLI dialing 1,000 (see bench_scale.ts; `--scale-sizes`, `--scale-runs`). Not in the default
+ * run: it takes about 15 minutes.
+ *
+ * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules|
+ *          scale] [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
@@ -45,6 +50,8 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     "supervise-seconds": { type: "string" },
     "soak-seconds": { type: "string" },
+    "scale-sizes": { type: "string" },
+    "scale-runs": { type: "string" },
     json: { type: "boolean" },
   },
 });
@@ -711,13 +718,20 @@ const sections: Record<string, () => Promise<void>> = {
     const { benchRules } = await import("./bench_rules.ts");
     results.rules = await benchRules(log);
   },
+  scale: async () => {
+    const { benchScale } = await import("./bench_scale.ts");
+    results.scale = await benchScale(log, {
+      sizes: values["scale-sizes"]?.split(",").map(Number),
+      runs: values["scale-runs"] ? Number(values["scale-runs"]) : undefined,
+    });
+  },
   soak: async () => {
     const { benchSoak } = await import("./bench_chaos.ts");
     results.soak = await benchSoak(log, Number(values["soak-seconds"] ?? 300));
   },
 };
 for (const [name, fn] of Object.entries(sections)) {
-  if (values.only && values.only !== name) continue;
+  if (values.only ? values.only !== name : name === "scale") continue;
   await fn();
 }
 if (values.json) console.log(JSON.stringify(results, null, 2));

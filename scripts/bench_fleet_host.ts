@@ -7,7 +7,8 @@
  * Without `--connect` each listens on a loopback port of its own (the controller dials them).
  * With `--connect HOST:PORT` none listens: after a line on stdin (time for the controller to
  * allow the IDs) each keeps a link to the controller, as `node serve --connect` does, and pushes
- * its stats every `--push-ms` (default 10 s). Identities already in `--root` are reused.
+ * its stats every `--push-ms` (default 10 s), each from a loopback address of its own
+ * (127.x.y.z after `--address-base`). Identities already in `--root` are reused.
  *
  * usage: deno run -A scripts/bench_fleet_host.ts --root DIR --count N --prefix P
  *          --controller-id ID --controller-key BASE64 [--connect HOST:PORT] [--push-ms MS]
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     "controller-key": { type: "string" },
     connect: { type: "string" },
     "push-ms": { type: "string" },
+    "address-base": { type: "string" },
   },
 });
 const connect = values.connect;
@@ -71,7 +73,13 @@ if (connect) {
   const reader = Deno.stdin.readable.getReader();
   await reader.read();
   reader.releaseLock();
-  for (const m of meshes) m.maintain(connect);
+  // Each rig dials from a loopback address of its own (127.x.y.z), as rigs of a farm come from
+  // addresses of their own: the controller's per-address handshake limit is not the bottleneck.
+  const base = Number(values["address-base"] ?? 0);
+  meshes.forEach((m, i) => {
+    const n = base + i + 1;
+    m.maintain(connect, { localAddress: `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` });
+  });
 }
 const stop = () => Promise.all(meshes.map((m) => m.close())).then(() => Deno.exit(0));
 Deno.addSignalListener("SIGTERM", stop);

@@ -130,7 +130,14 @@ async function startHosts(
       "--controller-key",
       controller.publicKey,
       ...(connect
-        ? ["--connect", connect, "--push-ms", Deno.env.get("BENCH_SCALE_PUSH_MS") ?? "10000"]
+        ? [
+          "--connect",
+          connect,
+          "--push-ms",
+          Deno.env.get("BENCH_SCALE_PUSH_MS") ?? "10000",
+          "--address-base",
+          String(h * PER_HOST),
+        ]
         : []),
     ], { stdin: "piped" });
     drain(proc.stderr);

@@ -319,7 +319,7 @@ Deno.test("remote: a worker behind NAT dials the controller (--connect); command
     // The worker goes away: reported offline, exit 2.
     await ws.stop();
     const r = await cli(c, ["remote", "status", "--json", "--timeout", "2s"]);
-    assert.equal(r.code, 2);
+    assert.equal(r.code, 2, r.stdout + cs.log());
     assert.equal(JSON.parse(r.stdout).peers[0].online, false);
   } finally {
     await ws.stop();

@@ -35,7 +35,13 @@ export interface RemoteRoutesContext {
   /** Where uploaded and built bundles are kept while they are sent. */
   tmpDir: string;
   /** The fleet status from the node's cache when it is at most `maxAgeMs` old, else a fresh poll. */
-  cachedStatus?: (maxAgeMs: number, timeoutMs?: number) => Promise<FleetStatus>;
+  cachedStatus?: (
+    maxAgeMs: number,
+    timeoutMs?: number,
+    options?: { wait?: boolean },
+  ) => Promise<FleetStatus>;
+  /** The fleet summary from the node's view without building the rows (undefined: not kept). */
+  cachedSummary?: () => Omit<FleetStatus, "peers"> | undefined;
   /** Reports deploy progress (live events). */
   onDeployProgress?: (e: Omit<DeployProgressEvent, "type" | "at">) => void;
   /** Registers a hook run when the server shuts down (ends streams). */
@@ -138,6 +144,7 @@ export function registerRemoteRoutes(
       request: {
         query: Timeout.extend({
           maxAge: z.coerce.number().int().min(0).max(3_600_000).optional(),
+          wait: z.enum(["true", "false"]).optional(),
           ...PageQuery,
           state: HealthStateSchema.optional(),
           algorithm: z.string().min(1).max(64).optional(),
@@ -154,14 +161,16 @@ export function registerRemoteRoutes(
     async (c) => {
       const q = c.req.valid("query");
       const maxAge = q.maxAge ?? 2000;
-      const tag = maxAge > 0 && ctx.cachedStatus ? ctx.statusTag?.() : undefined;
+      const tag = maxAge > 0 && q.wait !== "true" && ctx.cachedStatus
+        ? ctx.statusTag?.()
+        : undefined;
       const etag = tag ? etagFor(tag, c.req.url) : undefined;
       if (etag && notModified(c.req.header("if-none-match"), etag)) {
         c.header("etag", etag);
         return c.body(null, 304);
       }
       const doc = ctx.cachedStatus
-        ? await ctx.cachedStatus(maxAge, q.timeout)
+        ? await ctx.cachedStatus(maxAge, q.timeout, { wait: q.wait === "true" })
         : await ctx.fleet.status(undefined, { timeoutMs: q.timeout });
       // The tag as it was before the read: a change during it makes the next read a 200.
       if (etag) c.header("etag", etag);
@@ -193,6 +202,8 @@ export function registerRemoteRoutes(
         return c.body(null, 304);
       }
       if (etag) c.header("etag", etag);
+      const kept = maxAge > 0 ? ctx.cachedSummary?.() : undefined;
+      if (kept) return c.json(kept, 200);
       const doc = ctx.cachedStatus
         ? await ctx.cachedStatus(maxAge)
         : await ctx.fleet.status(undefined, {});

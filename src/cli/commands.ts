@@ -651,6 +651,7 @@ export const COMMANDS: readonly Command[] = [
       }),
       s("timeout", "D", "per-worker timeout", { default: "10s" }),
       s("concurrency", "N", "workers asked at once (direct dials)", { default: "64" }),
+      b("fresh", "through the node: ask every rig now, pushing ones too"),
     ],
     arity: [0, 1],
     run: remoteStatus,

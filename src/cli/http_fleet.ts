@@ -37,9 +37,18 @@ export class HttpFleetOps implements FleetOps {
   /** Wraps a client for the node's API. */
   constructor(readonly api: ApiClient) {}
 
-  /** Fresh status (`maxAge=0`: the node asks every worker now, at its own concurrency). */
-  status(ref?: string, options: { timeoutMs?: number } = {}): Promise<FleetStatus> {
-    const q = new URLSearchParams({ maxAge: "0" });
+  /**
+   * Status through the node: rigs kept fresh by their pushes come from its view at once, the
+   * others are asked and waited for (`maxAge=2000&wait=true`); `fresh` asks every rig now
+   * (`maxAge=0`). A single peer is always asked.
+   */
+  status(
+    ref?: string,
+    options: { timeoutMs?: number; fresh?: boolean } = {},
+  ): Promise<FleetStatus> {
+    const q = new URLSearchParams(
+      ref || options.fresh ? { maxAge: "0" } : { maxAge: "2000", wait: "true" },
+    );
     if (options.timeoutMs) q.set("timeout", String(options.timeoutMs));
     return this.api.request<FleetStatus>(
       "GET",

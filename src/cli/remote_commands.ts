@@ -119,7 +119,7 @@ export async function remoteStatus(ctx: CliContext, p: Parsed): Promise<number> 
   try {
     const doc = await withHealth(
       ctx.paths,
-      await b.ops.status(p.positionals[0], { timeoutMs, concurrency }),
+      await b.ops.status(p.positionals[0], { timeoutMs, concurrency, fresh: bool(p, "fresh") }),
     );
     if (bool(p, "json")) {
       ctx.io.out(JSON.stringify(doc, null, 2));

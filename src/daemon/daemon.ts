@@ -294,6 +294,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     discovery: () => discovery,
   });
   let health: HealthService | null = null;
+  let judgedAt = -1; // monitor transitions at the last health evaluation a read asked for
   let api: ApiServer | null = null;
   const metricsSnapshot = (): MetricsSnapshot => ({
     node: mesh.identity.info,
@@ -434,11 +435,22 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           fleet,
           profiles: ownProfiles,
           tmpDir: join(paths.dataDir, "tmp"),
-          cachedStatus: async (maxAgeMs, timeoutMs) => {
-            const status = await monitor.get(maxAgeMs, timeoutMs);
-            // A fresh poll is judged at once (a reader asking for fresh data gets fresh health).
-            if (maxAgeMs <= 0) await healthService.evaluateNow().catch(() => {});
+          cachedStatus: async (maxAgeMs, timeoutMs, o) => {
+            const status = await monitor.get(maxAgeMs, timeoutMs, o);
+            // A fresh poll is judged at once (a reader asking for fresh data gets fresh health),
+            // and so is a waited read after a rig came or went since the last such judgement.
+            const transitions = monitor.transitions;
+            if (maxAgeMs <= 0 || (o?.wait && transitions !== judgedAt)) {
+              judgedAt = transitions;
+              await healthService.evaluateNow().catch(() => {});
+            }
             return healthService.decorate(status);
+          },
+          cachedSummary: () => {
+            // Without the background refresh (`--fleet-poll 0`), rows are refreshed on reads.
+            if (!monitor.running) return undefined;
+            const { rigs, ...s } = monitor.summary();
+            return { ...s, health: healthService.fleetState(rigs) };
           },
           knows: (ref) => void fleet.peer(ref),
           tagsOf: (id) => mesh.registry.get(id)?.tags ?? [],

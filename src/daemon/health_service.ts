@@ -27,6 +27,9 @@ import type { Logger } from "../log/mod.ts";
 import type { HistoryStore, MinerManager, Profile, ProfileStore } from "../miners/mod.ts";
 import type { FleetMonitor, MeshNode } from "../node/mod.ts";
 import type { FleetHealth, FleetStatus, HealthConfig, MinerStats } from "../protocol/mod.ts";
+
+/** The fleet's worst state and rigs per state. */
+export type FleetHealthSummary = NonNullable<FleetStatus["health"]>;
 import type { NodePaths } from "../store/mod.ts";
 
 /** Options for {@link startHealthService}. */
@@ -75,6 +78,8 @@ export interface HealthService {
   evaluateNow(): Promise<FleetHealth>;
   /** A fleet status with each row's health and the fleet's state. */
   decorate(status: FleetStatus): FleetStatus;
+  /** The fleet's state and rigs per state, from each rig's reachability (no rows built). */
+  fleetState(rigs: readonly { id: string; online: boolean }[]): FleetHealthSummary;
   /** The dead man's switch, when one runs. */
   heartbeat: Heartbeat | null;
   /** Stops the loop, the heartbeat and the deliveries; writes the alert state. */
@@ -242,6 +247,30 @@ export async function startHealthService(
   };
 
   let last: FleetHealth | null = null;
+  // The last evaluation's rigs by ID, built once per evaluation (not once per read).
+  let byIdOf: { of: FleetHealth; map: Map<string, FleetHealth["rigs"][number]> } | null = null;
+  const rigsById = () => {
+    const h = last;
+    if (!h) return null;
+    if (byIdOf?.of !== h) byIdOf = { of: h, map: new Map(h.rigs.map((r) => [r.id, r])) };
+    return byIdOf.map;
+  };
+  const summarize = (
+    rigs: readonly { id: string; online: boolean }[],
+    byId: Map<string, FleetHealth["rigs"][number]>,
+  ): FleetHealthSummary => {
+    const counts = { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 };
+    let state: FleetHealth["state"] = rigs.length ? "ok" : "idle";
+    const order = ["down", "degraded", "unknown", "idle", "ok"];
+    for (const p of rigs) {
+      const s = byId.get(p.id)?.state ?? (p.online ? "unknown" : "down");
+      counts[s]++;
+      const eff = s === "idle" ? "ok" : s;
+      if (order.indexOf(eff) < order.indexOf(state)) state = eff;
+    }
+    if (rigs.length && counts.idle === rigs.length) state = "idle";
+    return { state, counts };
+  };
   let signature = "";
   let lastRun = 0;
   let running: Promise<FleetHealth> | null = null;
@@ -296,24 +325,16 @@ export async function startHealthService(
     last: () => last,
     evaluateNow,
     decorate(status) {
-      const h = last;
-      if (!h) return status;
-      const byId = new Map(h.rigs.map((r) => [r.id, r]));
+      const byId = rigsById();
+      if (!byId) return status;
       const peers = status.peers.map((p) => {
         const rh = byId.get(p.id);
         return rh ? { ...p, health: rh } : p;
       });
-      const counts = { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 };
-      let state: FleetHealth["state"] = peers.length ? "ok" : "idle";
-      const order = ["down", "degraded", "unknown", "idle", "ok"];
-      for (const p of peers) {
-        const s = p.health?.state ?? (p.online ? "unknown" : "down");
-        counts[s]++;
-        const eff = s === "idle" ? "ok" : s;
-        if (order.indexOf(eff) < order.indexOf(state)) state = eff;
-      }
-      if (peers.length && counts.idle === peers.length) state = "idle";
-      return { ...status, peers, health: { state, counts } };
+      return { ...status, peers, health: summarize(peers, byId) };
+    },
+    fleetState(rigs) {
+      return summarize(rigs, rigsById() ?? new Map());
     },
     async close() {
       clearInterval(timer);

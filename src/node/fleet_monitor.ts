@@ -111,6 +111,8 @@ export class FleetMonitor {
   #version = 0;
   /** Pushes taken (for benchmarks and tests). */
   pushes = 0;
+  /** Online/offline transitions seen (a health evaluation older than the last one is stale). */
+  transitions = 0;
 
   /** Watches `fleet`'s peers. */
   constructor(fleet: Fleet, options: FleetMonitorOptions = {}) {
@@ -205,14 +207,29 @@ export class FleetMonitor {
    * most `timeoutMs` (default: the monitor's) for the answers; rigs that did not answer in time
    * keep their last row, marked stale.
    */
-  async get(maxAgeMs: number, timeoutMs?: number): Promise<CachedFleetStatus> {
+  async get(
+    maxAgeMs: number,
+    timeoutMs?: number,
+    options: { wait?: boolean } = {},
+  ): Promise<CachedFleetStatus> {
     if (maxAgeMs <= 0) return await this.poll(timeoutMs);
     const now = Date.now();
     const old = this.#fleet.workers().filter((p) => {
       const r = this.#rows.get(p.id);
       return !r || !rowFresh(r, now, maxAgeMs);
     });
-    const asked = old.map((p) => ({ p, request: this.#refresh(p, this.#timeoutMs) }));
+    const asked = old.map((p) => ({ p, request: this.#refresh(p, timeoutMs ?? this.#timeoutMs) }));
+    if (options.wait && asked.length) {
+      // The reader waits for the rows it asked about (bounded by the timeout); rows kept fresh
+      // by pushes are not asked, so a pushing fleet answers at once.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(asked.map((a) => a.request)),
+        new Promise<void>((r) => timer = setTimeout(r, (timeoutMs ?? this.#timeoutMs) + 50)),
+      ]);
+      clearTimeout(timer);
+      return this.#snapshot(Math.max(maxAgeMs, 1));
+    }
     // A rig never heard from yet (the node just started) is waited for, briefly: at most
     // FIRST_ANSWER_WAIT_MS, once; a rig that has answered before is never waited for.
     const first = asked.filter((a) => !this.#rows.has(a.p.id)).map((a) => a.request);
@@ -360,6 +377,27 @@ export class FleetMonitor {
     };
   }
 
+  /**
+   * The fleet in a few numbers, from the rows as they are (no rows built): counts, totals, and
+   * each rig's reachability (for its health state).
+   */
+  summary(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> & {
+    cachedAt: string;
+    rigs: { id: string; online: boolean }[];
+  } {
+    let newest = 0;
+    const rigs = this.#fleet.workers().map((p) => {
+      const r = this.#rows.get(p.id);
+      if (r) newest = Math.max(newest, r.at);
+      return { id: p.id, online: r?.row.online ?? false };
+    });
+    return {
+      ...this.#summary(),
+      cachedAt: new Date(newest || Date.now()).toISOString(),
+      rigs,
+    };
+  }
+
   /** Counts and totals from the rows as they are, without building them. */
   #summary(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
     const workers = this.#fleet.workers();
@@ -417,6 +455,7 @@ export class FleetMonitor {
     }
     const at = new Date().toISOString();
     this.#version++;
+    this.transitions++;
     this.#state.set(peer.id, { online, since: at, ...(online ? {} : { reason }) });
     this.#onEvent({
       type: "peer",

@@ -60,7 +60,12 @@ export interface FleetOps {
   /** Fleet or single-peer status (`concurrency`: parallel requests, where the caller dials). */
   status(
     ref?: string,
-    options?: { timeoutMs?: number; concurrency?: number },
+    options?: {
+      timeoutMs?: number;
+      concurrency?: number;
+      /** Ask every rig now, even those whose pushes keep them fresh (through a node). */
+      fresh?: boolean;
+    },
   ): Promise<FleetStatus>;
   /** Starts a miner on a worker. */
   start(ref: string, options: StartOptions): Promise<StartAck>;
