@@ -103,6 +103,22 @@ Deno.test({
       assert.equal(rowA.stale, false, "a pushing rig is fresh for a plain read");
       assert.ok(Date.now() - Date.parse(rowA.updatedAt) < 5000, rowA.updatedAt);
 
+      // `peer list` asks the running node (its live links), not a dial from the CLI: rigs that
+      // only link in have no address to dial, yet they are online.
+      const listed = JSON.parse((await cliOk(c, ["peer", "list", "--json"])).stdout);
+      assert.deepEqual(
+        listed.map((p: { name: string; online: boolean; address: string | null }) => [
+          p.name,
+          p.online,
+          p.address,
+        ]),
+        [["rig-a", true, null], ["rig-b", true, null]],
+      );
+      const direct = JSON.parse(
+        (await cliOk(c, ["peer", "list", "--json", "--direct", "--timeout", "1s"])).stdout,
+      );
+      assert.ok(direct.every((p: { online: boolean }) => p.online === false), "no address to dial");
+
       // A change: rig-b's miner starts; its row shows it running without waiting an hour.
       await addXmrigProfile(c, "cpu", ["--threads", "1"]);
       await cliOk(c, ["remote", "deploy", "rig-b", "--profile", "cpu"]);

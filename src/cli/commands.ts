@@ -225,8 +225,10 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: "peer list",
-    summary: "registered peers: online (probed now), what they may do here, ping, score, last seen",
+    summary:
+      "registered peers: online (the running node's live view, else probed now), what they may do here, ping, score, last seen",
     options: [
+      ...ROUTE_OPTIONS,
       b("no-probe", "do not probe them"),
       s("timeout", "D", "probe timeout", { default: "3s" }),
       s("concurrency", "N", "peers probed at once", { default: "64" }),

@@ -130,17 +130,46 @@ export async function peerAdd(ctx: CliContext, p: Parsed): Promise<number> {
   }
 }
 
+/** The running node's view of its peers (null when no node answers, or with `--direct`). */
+async function liveView(
+  ctx: CliContext,
+  p: Parsed,
+): Promise<Map<string, { online: boolean | null; offlineReason?: string }> | null> {
+  const api = await ApiClient.locate(ctx.paths, str(p, "api"), { runtimeOnly: !str(p, "api") })
+    .catch(() => null);
+  const me = await loadIdentity(ctx.paths).catch(() => null);
+  if (!api || !me || !(await api.healthy(1500, me.info.id))) {
+    if (str(p, "api")) throw new UsageError(`no node answering at ${str(p, "api")}`, "peer list");
+    return null;
+  }
+  const doc = await api.request<
+    { peers: { id: string; online: boolean | null; offlineReason?: string }[] }
+  >(
+    "GET",
+    "/api/v1/mining/peers",
+  );
+  return new Map(doc.peers.map((v) => [v.id, v]));
+}
+
 /** `peer list`. */
 export async function peerList(ctx: CliContext, p: Parsed): Promise<number> {
   const timeoutMs = duration(p, "timeout", { min: 100, max: 60_000, fallback: 3000 });
   const concurrency = int(p, "concurrency", { min: 1, max: 1024, fallback: 64 });
+  // A running node knows who is online from its live links and its monitor: ask it rather than
+  // dialing every peer from here (rigs linked in have no address to dial).
+  const live = bool(p, "no-probe") || bool(p, "direct") ? null : await liveView(ctx, p);
   const mesh = await openMesh(ctx);
   try {
     const peers = mesh.registry.list();
     // A bounded number of probes at once, each with its own timeout from when it starts: probing
     // thousands at once made most of them time out while waiting for the others.
-    const probes = bool(p, "no-probe")
-      ? peers.map(() => null)
+    const probes = bool(p, "no-probe") ? peers.map(() => null) : live
+      ? peers.map((peer) => {
+        const v = live.get(peer.id);
+        return v
+          ? { online: v.online === true, ...(v.offlineReason ? { error: v.offlineReason } : {}) }
+          : { online: false, error: "not known to the running node yet" };
+      })
       : (await fanOut(peers, (peer) => probePeer(mesh, peer, { timeoutMs }), { concurrency }))
         .map((r) => (r.ok ? r.value! : { online: false, error: r.error }));
     const rows = mesh.registry.list().map((peer, i) => ({
