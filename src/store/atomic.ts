@@ -224,27 +224,31 @@ export async function sweepTempFiles(
  * `empty()`; `invalidate()` after this process wrote it.
  */
 export class MtimeCache<T> {
-  #mtime = -1;
+  #stamp = "";
   #value: T | undefined;
 
   /** Reads `path` with `load`. */
   constructor(readonly path: string, readonly load: () => Promise<T>, readonly empty: () => T) {}
 
-  /** The contents, re-read when the file changed. */
+  /**
+   * The contents, re-read when the file changed: its inode, size or times (two writes within
+   * one millisecond by another process differ by inode or size, not always by mtime).
+   */
   async get(): Promise<T> {
-    let mtime = 0;
+    let stamp = "absent";
     try {
-      mtime = (await Deno.stat(this.path)).mtime?.getTime() ?? 0;
+      const st = await Deno.stat(this.path);
+      stamp = `${st.ino}:${st.size}:${st.mtime?.getTime()}:${st.ctime?.getTime()}`;
     } catch { /* no file */ }
-    if (mtime !== this.#mtime || this.#value === undefined) {
-      this.#value = mtime ? await this.load() : this.empty();
-      this.#mtime = mtime;
+    if (stamp !== this.#stamp || this.#value === undefined) {
+      this.#value = stamp === "absent" ? this.empty() : await this.load();
+      this.#stamp = stamp;
     }
     return this.#value;
   }
 
   /** Forgets the contents (the next `get` reads the file). */
   invalidate(): void {
-    this.#mtime = -1;
+    this.#stamp = "";
   }
 }
