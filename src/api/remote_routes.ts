@@ -153,7 +153,7 @@ export function registerRemoteRoutes(
       responses: {
         200: json(
           FleetStatusSchema,
-          "Every worker's stats with its health, per-algorithm totals (from the node's cache when it is at most `maxAge` ms old, default 2000, or kept fresh by the rig's pushes; `maxAge=0` asks every worker now); `state`, `tag`, `algorithm`, `q` filter the rows and `offset`/`limit` page them (totals and counts stay the fleet's). Cached reads carry an `ETag`: with `If-None-Match` an unchanged fleet is a 304",
+          "Every worker's stats with its health, per-algorithm totals (from the node's cache when it is at most `maxAge` ms old, default 2000, or kept fresh by the rig's pushes; `maxAge=0` asks every worker now; `wait=true` waits for the rows it refreshes, at most `timeout`); `state`, `tag`, `algorithm`, `q` filter the rows and `offset`/`limit` page them (totals and counts stay the fleet's). Cached reads carry an `ETag`: with `If-None-Match` an unchanged fleet is a 304",
         ),
         304: { description: "Unchanged since the `ETag` given in `If-None-Match`" },
       },
