@@ -184,9 +184,12 @@ function alertsSoon(): void {
   }, 300);
 }
 
-/** Asks the node for a fresh fleet poll. */
+/**
+ * Reads the fleet from the node's view: rigs that push are fresh already, rows older than 2 s are
+ * refreshed and waited for (never a forced read of every rig: at 10,000 rigs that is seconds).
+ */
 export const refreshFleet: () => Promise<void> = inOrder(
-  () => api<FleetStatus>("GET", "/remote/stats?maxAge=0"),
+  () => api<FleetStatus>("GET", "/remote/stats?maxAge=2000&wait=true"),
   (fleet) => set({ fleet }),
 );
 
