@@ -261,6 +261,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         const peer = mesh.registry.get(s.peer.id);
         if (!peer || m.payload.nodeId !== s.peer.id) return;
         monitor.pushed(peer, m.payload);
+        // The ack keeps the rig's side of the link alive: neither side needs to ping it.
+        if (m.payload.seq === 0) s.relaxPings();
+        try {
+          s.send("pong", {}, { replyTo: m.id });
+        } catch { /* closing */ }
       });
     }
     if (!mesh.registry.get(s.peer.id)) return;

@@ -327,10 +327,13 @@ export async function startHealthService(
     decorate(status) {
       const byId = rigsById();
       if (!byId) return status;
-      const peers = status.peers.map((p) => {
+      // The rows are this read's own (built for it by the monitor): health is set on them, not
+      // copied into new ones (10,000 rows per read).
+      const peers = status.peers;
+      for (const p of peers) {
         const rh = byId.get(p.id);
-        return rh ? { ...p, health: rh } : p;
-      });
+        if (rh) p.health = rh;
+      }
       return { ...status, peers, health: summarize(peers, byId) };
     },
     fleetState(rigs) {

@@ -79,6 +79,8 @@ const FIRST_ANSWER_WAIT_MS = 1000;
 interface Row {
   row: FleetNodeStatus;
   at: number;
+  /** `at` as ISO text, made once per update (not once per read of 10,000 rows). */
+  iso?: string;
   /** Set while the rig pushes: its next push is due by then, so it is fresh until then. */
   pushedUntil?: number;
 }
@@ -197,6 +199,7 @@ export class FleetMonitor {
     if (r?.row.online) {
       r.row = { ...r.row, online: false, error: reason };
       r.at = Date.now();
+      r.iso = undefined;
       this.#changed(peer.id);
     }
   }
@@ -371,7 +374,7 @@ export class FleetMonitor {
     return {
       ...r.row,
       name: p.name,
-      updatedAt: new Date(r.at).toISOString(),
+      updatedAt: r.iso ??= new Date(r.at).toISOString(),
       source: r.pushedUntil !== undefined ? "push" : "poll",
       stale: !rowFresh(r, now, maxAgeMs),
     };

@@ -200,6 +200,8 @@ export class PeerSession {
   readonly #dataSinks = new Map<string, (chunk: Uint8Array) => void>();
   readonly #endedSinks = new Set<string>();
   #leaveKeepalive: (() => void) | undefined;
+  #keepalive: { interval: number; timeout: number } | undefined;
+  #pingQuietMs = 0;
   #lastRx = Date.now();
   #lastPing = Date.now();
   #closeReason: string | null = null;
@@ -565,9 +567,23 @@ export class PeerSession {
     return this.#lastRx;
   }
 
+  /**
+   * On a link whose traffic proves the peer more often than the keepalive timeout (a rig pushing
+   * its stats, answered with an ack), pings wait until just before the timeout instead of the
+   * ping interval: the pushes and acks are the keepalive, and the link carries two messages per
+   * push instead of four. The timeout (how fast a lost link is noticed) does not change.
+   */
+  relaxPings(): void {
+    const k = this.#keepalive;
+    if (!k) return;
+    this.#pingQuietMs = Math.max(k.interval, k.timeout - 1000);
+  }
+
   #startKeepalive(k: KeepaliveOptions): void {
     const interval = k.intervalMs ?? DEFAULT_KEEPALIVE.intervalMs;
     const timeout = k.timeoutMs ?? DEFAULT_KEEPALIVE.timeoutMs;
+    this.#keepalive = { interval, timeout };
+    this.#pingQuietMs = interval;
     const tick = Math.max(20, Math.min(interval, timeout) / 4);
     this.#leaveKeepalive = joinKeepaliveWheel(tick, () => {
       const now = Date.now();
@@ -582,7 +598,8 @@ export class PeerSession {
       }
       // Only a quiet link is pinged: traffic from the peer (its pushes, its own pings) already
       // says it is there, so at most one side of a link pings, once per quiet interval.
-      if (now - this.#lastRx >= interval && now - this.#lastPing >= interval) {
+      const quiet = this.#pingQuietMs;
+      if (now - this.#lastRx >= quiet && now - this.#lastPing >= quiet) {
         this.#lastPing = now;
         try {
           this.send("ping", {});
