@@ -85,6 +85,9 @@ interface Row {
   pushedUntil?: number;
 }
 
+/** Requests at once over live sessions (they need no dial and no descriptor). */
+const LINKED_CONCURRENCY = 1024;
+
 /** How late a push may be before the rig is asked again (beyond its interval and jitter). */
 const PUSH_GRACE_MS = 2_000;
 
@@ -106,6 +109,8 @@ export class FleetMonitor {
   readonly #inflight = new Map<string, Promise<void>>();
   #running = 0;
   readonly #queue: (() => void)[] = [];
+  #runningLinked = 0;
+  readonly #queueLinked: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #eventTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #dirty = new Set<string>();
@@ -304,25 +309,44 @@ export class FleetMonitor {
   #refresh(peer: Peer, timeoutMs: number, force = false): Promise<void> {
     const out = this.#inflight.get(peer.id);
     if (out && !force) return out;
-    const request = this.#limited(async () => {
-      const status = await this.#fleet.status(peer.id, { timeoutMs });
-      const row = status.peers[0];
-      if (!row) return;
-      const prev = this.#rows.get(peer.id);
-      // A push that came in while the request was out is newer than a failed answer.
-      if (!row.online && prev && this.isPushing(peer.id)) return;
-      this.#rows.set(peer.id, {
-        row,
-        at: Date.now(),
-        ...(row.online && prev?.pushedUntil ? { pushedUntil: prev.pushedUntil } : {}),
-      });
-      this.#set(peer, row.online, row.error);
-      this.#changed(peer.id);
-    }).catch(() => {}).finally(() => {
+    // A rig with a live session is asked over it (no dial, no descriptor): those requests get a
+    // wider bound than the dials, so a forced read of 10,000 linked rigs is not 64 at a time.
+    const linked = this.#fleet.mesh.session(peer.id)?.isClosed === false;
+    const request = (linked ? this.#limitedLinked.bind(this) : this.#limited.bind(this))(
+      async () => {
+        const status = await this.#fleet.status(peer.id, { timeoutMs });
+        const row = status.peers[0];
+        if (!row) return;
+        const prev = this.#rows.get(peer.id);
+        // A push that came in while the request was out is newer than a failed answer.
+        if (!row.online && prev && this.isPushing(peer.id)) return;
+        this.#rows.set(peer.id, {
+          row,
+          at: Date.now(),
+          ...(row.online && prev?.pushedUntil ? { pushedUntil: prev.pushedUntil } : {}),
+        });
+        this.#set(peer, row.online, row.error);
+        this.#changed(peer.id);
+      },
+    ).catch(() => {}).finally(() => {
       if (this.#inflight.get(peer.id) === request) this.#inflight.delete(peer.id);
     });
     this.#inflight.set(peer.id, request);
     return request;
+  }
+
+  /** Runs `fn` over a live session, with at most {@link LINKED_CONCURRENCY} others. */
+  async #limitedLinked<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#runningLinked >= LINKED_CONCURRENCY) {
+      await new Promise<void>((r) => this.#queueLinked.push(r));
+    }
+    this.#runningLinked++;
+    try {
+      return await fn();
+    } finally {
+      this.#runningLinked--;
+      this.#queueLinked.shift()?.();
+    }
   }
 
   /** Runs `fn` with at most `concurrency` others. */
