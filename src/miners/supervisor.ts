@@ -101,6 +101,7 @@ export class MinerProcess {
   #parser: LineParser | null = null;
   #pollAbort: AbortController | null = null;
   #spawning: Promise<void> | null = null;
+  readonly #exitsHandled = new Set<Promise<void>>();
   readonly #hooks: ProcessHooks;
 
   /** Creates a supervisor (not started). `launch` resolves the binary, port and work dir. */
@@ -199,11 +200,13 @@ export class MinerProcess {
           "system",
         );
       });
-      void child.status.then(async () => {
+      const exited = child.status.then(async () => {
         liveChildren.delete(child);
         await recorded; // an exit right after the spawn must not leave its record behind
         await this.#hooks.onExited?.(pid).catch(() => {});
       });
+      this.#exitsHandled.add(exited);
+      void exited.finally(() => this.#exitsHandled.delete(exited));
       await recorded;
       this.#ctx = ctx;
       this.#child = child;
@@ -402,6 +405,8 @@ export class MinerProcess {
     await this.#terminate();
     await this.#loop;
     this.#loop = null;
+    // Stopped means every exit was handled too (its run record removed), not only signalled.
+    await Promise.all([...this.#exitsHandled]);
     this.#setState("stopped");
     this.logs.push("[miner-cli] stopped", "system");
     this.logs.close();
