@@ -19,6 +19,47 @@ import {
   until,
 } from "./helpers.ts";
 
+/** `node serve` for `home` under `ulimit -n fds` on these ports, its stderr collected. */
+function serveWithFds(
+  home: string,
+  fds: number,
+  options: { peerPort: number; apiPort: number; extra?: string[]; env?: Record<string, string> },
+): { proc: Deno.ChildProcess; out: ReadableStreamDefaultReader<string>; readonly log: string } {
+  const argv = [
+    Deno.execPath(),
+    "run",
+    ...RUN_FLAGS,
+    MAIN,
+    "--home",
+    home,
+    "node",
+    "serve",
+    "--listen",
+    `127.0.0.1:${options.peerPort}`,
+    "--api-listen",
+    `127.0.0.1:${options.apiPort}`,
+    "--json",
+    ...(options.extra ?? []),
+  ].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const proc = new Deno.Command("bash", {
+    args: ["-c", `ulimit -n ${fds} && exec ${argv}`],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...options.env },
+  }).spawn();
+  let log = "";
+  (async () => {
+    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+  })();
+  return {
+    proc,
+    out: proc.stdout.pipeThrough(new TextDecoderStream()).getReader(),
+    get log() {
+      return log;
+    },
+  };
+}
+
 Deno.test({
   name:
     "limits: a node with `ulimit -n 64` flooded on its peer port and API keeps running, logs it, and serves again",
@@ -33,33 +74,8 @@ Deno.test({
     await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
     const peerPort = freePort();
     const apiPort = freePort();
-    const argv = [
-      Deno.execPath(),
-      "run",
-      ...RUN_FLAGS,
-      MAIN,
-      "--home",
-      w,
-      "node",
-      "serve",
-      "--listen",
-      `127.0.0.1:${peerPort}`,
-      "--api-listen",
-      `127.0.0.1:${apiPort}`,
-      "--json",
-    ]
-      .map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
-    const proc = new Deno.Command("bash", {
-      args: ["-c", `ulimit -n 64 && exec ${argv}`],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    let log = "";
-    (async () => {
-      for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
-    })();
-    const out = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const node = serveWithFds(w, 64, { peerPort, apiPort });
+    const { proc, out } = node;
     const conns: Deno.Conn[] = [];
     try {
       let first = "";
@@ -87,7 +103,7 @@ Deno.test({
         proc.status.then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), 100)),
       ]);
-      assert.ok(running, `the node exited:\n${log}`);
+      assert.ok(running, `the node exited:\n${node.log}`);
       for (const conn of conns.splice(0)) {
         try {
           conn.close();
@@ -107,15 +123,15 @@ Deno.test({
       const ping = await cliOk(c, ["peer", "ping", "rig", "--count", "1"]);
       assert.match(ping.stdout, /1\/1|received 1|1 received|rtt/i, ping.stdout);
       // The shortage was logged, and rate-limited (not one line per refused connection).
-      const lines = log.split("\n").filter((l) =>
+      const lines = node.log.split("\n").filter((l) =>
         /out_of_file_descriptors|api_serving_again|connection_refused/.test(l)
       );
-      assert.ok(lines.length >= 1, `no log line about the shortage:\n${log}`);
+      assert.ok(lines.length >= 1, `no log line about the shortage:\n${node.log}`);
       assert.ok(
         lines.length <= 25,
         `${lines.length} log lines for one flood:\n${lines.join("\n")}`,
       );
-      assert.doesNotMatch(log, /Uncaught/);
+      assert.doesNotMatch(node.log, /Uncaught/);
     } finally {
       for (const conn of conns) {
         try {
@@ -144,35 +160,14 @@ Deno.test({
     const peerPort = freePort();
     const apiPort = freePort();
     const token = (await cliOk(c, ["node", "info", "--token"])).stdout.trim().split("\n").at(-1)!;
-    const argv = [
-      Deno.execPath(),
-      "run",
-      ...RUN_FLAGS,
-      MAIN,
-      "--home",
-      c,
-      "node",
-      "serve",
-      "--listen",
-      `127.0.0.1:${peerPort}`,
-      "--api-listen",
-      `127.0.0.1:${apiPort}`,
-      "--json",
-      "--refusal-log-interval",
-      "3s",
-    ].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
     // 420 descriptors: the default connection limit is about 420 - 384 = 36.
-    const proc = new Deno.Command("bash", {
-      args: ["-c", `ulimit -n 420 && exec ${argv}`],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", MINER_CLI_LOG_FORMAT: "json" },
-    }).spawn();
-    let log = "";
-    (async () => {
-      for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
-    })();
-    const out = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const node = serveWithFds(c, 420, {
+      peerPort,
+      apiPort,
+      extra: ["--refusal-log-interval", "3s"],
+      env: { MINER_CLI_LOG_FORMAT: "json" },
+    });
+    const { proc, out } = node;
     // 60 rigs in one process, each with its own key, linking in as `node serve --connect` does.
     const host = new Deno.Command(Deno.execPath(), {
       args: [
@@ -219,8 +214,10 @@ Deno.test({
       const summary = async () => await (await api("/api/v1/mining/remote/summary")).json();
       // The limit follows the descriptors: 420 minus the 384 kept for everything else, less
       // the few already open when the node counted them (it may not run `sh` to ask).
-      await until(() => log.includes('"event":"connection_limit"'), "the limit logged");
-      const limitLine = JSON.parse(log.split("\n").find((l) => l.includes("connection_limit"))!);
+      await until(() => node.log.includes('"event":"connection_limit"'), "the limit logged");
+      const limitLine = JSON.parse(
+        node.log.split("\n").find((l) => l.includes("connection_limit"))!,
+      );
       const max = limitLine.maxConnections;
       assert.ok(max >= 16 && max <= 36, JSON.stringify(limitLine));
       assert.ok(limitLine.openFileLimit <= 420 && limitLine.openFileLimit > 380);
@@ -228,7 +225,7 @@ Deno.test({
       // The 24 others keep trying: their refusals are summarised, one line per window (3 s here,
       // 10 s by default).
       const refusals = () =>
-        log.split("\n").filter((l) => l.includes('"event":"connection_refused"'));
+        node.log.split("\n").filter((l) => l.includes('"event":"connection_refused"'));
       await until(
         () => refusals().filter((l) => l.includes("more connection(s) refused")).length >= 2,
         "two summary lines",
@@ -249,8 +246,8 @@ Deno.test({
         proc.status.then(() => false),
         new Promise<boolean>((r) => setTimeout(() => r(true), 100)),
       ]);
-      assert.ok(running, `the node exited:\n${log}`);
-      assert.doesNotMatch(log, /Uncaught/);
+      assert.ok(running, `the node exited:\n${node.log}`);
+      assert.doesNotMatch(node.log, /Uncaught/);
     } finally {
       try {
         host.kill("SIGTERM");

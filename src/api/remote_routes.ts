@@ -58,6 +58,15 @@ export interface RemoteRoutesContext {
   statusTag?(): string;
 }
 
+/**
+ * The ETag of a read from the node's view (`cached`), taken before the read: a change during
+ * it makes the next read a 200. Undefined when the read is not from the view.
+ */
+function cachedEtag(ctx: RemoteRoutesContext, url: string, cached: boolean): string | undefined {
+  const tag = cached && ctx.cachedStatus ? ctx.statusTag?.() : undefined;
+  return tag ? etagFor(tag, url) : undefined;
+}
+
 /** The ETag of a cached read: the status tag and the query that shapes the answer. */
 function etagFor(tag: string, url: string): string {
   const q = new URL(url).searchParams;
@@ -161,19 +170,12 @@ export function registerRemoteRoutes(
     async (c) => {
       const q = c.req.valid("query");
       const maxAge = q.maxAge ?? 2000;
-      const tag = maxAge > 0 && q.wait !== "true" && ctx.cachedStatus
-        ? ctx.statusTag?.()
-        : undefined;
-      const etag = tag ? etagFor(tag, c.req.url) : undefined;
-      if (etag && notModified(c.req.header("if-none-match"), etag)) {
-        c.header("etag", etag);
-        return c.body(null, 304);
-      }
+      const etag = cachedEtag(ctx, c.req.url, maxAge > 0 && q.wait !== "true");
+      if (etag) c.header("etag", etag);
+      if (etag && notModified(c.req.header("if-none-match"), etag)) return c.body(null, 304);
       const doc = ctx.cachedStatus
         ? await ctx.cachedStatus(maxAge, q.timeout, { wait: q.wait === "true" })
         : await ctx.fleet.status(undefined, { timeoutMs: q.timeout });
-      // The tag as it was before the read: a change during it makes the next read a 200.
-      if (etag) c.header("etag", etag);
       return c.json(pageRows(doc, q, ctx.tagsOf), 200);
     },
   );
@@ -195,13 +197,9 @@ export function registerRemoteRoutes(
     async (c) => {
       const q = c.req.valid("query");
       const maxAge = q.maxAge ?? 2000;
-      const tag = maxAge > 0 && ctx.cachedStatus ? ctx.statusTag?.() : undefined;
-      const etag = tag ? etagFor(tag, c.req.url) : undefined;
-      if (etag && notModified(c.req.header("if-none-match"), etag)) {
-        c.header("etag", etag);
-        return c.body(null, 304);
-      }
+      const etag = cachedEtag(ctx, c.req.url, maxAge > 0);
       if (etag) c.header("etag", etag);
+      if (etag && notModified(c.req.header("if-none-match"), etag)) return c.body(null, 304);
       const kept = maxAge > 0 ? ctx.cachedSummary?.() : undefined;
       if (kept) return c.json(kept, 200);
       const doc = ctx.cachedStatus

@@ -48,6 +48,20 @@ export class ApiClient {
     return new ApiClient(url.replace(/\/+$/, ""), token);
   }
 
+  /**
+   * The API of this home's running node (the one `node serve` recorded, or `explicit`), when it
+   * answers as this node; null when none runs. An `explicit` URL that does not answer throws.
+   */
+  static async running(paths: NodePaths, explicit?: string): Promise<ApiClient | null> {
+    const api = await ApiClient.locate(paths, explicit, { runtimeOnly: !explicit })
+      .catch(() => null);
+    const me = await readJsonFile(paths.nodeJson, z.object({ id: z.string() }))
+      .catch(() => undefined);
+    if (api && me && await api.healthy(1500, me.id)) return api;
+    if (explicit) throw new ApiClientError(`no node answering at ${api?.baseUrl ?? explicit}`);
+    return null;
+  }
+
   /** Performs a request and returns the parsed JSON body (throws {@link ApiClientError} on errors). */
   async request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;

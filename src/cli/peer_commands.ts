@@ -135,13 +135,8 @@ async function liveView(
   ctx: CliContext,
   p: Parsed,
 ): Promise<Map<string, { online: boolean | null; offlineReason?: string }> | null> {
-  const api = await ApiClient.locate(ctx.paths, str(p, "api"), { runtimeOnly: !str(p, "api") })
-    .catch(() => null);
-  const me = await loadIdentity(ctx.paths).catch(() => null);
-  if (!api || !me || !(await api.healthy(1500, me.info.id))) {
-    if (str(p, "api")) throw new UsageError(`no node answering at ${str(p, "api")}`, "peer list");
-    return null;
-  }
+  const api = await ApiClient.running(ctx.paths, str(p, "api"));
+  if (!api) return null;
   const doc = await api.request<
     { peers: { id: string; online: boolean | null; offlineReason?: string }[] }
   >(

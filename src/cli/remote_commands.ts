@@ -17,9 +17,8 @@ import { ProfileStore } from "../miners/mod.ts";
 import { AuditLog, auditLogPath, Fleet, MeshNode, REQUEST_TIMEOUTS } from "../node/mod.ts";
 import { PeerRegistry } from "../peers/mod.ts";
 import type { FleetOps, LogLineView } from "../protocol/mod.ts";
-import { readJsonFile, sweepTempFiles } from "../store/mod.ts";
-import { z } from "zod";
-import { ApiClient, ApiClientError } from "./api_client.ts";
+import { sweepTempFiles } from "../store/mod.ts";
+import { ApiClient } from "./api_client.ts";
 import { HttpFleetOps } from "./http_fleet.ts";
 import { join } from "node:path";
 import { bool, duration, int, type Parsed, str, UsageError } from "./args.ts";
@@ -58,22 +57,14 @@ interface Reach {
 
 /** The daemon when one runs for this home (unless `--direct`), else a direct dial. */
 async function reach(ctx: CliContext, p: Parsed): Promise<Reach> {
-  if (!bool(p, "direct")) {
-    const api = await ApiClient.locate(ctx.paths, str(p, "api"), { runtimeOnly: !str(p, "api") })
-      .catch(() => null);
-    const me = await readJsonFile(ctx.paths.nodeJson, z.object({ id: z.string() }))
-      .catch(() => undefined);
-    if (api && me && await api.healthy(1500, me.id)) {
-      return {
-        ops: new HttpFleetOps(api),
-        via: "daemon",
-        record: () => Promise.resolve(),
-        close: () => Promise.resolve(),
-      };
-    }
-    if (str(p, "api")) {
-      throw new ApiClientError(`no node answering at ${api?.baseUrl ?? str(p, "api")}`);
-    }
+  const api = bool(p, "direct") ? null : await ApiClient.running(ctx.paths, str(p, "api"));
+  if (api) {
+    return {
+      ops: new HttpFleetOps(api),
+      via: "daemon",
+      record: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
   }
   const mesh = await openMesh(ctx);
   const fleet = new Fleet(

@@ -412,26 +412,26 @@ export class FleetMonitor {
     cachedAt: string;
     rigs: { id: string; online: boolean }[];
   } {
-    let newest = 0;
-    const rigs = this.#fleet.workers().map((p) => {
-      const r = this.#rows.get(p.id);
-      if (r) newest = Math.max(newest, r.at);
-      return { id: p.id, online: r?.row.online ?? false };
-    });
-    return {
-      ...this.#summary(),
-      cachedAt: new Date(newest || Date.now()).toISOString(),
-      rigs,
-    };
+    const rigs: { id: string; online: boolean }[] = [];
+    const { newest, ...counts } = this.#summary(rigs);
+    return { ...counts, cachedAt: new Date(newest || Date.now()).toISOString(), rigs };
   }
 
-  /** Counts and totals from the rows as they are, without building them. */
-  #summary(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
+  /**
+   * Counts and totals from the rows as they are, without building them, in one pass over the
+   * fleet; each rig's reachability goes to `rigs` when given.
+   */
+  #summary(
+    rigs?: { id: string; online: boolean }[],
+  ): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> & { newest: number } {
     const workers = this.#fleet.workers();
     let online = 0;
+    let newest = 0;
     const rows: FleetNodeStatus[] = [];
     for (const p of workers) {
       const r = this.#rows.get(p.id);
+      if (r) newest = Math.max(newest, r.at);
+      rigs?.push({ id: p.id, online: r?.row.online ?? false });
       if (!r?.row.online) continue;
       online++;
       rows.push(r.row);
@@ -441,6 +441,7 @@ export class FleetMonitor {
       online,
       offline: workers.length - online,
       totals: fleetTotals(rows),
+      newest,
     };
   }
 
@@ -462,6 +463,7 @@ export class FleetMonitor {
         if (r && p) rows.push(this.#view(p, r, now, Infinity));
       }
       const removed = [...this.#removed];
+      const { newest: _newest, ...summary } = this.#summary();
       this.#dirty.clear();
       this.#removed.clear();
       this.#onEvent({
@@ -469,7 +471,7 @@ export class FleetMonitor {
         at: new Date(now).toISOString(),
         rows,
         removed,
-        ...this.#summary(),
+        ...summary,
       });
     }, 250);
   }

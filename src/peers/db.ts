@@ -184,10 +184,7 @@ export function transaction<T>(db: DatabaseSync, fn: () => T): T {
 }
 
 function readRev(db: DatabaseSync, table: RevTableName): number {
-  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(`${table}_rev`) as
-    | { value: string }
-    | undefined;
-  return row ? Number(row.value) : 0;
+  return Number(readMeta(db, `${table}_rev`) ?? 0);
 }
 
 function bumpRev(db: DatabaseSync, table: RevTableName): number {
@@ -199,11 +196,17 @@ function bumpRev(db: DatabaseSync, table: RevTableName): number {
   return next;
 }
 
+// One prepared statement per connection: `meta` is read on every handshake.
+const metaReads = new WeakMap<DatabaseSync, StatementSync>();
+
 /** Reads the value of a `meta` key. */
 export function readMeta(db: DatabaseSync, key: string): string | undefined {
-  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-    | { value: string }
-    | undefined;
+  let stmt = metaReads.get(db);
+  if (!stmt) {
+    stmt = db.prepare("SELECT value FROM meta WHERE key = ?");
+    metaReads.set(db, stmt);
+  }
+  const row = stmt.get(key) as { value: string } | undefined;
   return row?.value;
 }
 
@@ -245,7 +248,6 @@ export class RevTable<T> {
   /** Write counters. */
   readonly counters: WriteCounters = { transactions: 0, rows: 0, fullLoads: 0 };
   #rev = 0;
-  readonly #revStmt: StatementSync;
   readonly #since: StatementSync;
   readonly #removedSince: StatementSync;
   readonly #put: StatementSync;
@@ -263,7 +265,6 @@ export class RevTable<T> {
     readonly parse: (doc: unknown) => T | null,
     readonly onChange?: (id: string, before: T | undefined, after: T | undefined) => void,
   ) {
-    this.#revStmt = db.prepare("SELECT value FROM meta WHERE key = ?");
     this.#since = db.prepare(`SELECT id, doc FROM ${table} WHERE rev > ?`);
     this.#removedSince = db.prepare(`SELECT id FROM ${table}_removed WHERE rev > ?`);
     this.#put = db.prepare(`INSERT OR REPLACE INTO ${table} (id, doc, rev) VALUES (?, ?, ?)`);
@@ -276,8 +277,7 @@ export class RevTable<T> {
   }
 
   #currentRev(): number {
-    const row = this.#revStmt.get(`${this.table}_rev`) as { value: string } | undefined;
-    return row ? Number(row.value) : 0;
+    return readRev(this.db, this.table);
   }
 
   #set(id: string, value: T | undefined): void {
