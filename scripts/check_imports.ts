@@ -25,7 +25,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["peers"],
   ["protocol"],
   ["events", "transport", "health"],
-  ["miners", "alerts"],
+  ["miners", "alerts", "stratum"],
   ["bundles"],
   ["node", "api"],
   ["daemon"],

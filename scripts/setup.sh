@@ -24,6 +24,7 @@ TEST_COMPONENTS=(
   "prometheus-alertmanager|prometheus-alertmanager|0.25.0-1+b4|alert tests (a real Alertmanager)"
   "aiosmtpd|python3-aiosmtpd|1.4.3-1.1+deb12u1|alert tests (a real SMTP server)"
   "openssl|openssl|3.0.22-1~deb12u2|SMTP channel test (a test certificate)"
+  "monerod|monero|0.18.0.0+~0+20200826-1+deb12u1|stratum tests (a real Monero daemon, regtest)"
 )
 BENCH_COMPONENTS=(
   "wrk|wrk|4.1.0-3+b2|API benchmark"

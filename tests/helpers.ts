@@ -177,6 +177,8 @@ export async function serve(
     ...(extra.includes("--listen") ? [] : ["--listen", "127.0.0.1:0"]),
     // refused connections summarised every 100 ms (10 s by default), for quick log checks
     ...(extra.includes("--refusal-log-interval") ? [] : ["--refusal-log-interval", "100ms"]),
+    // the miners' stratum endpoint on a free port (3333 would be shared by parallel tests)
+    ...(extra.includes("--stratum-listen") ? [] : ["--stratum-listen", "127.0.0.1:0"]),
     "--json",
     ...(extra.includes("--api-listen") || extra.includes("--no-api")
       ? []

@@ -40,6 +40,7 @@ import { SseQueue } from "./sse.ts";
 import type { Dashboard } from "../ui/mod.ts";
 import { isBundleUpload, registerRemoteRoutes, type RemoteRoutesContext } from "./remote_routes.ts";
 import { type HealthRoutesContext, registerHealthRoutes } from "./health_routes.ts";
+import { registerStratumRoutes, type StratumRoutesContext } from "./stratum_routes.ts";
 import { type AssignmentOps, registerAssignmentRoutes } from "./assignment_routes.ts";
 import { sameSecret, SESSION_COOKIE, SessionStore } from "./sessions.ts";
 
@@ -67,6 +68,8 @@ export interface ApiContext {
   remote?: Omit<RemoteRoutesContext, "onShutdown">;
   /** Health and alerts (`/health`, `/alerts/*`). */
   health?: HealthRoutesContext;
+  /** Farm stratum (`/stratum/*`). */
+  stratum?: StratumRoutesContext;
   /** Profiles assigned to tags (`/assignments`). */
   assignments?: AssignmentOps;
   /**
@@ -360,6 +363,9 @@ export function createApiApp(ctx: ApiContext): ApiApp {
       "grants",
       "tags",
       "mode",
+      "url",
+      "difficulty",
+      "position",
     ];
     app.use(`${API_BASE}/*`, async (c, next) => {
       const method = c.req.method;
@@ -822,6 +828,7 @@ export function createApiApp(ctx: ApiContext): ApiApp {
   }
   if (ctx.remote) registerRemoteRoutes(app, API_BASE, { ...ctx.remote, onShutdown });
   if (ctx.health) registerHealthRoutes(app, API_BASE, ctx.health);
+  if (ctx.stratum) registerStratumRoutes(app, API_BASE, ctx.stratum);
   if (ctx.assignments) registerAssignmentRoutes(app, API_BASE, ctx.assignments);
   if (ctx.nodeOps) registerNodeRoutes(app, API_BASE, { ops: ctx.nodeOps, node: ctx.node });
 

@@ -10,6 +10,7 @@ import type {
   FleetStatus as FleetStatusDoc,
   MinerStats,
   PeerView,
+  StratumStatus,
 } from "../protocol/mod.ts";
 import { HEALTH_ORDER } from "../protocol/mod.ts";
 
@@ -35,6 +36,8 @@ export interface MetricsSnapshot {
   heartbeatOk?: number | null;
   /** Stats pushes taken from linked rigs since the node started. */
   fleetPushes?: number;
+  /** The stratum proxy's status (controllers with a proxy). */
+  stratum?: StratumStatus | null;
 }
 
 type Labels = Record<string, string>;
@@ -243,6 +246,54 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     "Stats pushed by linked rigs and taken into the fleet view.",
   );
   if (snap.fleetPushes !== undefined) pushes.add({}, snap.fleetPushes);
+  const stratumShares = new Family(
+    "miner_cli_stratum_shares_total",
+    "counter",
+    "Shares through the farm's stratum proxy by verdict (accepted, stale, rejected here; upstream_accepted, upstream_rejected).",
+  );
+  const stratumMiners = new Family(
+    "miner_cli_stratum_miners",
+    "gauge",
+    "Miners holding a nonce range at the farm's proxy.",
+  );
+  const stratumHashrate = new Family(
+    "miner_cli_stratum_hashrate",
+    "gauge",
+    "Effective hashrate from accepted shares (H/s, 10-minute window), per rig and miner.",
+  );
+  const upstreamUp = new Family(
+    "miner_cli_stratum_upstream_up",
+    "gauge",
+    '1 when the upstream is up; active="true" for the one the miners work for.',
+  );
+  const upstreamLatency = new Family(
+    "miner_cli_stratum_upstream_latency_seconds",
+    "gauge",
+    "Last request round trip to the upstream.",
+  );
+  const blocks = new Family(
+    "miner_cli_stratum_blocks_total",
+    "counter",
+    "Blocks found by the farm and accepted by a daemon upstream.",
+  );
+  const st = snap.stratum;
+  if (st?.enabled) {
+    const t = st.totals;
+    stratumShares.add({ verdict: "accepted" }, t.accepted);
+    stratumShares.add({ verdict: "stale" }, t.stale);
+    stratumShares.add({ verdict: "rejected" }, t.rejected);
+    stratumShares.add({ verdict: "upstream_accepted" }, t.upstreamAccepted);
+    stratumShares.add({ verdict: "upstream_rejected" }, t.upstreamRejected);
+    stratumMiners.add({}, t.miners);
+    blocks.add({}, t.blocks);
+    for (const m of st.miners) {
+      stratumHashrate.add({ rig: m.rigName, miner: m.login || m.miner }, m.hashrate);
+    }
+    for (const u of st.upstreams) {
+      upstreamUp.add({ url: u.url, active: String(u.active) }, u.state === "up" ? 1 : 0);
+      if (u.latencyMs !== null) upstreamLatency.add({ url: u.url }, u.latencyMs / 1000);
+    }
+  }
   return [
     info,
     up,
@@ -269,5 +320,11 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     alertsActive,
     heartbeat,
     pushes,
+    stratumShares,
+    stratumMiners,
+    stratumHashrate,
+    upstreamUp,
+    upstreamLatency,
+    blocks,
   ].filter((f) => f.samples.length > 0).map((f) => f.render()).join("");
 }

@@ -25,6 +25,7 @@ export { ApiError, errorResponse } from "./errors.ts";
 export { ApiConfigError, type ApiServer, type ApiServerOptions, startApiServer } from "./server.ts";
 export type { RemoteRoutesContext } from "./remote_routes.ts";
 export type { HealthRoutesContext } from "./health_routes.ts";
+export type { StratumRoutesContext } from "./stratum_routes.ts";
 export type { AssignmentOps } from "./assignment_routes.ts";
 export { type MetricsSnapshot, renderMetrics } from "./metrics.ts";
 export { AddPeerBodySchema, type NodeOps } from "./node_routes.ts";

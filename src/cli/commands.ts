@@ -87,6 +87,14 @@ import {
   remoteStop,
 } from "./remote_commands.ts";
 import { serviceInstall, serviceStatus, serviceUninstall } from "./service_commands.ts";
+import {
+  stratumDifficulty,
+  stratumShares,
+  stratumStatus,
+  stratumUpstreamAdd,
+  stratumUpstreamList,
+  stratumUpstreamRemove,
+} from "./stratum_commands.ts";
 import type { CommandSpec } from "./spec.ts";
 
 /** A command: its spec and what runs it. */
@@ -116,6 +124,7 @@ export const GROUPS: Record<string, string> = {
   remote: "drive workers over the encrypted mesh (controller or dual node)",
   alerts: "alerts: what fires, silences, acknowledgements, rules, channels",
   health: "the health model's thresholds (fleet defaults, per rig, per profile)",
+  stratum: "the farm's stratum proxy: upstreams, nonce ranges, shares (controller)",
   profile: "mining profiles",
   miners: "miner binaries on this node",
   bundle: "deployment bundles",
@@ -485,6 +494,69 @@ export const COMMANDS: readonly Command[] = [
     options: [],
     arity: [1, 1],
     run: profileRemove,
+  },
+  // ---- stratum
+  {
+    name: "stratum status",
+    summary:
+      "the proxy: upstreams (state, latency, accepted/rejected, blocks), miners with their nonce range and shares, totals",
+    options: [API_OPTION],
+    arity: [0, 0],
+    run: stratumStatus,
+  },
+  {
+    name: "stratum shares",
+    summary: "the share log: every share with its verdict, reason and what the upstream said",
+    options: [
+      API_OPTION,
+      s("rig", "ID", "only this rig's (node ID)"),
+      s("limit", "N", "how many, newest last", { default: "50" }),
+    ],
+    arity: [0, 0],
+    run: stratumShares,
+  },
+  {
+    name: "stratum upstream list",
+    summary: "the pool set in failover order (passwords never shown) and the miners' difficulty",
+    options: [API_OPTION],
+    arity: [0, 0],
+    run: stratumUpstreamList,
+  },
+  {
+    name: "stratum upstream add",
+    args: "<url>",
+    summary:
+      "add a pool (stratum+tcp://, stratum+ssl://) or a Monero daemon for solo mining (daemon+http://HOST:18081)",
+    details: [
+      "Upstreams are tried in order: miners work for the first one that is up, and move to the next",
+      "within seconds when it fails. Credentials stay on this node (stratum.json, mode 0600).",
+    ],
+    options: [
+      API_OPTION,
+      s("user", "WALLET", "pool login, or the wallet a daemon's block reward goes to", {
+        required: true,
+      }),
+      s("pass", "X", "pool password"),
+      s("position", "N", "place in the failover order, from 0 (default: last)"),
+    ],
+    arity: [1, 1],
+    run: stratumUpstreamAdd,
+  },
+  {
+    name: "stratum upstream remove",
+    args: "<url|index>",
+    summary: "remove an upstream",
+    options: [API_OPTION],
+    arity: [1, 1],
+    run: stratumUpstreamRemove,
+  },
+  {
+    name: "stratum difficulty",
+    args: "<n>",
+    summary: "the difficulty miners are given (capped at the upstream's, so no block is missed)",
+    options: [API_OPTION],
+    arity: [1, 1],
+    run: stratumDifficulty,
   },
   // ---- alerts
   {

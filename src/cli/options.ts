@@ -102,6 +102,11 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("stats-push", "D", "workers: push stats on links to controllers every D (0: when asked)", {
     default: "10s",
   }),
+  s("stratum-listen", "HOST:PORT|off", "workers: where pool-farm miners connect (stratum)", {
+    default: "127.0.0.1:3333",
+  }),
+  s("stratum-tls-cert", "FILE", "PEM certificate: miners connect with stratum+ssl"),
+  s("stratum-tls-key", "FILE", "PEM key for --stratum-tls-cert"),
   s("health-interval", "D", "how often health and alert rules are evaluated", { default: "5s" }),
   s("alert-group-wait", "D", "alerts of one rule that fire together become one message", {
     default: "10s",
@@ -140,7 +145,7 @@ export const PROFILE_OPTIONS: readonly OptionDef[] = [
   s(
     "pool",
     "URL",
-    "stratum+tcp://HOST:PORT, stratum+ssl://HOST:PORT or HOST:PORT (xmrig: repeatable)",
+    "stratum+tcp://HOST:PORT, stratum+ssl://HOST:PORT, HOST:PORT, or farm: the node's stratum endpoint, with the controller's work (xmrig: repeatable)",
     {
       multiple: true,
     },
@@ -153,6 +158,11 @@ export const PROFILE_OPTIONS: readonly OptionDef[] = [
   s("rig-id", "ID", "xmrig: rig id"),
   s("threads", "N|auto", "xmrig: CPU threads"),
   s("donate-level", "N", "xmrig: donate level", { default: "1" }),
+  s(
+    "randomx-mode",
+    "auto|fast|light",
+    "xmrig: RandomX mode (unset with --pool farm: light below 2.5 GB free)",
+  ),
   b("no-huge-pages", "xmrig: no huge pages"),
   b("opencl", "xmrig: OpenCL backend"),
   b("cuda", "xmrig: CUDA backend"),

@@ -90,7 +90,7 @@ export const PERMISSION_TABLE: Readonly<Record<"worker" | "controller", FlavourP
     net: {
       allow: ["{listen}", "127.0.0.1", "{discover}"],
       why:
-        "listen on its P2P address; reach miner APIs and its own REST API on 127.0.0.1; LAN discovery (bind 0.0.0.0 and broadcast on the discovery port)",
+        "listen on its P2P address; reach miner APIs and its own REST API on 127.0.0.1, where its miners' stratum endpoint listens too; LAN discovery (bind 0.0.0.0 and broadcast on the discovery port)",
     },
     env: { allow: ENV_VARS, why: "the variables miner-cli reads" },
     sys: { allow: SYS_INFO, why: "capability probing" },

@@ -56,6 +56,8 @@ function configFromFlags(
       }));
     }
     if (threadsValue !== undefined) cfg.threads = threadsValue;
+    const mode = str(p, "randomx-mode");
+    if (mode !== undefined) cfg.randomxMode = mode;
     if (str(p, "donate-level") !== undefined) {
       cfg.donateLevel = num(p, "donate-level", { min: 0, max: 100 });
     }
@@ -133,6 +135,7 @@ const FLAG_OF: Record<string, string> = {
   "config.rigId": "--rig-id",
   "config.threads": "--threads",
   "config.donateLevel": "--donate-level",
+  "config.randomxMode": "--randomx-mode",
   "config.command": "--command",
   "config.args": "--arg",
   "config.hashratePattern": "--hashrate-pattern",

@@ -48,6 +48,11 @@ import { loadDashboard } from "../ui/mod.ts";
 import { type MetricsListener, startMetricsListener } from "./metrics_listener.ts";
 import { createNodeOps } from "./node_ops.ts";
 import {
+  startStratumService,
+  type StratumService,
+  type StratumServiceOptions,
+} from "./stratum_service.ts";
+import {
   type HealthService,
   type HealthServiceOptions,
   startHealthService,
@@ -152,6 +157,8 @@ export interface DaemonOptions {
   joinSecret?: JoinSecret | null;
   /** Health evaluation, alerts and the dead man's switch. */
   health?: HealthServiceOptions;
+  /** Farm stratum: the miners' endpoint (workers) and the proxy's timings (controllers). */
+  stratum?: StratumServiceOptions;
   /** Logger. */
   logger?: Logger;
 }
@@ -178,6 +185,8 @@ export interface Daemon {
   discovery: DiscoveryService | null;
   /** Health and alerts. */
   health: HealthService;
+  /** Farm stratum (proxy and/or the miners' endpoint). */
+  stratum: StratumService;
   /** Stops miners, links, listeners; flushes state. */
   close(): Promise<void>;
 }
@@ -312,6 +321,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     alerts: health?.engine.view() ?? null,
     heartbeatOk: health?.heartbeat?.status().lastOk ?? null,
     fleetPushes: monitor.pushes,
+    stratum: stratumRef?.status() ?? null,
   });
   const snapshot = (): Snapshot => ({
     at: new Date().toISOString(),
@@ -331,6 +341,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   ): T => (s && health ? health.decorate(s) as T : s);
 
   const stops: Stop[] = [];
+  let stratumRef: StratumService | null = null;
   let metrics: MetricsListener | null = null;
   let server: TransportServer | null = null;
   let closeStreams = () => {};
@@ -347,6 +358,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     closeStreams();
     await api?.close().catch(() => {});
     await miners?.stopAll();
+    await stratumRef?.close();
     await Deno.remove(paths.apiJson).catch(() => {});
     await mesh.close();
     history?.close();
@@ -367,6 +379,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     logger.info("temp_files_swept", { files: swept.removed.length, bytes: swept.bytes });
   }
   audit.onRepair = (bytes) => logger.warn("audit_torn_tail_cut", { bytes });
+  const policy = await PolicyStore.open(paths.policyJson);
   if (miners) {
     for (const a of await recoverMinersDir(minersDir(paths))) {
       logger.info("miners_dir_recovered", { action: a });
@@ -379,11 +392,18 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
       startedAt,
       minersDir: minersDir(paths),
       capabilities: () => mesh.capabilities,
-      policy: await PolicyStore.open(paths.policyJson),
+      policy,
       pushIntervalMs: options.statsPushMs,
     });
   }
+  let stratum: StratumService;
   try {
+    // Before the peer listener: a rig linking in finds the proxy, and miners started by
+    // autostart find their endpoint.
+    stratum = stratumRef = await startStratumService(
+      { paths, mesh, miners, events, policy, logger },
+      options.stratum ?? { listen: { hostname: "127.0.0.1", port: 3333 }, optional: true },
+    );
     health = await startHealthService({
       paths,
       mesh,
@@ -490,6 +510,14 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           admin: new AlertsAdmin(paths, { engine: healthService.engine }),
           node: () => ({ id: mesh.identity.info.id, name: mesh.identity.info.name }),
         },
+        stratum: {
+          status: () => stratum.status(),
+          shares: (o) => stratum.proxy?.shares(o) ?? [],
+          store: stratum.store,
+          reload: () => stratum.reload(),
+          rig: () =>
+            stratum.rig ? { url: stratum.rig.server.url, miners: stratum.rig.miners() } : null,
+        },
         events,
         snapshot: () => Promise.resolve(snapshot()),
         metrics: metricsSnapshot,
@@ -559,6 +587,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     metricsUrl: metrics?.url ?? null,
     discovery,
     health: health!,
+    stratum,
     close,
   };
 }

@@ -19,3 +19,8 @@
  * @module
  */
 export { type Daemon, type DaemonOptions, ListenError, startDaemon } from "./daemon.ts";
+export {
+  StratumListenError,
+  type StratumService,
+  type StratumServiceOptions,
+} from "./stratum_service.ts";

@@ -22,6 +22,7 @@ import {
   FleetStatusSchema,
   MinerEventSchema,
   MinerStatsSchema,
+  StratumStatusSchema,
 } from "../protocol/mod.ts";
 
 /** A miner lifecycle change on this node. */
@@ -122,8 +123,26 @@ export const AlertEventSchema = z.object({
 /** An alert event. */
 export type AlertEvent = z.infer<typeof AlertEventSchema>;
 
+/**
+ * Farm stratum changed: an upstream went up or down (or another became active), a new job, a
+ * block, or shares were counted (at most once a second); with the proxy's totals and upstreams.
+ */
+export const StratumEventSchema = z.object({
+  type: z.literal("stratum"),
+  at: z.string(),
+  kind: z.enum(["upstream", "job", "block", "shares"]),
+  totals: StratumStatusSchema.shape.totals,
+  upstreams: StratumStatusSchema.shape.upstreams,
+  /** For a block: its height and who found it. */
+  block: z.object({ height: z.number().int(), rig: z.string().max(64), miner: z.string().max(64) })
+    .strict().optional(),
+});
+/** A stratum event. */
+export type StratumEvent = z.infer<typeof StratumEventSchema>;
+
 /** Any live event. */
 export const NodeEventSchema = z.discriminatedUnion("type", [
+  StratumEventSchema,
   HealthEventSchema,
   AlertEventSchema,
   MinerLifecycleEventSchema,

@@ -21,6 +21,10 @@ export interface LaunchContext {
   minerName: string;
   /** Logical CPU count of this machine (for `threads: auto`). */
   cpuThreads: number;
+  /** This node's farm stratum endpoint (`pool: farm`), when it has one. */
+  farmUrl?: string | null;
+  /** Free memory in bytes (null when unknown): picks RandomX light mode for farm miners. */
+  freeMemoryBytes?: number | null;
 }
 
 /** Raised by an adapter when the miner's API cannot be read. */

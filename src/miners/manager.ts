@@ -106,6 +106,15 @@ export interface MinerManagerOptions {
   adapters?: (type: Profile["minerType"]) => MinerAdapter;
 }
 
+/** Free memory in bytes (null without the permission to read it). */
+function freeMemory(): number | null {
+  try {
+    return Deno.systemMemoryInfo().available;
+  } catch {
+    return null;
+  }
+}
+
 /** All miners of one node. */
 export class MinerManager {
   /** State locations. */
@@ -122,6 +131,8 @@ export class MinerManager {
   readonly #records: RunRecords;
   #ready: Promise<void> = Promise.resolve();
   #nodeStartTime: Promise<string | null> | null = null;
+  /** This node's farm stratum endpoint, for `pool: farm` profiles (set once it listens). */
+  farmUrl: (() => string | null) | null = null;
   /** The profile store. */
   readonly profiles: ProfileStore;
 
@@ -314,6 +325,8 @@ export class MinerManager {
         apiToken: randomToken(),
         minerName: name,
         cpuThreads: navigator.hardwareConcurrency || 1,
+        farmUrl: this.farmUrl?.() ?? null,
+        freeMemoryBytes: freeMemory(),
       };
     };
     const records = this.#records;

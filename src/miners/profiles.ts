@@ -67,9 +67,14 @@ export const ThreadsSchema = z.union([
   z.literal("auto"),
 ]);
 
+/** The farm's stratum: the miner mines through its node's endpoint, with the controller's work. */
+export const FARM_POOL = "farm";
+
 const PoolSchema = z.object({
-  url: PoolUrlSchema,
-  user: WalletSchema,
+  /** A pool URL, or `farm`: this node's stratum endpoint (`node serve --stratum-listen`). */
+  url: z.union([z.literal(FARM_POOL), PoolUrlSchema]),
+  /** Wallet / pool login (for `farm`: the miner's worker name, default its name). */
+  user: WalletSchema.optional(),
   pass: PassSchema.default("x"),
   tls: z.boolean().default(false),
   algo: AlgoSchema.optional(),
@@ -79,7 +84,10 @@ const PoolSchema = z.object({
     "rig-id may contain only letters, digits and . _ -",
   ).optional(),
   keepalive: z.boolean().default(true),
-}).strict();
+}).strict().refine((p) => p.url === FARM_POOL || p.user !== undefined, {
+  message: "a wallet/user is required for a pool (only --pool farm takes none)",
+  path: ["user"],
+});
 
 /** XMRig profile configuration. */
 export const XmrigConfigSchema = z.object({
@@ -94,6 +102,11 @@ export const XmrigConfigSchema = z.object({
   opencl: z.object({ enabled: z.boolean() }).strict().optional(),
   cuda: z.object({ enabled: z.boolean() }).strict().optional(),
   donateLevel: z.number().int().min(0).max(100).default(1),
+  /**
+   * RandomX mode. Unset with a `farm` pool: `light` on a rig with less than 2.5 GB of free memory
+   * (the 2 GB dataset would not fit), `auto` otherwise.
+   */
+  randomxMode: z.enum(["auto", "fast", "light"]).optional(),
   args: MinerArgsSchema.default([]),
 }).strict();
 

@@ -13,6 +13,8 @@ import type { WorkerPolicy } from "./policy.ts";
 export type PeerRequest =
   | { kind: "stats" | "logs" }
   | { kind: "stop_miner" }
+  /** Farm stratum: this rig's miners take work from the peer and send it their shares. */
+  | { kind: "stratum" }
   | { kind: "start_miner"; minerType: string }
   | {
     kind: "deploy";

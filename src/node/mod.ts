@@ -75,3 +75,5 @@ export {
   DiscoveryService,
   type DiscoveryServiceOptions,
 } from "./discovery_service.ts";
+export { startStratumRig, type StratumRig, type StratumRigOptions } from "./stratum_rig.ts";
+export { attachStratumFarm } from "./stratum_farm.ts";

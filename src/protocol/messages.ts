@@ -6,6 +6,7 @@ import { z } from "zod";
 import { NodeIdSchema, NodeNameSchema, NodeRoleSchema } from "../identity/mod.ts";
 import { CapabilitiesSchema } from "../capabilities/mod.ts";
 import { AuditRecordSchema, AuditScopeSchema, MinerStatsSchema, MinerTypeSchema } from "./views.ts";
+import { StratumPayloads } from "./stratum.ts";
 
 /**
  * Protocol version carried in the prologue and the handshake payloads. Version 2: the responder
@@ -194,6 +195,8 @@ export const PayloadSchemas = {
     version: z.string().max(64).optional(),
     profileIds: z.array(z.string().max(64)).max(256).optional(),
   }).strict(),
+  /** Farm stratum between a rig and the controller it granted control (see `src/stratum/`). */
+  ...StratumPayloads,
 } as const;
 
 /** Message types that may carry a binary body (`ping`/`pong` echo it, for RTT at any size). */
@@ -255,6 +258,8 @@ export const REPLIES = {
   get_logs: ["logs", "log_lines"],
   get_audit: ["audit"],
   deploy: ["deploy_progress", "deploy_ack"],
+  stratum_login: ["stratum_login_ack"],
+  stratum_submit: ["stratum_result"],
 } as const satisfies Partial<Record<MessageType, readonly MessageType[]>>;
 /** A message type that is a request. */
 export type RequestType = keyof typeof REPLIES;

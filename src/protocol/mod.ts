@@ -42,6 +42,7 @@ export {
   StatsPayloadSchema,
 } from "./messages.ts";
 export * from "./health.ts";
+export * from "./stratum.ts";
 export {
   type ApproveResult,
   ApproveResultSchema,

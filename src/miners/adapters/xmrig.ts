@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { writeJsonAtomic } from "../../store/mod.ts";
 import { findVersion, type LaunchContext, type MinerAdapter, MinerApiError } from "../adapter.ts";
-import type { Profile, XmrigConfig } from "../profiles.ts";
+import { FARM_POOL, type Profile, type XmrigConfig } from "../profiles.ts";
+import { MinerCliError } from "../../errors/mod.ts";
 import type { AdapterStats } from "../stats.ts";
 
 const Num = z.number().nullable().optional();
@@ -138,17 +139,59 @@ export function xmrigConfig(config: XmrigConfig, ctx: LaunchContext): Record<str
     },
     opencl: { enabled: config.opencl?.enabled ?? false },
     cuda: { enabled: config.cuda?.enabled ?? false },
-    pools: config.pools.map((p) => ({
-      url: p.url,
-      user: p.user,
-      pass: p.pass,
-      "rig-id": p.rigId ?? ctx.minerName,
-      keepalive: p.keepalive,
-      tls: p.tls,
-      ...(p.algo ? { algo: p.algo } : {}),
-      ...(p.coin ? { coin: p.coin } : {}),
-    })),
+    randomx: { mode: randomxMode(config, ctx) },
+    pools: config.pools.map((p) => {
+      if (p.url !== FARM_POOL) {
+        return {
+          url: p.url,
+          user: p.user,
+          pass: p.pass,
+          "rig-id": p.rigId ?? ctx.minerName,
+          keepalive: p.keepalive,
+          tls: p.tls,
+          ...(p.algo ? { algo: p.algo } : {}),
+          ...(p.coin ? { coin: p.coin } : {}),
+        };
+      }
+      if (!ctx.farmUrl) throw new FarmPoolError();
+      // The node's endpoint: the miner owns one nonce range (nicehash) and sees no credentials.
+      return {
+        url: ctx.farmUrl.replace(/^stratum\+(?:tcp|ssl):\/\//, ""),
+        user: p.user ?? ctx.minerName,
+        pass: "x",
+        "rig-id": p.rigId ?? ctx.minerName,
+        keepalive: true,
+        nicehash: true,
+        tls: ctx.farmUrl.startsWith("stratum+ssl://"),
+        ...(p.algo ? { algo: p.algo } : {}),
+      };
+    }),
   };
+}
+
+/** Free memory below which a farm miner hashes in RandomX light mode (the dataset needs 2 GB). */
+export const LIGHT_MODE_BELOW_BYTES = 2.5 * 1024 ** 3;
+
+/** The RandomX mode: the profile's, else light for a farm miner on a rig short of memory. */
+export function randomxMode(config: XmrigConfig, ctx: LaunchContext): "auto" | "fast" | "light" {
+  if (config.randomxMode) return config.randomxMode;
+  const farm = config.pools.some((p) => p.url === FARM_POOL);
+  const free = ctx.freeMemoryBytes;
+  return farm && free !== null && free !== undefined && free < LIGHT_MODE_BELOW_BYTES
+    ? "light"
+    : "auto";
+}
+
+/** A `pool: farm` profile on a node without a stratum endpoint. */
+export class FarmPoolError extends MinerCliError {
+  /** Creates the error. */
+  constructor() {
+    super(
+      "this profile mines with pool farm, but this node has no stratum endpoint: start it with node serve (the endpoint is on by default, --stratum-listen 127.0.0.1:3333)",
+      { status: 409, code: "no_farm_endpoint" },
+    );
+    this.name = "FarmPoolError";
+  }
 }
 
 /** Threads for `threads: auto`: all logical CPUs but one (at least 1). */

@@ -79,7 +79,7 @@ function fromProfile(p: Profile): Draft {
   if (p.minerType === "xmrig") {
     d.pools = p.config.pools.map((x) => ({
       url: x.url,
-      user: x.user,
+      user: x.user ?? "",
       pass: x.pass ?? "",
       tls: x.tls ?? false,
       algo: x.algo ?? "",
@@ -114,7 +114,8 @@ function toConfig(d: Draft): unknown {
     return {
       pools: d.pools.map((p) => ({
         url: p.url.trim(),
-        user: p.user.trim(),
+        // `farm` takes no wallet (the controller holds the pool's).
+        ...(p.user.trim() ? { user: p.user.trim() } : {}),
         ...(p.pass ? { pass: p.pass } : {}),
         tls: p.tls,
         ...(p.algo.trim() ? { algo: p.algo.trim() } : {}),

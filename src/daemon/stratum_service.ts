@@ -1,0 +1,194 @@
+/**
+ * Farm stratum in a running node: on a controller (or dual node) the proxy with its pool set
+ * (`stratum.json`, re-read when it changes) serving rigs over the mesh; on a worker (or dual
+ * node) the local endpoint its `pool: farm` miners connect to. Proxy changes become `stratum`
+ * events (shares at most once a second).
+ * @module
+ */
+import { join } from "node:path";
+import { MinerCliError } from "../errors/mod.ts";
+import type { EventHub } from "../events/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { MinerManager } from "../miners/mod.ts";
+import {
+  attachStratumFarm,
+  type MeshNode,
+  type PolicyStore,
+  startStratumRig,
+  type StratumRig,
+} from "../node/mod.ts";
+import type { StratumStatus } from "../protocol/mod.ts";
+import type { NodePaths } from "../store/mod.ts";
+import { StratumConfigStore, StratumProxy, type StratumProxyEvent } from "../stratum/mod.ts";
+
+/** The miners' endpoint could not listen where it was told. */
+export class StratumListenError extends MinerCliError {
+  /** Creates the error. */
+  constructor(where: string, cause: Error) {
+    super(
+      `--stratum-listen ${where}: ${cause.message} (another stratum proxy there? pick another port, or --stratum-listen off)`,
+      { status: 409, code: "stratum_listen", cause },
+    );
+    this.name = "StratumListenError";
+  }
+}
+
+/** Options for {@link startStratumService}. */
+export interface StratumServiceOptions {
+  /** Where a worker's miners connect (`--stratum-listen`; null: no endpoint). */
+  listen: { hostname: string; port: number } | null;
+  /**
+   * The address is the default, not asked for: when it is taken (another proxy on 3333), the
+   * node runs without an endpoint and says so, instead of failing to start.
+   */
+  optional?: boolean;
+  /** TLS for the miners' endpoint. */
+  tls?: { cert: string; key: string };
+  /** How long a miner's login waits for work (ms). */
+  loginWaitMs?: number;
+  /** Daemon upstream poll interval (ms). */
+  pollMs?: number;
+  /** How often the pool set file is looked at (default 2 s). */
+  reloadMs?: number;
+}
+
+/** Farm stratum in a node. */
+export interface StratumService {
+  /** The proxy (controllers and dual nodes). */
+  readonly proxy: StratumProxy | null;
+  /** The miners' endpoint (workers and dual nodes with `--stratum-listen`). */
+  readonly rig: StratumRig | null;
+  /** The pool set (controllers and dual nodes). */
+  readonly store: StratumConfigStore | null;
+  /** The proxy's status (null on a worker). */
+  status(): StratumStatus | null;
+  /** Re-reads the pool set now. */
+  reload(): Promise<void>;
+  /** Stops everything. */
+  close(): Promise<void>;
+}
+
+/** Starts farm stratum for the node's role. */
+export async function startStratumService(
+  ctx: {
+    paths: NodePaths;
+    mesh: MeshNode;
+    miners: MinerManager | null;
+    events: EventHub;
+    policy: PolicyStore;
+    logger: Logger;
+  },
+  options: StratumServiceOptions,
+): Promise<StratumService> {
+  const { mesh, events, logger } = ctx;
+  const role = mesh.identity.info.role;
+  let proxy: StratumProxy | null = null;
+  let store: StratumConfigStore | null = null;
+  let sharesTimer: ReturnType<typeof setTimeout> | undefined;
+  let reloadTimer: ReturnType<typeof setInterval> | undefined;
+  const publish = (kind: "upstream" | "job" | "block" | "shares", e?: StratumProxyEvent) => {
+    if (!proxy) return;
+    const s = proxy.status();
+    events.publish({
+      type: "stratum",
+      at: s.at,
+      kind,
+      totals: s.totals,
+      upstreams: s.upstreams,
+      ...(e?.kind === "block" ? { block: { height: e.height, rig: e.rig, miner: e.miner } } : {}),
+    });
+  };
+  if (role !== "worker") {
+    store = new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+    proxy = new StratumProxy({
+      pollMs: options.pollMs,
+      agent: `miner-cli/${mesh.identity.info.name}`,
+      onEvent: (e) => {
+        if (e.kind === "upstream") {
+          logger.info("stratum_upstream", { url: e.url, state: e.state, active: e.active });
+          publish("upstream", e);
+        } else if (e.kind === "block") {
+          logger.info("stratum_block", { height: e.height, rig: e.rig, miner: e.miner });
+          publish("block", e);
+        } else if (e.kind === "job") publish("job", e);
+        else if (sharesTimer === undefined) {
+          sharesTimer = setTimeout(() => {
+            sharesTimer = undefined;
+            publish("shares");
+          }, 1000);
+        }
+      },
+    });
+    attachStratumFarm(mesh, proxy);
+  }
+  let stamp = "";
+  const reload = async () => {
+    if (!store || !proxy) return;
+    let now = "";
+    try {
+      const st = await Deno.stat(store.path);
+      now = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
+    } catch { /* no pool set yet */ }
+    if (now === stamp) return;
+    stamp = now;
+    try {
+      const c = await store.load();
+      proxy.setDifficulty(c.difficulty);
+      proxy.setUpstreams(c.upstreams);
+      logger.info("stratum_pool_set", {
+        upstreams: c.upstreams.map((u) => u.url).join(" "),
+        difficulty: c.difficulty,
+      });
+    } catch (err) {
+      logger.warn("stratum_pool_set_invalid", { reason: (err as Error).message });
+    }
+  };
+  await reload();
+  if (store) reloadTimer = setInterval(() => void reload(), options.reloadMs ?? 2000);
+
+  let rig: StratumRig | null = null;
+  if (role !== "controller" && options.listen) {
+    try {
+      rig = await startStratumRig(mesh, {
+        hostname: options.listen.hostname,
+        port: options.listen.port,
+        tls: options.tls,
+        policy: ctx.policy,
+        localProxy: proxy,
+        loginWaitMs: options.loginWaitMs,
+        logger,
+      });
+    } catch (err) {
+      const where = `${options.listen.hostname}:${options.listen.port}`;
+      if (!options.optional) {
+        clearInterval(reloadTimer);
+        proxy?.close();
+        throw new StratumListenError(where, err as Error);
+      }
+      logger.warn("stratum_listen_failed", {
+        listen: where,
+        reason: `${
+          (err as Error).message
+        }; pool farm miners cannot start here (use --stratum-listen HOST:PORT)`,
+      });
+    }
+    const url = rig?.server.url;
+    if (ctx.miners && url) ctx.miners.farmUrl = () => url;
+  }
+  return {
+    proxy,
+    rig,
+    store,
+    status: () => proxy?.status() ?? null,
+    reload: async () => {
+      stamp = "";
+      await reload();
+    },
+    close: async () => {
+      clearInterval(reloadTimer);
+      clearTimeout(sharesTimer);
+      proxy?.close();
+      await rig?.close();
+    },
+  };
+}

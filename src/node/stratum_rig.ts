@@ -1,0 +1,249 @@
+/**
+ * The rig side of farm stratum: the local stratum endpoint's miners take their work from the
+ * farm's controller over the mesh. The mesh carries stratum only to a controller this rig granted
+ * control ({@link admitRequest}); the rig picks one (a link it dialed first), logs each miner in
+ * there, relays jobs down and shares up. When that link drops, the miners stay connected here and
+ * are logged in again as soon as a controller is linked (after a controller restart, say); a
+ * share meanwhile is refused with the reason. A dual node whose own proxy has upstreams serves
+ * its miners itself.
+ * @module
+ */
+import type { Logger } from "../log/mod.ts";
+import type { PeerRegistry } from "../peers/mod.ts";
+import type { StratumJob } from "../protocol/mod.ts";
+import {
+  type MinerConnection,
+  type MinerServer,
+  startMinerServer,
+  type StratumProxy,
+  StratumRefusal,
+} from "../stratum/mod.ts";
+import { admitRequest } from "./authorize.ts";
+import type { MeshNode } from "./mesh.ts";
+import type { PolicyStore } from "./policy.ts";
+import type { PeerSession } from "./session.ts";
+
+/** Options for {@link startStratumRig}. */
+export interface StratumRigOptions {
+  /** Listen address (default 127.0.0.1). */
+  hostname?: string;
+  /** Port (default 3333; 0 picks one). */
+  port?: number;
+  /** TLS for miners. */
+  tls?: { cert: string; key: string };
+  /** The worker policy (for the one admission function). */
+  policy: PolicyStore;
+  /** This node's own proxy (dual nodes): used when it has upstreams. */
+  localProxy?: StratumProxy | null;
+  /** How long a miner's login waits for a controller and its work (default 15 s). */
+  loginWaitMs?: number;
+  /** Logger. */
+  logger?: Logger;
+}
+
+/** The running rig side. */
+export interface StratumRig {
+  /** The local endpoint. */
+  readonly server: MinerServer;
+  /** Miners connected, and where each takes its work (`peer ID`, `local` or null: waiting). */
+  miners(): { key: string; login: string; upstream: string | null }[];
+  /** Stops the endpoint. */
+  close(): Promise<void>;
+}
+
+interface Bound {
+  conn: MinerConnection;
+  /** Where it is logged in (null: nowhere yet). */
+  session: PeerSession | "local" | null;
+  /** Logging in now. */
+  pending: Promise<StratumJob> | null;
+}
+
+/**
+ * Starts the local endpoint and its bridge to the farm's controller.
+ *
+ * @example
+ * ```ts ignore
+ * const rig = await startStratumRig(mesh, { port: 3333, policy });
+ * console.log(rig.server.url);
+ * ```
+ */
+export async function startStratumRig(
+  mesh: MeshNode,
+  options: StratumRigOptions,
+): Promise<StratumRig> {
+  const miners = new Map<string, Bound>();
+  const waitMs = options.loginWaitMs ?? 15_000;
+  const registry: PeerRegistry = mesh.registry;
+  const mayCarry = (s: PeerSession) =>
+    !s.isClosed &&
+    admitRequest({ peer: registry.get(s.peer.id), policy: options.policy.policy }, {
+      kind: "stratum",
+    })
+      .ok;
+  const controller = (): PeerSession | null => {
+    const eligible = mesh.sessions().filter(mayCarry);
+    return eligible.find((s) => s.direction === "outbound") ?? eligible[0] ?? null;
+  };
+  const waiters = new Set<() => void>();
+  const awaitController = (ms: number): Promise<PeerSession | null> => {
+    const now = controller();
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve(controller());
+      };
+      const timer = setTimeout(done, ms);
+      waiters.add(done);
+    });
+  };
+  const useLocal = () => options.localProxy?.enabled === true;
+
+  const loginAt = async (b: Bound): Promise<StratumJob> => {
+    const { conn } = b;
+    if (useLocal()) {
+      const proxy = options.localProxy!;
+      try {
+        const r = await proxy.login({
+          rig: mesh.id,
+          rigName: mesh.identity.info.name,
+          miner: conn.key,
+          login: conn.login,
+          agent: conn.agent,
+          send: (job) => conn.sendJob(job),
+        }, { waitMs });
+        b.session = "local";
+        return r.job;
+      } catch (err) {
+        throw new StratumRefusal((err as Error).message);
+      }
+    }
+    const s = await awaitController(waitMs);
+    if (!s) {
+      throw new StratumRefusal(
+        "this rig has no link to a controller it granted control: the farm's work comes from there (on this rig: miner-cli peer grant CONTROLLER control, and node serve --connect CONTROLLER)",
+      );
+    }
+    const ack = await s.request("stratum_login", {
+      miner: conn.key,
+      login: conn.login,
+      agent: conn.agent,
+      algos: [...conn.algos],
+    }, { timeoutMs: waitMs }).catch((err: Error) => {
+      throw new StratumRefusal(`the farm's controller did not take the login: ${err.message}`);
+    });
+    const p = ack.payload as { ok: boolean; error?: string; job?: StratumJob };
+    if (!p.ok || !p.job) throw new StratumRefusal(p.error ?? "the farm's controller gave no work");
+    b.session = s;
+    return p.job;
+  };
+
+  const login = (b: Bound): Promise<StratumJob> => {
+    if (b.pending) return b.pending;
+    b.pending = loginAt(b).finally(() => {
+      b.pending = null;
+    });
+    return b.pending;
+  };
+
+  // Miners that lost their controller are logged in again on the next eligible link.
+  const rebind = () => {
+    for (const b of miners.values()) {
+      if (b.session !== null || b.pending) continue;
+      login(b).then((job) => b.conn.sendJob(job), (err: Error) => {
+        options.logger?.warn("stratum_relogin_failed", { miner: b.conn.key, reason: err.message });
+      });
+    }
+  };
+
+  mesh.onSession((s) => {
+    s.on("stratum_job", (m, s) => {
+      if (!mayCarry(s)) return;
+      const b = miners.get(m.payload.miner);
+      if (b && b.session === s) b.conn.sendJob(m.payload.job);
+    });
+    s.onClose(() => {
+      let lost = 0;
+      for (const b of miners.values()) {
+        if (b.session === s) {
+          b.session = null;
+          lost++;
+        }
+      }
+      if (lost) {
+        options.logger?.info("stratum_controller_lost", { peer: s.peer.id, miners: lost });
+        // Another link may already carry it.
+        queueMicrotask(rebind);
+      }
+    });
+    // A session is admitted before its handshake settles: look again once it is in.
+    queueMicrotask(() => {
+      if (!mayCarry(s)) return;
+      for (const w of [...waiters]) w();
+      rebind();
+    });
+  });
+
+  const server = await startMinerServer({
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls,
+    handler: {
+      login(conn) {
+        const b: Bound = { conn, session: null, pending: null };
+        miners.set(conn.key, b);
+        return login(b).catch((err) => {
+          miners.delete(conn.key);
+          throw err;
+        });
+      },
+      async submit(conn, share) {
+        const b = miners.get(conn.key);
+        if (!b || b.session === null) {
+          throw new StratumRefusal(
+            "the farm's controller is not linked right now: share not counted",
+          );
+        }
+        if (b.session === "local") {
+          try {
+            options.localProxy!.submit(mesh.id, conn.key, share);
+            return;
+          } catch (err) {
+            throw new StratumRefusal((err as Error).message);
+          }
+        }
+        const r = await b.session.request("stratum_submit", { miner: conn.key, ...share }, {
+          timeoutMs: 10_000,
+        }).catch((err: Error) => {
+          throw new StratumRefusal(`the farm's controller did not answer: ${err.message}`);
+        });
+        const p = r.payload as { ok: boolean; error?: string };
+        if (!p.ok) throw new StratumRefusal(p.error ?? "rejected");
+      },
+      closed(conn) {
+        const b = miners.get(conn.key);
+        miners.delete(conn.key);
+        if (!b) return;
+        if (b.session === "local") options.localProxy?.logout(mesh.id, conn.key);
+        else if (b.session && !b.session.isClosed) {
+          try {
+            b.session.send("stratum_logout", { miner: conn.key });
+          } catch { /* closing */ }
+        }
+      },
+    },
+  });
+  options.logger?.info("stratum_listening", { url: server.url });
+  return {
+    server,
+    miners: () =>
+      [...miners.values()].map((b) => ({
+        key: b.conn.key,
+        login: b.conn.login,
+        upstream: b.session === null ? null : b.session === "local" ? "local" : b.session.peer.id,
+      })),
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,505 @@
+/**
+ * The farm's stratum proxy (on the controller): it holds the few upstream connections, splits
+ * each upstream job's nonce space among all miners of all rigs, checks every share and sends the
+ * ones that meet the upstream's target upstream.
+ *
+ * - **Ranges**: each miner owns one value of the nonce's high byte (XMRig's nicehash mode keeps
+ *   it), so up to 256 miners hash disjoint ranges of the same job. A miner that leaves frees its
+ *   value; one that joins gets a free one; nobody else is disturbed.
+ * - **Jobs**: every upstream job becomes one proxy job (`j<n>`) sent to every miner with its own
+ *   byte in the blob. Shares for the current job and the one before (as xmrig-proxy does) count;
+ *   the one before counts as stale.
+ * - **Shares**: known miner, known job, nonce in the miner's range, not seen before, and the
+ *   result hash meets the miner's difficulty in a full 256-bit comparison; meeting the upstream's
+ *   difficulty too, it goes upstream (for a daemon: a block). Every rejection has a reason.
+ * - **Failover**: the active upstream is the first in order that is up; when it fails, every
+ *   miner gets the next one's job at once.
+ * @module
+ */
+import type {
+  ShareRecord,
+  ShareRejectReason,
+  StratumJob,
+  StratumMinerView,
+  StratumStatus,
+} from "../protocol/mod.ts";
+import { meetsDifficulty, nonceSlot, shareDifficulty, targetHex, withSlot } from "./target.ts";
+import {
+  createUpstream,
+  type Upstream,
+  type UpstreamConfig,
+  type UpstreamJob,
+} from "./upstream.ts";
+
+/** Nonce ranges per upstream job (the nonce's high byte). */
+export const SLOTS = 256;
+
+/** A share the proxy refused, with the reason the miner sees. */
+export class ShareRejected extends Error {
+  /** Creates the rejection. */
+  constructor(readonly reason: ShareRejectReason, message: string) {
+    super(message);
+    this.name = "ShareRejected";
+  }
+}
+
+/** Options for {@link StratumProxy}. */
+export interface StratumProxyOptions {
+  /** The difficulty miners are given (capped at the upstream's; default 5,000). */
+  difficulty?: number;
+  /** Shares kept in the share log (default 10,000). */
+  shareLogSize?: number;
+  /** Called on what a watcher wants to know (upstream state, a block, a job). */
+  onEvent?(event: StratumProxyEvent): void;
+  /** Daemon poll interval (ms). */
+  pollMs?: number;
+  /** Agent string for pools. */
+  agent?: string;
+}
+
+/** What the proxy tells its watchers. */
+export type StratumProxyEvent =
+  | { kind: "upstream"; index: number; url: string; state: string; active: boolean }
+  | { kind: "job"; jobId: string; height: number; upstream: number }
+  | { kind: "block"; height: number; rig: string; miner: string }
+  | { kind: "share"; record: ShareRecord };
+
+interface ProxyJob {
+  id: string;
+  upstream: Upstream;
+  job: UpstreamJob;
+  /** The miners' difficulty for it. */
+  difficulty: bigint;
+  seen: Set<string>;
+}
+
+interface MinerRecord {
+  rig: string;
+  rigName: string;
+  miner: string;
+  login: string;
+  agent: string;
+  slot: number;
+  since: string;
+  send: (job: StratumJob) => void;
+  accepted: number;
+  rejected: number;
+  stale: number;
+  upstreamAccepted: number;
+  upstreamRejected: number;
+  bestDifficulty: number;
+  lastShareAt: string | null;
+  window: { at: number; difficulty: number }[];
+}
+
+/** A miner joining the proxy. */
+export interface ProxyLogin {
+  /** The rig's node ID. */
+  rig: string;
+  /** The rig's name. */
+  rigName: string;
+  /** The miner's key on its rig. */
+  miner: string;
+  /** The login the miner gave. */
+  login: string;
+  /** Its user agent. */
+  agent: string;
+  /** Sends it a new job. */
+  send: (job: StratumJob) => void;
+}
+
+const HASHRATE_WINDOW_MS = 600_000;
+const KEPT_JOBS = 8;
+
+/**
+ * The proxy.
+ *
+ * @example
+ * ```ts ignore
+ * const proxy = new StratumProxy({ difficulty: 1000 });
+ * proxy.setUpstreams([{ url: "daemon+http://127.0.0.1:18081", user: WALLET }]);
+ * const { job, slot } = await proxy.login({ rig, rigName, miner: "m1", login: "x", agent: "", send });
+ * ```
+ */
+export class StratumProxy {
+  #upstreams: Upstream[] = [];
+  #active: Upstream | null = null;
+  readonly #jobs: ProxyJob[] = [];
+  readonly #miners = new Map<string, MinerRecord>();
+  readonly #slots: (string | null)[] = new Array(SLOTS).fill(null);
+  readonly #log: ShareRecord[] = [];
+  readonly #reasons = new Map<string, number>();
+  readonly #opts: StratumProxyOptions;
+  readonly #waiting = new Set<() => void>();
+  #difficulty: bigint;
+  #jobSeq = 0;
+
+  /** Creates a proxy with no upstreams (miners wait until one is set). */
+  constructor(options: StratumProxyOptions = {}) {
+    this.#opts = options;
+    this.#difficulty = BigInt(Math.max(1, Math.round(options.difficulty ?? 5000)));
+  }
+
+  /** Whether upstreams are configured. */
+  get enabled(): boolean {
+    return this.#upstreams.length > 0;
+  }
+
+  /** The difficulty miners are given (before the upstream's cap). */
+  get difficulty(): number {
+    return Number(this.#difficulty);
+  }
+
+  /** Sets the miners' difficulty (new jobs carry it). */
+  setDifficulty(difficulty: number): void {
+    this.#difficulty = BigInt(Math.max(1, Math.round(difficulty)));
+  }
+
+  /** Replaces the upstream list (in failover order); an unchanged list is left running. */
+  setUpstreams(configs: readonly UpstreamConfig[]): void {
+    const same = configs.length === this.#upstreams.length &&
+      configs.every((c, i) => {
+        const u = this.#upstreams[i].config;
+        return u.url === c.url && u.user === c.user && (u.pass ?? "") === (c.pass ?? "");
+      });
+    if (same) return;
+    for (const u of this.#upstreams) u.stop();
+    this.#upstreams = configs.map((c) =>
+      createUpstream(c, {
+        pollMs: this.#opts.pollMs,
+        agent: this.#opts.agent,
+        onJob: (u, job) => this.#onJob(u, job),
+        onState: (u) => this.#onState(u),
+      })
+    );
+    this.#active = null;
+    for (const u of this.#upstreams) u.start();
+    this.#choose();
+  }
+
+  /** Stops every upstream. */
+  close(): void {
+    for (const u of this.#upstreams) u.stop();
+    for (const w of this.#waiting) w();
+  }
+
+  #onState(u: Upstream): void {
+    const index = this.#upstreams.indexOf(u);
+    if (index < 0) return;
+    this.#choose();
+    this.#opts.onEvent?.({
+      kind: "upstream",
+      index,
+      url: u.config.url,
+      state: u.view(index, false).state,
+      active: this.#active === u,
+    });
+  }
+
+  #onJob(u: Upstream, job: UpstreamJob): void {
+    if (this.#upstreams.indexOf(u) < 0) return;
+    if (this.#active !== u) return this.#choose();
+    this.#issue(u, job);
+  }
+
+  /** The first upstream in order that is up becomes the active one. */
+  #choose(): void {
+    const next = this.#upstreams.find((u) => u.up) ?? null;
+    if (next === this.#active) return;
+    this.#active = next;
+    if (next?.job) this.#issue(next, next.job);
+  }
+
+  #issue(u: Upstream, job: UpstreamJob): void {
+    const difficulty = job.difficulty > 0n && job.difficulty < this.#difficulty
+      ? job.difficulty
+      : this.#difficulty;
+    const pj: ProxyJob = {
+      id: `j${++this.#jobSeq}`,
+      upstream: u,
+      job,
+      difficulty,
+      seen: new Set(),
+    };
+    this.#jobs.push(pj);
+    if (this.#jobs.length > KEPT_JOBS) this.#jobs.shift();
+    for (const m of this.#miners.values()) {
+      try {
+        m.send(this.#jobFor(pj, m.slot));
+      } catch { /* its link is closing; its logout frees it */ }
+    }
+    for (const w of [...this.#waiting]) w();
+    this.#opts.onEvent?.({
+      kind: "job",
+      jobId: pj.id,
+      height: job.height,
+      upstream: this.#upstreams.indexOf(u),
+    });
+  }
+
+  #jobFor(pj: ProxyJob, slot: number): StratumJob {
+    return {
+      jobId: pj.id,
+      blob: withSlot(pj.job.blob, slot),
+      target: targetHex(pj.difficulty),
+      algo: pj.job.algo,
+      height: pj.job.height,
+      ...(pj.job.seedHash ? { seedHash: pj.job.seedHash } : {}),
+    };
+  }
+
+  /** The current job, waiting up to `timeoutMs` for one. */
+  #current(timeoutMs: number): Promise<ProxyJob | null> {
+    const now = this.#currentJob();
+    if (now || timeoutMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(done);
+        resolve(this.#currentJob());
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#waiting.add(done);
+    });
+  }
+
+  #currentJob(): ProxyJob | null {
+    const last = this.#jobs.at(-1);
+    return last && last.upstream === this.#active && this.#active?.up ? last : null;
+  }
+
+  /**
+   * A miner joins: it gets a free nonce range and the current job (waiting up to `waitMs` for
+   * an upstream). Throws {@link ShareRejected} (`no_upstream`) when there is no work or no range.
+   */
+  async login(
+    l: ProxyLogin,
+    options: { waitMs?: number } = {},
+  ): Promise<{ job: StratumJob; slot: number }> {
+    const key = `${l.rig}/${l.miner}`;
+    this.logout(l.rig, l.miner);
+    if (!this.enabled) {
+      throw new ShareRejected(
+        "no_upstream",
+        "the farm's controller has no upstream pool or daemon configured (on the controller: miner-cli stratum upstream add URL)",
+      );
+    }
+    const pj = await this.#current(options.waitMs ?? 10_000);
+    if (!pj) {
+      throw new ShareRejected(
+        "no_upstream",
+        "no upstream pool or daemon is reachable from the farm's controller; retrying",
+      );
+    }
+    if (this.#miners.has(key)) this.logout(l.rig, l.miner);
+    const slot = this.#slots.indexOf(null);
+    if (slot < 0) {
+      throw new ShareRejected(
+        "no_upstream",
+        `the farm's proxy is full: all ${SLOTS} nonce ranges of this upstream job are in use`,
+      );
+    }
+    this.#slots[slot] = key;
+    this.#miners.set(key, {
+      rig: l.rig,
+      rigName: l.rigName,
+      miner: l.miner,
+      login: l.login,
+      agent: l.agent,
+      slot,
+      since: new Date().toISOString(),
+      send: l.send,
+      accepted: 0,
+      rejected: 0,
+      stale: 0,
+      upstreamAccepted: 0,
+      upstreamRejected: 0,
+      bestDifficulty: 0,
+      lastShareAt: null,
+      window: [],
+    });
+    return { job: this.#jobFor(pj, slot), slot };
+  }
+
+  /** A miner left: its range is free. */
+  logout(rig: string, miner: string): void {
+    const key = `${rig}/${miner}`;
+    const m = this.#miners.get(key);
+    if (!m) return;
+    this.#miners.delete(key);
+    if (this.#slots[m.slot] === key) this.#slots[m.slot] = null;
+  }
+
+  /** Every miner of a rig left (its link closed). */
+  dropRig(rig: string): void {
+    for (const m of [...this.#miners.values()]) if (m.rig === rig) this.logout(rig, m.miner);
+  }
+
+  /** Checks a share; resolves when it counts, throws {@link ShareRejected} with why not. */
+  submit(
+    rig: string,
+    miner: string,
+    share: { jobId: string; nonce: string; result: string },
+  ): void {
+    const m = this.#miners.get(`${rig}/${miner}`);
+    const at = new Date().toISOString();
+    const record: ShareRecord = {
+      at,
+      rig,
+      miner,
+      jobId: share.jobId.slice(0, 64),
+      nonce: share.nonce.slice(0, 8),
+      slot: null,
+      difficulty: 0,
+      verdict: "rejected",
+    };
+    const reject = (reason: ShareRejectReason, message: string): never => {
+      record.reason = reason;
+      if (m) m.rejected++;
+      this.#reasons.set(reason, (this.#reasons.get(reason) ?? 0) + 1);
+      this.#remember(record);
+      throw new ShareRejected(reason, message);
+    };
+    if (!m) {
+      return reject(
+        "unauthenticated",
+        "Unauthenticated: this miner is not logged in to the farm's proxy",
+      );
+    }
+    if (!/^[0-9a-f]{8}$/.test(share.nonce) || !/^[0-9a-f]{64}$/.test(share.result)) {
+      return reject(
+        "malformed",
+        "Malformed share: nonce must be 8 and result 64 lowercase hex digits",
+      );
+    }
+    record.slot = nonceSlot(share.nonce);
+    record.difficulty = shareDifficulty(share.result);
+    const index = this.#jobs.findIndex((j) => j.id === share.jobId);
+    if (index < 0) return reject("invalid_job", `Invalid job id ${record.jobId}`);
+    const pj = this.#jobs[index];
+    const current = this.#currentJob();
+    const age = this.#jobs.length - 1 - index;
+    if (age > 1 || (age === 1 && pj.upstream !== current?.upstream)) {
+      return reject("stale_job", `Stale job ${pj.id}: a newer job replaced it`);
+    }
+    if (record.slot !== m.slot) {
+      return reject(
+        "nonce_out_of_range",
+        `Nonce ${share.nonce} is outside this miner's range (high byte ${
+          m.slot.toString(16).padStart(2, "0")
+        })`,
+      );
+    }
+    if (pj.seen.has(share.nonce)) {
+      return reject("duplicate", `Duplicate share: nonce ${share.nonce} was already submitted`);
+    }
+    if (!meetsDifficulty(share.result, pj.difficulty)) {
+      return reject(
+        "low_difficulty",
+        `Low difficulty share: ${record.difficulty} < ${pj.difficulty}`,
+      );
+    }
+    pj.seen.add(share.nonce);
+    const stale = age === 1;
+    record.verdict = stale ? "stale" : "accepted";
+    if (stale) m.stale++;
+    else m.accepted++;
+    m.lastShareAt = at;
+    m.bestDifficulty = Math.max(m.bestDifficulty, record.difficulty);
+    const now = Date.now();
+    m.window.push({ at: now, difficulty: Number(pj.difficulty) });
+    while (m.window.length && now - m.window[0].at > HASHRATE_WINDOW_MS) m.window.shift();
+    // A share for the job before goes upstream when that work is still valid there: a pool
+    // takes shares for its recent jobs; a daemon only blocks on the same parent.
+    const sameWork = !stale ||
+      (pj.upstream.kind === "pool"
+        ? pj.upstream === current?.upstream
+        : pj.job.prevHash !== undefined && pj.job.prevHash === current?.job.prevHash);
+    if (sameWork && meetsDifficulty(share.result, pj.job.difficulty)) {
+      record.upstream = "pending";
+      const block = pj.upstream.kind === "daemon";
+      if (block) record.block = true;
+      void pj.upstream.submit(pj.job, share.nonce, share.result).then((v) => {
+        record.upstream = v.ok ? "accepted" : "rejected";
+        if (v.ok) m.upstreamAccepted++;
+        else {
+          m.upstreamRejected++;
+          record.upstreamError = v.error.slice(0, 500);
+        }
+        if (v.ok && block) {
+          this.#opts.onEvent?.({ kind: "block", height: pj.job.height, rig, miner });
+        }
+        this.#opts.onEvent?.({ kind: "share", record });
+      });
+    }
+    this.#remember(record);
+  }
+
+  #remember(record: ShareRecord): void {
+    this.#log.push(record);
+    if (this.#log.length > (this.#opts.shareLogSize ?? 10_000)) this.#log.shift();
+    if (!record.upstream) this.#opts.onEvent?.({ kind: "share", record });
+  }
+
+  /** The share log, newest last (filtered by rig, at most `limit`). */
+  shares(options: { rig?: string; limit?: number } = {}): ShareRecord[] {
+    const all = options.rig ? this.#log.filter((r) => r.rig === options.rig) : this.#log;
+    return all.slice(-(options.limit ?? 1000));
+  }
+
+  /** Who holds which range (miner key by nonce high byte). */
+  ranges(): Map<number, string> {
+    const out = new Map<number, string>();
+    this.#slots.forEach((k, i) => k !== null && out.set(i, k));
+    return out;
+  }
+
+  /** The status view. */
+  status(): StratumStatus {
+    const now = Date.now();
+    const miners: StratumMinerView[] = [...this.#miners.values()].map((m) => {
+      while (m.window.length && now - m.window[0].at > HASHRATE_WINDOW_MS) m.window.shift();
+      const span = Math.max(1, Math.min(HASHRATE_WINDOW_MS, now - Date.parse(m.since))) / 1000;
+      const work = m.window.reduce((s, w) => s + w.difficulty, 0);
+      return {
+        rig: m.rig,
+        rigName: m.rigName,
+        miner: m.miner,
+        login: m.login,
+        agent: m.agent,
+        slot: m.slot,
+        since: m.since,
+        difficulty: Number(this.#currentJob()?.difficulty ?? this.#difficulty),
+        accepted: m.accepted,
+        rejected: m.rejected,
+        stale: m.stale,
+        upstreamAccepted: m.upstreamAccepted,
+        upstreamRejected: m.upstreamRejected,
+        bestDifficulty: m.bestDifficulty,
+        hashrate: Math.round((work / span) * 100) / 100,
+        lastShareAt: m.lastShareAt,
+      };
+    });
+    const sum = (k: keyof StratumMinerView) => miners.reduce((s, m) => s + (m[k] as number), 0);
+    const upstreams = this.#upstreams.map((u, i) => u.view(i, u === this.#active));
+    return {
+      at: new Date().toISOString(),
+      enabled: this.enabled,
+      difficulty: this.difficulty,
+      upstreams,
+      miners,
+      totals: {
+        miners: miners.length,
+        accepted: sum("accepted"),
+        rejected: sum("rejected"),
+        stale: sum("stale"),
+        upstreamAccepted: sum("upstreamAccepted"),
+        upstreamRejected: sum("upstreamRejected"),
+        blocks: upstreams.reduce((s, u) => s + u.blocks, 0),
+        hashrate: Math.round(sum("hashrate") * 100) / 100,
+        freeSlots: this.#slots.filter((s) => s === null).length,
+      },
+      rejectReasons: Object.fromEntries(this.#reasons),
+    };
+  }
+}

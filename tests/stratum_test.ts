@@ -1,0 +1,279 @@
+/**
+ * Farm stratum: a node's proxy in front of a stub pool and a real monerod, miners speaking
+ * stratum to it. Bad shares are rejected with their reason, counted, and never reach the pool;
+ * a failing upstream moves every miner to the next one within seconds.
+ */
+import assert from "node:assert/strict";
+import { cliOk, component, freePort, initNode, serve, tempHome, until } from "./helpers.ts";
+import {
+  resultFor,
+  scriptedMiner,
+  startMonerod,
+  startStubPool,
+  stubTarget,
+  WALLET,
+} from "./stratum_stub.ts";
+
+const MONEROD = component("monerod", "the stratum tests (a real Monero daemon, regtest)");
+
+const api = (base: string, token: string) => async (path: string) => {
+  const r = await fetch(`${base}/api/v1/mining${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const text = await r.text();
+  assert.equal(r.status, 200, `${path}: ${text}`);
+  return JSON.parse(text);
+};
+
+/** The nonce a miner owning `slot` would submit (its high byte is the slot). */
+const nonceIn = (slot: number, n: number) =>
+  (n & 0xffffff).toString(16).padStart(6, "0").match(/../g)!.reverse().join("") +
+  slot.toString(16).padStart(2, "0");
+
+Deno.test({
+  name:
+    "stratum: wrong job, stale job, nonce out of range, duplicate and low-difficulty shares are rejected with their reason, counted, and never sent to the pool",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const pool = await startStubPool(1_000_000n);
+    const home = await tempHome();
+    await initNode(home, "farm", "dual");
+    await cliOk(home, [
+      "stratum",
+      "upstream",
+      "add",
+      pool.url,
+      "--user",
+      "wallet-1",
+      "--pass",
+      "s3cret",
+    ]);
+    await cliOk(home, ["stratum", "difficulty", "1000"]);
+    const node = await serve(home);
+    const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
+      -1,
+    )!;
+    const get = api(node.api!, token);
+    const port = Number(
+      new URL((node.listening.stratum as string).replace("stratum+tcp", "http")).port,
+    );
+    const miner = await scriptedMiner(port);
+    try {
+      const { job } = await miner.login("rig-1");
+      // The pool got the farm's credentials; the miner got none, only its work.
+      await until(() => pool.logins.length === 1, "the proxy's pool login");
+      assert.equal(pool.logins[0].login, "wallet-1");
+      assert.equal(pool.logins[0].pass, "s3cret");
+      assert.ok(
+        !JSON.stringify(job).includes("s3cret") && !JSON.stringify(job).includes("wallet-1"),
+      );
+      const set = await get("/stratum/upstreams");
+      assert.deepEqual(set.upstreams, [{
+        index: 0,
+        url: pool.url,
+        user: "wallet-1",
+        hasPass: true,
+      }]);
+      assert.ok(!JSON.stringify(set).includes("s3cret"), "the password is never returned");
+      assert.equal(job.target, stubTarget(1000n), "the miner's difficulty");
+      const slot = parseInt(String(job.blob).slice(84, 86), 16);
+      const j1 = String(job.job_id);
+
+      const ok = async (share: { jobId: string; nonce: string; result: string }) => {
+        const r = await miner.submit(share);
+        assert.equal(r.error, null, JSON.stringify(r.error));
+      };
+      const refused = async (
+        share: { jobId: string; nonce: string; result: string },
+        text: RegExp,
+      ) => {
+        const r = await miner.submit(share);
+        assert.ok(r.error, `expected a rejection matching ${text}`);
+        assert.match(r.error.message, text);
+      };
+      // One share meets the pool's target (it goes upstream), one only the miner's.
+      const block = { jobId: j1, nonce: nonceIn(slot, 1), result: resultFor(2_000_000n) };
+      await ok(block);
+      await ok({ jobId: j1, nonce: nonceIn(slot, 2), result: resultFor(2_000n) });
+      await until(() => pool.shares.length === 1, "the pool-meeting share upstream");
+
+      await refused(
+        { jobId: "j999", nonce: nonceIn(slot, 3), result: resultFor(2_000_000n) },
+        /Invalid job id/,
+      );
+      await refused(block, /Duplicate share/);
+      await refused(
+        { jobId: j1, nonce: nonceIn((slot + 1) % 256, 4), result: resultFor(2_000_000n) },
+        /outside this miner's range/,
+      );
+      await refused(
+        { jobId: j1, nonce: nonceIn(slot, 5), result: resultFor(500n) },
+        /Low difficulty/,
+      );
+      await refused({ jobId: j1, nonce: "zz", result: resultFor(2_000_000n) }, /Malformed share/);
+
+      // Two new pool jobs: the first job is now two behind (stale), the second one behind (its
+      // shares still count, as stale).
+      const next1 = miner.nextJob();
+      pool.newJob();
+      const j2 = String((await next1).job_id);
+      const next2 = miner.nextJob();
+      pool.newJob();
+      const j3 = String((await next2).job_id);
+      assert.equal(parseInt(String((await next1).blob).slice(84, 86), 16), slot, "same range");
+      await refused(
+        { jobId: j1, nonce: nonceIn(slot, 6), result: resultFor(2_000_000n) },
+        /Stale job/,
+      );
+      await ok({ jobId: j2, nonce: nonceIn(slot, 7), result: resultFor(2_000n) });
+      await ok({ jobId: j3, nonce: nonceIn(slot, 8), result: resultFor(2_000n) });
+
+      // None of the bad ones reached the pool.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(pool.shares, [{ jobId: "stub1", nonce: block.nonce, result: block.result }]);
+
+      const status = await get("/stratum/status");
+      assert.deepEqual(status.rejectReasons, {
+        invalid_job: 1,
+        duplicate: 1,
+        nonce_out_of_range: 1,
+        low_difficulty: 1,
+        malformed: 1,
+        stale_job: 1,
+      });
+      const m = status.miners[0];
+      assert.equal(m.login, "rig-1");
+      assert.equal(m.slot, slot);
+      assert.deepEqual([m.accepted, m.stale, m.rejected, m.upstreamAccepted], [3, 1, 6, 1]);
+      assert.ok(m.bestDifficulty >= 2_000_000, String(m.bestDifficulty));
+      assert.equal(status.upstreams[0].accepted, 1);
+      const log = (await get("/stratum/shares")).shares;
+      assert.deepEqual(
+        log.map((r: { verdict: string; reason?: string; upstream?: string }) =>
+          r.reason ?? r.verdict
+        ),
+        [
+          "accepted",
+          "accepted",
+          "invalid_job",
+          "duplicate",
+          "nonce_out_of_range",
+          "low_difficulty",
+          "malformed",
+          "stale_job",
+          "stale",
+          "accepted",
+        ],
+      );
+      assert.equal(log[0].upstream, "accepted");
+
+      // The CLI and the metrics say the same.
+      const cliStatus = JSON.parse((await cliOk(home, ["stratum", "status", "--json"])).stdout);
+      assert.deepEqual(cliStatus.totals, { ...status.totals, hashrate: cliStatus.totals.hashrate });
+      const table = (await cliOk(home, ["stratum", "status"])).stdout;
+      assert.match(table, /rig-1/);
+      assert.match(table, /stale_job 1/);
+      const metrics = await (await fetch(`${node.api}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+      }))
+        .text();
+      assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="rejected"\} 6$/m);
+      assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="upstream_accepted"\} 1$/m);
+    } finally {
+      miner.close();
+      await node.stop();
+      await pool.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stratum: when the first upstream (a real monerod) stops, miners get the next upstream's job within 10 s and their shares keep being accepted",
+  ignore: MONEROD.ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await tempHome();
+    const chain = await startMonerod(MONEROD.path!, `${home}/monerod`, {
+      difficulty: 100,
+      rpcPort: freePort(),
+      p2pPort: freePort(),
+    });
+    const pool = await startStubPool(1_000_000n);
+    await initNode(home, "farm", "dual");
+    await cliOk(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await cliOk(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
+    await cliOk(home, ["stratum", "difficulty", "50"]);
+    const node = await serve(home);
+    const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
+      -1,
+    )!;
+    const get = api(node.api!, token);
+    const port = Number(
+      new URL((node.listening.stratum as string).replace("stratum+tcp", "http")).port,
+    );
+    const miners = [await scriptedMiner(port), await scriptedMiner(port)];
+    try {
+      const first = await Promise.all(miners.map((m, i) => m.login(`m${i}`)));
+      const slots = first.map((f) => parseInt(String(f.job.blob).slice(84, 86), 16));
+      assert.notEqual(slots[0], slots[1], "disjoint ranges");
+      assert.equal(first[0].job.height, await chain.height(), "work from the daemon");
+      let status = await get("/stratum/status");
+      assert.deepEqual(
+        status.upstreams.map((u: { state: string; active: boolean }) => [u.state, u.active]),
+        [
+          ["up", true],
+          ["up", false],
+        ],
+      );
+
+      const jobs = miners.map((m) => m.nextJob(10_000));
+      const stoppedAt = Date.now();
+      await chain.stop();
+      const moved = await Promise.all(jobs);
+      const took = Date.now() - stoppedAt;
+      assert.ok(took < 10_000, `failover took ${took} ms`);
+      for (const [i, j] of moved.entries()) {
+        // The pool's blob, with the miner's byte in the nonce's high byte.
+        const b = pool.blob();
+        assert.equal(
+          String(j.blob),
+          b.slice(0, 84) + slots[i].toString(16).padStart(2, "0") + b.slice(86),
+        );
+        assert.equal(parseInt(String(j.blob).slice(84, 86), 16), slots[i], "each keeps its range");
+      }
+      status = await get("/stratum/status");
+      assert.deepEqual(
+        status.upstreams.map((u: { state: string; active: boolean }) => [u.state, u.active]),
+        [
+          ["down", false],
+          ["up", true],
+        ],
+      );
+      // Shares keep being accepted, and the pool-meeting ones reach the second upstream.
+      for (const [i, m] of miners.entries()) {
+        const share = {
+          jobId: String(moved[i].job_id),
+          nonce: nonceIn(slots[i], 9),
+          result: resultFor(2_000_000n),
+        };
+        const r = await m.submit(share);
+        assert.equal(r.error, null, JSON.stringify(r.error));
+      }
+      await until(() => pool.shares.length === 2, "both shares at the second upstream");
+      assert.deepEqual(
+        new Set(pool.shares.map((s) => s.nonce.slice(6))),
+        new Set(slots.map((s) => s.toString(16).padStart(2, "0"))),
+      );
+    } finally {
+      for (const m of miners) m.close();
+      await node.stop();
+      await chain.stop();
+      await pool.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
