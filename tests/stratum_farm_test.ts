@@ -29,10 +29,12 @@ interface MinerRow {
   rig: string;
   rigName: string;
   slot: number;
+  extraNonce: number;
   accepted: number;
 }
 interface ShareRow {
   rig: string;
+  extraNonce?: number;
   nonce: string;
   verdict: string;
   upstream?: string;
@@ -41,7 +43,7 @@ interface ShareRow {
 
 Deno.test({
   name:
-    "stratum farm: two rigs' real XMRigs mine through the controller's proxy into a real monerod in disjoint nonce ranges; a dead rig frees its range, a new rig gets a free one",
+    "stratum farm: two rigs' real XMRigs mine through the controller's proxy into a real monerod in disjoint nonce ranges; a dead rig frees its range, a new rig gets a free one and finds a block on a blob with another extra nonce",
   ignore: MONEROD.ignore || XMRIG.ignore,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -55,7 +57,7 @@ Deno.test({
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
     await cliOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliOk(c, ["stratum", "difficulty", "40"]);
+    await cliOk(c, ["stratum", "set", "--difficulty", "40"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;
@@ -133,48 +135,67 @@ Deno.test({
       assert.ok((await chain.height()) - h0 >= 1, "the chain grew");
       assert.ok(blocksFound >= 1);
 
-      // rig-a dies (its node and, with it, its miner): its range is freed.
-      const aPids = await processesOf(`${rigs["rig-a"].home}/data/miners/xmrig/current/xmrig`);
-      rigs["rig-a"].node!.process.kill("SIGKILL");
-      await rigs["rig-a"].node!.process.status;
+      // The rig holding range 01 dies (its node and, with it, its miner): its range is freed.
+      let rows = await miners();
+      const gone = rows.find((m) => m.slot === 1)!.rigName;
+      const kept = rows.find((m) => m.slot === 0)!.rigName;
+      const xmrigOf = (name: string) => `${rigs[name].home}/data/miners/xmrig/current/xmrig`;
+      const gonePids = await processesOf(xmrigOf(gone));
+      rigs[gone].node!.process.kill("SIGKILL");
+      await rigs[gone].node!.process.status;
       await until(
-        async () => (await miners()).every((m) => m.rigName !== "rig-a"),
-        "rig-a's range freed",
+        async () => (await miners()).every((m) => m.rigName !== gone),
+        `${gone}'s range freed`,
         20_000,
       );
-      const status = await get("/stratum/status");
-      assert.equal(status.totals.freeSlots, 255);
+      assert.equal(
+        (await get("/stratum/status")).totals.freeSlots,
+        65_535,
+        "all but one range free",
+      );
       await until(
-        async () =>
-          (await processesOf(`${rigs["rig-a"].home}/data/miners/xmrig/current/xmrig`)).length === 0,
-        `rig-a's XMRig (${aPids}) gone with its node`,
+        async () => (await processesOf(xmrigOf(gone))).length === 0,
+        `${gone}'s XMRig (${gonePids}) gone with its node`,
         10_000,
       );
 
-      // rig-d joins and mines, in a range nobody else holds.
+      // One range per blob from now on: rig-d joins and gets a blob of its own, with another
+      // extra nonce in the template (its hashing blob recomputed by the proxy); the block it
+      // finds there is accepted by monerod, which hashes the block itself.
+      await cliOk(c, ["stratum", "set", "--ranges", "1"]);
+      const h1 = await chain.height();
       await join("rig-d");
       await until(
         async () => {
-          const rows = await miners();
-          return rows.some((m) => m.rigName === "rig-d" && m.accepted > 0);
+          const found = ((await get("/stratum/shares?limit=10000")).shares as ShareRow[])
+            .some((s) => s.rig === rigs["rig-d"].id && s.block && s.upstream === "accepted");
+          return found && (await miners()).some((m) => m.rigName === "rig-d" && m.accepted > 0);
         },
-        "rig-d's accepted shares",
+        "a block found by rig-d on its own blob, accepted by monerod",
         60_000,
       );
-      const rows = await miners();
-      const slotOf = (n: string) => rows.find((m) => m.rigName === n)!.slot;
-      assert.notEqual(slotOf("rig-d"), slotOf("rig-b"));
+      assert.ok((await chain.height()) > h1);
+      rows = await miners();
+      const d = rows.find((m) => m.rigName === "rig-d")!;
+      assert.deepEqual([d.extraNonce, d.slot], [1, 0], "a blob with extra nonce 1");
+      assert.deepEqual(
+        rows.filter((m) => m.rigName === kept).map((m) => [m.extraNonce, m.slot]),
+        [[0, 0]],
+        `${kept} kept its range`,
+      );
       for (const view of seen) {
-        const slots = view.map((m) => m.slot);
+        const held = view.map((m) => `${m.extraNonce}:${m.slot}`);
         assert.equal(
-          new Set(slots).size,
-          slots.length,
+          new Set(held).size,
+          held.length,
           `a range held twice: ${JSON.stringify(view)}`,
         );
       }
       shares = (await get("/stratum/shares?limit=10000")).shares as ShareRow[];
-      const rd = byRig(rigs["rig-d"].id);
-      assert.deepEqual([...rd], [slotOf("rig-d").toString(16).padStart(2, "0")]);
+      assert.ok(
+        shares.filter((s) => s.rig === rigs["rig-d"].id && s.verdict !== "rejected")
+          .every((s) => s.nonce.endsWith("00") && s.extraNonce === 1),
+      );
     } finally {
       for (const r of Object.values(rigs)) await r.node?.stop().catch(() => {});
       await cs.stop();

@@ -216,6 +216,8 @@ export interface Monerod {
   url: string;
   /** The chain's height now. */
   height(): Promise<number>;
+  /** A JSON-RPC call; resolves with its result. */
+  rpc(method: string, params: unknown): Promise<Record<string, unknown>>;
   /** SIGTERM by PID, then waits for the exit. */
   stop(): Promise<void>;
 }
@@ -278,6 +280,16 @@ export async function startMonerod(
   return {
     url: `daemon+http://127.0.0.1:${options.rpcPort}`,
     height: async () => (await info()).height,
+    rpc: async (method, params) => {
+      const r = await fetch(`http://127.0.0.1:${options.rpcPort}/json_rpc`, {
+        method: "POST",
+        body: JSON.stringify({ jsonrpc: "2.0", id: "0", method, params }),
+        signal: AbortSignal.timeout(5000),
+      });
+      const body = await r.json();
+      if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+      return body.result;
+    },
     stop: () =>
       stopped ??= (async () => {
         try {

@@ -13,6 +13,7 @@ import {
   stubTarget,
   WALLET,
 } from "./stratum_stub.ts";
+import { parseTemplate, withExtraNonce } from "../src/stratum/mod.ts";
 
 const MONEROD = component("monerod", "the stratum tests (a real Monero daemon, regtest)");
 
@@ -49,7 +50,7 @@ Deno.test({
       "--pass",
       "s3cret",
     ]);
-    await cliOk(home, ["stratum", "difficulty", "1000"]);
+    await cliOk(home, ["stratum", "set", "--difficulty", "1000"]);
     const node = await serve(home);
     const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
       -1,
@@ -202,11 +203,39 @@ Deno.test({
       rpcPort: freePort(),
       p2pPort: freePort(),
     });
+    // monerod's own vector for the hashing blob of a template with an extra nonce (what the
+    // proxy recomputes for miners beyond 256): ours matches, from the template alone.
+    const given = await chain.rpc("get_block_template", {
+      wallet_address: WALLET,
+      extra_nonce: "00000000000001a5",
+    });
+    const parsed = parseTemplate(
+      String(given.blocktemplate_blob),
+      Number(given.reserved_offset),
+      8,
+    );
+    assert.equal(withExtraNonce(parsed, 0).hashing, given.blockhashing_blob);
+    const plain = await chain.rpc("get_block_template", {
+      wallet_address: WALLET,
+      reserve_size: 8,
+    });
+    const at = Number(plain.reserved_offset);
+    const written = withExtraNonce(
+      parseTemplate(String(plain.blocktemplate_blob), at, 8),
+      0x1a5,
+    );
+    assert.equal(
+      written.template.slice(at * 2, at * 2 + 16),
+      "00000000000001a5",
+      "where monerod puts it",
+    );
+    assert.notEqual(written.hashing, plain.blockhashing_blob);
+
     const pool = await startStubPool(1_000_000n);
     await initNode(home, "farm", "dual");
     await cliOk(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
     await cliOk(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
-    await cliOk(home, ["stratum", "difficulty", "50"]);
+    await cliOk(home, ["stratum", "set", "--difficulty", "50"]);
     const node = await serve(home);
     const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
       -1,

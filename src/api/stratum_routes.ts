@@ -46,10 +46,15 @@ const UpstreamOutSchema = z.object({
   /** Whether a password is stored (it is never returned). */
   hasPass: z.boolean(),
 });
-const PoolSetSchema = z.object({ difficulty: z.number(), upstreams: z.array(UpstreamOutSchema) });
+const PoolSetSchema = z.object({
+  difficulty: z.number(),
+  ranges: z.number(),
+  upstreams: z.array(UpstreamOutSchema),
+});
 
 const poolSet = (c: StratumConfig) => ({
   difficulty: c.difficulty,
+  ranges: c.ranges,
   upstreams: c.upstreams.map((u, index) => ({
     index,
     url: u.url,
@@ -159,12 +164,19 @@ export function registerStratumRoutes(
   app.openapi(
     r({
       method: "put",
-      path: `${base}/stratum/difficulty`,
-      request: body(z.object({ difficulty: z.number().int().min(1).max(1e12) }).strict()),
+      path: `${base}/stratum/settings`,
+      request: body(
+        z.object({
+          /** The difficulty miners are given (capped at the upstream's). */
+          difficulty: z.number().int().min(1).max(1e12).optional(),
+          /** Nonce ranges per blob before a daemon upstream's next extra nonce. */
+          ranges: z.number().int().min(1).max(256).optional(),
+        }).strict(),
+      ),
       responses: { 200: json(PoolSetSchema, "The pool set after the change") },
     }),
     async (c) => {
-      const after = await store().setDifficulty(c.req.valid("json").difficulty);
+      const after = await store().setSettings(c.req.valid("json"));
       await ctx.reload();
       return c.json(poolSet(after), 200);
     },

@@ -88,7 +88,7 @@ import {
 } from "./remote_commands.ts";
 import { serviceInstall, serviceStatus, serviceUninstall } from "./service_commands.ts";
 import {
-  stratumDifficulty,
+  stratumSet,
   stratumShares,
   stratumStatus,
   stratumUpstreamAdd,
@@ -551,12 +551,21 @@ export const COMMANDS: readonly Command[] = [
     run: stratumUpstreamRemove,
   },
   {
-    name: "stratum difficulty",
-    args: "<n>",
-    summary: "the difficulty miners are given (capped at the upstream's, so no block is missed)",
-    options: [API_OPTION],
-    arity: [1, 1],
-    run: stratumDifficulty,
+    name: "stratum set",
+    summary:
+      "the difficulty miners are given (capped at the upstream's, so no block is missed) and the nonce ranges per blob",
+    details: [
+      "Each miner owns one value of the nonce's high byte: 256 miners per blob. With a daemon",
+      "upstream the next miners get blobs with other extra nonces (up to 65,536 miners); a pool's",
+      "job is one blob. --ranges below 256 moves to the next extra nonce sooner.",
+    ],
+    options: [
+      API_OPTION,
+      s("difficulty", "N", "the miners' difficulty", { default: "5000" }),
+      s("ranges", "N", "nonce ranges per blob, 1-256", { default: "256" }),
+    ],
+    arity: [0, 0],
+    run: stratumSet,
   },
   // ---- alerts
   {

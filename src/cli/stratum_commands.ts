@@ -18,6 +18,7 @@ const BASE = "/api/v1/mining/stratum";
 
 type PoolSet = {
   difficulty: number;
+  ranges: number;
   upstreams: { index: number; url: string; user: string; hasPass: boolean }[];
 };
 
@@ -41,6 +42,7 @@ const store = (ctx: CliContext) =>
 
 const fromConfig = (c: StratumConfig): PoolSet => ({
   difficulty: c.difficulty,
+  ranges: c.ranges,
   upstreams: c.upstreams.map((u, index) => ({
     index,
     url: u.url,
@@ -69,7 +71,11 @@ function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSet): void {
       ]),
     ));
   }
-  ctx.io.out(`miners' difficulty: ${set.difficulty}`);
+  ctx.io.out(
+    `miners' difficulty: ${set.difficulty}; nonce ranges per blob: ${set.ranges}${
+      set.ranges < 256 ? " (then a daemon's next extra nonce)" : ""
+    }`,
+  );
 }
 
 /** `stratum status`. */
@@ -235,20 +241,23 @@ export async function stratumUpstreamRemove(ctx: CliContext, p: Parsed): Promise
   return 0;
 }
 
-/** `stratum difficulty <N>`. */
-export async function stratumDifficulty(ctx: CliContext, p: Parsed): Promise<number> {
-  const text = p.positionals[0];
-  const difficulty = Number(text);
-  if (!/^\d+$/.test(text) || difficulty < 1 || difficulty > 1e12) {
-    throw new UsageError(
-      `difficulty must be a whole number from 1 to 10^12, not ${JSON.stringify(text)}`,
-      "stratum difficulty",
-    );
+/** `stratum set --difficulty N --ranges N`. */
+export async function stratumSet(ctx: CliContext, p: Parsed): Promise<number> {
+  const cmd = "stratum set";
+  const settings: { difficulty?: number; ranges?: number } = {};
+  if (str(p, "difficulty") !== undefined) {
+    settings.difficulty = int(p, "difficulty", { min: 1, max: 1e12, fallback: 5000 });
+  }
+  if (str(p, "ranges") !== undefined) {
+    settings.ranges = int(p, "ranges", { min: 1, max: 256, fallback: 256 });
+  }
+  if (!Object.keys(settings).length) {
+    throw new UsageError("give --difficulty N and/or --ranges N", cmd);
   }
   const api = await running(ctx, p);
   const set = api
-    ? await api.request<PoolSet>("PUT", `${BASE}/difficulty`, { difficulty })
-    : fromConfig(await store(ctx).setDifficulty(difficulty));
+    ? await api.request<PoolSet>("PUT", `${BASE}/settings`, settings)
+    : fromConfig(await store(ctx).setSettings(settings));
   printPoolSet(ctx, p, set);
   return 0;
 }

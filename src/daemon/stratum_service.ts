@@ -134,6 +134,7 @@ export async function startStratumService(
     try {
       const c = await store.load();
       proxy.setDifficulty(c.difficulty);
+      proxy.setRanges(c.ranges);
       proxy.setUpstreams(c.upstreams);
       logger.info("stratum_pool_set", {
         upstreams: c.upstreams.map((u) => u.url).join(" "),

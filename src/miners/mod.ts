@@ -28,9 +28,12 @@ export {
   adapterFor,
   autoThreads,
   customLineParser,
+  FarmPoolError,
+  LIGHT_MODE_BELOW_BYTES,
   parseGetStat1,
   parseXmrigBackends,
   parseXmrigSummary,
+  randomxMode,
   xmrigConfig,
 } from "./adapters/mod.ts";
 export {
@@ -82,6 +85,7 @@ export {
   AlgoSchema,
   type CustomConfig,
   CustomConfigSchema,
+  FARM_POOL,
   MinerArgSchema,
   MinerArgsSchema,
   PoolUrlSchema,

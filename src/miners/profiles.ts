@@ -104,7 +104,7 @@ export const XmrigConfigSchema = z.object({
   donateLevel: z.number().int().min(0).max(100).default(1),
   /**
    * RandomX mode. Unset with a `farm` pool: `light` on a rig with less than 2.5 GB of free memory
-   * (the 2 GB dataset would not fit), `auto` otherwise.
+   * (the 2 GB dataset would not fit), `fast` otherwise; unset otherwise: XMRig decides.
    */
   randomxMode: z.enum(["auto", "fast", "light"]).optional(),
   args: MinerArgsSchema.default([]),

@@ -29,8 +29,9 @@ export function attachStratumFarm(mesh: MeshNode, proxy: StratumProxy): void {
         miner: m.payload.miner,
         login: m.payload.login,
         agent: m.payload.agent,
-        send: (job) => {
-          if (!s.isClosed) s.send("stratum_job", { miner: m.payload.miner, job });
+        // One message per rig per job, whatever its number of miners.
+        sink: (jobs) => {
+          if (!s.isClosed) s.send("stratum_jobs", { jobs });
         },
       }).then(
         ({ job, slot }) => s.reply(m, "stratum_login_ack", { ok: true, job, slot }),

@@ -14,9 +14,11 @@ import type { StratumJob } from "../protocol/mod.ts";
 import {
   type MinerConnection,
   type MinerServer,
+  type RigJobs,
   startMinerServer,
   type StratumProxy,
   StratumRefusal,
+  withSlot,
 } from "../stratum/mod.ts";
 import { admitRequest } from "./authorize.ts";
 import type { MeshNode } from "./mesh.ts";
@@ -100,6 +102,15 @@ export async function startStratumRig(
     });
   };
   const useLocal = () => options.localProxy?.enabled === true;
+  // New work for this rig's miners: each blob with the miners that take it and their byte.
+  const deliver = (jobs: RigJobs, from: PeerSession | "local") => {
+    for (const { job, miners: list } of jobs) {
+      for (const [key, slot] of list) {
+        const b = miners.get(key);
+        if (b && b.session === from) b.conn.sendJob({ ...job, blob: withSlot(job.blob, slot) });
+      }
+    }
+  };
 
   const loginAt = async (b: Bound): Promise<StratumJob> => {
     const { conn } = b;
@@ -112,7 +123,7 @@ export async function startStratumRig(
           miner: conn.key,
           login: conn.login,
           agent: conn.agent,
-          send: (job) => conn.sendJob(job),
+          sink: (jobs) => deliver(jobs, "local"),
         }, { waitMs });
         b.session = "local";
         return r.job;
@@ -159,10 +170,8 @@ export async function startStratumRig(
   };
 
   mesh.onSession((s) => {
-    s.on("stratum_job", (m, s) => {
-      if (!mayCarry(s)) return;
-      const b = miners.get(m.payload.miner);
-      if (b && b.session === s) b.conn.sendJob(m.payload.job);
+    s.on("stratum_jobs", (m, s) => {
+      if (mayCarry(s)) deliver(m.payload.jobs, s);
     });
     s.onClose(() => {
       let lost = 0;

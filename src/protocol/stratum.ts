@@ -47,8 +47,21 @@ export const StratumPayloads = {
     /** The nonce range this miner owns: the nonce's high byte (nicehash). */
     slot: z.number().int().min(0).max(255).optional(),
   }).strict(),
-  /** New work for a logged-in miner (controller → rig). */
-  stratum_job: z.object({ miner: StratumMinerKeySchema, job: StratumJobSchema }).strict(),
+  /**
+   * New work for a rig's logged-in miners (controller → rig), one message per rig: each blob
+   * (one per extra nonce in use) with the miners that take it and the nonce high byte each
+   * owns; the rig writes that byte into the blob for each miner.
+   */
+  stratum_jobs: z.object({
+    jobs: z.array(
+      z.object({
+        job: StratumJobSchema,
+        miners: z.array(z.tuple([StratumMinerKeySchema, z.number().int().min(0).max(255)])).max(
+          4096,
+        ),
+      }).strict(),
+    ).min(1).max(256),
+  }).strict(),
   /** A share from a miner (rig → controller). */
   stratum_submit: z.object({
     miner: StratumMinerKeySchema,
@@ -95,6 +108,8 @@ export const StratumMinerViewSchema = z.object({
   login: z.string().max(128),
   agent: z.string().max(256),
   slot: z.number().int().min(0).max(255),
+  /** The extra nonce of its blob (daemon upstreams, beyond 256 miners; 0 otherwise). */
+  extraNonce: z.number().int().nonnegative(),
   since: z.string().max(40),
   difficulty: z.number().nonnegative(),
   accepted: z.number().int().nonnegative(),
@@ -133,6 +148,8 @@ export const ShareRecordSchema = z.object({
   jobId: z.string().max(64),
   nonce: z.string().max(8),
   slot: z.number().int().min(0).max(255).nullable(),
+  /** The extra nonce of the miner's blob. */
+  extraNonce: z.number().int().nonnegative().optional(),
   /** The share's difficulty from its result hash (2^256 / hash). */
   difficulty: z.number().nonnegative(),
   verdict: z.enum(["accepted", "stale", "rejected"]),
@@ -152,6 +169,8 @@ export const StratumStatusSchema = z.object({
   enabled: z.boolean(),
   /** The difficulty given to miners. */
   difficulty: z.number().nonnegative(),
+  /** Nonce ranges (high-byte values) per blob before another extra nonce is used (1-256). */
+  ranges: z.number().int().min(1).max(256),
   upstreams: z.array(UpstreamViewSchema),
   miners: z.array(StratumMinerViewSchema),
   totals: z.object({
@@ -163,7 +182,7 @@ export const StratumStatusSchema = z.object({
     upstreamRejected: z.number().int().nonnegative(),
     blocks: z.number().int().nonnegative(),
     hashrate: z.number().nonnegative(),
-    /** Free nonce ranges for the current job. */
+    /** Miners the active upstream can still take: 256 on a pool, far more on a daemon. */
     freeSlots: z.number().int().nonnegative(),
   }).strict(),
   rejectReasons: z.record(z.string(), z.number().int().nonnegative()),

@@ -32,6 +32,11 @@ export type UpstreamEntry = z.infer<typeof UpstreamEntrySchema>;
 export const StratumConfigSchema = z.object({
   version: z.literal(1),
   difficulty: z.number().int().min(1).max(1e12).default(5000),
+  /**
+   * Nonce ranges (values of the nonce's high byte) per blob before a daemon upstream's next
+   * extra nonce; 256 unless fewer miners per blob are wanted.
+   */
+  ranges: z.number().int().min(1).max(256).default(256),
   upstreams: z.array(UpstreamEntrySchema).max(16),
 }).strict();
 /** The pool set. */
@@ -46,7 +51,7 @@ export class StratumConfigError extends MinerCliError {
   }
 }
 
-const EMPTY: StratumConfig = { version: 1, difficulty: 5000, upstreams: [] };
+const EMPTY: StratumConfig = { version: 1, difficulty: 5000, ranges: 256, upstreams: [] };
 
 /**
  * The pool set on disk.
@@ -84,7 +89,10 @@ export class StratumConfigStore {
   }
 
   /** Adds an upstream at the end of the failover order (or at `position`, 0-based). */
-  addUpstream(entry: UpstreamEntry, options: { position?: number } = {}): Promise<StratumConfig> {
+  async addUpstream(
+    entry: UpstreamEntry,
+    options: { position?: number } = {},
+  ): Promise<StratumConfig> {
     try {
       parseUpstreamUrl(entry.url);
     } catch (err) {
@@ -92,17 +100,10 @@ export class StratumConfigStore {
     }
     const parsed = UpstreamEntrySchema.safeParse(entry);
     if (!parsed.success) {
-      return Promise.reject(
-        new StratumConfigError(
-          `invalid upstream: ${
-            parsed.error.issues.map((i) => `${i.path.join(".") || "entry"}: ${i.message}`).join(
-              "; ",
-            )
-          }`,
-        ),
-      );
+      const why = parsed.error.issues.map((i) => `${i.path.join(".") || "entry"}: ${i.message}`);
+      throw new StratumConfigError(`invalid upstream: ${why.join("; ")}`);
     }
-    return this.#update((c) => {
+    return await this.#update((c) => {
       if (c.upstreams.some((u) => u.url === entry.url)) {
         throw new StratumConfigError(
           `${entry.url} is already an upstream (remove it first to change it)`,
@@ -129,17 +130,27 @@ export class StratumConfigStore {
     });
   }
 
-  /** Sets the difficulty miners are given. */
-  setDifficulty(difficulty: number): Promise<StratumConfig> {
-    if (!Number.isInteger(difficulty) || difficulty < 1 || difficulty > 1e12) {
+  /** Sets the difficulty miners are given and/or the nonce ranges per blob. */
+  setSettings(settings: { difficulty?: number; ranges?: number }): Promise<StratumConfig> {
+    const { difficulty, ranges } = settings;
+    if (
+      difficulty !== undefined &&
+      (!Number.isInteger(difficulty) || difficulty < 1 || difficulty > 1e12)
+    ) {
       return Promise.reject(
         new StratumConfigError(
           `difficulty must be a whole number from 1 to 10^12, not ${difficulty}`,
         ),
       );
     }
+    if (ranges !== undefined && (!Number.isInteger(ranges) || ranges < 1 || ranges > 256)) {
+      return Promise.reject(
+        new StratumConfigError(`ranges must be a whole number from 1 to 256, not ${ranges}`),
+      );
+    }
     return this.#update((c) => {
-      c.difficulty = difficulty;
+      if (difficulty !== undefined) c.difficulty = difficulty;
+      if (ranges !== undefined) c.ranges = ranges;
     });
   }
 }

@@ -20,7 +20,9 @@ export {
   StratumRefusal,
 } from "./miner_server.ts";
 export {
+  MAX_MINERS,
   type ProxyLogin,
+  type RigJobs,
   ShareRejected,
   SLOTS,
   StratumProxy,
@@ -43,6 +45,13 @@ export {
   StratumConfigStore,
   type UpstreamEntry,
 } from "./config.ts";
+export {
+  type ParsedTemplate,
+  parseTemplate,
+  TemplateError,
+  treeHash,
+  withExtraNonce,
+} from "./template.ts";
 export {
   hashValue,
   meetsDifficulty,

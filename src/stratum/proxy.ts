@@ -4,8 +4,10 @@
  * ones that meet the upstream's target upstream.
  *
  * - **Ranges**: each miner owns one value of the nonce's high byte (XMRig's nicehash mode keeps
- *   it), so up to 256 miners hash disjoint ranges of the same job. A miner that leaves frees its
- *   value; one that joins gets a free one; nobody else is disturbed.
+ *   it), so up to 256 miners hash disjoint ranges of the same blob. With a daemon upstream, each
+ *   further group of 256 gets a blob of its own: another extra nonce in the template's reserved
+ *   space (see `template.ts`). A pool's job is one blob: 256 miners per pool upstream. A miner
+ *   that leaves frees its range; one that joins gets a free one; nobody else is disturbed.
  * - **Jobs**: every upstream job becomes one proxy job (`j<n>`) sent to every miner with its own
  *   byte in the blob. Shares for the current job and the one before (as xmrig-proxy does) count;
  *   the one before counts as stale.
@@ -17,6 +19,7 @@
  * @module
  */
 import type {
+  PayloadOf,
   ShareRecord,
   ShareRejectReason,
   StratumJob,
@@ -24,6 +27,7 @@ import type {
   StratumStatus,
 } from "../protocol/mod.ts";
 import { meetsDifficulty, nonceSlot, shareDifficulty, targetHex, withSlot } from "./target.ts";
+import { withExtraNonce } from "./template.ts";
 import {
   createUpstream,
   type Upstream,
@@ -31,8 +35,10 @@ import {
   type UpstreamJob,
 } from "./upstream.ts";
 
-/** Nonce ranges per upstream job (the nonce's high byte). */
+/** Nonce ranges per blob (the nonce's high byte). */
 export const SLOTS = 256;
+/** Most miners one controller's proxy takes (on a daemon upstream; 256 on a pool). */
+export const MAX_MINERS = 65_536;
 
 /** A share the proxy refused, with the reason the miner sees. */
 export class ShareRejected extends Error {
@@ -47,6 +53,8 @@ export class ShareRejected extends Error {
 export interface StratumProxyOptions {
   /** The difficulty miners are given (capped at the upstream's; default 5,000). */
   difficulty?: number;
+  /** Nonce ranges per blob before the next extra nonce (1-256, default 256). */
+  ranges?: number;
   /** Shares kept in the share log (default 10,000). */
   shareLogSize?: number;
   /** Called on what a watcher wants to know (upstream state, a block, a job). */
@@ -60,9 +68,17 @@ export interface StratumProxyOptions {
 /** What the proxy tells its watchers. */
 export type StratumProxyEvent =
   | { kind: "upstream"; index: number; url: string; state: string; active: boolean }
-  | { kind: "job"; jobId: string; height: number; upstream: number }
+  | { kind: "job"; jobId: string; height: number; upstream: number; miners: number; ms: number }
   | { kind: "block"; height: number; rig: string; miner: string }
   | { kind: "share"; record: ShareRecord };
+
+/** New work for one rig's miners: blobs with the miners (and their high byte) that take each. */
+export type RigJobs = PayloadOf<"stratum_jobs">["jobs"];
+
+interface Variant {
+  hashing: string;
+  template?: string;
+}
 
 interface ProxyJob {
   id: string;
@@ -71,6 +87,8 @@ interface ProxyJob {
   /** The miners' difficulty for it. */
   difficulty: bigint;
   seen: Set<string>;
+  /** Blobs by extra nonce (0: the upstream's own). */
+  variants: Map<number, Variant>;
 }
 
 interface MinerRecord {
@@ -79,9 +97,11 @@ interface MinerRecord {
   miner: string;
   login: string;
   agent: string;
+  /** Its blob's extra nonce (0: the upstream's own blob). */
+  extra: number;
+  /** Its nonce high byte. */
   slot: number;
   since: string;
-  send: (job: StratumJob) => void;
   accepted: number;
   rejected: number;
   stale: number;
@@ -104,8 +124,8 @@ export interface ProxyLogin {
   login: string;
   /** Its user agent. */
   agent: string;
-  /** Sends it a new job. */
-  send: (job: StratumJob) => void;
+  /** Where the rig's new work goes (one call per rig per job). */
+  sink: (jobs: RigJobs) => void;
 }
 
 const HASHRATE_WINDOW_MS = 600_000;
@@ -118,7 +138,7 @@ const KEPT_JOBS = 8;
  * ```ts ignore
  * const proxy = new StratumProxy({ difficulty: 1000 });
  * proxy.setUpstreams([{ url: "daemon+http://127.0.0.1:18081", user: WALLET }]);
- * const { job, slot } = await proxy.login({ rig, rigName, miner: "m1", login: "x", agent: "", send });
+ * const { job, slot } = await proxy.login({ rig, rigName, miner: "m1", login: "x", agent: "", sink });
  * ```
  */
 export class StratumProxy {
@@ -126,18 +146,23 @@ export class StratumProxy {
   #active: Upstream | null = null;
   readonly #jobs: ProxyJob[] = [];
   readonly #miners = new Map<string, MinerRecord>();
-  readonly #slots: (string | null)[] = new Array(SLOTS).fill(null);
+  /** Range → miner key. */
+  /** `extra:slot` → miner key. */
+  readonly #ranges = new Map<string, string>();
+  readonly #sinks = new Map<string, (jobs: RigJobs) => void>();
   readonly #log: ShareRecord[] = [];
   readonly #reasons = new Map<string, number>();
   readonly #opts: StratumProxyOptions;
   readonly #waiting = new Set<() => void>();
   #difficulty: bigint;
+  #perBlob: number;
   #jobSeq = 0;
 
   /** Creates a proxy with no upstreams (miners wait until one is set). */
   constructor(options: StratumProxyOptions = {}) {
     this.#opts = options;
     this.#difficulty = BigInt(Math.max(1, Math.round(options.difficulty ?? 5000)));
+    this.#perBlob = clampRanges(options.ranges ?? SLOTS);
   }
 
   /** Whether upstreams are configured. */
@@ -153,6 +178,11 @@ export class StratumProxy {
   /** Sets the miners' difficulty (new jobs carry it). */
   setDifficulty(difficulty: number): void {
     this.#difficulty = BigInt(Math.max(1, Math.round(difficulty)));
+  }
+
+  /** Sets the nonce ranges per blob (miners logged in keep theirs until they log in again). */
+  setRanges(ranges: number): void {
+    this.#perBlob = clampRanges(ranges);
   }
 
   /** Replaces the upstream list (in failover order); an unchanged list is left running. */
@@ -210,7 +240,13 @@ export class StratumProxy {
     if (next?.job) this.#issue(next, next.job);
   }
 
+  /** How many miners an upstream job can take (one blob on a pool, many on a daemon). */
+  #capacity(job: UpstreamJob | undefined): number {
+    return job?.template ? MAX_MINERS : this.#perBlob;
+  }
+
   #issue(u: Upstream, job: UpstreamJob): void {
+    const started = performance.now();
     const difficulty = job.difficulty > 0n && job.difficulty < this.#difficulty
       ? job.difficulty
       : this.#difficulty;
@@ -220,12 +256,28 @@ export class StratumProxy {
       job,
       difficulty,
       seen: new Set(),
+      variants: new Map([[0, { hashing: job.blob, template: job.templateBlob }]]),
     };
     this.#jobs.push(pj);
     if (this.#jobs.length > KEPT_JOBS) this.#jobs.shift();
+    // One message per rig: its miners grouped by blob.
+    const byRig = new Map<string, Map<number, [string, number][]>>();
     for (const m of this.#miners.values()) {
+      // A pool after a daemon has one blob: miners on other extra nonces wait (see status).
+      if (m.extra > 0 && !job.template) continue;
+      let blobs = byRig.get(m.rig);
+      if (!blobs) byRig.set(m.rig, blobs = new Map());
+      let list = blobs.get(m.extra);
+      if (!list) blobs.set(m.extra, list = []);
+      list.push([m.miner, m.slot]);
+    }
+    for (const [rig, blobs] of byRig) {
+      const jobs = [...blobs].map(([extra, miners]) => ({
+        job: this.#jobFor(pj, extra, 0),
+        miners,
+      }));
       try {
-        m.send(this.#jobFor(pj, m.slot));
+        this.#sinks.get(rig)?.(jobs);
       } catch { /* its link is closing; its logout frees it */ }
     }
     for (const w of [...this.#waiting]) w();
@@ -234,13 +286,25 @@ export class StratumProxy {
       jobId: pj.id,
       height: job.height,
       upstream: this.#upstreams.indexOf(u),
+      miners: this.#miners.size,
+      ms: Math.round((performance.now() - started) * 100) / 100,
     });
   }
 
-  #jobFor(pj: ProxyJob, slot: number): StratumJob {
+  #variant(pj: ProxyJob, extra: number): Variant {
+    let v = pj.variants.get(extra);
+    if (!v) {
+      const t = withExtraNonce(pj.job.template!, extra);
+      v = { hashing: t.hashing, template: t.template };
+      pj.variants.set(extra, v);
+    }
+    return v;
+  }
+
+  #jobFor(pj: ProxyJob, extra: number, slot: number): StratumJob {
     return {
       jobId: pj.id,
-      blob: withSlot(pj.job.blob, slot),
+      blob: withSlot(this.#variant(pj, extra).hashing, slot),
       target: targetHex(pj.difficulty),
       algo: pj.job.algo,
       height: pj.job.height,
@@ -275,7 +339,7 @@ export class StratumProxy {
   async login(
     l: ProxyLogin,
     options: { waitMs?: number } = {},
-  ): Promise<{ job: StratumJob; slot: number }> {
+  ): Promise<{ job: StratumJob; slot: number; extraNonce: number }> {
     const key = `${l.rig}/${l.miner}`;
     this.logout(l.rig, l.miner);
     if (!this.enabled) {
@@ -292,23 +356,33 @@ export class StratumProxy {
       );
     }
     if (this.#miners.has(key)) this.logout(l.rig, l.miner);
-    const slot = this.#slots.indexOf(null);
-    if (slot < 0) {
+    const capacity = this.#capacity(pj.job);
+    let extra = -1;
+    let slot = -1;
+    for (let r = 0; r < capacity && extra < 0; r++) {
+      const e = Math.floor(r / this.#perBlob);
+      const sl = r % this.#perBlob;
+      if (!this.#ranges.has(`${e}:${sl}`)) [extra, slot] = [e, sl];
+    }
+    if (extra < 0) {
       throw new ShareRejected(
         "no_upstream",
-        `the farm's proxy is full: all ${SLOTS} nonce ranges of this upstream job are in use`,
+        pj.job.template
+          ? `the farm's proxy is full: ${capacity} miners`
+          : `the farm's proxy is full: a pool's job splits into ${capacity} nonce ranges (a daemon upstream takes more miners)`,
       );
     }
-    this.#slots[slot] = key;
+    this.#ranges.set(`${extra}:${slot}`, key);
+    this.#sinks.set(l.rig, l.sink);
     this.#miners.set(key, {
       rig: l.rig,
       rigName: l.rigName,
       miner: l.miner,
       login: l.login,
       agent: l.agent,
+      extra,
       slot,
       since: new Date().toISOString(),
-      send: l.send,
       accepted: 0,
       rejected: 0,
       stale: 0,
@@ -318,7 +392,7 @@ export class StratumProxy {
       lastShareAt: null,
       window: [],
     });
-    return { job: this.#jobFor(pj, slot), slot };
+    return { job: this.#jobFor(pj, extra, slot), slot, extraNonce: extra };
   }
 
   /** A miner left: its range is free. */
@@ -327,15 +401,17 @@ export class StratumProxy {
     const m = this.#miners.get(key);
     if (!m) return;
     this.#miners.delete(key);
-    if (this.#slots[m.slot] === key) this.#slots[m.slot] = null;
+    const range = `${m.extra}:${m.slot}`;
+    if (this.#ranges.get(range) === key) this.#ranges.delete(range);
   }
 
   /** Every miner of a rig left (its link closed). */
   dropRig(rig: string): void {
     for (const m of [...this.#miners.values()]) if (m.rig === rig) this.logout(rig, m.miner);
+    this.#sinks.delete(rig);
   }
 
-  /** Checks a share; resolves when it counts, throws {@link ShareRejected} with why not. */
+  /** Checks a share; returns when it counts, throws {@link ShareRejected} with why not. */
   submit(
     rig: string,
     miner: string,
@@ -372,7 +448,9 @@ export class StratumProxy {
         "Malformed share: nonce must be 8 and result 64 lowercase hex digits",
       );
     }
+    const { extra, slot } = m;
     record.slot = nonceSlot(share.nonce);
+    record.extraNonce = extra;
     record.difficulty = shareDifficulty(share.result);
     const index = this.#jobs.findIndex((j) => j.id === share.jobId);
     if (index < 0) return reject("invalid_job", `Invalid job id ${record.jobId}`);
@@ -382,15 +460,16 @@ export class StratumProxy {
     if (age > 1 || (age === 1 && pj.upstream !== current?.upstream)) {
       return reject("stale_job", `Stale job ${pj.id}: a newer job replaced it`);
     }
-    if (record.slot !== m.slot) {
+    if (record.slot !== slot) {
       return reject(
         "nonce_out_of_range",
         `Nonce ${share.nonce} is outside this miner's range (high byte ${
-          m.slot.toString(16).padStart(2, "0")
+          slot.toString(16).padStart(2, "0")
         })`,
       );
     }
-    if (pj.seen.has(share.nonce)) {
+    const seen = `${extra}:${share.nonce}`;
+    if (pj.seen.has(seen)) {
       return reject("duplicate", `Duplicate share: nonce ${share.nonce} was already submitted`);
     }
     if (!meetsDifficulty(share.result, pj.difficulty)) {
@@ -399,7 +478,7 @@ export class StratumProxy {
         `Low difficulty share: ${record.difficulty} < ${pj.difficulty}`,
       );
     }
-    pj.seen.add(share.nonce);
+    pj.seen.add(seen);
     const stale = age === 1;
     record.verdict = stale ? "stale" : "accepted";
     if (stale) m.stale++;
@@ -419,18 +498,20 @@ export class StratumProxy {
       record.upstream = "pending";
       const block = pj.upstream.kind === "daemon";
       if (block) record.block = true;
-      void pj.upstream.submit(pj.job, share.nonce, share.result).then((v) => {
-        record.upstream = v.ok ? "accepted" : "rejected";
-        if (v.ok) m.upstreamAccepted++;
-        else {
-          m.upstreamRejected++;
-          record.upstreamError = v.error.slice(0, 500);
-        }
-        if (v.ok && block) {
-          this.#opts.onEvent?.({ kind: "block", height: pj.job.height, rig, miner });
-        }
-        this.#opts.onEvent?.({ kind: "share", record });
-      });
+      const templateBlob = extra > 0 ? this.#variant(pj, extra).template : undefined;
+      void pj.upstream.submit(pj.job, { nonce: share.nonce, result: share.result, templateBlob })
+        .then((v) => {
+          record.upstream = v.ok ? "accepted" : "rejected";
+          if (v.ok) m.upstreamAccepted++;
+          else {
+            m.upstreamRejected++;
+            record.upstreamError = v.error.slice(0, 500);
+          }
+          if (v.ok && block) {
+            this.#opts.onEvent?.({ kind: "block", height: pj.job.height, rig, miner });
+          }
+          this.#opts.onEvent?.({ kind: "share", record });
+        });
     }
     this.#remember(record);
   }
@@ -447,16 +528,15 @@ export class StratumProxy {
     return all.slice(-(options.limit ?? 1000));
   }
 
-  /** Who holds which range (miner key by nonce high byte). */
-  ranges(): Map<number, string> {
-    const out = new Map<number, string>();
-    this.#slots.forEach((k, i) => k !== null && out.set(i, k));
-    return out;
+  /** Who holds which range (miner key by `extra nonce:high byte`). */
+  ranges(): Map<string, string> {
+    return new Map(this.#ranges);
   }
 
   /** The status view. */
   status(): StratumStatus {
     const now = Date.now();
+    const difficulty = Number(this.#currentJob()?.difficulty ?? this.#difficulty);
     const miners: StratumMinerView[] = [...this.#miners.values()].map((m) => {
       while (m.window.length && now - m.window[0].at > HASHRATE_WINDOW_MS) m.window.shift();
       const span = Math.max(1, Math.min(HASHRATE_WINDOW_MS, now - Date.parse(m.since))) / 1000;
@@ -468,8 +548,9 @@ export class StratumProxy {
         login: m.login,
         agent: m.agent,
         slot: m.slot,
+        extraNonce: m.extra,
         since: m.since,
-        difficulty: Number(this.#currentJob()?.difficulty ?? this.#difficulty),
+        difficulty,
         accepted: m.accepted,
         rejected: m.rejected,
         stale: m.stale,
@@ -482,10 +563,17 @@ export class StratumProxy {
     });
     const sum = (k: keyof StratumMinerView) => miners.reduce((s, m) => s + (m[k] as number), 0);
     const upstreams = this.#upstreams.map((u, i) => u.view(i, u === this.#active));
+    const capacity = this.#capacity(this.#currentJob()?.job ?? this.#active?.job ?? undefined);
+    let used = 0;
+    for (const r of this.#ranges.keys()) {
+      const [e, sl] = r.split(":").map(Number);
+      if (e * this.#perBlob + sl < capacity) used++;
+    }
     return {
       at: new Date().toISOString(),
       enabled: this.enabled,
       difficulty: this.difficulty,
+      ranges: this.#perBlob,
       upstreams,
       miners,
       totals: {
@@ -497,9 +585,13 @@ export class StratumProxy {
         upstreamRejected: sum("upstreamRejected"),
         blocks: upstreams.reduce((s, u) => s + u.blocks, 0),
         hashrate: Math.round(sum("hashrate") * 100) / 100,
-        freeSlots: this.#slots.filter((s) => s === null).length,
+        freeSlots: capacity - used,
       },
       rejectReasons: Object.fromEntries(this.#reasons),
     };
   }
+}
+
+function clampRanges(n: number): number {
+  return Math.min(SLOTS, Math.max(1, Math.round(n)));
 }

@@ -11,6 +11,7 @@ import { connect as tlsConnect } from "node:tls";
 import type { UpstreamView } from "../protocol/mod.ts";
 import { JsonLines } from "./lines.ts";
 import { targetDifficulty } from "./target.ts";
+import { type ParsedTemplate, parseTemplate } from "./template.ts";
 
 /** One job from an upstream. */
 export interface UpstreamJob {
@@ -25,6 +26,8 @@ export interface UpstreamJob {
   algo: string;
   /** Daemon: the block template blob (the nonce is written into it to submit a block). */
   templateBlob?: string;
+  /** Daemon: the parsed template, for blobs with other extra nonces (more than 256 miners). */
+  template?: ParsedTemplate;
   /** Daemon: the previous block's hash (a new one means the old jobs are stale). */
   prevHash?: string;
 }
@@ -56,8 +59,14 @@ export interface Upstream {
   start(): void;
   /** Stops and disconnects. */
   stop(): void;
-  /** Submits a share meeting this upstream's target. */
-  submit(job: UpstreamJob, nonce: string, result: string): Promise<UpstreamVerdict>;
+  /**
+   * Submits a share meeting this upstream's target (`templateBlob`: the daemon template with the
+   * miner's extra nonce, when it is not the job's own).
+   */
+  submit(
+    job: UpstreamJob,
+    share: { nonce: string; result: string; templateBlob?: string },
+  ): Promise<UpstreamVerdict>;
   /** The view (counters and state). */
   view(index: number, active: boolean): UpstreamView;
 }
@@ -166,6 +175,9 @@ abstract class BaseUpstream {
   }
 }
 
+/** Bytes reserved in a daemon's template for extra nonces. */
+const RESERVE = 8;
+
 /** Solo mining against monerod's JSON-RPC. */
 class DaemonUpstream extends BaseUpstream implements Upstream {
   readonly kind = "daemon" as const;
@@ -227,7 +239,7 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
     try {
       const r = await this.#rpc("get_block_template", {
         wallet_address: this.config.user,
-        reserve_size: 8,
+        reserve_size: RESERVE,
       });
       const blob = String(r.blockhashing_blob ?? "");
       const template = String(r.blocktemplate_blob ?? "");
@@ -242,6 +254,11 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
       ) {
         throw new Error("get_block_template: malformed template");
       }
+      // Parsed for other extra nonces; a template this code cannot read still serves 256 miners.
+      let parsed: ParsedTemplate | undefined;
+      try {
+        parsed = parseTemplate(template, Number(r.reserved_offset), RESERVE);
+      } catch { /* nicehash ranges only */ }
       this.#failures = 0;
       const now = Date.now();
       const changed = !this.job || this.job.prevHash !== prevHash || this.job.height !== height;
@@ -252,6 +269,7 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
           id: `t${++this.#seq}`,
           blob,
           templateBlob: template,
+          template: parsed,
           difficulty,
           height,
           prevHash,
@@ -273,10 +291,14 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
     this.#timer = setTimeout(() => void this.#poll(), wait);
   }
 
-  async submit(job: UpstreamJob, nonce: string, _result: string): Promise<UpstreamVerdict> {
-    if (!job.templateBlob) return { ok: false, error: "no block template" };
+  async submit(
+    job: UpstreamJob,
+    share: { nonce: string; result: string; templateBlob?: string },
+  ): Promise<UpstreamVerdict> {
+    const template = share.templateBlob ?? job.templateBlob;
+    if (!template) return { ok: false, error: "no block template" };
     const at = 39 * 2;
-    const block = job.templateBlob.slice(0, at) + nonce + job.templateBlob.slice(at + 8);
+    const block = template.slice(0, at) + share.nonce + template.slice(at + 8);
     try {
       const r = await this.#rpc("submit_block", [block]);
       if (r.status !== "OK") throw new Error(`submit_block: ${String(r.status).slice(0, 100)}`);
@@ -445,8 +467,16 @@ class PoolUpstream extends BaseUpstream implements Upstream {
     });
   }
 
-  async submit(job: UpstreamJob, nonce: string, result: string): Promise<UpstreamVerdict> {
-    const r = await this.#request("submit", { id: this.#clientId, job_id: job.id, nonce, result });
+  async submit(
+    job: UpstreamJob,
+    share: { nonce: string; result: string },
+  ): Promise<UpstreamVerdict> {
+    const r = await this.#request("submit", {
+      id: this.#clientId,
+      job_id: job.id,
+      nonce: share.nonce,
+      result: share.result,
+    });
     if (r.error) {
       this.rejected++;
       this.lastError = errorText(r.error);

@@ -12,8 +12,11 @@ export { customAdapter, customLineParser } from "./custom.ts";
 export { GetStat1Schema, parseGetStat1, tcpJsonRpc, ttMinerAdapter } from "./ttminer.ts";
 export {
   autoThreads,
+  FarmPoolError,
+  LIGHT_MODE_BELOW_BYTES,
   parseXmrigBackends,
   parseXmrigSummary,
+  randomxMode,
   xmrigAdapter,
   XmrigBackendsSchema,
   xmrigConfig,
