@@ -4,7 +4,8 @@
  * a failing upstream moves every miner to the next one within seconds.
  */
 import assert from "node:assert/strict";
-import { cliOk, component, freePort, initNode, serve, tempHome, until } from "./helpers.ts";
+import { chromium } from "playwright-core";
+import { cliOk, component, freePort, initNode, ROOT, serve, tempHome, until } from "./helpers.ts";
 import {
   resultFor,
   scriptedMiner,
@@ -16,6 +17,50 @@ import {
 import { parseTemplate, withExtraNonce } from "../src/stratum/mod.ts";
 
 const MONEROD = component("monerod", "the stratum tests (a real Monero daemon, regtest)");
+const CHROMIUM = component("chromium", "the Pool view check (dashboard)");
+const ARTIFACTS = `${ROOT}dist/test-artifacts`;
+
+/** Opens the Pool view, checks what it shows, and screenshots it at desktop and phone width. */
+async function poolViewShots(base: string, token: string): Promise<void> {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM.path!,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  try {
+    for (
+      const [name, viewport] of [["desktop", { width: 1300, height: 900 }], ["phone", {
+        width: 390,
+        height: 844,
+      }]] as const
+    ) {
+      const page = await (await browser.newContext({ viewport })).newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${base}/`);
+      await page.fill("input[name=token]", token);
+      await page.click("button[type=submit]");
+      await page.goto(`${base}/#/fleet?view=pool`);
+      await page.locator("[data-testid=pool-view]").waitFor();
+      await page.locator("[data-testid=pool-shares-table]").waitFor();
+      const text = await page.locator("[data-testid=pool-view]").innerText();
+      assert.match(text, /1 block|0 block/);
+      assert.match(
+        await page.locator("[data-testid=pool-shares]").innerText(),
+        /3 accepted · 1 stale · 6 rejected/,
+      );
+      assert.match(await page.locator("[data-testid=pool-reasons]").innerText(), /stale job 1/);
+      assert.match(await page.locator("[data-testid=upstreams-table]").innerText(), /active/);
+      assert.match(await page.locator("[data-testid=pool-miners-table]").innerText(), /rig-1/);
+      assert.ok(!text.includes("s3cret"), "the pool password is never shown");
+      await page.screenshot({ path: `${ARTIFACTS}/pool-${name}.png`, fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    }
+  } finally {
+    await browser.close();
+  }
+}
 
 const api = (base: string, token: string) => async (path: string) => {
   const r = await fetch(`${base}/api/v1/mining${path}`, {
@@ -181,6 +226,9 @@ Deno.test({
         .text();
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="rejected"\} 6$/m);
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="upstream_accepted"\} 1$/m);
+
+      // The Fleet page's Pool view shows the same, at desktop and phone width.
+      if (!CHROMIUM.ignore) await poolViewShots(node.api!, token);
     } finally {
       miner.close();
       await node.stop();

@@ -15,6 +15,7 @@ import type {
   MinerStats,
   NodeInfo,
   PeerView,
+  StratumStatus,
 } from "./types.ts";
 
 /** Everything the pages read. */
@@ -43,6 +44,8 @@ export interface State {
   health: FleetHealth | null;
   /** Active and recent alerts (null: not read yet). */
   alerts: AlertsView | null;
+  /** The farm's stratum proxy (null: not read yet; "off": this node runs none, a worker). */
+  stratum: StratumStatus | "off" | null;
 }
 
 /** A toast message. */
@@ -68,6 +71,7 @@ let state: State = {
   alerts: null,
   deploys: {},
   discovery: null,
+  stratum: null,
 };
 let toasts: Toast[] = [];
 const listeners = new Set<() => void>();
@@ -174,6 +178,29 @@ export const refreshAlerts: () => Promise<void> = inOrder(
   (alerts) => set({ alerts }),
 );
 
+/** Re-reads the stratum proxy's status ("off" on a node that runs none). */
+export const refreshStratum: () => Promise<void> = inOrder(
+  async (): Promise<StratumStatus | "off"> => {
+    try {
+      return await api<StratumStatus>("GET", "/stratum/status");
+    } catch (err) {
+      if (err instanceof ApiFailure && err.code === "no_proxy") return "off";
+      throw err;
+    }
+  },
+  (stratum) => set({ stratum }),
+);
+
+let stratumTimer: ReturnType<typeof setTimeout> | undefined;
+/** Re-reads the proxy soon (a burst of stratum events makes one request). */
+function stratumSoon(): void {
+  if (stratumTimer !== undefined || state.stratum === null) return;
+  stratumTimer = setTimeout(() => {
+    stratumTimer = undefined;
+    refreshStratum().catch(() => {});
+  }, 500);
+}
+
 let alertsTimer: ReturnType<typeof setTimeout> | undefined;
 /** Re-reads the alerts soon (many alert events in a burst make one request). */
 function alertsSoon(): void {
@@ -278,6 +305,29 @@ function apply(event: string, data: Record<string, unknown>): void {
         toast(`${data.kind} ${String(data.id).slice(0, 12)} (${data.address ?? ""})`);
       }
       break;
+    case "stratum": {
+      // Totals and upstreams come with the event; the miners' rows are read when shown.
+      const cur = state.stratum;
+      if (cur && cur !== "off") {
+        set({
+          stratum: {
+            ...cur,
+            totals: data.totals as StratumStatus["totals"],
+            upstreams: data.upstreams as StratumStatus["upstreams"],
+          },
+        });
+      }
+      if (data.kind === "block") {
+        const b = data.block as { height: number; rig: string } | undefined;
+        toast(`Block found at height ${b?.height ?? "?"}`);
+      }
+      if (data.kind === "upstream") {
+        const down = (data.upstreams as StratumStatus["upstreams"]).find((u) => u.state === "down");
+        if (down) toast(`Upstream ${down.url} is down`, "error");
+      }
+      stratumSoon();
+      break;
+    }
     case "dropped":
       // the node dropped events for this slow client: start again from a fresh snapshot
       connect();
@@ -334,5 +384,6 @@ export function disconnect(): void {
     health: null,
     alerts: null,
     deploys: {},
+    stratum: null,
   });
 }

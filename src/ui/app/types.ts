@@ -26,7 +26,11 @@ export type {
   PeerView,
   PendingView as PendingNode,
   RigHealth,
+  ShareRecord,
   Snapshot,
+  StratumMinerView,
+  StratumStatus,
+  UpstreamView,
 } from "../../protocol/mod.ts";
 export type { NodeEvent } from "../../events/mod.ts";
 export type { Profile } from "../../miners/mod.ts";

@@ -4,7 +4,7 @@
  * restarts; rows expand to their miners. Sort by any column, filter by state, algorithm, tag or
  * text, 50 rigs a page. Selection means rigs, with one bulk bar (start a profile, stop miners,
  * deploy a profile); stops ask first; every action ends in a toast; a stopped miner stays listed
- * as stopped until dismissed.
+ * as stopped until dismissed. The Pool view (`#/fleet?view=pool`) shows the farm's stratum proxy.
  * @module
  */
 import type { JSX } from "preact";
@@ -22,6 +22,7 @@ import {
 } from "../store.ts";
 import type { HealthState, MinerHealth, MinerStats, RigHealth } from "../types.ts";
 import { StateBadge, useProfiles } from "./common.tsx";
+import { PoolView } from "./pool.tsx";
 
 /** One rig as the table shows it. */
 interface RigRow {
@@ -314,9 +315,35 @@ export function FleetPage(props: { params: URLSearchParams }): JSX.Element {
     </th>
   );
 
+  const pool = props.params.get("view") === "pool";
+  const views = (
+    <div class="tabs" role="group" aria-label="Fleet view">
+      <button type="button" aria-pressed={!pool} onClick={() => (location.hash = "#/fleet")}>
+        Rigs
+      </button>
+      <button
+        type="button"
+        aria-pressed={pool}
+        onClick={() => (location.hash = "#/fleet?view=pool")}
+      >
+        Pool
+      </button>
+    </div>
+  );
+  if (pool) {
+    return (
+      <>
+        <h1>Fleet</h1>
+        {views}
+        <PoolView />
+      </>
+    );
+  }
+
   return (
     <>
       <h1>Fleet</h1>
+      {views}
       <div class="card row">
         <div>
           <div class="muted">Hashrate per algorithm</div>
