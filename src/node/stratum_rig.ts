@@ -2,7 +2,8 @@
  * The rig side of farm stratum: the local stratum endpoint's miners take their work from the
  * farm's controller over the mesh. The mesh carries stratum only to a controller this rig granted
  * control ({@link admitRequest}); the rig picks one (a link it dialed first), logs each miner in
- * there, relays jobs down and shares up. When that link drops, the miners stay connected here and
+ * there, relays jobs down and shares up (batched: a rig's logins, shares and logouts of 10 ms
+ * travel as one message, so a rig with hundreds of miners stays far below the link's rate limit). When that link drops, the miners stay connected here and
  * are logged in again as soon as a controller is linked (after a controller restart, say); a
  * share meanwhile is refused with the reason. A dual node whose own proxy has upstreams serves
  * its miners itself.
@@ -10,7 +11,7 @@
  */
 import type { Logger } from "../log/mod.ts";
 import type { PeerRegistry } from "../peers/mod.ts";
-import type { StratumJob } from "../protocol/mod.ts";
+import type { PayloadOf, StratumJob } from "../protocol/mod.ts";
 import {
   type MinerConnection,
   type MinerServer,
@@ -24,6 +25,42 @@ import { admitRequest } from "./authorize.ts";
 import type { MeshNode } from "./mesh.ts";
 import type { PolicyStore } from "./policy.ts";
 import type { PeerSession } from "./session.ts";
+
+type Op = PayloadOf<"stratum_ops">["ops"][number];
+type OpResult = PayloadOf<"stratum_results">["results"][number];
+
+/** Collects a session's ops for a few milliseconds and sends them as one `stratum_ops`. */
+class OpBatcher {
+  #queue: { op: Op; resolve: (r: OpResult) => void; reject: (e: Error) => void }[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(readonly session: PeerSession, readonly timeoutMs: number) {}
+
+  push(op: Op): Promise<OpResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject });
+      if (this.#queue.length >= 1024) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), 10);
+    });
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#queue.splice(0, 1024);
+    if (!batch.length) return;
+    this.session.request("stratum_ops", { ops: batch.map((b) => b.op) }, {
+      timeoutMs: this.timeoutMs,
+    }).then((m) => {
+      const results = m.payload.results;
+      batch.forEach((b, i) =>
+        results[i] ? b.resolve(results[i]) : b.reject(new Error("no result for this op"))
+      );
+    }, (err: Error) => {
+      for (const b of batch) b.reject(err);
+    });
+    if (this.#queue.length) this.#timer = setTimeout(() => this.#flush(), 10);
+  }
+}
 
 /** Options for {@link startStratumRig}. */
 export interface StratumRigOptions {
@@ -102,6 +139,13 @@ export async function startStratumRig(
     });
   };
   const useLocal = () => options.localProxy?.enabled === true;
+  // Ops to a controller go in batches: one message per session every few milliseconds.
+  const batchers = new WeakMap<PeerSession, OpBatcher>();
+  const batcher = (s: PeerSession) => {
+    let b = batchers.get(s);
+    if (!b) batchers.set(s, b = new OpBatcher(s, waitMs + 5000));
+    return b;
+  };
   // New work for this rig's miners: each blob with the miners that take it and their byte.
   const deliver = (jobs: RigJobs, from: PeerSession | "local") => {
     for (const { job, miners: list } of jobs) {
@@ -137,15 +181,15 @@ export async function startStratumRig(
         "this rig has no link to a controller it granted control: the farm's work comes from there (on this rig: miner-cli peer grant CONTROLLER control, and node serve --connect CONTROLLER)",
       );
     }
-    const ack = await s.request("stratum_login", {
+    const p = await batcher(s).push({
+      op: "login",
       miner: conn.key,
       login: conn.login,
       agent: conn.agent,
       algos: [...conn.algos],
-    }, { timeoutMs: waitMs }).catch((err: Error) => {
+    }).catch((err: Error) => {
       throw new StratumRefusal(`the farm's controller did not take the login: ${err.message}`);
     });
-    const p = ack.payload as { ok: boolean; error?: string; job?: StratumJob };
     if (!p.ok || !p.job) throw new StratumRefusal(p.error ?? "the farm's controller gave no work");
     b.session = s;
     return p.job;
@@ -223,12 +267,15 @@ export async function startStratumRig(
             throw new StratumRefusal((err as Error).message);
           }
         }
-        const r = await b.session.request("stratum_submit", { miner: conn.key, ...share }, {
-          timeoutMs: 10_000,
+        const p = await batcher(b.session).push({
+          op: "submit",
+          miner: conn.key,
+          jobId: share.jobId || "-",
+          nonce: share.nonce.slice(0, 8),
+          result: share.result.slice(0, 64),
         }).catch((err: Error) => {
           throw new StratumRefusal(`the farm's controller did not answer: ${err.message}`);
         });
-        const p = r.payload as { ok: boolean; error?: string };
         if (!p.ok) throw new StratumRefusal(p.error ?? "rejected");
       },
       closed(conn) {
@@ -237,9 +284,7 @@ export async function startStratumRig(
         if (!b) return;
         if (b.session === "local") options.localProxy?.logout(mesh.id, conn.key);
         else if (b.session && !b.session.isClosed) {
-          try {
-            b.session.send("stratum_logout", { miner: conn.key });
-          } catch { /* closing */ }
+          batcher(b.session).push({ op: "logout", miner: conn.key }).catch(() => {});
         }
       },
     },

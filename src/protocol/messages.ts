@@ -258,8 +258,7 @@ export const REPLIES = {
   get_logs: ["logs", "log_lines"],
   get_audit: ["audit"],
   deploy: ["deploy_progress", "deploy_ack"],
-  stratum_login: ["stratum_login_ack"],
-  stratum_submit: ["stratum_result"],
+  stratum_ops: ["stratum_results"],
 } as const satisfies Partial<Record<MessageType, readonly MessageType[]>>;
 /** A message type that is a request. */
 export type RequestType = keyof typeof REPLIES;

@@ -32,20 +32,43 @@ export type StratumJob = z.infer<typeof StratumJobSchema>;
 
 /** What a rig's stratum server forwards about one of its miners. */
 export const StratumPayloads = {
-  /** A miner logged in on the rig (`rig` stratum server); the controller answers with its work. */
-  stratum_login: z.object({
-    miner: StratumMinerKeySchema,
-    /** The login the miner gave (its worker name; never a pool credential). */
-    login: z.string().max(128),
-    agent: z.string().max(256),
-    algos: z.array(z.string().max(32)).max(32),
+  /**
+   * What a rig's miners did since the last batch (rig → controller; one message per ~10 ms
+   * whatever the number of miners, so a big rig stays far below the link's message rate):
+   * logins (answered with work), shares (answered with a verdict), logouts (their ranges freed).
+   */
+  stratum_ops: z.object({
+    ops: z.array(z.discriminatedUnion("op", [
+      z.object({
+        op: z.literal("login"),
+        miner: StratumMinerKeySchema,
+        /** The login the miner gave (its worker name; never a pool credential). */
+        login: z.string().max(128),
+        agent: z.string().max(256),
+        algos: z.array(z.string().max(32)).max(32),
+      }).strict(),
+      z.object({
+        op: z.literal("submit"),
+        miner: StratumMinerKeySchema,
+        jobId: z.string().min(1).max(64),
+        nonce: z.string().max(8),
+        result: z.string().max(64),
+      }).strict(),
+      z.object({ op: z.literal("logout"), miner: StratumMinerKeySchema }).strict(),
+    ])).min(1).max(1024),
   }).strict(),
-  stratum_login_ack: z.object({
-    ok: z.boolean(),
-    error: z.string().max(500).optional(),
-    job: StratumJobSchema.optional(),
-    /** The nonce range this miner owns: the nonce's high byte (nicehash). */
-    slot: z.number().int().min(0).max(255).optional(),
+  /** One result per op, in order (a logout's is `{ok: true}`). */
+  stratum_results: z.object({
+    results: z.array(
+      z.object({
+        ok: z.boolean(),
+        error: z.string().max(500).optional(),
+        /** A login's first job. */
+        job: StratumJobSchema.optional(),
+        /** A login's nonce range: the nonce's high byte (nicehash). */
+        slot: z.number().int().min(0).max(255).optional(),
+      }).strict(),
+    ).max(1024),
   }).strict(),
   /**
    * New work for a rig's logged-in miners (controller → rig), one message per rig: each blob
@@ -62,16 +85,6 @@ export const StratumPayloads = {
       }).strict(),
     ).min(1).max(256),
   }).strict(),
-  /** A share from a miner (rig → controller). */
-  stratum_submit: z.object({
-    miner: StratumMinerKeySchema,
-    jobId: z.string().min(1).max(64),
-    nonce: z.string().regex(/^[0-9a-f]{8}$/, "nonce: 8 lowercase hex digits"),
-    result: z.string().regex(/^[0-9a-f]{64}$/, "result: 64 lowercase hex digits"),
-  }).strict(),
-  stratum_result: z.object({ ok: z.boolean(), error: z.string().max(500).optional() }).strict(),
-  /** A miner left the rig's stratum server (its range is freed). */
-  stratum_logout: z.object({ miner: StratumMinerKeySchema }).strict(),
 } as const;
 
 /** The state of one upstream. */
