@@ -50,14 +50,14 @@ Deno.test({
   async fn() {
     const root = await tempHome();
     const chain = await startMonerod(MONEROD.path!, `${root}/monerod`, {
-      difficulty: 100,
+      difficulty: 50,
       rpcPort: freePort(),
       p2pPort: freePort(),
     });
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
     await cliOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliOk(c, ["stratum", "set", "--difficulty", "40"]);
+    await cliOk(c, ["stratum", "set", "--difficulty", "20"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;

@@ -16,6 +16,9 @@ import {
 } from "./stratum_stub.ts";
 import { parseTemplate, withExtraNonce } from "../src/stratum/mod.ts";
 
+// Runs in the page.
+declare const location: { hash: string };
+
 const MONEROD = component("monerod", "the stratum tests (a real Monero daemon, regtest)");
 const CHROMIUM = component("chromium", "the Pool view check (dashboard)");
 const ARTIFACTS = `${ROOT}dist/test-artifacts`;
@@ -40,8 +43,17 @@ async function poolViewShots(base: string, token: string): Promise<void> {
       await page.goto(`${base}/`);
       await page.fill("input[name=token]", token);
       await page.click("button[type=submit]");
-      await page.goto(`${base}/#/fleet?view=pool`);
-      await page.locator("[data-testid=pool-view]").waitFor();
+      // Signed in (the session cookie is set) before going to the view.
+      await page.locator("nav.side").waitFor();
+      await page.evaluate(() => (location.hash = "#/fleet?view=pool"));
+      await page.locator("[data-testid=pool-view]").waitFor({ timeout: 15_000 }).catch(
+        async (err) => {
+          await page.screenshot({ path: `${ARTIFACTS}/pool-${name}-failed.png`, fullPage: true });
+          throw new Error(
+            `${err.message}\npage: ${await page.locator("body").innerText()}\nerrors: ${errors}`,
+          );
+        },
+      );
       await page.locator("[data-testid=pool-shares-table]").waitFor();
       const text = await page.locator("[data-testid=pool-view]").innerText();
       assert.match(text, /1 block|0 block/);

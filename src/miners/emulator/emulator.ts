@@ -13,9 +13,12 @@
  * - `MINER_EMU_WINDOW_MS` length of the "10 s" hashrate window (default 10 s; tests shorten it)
  * - `MINER_EMU_GPU_TEMPS` per-GPU temperatures in °C, comma-separated (default 60, 63, ...)
  * - `MINER_EMU_GPU_FANS` per-GPU fan speeds (XMRig OpenCL: RPM, TT-Miner: %), comma-separated
+ * - `MINER_EMU_STRATUM=1` (xmrig): speak stratum to the first pool (login, jobs, a share every
+ *   `MINER_EMU_SHARE_MS`; see `stratum_client.ts`): shares are what the pool answers
  * @module
  */
 import { parseArgs } from "node:util";
+import { EmulatedStratumClient } from "./stratum_client.ts";
 
 /** Emulated miner kinds. */
 export type EmulatedKind = "xmrig" | "tt-miner";
@@ -439,7 +442,7 @@ function runXmrig(args: string[], fault: Fault): void {
     if (fault.garbage) out(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(40))));
     speedLine();
   }, s.printMs);
-  shareLoop(rig, () => {
+  const accepted = () =>
     out(
       `${stamp()} ${C.bold}${C.cyan}${
         " cpu".padEnd(9)
@@ -447,7 +450,31 @@ function runXmrig(args: string[], fault: Fault): void {
         20 + Math.round(Math.random() * 40)
       } ms)`,
     );
-  });
+  if (env("MINER_EMU_STRATUM") === "1") {
+    // Real stratum to the pool: the shares counted are the pool's answers.
+    const client = new EmulatedStratumClient({
+      url: s.pool,
+      login: s.user,
+      shareMs: Number(env("MINER_EMU_SHARE_MS") ?? 5000),
+      onJob: (job) =>
+        out(
+          `${stamp()} ${C.bold}${C.magenta}${
+            " net".padEnd(9)
+          }${C.reset}new job from ${s.pool} algo ${s.algo} height ${job.height}`,
+        ),
+      onResult: (ok, error) => {
+        if (ok) rig.accepted++;
+        else rig.rejected++;
+        if (ok) accepted();
+        else {out(
+            `${stamp()} ${C.bold}${C.cyan}${
+              " cpu".padEnd(9)
+            }${C.reset}${C.red}rejected${C.reset} (${rig.accepted}/${rig.rejected}) "${error}"`,
+          );}
+      },
+    });
+    client.start();
+  } else shareLoop(rig, accepted);
   readStdin((key) => {
     if (key === "h") speedLine();
     else if (key === "p") rig.paused = true;
