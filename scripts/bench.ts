@@ -32,8 +32,12 @@
  * CLI dialing 1,000 (see bench_scale.ts; `--scale-sizes`, `--scale-runs`). Not in the default
  * run: it takes about 15 minutes.
  *
+ * stratum: the farm's stratum proxy with 1,000 and 10,000 emulated miners on 10 and 20 worker
+ * nodes: a new job's fan-out, shares validated per second, controller RSS per miner (see
+ * bench_stratum.ts; `--stratum-sizes`). Not in the default run: a few minutes.
+ *
  * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules|
- *          scale] [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
+ *          scale|stratum] [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     "soak-seconds": { type: "string" },
     "scale-sizes": { type: "string" },
     "scale-runs": { type: "string" },
+    "stratum-sizes": { type: "string" },
     json: { type: "boolean" },
   },
 });
@@ -725,13 +730,20 @@ const sections: Record<string, () => Promise<void>> = {
       runs: values["scale-runs"] ? Number(values["scale-runs"]) : undefined,
     });
   },
+  stratum: async () => {
+    const { benchStratum } = await import("./bench_stratum.ts");
+    results.stratum = await benchStratum(log, {
+      sizes: values["stratum-sizes"]?.split(",").map(Number),
+    });
+  },
   soak: async () => {
     const { benchSoak } = await import("./bench_chaos.ts");
     results.soak = await benchSoak(log, Number(values["soak-seconds"] ?? 300));
   },
 };
 for (const [name, fn] of Object.entries(sections)) {
-  if (values.only ? values.only !== name : name === "scale") continue;
+  // The farm-sized ones take minutes: only when asked for.
+  if (values.only ? values.only !== name : name === "scale" || name === "stratum") continue;
   await fn();
 }
 if (values.json) console.log(JSON.stringify(results, null, 2));

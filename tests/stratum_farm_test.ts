@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  cliIn,
   cliOk,
   component,
   freePort,
@@ -21,6 +22,12 @@ import {
   XMRIG_BIN,
 } from "./helpers.ts";
 import { startMonerod, WALLET } from "./stratum_stub.ts";
+
+/** A CLI command in this process (file-only commands: no process of its own needed). */
+async function inProcess(home: string, args: string[]): Promise<void> {
+  const r = await cliIn(home, args);
+  if (r.code !== 0) throw new Error(`miner-cli ${args.join(" ")}: ${r.stderr}`);
+}
 
 const MONEROD = component("monerod", "the farm stratum test (a real Monero daemon, regtest)");
 const XMRIG = localComponent(XMRIG_BIN, "the farm stratum test (a real XMRig)");
@@ -56,8 +63,8 @@ Deno.test({
     });
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
-    await cliOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliOk(c, ["stratum", "set", "--difficulty", "20"]);
+    await inProcess(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await inProcess(c, ["stratum", "set", "--difficulty", "20"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;
@@ -65,7 +72,7 @@ Deno.test({
       await installRealXmrig(home);
       await cliOk(home, ["peer", "allow", ctl.id, "--control"]);
       await cliOk(c, ["peer", "allow", info.id]);
-      await cliOk(home, [
+      await inProcess(home, [
         "profile",
         "add",
         "--type",
@@ -163,6 +170,8 @@ Deno.test({
       // extra nonce in the template (its hashing blob recomputed by the proxy); the block it
       // finds there is accepted by monerod, which hashes the block itself.
       await cliOk(c, ["stratum", "set", "--ranges", "1"]);
+      // The survivor pauses (it keeps its range): one miner hashing at a time on two cores.
+      await cliOk(rigs[kept].home, ["pause", "farm"]);
       const h1 = await chain.height();
       await join("rig-d");
       await until(

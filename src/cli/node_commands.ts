@@ -459,6 +459,7 @@ async function stratumOptions(p: Parsed, cmd: string): Promise<StratumServiceOpt
     // Not asked for: a taken 3333 (another proxy) leaves the node without an endpoint, with a
     // warning, instead of failing it.
     optional: given === undefined,
+    maxMiners: int(p, "stratum-max-miners", { min: 1, max: 65_536, fallback: 256 }),
     ...(certFile && keyFile
       ? {
         tls: {

@@ -105,6 +105,9 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("stratum-listen", "HOST:PORT|off", "workers: where pool-farm miners connect (stratum)", {
     default: "127.0.0.1:3333",
   }),
+  s("stratum-max-miners", "N", "workers: most miners at once on the stratum endpoint", {
+    default: "256",
+  }),
   s("stratum-tls-cert", "FILE", "PEM certificate: miners connect with stratum+ssl"),
   s("stratum-tls-key", "FILE", "PEM key for --stratum-tls-cert"),
   s("health-interval", "D", "how often health and alert rules are evaluated", { default: "5s" }),

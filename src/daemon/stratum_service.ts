@@ -44,6 +44,8 @@ export interface StratumServiceOptions {
   optional?: boolean;
   /** TLS for the miners' endpoint. */
   tls?: { cert: string; key: string };
+  /** Most miners at once on the endpoint (`--stratum-max-miners`, default 256). */
+  maxMiners?: number;
   /** How long a miner's login waits for work (ms). */
   loginWaitMs?: number;
   /** Daemon upstream poll interval (ms). */
@@ -96,6 +98,17 @@ export async function startStratumService(
       totals: s.totals,
       upstreams: s.upstreams,
       ...(e?.kind === "block" ? { block: { height: e.height, rig: e.rig, miner: e.miner } } : {}),
+      ...(e?.kind === "job"
+        ? {
+          job: {
+            id: e.jobId,
+            height: e.height,
+            miners: e.miners,
+            issuedAt: new Date(e.startedAt).toISOString(),
+            ms: e.ms,
+          },
+        }
+        : {}),
     });
   };
   if (role !== "worker") {
@@ -154,6 +167,7 @@ export async function startStratumService(
         hostname: options.listen.hostname,
         port: options.listen.port,
         tls: options.tls,
+        maxMiners: options.maxMiners,
         policy: ctx.policy,
         localProxy: proxy,
         loginWaitMs: options.loginWaitMs,

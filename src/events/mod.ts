@@ -133,6 +133,14 @@ export const StratumEventSchema = z.object({
   kind: z.enum(["upstream", "job", "block", "shares"]),
   totals: StratumStatusSchema.shape.totals,
   upstreams: StratumStatusSchema.shape.upstreams,
+  /** For a job: which, to how many miners, when the proxy started sending it and for how long. */
+  job: z.object({
+    id: z.string().max(64),
+    height: z.number().int(),
+    miners: z.number().int(),
+    issuedAt: z.string().max(40),
+    ms: z.number(),
+  }).strict().optional(),
   /** For a block: its height and who found it. */
   block: z.object({ height: z.number().int(), rig: z.string().max(64), miner: z.string().max(64) })
     .strict().optional(),

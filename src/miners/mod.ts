@@ -109,6 +109,11 @@ export { type AdapterStats, emptyStats, formatHashrate } from "./stats.ts";
 export { killAllMinerProcesses, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
 export { type EmulatedKind, runEmulator } from "./emulator/emulator.ts";
 export {
+  type EmulatedJob,
+  EmulatedStratumClient,
+  type EmulatedStratumOptions,
+} from "./emulator/stratum_client.ts";
+export {
   emulatorCommand,
   installEmulatedMiner,
   type InstallEmulatorOptions,

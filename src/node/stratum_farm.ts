@@ -1,7 +1,7 @@
 /**
  * The controller side of farm stratum: rigs log their miners in over the mesh, get work from
  * the proxy and send shares to it, in batches (`stratum_ops`: a rig's logins, shares and logouts
- * of the last few milliseconds in one message, answered in one). Only a registered rig is heard, and only about its own miners
+ * of the last 50 ms in one message, answered in one). Only a registered rig is heard, and only about its own miners
  * (a miner key is scoped by the rig's authenticated ID); a rig's link closing frees every range
  * its miners held.
  * @module

@@ -2,8 +2,9 @@
  * The rig side of farm stratum: the local stratum endpoint's miners take their work from the
  * farm's controller over the mesh. The mesh carries stratum only to a controller this rig granted
  * control ({@link admitRequest}); the rig picks one (a link it dialed first), logs each miner in
- * there, relays jobs down and shares up (batched: a rig's logins, shares and logouts of 10 ms
- * travel as one message, so a rig with hundreds of miners stays far below the link's rate limit). When that link drops, the miners stay connected here and
+ * there, relays jobs down and shares up (batched: a rig's logins, shares and logouts of 50 ms
+ * travel as one message, so a rig with hundreds of miners stays far below the link's rate
+ * limit). When that link drops, the miners stay connected here and
  * are logged in again as soon as a controller is linked (after a controller restart, say); a
  * share meanwhile is refused with the reason. A dual node whose own proxy has upstreams serves
  * its miners itself.
@@ -26,6 +27,12 @@ import type { MeshNode } from "./mesh.ts";
 import type { PolicyStore } from "./policy.ts";
 import type { PeerSession } from "./session.ts";
 
+/**
+ * How long ops wait to travel together: at most 20 batches a second per link, far below the
+ * link's 50 messages/s, whatever the number of miners (a full batch of 1,024 goes at once).
+ */
+const BATCH_MS = 50;
+
 type Op = PayloadOf<"stratum_ops">["ops"][number];
 type OpResult = PayloadOf<"stratum_results">["results"][number];
 
@@ -39,7 +46,7 @@ class OpBatcher {
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
       if (this.#queue.length >= 1024) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), 10);
+      else this.#timer ??= setTimeout(() => this.#flush(), BATCH_MS);
     });
   }
 
@@ -58,7 +65,7 @@ class OpBatcher {
     }, (err: Error) => {
       for (const b of batch) b.reject(err);
     });
-    if (this.#queue.length) this.#timer = setTimeout(() => this.#flush(), 10);
+    if (this.#queue.length) this.#timer = setTimeout(() => this.#flush(), BATCH_MS);
   }
 }
 
@@ -70,6 +77,8 @@ export interface StratumRigOptions {
   port?: number;
   /** TLS for miners. */
   tls?: { cert: string; key: string };
+  /** Most miners at once on the endpoint (default 256). */
+  maxMiners?: number;
   /** The worker policy (for the one admission function). */
   policy: PolicyStore;
   /** This node's own proxy (dual nodes): used when it has upstreams. */
@@ -243,6 +252,7 @@ export async function startStratumRig(
     hostname: options.hostname,
     port: options.port,
     tls: options.tls,
+    maxMiners: options.maxMiners,
     handler: {
       login(conn) {
         const b: Bound = { conn, session: null, pending: null };

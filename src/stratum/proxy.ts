@@ -68,7 +68,16 @@ export interface StratumProxyOptions {
 /** What the proxy tells its watchers. */
 export type StratumProxyEvent =
   | { kind: "upstream"; index: number; url: string; state: string; active: boolean }
-  | { kind: "job"; jobId: string; height: number; upstream: number; miners: number; ms: number }
+  | {
+    kind: "job";
+    jobId: string;
+    height: number;
+    upstream: number;
+    miners: number;
+    /** When the proxy started sending it (epoch ms), and how long that took. */
+    startedAt: number;
+    ms: number;
+  }
   | { kind: "block"; height: number; rig: string; miner: string }
   | { kind: "share"; record: ShareRecord };
 
@@ -246,6 +255,7 @@ export class StratumProxy {
   }
 
   #issue(u: Upstream, job: UpstreamJob): void {
+    const startedAt = Date.now();
     const started = performance.now();
     const difficulty = job.difficulty > 0n && job.difficulty < this.#difficulty
       ? job.difficulty
@@ -287,6 +297,7 @@ export class StratumProxy {
       height: job.height,
       upstream: this.#upstreams.indexOf(u),
       miners: this.#miners.size,
+      startedAt,
       ms: Math.round((performance.now() - started) * 100) / 100,
     });
   }

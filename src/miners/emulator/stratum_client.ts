@@ -147,6 +147,13 @@ export class EmulatedStratumClient {
     });
   }
 
+  /** Changes the mean time between shares (0: stop submitting). */
+  setShareMs(ms: number): void {
+    this.#opts.shareMs = ms;
+    clearTimeout(this.#timer);
+    if (this.job) this.#schedule();
+  }
+
   /** Disconnects for good. */
   stop(): void {
     this.#stopped = true;
