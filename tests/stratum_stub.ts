@@ -4,6 +4,7 @@
  * share it receives and answers each `OK`.
  */
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
 /** A share the stub pool received. */
 export interface StubShare {
@@ -48,8 +49,11 @@ export function stubTarget(difficulty: bigint): string {
   return out;
 }
 
-/** Starts a stub pool whose jobs have `difficulty`. */
-export async function startStubPool(difficulty: bigint): Promise<StubPool> {
+/** Starts a stub pool whose jobs have `difficulty` (over TLS with `tls`). */
+export async function startStubPool(
+  difficulty: bigint,
+  options: { tls?: { cert: string; key: string } } = {},
+): Promise<StubPool> {
   const sockets = new Set<Socket>();
   const shares: StubShare[] = [];
   const logins: Record<string, unknown>[] = [];
@@ -69,7 +73,7 @@ export async function startStubPool(difficulty: bigint): Promise<StubPool> {
     height: 100 + seq,
     seed_hash: "11".repeat(32),
   });
-  const server: Server = createServer((socket) => {
+  const onSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.setEncoding("utf8");
     let buf = "";
@@ -93,11 +97,14 @@ export async function startStubPool(difficulty: bigint): Promise<StubPool> {
     });
     socket.on("error", () => {});
     socket.on("close", () => sockets.delete(socket));
-  });
+  };
+  const server: Server = options.tls
+    ? createTlsServer(options.tls, onSocket) as unknown as Server
+    : createServer(onSocket);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `stratum+tcp://127.0.0.1:${port}`,
+    url: `stratum+${options.tls ? "ssl" : "tcp"}://127.0.0.1:${port}`,
     shares,
     logins,
     jobId: () => job.job_id,

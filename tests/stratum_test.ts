@@ -378,3 +378,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "stratum: a rig's miners stay connected while the controller restarts, are refused shares with the reason meanwhile, and get work again when it is back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const root = await tempHome();
+    const pool = await startStubPool(1_000_000n);
+    const c = `${root}/c`;
+    const w = `${root}/w`;
+    const ctl = await initNode(c, "boss", "controller");
+    const rig = await initNode(w, "rig-1", "worker");
+    await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
+    await cliOk(c, ["peer", "allow", rig.id]);
+    await inProcess(c, ["stratum", "upstream", "add", pool.url, "--user", "wallet-1"]);
+    await inProcess(c, ["stratum", "set", "--difficulty", "1000"]);
+    const listen = `127.0.0.1:${freePort()}`;
+    let cs = await serve(c, ["--listen", listen]);
+    const ws = await serve(w, ["--connect", listen]);
+    const port = Number(
+      new URL((ws.listening.stratum as string).replace("stratum+tcp", "http")).port,
+    );
+    const miner = await scriptedMiner(port);
+    try {
+      const { job } = await miner.login("m1");
+      const slot = parseInt(String(job.blob).slice(84, 86), 16);
+      const share = (jobId: string, n: number) => ({
+        jobId,
+        nonce: nonceIn(slot, n),
+        result: resultFor(2_000_000n),
+      });
+      assert.equal((await miner.submit(share(String(job.job_id), 1))).error, null);
+
+      await cs.stop();
+      await ws.waitForLog("stratum_controller_lost", 15_000);
+      const meanwhile = await miner.submit(share(String(job.job_id), 2));
+      assert.match(meanwhile.error?.message ?? "", /not linked right now/);
+
+      // Back on the same address: the rig relinks, logs its miner in again, the miner (still on
+      // the same connection) gets a job and its shares count.
+      const next = miner.nextJob(30_000);
+      cs = await serve(c, ["--listen", listen]);
+      const again = await next;
+      assert.notEqual(again.job_id, job.job_id, "a new proxy's job IDs are its own");
+      assert.equal((await miner.submit(share(String(again.job_id), 3))).error, null);
+      await until(() => pool.shares.length === 2, "both accepted shares at the pool");
+    } finally {
+      miner.close();
+      await ws.stop();
+      await cs.stop().catch(() => {});
+      await pool.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

@@ -1,21 +1,31 @@
 /**
- * Farm stratum's pieces that need no network: targets and the 256-bit share check, Monero's tree
- * hash (its own test vectors), the RandomX mode a farm miner is started in, and the pool set.
+ * Farm stratum's pieces: targets and the 256-bit share check, Monero's tree hash (its own test
+ * vectors), the RandomX mode a farm miner is started in, the pool set, TLS both ways, and the
+ * emulator's stratum client mode.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { xmrigConfig, XmrigConfigSchema } from "../src/miners/mod.ts";
+import { connect as tlsConnect } from "node:tls";
 import {
+  freePort,
+  installEmulatedMiner,
+  xmrigConfig,
+  XmrigConfigSchema,
+} from "../src/miners/mod.ts";
+import { resolvePaths } from "../src/store/mod.ts";
+import {
+  createUpstream,
   hashValue,
   meetsDifficulty,
   shareDifficulty,
+  startMinerServer,
   StratumConfigStore,
   targetDifficulty,
   targetHex,
   treeHash,
 } from "../src/stratum/mod.ts";
-import { resultFor } from "./stratum_stub.ts";
-import { tempHome } from "./helpers.ts";
+import { resultFor, startStubPool } from "./stratum_stub.ts";
+import { component, tempHome, until } from "./helpers.ts";
 
 const unhex = (s: string) => new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -131,4 +141,166 @@ Deno.test("stratum pool set: stored 0600, bad input refused without losing what 
   ]);
   assert.deepEqual([c.difficulty, c.ranges], [5000, 256]);
   await Deno.remove(home, { recursive: true });
+});
+
+const OPENSSL = component("openssl", "the stratum TLS test (a test certificate)");
+
+/** A self-signed certificate for 127.0.0.1 and localhost. */
+async function testCert(dir: string): Promise<{ cert: string; key: string }> {
+  const out = await new Deno.Command(OPENSSL.path!, {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return {
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
+}
+
+Deno.test({
+  name:
+    "stratum TLS: a stratum+ssl pool's certificate is checked (untrusted: down with the reason; its CA given: up), and miners reach their endpoint over TLS",
+  ignore: OPENSSL.ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await tempHome();
+    const tls = await testCert(home);
+    const pool = await startStubPool(1000n, { tls });
+    const watch = (ca?: string) => {
+      const states: string[] = [];
+      let job: string | null = null;
+      const u = createUpstream({ url: pool.url, user: "w" }, {
+        ca,
+        onJob: (_u, j) => void (job = j.id),
+        onState: (u) => void states.push(u.view(0, false).state),
+      });
+      return { u, states, job: () => job };
+    };
+    const untrusted = watch();
+    const trusted = watch(tls.cert);
+    try {
+      untrusted.u.start();
+      await until(() => untrusted.states.includes("down"), "the untrusted pool down");
+      const reason = untrusted.u.view(0, false).lastError ?? "";
+      assert.match(reason, /certificate|self[- ]signed|verify/i, reason);
+      assert.equal(pool.logins.length, 0, "no login (no credential) sent to an unverified pool");
+      trusted.u.start();
+      await until(() => trusted.job() !== null, "a job from the pool with its CA trusted");
+      assert.equal(trusted.u.up, true);
+      assert.equal(pool.logins[0].login, "w");
+
+      // The miners' endpoint with a certificate: a TLS miner logs in and gets its job.
+      const server = await startMinerServer({
+        port: 0,
+        tls,
+        handler: {
+          login: () =>
+            Promise.resolve({
+              jobId: "j1",
+              blob: "00".repeat(76),
+              target: "b88d0600",
+              algo: "rx/0",
+              height: 1,
+            }),
+          submit: () => Promise.resolve(),
+          closed: () => {},
+        },
+      });
+      assert.match(server.url, /^stratum\+ssl:\/\/127\.0\.0\.1:\d+$/);
+      const socket = tlsConnect({ host: "127.0.0.1", port: server.port, ca: tls.cert });
+      const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.setEncoding("utf8");
+        socket.on("data", (d: string) => resolve(JSON.parse(d.split("\n")[0])));
+        socket.write(
+          JSON.stringify({
+            id: 1,
+            method: "login",
+            params: { login: "x", pass: "x", agent: "t" },
+          }) + "\n",
+        );
+      });
+      socket.destroy();
+      await server.close();
+      assert.equal((answer.result as { job: { job_id: string } }).job.job_id, "j1");
+    } finally {
+      untrusted.u.stop();
+      trusted.u.stop();
+      await pool.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "emulator stratum mode: an emulated XMRig logs in to a pool, takes its job, submits shares at the configured rate and counts the pool's answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await tempHome();
+    const pool = await startStubPool(1000n);
+    const bin = await installEmulatedMiner(resolvePaths({ home }), "xmrig", {
+      env: { MINER_EMU_STRATUM: "1", MINER_EMU_SHARE_MS: "100", MINER_EMU_PRINT_MS: "200" },
+    });
+    const port = freePort();
+    const child = new Deno.Command(bin, {
+      args: [
+        "-o",
+        pool.url.replace("stratum+tcp://", ""),
+        "-u",
+        "rig-x",
+        "--http-host",
+        "127.0.0.1",
+        "--http-port",
+        String(port),
+        "--http-access-token",
+        "t",
+        "-t",
+        "1",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await until(() => pool.shares.length >= 5, "five shares at the pool", 15_000);
+      assert.equal(pool.logins[0].login, "rig-x");
+      assert.ok(pool.shares.every((s) => s.jobId === "stub1" && /^[0-9a-f]{8}$/.test(s.nonce)));
+      // Every share meets the job's target (its top 8 bytes under the 64-bit target).
+      for (const s of pool.shares) assert.ok(meetsDifficulty(s.result, 900n), s.result);
+      await until(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/2/summary`, {
+          headers: { authorization: "Bearer t" },
+        });
+        const body = await r.json();
+        return body.results.shares_good >= 5;
+      }, "the accepted shares in its API");
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await pool.close();
+      await Deno.remove(home, { recursive: true });
+    }
+  },
 });

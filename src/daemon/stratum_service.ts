@@ -113,7 +113,12 @@ export async function startStratumService(
   };
   if (role !== "worker") {
     store = new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+    // A farm's own CA for its pools' certificates (as for wss peers).
+    const caFile = Deno.env.get("MINER_CLI_TLS_CA");
+    const ca = caFile ? await Deno.readTextFile(caFile).catch(() => undefined) : undefined;
+    if (caFile && !ca) logger.warn("stratum_ca_unreadable", { file: caFile });
     proxy = new StratumProxy({
+      ca,
       pollMs: options.pollMs,
       agent: `miner-cli/${mesh.identity.info.name}`,
       onEvent: (e) => {

@@ -63,6 +63,8 @@ export interface StratumProxyOptions {
   pollMs?: number;
   /** Agent string for pools. */
   agent?: string;
+  /** PEM CA for `stratum+ssl://` pools (instead of the system's roots). */
+  ca?: string;
 }
 
 /** What the proxy tells its watchers. */
@@ -166,6 +168,8 @@ export class StratumProxy {
   #difficulty: bigint;
   #perBlob: number;
   #jobSeq = 0;
+  /** Job IDs differ from a previous process's (a miner kept across a restart holds old ones). */
+  readonly #jobPrefix = crypto.randomUUID().slice(0, 4) + "-";
 
   /** Creates a proxy with no upstreams (miners wait until one is set). */
   constructor(options: StratumProxyOptions = {}) {
@@ -207,6 +211,7 @@ export class StratumProxy {
       createUpstream(c, {
         pollMs: this.#opts.pollMs,
         agent: this.#opts.agent,
+        ca: this.#opts.ca,
         onJob: (u, job) => this.#onJob(u, job),
         onState: (u) => this.#onState(u),
       })
@@ -261,7 +266,7 @@ export class StratumProxy {
       ? job.difficulty
       : this.#difficulty;
     const pj: ProxyJob = {
-      id: `j${++this.#jobSeq}`,
+      id: `j${this.#jobPrefix}${++this.#jobSeq}`,
       upstream: u,
       job,
       difficulty,

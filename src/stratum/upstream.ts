@@ -83,6 +83,11 @@ export interface UpstreamOptions {
   timeoutMs?: number;
   /** Agent string sent to pools. */
   agent?: string;
+  /**
+   * PEM certificates a `stratum+ssl://` pool's certificate must chain to, instead of the system's
+   * roots (a farm's own CA; `MINER_CLI_TLS_CA`). The certificate and its name are always checked.
+   */
+  ca?: string;
 }
 
 /** An upstream URL is not one of the supported forms. */
@@ -354,6 +359,7 @@ class PoolUpstream extends BaseUpstream implements Upstream {
         port,
         servername: /^[\d.]+$|:/.test(host) ? undefined : host,
         rejectUnauthorized: true,
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
       })
       : tcpConnect({ host, port });
     const connectTimer = setTimeout(
