@@ -81,6 +81,17 @@ export async function cliIn(home: string | null, args: string[]): Promise<CliRes
   return { code, stdout: text(out), stderr: text(err) };
 }
 
+/** {@link cliIn} that throws unless the command exits 0. */
+export async function cliInOk(home: string | null, args: string[]): Promise<CliResult> {
+  const r = await cliIn(home, args);
+  if (r.code !== 0) {
+    throw new Error(
+      `miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
+  }
+  return r;
+}
+
 /** Options for {@link cli} and {@link serve}. */
 export interface CliOptions {
   /** Extra environment. */
@@ -141,17 +152,8 @@ export async function initNode(
 ): Promise<{ id: string; name: string; publicKey: string; role: string }> {
   // In this process: two CLI processes per node, a hundred nodes per run, were ~20 s of the
   // suite's CPU, and `node init` does nothing a process of its own would change.
-  const inProcess = async (args: string[]) => {
-    const r = await cliIn(home, args);
-    if (r.code !== 0) {
-      throw new Error(
-        `miner-cli ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
-      );
-    }
-    return r;
-  };
-  await inProcess(["node", "init", "--name", name, "--role", role]);
-  return JSON.parse((await inProcess(["node", "info", "--json"])).stdout);
+  await cliInOk(home, ["node", "init", "--name", name, "--role", role]);
+  return JSON.parse((await cliInOk(home, ["node", "info", "--json"])).stdout);
 }
 
 /** A running `node serve` subprocess. */

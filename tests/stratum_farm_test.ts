@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import {
-  cliIn,
+  cliInOk,
   cliOk,
   component,
   freePort,
@@ -22,12 +22,6 @@ import {
   XMRIG_BIN,
 } from "./helpers.ts";
 import { startMonerod, WALLET } from "./stratum_stub.ts";
-
-/** A CLI command in this process (file-only commands: no process of its own needed). */
-async function inProcess(home: string, args: string[]): Promise<void> {
-  const r = await cliIn(home, args);
-  if (r.code !== 0) throw new Error(`miner-cli ${args.join(" ")}: ${r.stderr}`);
-}
 
 const MONEROD = component("monerod", "the farm stratum test (a real Monero daemon, regtest)");
 const XMRIG = localComponent(XMRIG_BIN, "the farm stratum test (a real XMRig)");
@@ -63,8 +57,8 @@ Deno.test({
     });
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
-    await inProcess(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await inProcess(c, ["stratum", "set", "--difficulty", "20"]);
+    await cliInOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await cliInOk(c, ["stratum", "set", "--difficulty", "20"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;
@@ -72,7 +66,7 @@ Deno.test({
       await installRealXmrig(home);
       await cliOk(home, ["peer", "allow", ctl.id, "--control"]);
       await cliOk(c, ["peer", "allow", info.id]);
-      await inProcess(home, [
+      await cliInOk(home, [
         "profile",
         "add",
         "--type",

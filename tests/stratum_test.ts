@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import {
-  cliIn,
+  cliInOk,
   cliOk,
   component,
   freePort,
   initNode,
   ROOT,
   serve,
+  type ServeHandle,
   tempHome,
   until,
 } from "./helpers.ts";
@@ -26,10 +27,14 @@ import {
 } from "./stratum_stub.ts";
 import { parseTemplate, withExtraNonce } from "../src/stratum/mod.ts";
 
-/** A CLI command in this process (file-only commands: no process of its own needed). */
-async function inProcess(home: string, args: string[]): Promise<void> {
-  const r = await cliIn(home, args);
-  if (r.code !== 0) throw new Error(`miner-cli ${args.join(" ")}: ${r.stderr}`);
+/** The port of a node's miners' endpoint (from its listening line). */
+function stratumPort(node: ServeHandle): number {
+  return Number(String(node.listening.stratum).replace(/^.*:/, ""));
+}
+
+/** A home's API token. */
+async function apiToken(home: string): Promise<string> {
+  return (await Deno.readTextFile(`${home}/config/api_token`)).trim();
 }
 
 // Runs in the page.
@@ -119,15 +124,11 @@ Deno.test({
       "--pass",
       "s3cret",
     ]);
-    await inProcess(home, ["stratum", "set", "--difficulty", "1000"]);
+    await cliInOk(home, ["stratum", "set", "--difficulty", "1000"]);
     const node = await serve(home);
-    const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
-      -1,
-    )!;
+    const token = await apiToken(home);
     const get = api(node.api!, token);
-    const port = Number(
-      new URL((node.listening.stratum as string).replace("stratum+tcp", "http")).port,
-    );
+    const port = stratumPort(node);
     const miner = await scriptedMiner(port);
     try {
       const { job } = await miner.login("rig-1");
@@ -305,17 +306,13 @@ Deno.test({
 
     const pool = await startStubPool(1_000_000n);
     await initNode(home, "farm", "dual");
-    await inProcess(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await inProcess(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
-    await inProcess(home, ["stratum", "set", "--difficulty", "50"]);
+    await cliInOk(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await cliInOk(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
+    await cliInOk(home, ["stratum", "set", "--difficulty", "50"]);
     const node = await serve(home);
-    const token = (await cliOk(home, ["node", "info", "--token"])).stdout.trim().split("\n").at(
-      -1,
-    )!;
+    const token = await apiToken(home);
     const get = api(node.api!, token);
-    const port = Number(
-      new URL((node.listening.stratum as string).replace("stratum+tcp", "http")).port,
-    );
+    const port = stratumPort(node);
     const miners = [await scriptedMiner(port), await scriptedMiner(port)];
     try {
       const first = await Promise.all(miners.map((m, i) => m.login(`m${i}`)));
@@ -393,14 +390,12 @@ Deno.test({
     const rig = await initNode(w, "rig-1", "worker");
     await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
     await cliOk(c, ["peer", "allow", rig.id]);
-    await inProcess(c, ["stratum", "upstream", "add", pool.url, "--user", "wallet-1"]);
-    await inProcess(c, ["stratum", "set", "--difficulty", "1000"]);
+    await cliInOk(c, ["stratum", "upstream", "add", pool.url, "--user", "wallet-1"]);
+    await cliInOk(c, ["stratum", "set", "--difficulty", "1000"]);
     const listen = `127.0.0.1:${freePort()}`;
     let cs = await serve(c, ["--listen", listen]);
     const ws = await serve(w, ["--connect", listen]);
-    const port = Number(
-      new URL((ws.listening.stratum as string).replace("stratum+tcp", "http")).port,
-    );
+    const port = stratumPort(ws);
     const miner = await scriptedMiner(port);
     try {
       const { job } = await miner.login("m1");

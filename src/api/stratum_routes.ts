@@ -8,12 +8,13 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import { MinerCliError } from "../errors/mod.ts";
 import {
+  PoolSetViewSchema,
   type ShareRecord,
   ShareRecordSchema,
   type StratumStatus,
   StratumStatusSchema,
 } from "../protocol/mod.ts";
-import type { StratumConfig, StratumConfigStore } from "../stratum/mod.ts";
+import { poolSetView, type StratumConfigStore } from "../stratum/mod.ts";
 import { json, r } from "./openapi.ts";
 
 /** Dependencies of {@link registerStratumRoutes}. */
@@ -38,30 +39,6 @@ class NoProxyError extends MinerCliError {
     );
   }
 }
-
-const UpstreamOutSchema = z.object({
-  index: z.number().int(),
-  url: z.string(),
-  user: z.string(),
-  /** Whether a password is stored (it is never returned). */
-  hasPass: z.boolean(),
-});
-const PoolSetSchema = z.object({
-  difficulty: z.number(),
-  ranges: z.number(),
-  upstreams: z.array(UpstreamOutSchema),
-});
-
-const poolSet = (c: StratumConfig) => ({
-  difficulty: c.difficulty,
-  ranges: c.ranges,
-  upstreams: c.upstreams.map((u, index) => ({
-    index,
-    url: u.url,
-    user: u.user,
-    hasPass: !!u.pass,
-  })),
-});
 
 const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
@@ -119,10 +96,10 @@ export function registerStratumRoutes(
       method: "get",
       path: `${base}/stratum/upstreams`,
       responses: {
-        200: json(PoolSetSchema, "The pool set in failover order (passwords never returned)"),
+        200: json(PoolSetViewSchema, "The pool set in failover order (passwords never returned)"),
       },
     }),
-    async (c) => c.json(poolSet(await store().load()), 200),
+    async (c) => c.json(poolSetView(await store().load()), 200),
   );
   app.openapi(
     r({
@@ -137,7 +114,7 @@ export function registerStratumRoutes(
           position: z.number().int().min(0).max(15).optional(),
         }).strict(),
       ),
-      responses: { 200: json(PoolSetSchema, "The pool set after the change") },
+      responses: { 200: json(PoolSetViewSchema, "The pool set after the change") },
     }),
     async (c) => {
       const b = c.req.valid("json");
@@ -145,7 +122,7 @@ export function registerStratumRoutes(
         position: b.position,
       });
       await ctx.reload();
-      return c.json(poolSet(after), 200);
+      return c.json(poolSetView(after), 200);
     },
   );
   app.openapi(
@@ -153,12 +130,12 @@ export function registerStratumRoutes(
       method: "delete",
       path: `${base}/stratum/upstreams/{ref}`,
       request: { params: z.object({ ref: z.string().min(1).max(300) }) },
-      responses: { 200: json(PoolSetSchema, "The pool set after the change") },
+      responses: { 200: json(PoolSetViewSchema, "The pool set after the change") },
     }),
     async (c) => {
       const after = await store().removeUpstream(decodeURIComponent(c.req.valid("param").ref));
       await ctx.reload();
-      return c.json(poolSet(after), 200);
+      return c.json(poolSetView(after), 200);
     },
   );
   app.openapi(
@@ -173,12 +150,12 @@ export function registerStratumRoutes(
           ranges: z.number().int().min(1).max(256).optional(),
         }).strict(),
       ),
-      responses: { 200: json(PoolSetSchema, "The pool set after the change") },
+      responses: { 200: json(PoolSetViewSchema, "The pool set after the change") },
     }),
     async (c) => {
       const after = await store().setSettings(c.req.valid("json"));
       await ctx.reload();
-      return c.json(poolSet(after), 200);
+      return c.json(poolSetView(after), 200);
     },
   );
   app.openapi(

@@ -7,8 +7,8 @@
  */
 import { join } from "node:path";
 import { formatHashrate } from "../miners/mod.ts";
-import type { ShareRecord, StratumStatus } from "../protocol/mod.ts";
-import { type StratumConfig, StratumConfigStore } from "../stratum/mod.ts";
+import type { PoolSetView, ShareRecord, StratumStatus } from "../protocol/mod.ts";
+import { poolSetView, StratumConfigStore } from "../stratum/mod.ts";
 import { ApiClient } from "./api_client.ts";
 import { bool, int, type Parsed, requireStr, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
@@ -16,11 +16,6 @@ import { ago, table } from "./format.ts";
 
 const BASE = "/api/v1/mining/stratum";
 
-type PoolSet = {
-  difficulty: number;
-  ranges: number;
-  upstreams: { index: number; url: string; user: string; hasPass: boolean }[];
-};
 
 async function running(ctx: CliContext, p: Parsed): Promise<ApiClient | null> {
   return await ApiClient.running(ctx.paths, str(p, "api"));
@@ -40,18 +35,8 @@ async function needRunning(ctx: CliContext, p: Parsed, cmd: string): Promise<Api
 const store = (ctx: CliContext) =>
   new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
 
-const fromConfig = (c: StratumConfig): PoolSet => ({
-  difficulty: c.difficulty,
-  ranges: c.ranges,
-  upstreams: c.upstreams.map((u, index) => ({
-    index,
-    url: u.url,
-    user: u.user,
-    hasPass: !!u.pass,
-  })),
-});
 
-function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSet): void {
+function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSetView): void {
   if (bool(p, "json")) {
     ctx.io.out(JSON.stringify(set, null, 2));
     return;
@@ -199,8 +184,8 @@ export async function stratumShares(ctx: CliContext, p: Parsed): Promise<number>
 export async function stratumUpstreamList(ctx: CliContext, p: Parsed): Promise<number> {
   const api = await running(ctx, p);
   const set = api
-    ? await api.request<PoolSet>("GET", `${BASE}/upstreams`)
-    : fromConfig(await store(ctx).load());
+    ? await api.request<PoolSetView>("GET", `${BASE}/upstreams`)
+    : poolSetView(await store(ctx).load());
   printPoolSet(ctx, p, set);
   return 0;
 }
@@ -215,13 +200,13 @@ export async function stratumUpstreamAdd(ctx: CliContext, p: Parsed): Promise<nu
     : int(p, "position", { min: 0, max: 15, fallback: 0 });
   const api = await running(ctx, p);
   const set = api
-    ? await api.request<PoolSet>("POST", `${BASE}/upstreams`, {
+    ? await api.request<PoolSetView>("POST", `${BASE}/upstreams`, {
       url,
       user,
       ...(pass !== undefined ? { pass } : {}),
       ...(position !== undefined ? { position } : {}),
     })
-    : fromConfig(await store(ctx).addUpstream({ url, user, pass }, { position }));
+    : poolSetView(await store(ctx).addUpstream({ url, user, pass }, { position }));
   if (!bool(p, "json")) {
     ctx.io.out(`added ${url}${api ? "" : " (the node uses it when it starts)"}`);
   }
@@ -234,8 +219,8 @@ export async function stratumUpstreamRemove(ctx: CliContext, p: Parsed): Promise
   const ref = p.positionals[0];
   const api = await running(ctx, p);
   const set = api
-    ? await api.request<PoolSet>("DELETE", `${BASE}/upstreams/${encodeURIComponent(ref)}`)
-    : fromConfig(await store(ctx).removeUpstream(ref));
+    ? await api.request<PoolSetView>("DELETE", `${BASE}/upstreams/${encodeURIComponent(ref)}`)
+    : poolSetView(await store(ctx).removeUpstream(ref));
   if (!bool(p, "json")) ctx.io.out(`removed ${ref}`);
   printPoolSet(ctx, p, set);
   return 0;
@@ -256,8 +241,8 @@ export async function stratumSet(ctx: CliContext, p: Parsed): Promise<number> {
   }
   const api = await running(ctx, p);
   const set = api
-    ? await api.request<PoolSet>("PUT", `${BASE}/settings`, settings)
-    : fromConfig(await store(ctx).setSettings(settings));
+    ? await api.request<PoolSetView>("PUT", `${BASE}/settings`, settings)
+    : poolSetView(await store(ctx).setSettings(settings));
   printPoolSet(ctx, p, set);
   return 0;
 }

@@ -202,3 +202,18 @@ export const StratumStatusSchema = z.object({
 }).strict();
 /** The proxy's status. */
 export type StratumStatus = z.infer<typeof StratumStatusSchema>;
+
+/** The pool set as it is shown: upstreams in failover order, passwords never returned. */
+export const PoolSetViewSchema = z.object({
+  difficulty: z.number(),
+  ranges: z.number().int().min(1).max(256),
+  upstreams: z.array(z.object({
+    index: z.number().int().nonnegative(),
+    url: z.string().max(300),
+    user: z.string().max(256),
+    /** Whether a password is stored (it is never returned). */
+    hasPass: z.boolean(),
+  }).strict()),
+}).strict();
+/** The pool set's view. */
+export type PoolSetView = z.infer<typeof PoolSetViewSchema>;

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { MinerCliError } from "../errors/mod.ts";
+import type { PoolSetView } from "../protocol/mod.ts";
 import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
 import { parseUpstreamUrl, UpstreamUrlError } from "./upstream.ts";
 
@@ -41,6 +42,20 @@ export const StratumConfigSchema = z.object({
 }).strict();
 /** The pool set. */
 export type StratumConfig = z.infer<typeof StratumConfigSchema>;
+
+/** The pool set as the API and the CLI show it (no password). */
+export function poolSetView(c: StratumConfig): PoolSetView {
+  return {
+    difficulty: c.difficulty,
+    ranges: c.ranges,
+    upstreams: c.upstreams.map((u, index) => ({
+      index,
+      url: u.url,
+      user: u.user,
+      hasPass: !!u.pass,
+    })),
+  };
+}
 
 /** A change to the pool set was refused. */
 export class StratumConfigError extends MinerCliError {

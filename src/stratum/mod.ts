@@ -39,6 +39,7 @@ export {
   type UpstreamVerdict,
 } from "./upstream.ts";
 export {
+  poolSetView,
   type StratumConfig,
   StratumConfigError,
   StratumConfigSchema,
