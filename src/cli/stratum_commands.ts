@@ -16,7 +16,6 @@ import { ago, table } from "./format.ts";
 
 const BASE = "/api/v1/mining/stratum";
 
-
 async function running(ctx: CliContext, p: Parsed): Promise<ApiClient | null> {
   return await ApiClient.running(ctx.paths, str(p, "api"));
 }
@@ -34,7 +33,6 @@ async function needRunning(ctx: CliContext, p: Parsed, cmd: string): Promise<Api
 
 const store = (ctx: CliContext) =>
   new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
-
 
 function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSetView): void {
   if (bool(p, "json")) {

@@ -207,13 +207,15 @@ export type StratumStatus = z.infer<typeof StratumStatusSchema>;
 export const PoolSetViewSchema = z.object({
   difficulty: z.number(),
   ranges: z.number().int().min(1).max(256),
-  upstreams: z.array(z.object({
-    index: z.number().int().nonnegative(),
-    url: z.string().max(300),
-    user: z.string().max(256),
-    /** Whether a password is stored (it is never returned). */
-    hasPass: z.boolean(),
-  }).strict()),
+  upstreams: z.array(
+    z.object({
+      index: z.number().int().nonnegative(),
+      url: z.string().max(300),
+      user: z.string().max(256),
+      /** Whether a password is stored (it is never returned). */
+      hasPass: z.boolean(),
+    }).strict(),
+  ),
 }).strict();
 /** The pool set's view. */
 export type PoolSetView = z.infer<typeof PoolSetViewSchema>;
