@@ -42,6 +42,7 @@ declare const location: { hash: string };
 
 const MONEROD = component("monerod", "the stratum tests (a real Monero daemon, regtest)");
 const CHROMIUM = component("chromium", "the Pool view check (dashboard)");
+const PROMTOOL = component("promtool", "the stratum metrics check (promtool check metrics)");
 const ARTIFACTS = `${ROOT}dist/test-artifacts`;
 
 /** Opens the Pool view, checks what it shows, and screenshots it at desktop and phone width. */
@@ -251,6 +252,21 @@ Deno.test({
         .text();
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="rejected"\} 6$/m);
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="upstream_accepted"\} 1$/m);
+      if (!PROMTOOL.ignore) {
+        const p = new Deno.Command(PROMTOOL.path!, {
+          args: ["check", "metrics"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const w = p.stdin.getWriter();
+        await w.write(new TextEncoder().encode(metrics));
+        await w.close();
+        const out = await p.output();
+        const msg = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, `promtool check metrics:\n${msg}`);
+        assert.equal(msg.trim(), "", `promtool lint findings:\n${msg}`);
+      }
 
       // The Fleet page's Pool view shows the same, at desktop and phone width.
       if (!CHROMIUM.ignore) await poolViewShots(node.api!, token);

@@ -257,7 +257,7 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     "Miners holding a nonce range at the farm's proxy.",
   );
   const stratumHashrate = new Family(
-    "miner_cli_stratum_hashrate",
+    "miner_cli_stratum_hashrate_hashes_per_second",
     "gauge",
     "Effective hashrate from accepted shares (H/s, 10-minute window), per rig and miner.",
   );
