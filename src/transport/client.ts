@@ -3,6 +3,7 @@
  * and stalls ~40 ms per message of 1–32 KB on this machine; `ws` sets TCP_NODELAY.
  * @module
  */
+import { guardSecondEnd } from "./end_guard.ts";
 import { MinerCliError } from "../errors/mod.ts";
 // @ts-types="npm:@types/ws@8.18.1"
 import type WebSocketType from "ws";
@@ -79,6 +80,9 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       (_req: unknown, res: { statusCode?: number }) =>
         fail(`HTTP ${res.statusCode} instead of a WebSocket upgrade`),
     );
+    ws.once("upgrade", (res: { socket?: import("node:net").Socket }) => {
+      if (res.socket) guardSecondEnd(res.socket);
+    });
     ws.once("open", () => {
       if (settled) return;
       settled = true;

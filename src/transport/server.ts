@@ -17,6 +17,7 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 // @ts-types="npm:@types/ws@8.18.1"
 import type { WebSocket as WsSocket, WebSocketServer as WsServerType } from "ws";
+import { guardSecondEnd } from "./end_guard.ts";
 import { MAX_NOISE_MESSAGE } from "./noise.ts";
 import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
 
@@ -196,6 +197,7 @@ export async function startTransportServer(
   let lastAccept = Date.now();
   const onConnection = (socket: Socket) => {
     lastAccept = Date.now();
+    guardSecondEnd(socket);
     if (socket.remotePort !== undefined && probes.delete(socket.remotePort)) {
       socket.destroy();
       return;
