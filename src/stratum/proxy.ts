@@ -97,7 +97,8 @@ interface ProxyJob {
   job: UpstreamJob;
   /** The miners' difficulty for it. */
   difficulty: bigint;
-  seen: Set<string>;
+  /** Shares seen, as extra nonce · 2^32 + nonce (numbers: a farm sends millions per job). */
+  seen: Set<number>;
   /** Blobs by extra nonce (0: the upstream's own). */
   variants: Map<number, Variant>;
 }
@@ -275,6 +276,10 @@ export class StratumProxy {
     };
     this.#jobs.push(pj);
     if (this.#jobs.length > KEPT_JOBS) this.#jobs.shift();
+    // Shares for jobs two behind are refused as stale before their duplicates are looked up:
+    // their seen sets can go (memory stays bounded by two jobs' shares).
+    const old = this.#jobs.at(-3);
+    if (old) old.seen.clear();
     // One message per rig: its miners grouped by blob.
     const byRig = new Map<string, Map<number, [string, number][]>>();
     for (const m of this.#miners.values()) {
@@ -484,7 +489,7 @@ export class StratumProxy {
         })`,
       );
     }
-    const seen = `${extra}:${share.nonce}`;
+    const seen = extra * 2 ** 32 + parseInt(share.nonce, 16);
     if (pj.seen.has(seen)) {
       return reject("duplicate", `Duplicate share: nonce ${share.nonce} was already submitted`);
     }
