@@ -206,6 +206,8 @@ async function startController(home: string, ports: { peer: number; api: number 
     "--api-listen",
     `127.0.0.1:${ports.api}`,
     "--json",
+    // BENCH_SCALE_SERVE_ARGS (e.g. `--max-handshakes 1024`): other `node serve` settings to try.
+    ...(Deno.env.get("BENCH_SCALE_SERVE_ARGS")?.split(" ").filter(Boolean) ?? []),
   ]);
   drain(proc.stderr);
   const line = await firstLine(proc.stdout);
@@ -237,12 +239,19 @@ async function waitOnline(
 ): Promise<number> {
   const t0 = performance.now();
   let online = -1;
+  // BENCH_SCALE_TRACE=1: how many are online each second (waves of backoff, or a steady climb).
+  const trace = Deno.env.get("BENCH_SCALE_TRACE") === "1";
+  let traced = 0;
   while (performance.now() - t0 < timeoutMs) {
     try {
       const res = await get("/remote/summary?maxAge=3600000");
       if (res.ok) online = (await res.json()).online;
       else await res.body?.cancel();
     } catch { /* restarting */ }
+    if (trace && performance.now() - t0 >= traced * 1000) {
+      console.error(`  t+${traced} s: ${online} online`);
+      traced++;
+    }
     if (online === rigs) return performance.now() - t0;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -447,7 +456,10 @@ export async function benchScale(
   }
   const coldStat = stat(cold);
   lines.push(
-    `| cold \`remote status --json\`, no daemon, dialing 1,000 (ms) | ${coldStat.min} / ${coldStat.median} / ${coldStat.max} | | | < 3,000 |`,
+    // One cell, under the first size; the other sizes' cells stay empty.
+    `| cold \`remote status --json\`, no daemon, dialing 1,000 (ms) | ${coldStat.min} / ${coldStat.median} / ${coldStat.max} |${
+      " |".repeat(sizes.length - 1)
+    } < 3,000 |`,
   );
   // Growth per rig between the smallest and largest size (medians).
   const lo = sizes[0];
@@ -461,11 +473,14 @@ export async function benchScale(
     freshMsPerRig: Math.round(per("freshMs") * 100) / 100,
   };
   log(`\n${lines.join("\n")}\n(min / median / max of ${runsPer} runs)`);
-  log(
-    `growth per rig (${lo.toLocaleString("en-US")} → ${
-      hi.toLocaleString("en-US")
-    }): ${growth.rssKBPerRig} KB RSS, ${growth.linkMsPerRig} ms to link, ${growth.statsMsPerRig} ms per cached read, ${growth.freshMsPerRig} ms per fresh read`,
-  );
+  // Growth needs two sizes.
+  if (lo !== hi) {
+    log(
+      `growth per rig (${lo.toLocaleString("en-US")} → ${
+        hi.toLocaleString("en-US")
+      }): ${growth.rssKBPerRig} KB RSS, ${growth.linkMsPerRig} ms to link, ${growth.statsMsPerRig} ms per cached read, ${growth.freshMsPerRig} ms per fresh read`,
+    );
+  }
   return { runs: all, table, cold: coldStat, growth, markdown: lines.join("\n") };
 }
 
