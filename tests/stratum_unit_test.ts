@@ -20,6 +20,7 @@ import {
   shareDifficulty,
   startMinerServer,
   StratumConfigStore,
+  StratumProxy,
   targetDifficulty,
   targetHex,
   treeHash,
@@ -301,6 +302,33 @@ Deno.test({
       await child.status;
       await pool.close();
       await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "stratum proxy: one rig cannot hold more than its share of miners (a compromised rig cannot starve the others)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const pool = await startStubPool(1000n);
+    const proxy = new StratumProxy({ maxPerRig: 2 });
+    proxy.setUpstreams([{ url: pool.url, user: "w" }]);
+    const login = (rig: string, miner: string) =>
+      proxy.login({ rig, rigName: rig, miner, login: miner, agent: "", sink: () => {} });
+    try {
+      await login("rig-a", "m1");
+      await login("rig-a", "m2");
+      await assert.rejects(() => login("rig-a", "m3"), /already has 2 miners/);
+      const other = await login("rig-b", "m1");
+      assert.equal(other.slot, 2, "the next free range");
+      // A miner logging in again keeps within the cap (its old range is freed first).
+      await login("rig-a", "m2");
+      assert.equal(proxy.status().totals.miners, 3);
+    } finally {
+      proxy.close();
+      await pool.close();
     }
   },
 });

@@ -55,6 +55,11 @@ export interface StratumProxyOptions {
   difficulty?: number;
   /** Nonce ranges per blob before the next extra nonce (1-256, default 256). */
   ranges?: number;
+  /**
+   * Most miners one rig may hold (default 1,024): a compromised rig cannot take every range and
+   * leave the farm's other rigs without work.
+   */
+  maxPerRig?: number;
   /** Shares kept in the share log (default 10,000). */
   shareLogSize?: number;
   /** Called on what a watcher wants to know (upstream state, a block, a job). */
@@ -377,6 +382,15 @@ export class StratumProxy {
       );
     }
     if (this.#miners.has(key)) this.logout(l.rig, l.miner);
+    const perRig = this.#opts.maxPerRig ?? 1024;
+    let held = 0;
+    for (const m of this.#miners.values()) if (m.rig === l.rig) held++;
+    if (held >= perRig) {
+      throw new ShareRejected(
+        "no_upstream",
+        `this rig already has ${perRig} miners at the farm's proxy (the most one rig may hold)`,
+      );
+    }
     const capacity = this.#capacity(pj.job);
     let extra = -1;
     let slot = -1;
