@@ -313,19 +313,43 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const pool = await startStubPool(1000n);
-    const proxy = new StratumProxy({ maxPerRig: 2 });
+    let issued = 0;
+    const proxy = new StratumProxy({
+      maxPerRig: 2,
+      onEvent: (e) => void (e.kind === "job" && issued++),
+    });
     proxy.setUpstreams([{ url: pool.url, user: "w" }]);
     const login = (rig: string, miner: string) =>
       proxy.login({ rig, rigName: rig, miner, login: miner, agent: "", sink: () => {} });
+    await until(() => proxy.status().upstreams[0]?.state === "up", "the pool up");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(issued, 1, "the pool's first job is issued once (up, then its job)");
     try {
       await login("rig-a", "m1");
       await login("rig-a", "m2");
       await assert.rejects(() => login("rig-a", "m3"), /already has 2 miners/);
       const other = await login("rig-b", "m1");
       assert.equal(other.slot, 2, "the next free range");
-      // A miner logging in again keeps within the cap (its old range is freed first).
-      await login("rig-a", "m2");
+      // A miner logging in again keeps within the cap (its old range is freed first), and gets
+      // a range nobody hashed in this job (the freed one waits for the next job).
+      const again = await login("rig-a", "m2");
       assert.equal(proxy.status().totals.miners, 3);
+      assert.equal(again.slot, 3);
+      // Each upstream job reaches a rig once (the pool coming up reported it only once).
+      let sent = 0;
+      await proxy.login({
+        rig: "rig-c",
+        rigName: "rig-c",
+        miner: "m1",
+        login: "m1",
+        agent: "",
+        sink: () => sent++,
+      });
+      assert.equal(sent, 0, "the login carries the job");
+      pool.newJob();
+      await until(() => sent === 1, "the new job at rig-c");
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(sent, 1, "once");
     } finally {
       proxy.close();
       await pool.close();

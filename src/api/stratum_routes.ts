@@ -133,7 +133,7 @@ export function registerStratumRoutes(
       responses: { 200: json(PoolSetViewSchema, "The pool set after the change") },
     }),
     async (c) => {
-      const after = await store().removeUpstream(decodeURIComponent(c.req.valid("param").ref));
+      const after = await store().removeUpstream(c.req.valid("param").ref);
       await ctx.reload();
       return c.json(poolSetView(after), 200);
     },

@@ -8,6 +8,7 @@
  */
 import type { RigJobs, StratumProxy } from "../stratum/mod.ts";
 import type { MeshNode } from "./mesh.ts";
+import type { PeerSession } from "./session.ts";
 
 /**
  * Serves rigs' stratum requests from `proxy` on every session.
@@ -18,6 +19,7 @@ import type { MeshNode } from "./mesh.ts";
  * ```
  */
 export function attachStratumFarm(mesh: MeshNode, proxy: StratumProxy): void {
+  const sinks = new WeakMap<PeerSession, (jobs: RigJobs) => void>();
   mesh.onSession((s) => {
     const rig = s.peer.id;
     const known = () => mesh.registry.get(rig);
@@ -25,6 +27,7 @@ export function attachStratumFarm(mesh: MeshNode, proxy: StratumProxy): void {
     const sink = (jobs: RigJobs) => {
       if (!s.isClosed) s.send("stratum_jobs", { jobs });
     };
+    sinks.set(s, sink);
     s.on("stratum_ops", async (m, s) => {
       const peer = known();
       if (!peer) return s.replyError(m, "unauthorized", "this rig is not registered here");
@@ -46,6 +49,15 @@ export function attachStratumFarm(mesh: MeshNode, proxy: StratumProxy): void {
             agent: op.agent,
             sink,
           });
+          if (s.isClosed) {
+            // The link closed while the login waited for work: no ghost miner holds a range,
+            // and the rig's work keeps going to a link that is up.
+            proxy.logout(rig, op.miner);
+            const live = mesh.sessionsOf(rig).find((o) => !o.isClosed);
+            const other = live ? sinks.get(live) : undefined;
+            if (other) proxy.setSink(rig, other);
+            return { ok: false, error: "the link closed" };
+          }
           return { ok: true, job, slot };
         } catch (err) {
           return { ok: false, error: (err as Error).message.slice(0, 500) };

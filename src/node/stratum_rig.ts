@@ -32,6 +32,8 @@ import type { PeerSession } from "./session.ts";
  * link's 50 messages/s, whatever the number of miners (a full batch of 1,024 goes at once).
  */
 const BATCH_MS = 50;
+/** Ops waiting for a batch at most (about 8 batches): beyond it, shares are refused at once. */
+const MAX_QUEUED = 8192;
 
 type Op = PayloadOf<"stratum_ops">["ops"][number];
 type OpResult = PayloadOf<"stratum_results">["results"][number];
@@ -40,19 +42,30 @@ type OpResult = PayloadOf<"stratum_results">["results"][number];
 class OpBatcher {
   #queue: { op: Op; resolve: (r: OpResult) => void; reject: (e: Error) => void }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #last = 0;
   constructor(readonly session: PeerSession, readonly timeoutMs: number) {}
 
   push(op: Op): Promise<OpResult> {
+    // Never more than one batch per BATCH_MS, whatever the miners send: the link's message rate
+    // is the controller's to limit, and a flooding miner must not get the whole rig cut off.
+    if (this.#queue.length >= MAX_QUEUED && op.op === "submit") {
+      return Promise.reject(
+        new Error("this rig is sending shares faster than the farm takes them"),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
-      if (this.#queue.length >= 1024) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), BATCH_MS);
+      this.#timer ??= setTimeout(
+        () => this.#flush(),
+        Math.max(0, this.#last + BATCH_MS - Date.now(), this.#queue.length >= 1024 ? 0 : BATCH_MS),
+      );
     });
   }
 
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#last = Date.now();
     const batch = this.#queue.splice(0, 1024);
     if (!batch.length) return;
     this.session.request("stratum_ops", { ops: batch.map((b) => b.op) }, {
@@ -201,6 +214,10 @@ export async function startStratumRig(
     });
     if (!p.ok || !p.job) throw new StratumRefusal(p.error ?? "the farm's controller gave no work");
     b.session = s;
+    // The miner left while its login travelled: its range is freed at once.
+    if (miners.get(conn.key) !== b) {
+      batcher(s).push({ op: "logout", miner: conn.key }).catch(() => {});
+    }
     return p.job;
   };
 
@@ -218,6 +235,8 @@ export async function startStratumRig(
       if (b.session !== null || b.pending) continue;
       login(b).then((job) => b.conn.sendJob(job), (err: Error) => {
         options.logger?.warn("stratum_relogin_failed", { miner: b.conn.key, reason: err.message });
+        // No work for it: let it go, so XMRig reconnects and logs in again by itself.
+        b.conn.close(`no work from the farm's controller: ${err.message}`);
       });
     }
   };

@@ -83,7 +83,7 @@ export const StratumPayloads = {
           4096,
         ),
       }).strict(),
-    ).min(1).max(256),
+    ).min(1).max(1024),
   }).strict(),
 } as const;
 

@@ -16,6 +16,9 @@ export interface JsonLinesOptions {
   onClose(reason: string): void;
 }
 
+/** Answers waiting in the socket for a peer that does not read them, at most (bytes). */
+const MAX_UNREAD = 1024 * 1024;
+
 /** One stratum connection's framing. */
 export class JsonLines {
   readonly #socket: Socket;
@@ -75,6 +78,8 @@ export class JsonLines {
   /** Sends one object as a line (dropped when closed). */
   send(message: unknown): void {
     if (this.#closed) return;
+    // A peer that sends but never reads its answers is not let pile them up here.
+    if (this.#socket.writableLength > MAX_UNREAD) return this.close("not reading its answers");
     this.#socket.write(JSON.stringify(message) + "\n");
   }
 

@@ -127,7 +127,8 @@ export async function startMinerServer(options: MinerServerOptions): Promise<Min
           error: { code: -1, message: `this rig's stratum endpoint is full (${max} miners)` },
         }) + "\n",
       );
-      socket.destroy();
+      // end() flushes the answer; a peer that never closes its side is cut off soon after.
+      setTimeout(() => socket.destroy(), 2000).unref?.();
       return;
     }
     const key = `m${++seq}`;

@@ -126,6 +126,7 @@ interface MinerRecord {
   upstreamRejected: number;
   bestDifficulty: number;
   lastShareAt: string | null;
+  /** Accepted work per second (at most 600 buckets: ten minutes). */
   window: { at: number; difficulty: number }[];
 }
 
@@ -146,6 +147,11 @@ export interface ProxyLogin {
 }
 
 const HASHRATE_WINDOW_MS = 600_000;
+/**
+ * Shares waiting for the upstream's answer at most: a forged flood (a result of zeros meets any
+ * target) must not turn into a flood of submits to the pool or the daemon.
+ */
+const MAX_UPSTREAM_IN_FLIGHT = 256;
 const KEPT_JOBS = 8;
 
 /**
@@ -174,6 +180,11 @@ export class StratumProxy {
   #difficulty: bigint;
   #perBlob: number;
   #jobSeq = 0;
+  #inFlight = 0;
+  /** Logins waiting for work, by rig. */
+  readonly #waitingByRig = new Map<string, number>();
+  /** Ranges freed during the current job: nobody else hashes them again before the next job. */
+  readonly #quarantine = new Set<string>();
   /** Job IDs differ from a previous process's (a miner kept across a restart holds old ones). */
   readonly #jobPrefix = crypto.randomUUID().slice(0, 4) + "-";
 
@@ -266,6 +277,9 @@ export class StratumProxy {
   }
 
   #issue(u: Upstream, job: UpstreamJob): void {
+    const prev = this.#jobs.at(-1);
+    // An upstream coming up reports its job twice (up, then the job): issue it once.
+    if (prev && prev.upstream === u && prev.job === job) return;
     const startedAt = Date.now();
     const started = performance.now();
     const difficulty = job.difficulty > 0n && job.difficulty < this.#difficulty
@@ -276,15 +290,19 @@ export class StratumProxy {
       upstream: u,
       job,
       difficulty,
-      seen: new Set(),
+      // The same work sent again (a pool repeating a job) keeps its seen shares.
+      seen: prev && prev.upstream === u && prev.job.id === job.id && prev.job.blob === job.blob
+        ? prev.seen
+        : new Set(),
       variants: new Map([[0, { hashing: job.blob, template: job.templateBlob }]]),
     };
+    this.#quarantine.clear();
     this.#jobs.push(pj);
     if (this.#jobs.length > KEPT_JOBS) this.#jobs.shift();
     // Shares for jobs two behind are refused as stale before their duplicates are looked up:
     // their seen sets can go (memory stays bounded by two jobs' shares).
     const old = this.#jobs.at(-3);
-    if (old) old.seen.clear();
+    if (old && old.seen !== this.#jobs.at(-2)?.seen) old.seen.clear();
     // One message per rig: its miners grouped by blob.
     const byRig = new Map<string, Map<number, [string, number][]>>();
     for (const m of this.#miners.values()) {
@@ -374,7 +392,28 @@ export class StratumProxy {
         "the farm's controller has no upstream pool or daemon configured (on the controller: miner-cli stratum upstream add URL)",
       );
     }
-    const pj = await this.#current(options.waitMs ?? 10_000);
+    const perRig = this.#opts.maxPerRig ?? 1024;
+    const count = () => {
+      let held = 0;
+      for (const m of this.#miners.values()) if (m.rig === l.rig) held++;
+      return held + (this.#waitingByRig.get(l.rig) ?? 0);
+    };
+    if (count() >= perRig) {
+      throw new ShareRejected(
+        "no_upstream",
+        `this rig already has ${perRig} miners at the farm's proxy (the most one rig may hold)`,
+      );
+    }
+    // Logins waiting for work count against the rig's share too.
+    this.#waitingByRig.set(l.rig, (this.#waitingByRig.get(l.rig) ?? 0) + 1);
+    let pj: ProxyJob | null;
+    try {
+      pj = await this.#current(options.waitMs ?? 10_000);
+    } finally {
+      const n = (this.#waitingByRig.get(l.rig) ?? 1) - 1;
+      if (n > 0) this.#waitingByRig.set(l.rig, n);
+      else this.#waitingByRig.delete(l.rig);
+    }
     if (!pj) {
       throw new ShareRejected(
         "no_upstream",
@@ -382,10 +421,7 @@ export class StratumProxy {
       );
     }
     if (this.#miners.has(key)) this.logout(l.rig, l.miner);
-    const perRig = this.#opts.maxPerRig ?? 1024;
-    let held = 0;
-    for (const m of this.#miners.values()) if (m.rig === l.rig) held++;
-    if (held >= perRig) {
+    if (count() >= perRig) {
       throw new ShareRejected(
         "no_upstream",
         `this rig already has ${perRig} miners at the farm's proxy (the most one rig may hold)`,
@@ -397,7 +433,8 @@ export class StratumProxy {
     for (let r = 0; r < capacity && extra < 0; r++) {
       const e = Math.floor(r / this.#perBlob);
       const sl = r % this.#perBlob;
-      if (!this.#ranges.has(`${e}:${sl}`)) [extra, slot] = [e, sl];
+      const r2 = `${e}:${sl}`;
+      if (!this.#ranges.has(r2) && !this.#quarantine.has(r2)) [extra, slot] = [e, sl];
     }
     if (extra < 0) {
       throw new ShareRejected(
@@ -430,6 +467,11 @@ export class StratumProxy {
     return { job: this.#jobFor(pj, extra, slot), slot, extraNonce: extra };
   }
 
+  /** Where a rig's new work goes from now on (its link changed). */
+  setSink(rig: string, sink: (jobs: RigJobs) => void): void {
+    if (this.#sinks.has(rig)) this.#sinks.set(rig, sink);
+  }
+
   /** A miner left: its range is free. */
   logout(rig: string, miner: string): void {
     const key = `${rig}/${miner}`;
@@ -437,7 +479,10 @@ export class StratumProxy {
     if (!m) return;
     this.#miners.delete(key);
     const range = `${m.extra}:${m.slot}`;
-    if (this.#ranges.get(range) === key) this.#ranges.delete(range);
+    if (this.#ranges.get(range) === key) {
+      this.#ranges.delete(range);
+      this.#quarantine.add(range);
+    }
   }
 
   /** Every miner of a rig left (its link closed). */
@@ -490,6 +535,12 @@ export class StratumProxy {
     const index = this.#jobs.findIndex((j) => j.id === share.jobId);
     if (index < 0) return reject("invalid_job", `Invalid job id ${record.jobId}`);
     const pj = this.#jobs[index];
+    if (extra > 0 && !pj.job.template) {
+      return reject(
+        "no_upstream",
+        "No work for this miner's range on this upstream (a pool's job has 256 ranges)",
+      );
+    }
     const current = this.#currentJob();
     const age = this.#jobs.length - 1 - index;
     if (age > 1 || (age === 1 && pj.upstream !== current?.upstream)) {
@@ -521,7 +572,10 @@ export class StratumProxy {
     m.lastShareAt = at;
     m.bestDifficulty = Math.max(m.bestDifficulty, record.difficulty);
     const now = Date.now();
-    m.window.push({ at: now, difficulty: Number(pj.difficulty) });
+    const second = Math.floor(now / 1000) * 1000;
+    const last = m.window.at(-1);
+    if (last && last.at === second) last.difficulty += Number(pj.difficulty);
+    else m.window.push({ at: second, difficulty: Number(pj.difficulty) });
     while (m.window.length && now - m.window[0].at > HASHRATE_WINDOW_MS) m.window.shift();
     // A share for the job before goes upstream when that work is still valid there: a pool
     // takes shares for its recent jobs; a daemon only blocks on the same parent.
@@ -529,13 +583,18 @@ export class StratumProxy {
       (pj.upstream.kind === "pool"
         ? pj.upstream === current?.upstream
         : pj.job.prevHash !== undefined && pj.job.prevHash === current?.job.prevHash);
-    if (sameWork && meetsDifficulty(share.result, pj.job.difficulty)) {
+    if (
+      sameWork && meetsDifficulty(share.result, pj.job.difficulty) &&
+      this.#inFlight < MAX_UPSTREAM_IN_FLIGHT
+    ) {
+      this.#inFlight++;
       record.upstream = "pending";
       const block = pj.upstream.kind === "daemon";
       if (block) record.block = true;
       const templateBlob = extra > 0 ? this.#variant(pj, extra).template : undefined;
       void pj.upstream.submit(pj.job, { nonce: share.nonce, result: share.result, templateBlob })
         .then((v) => {
+          this.#inFlight--;
           record.upstream = v.ok ? "accepted" : "rejected";
           if (v.ok) m.upstreamAccepted++;
           else {

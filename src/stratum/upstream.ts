@@ -188,6 +188,8 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
   readonly kind = "daemon" as const;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running = false;
+  #polling = false;
+  #again = false;
   #failures = 0;
   #seq = 0;
   #refreshedAt = 0;
@@ -240,7 +242,32 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
   }
 
   async #poll(): Promise<void> {
+    // One poll at a time: a block's immediate poll must not start a second loop.
     if (!this.#running) return;
+    if (this.#polling) {
+      this.#again = true; // after the one in flight (a block was just submitted)
+      return;
+    }
+    this.#polling = true;
+    this.#again = false;
+    clearTimeout(this.#timer);
+    try {
+      await this.#pollOnce();
+    } finally {
+      this.#polling = false;
+    }
+    if (!this.#running) return;
+    const base = this.options.pollMs ?? 1000;
+    const wait = this.#again
+      ? 0
+      : this.state === "up"
+      ? base
+      : Math.min(10_000, base * 2 ** Math.min(this.#failures, 4));
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#poll(), wait);
+  }
+
+  async #pollOnce(): Promise<void> {
     try {
       const r = await this.#rpc("get_block_template", {
         wallet_address: this.config.user,
@@ -288,12 +315,6 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
       this.#failures++;
       if (this.#failures >= 2 || this.state !== "up") this.setState("down", (err as Error).message);
     }
-    if (!this.#running) return;
-    const base = this.options.pollMs ?? 1000;
-    const wait = this.state === "up"
-      ? base
-      : Math.min(10_000, base * 2 ** Math.min(this.#failures, 4));
-    this.#timer = setTimeout(() => void this.#poll(), wait);
   }
 
   async submit(
