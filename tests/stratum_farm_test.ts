@@ -51,14 +51,14 @@ Deno.test({
   async fn() {
     const root = await tempHome();
     const chain = await startMonerod(MONEROD.path!, `${root}/monerod`, {
-      difficulty: 50,
+      difficulty: 30,
       rpcPort: freePort(),
       p2pPort: freePort(),
     });
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
     await cliInOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliInOk(c, ["stratum", "set", "--difficulty", "20"]);
+    await cliInOk(c, ["stratum", "set", "--difficulty", "10"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;
