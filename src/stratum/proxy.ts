@@ -579,10 +579,10 @@ export class StratumProxy {
     while (m.window.length && now - m.window[0].at > HASHRATE_WINDOW_MS) m.window.shift();
     // A share for the job before goes upstream when that work is still valid there: a pool
     // takes shares for its recent jobs; a daemon only blocks on the same parent.
-    const sameWork = !stale ||
-      (pj.upstream.kind === "pool"
-        ? pj.upstream === current?.upstream
-        : pj.job.prevHash !== undefined && pj.job.prevHash === current?.job.prevHash);
+    const sameWork = pj.upstream.kind === "pool"
+      // A pool takes shares for its session's recent jobs, not a previous connection's.
+      ? (!stale || pj.upstream === current?.upstream) && pj.job.epoch === pj.upstream.job?.epoch
+      : !stale || (pj.job.prevHash !== undefined && pj.job.prevHash === current?.job.prevHash);
     if (
       sameWork && meetsDifficulty(share.result, pj.job.difficulty) &&
       this.#inFlight < MAX_UPSTREAM_IN_FLIGHT

@@ -30,6 +30,8 @@ export interface UpstreamJob {
   template?: ParsedTemplate;
   /** Daemon: the previous block's hash (a new one means the old jobs are stale). */
   prevHash?: string;
+  /** Pool: which login session it came from (a share goes only to the session it was for). */
+  epoch?: number;
 }
 
 /** What an upstream said about a share. */
@@ -351,6 +353,7 @@ class PoolUpstream extends BaseUpstream implements Upstream {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #keepalive: ReturnType<typeof setInterval> | undefined;
   #clientId = "";
+  #epoch = 0;
   #seq = 0;
   readonly #pending = new Map<
     number,
@@ -420,6 +423,7 @@ class PoolUpstream extends BaseUpstream implements Upstream {
           return lines.close(`login refused: ${errorText(r.error)}`);
         }
         this.#attempt = 0;
+        this.#epoch++;
         this.#clientId = String(res.id ?? "");
         const job = this.#parseJob(res.job);
         if (!job) return lines.close("login answer without a valid job");
@@ -454,6 +458,7 @@ class PoolUpstream extends BaseUpstream implements Upstream {
         ? j.seed_hash
         : undefined,
       algo: typeof j.algo === "string" && /^[A-Za-z0-9._\/-]{1,32}$/.test(j.algo) ? j.algo : "rx/0",
+      epoch: this.#epoch,
     };
   }
 
