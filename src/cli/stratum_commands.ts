@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { formatHashrate } from "../miners/mod.ts";
 import type { PoolSetView, ShareRecord, StratumStatus } from "../protocol/mod.ts";
 import { poolSetView, StratumConfigStore } from "../stratum/mod.ts";
+import { loadIdentity } from "../identity/mod.ts";
 import { ApiClient } from "./api_client.ts";
 import { bool, int, type Parsed, requireStr, str, UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
@@ -31,8 +32,16 @@ async function needRunning(ctx: CliContext, p: Parsed, cmd: string): Promise<Api
   return api;
 }
 
-const store = (ctx: CliContext) =>
-  new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+/** The pool set on disk, on a node that runs a proxy (not a worker's: it would do nothing). */
+async function store(ctx: CliContext): Promise<StratumConfigStore> {
+  const me = await loadIdentity(ctx.paths).catch(() => undefined);
+  if (me?.info.role === "worker") {
+    throw new UsageError(
+      "this node is a worker: the farm's stratum proxy runs on its controller (run this there)",
+    );
+  }
+  return new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+}
 
 function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSetView): void {
   if (bool(p, "json")) {
@@ -183,7 +192,7 @@ export async function stratumUpstreamList(ctx: CliContext, p: Parsed): Promise<n
   const api = await running(ctx, p);
   const set = api
     ? await api.request<PoolSetView>("GET", `${BASE}/upstreams`)
-    : poolSetView(await store(ctx).load());
+    : poolSetView(await (await store(ctx)).load());
   printPoolSet(ctx, p, set);
   return 0;
 }
@@ -204,7 +213,7 @@ export async function stratumUpstreamAdd(ctx: CliContext, p: Parsed): Promise<nu
       ...(pass !== undefined ? { pass } : {}),
       ...(position !== undefined ? { position } : {}),
     })
-    : poolSetView(await store(ctx).addUpstream({ url, user, pass }, { position }));
+    : poolSetView(await (await store(ctx)).addUpstream({ url, user, pass }, { position }));
   if (!bool(p, "json")) {
     ctx.io.out(`added ${url}${api ? "" : " (the node uses it when it starts)"}`);
   }
@@ -218,7 +227,7 @@ export async function stratumUpstreamRemove(ctx: CliContext, p: Parsed): Promise
   const api = await running(ctx, p);
   const set = api
     ? await api.request<PoolSetView>("DELETE", `${BASE}/upstreams/${encodeURIComponent(ref)}`)
-    : poolSetView(await store(ctx).removeUpstream(ref));
+    : poolSetView(await (await store(ctx)).removeUpstream(ref));
   if (!bool(p, "json")) ctx.io.out(`removed ${ref}`);
   printPoolSet(ctx, p, set);
   return 0;
@@ -240,7 +249,7 @@ export async function stratumSet(ctx: CliContext, p: Parsed): Promise<number> {
   const api = await running(ctx, p);
   const set = api
     ? await api.request<PoolSetView>("PUT", `${BASE}/settings`, settings)
-    : poolSetView(await store(ctx).setSettings(settings));
+    : poolSetView(await (await store(ctx)).setSettings(settings));
   printPoolSet(ctx, p, set);
   return 0;
 }
