@@ -6,7 +6,14 @@
  * 404 for unknown peers, miners and profiles; live events; Prometheus metrics (promtool).
  */
 import assert from "node:assert/strict";
-import { addXmrigProfile, initNode, serve, tempHome, until } from "./helpers.ts";
+import {
+  addXmrigProfile,
+  assertPromtoolClean,
+  initNode,
+  serve,
+  tempHome,
+  until,
+} from "./helpers.ts";
 import { startFleet } from "./fleet_fixture.ts";
 import { cliOk, component } from "./helpers.ts";
 import { EventSourceParserStream } from "eventsource-parser/stream";
@@ -471,19 +478,7 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
           text,
           /^miner_cli_miner_hashrate_hashes_per_second\{node="rig-1",.*miner="cpu"/m,
         );
-        const p = new Deno.Command(PROMTOOL.path!, {
-          args: ["check", "metrics"],
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const w = p.stdin.getWriter();
-        await w.write(new TextEncoder().encode(text));
-        await w.close();
-        const out = await p.output();
-        const msg = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-        assert.equal(out.code, 0, `promtool check metrics:\n${msg}\n${text}`);
-        assert.equal(msg.trim(), "", `promtool lint findings:\n${msg}`);
+        await assertPromtoolClean(PROMTOOL.path!, text, text);
       },
     });
   } finally {

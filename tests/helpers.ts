@@ -81,6 +81,30 @@ export async function cliIn(home: string | null, args: string[]): Promise<CliRes
   return { code, stdout: text(out), stderr: text(err) };
 }
 
+/**
+ * `promtool check metrics` on `text`: asserts it exits 0 and reports no lint finding (the
+ * message quotes `context`, e.g. the metrics text itself).
+ */
+export async function assertPromtoolClean(
+  promtool: string,
+  text: string,
+  context = "",
+): Promise<void> {
+  const p = new Deno.Command(promtool, {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = p.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const out = await p.output();
+  const msg = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (out.code !== 0) throw new Error(`promtool check metrics:\n${msg}\n${context}`);
+  if (msg.trim() !== "") throw new Error(`promtool lint findings:\n${msg}`);
+}
+
 /** {@link cliIn} that throws unless the command exits 0. */
 export async function cliInOk(home: string | null, args: string[]): Promise<CliResult> {
   const r = await cliIn(home, args);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import {
+  assertPromtoolClean,
   cliInOk,
   cliOk,
   component,
@@ -252,21 +253,7 @@ Deno.test({
         .text();
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="rejected"\} 6$/m);
       assert.match(metrics, /^miner_cli_stratum_shares_total\{verdict="upstream_accepted"\} 1$/m);
-      if (!PROMTOOL.ignore) {
-        const p = new Deno.Command(PROMTOOL.path!, {
-          args: ["check", "metrics"],
-          stdin: "piped",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const w = p.stdin.getWriter();
-        await w.write(new TextEncoder().encode(metrics));
-        await w.close();
-        const out = await p.output();
-        const msg = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-        assert.equal(out.code, 0, `promtool check metrics:\n${msg}`);
-        assert.equal(msg.trim(), "", `promtool lint findings:\n${msg}`);
-      }
+      if (!PROMTOOL.ignore) await assertPromtoolClean(PROMTOOL.path!, metrics);
 
       // The Fleet page's Pool view shows the same, at desktop and phone width.
       if (!CHROMIUM.ignore) await poolViewShots(node.api!, token);

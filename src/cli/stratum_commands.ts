@@ -5,7 +5,6 @@
  * once and audited), else to `stratum.json` (the node picks it up when it starts).
  * @module
  */
-import { join } from "node:path";
 import { formatHashrate } from "../miners/mod.ts";
 import type { PoolSetView, ShareRecord, StratumStatus } from "../protocol/mod.ts";
 import { poolSetView, StratumConfigStore } from "../stratum/mod.ts";
@@ -40,7 +39,7 @@ async function store(ctx: CliContext): Promise<StratumConfigStore> {
       "this node is a worker: the farm's stratum proxy runs on its controller (run this there)",
     );
   }
-  return new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+  return StratumConfigStore.of(ctx.paths);
 }
 
 function printPoolSet(ctx: CliContext, p: Parsed, set: PoolSetView): void {

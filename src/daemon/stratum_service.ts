@@ -5,7 +5,6 @@
  * events (shares at most once a second).
  * @module
  */
-import { join } from "node:path";
 import { MinerCliError } from "../errors/mod.ts";
 import type { EventHub } from "../events/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -19,7 +18,12 @@ import {
 } from "../node/mod.ts";
 import type { StratumStatus } from "../protocol/mod.ts";
 import type { NodePaths } from "../store/mod.ts";
-import { StratumConfigStore, StratumProxy, type StratumProxyEvent } from "../stratum/mod.ts";
+import {
+  type StratumConfig,
+  StratumConfigStore,
+  StratumProxy,
+  type StratumProxyEvent,
+} from "../stratum/mod.ts";
 
 /** The miners' endpoint could not listen where it was told. */
 export class StratumListenError extends MinerCliError {
@@ -112,7 +116,7 @@ export async function startStratumService(
     });
   };
   if (role !== "worker") {
-    store = new StratumConfigStore(join(ctx.paths.configDir, "stratum.json"));
+    store = StratumConfigStore.of(ctx.paths);
     // A farm's own CA for its pools' certificates (as for wss peers).
     const caFile = Deno.env.get("MINER_CLI_TLS_CA");
     const ca = caFile ? await Deno.readTextFile(caFile).catch(() => undefined) : undefined;
@@ -139,18 +143,15 @@ export async function startStratumService(
     });
     attachStratumFarm(mesh, proxy);
   }
-  let stamp = "";
+  let applied: StratumConfig | undefined;
+  let lastError = "";
   const reload = async () => {
     if (!store || !proxy) return;
-    let now = "";
     try {
-      const st = await Deno.stat(store.path);
-      now = `${st.ino}:${st.size}:${st.mtime?.getTime()}`;
-    } catch { /* no pool set yet */ }
-    if (now === stamp) return;
-    stamp = now;
-    try {
-      const c = await store.load();
+      const c = await store.current();
+      if (c === applied) return;
+      applied = c;
+      lastError = "";
       proxy.setDifficulty(c.difficulty);
       proxy.setRanges(c.ranges);
       proxy.setUpstreams(c.upstreams);
@@ -159,7 +160,10 @@ export async function startStratumService(
         difficulty: c.difficulty,
       });
     } catch (err) {
-      logger.warn("stratum_pool_set_invalid", { reason: (err as Error).message });
+      // Said once per problem, not at every look.
+      const reason = (err as Error).message;
+      if (reason !== lastError) logger.warn("stratum_pool_set_invalid", { reason });
+      lastError = reason;
     }
   };
   await reload();
@@ -200,10 +204,7 @@ export async function startStratumService(
     rig,
     store,
     status: () => proxy?.status() ?? null,
-    reload: async () => {
-      stamp = "";
-      await reload();
-    },
+    reload: reload,
     close: async () => {
       clearInterval(reloadTimer);
       clearTimeout(sharesTimer);

@@ -8,7 +8,14 @@
 import { z } from "zod";
 import { MinerCliError } from "../errors/mod.ts";
 import type { PoolSetView } from "../protocol/mod.ts";
-import { readJsonFile, withFileLock, writeJsonAtomic } from "../store/mod.ts";
+import { join } from "node:path";
+import {
+  MtimeCache,
+  type NodePaths,
+  readJsonFile,
+  withFileLock,
+  writeJsonAtomic,
+} from "../store/mod.ts";
 import { parseUpstreamUrl, UpstreamUrlError } from "./upstream.ts";
 
 const UpstreamEntrySchema = z.object({
@@ -73,13 +80,27 @@ const EMPTY: StratumConfig = { version: 1, difficulty: 5000, ranges: 256, upstre
  *
  * @example
  * ```ts ignore
- * const store = new StratumConfigStore(join(paths.configDir, "stratum.json"));
+ * const store = StratumConfigStore.of(paths);
  * await store.addUpstream({ url: "daemon+http://127.0.0.1:18081", user: WALLET });
  * ```
  */
 export class StratumConfigStore {
+  readonly #cache: MtimeCache<StratumConfig>;
+
   /** Creates the store for `path`. */
-  constructor(readonly path: string) {}
+  constructor(readonly path: string) {
+    this.#cache = new MtimeCache(path, () => this.load(), () => structuredClone(EMPTY));
+  }
+
+  /** The store of a node's home (`<config>/stratum.json`). */
+  static of(paths: NodePaths): StratumConfigStore {
+    return new StratumConfigStore(join(paths.configDir, "stratum.json"));
+  }
+
+  /** The pool set, read again only when the file changed (the same object otherwise). */
+  current(): Promise<StratumConfig> {
+    return this.#cache.get();
+  }
 
   /** Reads the pool set (empty when there is no file). */
   async load(): Promise<StratumConfig> {

@@ -181,8 +181,9 @@ export class StratumProxy {
   #perBlob: number;
   #jobSeq = 0;
   #inFlight = 0;
-  /** Logins waiting for work, by rig. */
+  /** Logins waiting for work, and miners logged in, by rig (its cap). */
   readonly #waitingByRig = new Map<string, number>();
+  readonly #heldByRig = new Map<string, number>();
   /** Ranges freed during the current job: nobody else hashes them again before the next job. */
   readonly #quarantine = new Set<string>();
   /** Job IDs differ from a previous process's (a miner kept across a restart holds old ones). */
@@ -393,11 +394,7 @@ export class StratumProxy {
       );
     }
     const perRig = this.#opts.maxPerRig ?? 1024;
-    const count = () => {
-      let held = 0;
-      for (const m of this.#miners.values()) if (m.rig === l.rig) held++;
-      return held + (this.#waitingByRig.get(l.rig) ?? 0);
-    };
+    const count = () => (this.#heldByRig.get(l.rig) ?? 0) + (this.#waitingByRig.get(l.rig) ?? 0);
     if (count() >= perRig) {
       throw new ShareRejected(
         "no_upstream",
@@ -405,14 +402,12 @@ export class StratumProxy {
       );
     }
     // Logins waiting for work count against the rig's share too.
-    this.#waitingByRig.set(l.rig, (this.#waitingByRig.get(l.rig) ?? 0) + 1);
+    bump(this.#waitingByRig, l.rig, 1);
     let pj: ProxyJob | null;
     try {
       pj = await this.#current(options.waitMs ?? 10_000);
     } finally {
-      const n = (this.#waitingByRig.get(l.rig) ?? 1) - 1;
-      if (n > 0) this.#waitingByRig.set(l.rig, n);
-      else this.#waitingByRig.delete(l.rig);
+      bump(this.#waitingByRig, l.rig, -1);
     }
     if (!pj) {
       throw new ShareRejected(
@@ -446,6 +441,7 @@ export class StratumProxy {
     }
     this.#ranges.set(`${extra}:${slot}`, key);
     this.#sinks.set(l.rig, l.sink);
+    bump(this.#heldByRig, l.rig, 1);
     this.#miners.set(key, {
       rig: l.rig,
       rigName: l.rigName,
@@ -478,6 +474,7 @@ export class StratumProxy {
     const m = this.#miners.get(key);
     if (!m) return;
     this.#miners.delete(key);
+    bump(this.#heldByRig, rig, -1);
     const range = `${m.extra}:${m.slot}`;
     if (this.#ranges.get(range) === key) {
       this.#ranges.delete(range);
@@ -684,6 +681,13 @@ export class StratumProxy {
       rejectReasons: Object.fromEntries(this.#reasons),
     };
   }
+}
+
+/** Adds `delta` to a count, dropping it at 0. */
+function bump(counts: Map<string, number>, key: string, delta: number): void {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 function clampRanges(n: number): number {

@@ -10,7 +10,7 @@ import { connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { UpstreamView } from "../protocol/mod.ts";
 import { JsonLines } from "./lines.ts";
-import { targetDifficulty } from "./target.ts";
+import { targetDifficulty, withNonce } from "./target.ts";
 import { type ParsedTemplate, parseTemplate } from "./template.ts";
 
 /** One job from an upstream. */
@@ -325,8 +325,7 @@ class DaemonUpstream extends BaseUpstream implements Upstream {
   ): Promise<UpstreamVerdict> {
     const template = share.templateBlob ?? job.templateBlob;
     if (!template) return { ok: false, error: "no block template" };
-    const at = 39 * 2;
-    const block = template.slice(0, at) + share.nonce + template.slice(at + 8);
+    const block = withNonce(template, share.nonce);
     try {
       const r = await this.#rpc("submit_block", [block]);
       if (r.status !== "OK") throw new Error(`submit_block: ${String(r.status).slice(0, 100)}`);
