@@ -36,8 +36,12 @@
  * nodes: a new job's fan-out, shares validated per second, controller RSS per miner (see
  * bench_stratum.ts; `--stratum-sizes`). Not in the default run: a few minutes.
  *
+ * floor: the socket layer's own cost for 1,000 and 10,000 connections sending a push-sized frame
+ * every 10 s, dropped or answered, with nothing of miner-cli on top (see bench_floor.ts;
+ * `--floor-sizes`). Not in the default run: about two minutes.
+ *
  * usage: deno task bench [--only mesh|supervision|fleet|deploy|api|startup|partition|soak|rules|
- *          scale|stratum] [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
+ *          scale|stratum|floor] [--seconds S] [--supervise-seconds S] [--soak-seconds S] [--json]
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
@@ -57,6 +61,7 @@ const { values } = parseArgs({
     "scale-sizes": { type: "string" },
     "scale-runs": { type: "string" },
     "stratum-sizes": { type: "string" },
+    "floor-sizes": { type: "string" },
     json: { type: "boolean" },
   },
 });
@@ -730,6 +735,12 @@ const sections: Record<string, () => Promise<void>> = {
       runs: values["scale-runs"] ? Number(values["scale-runs"]) : undefined,
     });
   },
+  floor: async () => {
+    const { benchFloor } = await import("./bench_floor.ts");
+    results.floor = await benchFloor(log, {
+      sizes: values["floor-sizes"]?.split(",").map(Number),
+    });
+  },
   stratum: async () => {
     const { benchStratum } = await import("./bench_stratum.ts");
     results.stratum = await benchStratum(log, {
@@ -743,7 +754,9 @@ const sections: Record<string, () => Promise<void>> = {
 };
 for (const [name, fn] of Object.entries(sections)) {
   // The farm-sized ones take minutes: only when asked for.
-  if (values.only ? values.only !== name : name === "scale" || name === "stratum") continue;
+  if (
+    values.only ? values.only !== name : name === "scale" || name === "stratum" || name === "floor"
+  ) continue;
   await fn();
 }
 if (values.json) console.log(JSON.stringify(results, null, 2));

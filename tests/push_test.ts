@@ -166,6 +166,28 @@ Deno.test({
         const s = await get("/remote/stats");
         return s.peers.find((p: Row) => p.id === ra.id)?.online === false;
       }, "rig-a offline");
+      // The events' counts and totals are kept change by change (no pass over the fleet per
+      // event): they agree with a read of the rows.
+      type Total = { algorithm: string; hashrate: number; expected: number | null; miners: number };
+      const tallyOf = (e: { data: Record<string, unknown> } | undefined) =>
+        e && JSON.stringify([
+          e.data.nodes,
+          e.data.online,
+          e.data.offline,
+          // Sums kept by adding and taking away differ from a fresh sum in the last bits only.
+          (e.data.totals as Total[]).map((t) => [
+            t.algorithm,
+            t.hashrate.toFixed(3),
+            t.expected?.toFixed(3),
+            t.miners,
+          ]),
+        ]);
+      await until(async () => {
+        const s = await get("/remote/stats");
+        return s.online === 1 &&
+          tallyOf(events.findLast((e) => e.type === "fleet_rows")) ===
+            tallyOf({ data: s });
+      }, "the events' summary agrees with the rows");
       const r = await cli(c, ["remote", "status", "--json"]);
       assert.equal(r.code, 2);
 

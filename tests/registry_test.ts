@@ -14,6 +14,7 @@ import {
   PeerRegistry,
   resolvePeer,
 } from "../src/peers/mod.ts";
+import { AuditLog } from "../src/node/mod.ts";
 import { mulberry32, ROOT } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
@@ -576,6 +577,47 @@ Deno.test("two writers flushing at the same time lose nothing, and a flush that 
     const names = (await stored(path)).map((p) => p.name);
     assert.ok(names.includes("p5000") && names.includes("p5001"), names.join(","));
     await Promise.all([a.close(), b.close(), c.close()]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("audit log: records that come while one is written go together, whole and in order", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new AuditLog(join(dir, "audit.log"));
+    // 2,000 rigs coming back at once after a controller restart: one record each.
+    await Promise.all(
+      Array.from({ length: 2000 }, (_, i) =>
+        log.append({
+          peer: `p${i}`,
+          peerName: `rig-${i}`,
+          role: "worker",
+          action: "peer_online",
+          params: {},
+          outcome: "ok",
+        })),
+    );
+    const { records, torn } = await log.read();
+    assert.deepEqual(torn, []);
+    assert.deepEqual(
+      records.map((r) => r.peerName),
+      Array.from({ length: 2000 }, (_, i) => `rig-${i}`),
+    );
+    // They came before the first write started: all went in it (one open and write, not 2,000).
+    assert.equal(log.writes, 1);
+    // One more while nothing is being written is a write of its own.
+    await log.append({
+      peer: "p",
+      peerName: "late",
+      role: null,
+      action: "peer_offline",
+      params: {},
+      outcome: "ok",
+    });
+    assert.equal(log.writes, 2);
+    assert.equal((await log.read()).records.at(-1)?.peerName, "late");
+    assert.equal((await Deno.stat(join(dir, "audit.log"))).mode! & 0o777, 0o600);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -116,6 +116,10 @@ export class FleetMonitor {
   readonly #dirty = new Set<string>();
   readonly #removed = new Set<string>();
   #version = 0;
+  /** Each online worker row's part of the summary, kept as rows change (see {@link #account}). */
+  readonly #tally = new Map<string, readonly AlgorithmTotal[]>();
+  readonly #tallyTotals = new Map<string, AlgorithmTotal & { known: number }>();
+  #tallyAt = 0;
   /** Pushes taken (for benchmarks and tests). */
   pushes = 0;
   /** Online/offline transitions seen (a health evaluation older than the last one is stale). */
@@ -452,6 +456,7 @@ export class FleetMonitor {
   #changed(id: string): void {
     this.#version++;
     this.#dirty.add(id);
+    this.#account(id);
     if (this.#eventTimer !== undefined) return;
     this.#eventTimer = setTimeout(() => {
       this.#eventTimer = undefined;
@@ -463,7 +468,7 @@ export class FleetMonitor {
         if (r && p) rows.push(this.#view(p, r, now, Infinity));
       }
       const removed = [...this.#removed];
-      const { newest: _newest, ...summary } = this.#summary();
+      const summary = this.#tallied(now);
       this.#dirty.clear();
       this.#removed.clear();
       this.#onEvent({
@@ -474,6 +479,58 @@ export class FleetMonitor {
         ...summary,
       });
     }, 250);
+  }
+
+  /** Moves a rig's part of the summary from its previous row to its current one: O(that rig). */
+  #account(id: string): void {
+    const before = this.#tally.get(id);
+    if (before) this.#addTotals(before, -1);
+    const r = this.#rows.get(id);
+    const p = this.#fleet.mesh.registry.get(id);
+    if (r?.row.online && p && p.role !== "controller") {
+      const totals = r.row.totals ?? [];
+      this.#tally.set(id, totals);
+      this.#addTotals(totals, 1);
+    } else this.#tally.delete(id);
+  }
+
+  #addTotals(totals: readonly AlgorithmTotal[], sign: 1 | -1): void {
+    for (const t of totals) {
+      let cur = this.#tallyTotals.get(t.algorithm);
+      if (!cur) {
+        cur = { algorithm: t.algorithm, hashrate: 0, expected: null, rigs: 0, miners: 0, known: 0 };
+        this.#tallyTotals.set(t.algorithm, cur);
+      }
+      cur.hashrate += sign * t.hashrate;
+      cur.miners += sign * t.miners;
+      cur.rigs += sign * t.rigs;
+      if (t.expected !== null) {
+        cur.known += sign;
+        cur.expected = cur.known > 0 ? (cur.expected ?? 0) + sign * t.expected : null;
+      }
+      if (cur.rigs <= 0) this.#tallyTotals.delete(t.algorithm);
+    }
+  }
+
+  /**
+   * The summary the rows' events carry, from the tally (O(algorithms), not O(fleet)). Once a
+   * minute it is counted again from the rows, so sums of floating-point changes cannot drift, and
+   * rows of peers that left the registry since are dropped.
+   */
+  #tallied(now: number): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
+    if (now - this.#tallyAt > 60_000) {
+      this.#tallyAt = now;
+      this.#tally.clear();
+      this.#tallyTotals.clear();
+      for (const id of this.#rows.keys()) this.#account(id);
+    }
+    const registry = this.#fleet.mesh.registry;
+    const nodes = registry.size - registry.countRole("controller");
+    const online = Math.min(nodes, this.#tally.size);
+    const totals = [...this.#tallyTotals.values()]
+      .map(({ known: _known, ...t }) => ({ ...t, hashrate: Math.max(0, t.hashrate) }))
+      .sort((a, b) => a.algorithm.localeCompare(b.algorithm));
+    return { nodes, online, offline: nodes - online, totals };
   }
 
   #set(peer: Pick<Peer, "id" | "name">, online: boolean, reason?: string): void {

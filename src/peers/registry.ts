@@ -99,6 +99,7 @@ export class PeerRegistry {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sorted: Peer[] | null = null;
   readonly #names = new Map<string, Set<string>>();
+  readonly #roles = new Map<string, number>();
   readonly #debounceMs: number;
   readonly #onWarning: (message: string) => void;
   #closed = false;
@@ -118,8 +119,12 @@ export class PeerRegistry {
     this.#table = new RevTable<Peer>(db, "peers", parsePeer, (id, before, after) => {
       this.#sorted = null;
       this.#version++;
-      if (before) this.#names.get(before.name.toLowerCase())?.delete(id);
+      if (before) {
+        this.#names.get(before.name.toLowerCase())?.delete(id);
+        this.#roles.set(before.role, (this.#roles.get(before.role) ?? 1) - 1);
+      }
       if (after) {
+        this.#roles.set(after.role, (this.#roles.get(after.role) ?? 0) + 1);
         const key = after.name.toLowerCase();
         const set = this.#names.get(key) ?? new Set<string>();
         set.add(id);
@@ -178,6 +183,11 @@ export class PeerRegistry {
     return this.#table.rows.size;
   }
 
+  /** How many peers announced `role` (kept as peers change: no scan). */
+  countRole(role: Peer["role"]): number {
+    return this.#roles.get(role) ?? 0;
+  }
+
   /** The peer with this exact ID, if any. */
   get(id: string): Peer | undefined {
     return this.#table.rows.get(id);
@@ -219,20 +229,32 @@ export class PeerRegistry {
     return this.get(id);
   }
 
-  /** Records a request outcome: adjusts the score, counters, `lastSeen` and `pingMs`. */
+  /**
+   * Records a request outcome: adjusts the score, counters, `lastSeen` and `pingMs`. The new
+   * values are this node's own (a clamped score, counts, a timestamp, a measured time), so the
+   * record is not validated again: at 10,000 answers a forced read would parse 10,000 records.
+   */
   recordOutcome(
     id: string,
     outcome: RequestOutcome,
     options: OutcomeOptions = {},
   ): Peer | undefined {
     const now = new Date().toISOString();
-    return this.update(id, (p) => ({
-      ...p,
-      score: nextScore(p.score, outcome),
-      stats: { ...p.stats, [outcome]: p.stats[outcome] + 1 },
-      lastSeen: outcome === "success" ? now : p.lastSeen,
-      pingMs: options.rttMs !== undefined ? Math.round(options.rttMs * 1000) / 1000 : p.pingMs,
-    }));
+    const pingMs = options.rttMs !== undefined
+      ? Math.max(0, Math.round(options.rttMs * 1000) / 1000)
+      : undefined;
+    this.#apply({
+      id,
+      fn: (p) =>
+        p && {
+          ...p,
+          score: nextScore(p.score, outcome),
+          stats: { ...p.stats, [outcome]: p.stats[outcome] + 1 },
+          lastSeen: outcome === "success" ? now : p.lastSeen,
+          pingMs: pingMs ?? p.pingMs,
+        },
+    });
+    return this.get(id);
   }
 
   /** Stores the capabilities a peer reported (only when they changed). */
@@ -245,7 +267,8 @@ export class PeerRegistry {
   /** Marks a peer as seen now. */
   markSeen(id: string): void {
     const now = new Date().toISOString();
-    this.update(id, (p) => ({ ...p, lastSeen: now }));
+    // This node's own timestamp on a valid record: nothing to validate (see recordOutcome).
+    this.#apply({ id, fn: (p) => p && { ...p, lastSeen: now } });
   }
 
   #schedule(): void {
