@@ -130,9 +130,14 @@ async function benchMesh(): Promise<void> {
     if (!out.success) throw new Error("the mesh bench client failed");
     const mesh: MeshBenchResult = JSON.parse(new TextDecoder().decode(out.stdout));
     results.mesh = mesh;
-    const ok = mesh.handshakesPerSecond >= 500 &&
-      mesh.roundTrips.every((r) => r.ratio >= 0.5 && r.encrypted >= 1000);
-    log(`  targets (>= 500 handshakes/s, ratio >= 0.5, >= 1000 rt/s): ${ok ? "met" : "NOT met"}`);
+    // The farm-scale targets: handshakes bound a reconnect storm, 256 B is a push's size.
+    const ok = mesh.handshakesPerSecond >= 1000 &&
+      mesh.roundTrips.every((r) => r.ratio >= (r.size <= 256 ? 0.6 : 0.5) && r.encrypted >= 1000);
+    log(
+      `  targets (>= 1000 handshakes/s, ratio >= 0.6 at 256 B and >= 0.5 above, >= 1000 rt/s): ${
+        ok ? "met" : "NOT met"
+      }`,
+    );
   } finally {
     await server.stop();
     await Deno.remove(root, { recursive: true });

@@ -428,11 +428,14 @@ export class FleetMonitor {
   #summary(
     rigs?: { id: string; online: boolean }[],
   ): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> & { newest: number } {
-    const workers = this.#fleet.workers();
+    let nodes = 0;
     let online = 0;
     let newest = 0;
     const rows: FleetNodeStatus[] = [];
-    for (const p of workers) {
+    // Unsorted: a sort of 10,000 names is most of a summary while the registry changes.
+    for (const p of this.#fleet.mesh.registry.values()) {
+      if (p.role === "controller") continue;
+      nodes++;
       const r = this.#rows.get(p.id);
       if (r) newest = Math.max(newest, r.at);
       rigs?.push({ id: p.id, online: r?.row.online ?? false });
@@ -440,13 +443,7 @@ export class FleetMonitor {
       online++;
       rows.push(r.row);
     }
-    return {
-      nodes: workers.length,
-      online,
-      offline: workers.length - online,
-      totals: fleetTotals(rows),
-      newest,
-    };
+    return { nodes, online, offline: nodes - online, totals: fleetTotals(rows), newest };
   }
 
   /**

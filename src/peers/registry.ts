@@ -173,6 +173,11 @@ export class PeerRegistry {
     return this.#sorted;
   }
 
+  /** Every peer, in no particular order (no sort: for counting and summing). */
+  values(): IterableIterator<Peer> {
+    return this.#table.rows.values();
+  }
+
   /** Increases with every change seen (local or another process's): equal means unchanged. */
   get version(): number {
     return this.#version;
