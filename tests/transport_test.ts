@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { initIdentity, nodeIdFromPublicKey, type NodeRole } from "../src/identity/mod.ts";
 import { Logger } from "../src/log/mod.ts";
 import {
+  keepaliveTickMs,
   MeshNode,
   type MeshNodeOptions,
   PeerIdentityError,
@@ -607,6 +608,27 @@ Deno.test("keepalive: the server drops a peer that never answers its pings", asy
     assert.equal(server.sessions().length, 0);
   } finally {
     await fx.dispose();
+  }
+});
+
+Deno.test("keepalive: a check always lands between the ping threshold and the timeout", () => {
+  // A link whose traffic keeps it alive (pushes and acks) is pinged only when quiet for
+  // max(interval, timeout - 1 s); a check must land before the timeout, or two quiet sides can
+  // both step over the window and drop a healthy link (the defaults once ticked every 1.25 s
+  // against a 1 s window).
+  assert.equal(keepaliveTickMs(5_000, 12_000), 500);
+  for (const interval of [50, 100, 200, 1_000, 5_000, 10_000, 11_500, 29_000]) {
+    for (const timeout of [100, 300, 1_200, 12_000, 30_000]) {
+      if (interval >= timeout) continue;
+      const tick = keepaliveTickMs(interval, timeout);
+      const relaxedWindow = timeout - Math.max(interval, timeout - 1_000);
+      assert.ok(tick >= 20, `${interval}/${timeout}: ${tick}`);
+      assert.ok(
+        tick === 20 || tick <= relaxedWindow / 2,
+        `${interval}/${timeout}: tick ${tick} ms, window ${relaxedWindow} ms`,
+      );
+      assert.ok(tick <= Math.min(interval, timeout) / 4 || tick === 20);
+    }
   }
 });
 

@@ -26,7 +26,13 @@
  */
 export { MeshNode, type MeshNodeOptions, type ServeOptions } from "./mesh.ts";
 export { PeerIdentityError } from "./handshake.ts";
-export { DEFAULT_KEEPALIVE, PeerSession, RemoteError, type SessionEnd } from "./session.ts";
+export {
+  DEFAULT_KEEPALIVE,
+  keepaliveTickMs,
+  PeerSession,
+  RemoteError,
+  type SessionEnd,
+} from "./session.ts";
 export { POLICY_KEYS, PolicyStore, PolicyValueError, type WorkerPolicy } from "./policy.ts";
 export {
   createPairCode,

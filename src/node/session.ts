@@ -118,23 +118,47 @@ export interface KeepaliveOptions {
 /** Default keepalive: a ping every 5 s, dropped after 12 s of silence. */
 export const DEFAULT_KEEPALIVE = { intervalMs: 5_000, timeoutMs: 12_000 } as const;
 
+/** How long a relaxed link (see `PeerSession.relaxPings`) may be quiet before it is pinged. */
+function relaxedQuietMs(intervalMs: number, timeoutMs: number): number {
+  return Math.max(intervalMs, timeoutMs - 1000);
+}
+
+/**
+ * The keepalive check's tick: a quarter of the ping interval, and at most half the window between
+ * the (relaxed) ping threshold and the timeout, so a check always lands in that window. (At 5 s /
+ * 12 s the tick was 1.25 s against a 1 s window: two quiet relaxed sides could both step over it
+ * and drop a healthy link.)
+ *
+ * @example
+ * ```ts ignore
+ * keepaliveTickMs(5_000, 12_000); // 500
+ * ```
+ */
+export function keepaliveTickMs(intervalMs: number, timeoutMs: number): number {
+  const window = timeoutMs - relaxedQuietMs(intervalMs, timeoutMs);
+  const quarter = Math.min(intervalMs, timeoutMs) / 4;
+  return Math.max(20, window > 0 ? Math.min(quarter, window / 2) : quarter);
+}
+
 /**
  * One timer per tick length for every session's keepalive check, instead of one per session:
  * 10,000 links cost one wakeup per tick, not 8,000 a second.
  */
 const wheels = new Map<
   number,
-  { timer: ReturnType<typeof setInterval>; checks: Set<() => void> }
+  { timer: ReturnType<typeof setInterval>; checks: Set<(now: number) => void> }
 >();
 
-function joinKeepaliveWheel(tickMs: number, check: () => void): () => void {
+function joinKeepaliveWheel(tickMs: number, check: (now: number) => void): () => void {
   let wheel = wheels.get(tickMs);
   if (!wheel) {
-    const checks = new Set<() => void>();
+    const checks = new Set<(now: number) => void>();
     const timer = setInterval(() => {
-      for (const fn of [...checks]) {
+      const now = Date.now();
+      // A check may end its session (and leave the set): deleting while iterating a Set is safe.
+      for (const fn of checks) {
         try {
-          fn();
+          fn(now);
         } catch { /* one session's failure is its own */ }
       }
     }, tickMs);
@@ -576,7 +600,7 @@ export class PeerSession {
   relaxPings(): void {
     const k = this.#keepalive;
     if (!k) return;
-    this.#pingQuietMs = Math.max(k.interval, k.timeout - 1000);
+    this.#pingQuietMs = relaxedQuietMs(k.interval, k.timeout);
   }
 
   #startKeepalive(k: KeepaliveOptions): void {
@@ -584,9 +608,8 @@ export class PeerSession {
     const timeout = k.timeoutMs ?? DEFAULT_KEEPALIVE.timeoutMs;
     this.#keepalive = { interval, timeout };
     this.#pingQuietMs = interval;
-    const tick = Math.max(20, Math.min(interval, timeout) / 4);
-    this.#leaveKeepalive = joinKeepaliveWheel(tick, () => {
-      const now = Date.now();
+    const tick = keepaliveTickMs(interval, timeout);
+    this.#leaveKeepalive = joinKeepaliveWheel(tick, (now) => {
       if (now - this.#lastRx > timeout) {
         this.#opts.logger.info("keepalive_timeout", {
           peer: this.peer.id,
