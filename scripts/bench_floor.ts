@@ -81,11 +81,14 @@ async function dial(port: number, links: number): Promise<void> {
     })();
   }
   console.log(JSON.stringify({ connected: links }));
-  // Every connection once per interval, spread evenly (as jittered pushes are).
+  // Every connection once per interval, spread evenly (as jittered pushes are): a fractional
+  // number of sends per 10 ms tick, carried over, so any N sends at exactly N per interval.
   let k = 0;
-  const perTick = Math.max(1, Math.round(links / (INTERVAL_MS / 10)));
+  let due = 0;
+  const perTick = links / (INTERVAL_MS / 10);
   setInterval(() => {
-    for (let j = 0; j < perTick; j++) conns[k++ % links].write(frame).catch(() => {});
+    due += perTick;
+    for (; due >= 1; due--) conns[k++ % links].write(frame).catch(() => {});
   }, 10);
 }
 
@@ -119,29 +122,30 @@ async function measure(links: number, reply: boolean): Promise<FloorRun> {
     stderr: "inherit",
   }).spawn();
   const serverLine = lineReader(server.stdout);
-  const { port } = JSON.parse(await serverLine());
-  const client = new Deno.Command("bash", {
-    // The soft descriptor limit raised to the hard one, as the scale bench does for its hosts.
-    args: [
-      "-c",
-      `ulimit -n $(ulimit -Hn) && exec "$0" "$@"`,
-      Deno.execPath(),
-      "run",
-      "-A",
-      self,
-      "--dial",
-      String(port),
-      String(links),
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const writer = server.stdin.getWriter();
-  const frames = async () => {
-    await writer.write(new TextEncoder().encode("\n"));
-    return JSON.parse(await serverLine()).frames as number;
-  };
+  let client: Deno.ChildProcess | undefined;
   try {
+    const { port } = JSON.parse(await serverLine());
+    client = new Deno.Command("bash", {
+      // The soft descriptor limit raised to the hard one, as the scale bench does for its hosts.
+      args: [
+        "-c",
+        `ulimit -n $(ulimit -Hn) && exec "$0" "$@"`,
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--dial",
+        String(port),
+        String(links),
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const writer = server.stdin.getWriter();
+    const frames = async () => {
+      await writer.write(new TextEncoder().encode("\n"));
+      return JSON.parse(await serverLine()).frames as number;
+    };
     const clientLine = lineReader(client.stdout);
     await clientLine(); // connected
     await new Promise((r) => setTimeout(r, 5000)); // the sends spread out
@@ -158,8 +162,11 @@ async function measure(links: number, reply: boolean): Promise<FloorRun> {
       rssMb: Math.round(u1.rss / 1e6),
     };
   } finally {
-    client.kill("SIGKILL");
-    await client.status;
+    // Only the processes this run started, by their handles.
+    if (client) {
+      client.kill("SIGKILL");
+      await client.status;
+    }
     server.kill("SIGKILL");
     await server.status;
   }
@@ -170,8 +177,13 @@ export async function benchFloor(
   log: (line: string) => void,
   options: { sizes?: number[] } = {},
 ): Promise<FloorRun[]> {
+  const sizes = options.sizes ?? [1000, 10_000];
+  const bad = sizes.filter((n) => !Number.isInteger(n) || n < 1 || n > 19_000);
+  if (bad.length) {
+    throw new Error(`--floor-sizes: ${bad.join(", ")}: give connection counts from 1 to 19,000`);
+  }
   const runs: FloorRun[] = [];
-  for (const links of options.sizes ?? [1000, 10_000]) {
+  for (const links of sizes) {
     for (const reply of [false, true]) {
       const r = await measure(links, reply);
       log(

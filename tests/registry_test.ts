@@ -14,7 +14,8 @@ import {
   PeerRegistry,
   resolvePeer,
 } from "../src/peers/mod.ts";
-import { AuditLog } from "../src/node/mod.ts";
+import { AuditLog, type Fleet, FleetMonitor } from "../src/node/mod.ts";
+import type { AlgorithmTotal } from "../src/protocol/mod.ts";
 import { mulberry32, ROOT } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
@@ -619,6 +620,103 @@ Deno.test("audit log: records that come while one is written go together, whole 
     assert.equal((await log.read()).records.at(-1)?.peerName, "late");
     assert.equal((await Deno.stat(join(dir, "audit.log"))).mode! & 0o777, 0o600);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree with a count of the rows", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const ids = Array.from({ length: 5 }, (_, i) => `cccc${i}`.padEnd(32, "0"));
+    ids.forEach((id, i) => reg.upsert(makePeer(id, `rig-${i}`, { address: null })));
+    reg.upsert(makePeer("dddd".padEnd(32, "0"), "boss", { role: "controller" }));
+    type Summary = { nodes: number; online: number; offline: number; totals: AlgorithmTotal[] };
+    let waiting: ((s: Summary) => void) | null = null;
+    const fleet = {
+      mesh: { registry: reg, session: () => undefined },
+      workers: () => reg.list().filter((p) => p.role !== "controller"),
+    } as unknown as Fleet;
+    const monitor = new FleetMonitor(fleet, {
+      intervalMs: 0,
+      recountMs: Infinity, // only what the tally keeps: no periodic recount hides a mistake
+      onEvent: (e) => {
+        if (e.type === "fleet_rows") waiting?.(e);
+      },
+    });
+    const miner = (name: string, algorithm: string, hashrate: number, state: string) => ({
+      name,
+      type: "xmrig",
+      profileId: null,
+      state,
+      pid: 1,
+      hashrate: { now: hashrate, avg60: hashrate, avg15m: null },
+      shares: { accepted: 0, rejected: 0 },
+      pool: null,
+      algorithm,
+      difficulty: null,
+      uptime: 1,
+      paused: state === "paused",
+      version: null,
+      threads: [],
+      devices: [],
+      restarts: 0,
+      restartLog: [],
+      startedAt: null,
+      lastError: null,
+    });
+    const push = (i: number, miners: ReturnType<typeof miner>[]) =>
+      monitor.pushed(
+        reg.get(ids[i])!,
+        {
+          nodeId: ids[i],
+          nodeName: `rig-${i}`,
+          uptime: 1,
+          role: "worker",
+          miners,
+          seq: 1,
+          intervalMs: 10_000,
+          reason: "interval",
+        } as unknown as Parameters<FleetMonitor["pushed"]>[1],
+      );
+    const agree = async (what: string) => {
+      const event = await new Promise<Summary>((r) => waiting = r);
+      const scan = monitor.summary();
+      const key = (s: Summary) =>
+        JSON.stringify([
+          s.nodes,
+          s.online,
+          s.offline,
+          s.totals.map((t) => [t.algorithm, t.hashrate.toFixed(6), t.rigs, t.miners]),
+        ]);
+      assert.equal(key(event), key(scan), what);
+      return event;
+    };
+    push(0, [miner("a", "rx/0", 100.1, "running")]);
+    push(1, [miner("a", "rx/0", 200.2, "running"), miner("b", "kawpow", 1e6, "running")]);
+    push(2, [miner("a", "rx/0", 0.3, "paused")]);
+    push(3, [miner("a", "rx/0", 50, "stopped")]);
+    push(4, [miner("a", "kawpow", 5.5, "running")]);
+    const first = await agree("five rigs pushed");
+    assert.equal(first.online, 5);
+    assert.equal(first.totals.find((t) => t.algorithm === "kawpow")?.rigs, 2);
+    // A rig's hashrate changes, another goes offline: their old parts are taken away.
+    push(1, [miner("a", "rx/0", 150.7, "running")]);
+    monitor.sawOffline(reg.get(ids[0])!, "link lost");
+    const second = await agree("one changed, one offline");
+    assert.equal(second.online, 4);
+    assert.equal(second.totals.find((t) => t.algorithm === "kawpow")?.rigs, 1);
+    // Another process removes a rig and makes one a controller (no invalidate here): the next
+    // event counts neither.
+    reg.remove(ids[4]);
+    reg.update(ids[3], (p) => ({ ...p, role: "controller" }));
+    push(2, [miner("a", "rx/0", 0.4, "running")]);
+    const third = await agree("a rig removed, one now a controller");
+    assert.deepEqual([third.nodes, third.online], [3, 2]);
+    assert.equal(third.totals.find((t) => t.algorithm === "kawpow"), undefined);
+    monitor.stop();
+  } finally {
+    await reg.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -270,10 +270,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         const peer = mesh.registry.get(s.peer.id);
         if (!peer || m.payload.nodeId !== s.peer.id) return;
         monitor.pushed(peer, m.payload);
-        // The ack keeps the rig's side of the link alive: neither side needs to ping it. A
-        // link's first push follows the handshake's ack at once, which the rig just heard: it
-        // needs no ack of its own (10,000 fewer writes when every rig comes back together).
-        if (m.payload.seq === 0) return s.relaxPings();
+        // The ack keeps the rig's side of the link alive: neither side needs to ping it (when
+        // the rig pushes often enough for that). The first push is acked too: in a reconnect
+        // storm the next ack can be late, and the rig's silence is counted from this one.
+        if (m.payload.seq === 0) s.relaxPings(m.payload.intervalMs);
         try {
           s.send("pong", {}, { replyTo: m.id });
         } catch { /* closing */ }

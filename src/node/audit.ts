@@ -60,7 +60,7 @@ export function auditLogPath(paths: NodePaths): string {
 /** Appends records to the audit log. */
 export class AuditLog {
   #queue: Promise<void> = Promise.resolve();
-  #batch: { lines: Uint8Array[]; done: Promise<void> } | null = null;
+  #batch: { lines: Uint8Array[]; bytes: number; done: Promise<void> } | null = null;
   #writes = 0;
   #checked = false;
   /** Writes made since this handle was created (each carries one record or more). */
@@ -83,12 +83,15 @@ export class AuditLog {
     const line = new TextEncoder().encode(
       JSON.stringify({ ts: new Date().toISOString(), ...record }) + "\n",
     );
-    if (this.#batch) {
+    // A batch holds at most 1 MiB: a failed write (a full disk) fails that many records, not all.
+    if (this.#batch && this.#batch.bytes + line.length <= 1 << 20) {
       this.#batch.lines.push(line);
+      this.#batch.bytes += line.length;
       return this.#batch.done;
     }
-    const batch: { lines: Uint8Array[]; done: Promise<void> } = {
+    const batch: { lines: Uint8Array[]; bytes: number; done: Promise<void> } = {
       lines: [line],
+      bytes: line.length,
       done: Promise.resolve(),
     };
     this.#batch = batch;

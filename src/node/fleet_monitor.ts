@@ -65,6 +65,8 @@ export interface FleetMonitorOptions {
   stats?: boolean;
   /** Receives transitions and the rows that changed (at most every 250 ms). */
   onEvent?: (e: MonitorEvent) => void;
+  /** How often the events' summary is counted again from the rows (default 60 s). */
+  recountMs?: number;
 }
 
 /** A fleet status with its newest row's time. */
@@ -120,6 +122,8 @@ export class FleetMonitor {
   readonly #tally = new Map<string, readonly AlgorithmTotal[]>();
   readonly #tallyTotals = new Map<string, AlgorithmTotal & { known: number }>();
   #tallyAt = 0;
+  #tallyRegistry = "";
+  readonly #recountMs: number;
   /** Pushes taken (for benchmarks and tests). */
   pushes = 0;
   /** Online/offline transitions seen (a health evaluation older than the last one is stale). */
@@ -133,6 +137,7 @@ export class FleetMonitor {
     this.#concurrency = options.concurrency ?? 64;
     this.#stats = options.stats ?? true;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#recountMs = options.recountMs ?? 60_000;
   }
 
   /** Starts the background refresh (first round right away). */
@@ -465,7 +470,7 @@ export class FleetMonitor {
         if (r && p) rows.push(this.#view(p, r, now, Infinity));
       }
       const removed = [...this.#removed];
-      const summary = this.#tallied(now);
+      const summary = this.#tallied();
       this.#dirty.clear();
       this.#removed.clear();
       this.#onEvent({
@@ -510,18 +515,22 @@ export class FleetMonitor {
   }
 
   /**
-   * The summary the rows' events carry, from the tally (O(algorithms), not O(fleet)). Once a
-   * minute it is counted again from the rows, so sums of floating-point changes cannot drift, and
-   * rows of peers that left the registry since are dropped.
+   * The summary the rows' events carry, from the tally (O(algorithms), not O(fleet)). It is
+   * counted again from the rows once a minute, so sums of floating-point changes cannot drift,
+   * and when peers were added, removed or changed role in the registry (by another process, say),
+   * so a rig that left is not counted until then.
    */
-  #tallied(now: number): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
-    if (now - this.#tallyAt > 60_000) {
+  #tallied(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
+    const registry = this.#fleet.mesh.registry;
+    const shape = `${registry.size}/${registry.countRole("controller")}`;
+    const now = performance.now();
+    if (now - this.#tallyAt > this.#recountMs || shape !== this.#tallyRegistry) {
       this.#tallyAt = now;
+      this.#tallyRegistry = shape;
       this.#tally.clear();
       this.#tallyTotals.clear();
       for (const id of this.#rows.keys()) this.#account(id);
     }
-    const registry = this.#fleet.mesh.registry;
     const nodes = registry.size - registry.countRole("controller");
     const online = Math.min(nodes, this.#tally.size);
     const totals = [...this.#tallyTotals.values()]

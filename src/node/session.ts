@@ -593,14 +593,17 @@ export class PeerSession {
 
   /**
    * On a link whose traffic proves the peer more often than the keepalive timeout (a rig pushing
-   * its stats, answered with an ack), pings wait until just before the timeout instead of the
-   * ping interval: the pushes and acks are the keepalive, and the link carries two messages per
-   * push instead of four. The timeout (how fast a lost link is noticed) does not change.
+   * its stats every `everyMs`, ±10 %, each answered with an ack), pings wait until just before
+   * the timeout instead of the ping interval: the pushes and acks are the keepalive, and the link
+   * carries two messages per push instead of four. A link whose pushes come less often than
+   * that (a long `--stats-push`) keeps the usual pings. The timeout (how fast a lost link is
+   * noticed) does not change.
    */
-  relaxPings(): void {
+  relaxPings(everyMs: number): void {
     const k = this.#keepalive;
     if (!k) return;
-    this.#pingQuietMs = relaxedQuietMs(k.interval, k.timeout);
+    const quiet = relaxedQuietMs(k.interval, k.timeout);
+    if (everyMs > 0 && everyMs * 1.1 <= quiet) this.#pingQuietMs = quiet;
   }
 
   #startKeepalive(k: KeepaliveOptions): void {

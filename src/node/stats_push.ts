@@ -70,8 +70,9 @@ export function startStatsPush(mesh: MeshNode, options: StatsPushOptions): Stats
       if (s.direction !== "outbound") return;
       if (!(await options.mayRead(s)) || s.isClosed) return;
       targets.set(s, { seq: 0 });
-      // The controller acks each push: the pushes and acks keep the link alive.
-      s.relaxPings();
+      // The controller acks each push: the pushes and acks keep the link alive (when they come
+      // often enough: a longer interval keeps the usual pings).
+      s.relaxPings(interval);
       s.onClose(() => {
         clearTimeout(targets.get(s)?.timer);
         targets.delete(s);

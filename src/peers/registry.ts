@@ -245,8 +245,9 @@ export class PeerRegistry {
     options: OutcomeOptions = {},
   ): Peer | undefined {
     const now = new Date().toISOString();
-    const pingMs = options.rttMs !== undefined
-      ? Math.max(0, Math.round(options.rttMs * 1000) / 1000)
+    const rtt = options.rttMs;
+    const pingMs = rtt !== undefined && Number.isFinite(rtt)
+      ? Math.max(0, Math.round(rtt * 1000) / 1000)
       : undefined;
     this.#apply({
       id,
