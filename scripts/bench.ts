@@ -46,6 +46,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import type { MeshBenchResult } from "./bench_mesh_client.ts";
+import { procUsage } from "./bench_util.ts";
 import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
 import { initIdentity } from "../src/identity/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
@@ -142,15 +143,6 @@ async function benchMesh(): Promise<void> {
     await server.stop();
     await Deno.remove(root, { recursive: true });
   }
-}
-
-/** CPU seconds (user+system) and RSS bytes of a process, from /proc. */
-async function procUsage(pid: number): Promise<{ cpu: number; rss: number }> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(f[11]) + Number(f[12]); // utime + stime
-  const rssPages = Number(f[21]);
-  return { cpu: ticks / 100, rss: rssPages * 4096 };
 }
 
 async function benchSupervision(): Promise<void> {

@@ -11,6 +11,7 @@
  * @module
  */
 import { NODE_RUNTIME_FLAGS } from "../src/cli/mod.ts";
+import { procUsage } from "./bench_util.ts";
 
 const PAYLOAD = 300;
 const INTERVAL_MS = 10_000;
@@ -108,11 +109,6 @@ function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
   };
 }
 
-async function cpuAndRss(pid: number): Promise<{ cpuS: number; rss: number }> {
-  const f = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  return { cpuS: (Number(f[11]) + Number(f[12])) / 100, rss: Number(f[21]) * 4096 };
-}
-
 async function measure(links: number, reply: boolean): Promise<FloorRun> {
   const self = new URL(import.meta.url).pathname;
   const server = new Deno.Command(Deno.execPath(), {
@@ -149,16 +145,16 @@ async function measure(links: number, reply: boolean): Promise<FloorRun> {
     const clientLine = lineReader(client.stdout);
     await clientLine(); // connected
     await new Promise((r) => setTimeout(r, 5000)); // the sends spread out
-    const u0 = await cpuAndRss(server.pid);
+    const u0 = await procUsage(server.pid);
     const f0 = await frames();
     await new Promise((r) => setTimeout(r, WINDOW_S * 1000));
-    const u1 = await cpuAndRss(server.pid);
+    const u1 = await procUsage(server.pid);
     const f1 = await frames();
     return {
       links,
       reply,
       framesPerSecond: Math.round((f1 - f0) / WINDOW_S),
-      cpu: Math.round(((u1.cpuS - u0.cpuS) / WINDOW_S) * 1000) / 10,
+      cpu: Math.round(((u1.cpu - u0.cpu) / WINDOW_S) * 1000) / 10,
       rssMb: Math.round(u1.rss / 1e6),
     };
   } finally {

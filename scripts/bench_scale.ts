@@ -21,6 +21,7 @@ import { DEV_PERMISSION_FLAGS, NODE_RUNTIME_FLAGS, permissionFlags } from "../sr
 import { initIdentity } from "../src/identity/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
+import { freePort, procUsage } from "./bench_util.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const HOST = new URL("./bench_fleet_host.ts", import.meta.url).pathname;
@@ -54,12 +55,6 @@ export interface ScaleRun {
   pushesPerSecond: number;
   /** After a controller restart, until every link is back, ms. */
   restartMs: number;
-}
-
-async function procUsage(pid: number): Promise<{ cpu: number; rss: number }> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { cpu: (Number(f[11]) + Number(f[12])) / 100, rss: Number(f[21]) * 4096 };
 }
 
 function median(xs: number[]): number {
@@ -217,13 +212,6 @@ async function startController(home: string, ports: { peer: number; api: number 
     api: `http://127.0.0.1:${ports.api}`,
     peer: `127.0.0.1:${ports.peer}`,
   } satisfies Controller;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {

@@ -14,6 +14,7 @@
  * @module
  */
 import { NODE_RUNTIME_FLAGS, permissionFlags } from "../src/cli/mod.ts";
+import { freePort, procUsage } from "./bench_util.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CLIENTS = new URL("./bench_stratum_clients.ts", import.meta.url).pathname;
@@ -42,13 +43,6 @@ export interface StratumBenchRow {
   rssMinersMb: number;
   /** (RSS with miners − RSS with links) / miners, KB. */
   kbPerMiner: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
 }
 
 async function run(args: string[], home: string): Promise<string> {
@@ -86,15 +80,6 @@ async function until(
     if (Date.now() > end) throw new Error(`bench stratum: ${what} not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function usage(pid: number): Promise<{ rss: number; ticks: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  return {
-    rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024,
-    ticks: Number(stat[11]) + Number(stat[12]),
-  };
 }
 
 /**
@@ -311,7 +296,7 @@ async function benchSize(
       return peers.filter((p) => p.online).length === workers;
     });
     await new Promise((r) => setTimeout(r, 3000));
-    const before = await usage(ctl.pid);
+    const before = await procUsage(ctl.pid);
 
     // The miners: one host process per five workers.
     const state = { ready: 0, sent: 0, accepted: 0, rejected: 0 };
@@ -356,7 +341,7 @@ async function benchSize(
       } ms`,
     );
     await new Promise((r) => setTimeout(r, 3000));
-    const after = await usage(ctl.pid);
+    const after = await procUsage(ctl.pid);
 
     // Fan-out: a new block; the proxy's next poll issues the job; every miner's receipt.
     const events = new AbortController();
@@ -415,13 +400,12 @@ async function benchSize(
       return t.accepted + t.stale + t.rejected;
     };
     const s0 = await counted();
-    const u0 = await usage(ctl.pid);
+    const u0 = await procUsage(ctl.pid);
     const w0 = performance.now();
     await new Promise((r) => setTimeout(r, 10_000));
     const s1 = await counted();
-    const u1 = await usage(ctl.pid);
+    const u1 = await procUsage(ctl.pid);
     const secs = (performance.now() - w0) / 1000;
-    const tick = 100; // CLK_TCK on Linux
     return {
       miners,
       workers,
@@ -429,7 +413,7 @@ async function benchSize(
       issueMs: median(issueMs),
       sharesPerSecond: Math.round((s1 - s0) / secs),
       offeredPerSecond: Math.round(miners / (shareMs / 1000)),
-      cpuPercent: Math.round(((u1.ticks - u0.ticks) / tick / secs) * 1000) / 10,
+      cpuPercent: Math.round(((u1.cpu - u0.cpu) / secs) * 1000) / 10,
       rssLinksMb: Math.round(before.rss / 1e5) / 10,
       rssMinersMb: Math.round(after.rss / 1e5) / 10,
       kbPerMiner: Math.round(((after.rss - before.rss) / miners / 1024) * 10) / 10,

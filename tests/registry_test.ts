@@ -15,7 +15,8 @@ import {
   resolvePeer,
 } from "../src/peers/mod.ts";
 import { AuditLog, type Fleet, FleetMonitor } from "../src/node/mod.ts";
-import type { AlgorithmTotal } from "../src/protocol/mod.ts";
+import { emptyStats } from "../src/miners/mod.ts";
+import type { AlgorithmTotal, MinerStats } from "../src/protocol/mod.ts";
 import { mulberry32, ROOT } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
@@ -644,28 +645,21 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
         if (e.type === "fleet_rows") waiting?.(e);
       },
     });
-    const miner = (name: string, algorithm: string, hashrate: number, state: string) => ({
-      name,
-      type: "xmrig",
-      profileId: null,
+    const miner = (
+      name: string,
+      algorithm: string,
+      hashrate: number,
+      state: MinerStats["state"],
+    ): MinerStats => ({
+      ...emptyStats(name, "xmrig", null),
       state,
       pid: 1,
       hashrate: { now: hashrate, avg60: hashrate, avg15m: null },
-      shares: { accepted: 0, rejected: 0 },
-      pool: null,
       algorithm,
-      difficulty: null,
       uptime: 1,
       paused: state === "paused",
-      version: null,
-      threads: [],
-      devices: [],
-      restarts: 0,
-      restartLog: [],
-      startedAt: null,
-      lastError: null,
     });
-    const push = (i: number, miners: ReturnType<typeof miner>[]) =>
+    const push = (i: number, miners: MinerStats[]) =>
       monitor.pushed(
         reg.get(ids[i])!,
         {
@@ -677,7 +671,7 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
           seq: 1,
           intervalMs: 10_000,
           reason: "interval",
-        } as unknown as Parameters<FleetMonitor["pushed"]>[1],
+        } satisfies Parameters<FleetMonitor["pushed"]>[1],
       );
     const agree = async (what: string) => {
       const event = await new Promise<Summary>((r) => waiting = r);

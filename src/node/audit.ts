@@ -57,10 +57,17 @@ export function auditLogPath(paths: NodePaths): string {
   return join(paths.dataDir, "audit.log");
 }
 
+/** Records waiting to go to the log in one write. */
+interface Batch {
+  lines: Uint8Array[];
+  bytes: number;
+  done: Promise<void>;
+}
+
 /** Appends records to the audit log. */
 export class AuditLog {
   #queue: Promise<void> = Promise.resolve();
-  #batch: { lines: Uint8Array[]; bytes: number; done: Promise<void> } | null = null;
+  #batch: Batch | null = null;
   #writes = 0;
   #checked = false;
   /** Writes made since this handle was created (each carries one record or more). */
@@ -89,11 +96,7 @@ export class AuditLog {
       this.#batch.bytes += line.length;
       return this.#batch.done;
     }
-    const batch: { lines: Uint8Array[]; bytes: number; done: Promise<void> } = {
-      lines: [line],
-      bytes: line.length,
-      done: Promise.resolve(),
-    };
+    const batch: Batch = { lines: [line], bytes: line.length, done: Promise.resolve() };
     this.#batch = batch;
     batch.done = this.#queue.catch(() => {}).then(() => {
       if (this.#batch === batch) this.#batch = null; // later records make the next batch

@@ -518,7 +518,7 @@ export class FleetMonitor {
    * The summary the rows' events carry, from the tally (O(algorithms), not O(fleet)). It is
    * counted again from the rows once a minute, so sums of floating-point changes cannot drift,
    * and when peers were added, removed or changed role in the registry (by another process, say),
-   * so a rig that left is not counted until then.
+   * so a rig that left is no longer counted.
    */
   #tallied(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
     const registry = this.#fleet.mesh.registry;
