@@ -714,3 +714,64 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fleet monitor: a rig with no link and no address is offline without a request", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const away = makePeer("eeee0".padEnd(32, "0"), "away", { address: null });
+    const linked = makePeer("eeee1".padEnd(32, "0"), "linked", { address: null });
+    const dialed = makePeer("eeee2".padEnd(32, "0"), "dialed", { address: "127.0.0.1:9" });
+    for (const p of [away, linked, dialed]) reg.upsert(p);
+    const asked: string[] = [];
+    const events: string[][] = [];
+    const fleet = {
+      mesh: {
+        registry: reg,
+        session: (id: string) => id === linked.id ? { isClosed: false } : undefined,
+      },
+      workers: () => reg.list().filter((p) => p.role !== "controller"),
+      status: (id: string) => {
+        asked.push(id);
+        const p = reg.get(id)!;
+        return Promise.resolve({
+          totals: [],
+          nodes: 1,
+          online: 1,
+          offline: 0,
+          peers: [{ id, name: p.name, address: p.address, ms: 1, online: true, miners: [] }],
+        });
+      },
+    } as unknown as Fleet;
+    const monitor = new FleetMonitor(fleet, {
+      intervalMs: 0,
+      onEvent: (e) => {
+        if (e.type === "fleet_rows") events.push(e.rows.map((r) => r.name).sort());
+      },
+    });
+    const first = await monitor.poll(1000);
+    // Only the rigs that can be reached are asked (the linked one over its link, the other
+    // at its address); the one that only dials in, and is not linked, is offline as a request
+    // would have said, without one.
+    assert.deepEqual(asked.sort(), [dialed.id, linked.id].sort());
+    const row = first.peers.find((r) => r.id === away.id)!;
+    assert.equal(row.online, false);
+    assert.match(
+      row.error!,
+      /^away \(eeee00000000\) is offline: not connected, and it has no address/,
+    );
+    assert.equal(first.online, 2);
+    // Asked again: still not asked, its row is current (not stale) and unchanged (no event).
+    await new Promise<void>((r) => setTimeout(r, 300)); // the first event (every 250 ms)
+    const seen = events.length;
+    const again = await monitor.poll(1000);
+    assert.equal(asked.filter((id) => id === away.id).length, 0);
+    assert.equal(again.peers.find((r) => r.id === away.id)!.stale, false);
+    await new Promise<void>((r) => setTimeout(r, 300));
+    assert.ok(events.slice(seen).every((rows) => !rows.includes("away")), JSON.stringify(events));
+    monitor.stop();
+  } finally {
+    await reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -14,7 +14,7 @@ import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { AlgorithmTotal, FleetNodeStatus, FleetStatus, PayloadOf } from "../protocol/mod.ts";
 import { type Fleet, fleetTotals, rowFromStats } from "./fleet.ts";
-import { REQUEST_TIMEOUTS } from "./requests.ts";
+import { noAddressDetail, offlineMessage, REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
 
 /** A peer's reachability as last seen. */
@@ -321,6 +321,13 @@ export class FleetMonitor {
     // A rig with a live session is asked over it (no dial, no descriptor): those requests get a
     // wider bound than the dials, so a forced read of 10,000 linked rigs is not 64 at a time.
     const linked = this.#fleet.mesh.session(peer.id)?.isClosed === false;
+    if (!linked && !peer.address) {
+      // A rig that only dials in and is not linked cannot be asked: its row says what a request
+      // would have said, without a request, an error and a failure record for each such rig on
+      // every round (10,000 of them while they reconnect after a controller restart).
+      this.#unreachable(peer);
+      return Promise.resolve();
+    }
     const request = (linked ? this.#limitedLinked.bind(this) : this.#limited.bind(this))(
       async () => {
         const status = await this.#fleet.status(peer.id, { timeoutMs });
@@ -342,6 +349,24 @@ export class FleetMonitor {
     });
     this.#inflight.set(peer.id, request);
     return request;
+  }
+
+  /** Records that `peer` (no session, no address) is offline now. */
+  #unreachable(peer: Peer): void {
+    const prev = this.#rows.get(peer.id);
+    if (prev && this.isPushing(peer.id)) return;
+    const error = offlineMessage(peer, noAddressDetail(peer));
+    this.#set(peer, false, error);
+    if (prev && !prev.row.online && prev.row.error === error) {
+      prev.at = Date.now(); // checked now, unchanged: no event
+      prev.iso = undefined;
+      return;
+    }
+    this.#rows.set(peer.id, {
+      row: { id: peer.id, name: peer.name, address: null, ms: 0, online: false, error, miners: [] },
+      at: Date.now(),
+    });
+    this.#changed(peer.id);
   }
 
   /** Runs `fn` over a live session, with at most {@link LINKED_CONCURRENCY} others. */

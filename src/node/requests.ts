@@ -25,7 +25,7 @@ export const REQUEST_TIMEOUTS = {
 export class PeerOfflineError extends MinerCliError {
   /** Creates the error. */
   constructor(readonly peer: Pick<Peer, "id" | "name">, detail: string) {
-    super(`${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`, {
+    super(offlineMessage(peer, detail), {
       status: 502,
       code: "peer_offline",
     });
@@ -76,12 +76,7 @@ export async function sessionFor(
 ): Promise<SessionLease> {
   const open = mesh.session(peer.id);
   if (open && !open.isClosed) return lease(open, false);
-  if (!peer.address) {
-    throw new PeerOfflineError(
-      peer,
-      `not connected, and it has no address to dial (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``,
-    );
-  }
+  if (!peer.address) throw new PeerOfflineError(peer, noAddressDetail(peer));
   try {
     return lease(
       await mesh.dial(peer.address, { expectId: peer.id, timeoutMs, ca: options.ca }),
@@ -90,6 +85,16 @@ export async function sessionFor(
   } catch (err) {
     throw new PeerOfflineError(peer, (err as Error).message);
   }
+}
+
+/** Why a peer with no session and no address cannot be reached (it only ever dials in). */
+export function noAddressDetail(peer: Pick<Peer, "name">): string {
+  return `not connected, and it has no address to dial (it connects in); set one with \`miner-cli peer set ${peer.name} --address HOST:PORT\``;
+}
+
+/** The message of a {@link PeerOfflineError} (and of an offline row's `error`). */
+export function offlineMessage(peer: Pick<Peer, "id" | "name">, detail: string): string {
+  return `${peer.name} (${peer.id.slice(0, 12)}) is offline: ${detail}`;
 }
 
 /** One request to a peer. */
