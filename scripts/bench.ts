@@ -150,11 +150,11 @@ async function benchSupervision(): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "miner-cli-bench-sup-" });
   const run = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      // Same V8 flag as `deno task cli` and the compiled binaries: a 1 MB young generation.
+      // The runtime flags of `deno task cli` and the compiled binaries.
       args: [
         "run",
         "-A",
-        "--v8-flags=--max-semi-space-size=1",
+        ...NODE_RUNTIME_FLAGS,
         new URL("../main.ts", import.meta.url).pathname,
         "--home",
         home,

@@ -51,7 +51,7 @@ Deno.test("compile --dry-run: the worker's command line holds exactly the table'
   });
   assert.deepEqual(argv.filter((a) => PERMISSION_FLAG.test(a)), expected);
   assert.ok(!argv.includes("--allow-all") && !argv.includes("-A"));
-  assert.ok(argv.includes(NODE_RUNTIME_FLAGS[0]));
+  for (const flag of NODE_RUNTIME_FLAGS) assert.ok(argv.includes(flag), flag);
   const at = (flag: string) => argv[argv.indexOf(flag) + 1];
   assert.equal(at("--target"), "x86_64-unknown-linux-gnu");
   assert.equal(at("--include"), "dist/ui");
@@ -150,5 +150,14 @@ Deno.test("compile: says 'runtime download unavailable' when deno compile cannot
     assert.deepEqual(await Array.fromAsync(Deno.readDir(out)), []);
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("deno.json: the tasks that run a node from source use the binaries' runtime flags", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks;
+  for (const name of ["cli", "demo"]) {
+    const command: string = tasks[name].command ?? tasks[name];
+    const argv = command.split(/\s+/);
+    for (const flag of NODE_RUNTIME_FLAGS) assert.ok(argv.includes(flag), `${name}: ${flag}`);
   }
 });

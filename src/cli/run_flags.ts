@@ -15,10 +15,13 @@ export const DEV_PERMISSION_FLAGS: readonly string[] = [
 ];
 
 /**
- * Runtime flags of a node process: a 1 MB young generation (saves ~10 MB of RSS), and the UDP
- * sockets of LAN discovery (`Deno.listenDatagram` is unstable in Deno 2.9).
+ * Runtime flags of a node process: a 1 MB young generation (saves ~10 MB of RSS); an old
+ * generation let grow to twice what survived its last collection before the next one (V8 allows
+ * up to four times: a controller of 10,000 rigs with ~220 MB live sat at 650–830 MB, with this
+ * 480–510 MB, see docs/performance.md); and the UDP sockets of LAN discovery
+ * (`Deno.listenDatagram` is unstable in Deno 2.9).
  */
 export const NODE_RUNTIME_FLAGS: readonly string[] = [
-  "--v8-flags=--max-semi-space-size=1",
+  "--v8-flags=--max-semi-space-size=1,--heap-growing-percent=100",
   "--unstable-net",
 ];
