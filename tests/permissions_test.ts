@@ -141,6 +141,13 @@ Deno.test("permissions: worker flavour runs its miners and nothing else, inside 
     );
 
     srv = await w.serve();
+    // Its connection limit is counted (it may not run `sh`), and only as far as a worker's
+    // default needs (at most 1,024 links; counting costs ~12 µs a descriptor at every start).
+    await srv.waitForLog(/connection_limit .*\n/);
+    const limit = /connection_limit maxConnections=(\d+) openFileLimit=(\d+) method=(\w+)/
+      .exec(srv.log())!;
+    assert.equal(limit[3], "counted");
+    assert.ok(Number(limit[1]) <= 1024 && Number(limit[2]) <= 1024 + 384, limit[0]);
     const started = JSON.parse((await w.ok(["start", "cpu", "--json"])).stdout);
     assert.equal(started.name, "cpu");
     await until(

@@ -46,7 +46,7 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
     multiple: true,
   }),
   s("max-connections", "N", "established peer connections", {
-    default: "open-file limit - 384",
+    default: "open-file limit - 384; on a worker at most 1024",
   }),
   s("refusal-log-interval", "D", "refused connections: one log line (a summary) per D", {
     default: "10s",

@@ -5,7 +5,7 @@
  * shutdown every miner is stopped (SIGTERM, then SIGKILL after the grace period), so none is left.
  * @module
  */
-import { connectionLimitFor, FD_RESERVE, openFileLimit } from "./fd_limit.ts";
+import { connectionLimitFor, FD_RESERVE, openFileLimit, WORKER_CONNECTIONS } from "./fd_limit.ts";
 import { join } from "node:path";
 import { MinerCliError } from "../errors/mod.ts";
 // The API (Hono, zod-openapi, the routes: ~4 MB of heap) loads only when the node serves it.
@@ -420,8 +420,12 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     const healthService = health;
     let serveOptions = options.serve;
     if (serveOptions.maxConnections === undefined) {
-      const fds = await openFileLimit(paths.nodeJson);
-      const limit = connectionLimitFor(fds?.limit ?? null);
+      // A worker counts only what its default needs (it is dialed by its controllers only).
+      const fds = await openFileLimit(paths.nodeJson, {
+        cap: role === "worker" ? WORKER_CONNECTIONS + FD_RESERVE : undefined,
+      });
+      const all = connectionLimitFor(fds?.limit ?? null);
+      const limit = role === "worker" ? Math.min(all, WORKER_CONNECTIONS) : all;
       serveOptions = { ...serveOptions, maxConnections: limit };
       logger.info("connection_limit", {
         maxConnections: limit,

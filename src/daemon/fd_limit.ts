@@ -15,6 +15,13 @@ export const FD_RESERVE = 384;
 /** At most this many descriptors are opened to count the free ones. */
 export const FD_PROBE_CAP = 65_536;
 
+/**
+ * Peer links a worker needs at most by default (the controllers that dial it, not a fleet):
+ * counting further costs its start ~12 µs per descriptor (~250 ms at a 20,000 limit) for
+ * connections it never gets.
+ */
+export const WORKER_CONNECTIONS = 1024;
+
 /** What {@link openFileLimit} found. */
 export interface FdLimit {
   /** Descriptors this process may have open (or may still open, when counted). */
@@ -23,8 +30,18 @@ export interface FdLimit {
   method: "ulimit" | "counted";
 }
 
+/** Options for {@link openFileLimit}. */
+export interface OpenFileLimitOptions {
+  /** Count at most this many (default {@link FD_PROBE_CAP}): the limit is then "at least". */
+  cap?: number;
+}
+
 /** The process's open-file limit; null when it can be found neither way. */
-export async function openFileLimit(probePath: string): Promise<FdLimit | null> {
+export async function openFileLimit(
+  probePath: string,
+  options: OpenFileLimitOptions = {},
+): Promise<FdLimit | null> {
+  const cap = Math.min(options.cap ?? FD_PROBE_CAP, FD_PROBE_CAP);
   if ((await Deno.permissions.query({ name: "run", command: "sh" })).state === "granted") {
     try {
       const out = await new Deno.Command("sh", {
@@ -40,7 +57,7 @@ export async function openFileLimit(probePath: string): Promise<FdLimit | null> 
   }
   const files: Deno.FsFile[] = [];
   try {
-    while (files.length < FD_PROBE_CAP) files.push(Deno.openSync(probePath, { read: true }));
+    while (files.length < cap) files.push(Deno.openSync(probePath, { read: true }));
   } catch (err) {
     if (files.length === 0 && !/too many open files|os error 24/i.test(String(err))) return null;
   } finally {
