@@ -421,11 +421,11 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     let serveOptions = options.serve;
     if (serveOptions.maxConnections === undefined) {
       // A worker counts only what its default needs (it is dialed by its controllers only).
+      const max = role === "worker" ? WORKER_CONNECTIONS : undefined;
       const fds = await openFileLimit(paths.nodeJson, {
-        cap: role === "worker" ? WORKER_CONNECTIONS + FD_RESERVE : undefined,
+        cap: max === undefined ? undefined : max + FD_RESERVE,
       });
-      const all = connectionLimitFor(fds?.limit ?? null);
-      const limit = role === "worker" ? Math.min(all, WORKER_CONNECTIONS) : all;
+      const limit = connectionLimitFor(fds?.limit ?? null, { max });
       serveOptions = { ...serveOptions, maxConnections: limit };
       logger.info("connection_limit", {
         maxConnections: limit,

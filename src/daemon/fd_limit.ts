@@ -68,7 +68,7 @@ export async function openFileLimit(
 
 /**
  * The default `--max-connections`: the open-file limit minus {@link FD_RESERVE} (at least 16,
- * at most 100,000), or 1,024 when the limit is unknown.
+ * at most `max`, default 100,000), or 1,024 (at most `max`) when the limit is unknown.
  *
  * @example
  * ```ts
@@ -77,7 +77,11 @@ export async function openFileLimit(
  * if (connectionLimitFor(64) !== 16) throw new Error("never below 16");
  * ```
  */
-export function connectionLimitFor(fdLimit: number | null): number {
-  if (fdLimit === null) return 1024;
-  return Math.max(16, Math.min(100_000, fdLimit - FD_RESERVE));
+export function connectionLimitFor(
+  fdLimit: number | null,
+  options: { max?: number } = {},
+): number {
+  const max = Math.min(options.max ?? 100_000, 100_000);
+  if (fdLimit === null) return Math.min(1024, max);
+  return Math.max(16, Math.min(max, fdLimit - FD_RESERVE));
 }

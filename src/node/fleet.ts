@@ -102,6 +102,23 @@ export function fleetTotals(rows: readonly FleetNodeStatus[]): AlgorithmTotal[] 
   return [...by.values()].sort((a, b) => a.algorithm.localeCompare(b.algorithm));
 }
 
+/** The row of a rig that did not answer: offline, with why. */
+export function offlineRow(
+  peer: Pick<Peer, "id" | "name" | "address">,
+  error: string | undefined,
+  options: { ms: number },
+): FleetNodeStatus {
+  return {
+    id: peer.id,
+    name: peer.name,
+    address: peer.address,
+    ms: Math.round(options.ms),
+    online: false,
+    error,
+    miners: [],
+  };
+}
+
 /** Fleet operations over a mesh node (this node's own sessions and dials). */
 export class Fleet implements FleetOps {
   /** Wraps a mesh node; `profiles` is this node's own profile store. */
@@ -131,15 +148,9 @@ export class Fleet implements FleetOps {
       { concurrency: options.concurrency ?? 64 },
     );
     const rows: FleetNodeStatus[] = results.map((r) =>
-      r.ok ? rowFromStats(r.peer, r.value!, { ms: r.ms }) : {
-        id: r.peer.id,
-        name: r.peer.name,
-        address: r.peer.address,
-        ms: Math.round(r.ms),
-        online: false,
-        error: r.error,
-        miners: [],
-      }
+      r.ok
+        ? rowFromStats(r.peer, r.value!, { ms: r.ms })
+        : offlineRow(r.peer, r.error, { ms: r.ms })
     );
     const online = rows.filter((n) => n.online).length;
     return {

@@ -13,7 +13,7 @@
 import type { PeerStateEvent } from "../events/mod.ts";
 import type { Peer } from "../peers/mod.ts";
 import type { AlgorithmTotal, FleetNodeStatus, FleetStatus, PayloadOf } from "../protocol/mod.ts";
-import { type Fleet, fleetTotals, rowFromStats } from "./fleet.ts";
+import { type Fleet, fleetTotals, offlineRow, rowFromStats } from "./fleet.ts";
 import { noAddressDetail, offlineMessage, REQUEST_TIMEOUTS } from "./requests.ts";
 import { probePeer } from "./peer_ops.ts";
 
@@ -362,10 +362,7 @@ export class FleetMonitor {
       prev.iso = undefined;
       return;
     }
-    this.#rows.set(peer.id, {
-      row: { id: peer.id, name: peer.name, address: null, ms: 0, online: false, error, miners: [] },
-      at: Date.now(),
-    });
+    this.#rows.set(peer.id, { row: offlineRow(peer, error, { ms: 0 }), at: Date.now() });
     this.#changed(peer.id);
   }
 
@@ -547,7 +544,8 @@ export class FleetMonitor {
    */
   #tallied(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> {
     const registry = this.#fleet.mesh.registry;
-    const shape = `${registry.size}/${registry.countRole("controller")}`;
+    const controllers = registry.countRole("controller");
+    const shape = `${registry.size}/${controllers}`;
     const now = performance.now();
     if (now - this.#tallyAt > this.#recountMs || shape !== this.#tallyRegistry) {
       this.#tallyAt = now;
@@ -556,7 +554,7 @@ export class FleetMonitor {
       this.#tallyTotals.clear();
       for (const id of this.#rows.keys()) this.#account(id);
     }
-    const nodes = registry.size - registry.countRole("controller");
+    const nodes = registry.size - controllers;
     const online = Math.min(nodes, this.#tally.size);
     const totals = [...this.#tallyTotals.values()]
       .map(({ known: _known, ...t }) => ({ ...t, hashrate: Math.max(0, t.hashrate) }))
