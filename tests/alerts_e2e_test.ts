@@ -563,7 +563,7 @@ Deno.test({
       );
 
       // --- they come back: one resolve per channel
-      for (const n of killed) await startRig(n);
+      await Promise.all(killed.map(startRig));
       await until(
         () => offlineHooks().some((h) => h.status === "resolved"),
         "resolve at the webhook",
@@ -578,7 +578,10 @@ Deno.test({
       );
       await until(
         async () => (await mails()).some((m) => /^\[RESOLVED:3\] rig offline/.test(m.subject)),
-        "the resolve mail",
+        async () =>
+          `the resolve mail; mails: ${
+            JSON.stringify((await mails()).map((m) => m.subject))
+          }; webhook: ${JSON.stringify(offlineHooks())}`,
         30_000,
         200,
       );

@@ -350,16 +350,21 @@ export async function alive(pid: number): Promise<boolean> {
   return (await processTable()).some((p) => p.pid === pid && !p.stat.startsWith("Z"));
 }
 
-/** Re-checks `cond` on every event-loop turn of ~`stepMs` until it holds (fails after `timeoutMs`). */
+/**
+ * Re-checks `cond` on every event-loop turn of ~`stepMs` until it holds (fails after `timeoutMs`).
+ * `what` names the wait; as a function it is called on timeout, to say what was seen instead.
+ */
 export async function until(
   cond: () => boolean | Promise<boolean>,
-  what: string,
+  what: string | (() => string | Promise<string>),
   timeoutMs = 15_000,
   stepMs = 50,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) {
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : await what()}`);
+    }
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

@@ -120,7 +120,8 @@ Deno.test({
         30_000,
         1000,
       );
-      const ping = await cliOk(c, ["peer", "ping", "rig", "--count", "1"]);
+      const ping = await cli(c, ["peer", "ping", "rig", "--count", "1"]);
+      assert.equal(ping.code, 0, `ping: ${ping.stderr}\nthe worker's log:\n${node.log}`);
       assert.match(ping.stdout, /1\/1|received 1|1 received|rtt/i, ping.stdout);
       // The shortage was logged, and rate-limited (not one line per refused connection).
       const lines = node.log.split("\n").filter((l) =>

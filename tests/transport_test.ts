@@ -43,6 +43,7 @@ import {
   MAX_SEND_FRAME,
   NOISE_PROTOCOL,
   type SecureChannel,
+  startTransportServer,
   type TransportServer,
 } from "../src/transport/mod.ts";
 
@@ -1106,4 +1107,33 @@ Deno.test({
       await fx.dispose();
     }
   },
+});
+
+// ---------------------------------------------------------------------------------------------
+// the stall watchdog (after a file-descriptor shortage)
+
+Deno.test("stall watchdog: a listener that accepts its probes is never closed and listened again", async () => {
+  let failures = 0;
+  let relistens = 0;
+  const server = await startTransportServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    onSocket: (socket) => socket.terminate(),
+    onListenError: () => failures++,
+    onRelisten: () => relistens++,
+    stallWatch: { everyMs: 30, idleMs: 60, probeMs: 120 },
+  });
+  try {
+    server.watchStall(60_000);
+    // ~8 probes: each sees its own accept (in Deno the server accepts a probe before the probe's
+    // own connect event fires, which once made every probe look unseen).
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(failures, 0, "a healthy listener was judged stalled");
+    assert.equal(relistens, 0);
+    // and it still serves
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    conn.close();
+  } finally {
+    await server.close();
+  }
 });

@@ -49,6 +49,12 @@ export interface TransportServerOptions {
   onListenError?(err: Error): void;
   /** Called when the listener listens again after such a failure. */
   onRelisten?(attempts: number): void;
+  /**
+   * The stall watchdog's timing (see {@link TransportServer.watchStall}): how often it looks
+   * (default 2,500 ms), how long without an accept before it probes (5,000 ms), and how long a
+   * probe waits for any accept (2,000 ms).
+   */
+  stallWatch?: { everyMs?: number; idleMs?: number; probeMs?: number };
 }
 
 /** Moves an authenticated connection from the handshake slots to the established ones. */
@@ -336,35 +342,55 @@ export async function startTransportServer(
   });
   // Out of descriptors, an accept loop can stall while its socket still listens. After a shortage
   // was seen (see `watchStall`), when nothing was accepted for 5 s, the listener connects to
-  // itself; a probe it does not see within 2 s means it stalled, and it listens again. (Never
-  // outside a shortage: a busy node is slow to accept, not stalled.)
+  // itself; when nothing at all is accepted within 2 s of that probe, it stalled, and it listens
+  // again. (Never outside a shortage: a busy node is slow to accept, not stalled.)
   let watchUntil = 0;
+  let probing = false;
+  const { everyMs = 2500, idleMs = 5000, probeMs = 2000 } = options.stallWatch ?? {};
   const watchdog = setInterval(() => {
     if (closing) return;
     if (!server.listening) return relisten(0);
     if (Date.now() > watchUntil) return;
-    if (Date.now() - lastAccept < 5000 || probes.size) return;
+    if (Date.now() - lastAccept < idleMs || probing) return;
+    // Any connection accepted since the probe was sent (the probe itself may be accepted before
+    // its own connect event) shows the listener alive. A process descheduled past the deadline
+    // runs its timers before the accepts it missed: it gets a second deadline (a stalled
+    // listener stays stalled). A probe this process could not open proves nothing.
+    const sentAt = Date.now();
     const probe = net.connect({
       host: addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address,
       port: addr.port,
     });
-    probe.on("error", () => {});
+    let local: number | undefined;
     probe.on("connect", () => {
-      const local = probe.localPort;
-      if (local === undefined) return probe.destroy();
-      probes.add(local);
-      setTimeout(() => {
-        probe.destroy();
-        if (probes.delete(local) && !closing) {
-          options.onListenError?.(new Error("the listener stopped accepting connections"));
-          try {
-            server.close();
-          } catch { /* not listening */ }
-          relisten(0);
-        } else lastAccept = Date.now();
-      }, 2000);
+      local = probe.localPort;
+      if (local !== undefined) probes.add(local);
     });
-  }, 2500);
+    const verdict = (deadline: number, late: boolean) => {
+      if (lastAccept < sentAt && !late && Date.now() - deadline > probeMs / 2) {
+        timer = setTimeout(() => verdict(Date.now() + probeMs, true), probeMs);
+        return;
+      }
+      probing = false;
+      probe.destroy();
+      if (local !== undefined) probes.delete(local);
+      if (lastAccept < sentAt && !closing) {
+        options.onListenError?.(new Error("the listener stopped accepting connections"));
+        try {
+          server.close();
+        } catch { /* not listening */ }
+        relisten(0);
+      }
+    };
+    const deadline = sentAt + probeMs;
+    let timer = setTimeout(() => verdict(deadline, false), probeMs);
+    probing = true;
+    probe.on("error", () => {
+      clearTimeout(timer);
+      probing = false;
+      if (local !== undefined) probes.delete(local);
+    });
+  }, everyMs);
   const hostname = addr.address;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
