@@ -278,6 +278,26 @@ if (!ROOT_USER) {
 }
 
 /** Fills the filesystem at `dir` until not one more byte fits; returns the file that did it. */
+/**
+ * Unmounts a test's tmpfs: a process of a parallel test can hold it for a moment ("target is
+ * busy"), so it retries for up to 5 s, then detaches it lazily (the kernel frees it when the last
+ * user lets go); throws if even that fails.
+ */
+async function unmount(dir: string): Promise<void> {
+  let stderr = "";
+  for (let i = 0; i < 50; i++) {
+    const out = await new Deno.Command("umount", { args: [dir], stderr: "piped" }).output();
+    if (out.code === 0) return;
+    stderr = new TextDecoder().decode(out.stderr);
+    if (!/busy/i.test(stderr)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const lazy = await new Deno.Command("umount", { args: ["-l", dir], stderr: "piped" }).output();
+  if (lazy.code !== 0) {
+    throw new Error(`umount ${dir}: ${stderr} ${new TextDecoder().decode(lazy.stderr)}`);
+  }
+}
+
 async function fillDisk(dir: string): Promise<string> {
   const path = join(dir, "filler");
   const f = await Deno.open(path, { write: true, create: true, append: true });
@@ -358,7 +378,7 @@ Deno.test({
       assert.ok(audit.records.some((r) => r.action === "stop_miner" && r.outcome === "ok"));
     } finally {
       await (srv as ServeHandle | null)?.stop();
-      await new Deno.Command("umount", { args: [w] }).output();
+      await unmount(w);
       await Deno.remove(root, { recursive: true });
     }
   },
@@ -597,7 +617,7 @@ Deno.test({
         history.close();
       }
     } finally {
-      await new Deno.Command("umount", { args: [dir] }).output();
+      await unmount(dir);
       await Deno.remove(dir, { recursive: true });
     }
   },
