@@ -112,7 +112,11 @@ async function startHosts(
     const hostExtra = h === 0
       ? Deno.env.get("BENCH_SCALE_HOST_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []
       : [];
+    // BENCH_SCALE_HOST_NICE (e.g. `19`): the hosts yield the CPU to the controller, as rigs on
+    // machines of their own do (by default they share the two cores with it as equals).
+    const nice = Deno.env.get("BENCH_SCALE_HOST_NICE");
     const proc = spawnWithFds([
+      ...(nice ? ["nice", "-n", nice] : []),
       Deno.execPath(),
       "run",
       ...hostExtra,
@@ -209,7 +213,14 @@ async function startController(home: string, ports: { peer: number; api: number 
     // BENCH_SCALE_SERVE_ARGS (e.g. `--max-handshakes 1024`): other `node serve` settings to try.
     ...(Deno.env.get("BENCH_SCALE_SERVE_ARGS")?.split(" ").filter(Boolean) ?? []),
   ]);
-  drain(proc.stderr);
+  // BENCH_SCALE_CONTROLLER_LOG=FILE: the controller's log (warnings: refusal summaries...) appended.
+  const logFile = Deno.env.get("BENCH_SCALE_CONTROLLER_LOG");
+  if (logFile) {
+    proc.stderr.pipeTo(
+      (await Deno.open(logFile, { write: true, create: true, append: true })).writable,
+    )
+      .catch(() => {});
+  } else drain(proc.stderr);
   const line = await firstLine(proc.stdout);
   if (!line.includes('"listening"')) throw new Error(`controller: ${line}`);
   return {
