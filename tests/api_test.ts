@@ -471,6 +471,9 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
             "miner_cli_peer_rtt_seconds",
             "miner_cli_peer_score",
             "miner_cli_fleet_hashrate_hashes_per_second",
+            "miner_cli_mesh_connections",
+            "miner_cli_mesh_connections_total",
+            "miner_cli_event_loop_lag_seconds",
           ]
         ) assert.match(text, new RegExp(`^${name}`, "m"), name);
         assert.match(text, /^miner_cli_peer_online\{peer="rig-2".*\} 0$/m);

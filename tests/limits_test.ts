@@ -263,3 +263,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test("loop lag: a blocked event loop shows in the monitor's maximum", async () => {
+  const { startLoopLagMonitor } = await import("../src/daemon/mod.ts");
+  const lag = startLoopLagMonitor({ intervalMs: 50, windowMs: 60_000 });
+  try {
+    const tick = () => new Promise((r) => setTimeout(r, 120));
+    await tick();
+    const before = lag.maxMs();
+    const end = performance.now() + 600;
+    while (performance.now() < end) { /* the node busy in one synchronous task */ }
+    await tick(); // the monitor's timer has run since
+    const after = lag.maxMs();
+    assert.ok(after >= 450, `a 600 ms block measured ${after} ms`);
+    assert.ok(after > before, `${before} → ${after}`);
+  } finally {
+    lag.stop();
+  }
+});

@@ -84,6 +84,18 @@ Deno.test({
         "both rigs' first pushes (on linking)",
         15_000,
       );
+      // The controller's metrics count the two links in, authenticated.
+      const metrics = await (await fetch(`${cs.api}/metrics`, {
+        headers: { authorization: `Bearer ${token}` },
+      })).text();
+      assert.match(metrics, /^miner_cli_mesh_connections\{state="established"\} 2$/m, metrics);
+      assert.match(metrics, /^miner_cli_mesh_connections\{state="handshaking"\} 0$/m);
+      const accepted = /^miner_cli_mesh_connections_total\{outcome="accepted"\} (\d+)$/m.exec(
+        metrics,
+      );
+      assert.ok(accepted && Number(accepted[1]) >= 2, metrics);
+      const lag = /^miner_cli_event_loop_lag_seconds ([\d.e-]+)$/m.exec(metrics);
+      assert.ok(lag && Number(lag[1]) >= 0 && Number(lag[1]) < 60, metrics);
 
       // Interval: rig-a's row is renewed about every second, each time from a push.
       await until(

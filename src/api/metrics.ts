@@ -38,6 +38,19 @@ export interface MetricsSnapshot {
   fleetPushes?: number;
   /** The stratum proxy's status (controllers with a proxy). */
   stratum?: StratumStatus | null;
+  /** The peer listener: connections now, and what happened to them since the node started. */
+  mesh?: {
+    established: number;
+    handshaking: number;
+    accepted: number;
+    rejected: number;
+    refused: number;
+    handshakeFailures: number;
+    protocolErrors: number;
+    rateLimited: number;
+  };
+  /** The event loop's longest delay over the last 10–20 s (ms). */
+  eventLoopLagMs?: number;
 }
 
 type Labels = Record<string, string>;
@@ -246,6 +259,33 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     "Stats pushed by linked rigs and taken into the fleet view.",
   );
   if (snap.fleetPushes !== undefined) pushes.add({}, snap.fleetPushes);
+  const meshConns = new Family(
+    "miner_cli_mesh_connections",
+    "gauge",
+    "Inbound peer connections now, by state (established, handshaking).",
+  );
+  const meshEvents = new Family(
+    "miner_cli_mesh_connections_total",
+    "counter",
+    "Inbound peer connections by outcome: accepted, rejected (not authorized), refused (a limit, before the handshake), handshake_failed (garbage, timeout, the peer gave up), protocol_error, rate_limited.",
+  );
+  if (snap.mesh) {
+    const m = snap.mesh;
+    meshConns.add({ state: "established" }, m.established);
+    meshConns.add({ state: "handshaking" }, m.handshaking);
+    meshEvents.add({ outcome: "accepted" }, m.accepted);
+    meshEvents.add({ outcome: "rejected" }, m.rejected);
+    meshEvents.add({ outcome: "refused" }, m.refused);
+    meshEvents.add({ outcome: "handshake_failed" }, m.handshakeFailures);
+    meshEvents.add({ outcome: "protocol_error" }, m.protocolErrors);
+    meshEvents.add({ outcome: "rate_limited" }, m.rateLimited);
+  }
+  const loopLag = new Family(
+    "miner_cli_event_loop_lag_seconds",
+    "gauge",
+    "The longest delay of the node's event loop over the last 10-20 s (blocked or starved of CPU).",
+  );
+  if (snap.eventLoopLagMs !== undefined) loopLag.add({}, snap.eventLoopLagMs / 1000);
   const stratumShares = new Family(
     "miner_cli_stratum_shares_total",
     "counter",
@@ -320,6 +360,9 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     alertsActive,
     heartbeat,
     pushes,
+    meshConns,
+    meshEvents,
+    loopLag,
     stratumShares,
     stratumMiners,
     stratumHashrate,

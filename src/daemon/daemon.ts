@@ -61,6 +61,7 @@ import {
   startCapabilityRefresh,
   startHeartbeatPersister,
   startHistorySampler,
+  startLoopLagMonitor,
   type Stop,
 } from "./samplers.ts";
 
@@ -312,6 +313,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   let health: HealthService | null = null;
   let judgedAt = -1; // monitor transitions at the last health evaluation a read asked for
   let api: ApiServer | null = null;
+  const loopLag = startLoopLagMonitor();
   const metricsSnapshot = (): MetricsSnapshot => ({
     node: mesh.identity.info,
     version: SOFTWARE_VERSION,
@@ -324,6 +326,8 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
     heartbeatOk: health?.heartbeat?.status().lastOk ?? null,
     fleetPushes: monitor.pushes,
     stratum: stratumRef?.status() ?? null,
+    mesh: { ...mesh.inboundCounts(), ...mesh.counters },
+    eventLoopLagMs: Math.round(loopLag.maxMs()),
   });
   const snapshot = (): Snapshot => ({
     at: new Date().toISOString(),
@@ -348,6 +352,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   let server: TransportServer | null = null;
   let closeStreams = () => {};
   const close = async () => {
+    loopLag.stop();
     for (const stop of stops) stop();
     assignments?.stop();
     // First: a node shutting down stops its miners, which is no alert.

@@ -19,6 +19,7 @@
  * @module
  */
 export { type Daemon, type DaemonOptions, ListenError, startDaemon } from "./daemon.ts";
+export { type LoopLagMonitor, startLoopLagMonitor } from "./samplers.ts";
 export {
   StratumListenError,
   type StratumService,

@@ -124,3 +124,52 @@ export function startHeartbeatPersister(mesh: MeshNode): Stop {
   }, 30_000);
   return () => clearInterval(timer);
 }
+
+/** What {@link startLoopLagMonitor} returns. */
+export interface LoopLagMonitor {
+  /** The longest delay of the event loop (ms) over the last one to two windows. */
+  maxMs(): number;
+  /** Stops the monitor. */
+  stop: Stop;
+}
+
+/**
+ * Measures how late the event loop runs a timer due every `intervalMs` (default 250 ms): how long
+ * the node was blocked or starved of CPU (a reconnect storm, a slow disk under a synchronous
+ * write). The maximum is kept per window of `windowMs` (default 10 s), so a reader sees the worst
+ * of the last 10–20 s.
+ */
+export function startLoopLagMonitor(
+  options: { intervalMs?: number; windowMs?: number } = {},
+): LoopLagMonitor {
+  const intervalMs = options.intervalMs ?? 250;
+  const windowMs = options.windowMs ?? 10_000;
+  let last = performance.now();
+  let windowStart = last;
+  let current = 0;
+  let previous = 0;
+  const roll = (now: number) => {
+    if (now - windowStart < windowMs) return;
+    // A whole window without a tick (a stall longer than it) leaves nothing to carry over.
+    previous = now - windowStart < 2 * windowMs ? current : 0;
+    current = 0;
+    windowStart = now;
+  };
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const lag = Math.max(0, now - last - intervalMs);
+    last = now;
+    roll(now);
+    current = Math.max(current, lag);
+  }, intervalMs);
+  Deno.unrefTimer(timer);
+  return {
+    maxMs: () => {
+      const now = performance.now();
+      // Still blocked past a tick right now counts too (a reader in a stall's aftermath).
+      const pending = Math.max(0, now - last - intervalMs);
+      return Math.max(current, previous, pending);
+    },
+    stop: () => clearInterval(timer),
+  };
+}

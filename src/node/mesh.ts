@@ -47,6 +47,7 @@ import {
   KIND_CONTROL,
   type SecureChannel,
   startTransportServer,
+  type TransportCounts,
   type TransportServer,
   type TransportServerOptions,
 } from "../transport/mod.ts";
@@ -319,6 +320,18 @@ export class MeshNode {
     });
     this.#servers.push(server);
     return server;
+  }
+
+  /** Inbound connections now, over every listener: authenticated, and still in handshake. */
+  inboundCounts(): Pick<TransportCounts, "established" | "handshaking"> {
+    let established = 0;
+    let handshaking = 0;
+    for (const s of this.#servers) {
+      const c = s.counts();
+      established += c.established;
+      handshaking += c.handshaking;
+    }
+    return { established, handshaking };
   }
 
   /** After a file-descriptor shortage: for 2 minutes, peer listeners that stall listen again. */
