@@ -314,12 +314,28 @@ async function oneRun(
     );
     const fresh = await timed(async () => await (await get("/remote/stats?maxAge=0")).json());
     const freshOnline = (fresh.value as { online: number }).online;
-    const metric = async () => {
-      const text = await (await fetch(`${ctl.api}/metrics`, {
+    const scrape = async () =>
+      await (await fetch(`${ctl.api}/metrics`, {
         headers: { authorization: `Bearer ${apiToken}` },
       })).text();
-      return Number(/^miner_cli_fleet_stats_pushes_total (\d+)/m.exec(text)?.[1] ?? 0);
+    const metric = async () =>
+      Number(/^miner_cli_fleet_stats_pushes_total (\d+)/m.exec(await scrape())?.[1] ?? 0);
+    // What the controller's peer listener saw in a storm (its counters since it started).
+    const storm = async (label: string) => {
+      const text = await scrape();
+      const outcome = (o: string) =>
+        new RegExp(`^miner_cli_mesh_connections_total\\{outcome="${o}"\\} (\\d+)`, "m").exec(text)
+          ?.[1] ?? "?";
+      const lag = /^miner_cli_event_loop_lag_seconds (\S+)/m.exec(text)?.[1] ?? "?";
+      console.error(
+        `  ${label}: accepted ${outcome("accepted")}, refused ${
+          outcome("refused")
+        }, handshakes failed ${
+          outcome("handshake_failed")
+        }, longest loop stall of the last 10-20 s ${lag} s`,
+      );
     };
+    await storm("link-in");
     const u0 = await procUsage(ctl.proc.pid);
     const p0 = await metric();
     const IDLE_S = 20;
@@ -334,6 +350,7 @@ async function oneRun(
     ctl = await startController(home, ports);
     await waitOnline(get, rigs, 180_000);
     const restartMs = performance.now() - r0;
+    await storm("restart");
     const run: ScaleRun = {
       rigs,
       allowMs: Math.round(allow.ms),
