@@ -19,6 +19,7 @@ import { MinerManager, minersDir } from "../src/miners/mod.ts";
 import { attachWorker, AuditLog, auditLogPath, MeshNode, PolicyStore } from "../src/node/mod.ts";
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
+import { startLoopLagMonitor } from "../src/daemon/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     connect: { type: "string" },
     "push-ms": { type: "string" },
     "address-base": { type: "string" },
+    // Appends this host's longest event-loop stall of each second to FILE (is the rigs' side late?).
+    "lag-log": { type: "string" },
   },
 });
 const connect = values.connect;
@@ -80,6 +83,15 @@ if (connect) {
     const n = base + i + 1;
     m.maintain(connect, { localAddress: `127.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` });
   });
+}
+if (values["lag-log"]) {
+  const file = values["lag-log"];
+  const lag = startLoopLagMonitor({ intervalMs: 100, windowMs: 1000 });
+  const t = setInterval(() => {
+    const line = `${new Date().toISOString()} ${Math.round(lag.maxMs())}\n`;
+    Deno.writeTextFile(file, line, { append: true }).catch(() => {});
+  }, 1000);
+  Deno.unrefTimer(t);
 }
 const stop = () => Promise.all(meshes.map((m) => m.close())).then(() => Deno.exit(0));
 Deno.addSignalListener("SIGTERM", stop);

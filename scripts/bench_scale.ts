@@ -112,6 +112,8 @@ async function startHosts(
     const hostExtra = h === 0
       ? Deno.env.get("BENCH_SCALE_HOST_DENO_FLAGS")?.split(" ").filter(Boolean) ?? []
       : [];
+    // BENCH_SCALE_HOST_LAG_LOG=FILE: the first host's longest loop stall of each second.
+    const lagLog = h === 0 ? Deno.env.get("BENCH_SCALE_HOST_LAG_LOG") : undefined;
     // BENCH_SCALE_HOST_NICE (e.g. `19`): the hosts yield the CPU to the controller, as rigs on
     // machines of their own do (by default they share the two cores with it as equals).
     const nice = Deno.env.get("BENCH_SCALE_HOST_NICE");
@@ -133,6 +135,7 @@ async function startHosts(
       controller.id,
       "--controller-key",
       controller.publicKey,
+      ...(lagLog ? ["--lag-log", lagLog] : []),
       ...(connect
         ? [
           "--connect",
@@ -253,7 +256,9 @@ async function waitOnline(
       else await res.body?.cancel();
     } catch { /* restarting */ }
     if (trace && performance.now() - t0 >= traced * 1000) {
-      console.error(`  t+${traced} s: ${online} online`);
+      console.error(
+        `  t+${traced} s: ${online} online (${new Date().toISOString().slice(11, 19)})`,
+      );
       traced++;
     }
     if (online === rigs) return performance.now() - t0;
