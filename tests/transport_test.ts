@@ -1090,6 +1090,10 @@ Deno.test({
       await assert.rejects(client.dial(url, { timeoutMs: 5000 }), DialError);
       // plain ws to a TLS port fails too
       await assert.rejects(client.dial(`127.0.0.1:${srv.port}`, { timeoutMs: 5000 }), DialError);
+      // a persistent link's dial (its deadline counted from the TCP connection) over TLS too
+      const linked = await client.dial(url, { ca: tls.cert, connectTimeoutMs: 5000 });
+      assert.equal(linked.peer.id, server.id);
+      linked.close("done");
       const session = await client.dial(url, { ca: tls.cert });
       assert.equal(session.peer.id, server.id);
       const rtt = await session.ping(5000, encoder.encode("over tls"));
@@ -1135,5 +1139,41 @@ Deno.test("stall watchdog: a listener that accepts its probes is never closed an
     conn.close();
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("dial with a connect deadline: the upgrade's own deadline still holds, counted from the connection", async () => {
+  // A listener that takes the TCP connection at once and never answers the upgrade.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) held.push(conn);
+  })().catch(() => {});
+  try {
+    const url = `ws://127.0.0.1:${listener.addr.port}/ws`;
+    const t0 = performance.now();
+    await assert.rejects(
+      dialSocket(url, { connectTimeoutMs: 5000, timeoutMs: 300 }),
+      (e: Error) => e instanceof DialError && /timed out$/.test(e.message),
+    );
+    const took = performance.now() - t0;
+    // the upgrade's 300 ms, not the connect deadline's 5 s
+    assert.ok(took >= 250 && took < 4000, `failed after ${took} ms`);
+    // nothing listening: refused at once, not a timeout
+    const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = closed.addr.port;
+    closed.close();
+    await assert.rejects(
+      dialSocket(`ws://127.0.0.1:${port}/ws`, { connectTimeoutMs: 5000, timeoutMs: 300 }),
+      (e: Error) => e instanceof DialError && /ECONNREFUSED/.test(e.message),
+    );
+  } finally {
+    listener.close();
+    for (const c of held) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await serving;
   }
 });

@@ -137,6 +137,11 @@ export interface DialPeerOptions {
   ca?: string;
   /** Local address to dial from (default: the system's choice). */
   localAddress?: string;
+  /**
+   * Time for the TCP connection alone; `timeoutMs` then counts from it (persistent links: the
+   * default there is `timeoutMs`). Unset: `timeoutMs` is the whole dial's.
+   */
+  connectTimeoutMs?: number;
   /** Refuse unless the responder is registered or allowlisted here (used by persistent links). */
   requireAuthorized?: boolean;
   /**
@@ -556,6 +561,7 @@ export class MeshNode {
       timeoutMs,
       ca: options.ca,
       localAddress: options.localAddress,
+      connectTimeoutMs: options.connectTimeoutMs,
     });
     let key: { id: string; publicKey: string } | undefined;
     const channel = await initiateChannel(socket, {
@@ -676,7 +682,15 @@ export class MeshNode {
     options: DialPeerOptions & { baseDelayMs?: number; maxDelayMs?: number } = {},
   ): MaintainedLink {
     const link = maintainLink(
-      () => this.dial(address, { requireAuthorized: true, registerFirstContact: true, ...options }),
+      // A link's dial gets its full time once the listener has let it in (see connectTimeoutMs):
+      // in a reconnect storm a rig does not give up on handshakes the controller has begun.
+      () =>
+        this.dial(address, {
+          requireAuthorized: true,
+          registerFirstContact: true,
+          connectTimeoutMs: options.timeoutMs ?? this.#limits.handshakeTimeoutMs,
+          ...options,
+        }),
       {
         address,
         baseDelayMs: options.baseDelayMs,

@@ -3,6 +3,8 @@
  * and stalls ~40 ms per message of 1–32 KB on this machine; `ws` sets TCP_NODELAY.
  * @module
  */
+import net from "node:net";
+import tls from "node:tls";
 import { guardSecondEnd } from "./end_guard.ts";
 import { MinerCliError } from "../errors/mod.ts";
 // @ts-types="npm:@types/ws@8.18.1"
@@ -29,6 +31,13 @@ export interface DialOptions {
   signal?: AbortSignal;
   /** Local address to dial from (a multi-homed rig; tests use other loopback addresses). */
   localAddress?: string;
+  /**
+   * Time for the TCP (and TLS) connection alone. When set, `timeoutMs` counts from the connection
+   * instead of from the start: a persistent link retrying into a busy listener (its SYNs dropped
+   * and sent again while the backlog is full) does not spend the upgrade's time waiting to be let
+   * in, and so does not give up halfway through a handshake the listener has begun.
+   */
+  connectTimeoutMs?: number;
 }
 
 let wsModule: Promise<typeof WebSocketType> | undefined;
@@ -42,6 +51,7 @@ function loadWs(): Promise<typeof WebSocketType> {
 /** Opens a WebSocket to `url` and returns it as a {@link FrameSocket}. */
 export async function dialSocket(url: string, options: DialOptions = {}): Promise<FrameSocket> {
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const connectTimeoutMs = options.connectTimeoutMs;
   const WebSocket = await loadWs();
   return await new Promise((resolve, reject) => {
     let settled = false;
@@ -53,11 +63,25 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       // keys and ChaCha20-Poly1305 ciphertext under keys no third party knows), which nobody
       // can choose or predict, so a zero mask gives up nothing and saves masking every byte in JS.
       generateMask: (mask: Uint8Array) => mask.fill(0),
-      handshakeTimeout: timeoutMs,
+      handshakeTimeout: timeoutMs + (connectTimeoutMs ?? 0),
       ...(options.ca ? { ca: options.ca } : {}),
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      ...(connectTimeoutMs === undefined ? {} : {
+        // ws calls it with one options object (its netConnect/tlsConnect have the same shape)
+        createConnection: connectThen(
+          connected,
+          url.startsWith("wss:"),
+        ) as unknown as typeof net.createConnection,
+      }),
     });
-    const timer = setTimeout(() => fail("timed out"), timeoutMs);
+    let timer = connectTimeoutMs === undefined
+      ? setTimeout(() => fail("timed out"), timeoutMs)
+      : setTimeout(() => fail("timed out connecting"), connectTimeoutMs);
+    function connected() {
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => fail("timed out"), timeoutMs);
+    }
     const onAbort = () => fail("aborted");
     options.signal?.addEventListener("abort", onAbort, { once: true });
     function fail(detail: string) {
@@ -98,4 +122,27 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       );
     });
   });
+}
+
+/**
+ * The connection `ws` would open (as its own `netConnect`/`tlsConnect` do), calling `onConnect`
+ * once the TCP connection is up.
+ */
+function connectThen(onConnect: () => void, secure: boolean) {
+  return (options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }) => {
+    let socket: net.Socket;
+    if (secure) {
+      // `path` is the request's path here, not a socket's
+      const o = { ...options, path: undefined } as tls.ConnectionOptions & { host?: string };
+      if (!o.servername && o.servername !== "") {
+        o.servername = net.isIP(o.host ?? "") ? "" : o.host;
+      }
+      socket = tls.connect(o);
+    } else {
+      socket = net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
+    }
+    socket.once("connect", onConnect);
+    if (secure) socket.once("secureConnect", onConnect);
+    return socket;
+  };
 }
