@@ -141,8 +141,15 @@ function connectThen(onConnect: () => void, secure: boolean) {
     } else {
       socket = net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
     }
-    socket.once("connect", onConnect);
-    if (secure) socket.once("secureConnect", onConnect);
+    // whichever comes first (a TLS socket may report only the end of its handshake)
+    let fired = false;
+    const once = () => {
+      if (fired) return;
+      fired = true;
+      onConnect();
+    };
+    socket.once("connect", once);
+    if (secure) socket.once("secureConnect", once);
     return socket;
   };
 }
