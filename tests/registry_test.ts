@@ -715,6 +715,67 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
   }
 });
 
+Deno.test("fleet monitor: right after the node starts, a rig not linked yet is offline at once but announced only after the start grace", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const late = makePeer("ffff0".padEnd(32, "0"), "late", { address: null });
+    const back = makePeer("ffff1".padEnd(32, "0"), "back", { address: null });
+    for (const p of [late, back]) reg.upsert(p);
+    const fleet = {
+      mesh: { registry: reg, session: () => undefined },
+      workers: () => reg.list().filter((p) => p.role !== "controller"),
+    } as unknown as Fleet;
+    const announced: string[] = [];
+    let lateAnnounced: () => void = () => {};
+    const lateOffline = new Promise<void>((r) => lateAnnounced = r);
+    const monitor = new FleetMonitor(fleet, {
+      intervalMs: 0,
+      startGraceMs: 400,
+      onEvent: (e) => {
+        if (e.type !== "peer") return;
+        announced.push(`${e.name} ${e.kind}`);
+        if (e.name === "late") lateAnnounced();
+      },
+    });
+    const first = await monitor.poll(1000);
+    // Offline in the rows, the counts and the peer state at once...
+    assert.deepEqual(first.peers.map((r) => r.online), [false, false]);
+    assert.equal(first.online, 0);
+    assert.equal(monitor.state(late.id)?.online, false);
+    const since = monitor.state(late.id)!.since;
+    // ...but no transition announced: the node started without them.
+    assert.deepEqual(announced, []);
+    // One links within the grace: its online event is the only one it ever gets.
+    monitor.sawOnline(back);
+    assert.deepEqual(announced, ["back online"]);
+    // The other is announced when the grace is over, with the time it was first seen offline.
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      lateOffline,
+      new Promise((_, no) => bound = setTimeout(() => no(new Error("never announced")), 10_000)),
+    ]).finally(() => clearTimeout(bound));
+    assert.deepEqual(announced, ["back online", "late offline"]);
+    assert.equal(monitor.state(late.id)!.since, since);
+    monitor.stop();
+    // Without a grace, the first offline is announced at once (as after the grace).
+    const events: string[] = [];
+    const now = new FleetMonitor(fleet, {
+      intervalMs: 0,
+      startGraceMs: 0,
+      onEvent: (e) => {
+        if (e.type === "peer") events.push(`${e.name} ${e.kind}`);
+      },
+    });
+    await now.poll(1000);
+    assert.deepEqual(events.sort(), ["back offline", "late offline"]);
+    now.stop();
+  } finally {
+    await reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("fleet monitor: a rig with no link and no address is offline without a request", async () => {
   const dir = await Deno.makeTempDir();
   const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));

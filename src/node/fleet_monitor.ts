@@ -67,6 +67,14 @@ export interface FleetMonitorOptions {
   onEvent?: (e: MonitorEvent) => void;
   /** How often the events' summary is counted again from the rows (default 60 s). */
   recountMs?: number;
+  /**
+   * For this long after the monitor is made (the node's start; default 60 s), a rig first seen
+   * offline is not announced (no `peer` event, so no log line or audit record) until the time is
+   * up: it did not go offline, the node started without it. It is offline in the rows, counts
+   * and peer list at once; if it links in time, its `online` event is the only one. After a
+   * controller restart, 10,000 rigs linking back are not first logged as 10,000 going offline.
+   */
+  startGraceMs?: number;
 }
 
 /** A fleet status with its newest row's time. */
@@ -124,6 +132,10 @@ export class FleetMonitor {
   #tallyAt = 0;
   #tallyRegistry = "";
   readonly #recountMs: number;
+  readonly #graceUntil: number;
+  /** Rigs first seen offline within the start grace, not announced yet (id → name). */
+  readonly #unannounced = new Map<string, string>();
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
   /** Pushes taken (for benchmarks and tests). */
   pushes = 0;
   /** Online/offline transitions seen (a health evaluation older than the last one is stale). */
@@ -138,6 +150,7 @@ export class FleetMonitor {
     this.#stats = options.stats ?? true;
     this.#onEvent = options.onEvent ?? (() => {});
     this.#recountMs = options.recountMs ?? 60_000;
+    this.#graceUntil = Date.now() + (options.startGraceMs ?? 60_000);
   }
 
   /** Starts the background refresh (first round right away). */
@@ -151,6 +164,7 @@ export class FleetMonitor {
   stop(): void {
     clearInterval(this.#timer);
     clearTimeout(this.#eventTimer);
+    clearTimeout(this.#graceTimer);
     this.#timer = undefined;
   }
 
@@ -572,6 +586,14 @@ export class FleetMonitor {
     this.#version++;
     this.transitions++;
     this.#state.set(peer.id, { online, since: at, ...(online ? {} : { reason }) });
+    if (!prev && !online && Date.now() < this.#graceUntil) {
+      this.#unannounced.set(peer.id, peer.name);
+      this.#graceTimer ??= setTimeout(() => this.#announce(), this.#graceUntil - Date.now());
+      // The timer must not keep a process alive (a CLI's one-off read).
+      Deno.unrefTimer(this.#graceTimer as unknown as number);
+      return;
+    }
+    this.#unannounced.delete(peer.id);
     this.#onEvent({
       type: "peer",
       kind: online ? "online" : "offline",
@@ -580,5 +602,23 @@ export class FleetMonitor {
       at,
       ...(online ? {} : { reason }),
     });
+  }
+
+  /** The start grace is over: the rigs first seen offline in it and still offline are announced. */
+  #announce(): void {
+    const due = [...this.#unannounced];
+    this.#unannounced.clear();
+    for (const [id, name] of due) {
+      const s = this.#state.get(id);
+      if (!s || s.online) continue;
+      this.#onEvent({
+        type: "peer",
+        kind: "offline",
+        id,
+        name,
+        at: s.since,
+        ...(s.reason ? { reason: s.reason } : {}),
+      });
+    }
   }
 }
