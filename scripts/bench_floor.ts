@@ -82,15 +82,17 @@ async function dial(port: number, links: number): Promise<void> {
     })();
   }
   console.log(JSON.stringify({ connected: links }));
-  // Every connection once per interval, spread evenly (as jittered pushes are): a fractional
-  // number of sends per 10 ms tick, carried over, so any N sends at exactly N per interval.
-  let k = 0;
-  let due = 0;
-  const perTick = links / (INTERVAL_MS / 10);
+  // Every connection once per interval, spread evenly (as jittered pushes are): each tick sends
+  // what is due by the clock, so any N sends at exactly N per interval even when ticks are late.
+  // With 10 ms ticks (the default) the frames of a tick arrive together and the listener takes
+  // several per wakeup; BENCH_FLOOR_TICK_MS=1 spreads them as rigs on their own timers do.
+  const tickMs = Number(Deno.env.get("BENCH_FLOOR_TICK_MS") ?? 10);
+  const start = performance.now();
+  let sent = 0;
   setInterval(() => {
-    due += perTick;
-    for (; due >= 1; due--) conns[k++ % links].write(frame).catch(() => {});
-  }, 10);
+    const due = Math.floor(((performance.now() - start) * links) / INTERVAL_MS);
+    for (; sent < due; sent++) conns[sent % links].write(frame).catch(() => {});
+  }, tickMs);
 }
 
 function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {

@@ -353,6 +353,10 @@ async function oneRun(
     await ctl.proc.status;
     const r0 = performance.now();
     ctl = await startController(home, ports);
+    // Its start is part of the restart's time (the rigs' redials share the cores with it).
+    console.error(
+      `  restart: the new controller listening after ${Math.round(performance.now() - r0)} ms`,
+    );
     await waitOnline(get, rigs, 180_000);
     const restartMs = performance.now() - r0;
     await storm("restart");
