@@ -588,9 +588,11 @@ export class FleetMonitor {
     this.#state.set(peer.id, { online, since: at, ...(online ? {} : { reason }) });
     if (!prev && !online && Date.now() < this.#graceUntil) {
       this.#unannounced.set(peer.id, peer.name);
-      this.#graceTimer ??= setTimeout(() => this.#announce(), this.#graceUntil - Date.now());
-      // The timer must not keep a process alive (a CLI's one-off read).
-      Deno.unrefTimer(this.#graceTimer as unknown as number);
+      if (this.#graceTimer === undefined) {
+        this.#graceTimer = setTimeout(() => this.#announce(), this.#graceUntil - Date.now());
+        // The timer must not keep a process alive (a CLI's one-off read).
+        Deno.unrefTimer(this.#graceTimer as unknown as number);
+      }
       return;
     }
     this.#unannounced.delete(peer.id);

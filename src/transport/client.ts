@@ -81,11 +81,8 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
         : connectTimeoutMs === undefined
         ? {}
         : {
-          // ws calls it with one options object (its netConnect/tlsConnect have the same shape)
-          createConnection: connectThen(
-            connected,
-            url.startsWith("wss:"),
-          ) as unknown as typeof net.createConnection,
+          // wss: ws calls it with one options object (the shape of its own tlsConnect)
+          createConnection: tlsConnectThen(connected) as unknown as typeof net.createConnection,
         }),
     });
     let timer = connectTimeoutMs === undefined || early
@@ -173,23 +170,18 @@ function connectTcp(
 }
 
 /**
- * The connection `ws` would open (as its own `netConnect`/`tlsConnect` do), calling `onConnect`
- * once the TCP connection is up.
+ * The TLS connection `ws` would open (as its own `tlsConnect` does), calling `onConnect` once the
+ * TCP connection is up (or, if that is all the socket reports, its TLS handshake is done).
  */
-function connectThen(onConnect: () => void, secure: boolean) {
-  return (options: net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string }) => {
-    let socket: net.Socket;
-    if (secure) {
-      // `path` is the request's path here, not a socket's
-      const o = { ...options, path: undefined } as tls.ConnectionOptions & { host?: string };
-      if (!o.servername && o.servername !== "") {
-        o.servername = net.isIP(o.host ?? "") ? "" : o.host;
-      }
-      socket = tls.connect(o);
-    } else {
-      socket = net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
+function tlsConnectThen(onConnect: () => void) {
+  return (options: tls.ConnectionOptions & { host?: string; path?: string }) => {
+    // `path` is the request's path here, not a socket's
+    const o = { ...options, path: undefined } as tls.ConnectionOptions & { host?: string };
+    if (!o.servername && o.servername !== "") {
+      o.servername = net.isIP(o.host ?? "") ? "" : o.host;
     }
-    // whichever comes first (a TLS socket may report only the end of its handshake)
+    const socket = tls.connect(o);
+    // whichever comes first
     let fired = false;
     const once = () => {
       if (fired) return;
@@ -197,7 +189,7 @@ function connectThen(onConnect: () => void, secure: boolean) {
       onConnect();
     };
     socket.once("connect", once);
-    if (secure) socket.once("secureConnect", once);
+    socket.once("secureConnect", once);
     return socket;
   };
 }
