@@ -61,6 +61,12 @@ Deno.test({
     try {
       await up();
       await cliOk(c, ["peer", "add", "--address", `127.0.0.1:${port}`, "--name", "rig"]);
+      // The kill moments are spread over what a CLI takes here to start and dial (~300 ms on a
+      // quick machine, over a second on a loaded one): timed once, so a slow machine still has
+      // kills before, during and after the command, and some commands that land.
+      const t0 = performance.now();
+      await cliOk(c, ["remote", "status", "rig", "--json"]);
+      const scale = Math.max(1, (performance.now() - t0) / 400);
       let acknowledged: "running" | "stopped" | null = null;
       for (let round = 0; round < 20; round++) {
         const start = rand() < 0.55;
@@ -70,7 +76,7 @@ Deno.test({
         const running = cli(c, cmd);
         // Kill the node at a random moment: before, during or after the command (the CLI takes
         // ~300 ms to start and dial).
-        await new Promise((r) => setTimeout(r, 150 + Math.floor(rand() * 500)));
+        await new Promise((r) => setTimeout(r, Math.floor((150 + rand() * 500) * scale)));
         srv!.process.kill("SIGKILL");
         await srv!.process.status;
         const result = await running;
@@ -120,7 +126,15 @@ Deno.test({
             `xmrig processes ${miners.join(",")}`,
         );
       }
-      // And a clean stop at the end leaves none.
+      // A start left alone runs one miner (it also brings the profile, had no start landed), and
+      // a clean stop at the end leaves none.
+      await cliOk(c, ["remote", "start", "rig", "--profile", "cpu"]);
+      let after = await processesOf(xmrig);
+      for (let i = 0; i < 30 && after.length !== 1; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        after = await processesOf(xmrig);
+      }
+      assert.equal(after.length, 1, `one miner after a start: ${after.join(",")}`);
       await cliOk(c, ["remote", "stop", "rig", "cpu"]);
       assert.deepEqual(await processesOf(xmrig), []);
       assert.equal(await storedIntent(w, profileId), "stopped");

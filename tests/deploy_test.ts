@@ -24,7 +24,7 @@ import {
   until,
 } from "./helpers.ts";
 
-const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300", MINER_EMU_REJECT_RATE: "0" };
 const MB100 = 100 * 1024 * 1024;
 
 async function writeRandom(path: string, size: number): Promise<string> {

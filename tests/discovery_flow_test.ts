@@ -52,11 +52,18 @@ async function peers(home: string): Promise<{ id: string; address: string | null
   return JSON.parse((await cliOk(home, ["peer", "list", "--json", "--no-probe"])).stdout);
 }
 
+/**
+ * Sends one beacon to `port` from `from` (default 127.0.0.1). Beacons are rate limited per source
+ * address (2/s, burst 5) and a node beaconing every 300 ms from 127.0.0.1 keeps that address's
+ * bucket near empty: a test's own beacon sent from there may be dropped, so one that must arrive
+ * comes from an address of its own (all of 127/8 is loopback).
+ */
 async function sendBeacon(
   port: number,
   b: { id: string; port: number; role?: "worker" | "controller" },
+  from = "127.0.0.1",
 ): Promise<void> {
-  const s = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const s = Deno.listenDatagram({ hostname: from, port: 0, transport: "udp" });
   try {
     const bytes = encodeBeacon({
       id: b.id,
@@ -166,9 +173,10 @@ Deno.test("discovery: pending until approved, approval pins the key after the ha
 
     // A spoofed beacon for the registered ID at another port changes nothing. A beacon for a
     // fresh ID sent after it proves the spoof was processed (datagrams are handled in order).
-    await sendBeacon(pc, { id: w.id, port: 9 });
+    // Both come from 127.0.0.2: the rig's own beacons keep 127.0.0.1's rate bucket near empty.
+    await sendBeacon(pc, { id: w.id, port: 9 }, "127.0.0.2");
     const fresh = "0123456789abcdef0123456789abcdef";
-    await sendBeacon(pc, { id: fresh, port: 9 });
+    await sendBeacon(pc, { id: fresh, port: 9 }, "127.0.0.2");
     await ctl.waitForLog(`node_discovered peer=${fresh}`);
     assert.equal((await peers(cHome))[0].address, rig.address);
     assert.deepEqual((await pending(cHome)).pending.map((e) => e.id), [fresh]);

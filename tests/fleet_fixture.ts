@@ -37,7 +37,7 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300", MINER_EMU_REJECT_RATE: "0" };
 
 /** Options for {@link startFleet}. */
 export interface FleetOptions {

@@ -18,7 +18,7 @@ import {
   until,
 } from "./helpers.ts";
 
-const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300", MINER_EMU_REJECT_RATE: "0" };
 
 interface Row {
   id: string;

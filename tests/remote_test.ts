@@ -21,7 +21,7 @@ import {
 } from "./helpers.ts";
 
 const FAST = ["--poll-interval", "200ms"];
-const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300", MINER_EMU_REJECT_RATE: "0" };
 
 Deno.test("remote: start on two workers, fleet status, logs and follow, stop one then all; offline worker → exit 2", async () => {
   const root = await tempHome();
@@ -208,7 +208,13 @@ Deno.test("remote: only peers granted control control; ungranted and unregistere
     assert.match(refusedDeploy.stderr, /deploy to rig failed: other-rig may not control this node/);
     // a read grant lets it read, still not control
     await cliOk(w, ["peer", "grant", "other-rig", "read"]);
-    assert.equal((await cli(x, ["remote", "status", "rig", "--json"])).code, 0);
+    // (--fail-on down: the emulated miner's random rejects may make the rig degraded, exit 2)
+    const read = await cli(x, ["remote", "status", "rig", "--json", "--fail-on", "down"]);
+    assert.equal(read.code, 0, `${read.stdout} ${read.stderr}`);
+    const [readPeer] = JSON.parse(read.stdout).peers;
+    assert.equal(readPeer.online, true);
+    assert.equal(readPeer.error, undefined);
+    assert.equal(readPeer.miners[0].name, "cpu");
     assert.match((await cli(x, ["remote", "stop", "rig", "cpu"])).stderr, /may not control/);
     // an unregistered peer (open mode lets it connect): reads and control refused
     await cliOk(w, ["peer", "auth-mode", "open"]);

@@ -41,7 +41,7 @@ import {
 } from "./helpers.ts";
 
 const FAST = ["--poll-interval", "200ms"];
-const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300" };
+const EMU = { MINER_EMU_PRINT_MS: "200", MINER_EMU_SHARE_MS: "300", MINER_EMU_REJECT_RATE: "0" };
 const decoder = new TextDecoder();
 
 /** Rewrites the role in a node's `node.json` (what it will announce; its key stays). */

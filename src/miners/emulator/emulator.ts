@@ -10,6 +10,8 @@
  * - `MINER_EMU_FAULT` `crash-after=S`, `hang-after=S`, `stall-after=S`, `garbage`, `exit=N`
  * - `MINER_EMU_PRINT_MS` console speed-line interval (default: XMRig print-time, 10 s)
  * - `MINER_EMU_SHARE_MS` mean time between accepted shares (default 5 s)
+ * - `MINER_EMU_REJECT_RATE` share of results rejected, 0–1 (default 0.02; tests that assert a
+ *   rig's health set 0: a few random rejects among the first shares make it degraded)
  * - `MINER_EMU_WINDOW_MS` length of the "10 s" hashrate window (default 10 s; tests shorten it)
  * - `MINER_EMU_GPU_TEMPS` per-GPU temperatures in °C, comma-separated (default 60, 63, ...)
  * - `MINER_EMU_GPU_FANS` per-GPU fan speeds (XMRig OpenCL: RPM, TT-Miner: %), comma-separated
@@ -498,10 +500,12 @@ function runXmrig(args: string[], fault: Fault): void {
 
 function shareLoop(rig: Rig, print: () => void): void {
   const mean = Number(env("MINER_EMU_SHARE_MS") ?? 5000);
+  const rate = Number(env("MINER_EMU_REJECT_RATE") ?? 0.02);
+  const rejectRate = Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 0.02;
   const next = () =>
     setTimeout(() => {
       if (!rig.paused && !rig.stalled) {
-        if (Math.random() < 0.02) rig.rejected++;
+        if (Math.random() < rejectRate) rig.rejected++;
         else rig.accepted++;
         print();
       }
