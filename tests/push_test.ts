@@ -115,6 +115,24 @@ Deno.test({
       assert.equal(rowA.stale, false, "a pushing rig is fresh for a plain read");
       assert.ok(Date.now() - Date.parse(rowA.updatedAt) < 5000, rowA.updatedAt);
 
+      // Forced fresh reads back to back for 3 s: the controller asks rig-a at most about four
+      // times a second (a row that came in within 250 ms is fresh enough), so the link is not
+      // closed for flooding (it was, at ~50 reads a second); and a rig that has just answered
+      // pushes an interval after that answer, not on its old schedule (each answer starts rig-a's
+      // 1 s again), so at most one push comes meanwhile (three or more without that).
+      const beforeReads = await pushes();
+      const readsStart = performance.now();
+      let reads = 0;
+      while (performance.now() - readsStart < 3000 && reads < 20_000) {
+        const fresh = await get("/remote/stats?maxAge=0");
+        const row = fresh.peers.find((p: Row) => p.id === ra.id);
+        assert.equal(row?.online, true, `read ${reads}: ${JSON.stringify(row)}`);
+        reads++;
+      }
+      assert.ok(reads >= 10, `${reads} forced reads in 3 s`);
+      const duringReads = (await pushes()) - beforeReads;
+      assert.ok(duringReads <= 1, `${duringReads} pushes during ${reads} forced reads in 3 s`);
+
       // `peer list` asks the running node (its live links), not a dial from the CLI: rigs that
       // only link in have no address to dial, yet they are online.
       const listed = JSON.parse((await cliOk(c, ["peer", "list", "--json"])).stdout);

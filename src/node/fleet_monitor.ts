@@ -100,6 +100,14 @@ const LINKED_CONCURRENCY = 1024;
 
 /** How late a push may be before the rig is asked again (beyond its interval and jitter). */
 const PUSH_GRACE_MS = 2_000;
+/**
+ * A forced fresh read takes a rig's row as it is when it came in (an answer or a push) this
+ * recently, instead of asking again: forced reads back to back (a script, several dashboards)
+ * then ask one rig at most about four times a second, never at the rate that makes the rig close
+ * its link for flooding (50 messages a second), and a rig's own stats are refreshed from its
+ * miners only every poll interval anyway.
+ */
+export const FORCED_READ_REUSE_MS = 250;
 
 /** Whether a row is fresh for a reader allowing `maxAgeMs` (a pushing rig's, until it is due). */
 function rowFresh(r: Row, now: number, maxAgeMs: number): boolean {
@@ -285,7 +293,7 @@ export class FleetMonitor {
       new Promise<void>((r) => timer = setTimeout(r, timeoutMs + 50)),
     ]);
     clearTimeout(timer);
-    return this.#snapshot(Math.max(1, Date.now() - started));
+    return this.#snapshot(Math.max(1, Date.now() - started + FORCED_READ_REUSE_MS));
   }
 
   /** Forgets the rows (the registry changed) and refreshes at once when running. */
@@ -328,10 +336,18 @@ export class FleetMonitor {
     return asked;
   }
 
-  /** Refreshes one rig's row (joins the request already out unless `force`). */
+  /**
+   * Refreshes one rig's row. A request already out to the rig is joined (its answer is on its
+   * way), forced or not; a forced refresh is also satisfied by a row that came in within
+   * {@link FORCED_READ_REUSE_MS}.
+   */
   #refresh(peer: Peer, timeoutMs: number, force = false): Promise<void> {
     const out = this.#inflight.get(peer.id);
-    if (out && !force) return out;
+    if (out) return out;
+    if (force) {
+      const r = this.#rows.get(peer.id);
+      if (r && Date.now() - r.at <= FORCED_READ_REUSE_MS) return Promise.resolve();
+    }
     // A rig with a live session is asked over it (no dial, no descriptor): those requests get a
     // wider bound than the dials, so a forced read of 10,000 linked rigs is not 64 at a time.
     const linked = this.#fleet.mesh.session(peer.id)?.isClosed === false;

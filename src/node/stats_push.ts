@@ -1,8 +1,8 @@
 /**
  * Stats pushed by a worker on the links it keeps to its controllers (`node serve --connect`):
  * one `stats_push` when the link comes up, one every interval (jittered, so 10,000 rigs that
- * reconnected together do not push together), and one at once, debounced, when a miner starts,
- * stops or fails. The controller keeps each rig's row from these (see `fleet_monitor.ts`)
+ * reconnected together do not push together; an answer to the controller's own `get_stats` starts
+ * the interval again), and one at once, debounced, when a miner starts, stops or fails. The controller keeps each rig's row from these (see `fleet_monitor.ts`)
  * instead of asking every rig every interval.
  * @module
  */
@@ -26,6 +26,12 @@ export interface StatsPushOptions {
 export interface StatsPusher {
   /** Something changed that a controller should see now. */
   changed(): void;
+  /**
+   * The session's peer just got this node's stats another way (an answer to its `get_stats`):
+   * the next interval's push counts from now. A forced fresh read of 10,000 rigs then does not
+   * also bring the pushes that fall due while it runs, each one more message and ack.
+   */
+  answered(session: PeerSession): void;
   /** Sessions being pushed to. */
   readonly sessions: number;
 }
@@ -88,6 +94,9 @@ export function startStatsPush(mesh: MeshNode, options: StatsPushOptions): Stats
         changeTimer = undefined;
         for (const s of [...targets.keys()]) send(s, "change");
       }, options.changeDelayMs ?? 100);
+    },
+    answered(s) {
+      if (targets.has(s)) schedule(s);
     },
     get sessions() {
       return targets.size;

@@ -280,6 +280,7 @@ export function attachWorker(mesh: MeshNode, options: WorkerOptions): void {
       "get_stats",
       read("stats", (m, s) => {
         s.reply(m, "stats", statsPayload());
+        push.answered(s);
       }),
     );
 
