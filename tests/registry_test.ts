@@ -256,6 +256,57 @@ Deno.test("debounced writes: many mutations are one transaction of the rows they
   });
 });
 
+Deno.test("bookkeeping (lastSeen, request outcomes) waits for the next real change or close, not the debounce; the CLI writes it at once", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "registry.sqlite");
+    const setup = await PeerRegistry.open(path, { debounceMs: 0 });
+    setup.upsert(makePeer(ID1, "one"));
+    setup.upsert(makePeer(ID2, "two"));
+    await setup.close();
+
+    const reg = await PeerRegistry.open(path, { debounceMs: 20 });
+    for (let i = 0; i < 100; i++) reg.recordOutcome(ID1, "success", { rttMs: 2 });
+    reg.markSeen(ID2);
+    // Ten debounce delays later nothing is written: a forced read of 10,000 rigs is not 10,000
+    // rows written at once (the heartbeat persister writes lastSeen every 30 s anyway).
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(reg.writes.transactions, 0, "bookkeeping alone is not written on the debounce");
+    assert.equal((await stored(path)).find((p) => p.id === ID1)!.score, 50);
+    assert.equal(reg.get(ID1)!.score, 100, "but this node sees it at once");
+    // A real change goes on the debounce and takes the bookkeeping with it, in one transaction.
+    reg.update(ID2, (p) => ({ ...p, tags: ["row-7"] }));
+    const deadline = Date.now() + 10_000;
+    while (reg.writes.transactions === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(reg.writes.transactions, 1);
+    assert.equal(reg.writes.rows, 2);
+    const disk = await stored(path);
+    assert.deepEqual(disk.find((p) => p.id === ID1)!.stats, {
+      success: 100,
+      failure: 0,
+      timeout: 0,
+    });
+    assert.deepEqual(disk.find((p) => p.id === ID2)!.tags, ["row-7"]);
+    // Bookkeeping still pending at close is written by close.
+    reg.recordOutcome(ID1, "failure");
+    await reg.close();
+    assert.equal(reg.writes.transactions, 2);
+    assert.deepEqual((await stored(path)).find((p) => p.id === ID1)!.stats, {
+      success: 100,
+      failure: 1,
+      timeout: 0,
+    });
+
+    // With debounceMs 0 (the CLI: it exits soon) bookkeeping is written at the end of the turn.
+    const cli = await PeerRegistry.open(path, { debounceMs: 0 });
+    cli.recordOutcome(ID2, "success");
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(cli.writes.transactions, 1);
+    await cli.close();
+  });
+});
+
 Deno.test("1,000 first contacts are 1,000 one-row transactions: no rewrite of the registry per peer", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "registry.sqlite");

@@ -86,6 +86,13 @@ interface Op {
   fn: (cur: Peer | undefined) => Peer | undefined;
 }
 
+/**
+ * How long this node's own bookkeeping (`lastSeen`, request outcomes) may wait in memory before it
+ * is written, when nothing else is: the heartbeat persister marks every linked peer seen this
+ * often anyway, so a forced read of 10,000 rigs is no longer 10,000 rows written at once besides.
+ */
+const BOOKKEEPING_FLUSH_MS = 30_000;
+
 function parsePeer(doc: unknown): Peer | null {
   const r = PeerSchema.safeParse(doc);
   return r.success ? r.data : null;
@@ -97,6 +104,7 @@ export class PeerRegistry {
   readonly #table: RevTable<Peer>;
   #pending: Op[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #sorted: Peer[] | null = null;
   readonly #names = new Map<string, Set<string>>();
   readonly #roles = new Map<string, number>();
@@ -208,10 +216,26 @@ export class PeerRegistry {
     return this.get(query.trim().toLowerCase()) ?? resolvePeer(this.list(), query);
   }
 
-  #apply(op: Op): void {
+  /**
+   * Applies `op` in memory and queues it for the next write. `bookkeeping` (this node's own
+   * `lastSeen` and outcome counters) waits up to {@link BOOKKEEPING_FLUSH_MS} unless another
+   * change is written first; with `debounceMs` 0 (the CLI) everything is written at once.
+   */
+  #apply(op: Op, bookkeeping = false): void {
     this.#table.setLocal(op.id, op.fn(this.get(op.id)));
     this.#pending.push(op);
-    this.#schedule();
+    if (bookkeeping && this.#debounceMs > 0) this.#scheduleLazy();
+    else this.#schedule();
+  }
+
+  #scheduleLazy(): void {
+    if (this.#lazyTimer !== undefined || this.#timer !== undefined || this.#soon) return;
+    this.#lazyTimer = setTimeout(() => {
+      this.#lazyTimer = undefined;
+      this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
+    }, BOOKKEEPING_FLUSH_MS);
+    // Bookkeeping alone does not keep a process alive; close() writes it.
+    Deno.unrefTimer(this.#lazyTimer as unknown as number);
   }
 
   /** Adds or replaces a peer (validated). */
@@ -259,7 +283,7 @@ export class PeerRegistry {
           lastSeen: outcome === "success" ? now : p.lastSeen,
           pingMs: pingMs ?? p.pingMs,
         },
-    });
+    }, true);
     return this.get(id);
   }
 
@@ -274,7 +298,7 @@ export class PeerRegistry {
   markSeen(id: string): void {
     const now = new Date().toISOString();
     // This node's own timestamp on a valid record: nothing to validate (see recordOutcome).
-    this.#apply({ id, fn: (p) => p && { ...p, lastSeen: now } });
+    this.#apply({ id, fn: (p) => p && { ...p, lastSeen: now } }, true);
   }
 
   #schedule(): void {
@@ -301,6 +325,10 @@ export class PeerRegistry {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
+    }
+    if (this.#lazyTimer !== undefined) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
     }
     if (this.#pending.length === 0 || this.#closed) return Promise.resolve();
     const ops = this.#pending;
