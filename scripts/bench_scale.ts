@@ -317,8 +317,16 @@ async function oneRun(
         stderr: "null",
       }).output()
     );
+    // BENCH_SCALE_FRESH_REPEAT=N: N forced fresh reads, each printed (the figure is the first: the
+    // later ones find the rigs' code warm), e.g. to profile the later ones over the inspector.
+    const freshRepeat = Math.max(1, Number(Deno.env.get("BENCH_SCALE_FRESH_REPEAT") ?? 1) || 1);
     const fresh = await timed(async () => await (await get("/remote/stats?maxAge=0")).json());
     const freshOnline = (fresh.value as { online: number }).online;
+    for (let i = 1; i < freshRepeat; i++) {
+      if (i === 1) console.error(`  forced fresh read 1: ${Math.round(fresh.ms)} ms`);
+      const again = await timed(async () => await (await get("/remote/stats?maxAge=0")).json());
+      console.error(`  forced fresh read ${i + 1}: ${Math.round(again.ms)} ms`);
+    }
     const scrape = async () =>
       await (await fetch(`${ctl.api}/metrics`, {
         headers: { authorization: `Bearer ${apiToken}` },
