@@ -132,6 +132,17 @@ Deno.test({
       assert.ok(reads >= 10, `${reads} forced reads in 3 s`);
       const duringReads = (await pushes()) - beforeReads;
       assert.ok(duringReads <= 1, `${duringReads} pushes during ${reads} forced reads in 3 s`);
+      // Then it pushes again, on the interval its last answer started, and its row stays a
+      // pushing rig's: fresh for a plain read, not overdue and asked instead.
+      const afterReads = beforeReads + duringReads;
+      await until(
+        async () => (await pushes()) > afterReads,
+        "rig-a pushing after the reads",
+        10_000,
+      );
+      const plain = (await get("/remote/stats")).peers.find((p: Row) => p.id === ra.id);
+      assert.equal(plain.source, "push");
+      assert.equal(plain.stale, false);
 
       // `peer list` asks the running node (its live links), not a dial from the CLI: rigs that
       // only link in have no address to dial, yet they are online.

@@ -887,3 +887,67 @@ Deno.test("fleet monitor: a rig with no link and no address is offline without a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fleet monitor: a pushing rig that answers a forced read is due its next push an interval after the answer (not asked by the rounds meanwhile); forced reads reuse rows 250 ms old and join requests out", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const rig = makePeer("ffff0".padEnd(32, "0"), "pusher", { address: null });
+    reg.upsert(rig);
+    let asked = 0;
+    let answer: (() => void) | null = null;
+    const fleet = {
+      mesh: { registry: reg, session: () => ({ isClosed: false }) },
+      workers: () => reg.list(),
+      status: async (id: string) => {
+        asked++;
+        await new Promise<void>((r) => answer = r);
+        return {
+          totals: [],
+          nodes: 1,
+          online: 1,
+          offline: 0,
+          peers: [{ id, name: "pusher", address: null, ms: 1, online: true, miners: [] }],
+        };
+      },
+    } as unknown as Fleet;
+    const monitor = new FleetMonitor(fleet, { intervalMs: 0 });
+    const pushMs = 1_000;
+    const t0 = Date.now() - 900; // its last push was 900 ms ago: due by t0 + 1.1 s + 2 s grace
+    monitor.pushed(reg.get(rig.id)!, {
+      nodeId: rig.id,
+      nodeName: "pusher",
+      uptime: 1,
+      role: "worker",
+      miners: [],
+      seq: 1,
+      intervalMs: pushMs,
+      reason: "interval",
+    }, { now: t0 });
+    assert.ok(monitor.isPushing(rig.id));
+    // Forced reads while a request is out join it: one request for two reads.
+    const a = monitor.poll(5_000);
+    const b = monitor.poll(5_000);
+    await new Promise<void>((r) => setTimeout(r, 0));
+    assert.equal(asked, 1);
+    const answeredAt = Date.now();
+    answer!();
+    await Promise.all([a, b]);
+    assert.equal(asked, 1);
+    // The rig started its interval again when it answered (stats_push.ts): it is a pushing rig
+    // until an interval after the answer, so a round does not ask it when the old push is due.
+    const oldDue = t0 + pushMs * 1.1 + 2_000;
+    assert.ok(monitor.isPushing(rig.id, oldDue + 500), "still pushing after the old due time");
+    assert.ok(monitor.isPushing(rig.id, answeredAt + pushMs * 1.1 + 2_000 - 50));
+    assert.ok(!monitor.isPushing(rig.id, Date.now() + pushMs * 1.1 + 2_000 + 50));
+    // A forced read right after takes the row that just came in (no request); its row is fresh.
+    const c = await monitor.poll(5_000);
+    assert.equal(asked, 1);
+    assert.equal(c.peers[0].stale, false);
+    assert.equal(c.peers[0].online, true);
+    monitor.stop();
+  } finally {
+    await reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -93,6 +93,13 @@ interface Row {
   iso?: string;
   /** Set while the rig pushes: its next push is due by then, so it is fresh until then. */
   pushedUntil?: number;
+  /** The push interval the rig announced (its pushes and answers set `pushedUntil` from it). */
+  pushMs?: number;
+}
+
+/** When the next push of a rig pushing every `pushMs` is due, at the latest, from `now`. */
+function nextPushDue(now: number, pushMs: number): number {
+  return now + pushMs * 1.1 + PUSH_GRACE_MS;
 }
 
 /** Requests at once over live sessions (they need no dial and no descriptor). */
@@ -211,7 +218,8 @@ export class FleetMonitor {
     this.#rows.set(peer.id, {
       row,
       at: now,
-      pushedUntil: now + stats.intervalMs * 1.1 + PUSH_GRACE_MS,
+      pushedUntil: nextPushDue(now, stats.intervalMs),
+      pushMs: stats.intervalMs,
     });
     this.#set(peer, true);
     this.#changed(peer.id);
@@ -366,10 +374,19 @@ export class FleetMonitor {
         const prev = this.#rows.get(peer.id);
         // A push that came in while the request was out is newer than a failed answer.
         if (!row.online && prev && this.isPushing(peer.id)) return;
+        // A pushing rig that answers starts its push interval again (stats_push.ts): its next
+        // push is due an interval after this answer, not after its last push (else every forced
+        // read would leave the fleet overdue, and the rounds would ask it instead of its pushes).
+        const at = Date.now();
         this.#rows.set(peer.id, {
           row,
-          at: Date.now(),
-          ...(row.online && prev?.pushedUntil ? { pushedUntil: prev.pushedUntil } : {}),
+          at,
+          ...(row.online && prev?.pushedUntil !== undefined && prev.pushMs !== undefined
+            ? {
+              pushedUntil: Math.max(prev.pushedUntil, nextPushDue(at, prev.pushMs)),
+              pushMs: prev.pushMs,
+            }
+            : {}),
         });
         this.#set(peer, row.online, row.error);
         this.#changed(peer.id);
