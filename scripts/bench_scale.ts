@@ -322,8 +322,8 @@ async function oneRun(
     const freshRepeat = Math.max(1, Number(Deno.env.get("BENCH_SCALE_FRESH_REPEAT") ?? 1) || 1);
     const fresh = await timed(async () => await (await get("/remote/stats?maxAge=0")).json());
     const freshOnline = (fresh.value as { online: number }).online;
+    if (freshRepeat > 1) console.error(`  forced fresh read 1: ${Math.round(fresh.ms)} ms`);
     for (let i = 1; i < freshRepeat; i++) {
-      if (i === 1) console.error(`  forced fresh read 1: ${Math.round(fresh.ms)} ms`);
       const again = await timed(async () => await (await get("/remote/stats?maxAge=0")).json());
       console.error(`  forced fresh read ${i + 1}: ${Math.round(again.ms)} ms`);
     }

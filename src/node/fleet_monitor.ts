@@ -382,10 +382,7 @@ export class FleetMonitor {
           row,
           at,
           ...(row.online && prev?.pushedUntil !== undefined && prev.pushMs !== undefined
-            ? {
-              pushedUntil: Math.max(prev.pushedUntil, nextPushDue(at, prev.pushMs)),
-              pushMs: prev.pushMs,
-            }
+            ? { pushedUntil: nextPushDue(at, prev.pushMs), pushMs: prev.pushMs }
             : {}),
         });
         this.#set(peer, row.online, row.error);

@@ -2,8 +2,9 @@
  * Stats pushed by a worker on the links it keeps to its controllers (`node serve --connect`):
  * one `stats_push` when the link comes up, one every interval (jittered, so 10,000 rigs that
  * reconnected together do not push together; an answer to the controller's own `get_stats` starts
- * the interval again), and one at once, debounced, when a miner starts, stops or fails. The controller keeps each rig's row from these (see `fleet_monitor.ts`)
- * instead of asking every rig every interval.
+ * the interval again), and one at once, debounced, when a miner starts, stops or fails. The
+ * controller keeps each rig's row from these (see `fleet_monitor.ts`) instead of asking every rig
+ * every interval.
  * @module
  */
 import type { StatsPayload } from "../protocol/mod.ts";

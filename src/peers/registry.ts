@@ -232,7 +232,7 @@ export class PeerRegistry {
     if (this.#lazyTimer !== undefined || this.#timer !== undefined || this.#soon) return;
     this.#lazyTimer = setTimeout(() => {
       this.#lazyTimer = undefined;
-      this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
+      this.#flushInBackground();
     }, BOOKKEEPING_FLUSH_MS);
     // Bookkeeping alone does not keep a process alive; close() writes it.
     Deno.unrefTimer(this.#lazyTimer as unknown as number);
@@ -308,16 +308,19 @@ export class PeerRegistry {
       this.#soon = true;
       queueMicrotask(() => {
         this.#soon = false;
-        this.flush().catch((err) =>
-          this.#onWarning(`could not write ${this.#path}: ${err.message}`)
-        );
+        this.#flushInBackground();
       });
       return;
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
+      this.#flushInBackground();
     }, this.#debounceMs);
+  }
+
+  /** A flush nobody awaits: a failure is a warning (the changes stay pending for the next). */
+  #flushInBackground(): void {
+    this.flush().catch((err) => this.#onWarning(`could not write ${this.#path}: ${err.message}`));
   }
 
   /** Writes pending changes now, in one transaction (merging with other processes' changes). */
