@@ -25,12 +25,34 @@ Deno.test("stop during launch, during a watchdog restart, and stop+start back to
   const m = new MinerManager(paths, {
     supervisor: { pollMs: 100, backoffBaseMs: 20, backoffMaxMs: 40 },
   });
+  // Every start of a process, with whether a stop of "a" had returned (and no start followed).
+  let stopped = false;
+  const lateStarts: string[] = [];
+  m.onEvent((e) => {
+    if (stopped && (e.kind === "started" || e.kind === "restarted")) lateStarts.push(e.kind);
+  });
   try {
     await m.profiles.add({ name: "a", minerType: "xmrig", config: { pools: POOL } });
-    // stop while the first launch is in flight
-    const starting = m.start("a");
-    await new Promise((r) => setTimeout(r, 0));
-    await Promise.all([starting.catch(() => {}), m.stop("a").catch(() => {})]);
+    // stop while the first launch is in flight, at each step of it: while the profile is read,
+    // the intent is written, the binary is launched (a stop that came before the supervisor
+    // started once left it restarting the miner forever, out of the manager's sight)
+    for (let i = 0; i < 16; i++) {
+      stopped = false;
+      const starting = m.start("a");
+      if (i < 8) { for (let k = 0; k < i; k++) await Promise.resolve(); }
+      else await new Promise((r) => setTimeout(r, i - 8));
+      const [started] = await Promise.all([
+        starting.then(() => "started", (e: Error) => e.name),
+        m.stop("a"),
+      ]);
+      assert.ok(["started", "MinerStoppedError"].includes(started), started);
+      stopped = true;
+    }
+    // a stray supervisor restarts its miner every 20-40 ms: 300 ms without one is none
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(lateStarts, [], "a miner started after its stop returned");
+    assert.deepEqual(await m.intents(), { [(await m.profiles.list())[0].id]: "stopped" });
+    stopped = false;
     // the miner exits at once and is restarted every ~30 ms: stop lands during restarts
     for (let i = 0; i < 5; i++) {
       await m.start("a");

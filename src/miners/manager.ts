@@ -22,7 +22,7 @@ import { resolveMinerBinary } from "./binaries.ts";
 import type { ReadResult } from "./log_buffer.ts";
 import type { LogLine } from "./log_buffer.ts";
 import { type Profile, ProfileStore } from "./profiles.ts";
-import { MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+import { MinerProcess, MinerStoppedError, type SupervisorOptions } from "./supervisor.ts";
 import { canTrackProcesses, processStartTime, signalProcess } from "./processes.ts";
 import { RunRecords } from "./run_records.ts";
 import type { MinerEvent, MinerStats } from "../protocol/mod.ts";
@@ -369,7 +369,8 @@ export class MinerManager {
       await proc.start();
     } catch (err) {
       if (this.#miners.get(name) === proc) this.#miners.delete(name);
-      if (options.persistIntent !== false) {
+      // A stop that overtook the start stored its own intent ("stopped"): keep it.
+      if (options.persistIntent !== false && !(err instanceof MinerStoppedError)) {
         await this.#setIntent(profile.id, before).catch(() => {});
       }
       throw err;

@@ -106,7 +106,12 @@ export {
   XmrigConfigSchema,
 } from "./profiles.ts";
 export { type AdapterStats, emptyStats, formatHashrate } from "./stats.ts";
-export { killAllMinerProcesses, MinerProcess, type SupervisorOptions } from "./supervisor.ts";
+export {
+  killAllMinerProcesses,
+  MinerProcess,
+  MinerStoppedError,
+  type SupervisorOptions,
+} from "./supervisor.ts";
 export { type EmulatedKind, runEmulator } from "./emulator/emulator.ts";
 export {
   type EmulatedJob,

@@ -6,6 +6,7 @@
  * @module
  */
 import { backoffDelay } from "../backoff/mod.ts";
+import { MinerCliError } from "../errors/mod.ts";
 import type { LaunchContext, LineParser, MinerAdapter } from "./adapter.ts";
 import { LogBuffer, readLines } from "./log_buffer.ts";
 import type { Profile } from "./profiles.ts";
@@ -61,6 +62,18 @@ export function killAllMinerProcesses(): void {
   }
 }
 
+/** A start that a stop overtook (the stop came while the miner was starting): nothing runs. */
+export class MinerStoppedError extends MinerCliError {
+  /** Creates the error. */
+  constructor(readonly miner: string) {
+    super(
+      `miner ${miner} was stopped while it was starting, so it is not running; start it again if that stop was not meant`,
+      { status: 409, code: "conflict" },
+    );
+    this.name = "MinerStoppedError";
+  }
+}
+
 const DEFAULTS = {
   pollMs: 5000,
   graceMs: 5000,
@@ -70,7 +83,6 @@ const DEFAULTS = {
   logLines: 1000,
 };
 
-/** A supervised miner. */
 /** The algorithm a profile mines (null when it does not say: a custom miner). */
 export function profileAlgorithm(profile: Profile): string | null {
   if (profile.minerType === "xmrig") return profile.config.pools[0]?.algo ?? "rx/0";
@@ -78,6 +90,7 @@ export function profileAlgorithm(profile: Profile): string | null {
   return null;
 }
 
+/** A supervised miner. It runs once: after {@link MinerProcess.stop} it never starts again. */
 export class MinerProcess {
   /** Console lines. */
   readonly logs: LogBuffer;
@@ -91,6 +104,7 @@ export class MinerProcess {
   #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #stats: MinerStats;
   #wantRunning = false;
+  #stopped = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #killReason: string | null = null;
@@ -161,13 +175,19 @@ export class MinerProcess {
     this.#stats.state = state;
   }
 
-  /** Starts the miner and its watchdog; resolves once the first process is spawned. */
+  /**
+   * Starts the miner and its watchdog; resolves once the first process is spawned. A stop that
+   * came first, or while the first process was being spawned, wins: start then throws
+   * {@link MinerStoppedError} and leaves nothing running.
+   */
   async start(): Promise<void> {
+    if (this.#stopped) throw new MinerStoppedError(this.name);
     if (this.#wantRunning) return;
     this.#wantRunning = true;
     this.#setState("starting");
     this.#spawning = this.#spawn();
     await this.#spawning; // first spawn errors (missing binary...) reach the caller
+    if (this.#stopped) throw new MinerStoppedError(this.name); // stop() ends that process
     this.#loop = this.#run();
   }
 
@@ -396,6 +416,7 @@ export class MinerProcess {
 
   /** Stops the miner (SIGTERM, SIGKILL after the grace period) and its watchdog. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#wantRunning = false;
     this.#setState("stopping");
     clearTimeout(this.#pollTimer);
