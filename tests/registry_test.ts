@@ -843,15 +843,15 @@ Deno.test("fleet monitor: a rig with no link and no address is offline without a
         session: (id: string) => id === linked.id ? { isClosed: false } : undefined,
       },
       workers: () => reg.list().filter((p) => p.role !== "controller"),
-      status: (id: string) => {
-        asked.push(id);
-        const p = reg.get(id)!;
+      row: (p: Peer) => {
+        asked.push(p.id);
         return Promise.resolve({
-          totals: [],
-          nodes: 1,
-          online: 1,
-          offline: 0,
-          peers: [{ id, name: p.name, address: p.address, ms: 1, online: true, miners: [] }],
+          id: p.id,
+          name: p.name,
+          address: p.address,
+          ms: 1,
+          online: true,
+          miners: [],
         });
       },
     } as unknown as Fleet;
@@ -899,16 +899,10 @@ Deno.test("fleet monitor: a pushing rig that answers a forced read is due its ne
     const fleet = {
       mesh: { registry: reg, session: () => ({ isClosed: false }) },
       workers: () => reg.list(),
-      status: async (id: string) => {
+      row: async (p: Peer) => {
         asked++;
         await new Promise<void>((r) => answer = r);
-        return {
-          totals: [],
-          nodes: 1,
-          online: 1,
-          offline: 0,
-          peers: [{ id, name: "pusher", address: null, ms: 1, online: true, miners: [] }],
-        };
+        return { id: p.id, name: "pusher", address: null, ms: 1, online: true, miners: [] };
       },
     } as unknown as Fleet;
     const monitor = new FleetMonitor(fleet, { intervalMs: 0 });

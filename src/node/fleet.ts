@@ -162,6 +162,21 @@ export class Fleet implements FleetOps {
     };
   }
 
+  /**
+   * One rig's row, asked now: its stats, or offline with why. Never rejects; O(that rig) (the
+   * fleet monitor's refreshes, 10,000 of them in a forced read, take no fan-out or totals).
+   */
+  async row(peer: Peer, options: { timeoutMs?: number } = {}): Promise<FleetNodeStatus> {
+    const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUTS.stats;
+    const t0 = performance.now();
+    try {
+      const res = await requestPeer(this.mesh, peer, { type: "get_stats", payload: {}, timeoutMs });
+      return rowFromStats(peer, res.payload, { ms: performance.now() - t0 });
+    } catch (err) {
+      return offlineRow(peer, (err as Error).message, { ms: performance.now() - t0 });
+    }
+  }
+
   /** Starts a miner on a worker. */
   async start(ref: string, options: StartOptions): Promise<StartAck> {
     const peer = this.peer(ref);

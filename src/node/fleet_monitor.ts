@@ -368,9 +368,7 @@ export class FleetMonitor {
     }
     const request = (linked ? this.#limitedLinked.bind(this) : this.#limited.bind(this))(
       async () => {
-        const status = await this.#fleet.status(peer.id, { timeoutMs });
-        const row = status.peers[0];
-        if (!row) return;
+        const row = await this.#fleet.row(peer, { timeoutMs });
         const prev = this.#rows.get(peer.id);
         // A push that came in while the request was out is newer than a failed answer.
         if (!row.online && prev && this.isPushing(peer.id)) return;
