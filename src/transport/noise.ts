@@ -3,8 +3,8 @@
  * suites, with the handshake patterns miner-cli uses (XX) plus NN and IK for test vectors.
  *
  * Primitives: X25519 and ChaCha20-Poly1305 come from Deno's built-in `node:crypto` (native,
- * ~6x faster than pure JS for X25519 here, ~3x for the AEAD), SHA-256/HMAC from `node:crypto`,
- * BLAKE2s from `@noble/hashes`. Every primitive is checked against the published Noise vectors.
+ * ~6x faster than pure JS for X25519 here, ~3x for the AEAD), SHA-256, HMAC and BLAKE2s from
+ * `@noble/hashes` (faster than `node:crypto`'s hash objects for a handshake's small inputs). Every primitive is checked against the published Noise vectors.
  * @module
  */
 import { MinerCliError } from "../errors/mod.ts";
@@ -12,8 +12,6 @@ import { X25519_PKCS8_PREFIX, x25519PublicKey } from "../identity/mod.ts";
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
-  createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -22,6 +20,8 @@ import {
 } from "node:crypto";
 import { blake2s } from "@noble/hashes/blake2.js";
 import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import type { CHash } from "@noble/hashes/utils.js";
 
 /** Largest Noise message (spec §3). */
 export const MAX_NOISE_MESSAGE = 65535;
@@ -134,29 +134,42 @@ export interface NoiseHash {
   hash(...parts: Uint8Array[]): Uint8Array;
   /** HMAC-HASH(key, data...). */
   hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
+  /** HKDF(chaining key, input key material) with two outputs (spec §4.3). */
+  hkdf(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array];
 }
 
-const SHA256: NoiseHash = {
-  name: "SHA256",
-  hashLen: 32,
-  hash(...parts) {
-    const h = createHash("sha256");
-    for (const p of parts) h.update(p);
-    return new Uint8Array(h.digest());
-  },
-  hmac(key, ...parts) {
-    const h = createHmac("sha256", key);
-    for (const p of parts) h.update(p);
-    return new Uint8Array(h.digest());
-  },
-};
+const ONE = Uint8Array.of(1);
+const TWO = Uint8Array.of(2);
 
-const BLAKE2S: NoiseHash = {
-  name: "BLAKE2s",
-  hashLen: 32,
-  hash: (...parts) => blake2s(concat(...parts)),
-  hmac: (key, ...parts) => hmac(blake2s, key, concat(...parts)),
-};
+/**
+ * A Noise hash from a `@noble/hashes` one. For a handshake's small inputs these are faster than
+ * `node:crypto`'s hash objects (an HMAC-SHA256 of 32 bytes: ~5 against ~9.5 µs here), and HKDF's
+ * two outputs share one keyed HMAC state (a handshake makes 4 HKDFs per side).
+ */
+function nobleHash(name: string, fn: CHash): NoiseHash {
+  return {
+    name,
+    hashLen: fn.outputLen,
+    hash(...parts) {
+      const h = fn.create();
+      for (const p of parts) h.update(p);
+      return h.digest();
+    },
+    hmac(key, ...parts) {
+      const h = hmac.create(fn, key);
+      for (const p of parts) h.update(p);
+      return h.digest();
+    },
+    hkdf(ck, ikm) {
+      const keyed = hmac.create(fn, hmac(fn, ck, ikm));
+      const o1 = keyed.clone().update(ONE).digest();
+      return [o1, keyed.update(o1).update(TWO).digest()];
+    },
+  };
+}
+
+const SHA256 = nobleHash("SHA256", sha256);
+const BLAKE2S = nobleHash("BLAKE2s", blake2s);
 
 const HASHES: Record<string, NoiseHash> = { SHA256, BLAKE2s: BLAKE2S };
 
@@ -307,10 +320,7 @@ class SymmetricState {
   }
 
   hkdf(ikm: Uint8Array): [Uint8Array, Uint8Array] {
-    const temp = this.hash.hmac(this.ck, ikm);
-    const o1 = this.hash.hmac(temp, Uint8Array.of(1));
-    const o2 = this.hash.hmac(temp, o1, Uint8Array.of(2));
-    return [o1, o2];
+    return this.hash.hkdf(this.ck, ikm);
   }
 
   mixKey(ikm: Uint8Array): void {
