@@ -214,7 +214,8 @@ Deno.test("garbage on the WebSocket never crashes the server and is counted and 
   await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
   const ctlIdentity = await loadIdentity(resolvePaths({ home: c }));
   const ctlKey = keyPairFromPrivate(ctlIdentity.privateKey);
-  const srv = await serve(w, ["--handshake-timeout", "500ms"]);
+  // Failed handshakes are logged one line per interval: short here, so the counts come soon.
+  const srv = await serve(w, ["--handshake-timeout", "500ms", "--refusal-log-interval", "200ms"]);
   const url = `ws://${srv.address}/ws`;
   let handshakeFailures = 0;
   let refused = 0;

@@ -706,6 +706,31 @@ Deno.test("max connections: established peers beyond the limit are refused; unau
 });
 
 // ---------------------------------------------------------------------------------------------
+// failed handshakes in a storm
+
+Deno.test("failed handshakes are logged one line per window, with the count (a storm of rigs giving up halfway logged thousands of lines)", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, address, log } = await pairOfNodes(fx, { refusalLogWindowMs: 1000 });
+    const failures = 30;
+    for (let i = 0; i < failures; i++) {
+      const socket = await dialSocket(`ws://${address}/ws`);
+      const closed = closedCode(socket);
+      socket.send(new Uint8Array(10)); // no Noise message 1 (too short for its key)
+      await closed;
+    }
+    assert.equal(server.counters.handshakeFailures, failures);
+    await log.waitFor(
+      new RegExp(`handshake_failed .*handshake\\(s\\) failed in 1 s.* count=${failures}`),
+    );
+    const lines = log.count(/handshake_failed/);
+    assert.ok(lines >= 2 && lines <= failures / 3, `${lines} lines for ${failures} failures`);
+  } finally {
+    await fx.dispose();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
 // handshake timeout
 
 Deno.test("handshake timeout: a silent socket is closed after handshakeTimeoutMs and counted", async () => {

@@ -48,7 +48,7 @@ export const SERVE_OPTIONS: readonly OptionDef[] = [
   s("max-connections", "N", "established peer connections", {
     default: "open-file limit - 384; on a worker at most 1024",
   }),
-  s("refusal-log-interval", "D", "refused connections: one log line (a summary) per D", {
+  s("refusal-log-interval", "D", "refused connections, failed handshakes: one log line per D", {
     default: "10s",
   }),
   s("max-handshakes", "N", "connections still in handshake, from all addresses", {

@@ -172,6 +172,8 @@ export class MeshNode {
   readonly #servers: TransportServer[] = [];
   readonly #links = new Set<MaintainedLink>();
   readonly #refusals: RefusalLog;
+  /** Handshakes that failed (a reconnect storm's rigs giving up halfway: thousands), rate-limited. */
+  readonly #handshakeFailures: RefusalLog;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   readonly #staticKey: KeyPair;
   readonly #limits: Required<ChannelLimits>;
@@ -204,6 +206,11 @@ export class MeshNode {
     this.#keepalive = options.keepalive === false ? undefined : (options.keepalive ?? {});
     this.logger = options.logger ?? silentLogger;
     this.#refusals = new RefusalLog(this.logger, { windowMs: options.refusalLogWindowMs });
+    this.#handshakeFailures = new RefusalLog(this.logger, {
+      windowMs: options.refusalLogWindowMs,
+      event: "handshake_failed",
+      noun: "handshake(s) failed",
+    });
   }
 
   /** Loads identity, registry and auth settings from `paths`. */
@@ -366,12 +373,8 @@ export class MeshNode {
         limits: this.#limits,
       }));
     } catch (err) {
-      this.counters.handshakeFailures++;
-      this.logger.warn("handshake_failed", {
-        remote,
-        reason: (err as Error).message,
-        count: this.counters.handshakeFailures,
-      });
+      this.#handshakeFailures.note((err as Error).message, remote);
+      this.counters.handshakeFailures = this.#handshakeFailures.count;
       return;
     }
     const remoteId = nodeIdFromPublicKey(channel.remoteStatic);
@@ -706,6 +709,7 @@ export class MeshNode {
   /** Closes every session, link and server, and flushes the registry. */
   async close(reason = "node shutting down"): Promise<void> {
     this.#refusals.close();
+    this.#handshakeFailures.close();
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
     for (const l of [...this.#links]) l.stop();

@@ -1,12 +1,23 @@
 /**
- * Refused connections, logged without letting a flood fill the log: at most one line per window
- * (10 s): the first refusal after a quiet window is logged at once, with its reason; the ones
- * after it in the window become one summary line at the window's end, with their count.
+ * Refused connections (and failed handshakes), logged without letting a flood fill the log: at
+ * most one line per window (10 s): the first after a quiet window is logged at once, with its
+ * reason; the ones after it in the window become one summary line at the window's end, with their
+ * count.
  * @module
  */
 import type { Logger } from "../log/mod.ts";
 
-/** A rate-limited log of refused connections. */
+/** Options for {@link RefusalLog}. */
+export interface RefusalLogOptions {
+  /** One line per this many ms at most (default 10 s). */
+  windowMs?: number;
+  /** The log event (default `connection_refused`). */
+  event?: string;
+  /** What the summary counts (default `connection(s) refused`). */
+  noun?: string;
+}
+
+/** A rate-limited log of refused connections (or of another kind of failure, by `event`). */
 export class RefusalLog {
   #lastLine = -Infinity;
   #suppressed = 0;
@@ -20,7 +31,7 @@ export class RefusalLog {
   /** Creates the log. */
   constructor(
     readonly logger: Logger,
-    readonly options: { windowMs?: number } = {},
+    readonly options: RefusalLogOptions = {},
   ) {}
 
   /** Counts one refusal, and logs it unless a line was written in this window. */
@@ -31,7 +42,11 @@ export class RefusalLog {
     if (this.#timer === undefined && now - this.#lastLine >= windowMs) {
       this.#lastLine = now;
       this.lines++;
-      this.logger.warn("connection_refused", { remote, reason, count: this.count });
+      this.logger.warn(this.options.event ?? "connection_refused", {
+        remote,
+        reason,
+        count: this.count,
+      });
       return;
     }
     this.#suppressed++;
@@ -41,8 +56,8 @@ export class RefusalLog {
       this.#timer = undefined;
       this.#lastLine = Date.now();
       this.lines++;
-      this.logger.warn("connection_refused", {
-        reason: `${this.#suppressed} more connection(s) refused in ${
+      this.logger.warn(this.options.event ?? "connection_refused", {
+        reason: `${this.#suppressed} more ${this.options.noun ?? "connection(s) refused"} in ${
           windowMs >= 1000 ? `${Math.round(windowMs / 1000)} s` : `${windowMs} ms`
         }`,
         suppressed: this.#suppressed,
