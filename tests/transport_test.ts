@@ -9,6 +9,7 @@ import { initIdentity, nodeIdFromPublicKey, type NodeRole } from "../src/identit
 import { Logger } from "../src/log/mod.ts";
 import {
   keepaliveTickMs,
+  linkRetryDelay,
   MeshNode,
   type MeshNodeOptions,
   PeerIdentityError,
@@ -881,6 +882,51 @@ Deno.test("backoffDelay: doubles from base, caps at max, jitter within [1 - jitt
       );
     }
   }
+});
+
+Deno.test("a link redials a node that answered within 2 s, whatever its backoff had grown to; a dial says whether it reached the listener", async () => {
+  const none = { random: () => 0 };
+  // Away (nobody listening): 0.5 s doubling to 8 s. Reached (it listens: busy or restarting):
+  // never more than 2 s, however many attempts failed while it was away.
+  assert.deepEqual([0, 1, 2, 3, 4, 9].map((a) => linkRetryDelay(a, none)), [
+    500,
+    1000,
+    2000,
+    4000,
+    8000,
+    8000,
+  ]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 9].map((a) => linkRetryDelay(a, { ...none, reached: true })),
+    [500, 1000, 2000, 2000, 2000, 2000],
+  );
+  assert.equal(linkRetryDelay(9, { reached: true, maxMs: 1000, random: () => 0 }), 1000);
+  // A listener that takes the connection and never answers the upgrade: reached.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) held.push(c);
+  })().catch(() => {});
+  const port = (silent.addr as Deno.NetAddr).port;
+  try {
+    const err = await dialSocket(`ws://127.0.0.1:${port}/ws`, {
+      timeoutMs: 200,
+      connectTimeoutMs: 2000,
+    }).then(() => null, (e) => e);
+    assert.ok(err instanceof DialError, String(err));
+    assert.equal(err.connected, true, err.message);
+  } finally {
+    silent.close();
+    for (const c of held) c.close();
+    await accepting;
+  }
+  // Nobody listening (the port just closed): not reached.
+  const err = await dialSocket(`ws://127.0.0.1:${port}/ws`, {
+    timeoutMs: 200,
+    connectTimeoutMs: 2000,
+  }).then(() => null, (e) => e);
+  assert.ok(err instanceof DialError, String(err));
+  assert.equal(err.connected, false, err.message);
 });
 
 // ---------------------------------------------------------------------------------------------

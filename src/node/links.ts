@@ -25,8 +25,39 @@ export interface LinkOptions {
   maxDelayMs?: number;
   /** Logger. */
   logger: Logger;
+  /**
+   * Whether a failed dial reached the other node (it listens: busy, or just restarted). Such a
+   * failure retries within {@link REACHED_MAX_DELAY_MS} instead of a backoff that grew while the
+   * node was away (after a controller restart, the rigs whose handshake failed late in the storm
+   * waited out 4-8 s after the storm was over).
+   */
+  reached?: (err: unknown) => boolean;
   /** Called once, when the link is stopped. */
   onStop?: () => void;
+}
+
+/** Longest delay before redialing a node that answered (jittered: 1-2 s). */
+export const REACHED_MAX_DELAY_MS = 2_000;
+
+/**
+ * The delay before redial number `attempt` (0-based): the usual backoff (default 0.5 s doubling
+ * to 8 s, jittered), capped at {@link REACHED_MAX_DELAY_MS} when the failed dial `reached` the node.
+ *
+ * @example
+ * ```ts ignore
+ * linkRetryDelay(6, { reached: true }); // 1000-2000
+ * ```
+ */
+export function linkRetryDelay(
+  attempt: number,
+  options: { reached?: boolean; baseMs?: number; maxMs?: number; random?: () => number } = {},
+): number {
+  const maxMs = options.maxMs ?? 8_000;
+  return backoffDelay(attempt, {
+    baseMs: options.baseMs ?? 500,
+    maxMs: options.reached ? Math.min(maxMs, REACHED_MAX_DELAY_MS) : maxMs,
+    random: options.random,
+  });
 }
 
 /** Keeps `dial()`'s session up: redials when it closes or fails, backing off, until stopped. */
@@ -53,6 +84,7 @@ export function maintainLink(
   (async () => {
     let attempt = 0;
     while (!stopped) {
+      let reached = false;
       try {
         const s = await dial();
         if (stopped) {
@@ -69,11 +101,13 @@ export function maintainLink(
           reason: (err as Error).message,
           attempt,
         });
+        reached = options.reached?.(err) ?? false;
       }
       if (stopped) break;
-      const delay = backoffDelay(attempt++, {
-        baseMs: options.baseDelayMs ?? 500,
-        maxMs: options.maxDelayMs ?? 8_000,
+      const delay = linkRetryDelay(attempt++, {
+        reached,
+        baseMs: options.baseDelayMs,
+        maxMs: options.maxDelayMs,
       });
       options.logger.debug("reconnect_scheduled", { address: options.address, delayMs: delay });
       await new Promise<void>((r) => {

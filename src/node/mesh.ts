@@ -38,6 +38,7 @@ import {
   type ChannelLimits,
   type ConnectionAdmission,
   DEFAULT_LIMITS,
+  DialError,
   dialSocket,
   type FrameSocket,
   initiateChannel,
@@ -699,6 +700,10 @@ export class MeshNode {
         baseDelayMs: options.baseDelayMs,
         maxDelayMs: options.maxDelayMs,
         logger: this.logger,
+        // It answered (its listener took the connection): busy or just restarted, not away.
+        reached: (err) =>
+          (err instanceof DialError && err.connected) || err instanceof ChannelError ||
+          err instanceof RequestTimeoutError,
         onStop: () => this.#links.delete(link),
       },
     );

@@ -15,7 +15,12 @@ import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.t
 /** The connection attempt failed. */
 export class DialError extends MinerCliError {
   /** Creates the error. */
-  constructor(readonly url: string, detail: string) {
+  constructor(
+    readonly url: string,
+    detail: string,
+    /** Whether the TCP connection was made (the node listens; the upgrade failed or was late). */
+    readonly connected = false,
+  ) {
     super(`cannot connect to ${url}: ${detail}`, { status: 502, code: "peer_unreachable" });
     this.name = "DialError";
   }
@@ -85,11 +90,13 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
           createConnection: tlsConnectThen(connected) as unknown as typeof net.createConnection,
         }),
     });
+    let tcpUp = early !== null;
     let timer = connectTimeoutMs === undefined || early
       ? setTimeout(() => fail("timed out"), timeoutMs)
       : setTimeout(() => fail("timed out connecting"), connectTimeoutMs);
     function connected() {
       if (settled) return;
+      tcpUp = true;
       clearTimeout(timer);
       timer = setTimeout(() => fail("timed out"), timeoutMs);
     }
@@ -103,7 +110,7 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       try {
         ws.terminate();
       } catch { /* already closed */ }
-      reject(new DialError(url, detail));
+      reject(new DialError(url, detail, tcpUp));
     }
     ws.once(
       "error",
