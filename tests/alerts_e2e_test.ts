@@ -390,6 +390,23 @@ Deno.test({
         10_000,
       );
       assert.ok(events.some((e) => e.type === "health"), "health events on /events");
+      // A health event carries the rigs whose health changed, not the fleet (the rig whose miner
+      // stalled changed alone at least once), with the fleet's counts over all of them.
+      const healthEvents = events.filter((e) => e.type === "health").map((e) =>
+        e.data.health as { rigs: { name: string }[]; removed: string[]; counts: object }
+      );
+      const fleetSize = (await get<H>("/health")).rigs.length;
+      assert.ok(
+        healthEvents.some((h) => h.rigs.length > 0 && h.rigs.length < fleetSize),
+        `health events' rigs: ${healthEvents.map((h) => h.rigs.length)} of ${fleetSize}`,
+      );
+      assert.ok(healthEvents.every((h) => Array.isArray(h.removed)));
+      assert.ok(
+        healthEvents.every((h) =>
+          Object.values(h.counts).reduce((a: number, n) => a + (n as number), 0) === fleetSize
+        ),
+        "counts are the fleet's",
+      );
       await until(
         () => hooks.some((h) => h.rule === "hashrate_zero" && h.status === "firing"),
         "hashrate 0 at the webhook",

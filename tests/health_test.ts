@@ -15,7 +15,13 @@ import {
   type RigInput,
 } from "../src/health/mod.ts";
 import { emptyStats } from "../src/miners/mod.ts";
-import { DEFAULT_THRESHOLDS, type MinerStats, type Thresholds } from "../src/protocol/mod.ts";
+import {
+  DEFAULT_THRESHOLDS,
+  type FleetHealth,
+  type MinerStats,
+  type RigHealth,
+  type Thresholds,
+} from "../src/protocol/mod.ts";
 import { tempHome } from "./helpers.ts";
 
 const T0 = Date.parse("2026-12-01T12:00:00.000Z");
@@ -321,4 +327,44 @@ Deno.test("health: a learned baseline is the median of the non-zero samples of t
   } finally {
     h.close();
   }
+});
+
+Deno.test("dashboard: a health event (the rigs that changed, the removed ones) merged into the last health keeps every other rig, worst first", async () => {
+  // Loaded by URL: the dashboard's modules are checked with the DOM's types, not with the tests'.
+  const store = new URL("../src/ui/app/store.ts", import.meta.url).href;
+  const { mergeHealth } = await import(store) as {
+    mergeHealth: (last: FleetHealth, change: FleetHealth & { removed: string[] }) => FleetHealth;
+  };
+  const rig = (id: string, name: string, state: RigHealth["state"]): RigHealth => ({
+    id,
+    name,
+    tags: [],
+    state,
+    since: null,
+    updatedAt: null,
+    reasons: [],
+    miners: [],
+    totals: [],
+    maxTemp: null,
+  });
+  const last: FleetHealth = {
+    at: "2026-12-02T00:00:00.000Z",
+    state: "degraded",
+    counts: { ok: 2, degraded: 1, down: 0, idle: 0, unknown: 0 },
+    totals: [],
+    rigs: [rig("b", "b", "degraded"), rig("a", "a", "ok"), rig("c", "c", "ok")],
+  };
+  const merged = mergeHealth(last, {
+    at: "2026-12-02T00:00:05.000Z",
+    state: "down",
+    counts: { ok: 0, degraded: 1, down: 1, idle: 0, unknown: 0 },
+    totals: [],
+    rigs: [rig("a", "a", "down")],
+    removed: ["c"],
+  });
+  assert.deepEqual(merged.rigs.map((r) => `${r.name}:${r.state}`), ["a:down", "b:degraded"]);
+  assert.equal(merged.state, "down");
+  assert.equal(merged.at, "2026-12-02T00:00:05.000Z");
+  assert.equal("removed" in merged, false);
+  assert.deepEqual(last.rigs.map((r) => r.state), ["degraded", "ok", "ok"], "last is not changed");
 });

@@ -271,7 +271,8 @@ export async function startHealthService(
     if (rigs.length && counts.idle === rigs.length) state = "idle";
     return { state, counts };
   };
-  let signature = "";
+  /** Each rig's health as last published (state and reason codes, its miners' too). */
+  let signatures = new Map<string, string>();
   let lastRun = 0;
   let running: Promise<FleetHealth> | null = null;
   const evaluateNow = (): Promise<FleetHealth> => {
@@ -283,15 +284,26 @@ export async function startHealthService(
         last = health;
         lastRun = now;
         await engine.evaluate(health, now);
-        const sig = health.rigs.map((r) =>
-          `${r.id}:${r.state}:${r.reasons.map((x) => x.code).join(",")}:${
+        // Only the rigs whose state or reasons changed go out (10,000 rigs' health is megabytes
+        // of JSON per client), with the fleet's state, counts and totals.
+        const changed: FleetHealth["rigs"] = [];
+        const seen = new Map<string, string>();
+        for (const r of health.rigs) {
+          const sig = `${r.state}:${r.reasons.map((x) => x.code).join(",")}:${
             r.miners.map((m) => `${m.name}=${m.state}/${m.reasons.map((x) => x.code).join(",")}`)
               .join(";")
-          }`
-        ).join("|");
-        if (sig !== signature) {
-          signature = sig;
-          ctx.events.publish({ type: "health", at: health.at, health });
+          }`;
+          seen.set(r.id, sig);
+          if (signatures.get(r.id) !== sig) changed.push(r);
+        }
+        const removed = [...signatures.keys()].filter((id) => !seen.has(id));
+        signatures = seen;
+        if (changed.length || removed.length) {
+          ctx.events.publish({
+            type: "health",
+            at: health.at,
+            health: { ...health, rigs: changed, removed },
+          });
         }
         return health;
       } finally {

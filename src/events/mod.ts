@@ -104,11 +104,16 @@ export const DiscoveryEventSchema = z.object({
 /** A discovery event. */
 export type DiscoveryEvent = z.infer<typeof DiscoveryEventSchema>;
 
-/** The fleet's health changed (a state or a reason of a rig or miner). */
+/**
+ * The fleet's health changed (a state or a reason of a rig or miner): the fleet's state, counts
+ * and totals, with only the rigs whose health changed (`rigs`) and the IDs of rigs no longer
+ * reported (`removed`). A client merges them into the last `GET /health` (the first event after
+ * a node starts carries every rig).
+ */
 export const HealthEventSchema = z.object({
   type: z.literal("health"),
   at: z.string(),
-  health: FleetHealthSchema,
+  health: FleetHealthSchema.extend({ removed: z.array(z.string()) }),
 });
 /** A health event. */
 export type HealthEvent = z.infer<typeof HealthEventSchema>;

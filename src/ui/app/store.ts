@@ -12,6 +12,8 @@ import type {
   DiscoveryView,
   FleetHealth,
   FleetStatus,
+  HealthEvent,
+  HealthState,
   MinerStats,
   NodeInfo,
   PeerView,
@@ -166,6 +168,24 @@ export const refreshMiners: () => Promise<void> = inOrder(
   (r) => set({ miners: r.miners }),
 );
 
+const WORST_FIRST: readonly HealthState[] = ["down", "degraded", "unknown", "idle", "ok"];
+
+/**
+ * A health event applied to the last health: its rigs replace theirs, removed rigs go, and the
+ * fleet's state, counts and totals are the event's; rigs stay worst first, then by name.
+ */
+export function mergeHealth(last: FleetHealth, change: HealthEvent["health"]): FleetHealth {
+  const byId = new Map(last.rigs.map((r) => [r.id, r]));
+  for (const id of change.removed) byId.delete(id);
+  for (const r of change.rigs) byId.set(r.id, r);
+  const rigs = [...byId.values()].sort((a, b) =>
+    WORST_FIRST.indexOf(a.state) - WORST_FIRST.indexOf(b.state) ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+  const { removed: _removed, rigs: _changed, ...fleet } = change;
+  return { ...fleet, rigs };
+}
+
 /** Re-reads the fleet's health. */
 export const refreshHealth: () => Promise<void> = inOrder(
   () => api<FleetHealth>("GET", "/health"),
@@ -236,9 +256,17 @@ function apply(event: string, data: Record<string, unknown>): void {
       refreshHealth().catch(() => {});
       refreshAlerts().catch(() => {});
       break;
-    case "health":
-      set({ health: data.health as FleetHealth });
+    case "health": {
+      // Only the rigs that changed come: merged into the health read last (read it first when
+      // there is none).
+      const change = data.health as HealthEvent["health"];
+      if (!state.health) {
+        refreshHealth().catch(() => {});
+        break;
+      }
+      set({ health: mergeHealth(state.health, change) });
       break;
+    }
     case "alert": {
       const a = data.alert as { rule: string; rig: string; miner: string | null; summary: string };
       const what = `${a.rig}${a.miner ? `/${a.miner}` : ""}: ${a.summary}`;

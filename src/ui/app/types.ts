@@ -32,5 +32,5 @@ export type {
   StratumStatus,
   UpstreamView,
 } from "../../protocol/mod.ts";
-export type { NodeEvent } from "../../events/mod.ts";
+export type { HealthEvent, NodeEvent } from "../../events/mod.ts";
 export type { Profile } from "../../miners/mod.ts";
