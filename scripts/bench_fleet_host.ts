@@ -20,6 +20,7 @@ import { attachWorker, AuditLog, auditLogPath, MeshNode, PolicyStore } from "../
 import { newPeer, PeerRegistry } from "../src/peers/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
 import { startLoopLagMonitor } from "../src/daemon/mod.ts";
+import { Logger } from "../src/log/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     "address-base": { type: "string" },
     // Appends this host's longest event-loop stall of each second to FILE (is the rigs' side late?).
     "lag-log": { type: "string" },
+    log: { type: "string" },
   },
 });
 const connect = values.connect;
@@ -57,7 +59,19 @@ for (let i = 0; i < count; i++) {
     }, { grants: ["control"] }),
   );
   await reg.close();
-  const mesh = await MeshNode.open(paths, connect ? {} : { keepalive: false });
+  // --log FILE: the rigs' warnings (failed dials and their reasons), one JSON line each.
+  const logFile = values.log;
+  const logger = logFile
+    ? new Logger({
+      level: "warn",
+      json: true,
+      sink: (line) => Deno.writeTextFileSync(logFile, line + "\n", { append: true }),
+    })
+    : undefined;
+  const mesh = await MeshNode.open(paths, {
+    ...(connect ? {} : { keepalive: false }),
+    ...(logger ? { logger } : {}),
+  });
   attachWorker(mesh, {
     miners: new MinerManager(paths),
     audit: new AuditLog(auditLogPath(paths)),

@@ -114,6 +114,8 @@ async function startHosts(
       : [];
     // BENCH_SCALE_HOST_LAG_LOG=FILE: the first host's longest loop stall of each second.
     const lagLog = h === 0 ? Deno.env.get("BENCH_SCALE_HOST_LAG_LOG") : undefined;
+    // BENCH_SCALE_HOST_LOG=FILE: the first host's rigs' warnings (failed dials, with reasons).
+    const rigLog = h === 0 ? Deno.env.get("BENCH_SCALE_HOST_LOG") : undefined;
     // BENCH_SCALE_HOST_NICE (e.g. `19`): the hosts yield the CPU to the controller, as rigs on
     // machines of their own do (by default they share the two cores with it as equals).
     const nice = Deno.env.get("BENCH_SCALE_HOST_NICE");
@@ -136,6 +138,7 @@ async function startHosts(
       "--controller-key",
       controller.publicKey,
       ...(lagLog ? ["--lag-log", lagLog] : []),
+      ...(rigLog ? ["--log", rigLog] : []),
       ...(connect
         ? [
           "--connect",
