@@ -53,6 +53,7 @@ import {
   type StratumServiceOptions,
 } from "./stratum_service.ts";
 import {
+  type FleetHealthSummary,
   type HealthService,
   type HealthServiceOptions,
   startHealthService,
@@ -312,6 +313,7 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   });
   let health: HealthService | null = null;
   let judgedAt = -1; // monitor transitions at the last health evaluation a read asked for
+  let summaryHealth: { key: string; health: FleetHealthSummary } | undefined;
   let api: ApiServer | null = null;
   const loopLag = startLoopLagMonitor();
   const metricsSnapshot = (): MetricsSnapshot => ({
@@ -485,8 +487,15 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           cachedSummary: () => {
             // Without the background refresh (`--fleet-poll 0`), rows are refreshed on reads.
             if (!monitor.running) return undefined;
-            const { rigs, ...s } = monitor.summary();
-            return { ...s, health: healthService.fleetState(rigs) };
+            // The health counts change with an evaluation, a rig's reachability or the registry:
+            // counted again (O(fleet)) only then, so a dashboard polling a quiet fleet of 10,000
+            // pushing rigs reads the tally (O(algorithms)).
+            const key =
+              `${healthService.last()?.at}.${monitor.transitions}.${mesh.registry.version}`;
+            if (summaryHealth?.key !== key) {
+              summaryHealth = { key, health: healthService.fleetState(monitor.reachability()) };
+            }
+            return { ...monitor.summary(), health: summaryHealth.health };
           },
           knows: (ref) => void fleet.peer(ref),
           tagsOf: (id) => mesh.registry.get(id)?.tags ?? [],

@@ -155,6 +155,8 @@ export class FleetMonitor {
   pushes = 0;
   /** Online/offline transitions seen (a health evaluation older than the last one is stale). */
   transitions = 0;
+  /** When the newest row came in (ms since epoch; 0: none yet). */
+  #newestAt = 0;
 
   /** Watches `fleet`'s peers. */
   constructor(fleet: Fleet, options: FleetMonitorOptions = {}) {
@@ -478,41 +480,26 @@ export class FleetMonitor {
   }
 
   /**
-   * The fleet in a few numbers, from the rows as they are (no rows built): counts, totals, and
-   * each rig's reachability (for its health state).
+   * The fleet in a few numbers, O(algorithms): the counts and totals kept as rows change (those
+   * the rows' events carry), and when the newest row came in.
    */
   summary(): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> & {
     cachedAt: string;
-    rigs: { id: string; online: boolean }[];
   } {
-    const rigs: { id: string; online: boolean }[] = [];
-    const { newest, ...counts } = this.#summary(rigs);
-    return { ...counts, cachedAt: new Date(newest || Date.now()).toISOString(), rigs };
+    return {
+      ...this.#tallied(),
+      cachedAt: new Date(this.#newestAt || Date.now()).toISOString(),
+    };
   }
 
-  /**
-   * Counts and totals from the rows as they are, without building them, in one pass over the
-   * fleet; each rig's reachability goes to `rigs` when given.
-   */
-  #summary(
-    rigs?: { id: string; online: boolean }[],
-  ): Pick<FleetRowsChange, "nodes" | "online" | "offline" | "totals"> & { newest: number } {
-    let nodes = 0;
-    let online = 0;
-    let newest = 0;
-    const rows: FleetNodeStatus[] = [];
-    // Unsorted: a sort of 10,000 names is most of a summary while the registry changes.
+  /** Each rig's reachability from its row (for its health state in a summary): O(fleet). */
+  reachability(): { id: string; online: boolean }[] {
+    const rigs: { id: string; online: boolean }[] = [];
     for (const p of this.#fleet.mesh.registry.values()) {
       if (p.role === "controller") continue;
-      nodes++;
-      const r = this.#rows.get(p.id);
-      if (r) newest = Math.max(newest, r.at);
-      rigs?.push({ id: p.id, online: r?.row.online ?? false });
-      if (!r?.row.online) continue;
-      online++;
-      rows.push(r.row);
+      rigs.push({ id: p.id, online: this.#rows.get(p.id)?.row.online ?? false });
     }
-    return { nodes, online, offline: nodes - online, totals: fleetTotals(rows), newest };
+    return rigs;
   }
 
   /**
@@ -521,6 +508,8 @@ export class FleetMonitor {
    */
   #changed(id: string): void {
     this.#version++;
+    const at = this.#rows.get(id)?.at ?? 0;
+    if (at > this.#newestAt) this.#newestAt = at;
     this.#dirty.add(id);
     this.#account(id);
     if (this.#eventTimer !== undefined) return;
