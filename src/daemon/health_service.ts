@@ -212,13 +212,10 @@ export async function startHealthService(
         miners: ctx.miners.list(),
       });
     }
-    const latest = ctx.monitor.latest();
-    const registry = ctx.mesh.registry;
-    if (!latest) {
-      // Nothing asked yet (the node just started): every rig is unknown, so no alert of the last
-      // run resolves before its rig has been heard from.
-      for (const p of registry.list()) {
-        if (p.role === "controller") continue;
+    // Every rig from the monitor's rows as kept (no snapshot of the fleet built for it); one
+    // never heard from is unknown, so no alert of the last run resolves before it is.
+    ctx.monitor.eachRow((p, row, at) => {
+      if (!row) {
         rigs.push({
           id: p.id,
           name: p.name,
@@ -227,22 +224,20 @@ export async function startHealthService(
           updatedAt: null,
           miners: [],
         });
+        return;
       }
-    }
-    for (const row of latest?.peers ?? []) {
-      const live = ctx.monitor.state(row.id);
-      const never = !row.updatedAt && row.error === "not asked yet";
+      const live = ctx.monitor.state(p.id);
       rigs.push({
-        id: row.id,
-        name: row.name,
-        tags: registry.get(row.id)?.tags ?? [],
-        online: never ? null : row.online,
+        id: p.id,
+        name: p.name,
+        tags: p.tags,
+        online: row.online,
         offlineSince: !row.online && live && !live.online ? live.since : null,
         offlineReason: row.error ?? live?.reason,
-        updatedAt: row.updatedAt ? Date.parse(row.updatedAt) : null,
+        updatedAt: at,
         miners: row.online ? row.miners : [],
       });
-    }
+    });
     return rigs;
   };
 

@@ -492,6 +492,18 @@ export class FleetMonitor {
     };
   }
 
+  /**
+   * Every rig (registry order) with its last row as kept, not copied, and when it came in (null:
+   * never heard from): O(fleet), for the health evaluation.
+   */
+  eachRow(fn: (peer: Peer, row: FleetNodeStatus | null, at: number | null) => void): void {
+    for (const p of this.#fleet.mesh.registry.values()) {
+      if (p.role === "controller") continue;
+      const r = this.#rows.get(p.id);
+      fn(p, r?.row ?? null, r?.at ?? null);
+    }
+  }
+
   /** Each rig's reachability from its row (for its health state in a summary): O(fleet). */
   reachability(): { id: string; online: boolean }[] {
     const rigs: { id: string; online: boolean }[] = [];
