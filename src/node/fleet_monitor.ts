@@ -402,7 +402,7 @@ export class FleetMonitor {
     const error = offlineMessage(peer, noAddressDetail(peer));
     this.#set(peer, false, error);
     if (prev && !prev.row.online && prev.row.error === error) {
-      prev.at = Date.now(); // checked now, unchanged: no event
+      prev.at = this.#newestAt = Date.now(); // checked now, unchanged: no event
       prev.iso = undefined;
       return;
     }
