@@ -264,9 +264,11 @@ export async function startMonerod(
     stderr: "null",
     stdin: "null",
   }).spawn();
+  // 5 s, as its RPC: a monerod taking a block while the parallel suite loads both cores can be
+  // slower than 1 s to answer (a 1 s bound failed the farm test once in CI).
   const info = async () => {
     const r = await fetch(`http://127.0.0.1:${options.rpcPort}/get_info`, {
-      signal: AbortSignal.timeout(1000),
+      signal: AbortSignal.timeout(5000),
     });
     return await r.json() as { height: number };
   };
