@@ -507,10 +507,7 @@ export class FleetMonitor {
   /** Each rig's reachability from its row (for its health state in a summary): O(fleet). */
   reachability(): { id: string; online: boolean }[] {
     const rigs: { id: string; online: boolean }[] = [];
-    for (const p of this.#fleet.mesh.registry.values()) {
-      if (p.role === "controller") continue;
-      rigs.push({ id: p.id, online: this.#rows.get(p.id)?.row.online ?? false });
-    }
+    this.eachRow((p, row) => rigs.push({ id: p.id, online: row?.online ?? false }));
     return rigs;
   }
 

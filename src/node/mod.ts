@@ -67,7 +67,7 @@ export {
   setPeerGrants,
 } from "./peer_ops.ts";
 export { FleetMonitor } from "./fleet_monitor.ts";
-export { linkRetryDelay, REACHED_MAX_DELAY_MS } from "./links.ts";
+export { linkRetryDelay } from "./links.ts";
 export {
   type Beacon,
   BEACON_SIZE,

@@ -4,7 +4,8 @@
  *
  * Primitives: X25519 and ChaCha20-Poly1305 come from Deno's built-in `node:crypto` (native,
  * ~6x faster than pure JS for X25519 here, ~3x for the AEAD), SHA-256, HMAC and BLAKE2s from
- * `@noble/hashes` (faster than `node:crypto`'s hash objects for a handshake's small inputs). Every primitive is checked against the published Noise vectors.
+ * `@noble/hashes` (faster than `node:crypto`'s hash objects for a handshake's small inputs).
+ * Every primitive is checked against the published Noise vectors.
  * @module
  */
 import { MinerCliError } from "../errors/mod.ts";
@@ -132,8 +133,6 @@ export interface NoiseHash {
   hashLen: number;
   /** HASH(data...). */
   hash(...parts: Uint8Array[]): Uint8Array;
-  /** HMAC-HASH(key, data...). */
-  hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array;
   /** HKDF(chaining key, input key material) with two outputs (spec §4.3). */
   hkdf(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array];
 }
@@ -152,11 +151,6 @@ function nobleHash(name: string, fn: CHash): NoiseHash {
     hashLen: fn.outputLen,
     hash(...parts) {
       const h = fn.create();
-      for (const p of parts) h.update(p);
-      return h.digest();
-    },
-    hmac(key, ...parts) {
-      const h = hmac.create(fn, key);
       for (const p of parts) h.update(p);
       return h.digest();
     },
