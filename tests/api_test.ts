@@ -350,6 +350,8 @@ Deno.test("api: every endpoint — happy path, 401, 400 per bad body, 404; event
       const summary = await json("GET", "/remote/summary");
       assert.equal(summary.peers, undefined);
       assert.equal(summary.nodes, 2);
+      // The summary's health counts (kept per evaluation) are those of the rows' health.
+      assert.deepEqual(summary.health, (await json("GET", "/remote/stats")).health);
       assert.ok(summary.totals.some((t: { algorithm: string }) => t.algorithm === "rx/0"));
       const peersPage = await json("GET", "/peers?limit=1&role=worker");
       assert.equal(peersPage.peers.length, 1);

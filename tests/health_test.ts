@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   algorithmTotals,
   emptyHealthConfig,
+  fleetStateOf,
   HealthConfigStore,
   HealthTracker,
   parseThresholdPairs,
@@ -367,4 +368,38 @@ Deno.test("dashboard: a health event (the rigs that changed, the removed ones) m
   assert.equal(merged.at, "2026-12-02T00:00:05.000Z");
   assert.equal("removed" in merged, false);
   assert.deepEqual(last.rigs.map((r) => r.state), ["degraded", "ok", "ok"], "last is not changed");
+});
+
+Deno.test("health: the fleet's state from its counts is the evaluation's (worst first, idle counts as ok, all idle is idle)", () => {
+  const tracker = new HealthTracker({ thresholds: () => DEFAULT_THRESHOLDS });
+  const rig = (n: number, online: boolean | null): RigInput => ({
+    id: n.toString(16).padStart(32, "0"),
+    name: `rig-${n}`,
+    tags: [],
+    online,
+    updatedAt: online ? Date.now() : null,
+    miners: [],
+  });
+  const fleets: RigInput[][] = [
+    [],
+    [rig(1, true)],
+    [rig(1, true), rig(2, null)],
+    [rig(1, true), rig(2, false)],
+    [rig(1, true), rig(2, null), rig(3, false)],
+  ];
+  for (const rigs of fleets) {
+    const h = tracker.evaluate(rigs, Date.now());
+    assert.equal(
+      fleetStateOf(h.counts),
+      h.state,
+      `${rigs.length} rigs: ${JSON.stringify(h.counts)}`,
+    );
+  }
+  const none = { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 };
+  assert.equal(fleetStateOf(none), "idle");
+  assert.equal(fleetStateOf({ ...none, idle: 2 }), "idle");
+  assert.equal(fleetStateOf({ ...none, idle: 2, ok: 1 }), "ok");
+  assert.equal(fleetStateOf({ ...none, ok: 5, unknown: 1 }), "unknown");
+  assert.equal(fleetStateOf({ ...none, ok: 5, unknown: 1, degraded: 1 }), "degraded");
+  assert.equal(fleetStateOf({ ...none, ok: 5, degraded: 1, down: 1 }), "down");
 });

@@ -266,7 +266,9 @@ Deno.test("bookkeeping (lastSeen, request outcomes) waits for the next real chan
 
     const reg = await PeerRegistry.open(path, { debounceMs: 20 });
     for (let i = 0; i < 100; i++) reg.recordOutcome(ID1, "success", { rttMs: 2 });
+    const members = reg.members;
     reg.markSeen(ID2);
+    assert.equal(reg.members, members, "lastSeen changes no member (the summary's counts key)");
     // Ten debounce delays later nothing is written: a forced read of 10,000 rigs is not 10,000
     // rows written at once (the heartbeat persister writes lastSeen every 30 s anyway).
     await new Promise((r) => setTimeout(r, 200));
@@ -281,6 +283,11 @@ Deno.test("bookkeeping (lastSeen, request outcomes) waits for the next real chan
     }
     assert.equal(reg.writes.transactions, 1);
     assert.equal(reg.writes.rows, 2);
+    assert.equal(reg.members, members, "nor does a tag");
+    reg.upsert(makePeer(ID3, "three"));
+    assert.equal(reg.members, members + 1, "a new peer does");
+    reg.remove(ID3);
+    assert.equal(reg.members, members + 2, "and so does one removed");
     const disk = await stored(path);
     assert.deepEqual(disk.find((p) => p.id === ID1)!.stats, {
       success: 100,

@@ -313,7 +313,6 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   });
   let health: HealthService | null = null;
   let judgedAt = -1; // monitor transitions at the last health evaluation a read asked for
-  let summaryHealth: { key: string; health: FleetHealthSummary } | undefined;
   let api: ApiServer | null = null;
   const loopLag = startLoopLagMonitor();
   const metricsSnapshot = (): MetricsSnapshot => ({
@@ -487,15 +486,9 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
           cachedSummary: () => {
             // Without the background refresh (`--fleet-poll 0`), rows are refreshed on reads.
             if (!monitor.running) return undefined;
-            // The health counts change with an evaluation, a rig's reachability or the registry:
-            // counted again (O(fleet)) only then, so a dashboard polling a quiet fleet of 10,000
-            // pushing rigs reads the tally (O(algorithms)).
-            const key =
-              `${healthService.last()?.at}.${monitor.transitions}.${mesh.registry.version}`;
-            if (summaryHealth?.key !== key) {
-              summaryHealth = { key, health: healthService.fleetState(monitor.reachability()) };
-            }
-            return { ...monitor.summary(), health: summaryHealth.health };
+            // The tally (O(algorithms)) and the health counts (O(rigs the last evaluation has
+            // not seen)): a dashboard polling 10,000 rigs, quiet or reconnecting, builds no rows.
+            return { ...monitor.summary(), health: healthService.fleetState() };
           },
           knows: (ref) => void fleet.peer(ref),
           tagsOf: (id) => mesh.registry.get(id)?.tags ?? [],

@@ -20,6 +20,7 @@ export {
   algorithmOf,
   algorithmTotals,
   type Expected,
+  fleetStateOf,
   formatDuration,
   HealthTracker,
   type HealthTrackerOptions,

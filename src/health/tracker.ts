@@ -82,6 +82,23 @@ export function worse(a: HealthState, b: HealthState): HealthState {
   return rank(a) <= rank(b) ? a : b;
 }
 
+/**
+ * The fleet's state from its rigs per state: the worst of them (an idle rig counts as ok), idle
+ * when every rig is idle or there is none.
+ *
+ * @example
+ * ```ts ignore
+ * fleetStateOf({ ok: 3, degraded: 1, down: 0, idle: 2, unknown: 0 }); // "degraded"
+ * ```
+ */
+export function fleetStateOf(counts: Readonly<Record<HealthState, number>>): HealthState {
+  let total = 0;
+  for (const s of HEALTH_ORDER) total += counts[s];
+  if (total === 0 || counts.idle === total) return "idle";
+  for (const s of HEALTH_ORDER) if (s !== "idle" && counts[s] > 0) return s;
+  return "ok";
+}
+
 /** `45 s`, `6 min`, `2 h 5 min`, `3 d 4 h`. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -186,7 +203,6 @@ export class HealthTracker {
       idle: 0,
       unknown: 0,
     };
-    let fleetState: HealthState = "ok";
     const totalsInput: {
       id: string;
       miners: { algorithm: string; hashrate: number | null; expected: number | null }[];
@@ -195,7 +211,6 @@ export class HealthTracker {
       const h = this.#rig(rig, now);
       out.push(h);
       counts[h.state]++;
-      fleetState = worse(fleetState, h.state === "idle" ? "ok" : h.state);
       if (rig.online) {
         totalsInput.push({
           id: rig.id,
@@ -207,8 +222,7 @@ export class HealthTracker {
         });
       }
     }
-    if (rigs.length === 0) fleetState = "idle";
-    else if (counts.idle === rigs.length) fleetState = "idle";
+    const fleetState = fleetStateOf(counts);
     out.sort((a, b) => rank(a.state) - rank(b.state) || cmp(a.name, b.name));
     // Forget what belongs to rigs and miners no longer reported (every 60 evaluations).
     if (this.#round % 60 === 0) {

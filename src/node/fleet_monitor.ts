@@ -504,11 +504,9 @@ export class FleetMonitor {
     }
   }
 
-  /** Each rig's reachability from its row (for its health state in a summary): O(fleet). */
-  reachability(): { id: string; online: boolean }[] {
-    const rigs: { id: string; online: boolean }[] = [];
-    this.eachRow((p, row) => rigs.push({ id: p.id, online: row?.online ?? false }));
-    return rigs;
+  /** Whether a rig's last row says it is online (false: never heard from). O(1). */
+  online(peerId: string): boolean {
+    return this.#rows.get(peerId)?.row.online ?? false;
   }
 
   /**

@@ -113,6 +113,7 @@ export class PeerRegistry {
   #closed = false;
   #soon = false;
   #version = 0;
+  #members = 0;
 
   private constructor(path: string, options: RegistryOptions) {
     this.#path = path;
@@ -127,6 +128,7 @@ export class PeerRegistry {
     this.#table = new RevTable<Peer>(db, "peers", parsePeer, (id, before, after) => {
       this.#sorted = null;
       this.#version++;
+      if (!before || !after || before.role !== after.role) this.#members++;
       if (before) {
         this.#names.get(before.name.toLowerCase())?.delete(id);
         this.#roles.set(before.role, (this.#roles.get(before.role) ?? 1) - 1);
@@ -189,6 +191,14 @@ export class PeerRegistry {
   /** Increases with every change seen (local or another process's): equal means unchanged. */
   get version(): number {
     return this.#version;
+  }
+
+  /**
+   * Increases when a peer comes or goes or changes role (not when its other fields change, as
+   * `lastSeen` does on every link): equal means the same peers in the same roles.
+   */
+  get members(): number {
+    return this.#members;
   }
 
   /** How many peers there are. */
