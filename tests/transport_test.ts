@@ -25,7 +25,7 @@ import {
   SOFTWARE_VERSION,
 } from "../src/protocol/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
-import { within } from "./helpers.ts";
+import { until, within } from "./helpers.ts";
 import { backoffDelay } from "../src/backoff/mod.ts";
 import {
   ChannelError,
@@ -340,6 +340,34 @@ async function pairOfNodes(
   const srv = await listen(server, serveOptions);
   return { server, client, srv, address: addr(srv), log };
 }
+
+Deno.test("an ack is skipped when this node sent the peer something just before (a link's first push follows the handshake's ack), sent otherwise", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, address } = await pairOfNodes(fx);
+    // The listening node answers pings as it answers pushed stats.
+    const answered: boolean[] = [];
+    server.onSession((s) =>
+      s.on("ping", (m, s) => {
+        answered.push(s.acknowledge(m, { withinMs: 300 }));
+      })
+    );
+    const session = await client.dial(address);
+    session.send("ping", {});
+    await until(() => answered.length === 1, "the first ping handled", 5000);
+    assert.deepEqual(answered, [false], "the handshake's ack went out just now");
+    // Quiet for longer than the window: answered, and the answer is what the peer hears.
+    await new Promise((r) => setTimeout(r, 350));
+    const pong = await session.request("ping", {}, { timeoutMs: 5000 });
+    assert.equal(pong.type, "pong");
+    session.send("ping", {});
+    await until(() => answered.length === 3, "the third ping handled", 5000);
+    assert.deepEqual(answered, [false, true, false], "that answer went out just now");
+    session.close("done");
+  } finally {
+    await fx.dispose();
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // fragmentation and size limits

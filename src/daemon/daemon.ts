@@ -273,12 +273,10 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
         if (!peer || m.payload.nodeId !== s.peer.id) return;
         monitor.pushed(peer, m.payload);
         // The ack keeps the rig's side of the link alive: neither side needs to ping it (when
-        // the rig pushes often enough for that). The first push is acked too: in a reconnect
-        // storm the next ack can be late, and the rig's silence is counted from this one.
+        // the rig pushes often enough for that). A push right after something this node sent
+        // (a link's first push, after the handshake's ack) is not acked: the rig just heard it.
         if (m.payload.seq === 0) s.relaxPings(m.payload.intervalMs);
-        try {
-          s.send("pong", {}, { replyTo: m.id });
-        } catch { /* closing */ }
+        s.acknowledge(m);
       });
     }
     if (!mesh.registry.get(s.peer.id)) return;

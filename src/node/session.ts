@@ -118,6 +118,14 @@ export interface KeepaliveOptions {
 /** Default keepalive: a ping every 5 s, dropped after 12 s of silence. */
 export const DEFAULT_KEEPALIVE = { intervalMs: 5_000, timeoutMs: 12_000 } as const;
 
+/**
+ * How recently this node must have sent a peer something for {@link PeerSession.acknowledge} to
+ * skip its answer: the peer's silence then starts at most this much earlier than the answer
+ * would have started it, far inside the keepalive's window (a relaxed link is pinged after 11 s
+ * of silence and dropped after 12 s).
+ */
+export const ACK_WITHIN_MS = 1000;
+
 /** How long a relaxed link (see `PeerSession.relaxPings`) may be quiet before it is pinged. */
 function relaxedQuietMs(intervalMs: number, timeoutMs: number): number {
   return Math.max(intervalMs, timeoutMs - 1000);
@@ -227,6 +235,8 @@ export class PeerSession {
   #keepalive: { interval: number; timeout: number } | undefined;
   #pingQuietMs = 0;
   #lastRx = Date.now();
+  // The handshake's last message (or its ack, on the listening side) went out just now.
+  #lastTx = Date.now();
   #lastPing = Date.now();
   #closeReason: string | null = null;
   #endedBy: SessionEnd | null = null;
@@ -296,6 +306,7 @@ export class PeerSession {
       id: options.id,
     });
     const json = JSON.stringify(msg);
+    this.#lastTx = Date.now();
     if (!body) {
       this.#channel.sendText(json, KIND_CONTROL);
       return msg;
@@ -321,6 +332,25 @@ export class PeerSession {
   ): void {
     if (this.isClosed) return;
     this.send(type, payload, { replyTo: request.id, body: options.body });
+  }
+
+  /**
+   * Answers `message` with a `pong` whose only news is that this node is still there (a rig's
+   * pushed stats: the rig counts its link's silence from what it last heard), unless this node
+   * sent the peer something within `withinMs` (default {@link ACK_WITHIN_MS}), which told it so
+   * already: a link's first push follows the handshake's ack, and in a reconnect storm that
+   * answer was one write per link for nothing. Returns whether it answered.
+   */
+  acknowledge(message: { id?: string }, options: { withinMs?: number } = {}): boolean {
+    if (this.isClosed || Date.now() - this.#lastTx < (options.withinMs ?? ACK_WITHIN_MS)) {
+      return false;
+    }
+    try {
+      this.send("pong", {}, { replyTo: message.id });
+      return true;
+    } catch {
+      return false; // closing
+    }
   }
 
   /** Answers `request` with an `error` message. */
@@ -444,6 +474,7 @@ export class PeerSession {
     const tag = new Uint8Array(16);
     const hex = id.replaceAll("-", "");
     for (let i = 0; i < 16; i++) tag[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    this.#lastTx = Date.now();
     this.#channel.sendParts([tag, chunk], KIND_DATA);
   }
 
