@@ -55,6 +55,13 @@ export interface ScaleRun {
   pushesPerSecond: number;
   /** After a controller restart, until every link is back, ms. */
   restartMs: number;
+  /**
+   * CPU the restarted controller used from its start until every link was back, and what the
+   * rig hosts used meanwhile, s (the storm shares two cores: its pace is their sum's).
+   */
+  restartCpuController: number;
+  /** The rig hosts' CPU meanwhile, s. */
+  restartCpuHosts: number;
 }
 
 function median(xs: number[]): number {
@@ -362,6 +369,12 @@ async function oneRun(
     // Restart: every link comes back by itself.
     ctl.proc.kill("SIGTERM");
     await ctl.proc.status;
+    const hostsCpu = async () => {
+      let sum = 0;
+      for (const h of hosts) sum += await procUsage(h.proc.pid).then((u) => u.cpu, () => 0);
+      return sum;
+    };
+    const h0 = await hostsCpu();
     const r0 = performance.now();
     ctl = await startController(home, ports);
     // Its start is part of the restart's time (the rigs' redials share the cores with it).
@@ -370,6 +383,8 @@ async function oneRun(
     );
     await waitOnline(get, rigs, 180_000);
     const restartMs = performance.now() - r0;
+    const restartCpuController = Math.round((await procUsage(ctl.proc.pid)).cpu * 10) / 10;
+    const restartCpuHosts = Math.round((await hostsCpu() - h0) * 10) / 10;
     await storm("restart");
     const run: ScaleRun = {
       rigs,
@@ -384,13 +399,15 @@ async function oneRun(
       idleCpu: Math.round(idleCpu * 10) / 10,
       pushesPerSecond: Math.round((p1 - p0) / IDLE_S),
       restartMs: Math.round(restartMs),
+      restartCpuController,
+      restartCpuHosts,
     };
     log(
       `scale ${rigs}: allow ${run.allowMs} ms, linked ${run.linkMs} ms, stats ${run.statsMs} ms (${
         (statsBytes / 1e6).toFixed(1)
       } MB), summary ${run.summaryMs} ms, CLI status ${run.cliStatusMs} ms, fresh ${run.freshMs} ms (${freshOnline} online), RSS ${
         (run.rss / 1e6).toFixed(0)
-      } MB, idle CPU ${run.idleCpu} % (${run.pushesPerSecond} pushes/s), restart ${run.restartMs} ms`,
+      } MB, idle CPU ${run.idleCpu} % (${run.pushesPerSecond} pushes/s), restart ${run.restartMs} ms (CPU: controller ${restartCpuController} s, rig hosts ${restartCpuHosts} s)`,
     );
     return run;
   } finally {
@@ -472,6 +489,8 @@ export async function benchScale(
   const keys = [
     ["linkMs", "all linked + registered (ms)", "< 60,000 at 10,000"],
     ["restartMs", "all back after a restart (ms)", "< 20,000 at 10,000"],
+    ["restartCpuController", "CPU of that restart: the controller's (s)", "(reported)"],
+    ["restartCpuHosts", "CPU of that restart: the rig hosts' (s)", "(reported)"],
     ["statsMs", "/remote/stats cached, all rows (ms)", "< 100"],
     ["summaryMs", "/remote/summary (ms)", "< 20"],
     ["cliStatusMs", "`remote status --json` via daemon, CLI wall (ms)", "(process start ~0.3 s)"],
