@@ -53,7 +53,6 @@ import {
   type StratumServiceOptions,
 } from "./stratum_service.ts";
 import {
-  type FleetHealthSummary,
   type HealthService,
   type HealthServiceOptions,
   startHealthService,
