@@ -17,6 +17,7 @@ import {
 } from "../alerts/mod.ts";
 import type { EventHub } from "../events/mod.ts";
 import {
+  emptyHealthCounts,
   type Expected,
   fleetStateOf,
   HealthConfigStore,
@@ -254,20 +255,13 @@ export async function startHealthService(
     if (byIdOf?.of !== h) byIdOf = { of: h, map: new Map(h.rigs.map((r) => [r.id, r])) };
     return byIdOf.map;
   };
-  const noCounts = (): FleetHealthSummary["counts"] => ({
-    ok: 0,
-    degraded: 0,
-    down: 0,
-    idle: 0,
-    unknown: 0,
-  });
   /** The state of a rig the last evaluation has not seen: its reachability's. */
   const unseenState = (online: boolean): FleetHealth["state"] => online ? "unknown" : "down";
   const summarize = (
     rigs: readonly { id: string; online: boolean }[],
     byId: Map<string, FleetHealth["rigs"][number]>,
   ): FleetHealthSummary => {
-    const counts = noCounts();
+    const counts = emptyHealthCounts();
     for (const p of rigs) counts[byId.get(p.id)?.state ?? unseenState(p.online)]++;
     return { state: fleetStateOf(counts), counts };
   };
@@ -286,7 +280,7 @@ export async function startHealthService(
     const members = ctx.mesh.registry.members;
     if (base?.of !== last || base.members !== members) {
       const byId = rigsById() ?? new Map<string, FleetHealth["rigs"][number]>();
-      const counts = noCounts();
+      const counts = emptyHealthCounts();
       const unseen: string[] = [];
       ctx.monitor.eachRow((p) => {
         const s = byId.get(p.id)?.state;

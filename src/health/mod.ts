@@ -19,6 +19,7 @@
 export {
   algorithmOf,
   algorithmTotals,
+  emptyHealthCounts,
   type Expected,
   fleetStateOf,
   formatDuration,

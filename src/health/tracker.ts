@@ -82,6 +82,11 @@ export function worse(a: HealthState, b: HealthState): HealthState {
   return rank(a) <= rank(b) ? a : b;
 }
 
+/** Rigs per state, none yet. */
+export function emptyHealthCounts(): Record<HealthState, number> {
+  return { ok: 0, degraded: 0, down: 0, idle: 0, unknown: 0 };
+}
+
 /**
  * The fleet's state from its rigs per state: the worst of them (an idle rig counts as ok), idle
  * when every rig is idle or there is none.
@@ -196,13 +201,7 @@ export class HealthTracker {
   evaluate(rigs: readonly RigInput[], now: number = Date.now()): FleetHealth {
     this.#round++;
     const out: RigHealth[] = [];
-    const counts: Record<HealthState, number> = {
-      ok: 0,
-      degraded: 0,
-      down: 0,
-      idle: 0,
-      unknown: 0,
-    };
+    const counts = emptyHealthCounts();
     const totalsInput: {
       id: string;
       miners: { algorithm: string; hashrate: number | null; expected: number | null }[];
