@@ -369,6 +369,49 @@ Deno.test("an ack is skipped when this node sent the peer something just before 
   }
 });
 
+Deno.test("a closed connection ends no frame receiver twice: ws's receivers, on both sides, are not ended again once finished (each such end built an error with a stack trace)", async () => {
+  // @ts-types="npm:@types/ws@8.18.1"
+  const ws = await import("ws") as unknown as {
+    Receiver?: { prototype: { end: () => unknown } };
+    default: { Receiver?: { prototype: { end: () => unknown } } };
+  };
+  const proto = (ws.Receiver ?? ws.default.Receiver)!.prototype;
+  const end = proto.end;
+  let again = 0;
+  let ends = 0;
+  proto.end = function (this: { writableFinished: boolean; destroyed: boolean }) {
+    ends++;
+    if (this.writableFinished || this.destroyed) again++;
+    return end.apply(this);
+  };
+  const closed: Promise<void>[] = [];
+  const server = await startTransportServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    onSocket: (socket) => {
+      closed.push(new Promise((r) => socket.onclose = () => r()));
+    },
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const socket = await dialSocket(server.url);
+      const gone = new Promise<void>((r) => socket.onclose = () => r());
+      // Either side may close first: the client twice, the server once.
+      if (i < 2) socket.close(1000, "done");
+      else await until(() => closed.length === 3, "the third socket upgraded", 5000);
+      if (i === 2) server.close();
+      await gone;
+    }
+    await Promise.all(closed);
+    await until(() => server.connections === 0, "every connection closed", 5000);
+    assert.ok(ends >= 3, `the receivers were ended (${ends} times)`);
+    assert.equal(again, 0, `a receiver was ended again after it finished (${again} of ${ends})`);
+  } finally {
+    proto.end = end;
+    await server.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // fragmentation and size limits
 

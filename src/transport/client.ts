@@ -5,7 +5,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { guardSecondEnd } from "./end_guard.ts";
+import { guardReceiverEnd, guardSecondEnd } from "./end_guard.ts";
 import { MinerCliError } from "../errors/mod.ts";
 // @ts-types="npm:@types/ws@8.18.1"
 import type WebSocketType from "ws";
@@ -126,6 +126,7 @@ export async function dialSocket(url: string, options: DialOptions = {}): Promis
       if (res.socket) guardSecondEnd(res.socket);
     });
     ws.once("open", () => {
+      guardReceiverEnd(ws);
       if (settled) return;
       settled = true;
       clearTimeout(timer);
