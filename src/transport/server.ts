@@ -17,7 +17,7 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Socket } from "node:net";
 // @ts-types="npm:@types/ws@8.18.1"
 import type { WebSocket as WsSocket, WebSocketServer as WsServerType } from "ws";
-import { guardSecondEnd } from "./end_guard.ts";
+import { guardReceiverEnd, guardSecondEnd } from "./end_guard.ts";
 import { MAX_NOISE_MESSAGE } from "./noise.ts";
 import { adaptWebSocket, type FrameSocket, type WebSocketLike } from "./socket.ts";
 
@@ -39,6 +39,13 @@ export interface TransportServerOptions {
   maxHandshakesPerAddress?: number;
   /** A connection not established within this long is destroyed (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * The listen backlog: connections the kernel completes and queues until the process accepts
+   * them (default 4,096; Linux caps it at `net.core.somaxconn`). Past it the kernel drops SYNs,
+   * and each dropped one costs its dialer a resend after 1 s, 3 s, 7 s: in a reconnect storm of
+   * 10,000 rigs the usual 511 left hundreds of rigs waiting out whole connect timeouts.
+   */
+  backlog?: number;
   /** Largest WebSocket message accepted, checked from the frame header (default 65,535). */
   maxFrameBytes?: number;
   /** Called for each upgraded socket; call `admission.establish()` once it has authenticated. */
@@ -162,6 +169,7 @@ export async function startTransportServer(
   const maxHandshakes = options.maxHandshakes ?? 256;
   const perAddress = options.maxHandshakesPerAddress ?? 16;
   const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const backlog = options.backlog ?? 4096;
   const conns = new Map<string, Conn>(); // by "address:port" (the same for the TCP and TLS sockets)
   const pendingByAddress = new Map<string, number>();
   let pending = 0;
@@ -273,6 +281,7 @@ export async function startTransportServer(
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       c.ws = ws;
+      guardReceiverEnd(ws);
       const fs = adaptWebSocket(ws as unknown as WebSocketLike, `${address}:${socket.remotePort}`, {
         binaryType: "nodebuffer",
         terminate: () => ws.terminate(),
@@ -307,7 +316,7 @@ export async function startTransportServer(
   server.on("clientError", (_err: Error, socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.hostname ?? "0.0.0.0", () => {
+    server.listen(options.port, options.hostname ?? "0.0.0.0", backlog, () => {
       server.off("error", reject);
       resolve();
     });
@@ -328,6 +337,7 @@ export async function startTransportServer(
       server.listen(
         addr.port,
         options.hostname ?? "0.0.0.0",
+        backlog,
         () => options.onRelisten?.(attempt + 1),
       );
     }, Math.min(10_000, 250 * 2 ** attempt));
