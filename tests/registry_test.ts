@@ -774,6 +774,60 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
   }
 });
 
+Deno.test("fleet monitor: while nobody takes the rows' events, no rows are gathered for them; the counts, the version and the rows are still kept", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const ids = Array.from({ length: 4 }, (_, i) => `abab${i}`.padEnd(32, "0"));
+    ids.forEach((id, i) => reg.upsert(makePeer(id, `rig-${i}`, { address: null })));
+    const fleet = {
+      mesh: { registry: reg, session: () => undefined },
+      workers: () => reg.list().filter((p) => p.role !== "controller"),
+    } as unknown as Fleet;
+    let listening = false;
+    let wanted = 0;
+    let next: ((e: { rows: { name: string }[]; online: number }) => void) | null = null;
+    const monitor = new FleetMonitor(fleet, {
+      intervalMs: 0,
+      wanted: () => {
+        wanted++;
+        return listening;
+      },
+      onEvent: (e) => {
+        if (e.type === "fleet_rows") next?.(e);
+      },
+    });
+    const push = (i: number) =>
+      monitor.pushed(reg.get(ids[i])!, {
+        nodeId: ids[i],
+        nodeName: `rig-${i}`,
+        uptime: 1,
+        role: "worker",
+        miners: [],
+        seq: 1,
+        intervalMs: 10_000,
+        reason: "interval",
+      });
+    const v0 = monitor.version;
+    for (const i of [0, 1, 2]) push(i);
+    assert.equal(wanted, 3, "asked once per change");
+    assert.ok(monitor.version > v0, "the version (ETags) moves without listeners");
+    assert.equal(monitor.summary().online, 3);
+    // Someone listens now (after a snapshot): the next event has only what changed since.
+    listening = true;
+    const event = new Promise<{ rows: { name: string }[]; online: number }>((r) => next = r);
+    push(3);
+    const e = await event;
+    assert.deepEqual(e.rows.map((r) => r.name), ["rig-3"]);
+    assert.equal(e.online, 4, "the counts cover every rig, gathered or not");
+    assert.equal((await monitor.get(Infinity)).peers.filter((r) => r.online).length, 4);
+    monitor.stop();
+  } finally {
+    await reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("fleet monitor: right after the node starts, a rig not linked yet is offline at once but announced only after the start grace", async () => {
   const dir = await Deno.makeTempDir();
   const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));

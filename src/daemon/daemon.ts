@@ -248,6 +248,8 @@ export async function startDaemon(paths: NodePaths, options: DaemonOptions): Pro
   const monitor = new FleetMonitor(fleet, {
     intervalMs: options.fleetPollMs ?? 10_000,
     stats: role !== "worker",
+    // The rows' events go to the API's event streams only: none open, none built.
+    wanted: () => events.size > 0,
     onEvent: (e) => {
       if (e.type === "peer") {
         logger.info(`peer_${e.kind}`, { peer: e.id, name: e.name, reason: e.reason });

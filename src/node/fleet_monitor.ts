@@ -65,6 +65,13 @@ export interface FleetMonitorOptions {
   stats?: boolean;
   /** Receives transitions and the rows that changed (at most every 250 ms). */
   onEvent?: (e: MonitorEvent) => void;
+  /**
+   * Whether anyone takes the rows' events now (default: always). While nobody does, the changed
+   * rows are not gathered into `fleet_rows` events: at 10,000 rigs pushing, that was a view of
+   * every rig every 10 s, built for no one. A reader that comes later starts from a snapshot of
+   * the rows (the API's event stream does), then takes the events.
+   */
+  wanted?: () => boolean;
   /** How often the events' summary is counted again from the rows (default 60 s). */
   recountMs?: number;
   /**
@@ -129,6 +136,7 @@ export class FleetMonitor {
   readonly #concurrency: number;
   readonly #stats: boolean;
   readonly #onEvent: (e: MonitorEvent) => void;
+  readonly #wanted: () => boolean;
   readonly #state = new Map<string, PeerLiveState>();
   readonly #rows = new Map<string, Row>();
   readonly #inflight = new Map<string, Promise<void>>();
@@ -166,6 +174,7 @@ export class FleetMonitor {
     this.#concurrency = options.concurrency ?? 64;
     this.#stats = options.stats ?? true;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#wanted = options.wanted ?? (() => true);
     this.#recountMs = options.recountMs ?? 60_000;
     this.#graceUntil = Date.now() + (options.startGraceMs ?? 60_000);
   }
@@ -511,14 +520,19 @@ export class FleetMonitor {
 
   /**
    * Notes a changed row; a `fleet_rows` event with the rows changed meanwhile follows, at most
-   * every 250 ms (the work per change is O(that row); the event, O(rows changed)).
+   * every 250 ms, while someone takes them (the work per change is O(that row); the event, O(rows
+   * changed)).
    */
   #changed(id: string): void {
     this.#version++;
     const at = this.#rows.get(id)?.at ?? 0;
     if (at > this.#newestAt) this.#newestAt = at;
-    this.#dirty.add(id);
     this.#account(id);
+    if (!this.#wanted()) {
+      this.#removed.delete(id);
+      return;
+    }
+    this.#dirty.add(id);
     if (this.#eventTimer !== undefined) return;
     this.#eventTimer = setTimeout(() => {
       this.#eventTimer = undefined;
