@@ -890,6 +890,13 @@ Deno.test("maintain: the link reconnects to a server restarted on the same port"
     await server.close();
     fx.nodes.splice(fx.nodes.indexOf(server), 1);
     await dropped;
+    // The server said it was going away: the first redial waits the longer delay (1-2 s, here
+    // capped at the link's 200 ms: 100-200 ms, where the usual first one is 25-50 ms).
+    await clientLog.waitFor(/reconnect_scheduled/);
+    const first = Number(
+      /delayMs=(\d+)/.exec(clientLog.lines.find((l) => l.includes("reconnect_scheduled"))!)![1],
+    );
+    assert.ok(first >= 100 && first <= 200, `first redial after the server left: ${first} ms`);
     // while the server is down, attempts fail and back off (capped at 200 ms)
     await clientLog.waitFor(/connect_failed .*attempt=1\b/);
     assert.equal(link.session, null);
@@ -972,6 +979,12 @@ Deno.test("a link redials a node that answered within 2 s, whatever its backoff 
     [500, 1000, 2000, 2000, 2000, 2000],
   );
   assert.equal(linkRetryDelay(9, { reached: true, maxMs: 1000, random: () => 0 }), 1000);
+  // It left (ended the session saying it was going away): the first redial waits 1-2 s, capped
+  // by the link's own cap; later ones are the usual.
+  assert.equal(linkRetryDelay(0, { ...none, left: true }), 2000);
+  assert.equal(linkRetryDelay(0, { left: true, random: () => 0.999 }), 1001);
+  assert.equal(linkRetryDelay(0, { ...none, left: true, maxMs: 200 }), 200);
+  assert.equal(linkRetryDelay(4, { ...none, left: true }), 8000);
   // A listener that takes the connection and never answers the upgrade: reached.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];
