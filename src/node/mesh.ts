@@ -560,13 +560,20 @@ export class MeshNode {
   async dial(address: string, options: DialPeerOptions = {}): Promise<PeerSession> {
     const timeoutMs = options.timeoutMs ?? this.#limits.handshakeTimeoutMs;
     const url = addressToUrl(address);
-    await Promise.all([this.registry.refresh(), this.auth.refresh()]);
     const socket = await dialSocket(url, {
       timeoutMs,
       ca: options.ca,
       localAddress: options.localAddress,
       connectTimeoutMs: options.connectTimeoutMs,
     });
+    // What other processes changed is read once the other node answered: a dial that finds
+    // nobody listening (10,000 rigs redialing a restarting controller) reads nothing.
+    try {
+      await Promise.all([this.registry.refresh(), this.auth.refresh()]);
+    } catch (err) {
+      socket.terminate();
+      throw err;
+    }
     let key: { id: string; publicKey: string } | undefined;
     const channel = await initiateChannel(socket, {
       staticKey: this.#staticKey,
