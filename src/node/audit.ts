@@ -57,6 +57,8 @@ export function auditLogPath(paths: NodePaths): string {
   return join(paths.dataDir, "audit.log");
 }
 
+const encoder = new TextEncoder();
+
 /** Records waiting to go to the log in one write. */
 interface Batch {
   lines: Uint8Array[];
@@ -87,7 +89,7 @@ export class AuditLog {
    * are a few writes, not 10,000 opens and writes).
    */
   append(record: Omit<AuditRecord, "ts">): Promise<void> {
-    const line = new TextEncoder().encode(
+    const line = encoder.encode(
       JSON.stringify({ ts: new Date().toISOString(), ...record }) + "\n",
     );
     // A batch holds at most 1 MiB: a failed write (a full disk) fails that many records, not all.
