@@ -17,7 +17,7 @@ import {
 import { AuditLog, type Fleet, FleetMonitor } from "../src/node/mod.ts";
 import { emptyStats } from "../src/miners/mod.ts";
 import type { AlgorithmTotal, MinerStats } from "../src/protocol/mod.ts";
-import { mulberry32, ROOT } from "./helpers.ts";
+import { mulberry32, ROOT, within } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
 
@@ -777,6 +777,7 @@ Deno.test("fleet monitor: the events' counts and totals, kept rig by rig, agree 
 Deno.test("fleet monitor: while nobody takes the rows' events, no rows are gathered for them; the counts, the version and the rows are still kept", async () => {
   const dir = await Deno.makeTempDir();
   const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  let stop = () => {};
   try {
     const ids = Array.from({ length: 4 }, (_, i) => `abab${i}`.padEnd(32, "0"));
     ids.forEach((id, i) => reg.upsert(makePeer(id, `rig-${i}`, { address: null })));
@@ -797,6 +798,7 @@ Deno.test("fleet monitor: while nobody takes the rows' events, no rows are gathe
         if (e.type === "fleet_rows") next?.(e);
       },
     });
+    stop = () => monitor.stop();
     const push = (i: number) =>
       monitor.pushed(reg.get(ids[i])!, {
         nodeId: ids[i],
@@ -817,12 +819,12 @@ Deno.test("fleet monitor: while nobody takes the rows' events, no rows are gathe
     listening = true;
     const event = new Promise<{ rows: { name: string }[]; online: number }>((r) => next = r);
     push(3);
-    const e = await event;
+    const e = await within(event, "the first fleet_rows event after someone listens", 5000);
     assert.deepEqual(e.rows.map((r) => r.name), ["rig-3"]);
     assert.equal(e.online, 4, "the counts cover every rig, gathered or not");
     assert.equal((await monitor.get(Infinity)).peers.filter((r) => r.online).length, 4);
-    monitor.stop();
   } finally {
+    stop();
     await reg.close();
     await Deno.remove(dir, { recursive: true });
   }

@@ -42,7 +42,7 @@ export const REACHED_MAX_DELAY_MS = 2_000;
 /**
  * The first redial after the other node ended the session itself, saying it was going away (a
  * controller stopping or restarting), waits this long, jittered to 1-2 s (capped by the link's
- * `maxDelayMs`). A restarted controller listens again after 1.5-2 s here: the usual first redial
+ * `maxDelayMs`). A restarted controller listens again after 1.5-3 s here: the usual first redial
  * (0.25-0.5 s) made 10,000 rigs dial it two or three times each meanwhile, every refused dial an
  * error built and thrown away (a CPU profile of a rig host in a restart: a sixth of its time).
  */

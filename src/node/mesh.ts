@@ -567,7 +567,9 @@ export class MeshNode {
       connectTimeoutMs: options.connectTimeoutMs,
     });
     // What other processes changed is read once the other node answered: a dial that finds
-    // nobody listening (10,000 rigs redialing a restarting controller) reads nothing.
+    // nobody listening (10,000 rigs redialing a restarting controller) reads nothing. Both
+    // refreshes read synchronously (their promises are settled when they return), so no frame or
+    // close of the socket can arrive before `initiateChannel` takes it over.
     try {
       await Promise.all([this.registry.refresh(), this.auth.refresh()]);
     } catch (err) {
