@@ -399,8 +399,10 @@ Deno.test("a closed connection ends no frame receiver twice: ws's receivers, on 
       const gone = new Promise<void>((r) => socket.onclose = () => r());
       // The client closes the first two; the server's own close ends the third.
       if (i < 2) socket.close(1000, "done");
-      else await until(() => closed.length === 3, "the third socket upgraded", 5000);
-      if (i === 2) closing = server.close();
+      else {
+        await until(() => closed.length === 3, "the third socket upgraded", 5000);
+        closing = server.close();
+      }
       await gone;
     }
     await Promise.all(closed);

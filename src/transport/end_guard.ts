@@ -21,11 +21,8 @@ export interface EndableStream {
   readonly destroyed: boolean;
 }
 
-const GUARDED = Symbol("miner-cli.endGuard");
-
 /**
- * Makes a bare second `end()` on `stream` a no-op (see the module doc). Guarding twice is the
- * same as once.
+ * Makes a bare second `end()` on `stream` a no-op (see the module doc).
  *
  * @example
  * ```ts ignore
@@ -34,9 +31,6 @@ const GUARDED = Symbol("miner-cli.endGuard");
  * ```
  */
 export function guardSecondEnd(stream: EndableStream): void {
-  const s = stream as EndableStream & { [GUARDED]?: true };
-  if (s[GUARDED]) return;
-  s[GUARDED] = true;
   const end = stream.end;
   stream.end = function (this: EndableStream, ...args: unknown[]) {
     if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
