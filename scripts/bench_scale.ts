@@ -53,6 +53,13 @@ export interface ScaleRun {
   idleCpu: number;
   /** Pushes taken per second while idle. */
   pushesPerSecond: number;
+  /**
+   * The rig hosts' CPU over the same 20 s, % of one core: what the emulated rigs' pushes cost
+   * their side, on the same two cores as the controller.
+   */
+  idleCpuHosts: number;
+  /** From SIGTERM to the old controller's exit, ms (a restart as an operator makes it adds this). */
+  shutdownMs: number;
   /** After a controller restart, until every link is back, ms. */
   restartMs: number;
   /**
@@ -359,21 +366,26 @@ async function oneRun(
       );
     };
     await storm("link-in");
-    const u0 = await procUsage(ctl.proc.pid);
-    const p0 = await metric();
-    const IDLE_S = 20;
-    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-    const u1 = await procUsage(ctl.proc.pid);
-    const p1 = await metric();
-    const idleCpu = ((u1.cpu - u0.cpu) / IDLE_S) * 100;
-    // Restart: every link comes back by itself.
-    ctl.proc.kill("SIGTERM");
-    await ctl.proc.status;
     const hostsCpu = async () => {
       let sum = 0;
       for (const h of hosts) sum += await procUsage(h.proc.pid).then((u) => u.cpu, () => 0);
       return sum;
     };
+    const u0 = await procUsage(ctl.proc.pid);
+    const hi0 = await hostsCpu();
+    const p0 = await metric();
+    const IDLE_S = 20;
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const u1 = await procUsage(ctl.proc.pid);
+    const hi1 = await hostsCpu();
+    const p1 = await metric();
+    const idleCpu = ((u1.cpu - u0.cpu) / IDLE_S) * 100;
+    const idleCpuHosts = ((hi1 - hi0) / IDLE_S) * 100;
+    // Restart: every link comes back by itself.
+    const k0 = performance.now();
+    ctl.proc.kill("SIGTERM");
+    await ctl.proc.status;
+    const shutdownMs = performance.now() - k0;
     const h0 = await hostsCpu();
     const r0 = performance.now();
     ctl = await startController(home, ports);
@@ -398,6 +410,8 @@ async function oneRun(
       rss: u1.rss,
       idleCpu: Math.round(idleCpu * 10) / 10,
       pushesPerSecond: Math.round((p1 - p0) / IDLE_S),
+      idleCpuHosts: Math.round(idleCpuHosts * 10) / 10,
+      shutdownMs: Math.round(shutdownMs),
       restartMs: Math.round(restartMs),
       restartCpuController,
       restartCpuHosts,
@@ -407,7 +421,7 @@ async function oneRun(
         (statsBytes / 1e6).toFixed(1)
       } MB), summary ${run.summaryMs} ms, CLI status ${run.cliStatusMs} ms, fresh ${run.freshMs} ms (${freshOnline} online), RSS ${
         (run.rss / 1e6).toFixed(0)
-      } MB, idle CPU ${run.idleCpu} % (${run.pushesPerSecond} pushes/s), restart ${run.restartMs} ms (CPU: controller ${restartCpuController} s, rig hosts ${restartCpuHosts} s)`,
+      } MB, idle CPU ${run.idleCpu} % (${run.pushesPerSecond} pushes/s; rig hosts ${run.idleCpuHosts} %), shutdown ${run.shutdownMs} ms, restart ${run.restartMs} ms (CPU: controller ${restartCpuController} s, rig hosts ${restartCpuHosts} s)`,
     );
     return run;
   } finally {
@@ -489,6 +503,7 @@ export async function benchScale(
   const keys = [
     ["linkMs", "all linked + registered (ms)", "< 60,000 at 10,000"],
     ["restartMs", "all back after a restart (ms)", "< 20,000 at 10,000"],
+    ["shutdownMs", "before it: SIGTERM to the old controller's exit (ms)", "(reported)"],
     ["restartCpuController", "CPU of that restart: the controller's (s)", "(reported)"],
     ["restartCpuHosts", "CPU of that restart: the rig hosts' (s)", "(reported)"],
     ["statsMs", "/remote/stats cached, all rows (ms)", "< 100"],
@@ -497,6 +512,7 @@ export async function benchScale(
     ["freshMs", "forced fresh read of every rig (ms)", "< 2,000"],
     ["rss", "controller RSS (MB)", "< 600"],
     ["idleCpu", "idle CPU, pushes every 10 s (%)", "< 3"],
+    ["idleCpuHosts", "the rig hosts' CPU meanwhile (% of a core)", "(reported)"],
     ["allowMs", "`peer allow` of every ID (ms)", "O(n)"],
   ] as const;
   const table: Record<string, Record<number, Stat>> = {};
