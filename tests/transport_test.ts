@@ -1335,3 +1335,42 @@ Deno.test("dial with a connect deadline: the upgrade's own deadline still holds,
     await serving;
   }
 });
+
+Deno.test("stopAccepting: new connections are refused by the kernel while the open ones keep working; a closing node stops accepting before it tells its peers", async () => {
+  const fx = await Fixture.create();
+  try {
+    const { server, client, srv } = await pairOfNodes(fx);
+    const inboundNext = nextSession(server);
+    const session = await client.dial(addr(srv));
+    const inbound = await inboundNext;
+    await session.ping(5000);
+    srv.stopAccepting();
+    srv.stopAccepting(); // twice is harmless
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port: srv.port }),
+      Deno.errors.ConnectionRefused,
+    );
+    // the session made before still answers
+    await session.ping(5000);
+    // Closing the node stops accepting while its sessions are still open (before it tells its
+    // peers it is going, so a redial meanwhile is refused, not queued and reset later).
+    let openWhenStopped: boolean | undefined;
+    const stop = srv.stopAccepting;
+    (srv as { stopAccepting: () => void }).stopAccepting = () => {
+      openWhenStopped ??= !inbound.isClosed;
+      stop();
+    };
+    const closed = sessionClosed(session);
+    await server.close();
+    assert.equal(openWhenStopped, true, "the node stopped accepting only after closing sessions");
+    fx.nodes.splice(fx.nodes.indexOf(server), 1);
+    assert.match((await closed).reason, /node shutting down/);
+    assert.equal(session.endedBy, "peer");
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port: srv.port }),
+      Deno.errors.ConnectionRefused,
+    );
+  } finally {
+    await fx.dispose();
+  }
+});

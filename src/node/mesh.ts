@@ -726,6 +726,8 @@ export class MeshNode {
     this.#handshakeFailures.close();
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
+    // No new connections first: the peers told below that this node is going may redial at once.
+    for (const s of this.#servers) s.stopAccepting();
     for (const l of [...this.#links]) l.stop();
     this.#sessions.closeAll(reason);
     await Promise.all(this.#servers.map((s) => s.close()));

@@ -95,12 +95,18 @@ export interface TransportServer {
   readonly connections: number;
   /** Live counts. */
   counts(): TransportCounts;
-  /** Closes every socket and stops listening. */
   /**
    * For `ms`, checks that the listener still accepts and listens again if it stalled (called
    * after the node ran short of file descriptors).
    */
   watchStall(ms: number): void;
+  /**
+   * Stops listening and leaves the open connections be: a node shutting down stops taking
+   * connections before it tells its peers it is going, so the ones that redial at once are
+   * refused by the kernel, not queued and reset later.
+   */
+  stopAccepting(): void;
+  /** Stops listening (if it still does) and closes every socket. */
   close(): Promise<void>;
 }
 
@@ -401,6 +407,14 @@ export async function startTransportServer(
       if (local !== undefined) probes.delete(local);
     });
   }, everyMs);
+  // Resolves once the listener is closed and every connection has ended.
+  let listenerClosed: Promise<void> | undefined;
+  const stopAccepting = () => {
+    if (listenerClosed) return;
+    closing = true;
+    clearInterval(watchdog);
+    listenerClosed = new Promise<void>((r) => server.close(() => r()));
+  };
   const hostname = addr.address;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
@@ -414,17 +428,16 @@ export async function startTransportServer(
     watchStall(ms: number) {
       watchUntil = Math.max(watchUntil, Date.now() + ms);
     },
+    stopAccepting,
     async close() {
-      closing = true;
-      clearInterval(watchdog);
-      const closed = new Promise<void>((r) => server.close(() => r()));
+      stopAccepting();
       for (const c of conns.values()) {
         clearTimeout(c.timer);
         if (c.ws) c.ws.close(1001, "server shutting down");
         c.socket.destroy();
       }
       conns.clear();
-      await closed;
+      await listenerClosed;
     },
   };
 }
