@@ -192,6 +192,12 @@ Deno.test("bad input: each case exits 1 with a clear error and no stack trace", 
         ["node", "serve", "--listen", "nowhere"],
         /--listen must be HOST:PORT/,
       ],
+      [
+        "node serve bad connect",
+        home,
+        ["node", "serve", "--no-api", "--listen", "127.0.0.1:0", "--connect", "nothere"],
+        /invalid address "nothere": use HOST:PORT/,
+      ],
       ["no identity", empty, ["node", "info"], /no node identity at .*node init/],
     ];
     const results = await Promise.all(cases.map(([, h, args]) => cli(h, args)));

@@ -40,6 +40,7 @@ import {
   UsageError,
 } from "./args.ts";
 import type { CliContext } from "./context.ts";
+import { addressOrThrow } from "./peer_commands.ts";
 import { type DaemonOptions, startDaemon, type StratumServiceOptions } from "../daemon/mod.ts";
 
 function role(value: string | undefined, command: string) {
@@ -387,7 +388,8 @@ export async function daemonOptions(
         fallback: 16,
       }),
     },
-    connect: (p.values.connect as string[] | undefined) ?? [],
+    // A bad --connect is the operator's typo: refused now, not redialed forever.
+    connect: ((p.values.connect as string[] | undefined) ?? []).map((a) => addressOrThrow(a, cmd)),
     mesh: {
       limits: {
         handshakeTimeoutMs: d("handshake-timeout", 100, 600_000, 10_000),

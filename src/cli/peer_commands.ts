@@ -68,7 +68,8 @@ function nameOrThrow(name: string, cmd: string): string {
   return r.data;
 }
 
-function addressOrThrow(address: string, cmd: string): string {
+/** A peer address as given (trimmed), or a usage error naming the forms it may take. */
+export function addressOrThrow(address: string, cmd: string): string {
   if (!parseAddressOrNull(address)) {
     throw new UsageError(
       `invalid address ${
