@@ -204,6 +204,16 @@ Deno.test("bad input: each case exits 1 with a clear error and no stack trace", 
     for (const [i, [label, , args, pattern]] of cases.entries()) {
       assertCleanError(results[i], pattern, `${label}: miner-cli ${args.join(" ")}`);
     }
+    // the cases ran in this process (`runCli`, as main.ts runs it); a real process of the two
+    // kinds of error, a usage error and a failed command, says exactly the same, exit code too
+    for (const label of ["missing --address", "no identity"]) {
+      const [, h, args] = cases.find(([l]) => l === label)!;
+      assert.deepEqual(
+        await cli(h, args, { process: true }),
+        results[cases.findIndex(([l]) => l === label)],
+        label,
+      );
+    }
     // usage errors of a command point at that command's usage line
     const addUsage = results[cases.findIndex(([l]) => l === "missing --address")];
     assert.match(addUsage.stderr, /^usage: miner-cli peer add --address HOST:PORT/m);
@@ -220,15 +230,11 @@ Deno.test("bad input: each case exits 1 with a clear error and no stack trace", 
 
 Deno.test("help, command help and --version exit 0", async () => {
   const version = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).version;
-  const [help, helpAdd, dashHelp, subHelp, ver, dashV, bare] = await Promise.all([
-    cli(null, ["help"]),
-    cli(null, ["help", "peer", "add"]),
-    cli(null, ["--help"]),
-    cli(null, ["peer", "ping", "--help"]),
-    cli(null, ["--version"]),
-    cli(null, ["-V"]),
-    cli(null, []),
-  ]);
+  // as processes of their own: main.ts's exit code and streams
+  const argvs = [["help"], ["help", "peer", "add"], ["--help"], ["peer", "ping", "--help"]];
+  const [help, helpAdd, dashHelp, subHelp, ver, dashV, bare] = await Promise.all(
+    [...argvs, ["--version"], ["-V"], []].map((args) => cli(null, args, { process: true })),
+  );
   for (const r of [help, helpAdd, dashHelp, subHelp, ver, dashV]) {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");

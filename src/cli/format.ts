@@ -49,11 +49,25 @@ function writeAllSync(w: { writeSync(p: Uint8Array): number }, text: string): vo
   while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
 }
 
+/**
+ * An {@link Output} that sanitizes exactly as {@link stdio} does and hands each finished line
+ * (newline included) to `write`: what a test captures is byte for byte what a terminal gets.
+ */
+export function sanitizingOutput(
+  write: (stream: "stdout" | "stderr", text: string) => void,
+): Output {
+  return {
+    out: (line) => write("stdout", sanitizeLines(line) + "\n"),
+    err: (line) => write("stderr", sanitizeLines(line) + "\n"),
+    log: (line) => write("stdout", sanitizeKeepColour(line) + "\n"),
+  };
+}
+
 /** The process's stdout/stderr. */
 export const stdio: Output = {
-  out: (line) => writeAllSync(Deno.stdout, sanitizeLines(line) + "\n"),
-  err: (line) => writeAllSync(Deno.stderr, sanitizeLines(line) + "\n"),
-  log: (line) => writeAllSync(Deno.stdout, sanitizeKeepColour(line) + "\n"),
+  ...sanitizingOutput((stream, text) =>
+    writeAllSync(stream === "stdout" ? Deno.stdout : Deno.stderr, text)
+  ),
   progress: (() => {
     let tty: boolean | null = null;
     return (line: string) => {

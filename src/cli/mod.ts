@@ -46,7 +46,7 @@ export {
   SYS_INFO,
   type TargetOs,
 } from "./permissions.ts";
-export type { Output } from "./format.ts";
+export { type Output, sanitizingOutput } from "./format.ts";
 export { type Command, COMMANDS, GROUPS } from "./commands.ts";
 export { allOptions, type CommandSpec, type OptionDef, optionLabel, usageLine } from "./spec.ts";
 export { completionScript } from "./completions.ts";
