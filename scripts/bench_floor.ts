@@ -8,6 +8,7 @@
  * layer pays for that traffic.
  *
  * usage: deno task bench --only floor [--floor-sizes 1000,10000]
+ * BENCH_FLOOR_SERVER=deno runs the listener on Deno.serve + Deno.upgradeWebSocket instead.
  * @module
  */
 import { NODE_RUNTIME_FLAGS } from "../src/cli/mod.ts";
@@ -31,7 +32,26 @@ export interface FloorRun {
   rssMb: number;
 }
 
+/** The same listener on Deno's own HTTP server and WebSocket (frames parsed in Rust). */
+async function serveDeno(reply: boolean): Promise<void> {
+  let frames = 0;
+  const ack = new Uint8Array(4);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = () => {
+      frames++;
+      if (reply) socket.send(ack);
+    };
+    return response;
+  });
+  console.log(JSON.stringify({ port: server.addr.port }));
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  for await (const _ of lines) console.log(JSON.stringify({ frames }));
+}
+
 async function serve(reply: boolean): Promise<void> {
+  if (Deno.env.get("BENCH_FLOOR_SERVER") === "deno") return await serveDeno(reply);
   const http = (await import("node:http")).default;
   // @ts-types="npm:@types/ws@8.18.1"
   const { WebSocketServer } = await import("ws");
