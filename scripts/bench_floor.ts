@@ -32,6 +32,12 @@ export interface FloorRun {
   rssMb: number;
 }
 
+/** Answers each line on stdin with the listener's frame count so far (the parent's probe). */
+async function answerFrameCounts(frames: () => number): Promise<void> {
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  for await (const _ of lines) console.log(JSON.stringify({ frames: frames() }));
+}
+
 /** The same listener on Deno's own HTTP server and WebSocket (frames parsed in Rust). */
 async function serveDeno(reply: boolean): Promise<void> {
   let frames = 0;
@@ -46,8 +52,7 @@ async function serveDeno(reply: boolean): Promise<void> {
     return response;
   });
   console.log(JSON.stringify({ port: server.addr.port }));
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  for await (const _ of lines) console.log(JSON.stringify({ frames }));
+  await answerFrameCounts(() => frames);
 }
 
 async function serve(reply: boolean): Promise<void> {
@@ -75,9 +80,7 @@ async function serve(reply: boolean): Promise<void> {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   console.log(JSON.stringify({ port: (server.address() as { port: number }).port }));
-  // The parent reads the frame count from stdin prompts: one line in, one count out.
-  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-  for await (const _ of lines) console.log(JSON.stringify({ frames }));
+  await answerFrameCounts(() => frames);
 }
 
 async function dial(port: number, links: number): Promise<void> {

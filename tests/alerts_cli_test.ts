@@ -5,20 +5,20 @@
  * back; the dead man's switch is requested while the node runs.
  */
 import assert from "node:assert/strict";
-import { cliIn, cliOk, freePort, initNode, serve, tempHome, until } from "./helpers.ts";
+import { cli, cliOk, freePort, initNode, serve, tempHome, until } from "./helpers.ts";
 
 Deno.test("alerts/health CLI: bad input is refused with the reason and nothing stored changes", async () => {
   const home = await tempHome();
   try {
     await initNode(home, "boss", "controller");
     const bad = async (args: string[], re: RegExp) => {
-      const r = await cliIn(home, args);
+      const r = await cli(home, args);
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, re, args.join(" "));
     };
-    assert.equal((await cliIn(home, ["health", "set", "zeroForSeconds=30"])).code, 0);
+    assert.equal((await cli(home, ["health", "set", "zeroForSeconds=30"])).code, 0);
     assert.equal(
-      (await cliIn(home, ["alerts", "rules", "set", "rig_offline", "--for", "5m"])).code,
+      (await cli(home, ["alerts", "rules", "set", "rig_offline", "--for", "5m"])).code,
       0,
     );
     const files = async () =>
@@ -97,19 +97,18 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
     assert.deepEqual(await files(), before, "nothing stored changed");
     // The rule's threshold is the health model's fleet default: one number.
     assert.equal(
-      (await cliIn(home, ["alerts", "rules", "set", "hashrate_zero", "--threshold", "45"])).code,
+      (await cli(home, ["alerts", "rules", "set", "hashrate_zero", "--threshold", "45"])).code,
       0,
     );
-    const t = JSON.parse((await cliIn(home, ["health", "thresholds", "--json"])).stdout);
+    const t = JSON.parse((await cli(home, ["health", "thresholds", "--json"])).stdout);
     assert.equal(t.effective.zeroForSeconds, 45);
-    const rules =
-      JSON.parse((await cliIn(home, ["alerts", "rules", "list", "--json"])).stdout).rules;
+    const rules = JSON.parse((await cli(home, ["alerts", "rules", "list", "--json"])).stdout).rules;
     const rz = rules.find((r: { id: string }) => r.id === "hashrate_zero");
     assert.deepEqual([rz.thresholdKey, rz.threshold], ["zeroForSeconds", 45]);
     assert.equal(rules.find((r: { id: string }) => r.id === "rig_offline").forSeconds, 300);
     // Silences: added, listed, ended.
     const s = JSON.parse(
-      (await cliIn(home, [
+      (await cli(home, [
         "alerts",
         "silence",
         "rig-1",
@@ -122,15 +121,15 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
     );
     assert.equal(s.rig, "rig-1");
     assert.match(
-      (await cliIn(home, ["alerts", "list"])).stdout,
+      (await cli(home, ["alerts", "list"])).stdout,
       new RegExp(`silences: ${s.id} until`),
     );
-    assert.equal((await cliIn(home, ["alerts", "unsilence", s.id])).code, 0);
-    assert.doesNotMatch((await cliIn(home, ["alerts", "list"])).stdout, /silences:/);
+    assert.equal((await cli(home, ["alerts", "unsilence", s.id])).code, 0);
+    assert.doesNotMatch((await cli(home, ["alerts", "list"])).stdout, /silences:/);
     // A channel to a closed port: its test fails with exit 1 and the reason.
     const port = freePort();
     assert.equal(
-      (await cliIn(home, [
+      (await cli(home, [
         "alerts",
         "channels",
         "add",
@@ -142,14 +141,14 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
       ])).code,
       0,
     );
-    const test = await cliIn(home, ["alerts", "test", "dead"]);
+    const test = await cli(home, ["alerts", "test", "dead"]);
     assert.equal(test.code, 1);
     assert.match(
       test.stderr,
       new RegExp(`test message to dead failed: http://127\\.0\\.0\\.1:${port}/x: .*refused`, "i"),
     );
     assert.equal(
-      (await cliIn(home, [
+      (await cli(home, [
         "alerts",
         "channels",
         "add",
@@ -162,7 +161,7 @@ Deno.test("alerts/health CLI: bad input is refused with the reason and nothing s
       1,
     );
     assert.equal(
-      (await cliIn(home, [
+      (await cli(home, [
         "alerts",
         "channels",
         "add",
@@ -364,7 +363,7 @@ Deno.test("alerts API: health, alerts, rules, channels (secrets masked), silence
     assert.match(metrics, /miner_cli_heartbeat_last_success_timestamp_seconds \d+/);
     assert.match(metrics, /miner_cli_rig_health\{rig="boss",rig_id="[0-9a-f]+",state="idle"\} 1/);
     // A bad URL is a usage error.
-    const r = await cliIn(home, [
+    const r = await cli(home, [
       "node",
       "serve",
       "--heartbeat-url",

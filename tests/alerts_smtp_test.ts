@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cliIn, component, freePort, initNode, tempHome, until } from "./helpers.ts";
+import { cli, component, freePort, initNode, tempHome, until } from "./helpers.ts";
 
 const SMTP = component("aiosmtpd", "the SMTP channel test (a real SMTP server)");
 const OPENSSL = component("openssl", "the SMTP channel test (a test certificate)");
@@ -85,7 +85,7 @@ Deno.test({
       await Deno.writeTextFile(join(root, "pw"), "s3cret-pw\n");
       await Deno.writeTextFile(join(root, "bad"), "wrong\n");
       const add = (name: string, extra: string[]) =>
-        cliIn(home, [
+        cli(home, [
           "alerts",
           "channels",
           "add",
@@ -149,7 +149,7 @@ Deno.test({
         join(root, "pw"),
       ]);
       for (const name of ["starttls", "tls"]) {
-        const r = await cliIn(home, ["alerts", "channels", "test", name]);
+        const r = await cli(home, ["alerts", "channels", "test", name]);
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
       }
       const inbox = async (dir: string) => {
@@ -170,7 +170,7 @@ Deno.test({
       assert.match(mail, /^Subject: \[TEST\] miner-cli alerts from boss/m);
       assert.match(mail, /^To: ops@example\.com, night@example\.com/m);
       const fail = async (name: string, re: RegExp) => {
-        const r = await cliIn(home, ["alerts", "channels", "test", name]);
+        const r = await cli(home, ["alerts", "channels", "test", name]);
         assert.equal(r.code, 1, name);
         assert.match(r.stderr, re, name);
       };
@@ -178,7 +178,7 @@ Deno.test({
       await fail("noca", /self-signed certificate/);
       await fail("plain", /STARTTLS/);
       // The password is stored (0600) and never shown.
-      const listed = (await cliIn(home, ["alerts", "channels", "list", "--json"])).stdout;
+      const listed = (await cli(home, ["alerts", "channels", "list", "--json"])).stdout;
       assert.ok(!listed.includes("s3cret-pw"), "password masked");
       assert.match(listed, /"password": "\*\*\*"/);
     } finally {

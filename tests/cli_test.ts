@@ -207,12 +207,9 @@ Deno.test("bad input: each case exits 1 with a clear error and no stack trace", 
     // the cases ran in this process (`runCli`, as main.ts runs it); a real process of the two
     // kinds of error, a usage error and a failed command, says exactly the same, exit code too
     for (const label of ["missing --address", "no identity"]) {
-      const [, h, args] = cases.find(([l]) => l === label)!;
-      assert.deepEqual(
-        await cli(h, args, { process: true }),
-        results[cases.findIndex(([l]) => l === label)],
-        label,
-      );
+      const i = cases.findIndex(([l]) => l === label);
+      const [, h, args] = cases[i];
+      assert.deepEqual(await cli(h, args, { process: true }), results[i], label);
     }
     // usage errors of a command point at that command's usage line
     const addUsage = results[cases.findIndex(([l]) => l === "missing --address")];

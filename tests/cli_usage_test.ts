@@ -8,39 +8,39 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { MeshNode, type PeerSession } from "../src/node/mod.ts";
 import { resolvePaths } from "../src/store/mod.ts";
-import { cli, cliIn, cliOk, initNode, serve, tempHome } from "./helpers.ts";
+import { cli, cliOk, initNode, serve, tempHome } from "./helpers.ts";
 
 Deno.test("usage: help node, node --help and a bare group print the group's commands; a typo gets the nearest command", async () => {
-  const viaHelp = await cliIn(null, ["help", "node"]);
+  const viaHelp = await cli(null, ["help", "node"]);
   assert.equal(viaHelp.code, 0);
   assert.match(viaHelp.stdout, /^miner-cli node: this node/);
   for (const sub of ["init", "info", "set", "reset", "pair-code", "policy", "serve"]) {
     assert.match(viaHelp.stdout, new RegExp(`^  ${sub} `, "m"), sub);
   }
-  const viaFlag = await cliIn(null, ["node", "--help"]);
+  const viaFlag = await cli(null, ["node", "--help"]);
   assert.equal(viaFlag.code, 0);
   assert.equal(viaFlag.stdout, viaHelp.stdout);
   // a group without its command: the group's commands, and exit 1 (nothing was done)
-  const bare = await cliIn(null, ["remote"]);
+  const bare = await cli(null, ["remote"]);
   assert.equal(bare.code, 1);
   assert.match(bare.stdout, /^miner-cli remote: drive workers/);
   for (const sub of ["status", "start", "stop", "logs", "deploy"]) {
     assert.match(bare.stdout, new RegExp(`^  ${sub} `, "m"), sub);
   }
   // a mistyped command and a mistyped option: the nearest one, and usage printed once
-  const typo = await cliIn(null, ["peer", "lst"]);
+  const typo = await cli(null, ["peer", "lst"]);
   assert.equal(typo.code, 1);
   assert.match(typo.stderr, /^error: peer has no command "lst"; did you mean `peer list`\?/);
   assert.equal(typo.stdout, "");
   const home = await tempHome();
   try {
-    const flag = await cliIn(home, ["peer", "list", "--no-prob"]);
+    const flag = await cli(home, ["peer", "list", "--no-prob"]);
     assert.equal(flag.code, 1);
     assert.match(flag.stderr, /peer list has no option --no-prob; did you mean --no-probe\?/);
     assert.equal(flag.stderr.match(/usage:/g)?.length, 1, flag.stderr);
     // --home after the command works as before it
-    await cliIn(home, ["node", "init", "--name", "rig-01"]);
-    const after = await cliIn(null, ["node", "info", "--json", "--home", home]);
+    await cli(home, ["node", "init", "--name", "rig-01"]);
+    const after = await cli(null, ["node", "info", "--json", "--home", home]);
     assert.equal(after.code, 0, after.stderr);
     assert.equal(JSON.parse(after.stdout).name, "rig-01");
   } finally {
@@ -51,12 +51,12 @@ Deno.test("usage: help node, node --help and a bare group print the group's comm
 Deno.test("usage: a profile without --pool says so in a sentence; --arg takes values that start with -", async () => {
   const home = await tempHome();
   try {
-    await cliIn(home, ["node", "init", "--name", "rig"]);
-    const noPool = await cliIn(home, ["profile", "add", "--type", "xmrig", "--name", "cpu"]);
+    await cli(home, ["node", "init", "--name", "rig"]);
+    const noPool = await cli(home, ["profile", "add", "--type", "xmrig", "--name", "cpu"]);
     assert.equal(noPool.code, 1);
     assert.match(noPool.stderr, /^error: invalid profile: --pool is required$/m);
     assert.doesNotMatch(noPool.stderr, /Invalid input|expected array|config\.pools/);
-    const xmrig = await cliIn(home, [
+    const xmrig = await cli(home, [
       "profile",
       "add",
       "--type",
@@ -74,7 +74,7 @@ Deno.test("usage: a profile without --pool says so in a sentence; --arg takes va
     assert.equal(xmrig.code, 0, xmrig.stderr);
     assert.deepEqual(JSON.parse(xmrig.stdout).config.args, ["--randomx-mode=light"]);
     // README's own example
-    const custom = await cliIn(home, [
+    const custom = await cli(home, [
       "profile",
       "add",
       "--type",
@@ -96,7 +96,7 @@ Deno.test("usage: a profile without --pool says so in a sentence; --arg takes va
     assert.equal(custom.code, 0, custom.stderr);
     assert.deepEqual(JSON.parse(custom.stdout).config.args, ["--algo", "ETCHASH"]);
     // and the stored profile holds them
-    const shown = JSON.parse((await cliIn(home, ["profile", "show", "lol"])).stdout);
+    const shown = JSON.parse((await cli(home, ["profile", "show", "lol"])).stdout);
     assert.deepEqual(shown.config.args, ["--algo", "ETCHASH"]);
   } finally {
     await Deno.remove(home, { recursive: true });
@@ -237,12 +237,12 @@ Deno.test("usage: node set --lat/--lon changes peer optimal's distances", async 
   }
   try {
     const km = async () =>
-      JSON.parse((await cliIn(c, ["peer", "optimal", "--json"])).stdout)[0].geoKm as number;
+      JSON.parse((await cli(c, ["peer", "optimal", "--json"])).stdout)[0].geoKm as number;
     assert.ok(Math.abs(await km() - 878) < 5, `Berlin-Paris ${await km()} km`);
     await cliOk(c, ["node", "set", "--lat", "40.71", "--lon", "-74.01"]); // New York
     assert.ok(Math.abs(await km() - 5837) < 10, `New York-Paris ${await km()} km`);
     // the stored distance moved too (peer list shows it)
-    const listed = JSON.parse((await cliIn(c, ["peer", "list", "--json", "--no-probe"])).stdout);
+    const listed = JSON.parse((await cli(c, ["peer", "list", "--json", "--no-probe"])).stdout);
     assert.ok(Math.abs(listed[0].geoKm - 5837) < 10, JSON.stringify(listed[0]));
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -7,7 +7,6 @@
  */
 import assert from "node:assert/strict";
 import {
-  cliInOk,
   cliOk,
   component,
   freePort,
@@ -57,8 +56,8 @@ Deno.test({
     });
     const c = `${root}/c`;
     const ctl = await initNode(c, "boss", "controller");
-    await cliInOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliInOk(c, ["stratum", "set", "--difficulty", "10"]);
+    await cliOk(c, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await cliOk(c, ["stratum", "set", "--difficulty", "10"]);
     const rigs: Record<string, { home: string; id: string; node?: ServeHandle }> = {};
     for (const name of ["rig-a", "rig-b", "rig-d"]) {
       const home = `${root}/${name}`;
@@ -66,7 +65,7 @@ Deno.test({
       await installRealXmrig(home);
       await cliOk(home, ["peer", "allow", ctl.id, "--control"]);
       await cliOk(c, ["peer", "allow", info.id]);
-      await cliInOk(home, [
+      await cliOk(home, [
         "profile",
         "add",
         "--type",

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import {
   assertPromtoolClean,
-  cliInOk,
   cliOk,
   component,
   freePort,
@@ -126,7 +125,7 @@ Deno.test({
       "--pass",
       "s3cret",
     ]);
-    await cliInOk(home, ["stratum", "set", "--difficulty", "1000"]);
+    await cliOk(home, ["stratum", "set", "--difficulty", "1000"]);
     const node = await serve(home);
     const token = await apiToken(home);
     const get = api(node.api!, token);
@@ -309,9 +308,9 @@ Deno.test({
 
     const pool = await startStubPool(1_000_000n);
     await initNode(home, "farm", "dual");
-    await cliInOk(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
-    await cliInOk(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
-    await cliInOk(home, ["stratum", "set", "--difficulty", "50"]);
+    await cliOk(home, ["stratum", "upstream", "add", chain.url, "--user", WALLET]);
+    await cliOk(home, ["stratum", "upstream", "add", pool.url, "--user", "wallet-2"]);
+    await cliOk(home, ["stratum", "set", "--difficulty", "50"]);
     const node = await serve(home);
     const token = await apiToken(home);
     const get = api(node.api!, token);
@@ -393,8 +392,8 @@ Deno.test({
     const rig = await initNode(w, "rig-1", "worker");
     await cliOk(w, ["peer", "allow", ctl.id, "--control"]);
     await cliOk(c, ["peer", "allow", rig.id]);
-    await cliInOk(c, ["stratum", "upstream", "add", pool.url, "--user", "wallet-1"]);
-    await cliInOk(c, ["stratum", "set", "--difficulty", "1000"]);
+    await cliOk(c, ["stratum", "upstream", "add", pool.url, "--user", "wallet-1"]);
+    await cliOk(c, ["stratum", "set", "--difficulty", "1000"]);
     const listen = `127.0.0.1:${freePort()}`;
     let cs = await serve(c, ["--listen", listen]);
     const ws = await serve(w, ["--connect", listen]);
