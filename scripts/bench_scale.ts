@@ -47,6 +47,10 @@ export interface ScaleRun {
   cliStatusMs: number;
   /** Forced fresh read of every rig (`maxAge=0`), ms. */
   freshMs: number;
+  /** One Prometheus scrape of `/metrics` (every rig's series), ms. */
+  metricsMs: number;
+  /** Its size, bytes. */
+  metricsBytes: number;
   /** Controller RSS, bytes. */
   rss: number;
   /** Controller idle CPU, % of one core, over 20 s. */
@@ -88,19 +92,41 @@ function spawnWithFds(argv: string[], options: { stdin?: "piped" | "null" } = {}
   }).spawn();
 }
 
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+/**
+ * The child's first JSON line (lines before it, such as V8's `--trace-gc`, go to `rest` with the
+ * rest of its stdout when given, else are dropped).
+ */
+async function firstLine(
+  stream: ReadableStream<Uint8Array>,
+  rest?: Deno.FsFile,
+): Promise<string> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  const enc = new TextEncoder();
   let buf = "";
-  while (!buf.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`exited before its first line: ${buf}`);
-    buf += value;
+  let line: string | undefined;
+  while (line === undefined) {
+    const nl = buf.indexOf("\n");
+    if (nl < 0) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`exited before its first line: ${buf}`);
+      buf += value;
+      continue;
+    }
+    const l = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    // (V8's own prints may share the line: its PrintF and the node's writes interleave)
+    const at = l.indexOf('{"');
+    if (at >= 0) line = l.slice(at);
+    if (rest && at !== 0) await rest.write(enc.encode(l + "\n"));
   }
-  // keep draining so the child never blocks on a full pipe
+  // keep draining so the child never blocks on a full pipe (into `rest` when given)
   (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
+    if (rest) await rest.write(enc.encode(buf));
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      if (rest) await rest.write(enc.encode(r.value));
+    }
   })().catch(() => {});
-  return buf.split("\n")[0];
+  return line;
 }
 
 function drain(stream: ReadableStream<Uint8Array>): void {
@@ -241,7 +267,12 @@ async function startController(home: string, ports: { peer: number; api: number 
     )
       .catch(() => {});
   } else drain(proc.stderr);
-  const line = await firstLine(proc.stdout);
+  // BENCH_SCALE_CONTROLLER_STDOUT=FILE: the rest of its stdout (`--trace-gc` lines...) appended.
+  const outFile = Deno.env.get("BENCH_SCALE_CONTROLLER_STDOUT");
+  const line = await firstLine(
+    proc.stdout,
+    outFile ? await Deno.open(outFile, { write: true, create: true, append: true }) : undefined,
+  );
   if (!line.includes('"listening"')) throw new Error(`controller: ${line}`);
   return {
     proc,
@@ -371,15 +402,19 @@ async function oneRun(
       for (const h of hosts) sum += await procUsage(h.proc.pid).then((u) => u.cpu, () => 0);
       return sum;
     };
+    // The pushes counter first: a scrape renders every rig's series (~0.1-0.35 s of the
+    // controller's CPU at 10,000), which is the bench's own work, not the idle controller's.
+    const p0 = await metric();
     const u0 = await procUsage(ctl.proc.pid);
     const hi0 = await hostsCpu();
-    const p0 = await metric();
     const IDLE_S = 20;
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
     const u1 = await procUsage(ctl.proc.pid);
     const hi1 = await hostsCpu();
     const p1 = await metric();
     const idleCpu = ((u1.cpu - u0.cpu) / IDLE_S) * 100;
+    // A Prometheus scrape as a farm's Prometheus makes one every 15 s (warm: p1's came first).
+    const scraped = await timed(scrape);
     const idleCpuHosts = ((hi1 - hi0) / IDLE_S) * 100;
     // Restart: every link comes back by itself.
     const k0 = performance.now();
@@ -407,6 +442,8 @@ async function oneRun(
       summaryMs: Math.round(median(summary) * 10) / 10,
       cliStatusMs: Math.round(cli.ms),
       freshMs: Math.round(fresh.ms),
+      metricsMs: Math.round(scraped.ms * 10) / 10,
+      metricsBytes: scraped.value.length,
       rss: u1.rss,
       idleCpu: Math.round(idleCpu * 10) / 10,
       pushesPerSecond: Math.round((p1 - p0) / IDLE_S),
@@ -419,7 +456,9 @@ async function oneRun(
     log(
       `scale ${rigs}: allow ${run.allowMs} ms, linked ${run.linkMs} ms, stats ${run.statsMs} ms (${
         (statsBytes / 1e6).toFixed(1)
-      } MB), summary ${run.summaryMs} ms, CLI status ${run.cliStatusMs} ms, fresh ${run.freshMs} ms (${freshOnline} online), RSS ${
+      } MB), summary ${run.summaryMs} ms, CLI status ${run.cliStatusMs} ms, fresh ${run.freshMs} ms (${freshOnline} online), /metrics ${run.metricsMs} ms (${
+        (run.metricsBytes / 1e6).toFixed(1)
+      } MB), RSS ${
         (run.rss / 1e6).toFixed(0)
       } MB, idle CPU ${run.idleCpu} % (${run.pushesPerSecond} pushes/s; rig hosts ${run.idleCpuHosts} %), shutdown ${run.shutdownMs} ms, restart ${run.restartMs} ms (CPU: controller ${restartCpuController} s, rig hosts ${restartCpuHosts} s)`,
     );
@@ -510,6 +549,7 @@ export async function benchScale(
     ["summaryMs", "/remote/summary (ms)", "< 20"],
     ["cliStatusMs", "`remote status --json` via daemon, CLI wall (ms)", "(process start ~0.3 s)"],
     ["freshMs", "forced fresh read of every rig (ms)", "< 2,000"],
+    ["metricsMs", "a Prometheus scrape of /metrics, every rig's series (ms)", "(reported)"],
     ["rss", "controller RSS (MB)", "< 600"],
     ["idleCpu", "idle CPU, pushes every 10 s (%)", "< 3"],
     ["idleCpuHosts", "the rig hosts' CPU meanwhile (% of a core)", "(reported)"],

@@ -55,8 +55,18 @@ export interface MetricsSnapshot {
 
 type Labels = Record<string, string>;
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/** `k="v",...` with the values escaped, in the labels' own order. */
+function labelText(labels: Labels): string {
+  let s = "";
+  for (const k in labels) s += `${s ? "," : ""}${k}="${escapeLabel(labels[k])}"`;
+  return s;
 }
 
 class Family {
@@ -67,16 +77,25 @@ class Family {
     readonly help: string,
   ) {}
   add(labels: Labels, value: number): void {
+    if (Number.isFinite(value)) this.addText(labelText(labels), value);
+  }
+  /**
+   * A sample whose label text ({@link labelText}) is already built: a rig's or peer's labels are
+   * escaped once for all its series (a scrape of 10,000 rigs renders ~100,000 of them).
+   */
+  addText(labels: string, value: number): void {
     if (!Number.isFinite(value)) return;
-    const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
-    this.samples.push(`${this.name}${l ? `{${l}}` : ""} ${value}`);
+    this.samples.push(labels ? `${this.name}{${labels}} ${value}\n` : `${this.name} ${value}\n`);
   }
   render(): string {
     return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n${
-      this.samples.map((s) => s + "\n").join("")
+      this.samples.join("")
     }`;
   }
 }
+
+/** `,state="…"` for each health state, in order. */
+const STATE_LABELS = HEALTH_ORDER.map((st) => [st, `,state="${st}"`] as const);
 
 /** Renders the snapshot as Prometheus text. */
 export function renderMetrics(snap: MetricsSnapshot): string {
@@ -212,11 +231,11 @@ export function renderMetrics(snap: MetricsSnapshot): string {
     for (const m of row.miners) addMiner(row.name, row.id, m);
   }
   for (const p of snap.peers) {
-    const l = { peer: p.name, peer_id: p.id, role: p.role };
-    if (p.online !== null) peerOnline.add(l, p.online ? 1 : 0);
-    if (p.pingMs !== null) peerRtt.add(l, p.pingMs / 1000);
-    peerScore.add(l, p.score);
-    peerSessions.add(l, p.sessions);
+    const l = labelText({ peer: p.name, peer_id: p.id, role: p.role });
+    if (p.online !== null) peerOnline.addText(l, p.online ? 1 : 0);
+    if (p.pingMs !== null) peerRtt.addText(l, p.pingMs / 1000);
+    peerScore.addText(l, p.score);
+    peerSessions.addText(l, p.sessions);
   }
   for (const t of snap.health?.totals ?? []) {
     fleetTotal.add({ algorithm: t.algorithm }, t.hashrate);
@@ -224,15 +243,12 @@ export function renderMetrics(snap: MetricsSnapshot): string {
   }
   if (snap.health) {
     for (const rig of snap.health.rigs) {
-      for (const st of HEALTH_ORDER) {
-        rigHealth.add({ rig: rig.name, rig_id: rig.id, state: st }, rig.state === st ? 1 : 0);
-      }
+      const rl = labelText({ rig: rig.name, rig_id: rig.id });
+      for (const [st, sl] of STATE_LABELS) rigHealth.addText(rl + sl, rig.state === st ? 1 : 0);
       for (const m of rig.miners) {
-        for (const st of HEALTH_ORDER) {
-          minerHealth.add(
-            { node: rig.name, node_id: rig.id, miner: m.name, state: st },
-            m.state === st ? 1 : 0,
-          );
+        const ml = labelText({ node: rig.name, node_id: rig.id, miner: m.name });
+        for (const [st, sl] of STATE_LABELS) {
+          minerHealth.addText(ml + sl, m.state === st ? 1 : 0);
         }
       }
     }
