@@ -47,7 +47,7 @@ export interface ScaleRun {
   cliStatusMs: number;
   /** Forced fresh read of every rig (`maxAge=0`), ms. */
   freshMs: number;
-  /** One Prometheus scrape of `/metrics` (every rig's series), ms. */
+  /** A Prometheus scrape of `/metrics` (every rig's series), median of 3, ms. */
   metricsMs: number;
   /** Its size, bytes. */
   metricsBytes: number;
@@ -413,8 +413,11 @@ async function oneRun(
     const hi1 = await hostsCpu();
     const p1 = await metric();
     const idleCpu = ((u1.cpu - u0.cpu) / IDLE_S) * 100;
-    // A Prometheus scrape as a farm's Prometheus makes one every 15 s (warm: p1's came first).
-    const scraped = await timed(scrape);
+    // A Prometheus scrape as a farm's Prometheus makes one every 15 s (warm: p1's came first),
+    // median of 3.
+    const scrapes = [await timed(scrape), await timed(scrape), await timed(scrape)];
+    const scraped = { ms: median(scrapes.map((x) => x.ms)), value: scrapes[0].value };
+    console.error(`  /metrics scrapes: ${scrapes.map((x) => Math.round(x.ms)).join(", ")} ms`);
     const idleCpuHosts = ((hi1 - hi0) / IDLE_S) * 100;
     // Restart: every link comes back by itself.
     const k0 = performance.now();
