@@ -403,3 +403,34 @@ Deno.test("health: the fleet's state from its counts is the evaluation's (worst 
   assert.equal(fleetStateOf({ ...none, ok: 5, unknown: 1, degraded: 1 }), "degraded");
   assert.equal(fleetStateOf({ ...none, ok: 5, degraded: 1, down: 1 }), "down");
 });
+
+Deno.test("health: an evaluation that finds a rig's health unchanged hands out the same object; any change, a duration's text included, a new one", () => {
+  const h = tracker({ zeroForSeconds: 60 });
+  const fine = rig("r1", [miner("cpu")]);
+  const away = rig("r2", [], { online: false, offlineSince: new Date(T0 - 5_000).toISOString() });
+  const a = h.evaluate([fine, away], T0);
+  const b = h.evaluate([fine, { ...away }], T0 + 400);
+  const byName = (f: FleetHealth, n: string) => f.rigs.find((r) => r.name === n)!;
+  assert.equal(byName(b, "r1"), byName(a, "r1"), "same miners, same result: the same object");
+  assert.equal(byName(b, "r2"), byName(a, "r2"), "offline for 5 s both times");
+  // The offline rig's message counts on ("for 6 s"): a new object, with the new text.
+  const c = h.evaluate([fine, away], T0 + 1_000);
+  assert.notEqual(byName(c, "r2"), byName(b, "r2"));
+  assert.match(byName(c, "r2").reasons[0].message, /for 6 s/);
+  assert.equal(byName(c, "r1"), byName(a, "r1"));
+  // A miner's new hashrate is a new result; the same figure again is that result again.
+  const faster = rig("r1", [miner("cpu", { hashrate: { now: 2000, avg60: 2000, avg15m: 2000 } })]);
+  const d = h.evaluate([faster, away], T0 + 1_200);
+  assert.notEqual(byName(d, "r1"), byName(c, "r1"));
+  assert.equal(byName(d, "r1").miners[0].hashrate, 2000);
+  const e = h.evaluate([faster, away], T0 + 1_300);
+  assert.equal(byName(e, "r1"), byName(d, "r1"));
+  // A stall that turns into a reason after zeroForSeconds is a new result at that moment.
+  const stalled = rig("r1", [miner("cpu", { hashrate: { now: 0, avg60: 0, avg15m: 0 } })]);
+  const f = h.evaluate([stalled, away], T0 + 2_000);
+  const g = h.evaluate([stalled, away], T0 + 30_000);
+  assert.equal(byName(g, "r1").state, byName(f, "r1").state);
+  const later = h.evaluate([stalled, away], T0 + 70_000);
+  assert.notEqual(byName(later, "r1"), byName(g, "r1"));
+  assert.ok(byName(later, "r1").miners[0].reasons.some((r) => r.code === "hashrate_zero"));
+});

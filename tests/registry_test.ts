@@ -15,8 +15,14 @@ import {
   resolvePeer,
 } from "../src/peers/mod.ts";
 import { AuditLog, type Fleet, FleetMonitor } from "../src/node/mod.ts";
+import { fleetStatusJson } from "../src/api/mod.ts";
 import { emptyStats } from "../src/miners/mod.ts";
-import type { AlgorithmTotal, MinerStats } from "../src/protocol/mod.ts";
+import type {
+  AlgorithmTotal,
+  FleetNodeStatus,
+  MinerStats,
+  RigHealth,
+} from "../src/protocol/mod.ts";
 import { mulberry32, ROOT, within } from "./helpers.ts";
 
 const FIXTURE = new URL("./fixtures/registry_writer.ts", import.meta.url).pathname;
@@ -1003,6 +1009,94 @@ Deno.test("fleet monitor: a pushing rig that answers a forced read is due its ne
     assert.equal(asked, 1);
     assert.equal(c.peers[0].stale, false);
     assert.equal(c.peers[0].online, true);
+    monitor.stop();
+  } finally {
+    await reg.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fleet monitor and API: a read reuses the rows (and their JSON) of rigs that did not change, and builds new ones for a push, going offline, a rename and turning stale", async () => {
+  const dir = await Deno.makeTempDir();
+  const reg = await PeerRegistry.open(join(dir, "registry.sqlite"));
+  try {
+    const ids = Array.from({ length: 4 }, (_, i) => `eeee${i}`.padEnd(32, "0"));
+    ids.forEach((id, i) => reg.upsert(makePeer(id, `rig-${i}`)));
+    const fleet = {
+      mesh: { registry: reg, session: () => ({ isClosed: false }) },
+      workers: () => reg.list().filter((p) => p.role !== "controller"),
+      // A refresh of a stale row stays out (this test reads the rows, it does not answer).
+      row: () => new Promise(() => {}),
+    } as unknown as Fleet;
+    const monitor = new FleetMonitor(fleet, { intervalMs: 0 });
+    const push = (i: number, hashrate: number, now = Date.now()) =>
+      monitor.pushed(reg.get(ids[i])!, {
+        nodeId: ids[i],
+        nodeName: `rig-${i}`,
+        uptime: 1,
+        role: "worker",
+        miners: [{
+          ...emptyStats("a", "xmrig", null),
+          state: "running",
+          pid: 1,
+          hashrate: { now: hashrate, avg60: hashrate, avg15m: null },
+          algorithm: "rx/0",
+        }],
+        seq: 1,
+        intervalMs: 10_000,
+        reason: "interval",
+      }, { now });
+    for (let i = 0; i < 3; i++) push(i, 100 + i);
+    push(3, 103, Date.now() - 60_000); // overdue: stale for a reader allowing 2 s
+    const row = (d: { peers: FleetNodeStatus[] }, i: number): FleetNodeStatus =>
+      d.peers.find((p) => p.id === ids[i])!;
+    const a = await monitor.get(Infinity);
+    const b = await monitor.get(Infinity);
+    for (let i = 0; i < 4; i++) assert.equal(row(b, i), row(a, i), `rig-${i} unchanged`);
+    push(0, 200);
+    monitor.sawOffline(reg.get(ids[1])!, "link lost");
+    reg.update(ids[2], (p) => ({ ...p, name: "renamed" }));
+    const c = await monitor.get(Infinity);
+    assert.notEqual(row(c, 0), row(b, 0), "a push is a new row");
+    assert.equal(row(c, 0).miners[0].hashrate.now, 200);
+    assert.notEqual(row(c, 1), row(b, 1), "going offline is a new row");
+    assert.equal(row(c, 1).online, false);
+    assert.notEqual(row(c, 2), row(b, 2), "a rename is a new row");
+    assert.equal(row(c, 2).name, "renamed");
+    assert.equal(row(c, 3), row(b, 3), "rig-3 unchanged");
+    // The same row is fresh for one reader and stale for another, whichever read first.
+    const strict = await monitor.get(2000);
+    assert.equal(row(strict, 3).stale, true);
+    assert.equal(row(strict, 0).stale, false);
+    assert.equal(row(await monitor.get(Infinity), 3).stale, false);
+    assert.equal(row(await monitor.get(2000), 3).stale, true);
+
+    // The API's JSON of a read is JSON.stringify's, the rows' cached text included, and a row
+    // whose health object is replaced is serialized again.
+    const same = (doc: Parameters<typeof fleetStatusJson>[0], what: string) =>
+      assert.deepEqual(JSON.parse(fleetStatusJson(doc)), JSON.parse(JSON.stringify(doc)), what);
+    const d = await monitor.get(Infinity);
+    same(d, "first serialization");
+    same(d, "from the cached rows");
+    const health = (state: "ok" | "down"): RigHealth => ({
+      id: ids[0],
+      name: "rig-0",
+      tags: [],
+      state,
+      since: null,
+      reasons: [],
+      miners: [],
+      totals: [],
+      maxTemp: null,
+      updatedAt: null,
+    });
+    row(d, 0).health = health("ok");
+    same(d, "a row given its health");
+    assert.match(fleetStatusJson(d), /"state":"ok"/);
+    row(d, 0).health = health("down");
+    same(d, "a row given new health");
+    assert.match(fleetStatusJson(d), /"state":"down"/);
+    same({ ...d, peers: d.peers.slice(1, 3), page: { matched: 4, offset: 1, limit: 2 } }, "a page");
     monitor.stop();
   } finally {
     await reg.close();

@@ -23,7 +23,7 @@
 export { API_BASE, type ApiApp, type ApiContext, createApiApp, hostAllowed } from "./app.ts";
 export { ApiError, errorResponse } from "./errors.ts";
 export { ApiConfigError, type ApiServer, type ApiServerOptions, startApiServer } from "./server.ts";
-export type { RemoteRoutesContext } from "./remote_routes.ts";
+export { fleetStatusJson, type RemoteRoutesContext } from "./remote_routes.ts";
 export type { HealthRoutesContext } from "./health_routes.ts";
 export type { StratumRoutesContext } from "./stratum_routes.ts";
 export type { AssignmentOps } from "./assignment_routes.ts";

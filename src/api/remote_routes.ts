@@ -83,6 +83,32 @@ function notModified(header: string | undefined, etag: string): boolean {
   });
 }
 
+/** Each row's JSON, for as long as the row object and its health are the same ones. */
+const rowJson = new WeakMap<object, { health: unknown; text: string }>();
+
+/**
+ * `JSON.stringify(doc)` (its keys in another order), reusing the JSON of rows a previous read
+ * sent: the node hands out the same row object while a rig's row did not change, so a read of
+ * 10,000 rows serializes only those that changed since (serializing them all was ~80 % of a
+ * read's CPU).
+ *
+ * @example
+ * ```ts ignore
+ * return c.body(fleetStatusJson(doc), 200, { "content-type": "application/json" });
+ * ```
+ */
+export function fleetStatusJson(doc: FleetStatus): string {
+  const rows = doc.peers.map((row) => {
+    const hit = rowJson.get(row);
+    if (hit && hit.health === row.health) return hit.text;
+    const text = JSON.stringify(row);
+    rowJson.set(row, { health: row.health, text });
+    return text;
+  });
+  const rest = JSON.stringify({ ...doc, peers: undefined });
+  return `{"peers":[${rows.join(",")}]${rest === "{}" ? "" : `,${rest.slice(1, -1)}`}}`;
+}
+
 const PeerParam = z.object({ peer: z.string().min(1).max(128) });
 
 /** Paging and text/tag filters shared by list reads. */
@@ -176,7 +202,11 @@ export function registerRemoteRoutes(
       const doc = ctx.cachedStatus
         ? await ctx.cachedStatus(maxAge, q.timeout, { wait: q.wait === "true" })
         : await ctx.fleet.status(undefined, { timeoutMs: q.timeout });
-      return c.json(pageRows(doc, q, ctx.tagsOf), 200);
+      // The same JSON `c.json` would send, built from the rows' cached text (typed as `c.json`'s
+      // answer for the OpenAPI route's types).
+      return c.body(fleetStatusJson(pageRows(doc, q, ctx.tagsOf)), 200, {
+        "content-type": "application/json",
+      }) as unknown as ReturnType<typeof c.json<FleetStatus, 200>>;
     },
   );
   app.openapi(

@@ -294,7 +294,7 @@ export async function startHealthService(
     return { state: fleetStateOf(counts), counts };
   };
   /** Each rig's health as last published (state and reason codes, its miners' too). */
-  let signatures = new Map<string, string>();
+  let signatures = new Map<string, { of: FleetHealth["rigs"][number]; sig: string }>();
   let lastRun = 0;
   let running: Promise<FleetHealth> | null = null;
   const evaluateNow = (): Promise<FleetHealth> => {
@@ -309,14 +309,18 @@ export async function startHealthService(
         // Only the rigs whose state or reasons changed go out (10,000 rigs' health is megabytes
         // of JSON per client), with the fleet's state, counts and totals.
         const changed: FleetHealth["rigs"] = [];
-        const seen = new Map<string, string>();
+        const seen = new Map<string, { of: FleetHealth["rigs"][number]; sig: string }>();
         for (const r of health.rigs) {
-          const sig = `${r.state}:${r.reasons.map((x) => x.code).join(",")}:${
-            r.miners.map((m) => `${m.name}=${m.state}/${m.reasons.map((x) => x.code).join(",")}`)
-              .join(";")
-          }`;
-          seen.set(r.id, sig);
-          if (signatures.get(r.id) !== sig) changed.push(r);
+          const was = signatures.get(r.id);
+          // The tracker hands out the same object for a rig whose health did not change.
+          const sig = was?.of === r
+            ? was.sig
+            : `${r.state}:${r.reasons.map((x) => x.code).join(",")}:${
+              r.miners.map((m) => `${m.name}=${m.state}/${m.reasons.map((x) => x.code).join(",")}`)
+                .join(";")
+            }`;
+          seen.set(r.id, { of: r, sig });
+          if (was?.sig !== sig) changed.push(r);
         }
         const removed = [...signatures.keys()].filter((id) => !seen.has(id));
         signatures = seen;
@@ -361,12 +365,13 @@ export async function startHealthService(
     decorate(status) {
       const byId = rigsById();
       if (!byId) return status;
-      // The rows are this read's own (built for it by the monitor): health is set on them, not
-      // copied into new ones (10,000 rows per read).
+      // The rows are the monitor's views (a row that did not change is the object the last read
+      // had): health is set on them, not copied into new ones (10,000 rows per read).
       const peers = status.peers;
       for (const p of peers) {
         const rh = byId.get(p.id);
         if (rh) p.health = rh;
+        else delete p.health;
       }
       return { ...status, peers, health: summarize(peers, byId) };
     },

@@ -164,6 +164,8 @@ export class HealthTracker {
   readonly #opts: HealthTrackerOptions;
   readonly #miners = new Map<string, MinerMemory>();
   readonly #rigSince = new Map<string, { state: HealthState; since: number }>();
+  /** Each rig's last result: an evaluation that finds the same hands out the same object. */
+  readonly #lastRig = new Map<string, RigHealth>();
   #last: FleetHealth | null = null;
   #round = 0;
 
@@ -207,7 +209,13 @@ export class HealthTracker {
       miners: { algorithm: string; hashrate: number | null; expected: number | null }[];
     }[] = [];
     for (const rig of rigs) {
-      const h = this.#rig(rig, now);
+      let h = this.#rig(rig, now);
+      // The same health as last time is the same object: readers that keep something per result
+      // (the API's JSON of a row, the health events' change check) redo it only for rigs that
+      // changed, not for 10,000 every 5 s.
+      const prev = this.#lastRig.get(rig.id);
+      if (prev && sameJson(prev, h)) h = prev;
+      else this.#lastRig.set(rig.id, h);
       out.push(h);
       counts[h.state]++;
       if (rig.online) {
@@ -228,6 +236,7 @@ export class HealthTracker {
       for (const [k, mem] of this.#miners) if (mem.seen < this.#round - 60) this.#miners.delete(k);
       const ids = new Set(rigs.map((r) => r.id));
       for (const k of this.#rigSince.keys()) if (!ids.has(k)) this.#rigSince.delete(k);
+      for (const k of this.#lastRig.keys()) if (!ids.has(k)) this.#lastRig.delete(k);
     }
     this.#last = {
       at: new Date(now).toISOString(),
@@ -543,6 +552,37 @@ export class HealthTracker {
 }
 
 /** The cause of a restart, short (`stall`, `exit code 1`, `hang`). */
+/**
+ * Whether two JSON-like values (plain objects, arrays, strings, numbers, booleans, null) are
+ * the same, key for key: what `JSON.stringify` of each would say, without building the text.
+ *
+ * @example
+ * ```ts ignore
+ * sameJson({ a: [1, "x"] }, { a: [1, "x"] }); // true
+ * ```
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i];
+    if (k !== kb[i]) return false;
+    if (!sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
+      return false;
+    }
+  }
+  return true;
+}
+
 function lastCause(reason: string): string {
   const cut = reason.indexOf(":");
   return (cut > 0 ? reason.slice(0, cut) : reason).slice(0, 60);
