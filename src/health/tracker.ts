@@ -561,7 +561,7 @@ export class HealthTracker {
  * sameJson({ a: [1, "x"] }, { a: [1, "x"] }); // true
  * ```
  */
-export function sameJson(a: unknown, b: unknown): boolean {
+function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Array.isArray(a)) {
