@@ -166,6 +166,16 @@ export class HealthTracker {
   readonly #rigSince = new Map<string, { state: HealthState; since: number }>();
   /** Each rig's last result: an evaluation that finds the same hands out the same object. */
   readonly #lastRig = new Map<string, RigHealth>();
+  /** Each rig's last `updatedAt` as ISO text (it changes once per push, not per evaluation). */
+  readonly #updatedIso = new Map<string, { ms: number; iso: string }>();
+
+  #iso(rigId: string, ms: number): string {
+    const c = this.#updatedIso.get(rigId);
+    if (c?.ms === ms) return c.iso;
+    const iso = new Date(ms).toISOString();
+    this.#updatedIso.set(rigId, { ms, iso });
+    return iso;
+  }
   #last: FleetHealth | null = null;
   #round = 0;
 
@@ -218,7 +228,8 @@ export class HealthTracker {
       else this.#lastRig.set(rig.id, h);
       out.push(h);
       counts[h.state]++;
-      if (rig.online) {
+      // (a rig without miners adds nothing to the totals)
+      if (rig.online && h.miners.length > 0) {
         totalsInput.push({
           id: rig.id,
           miners: h.miners.filter((m) => m.state !== "idle" && m.state !== "down").map((m) => ({
@@ -237,6 +248,7 @@ export class HealthTracker {
       const ids = new Set(rigs.map((r) => r.id));
       for (const k of this.#rigSince.keys()) if (!ids.has(k)) this.#rigSince.delete(k);
       for (const k of this.#lastRig.keys()) if (!ids.has(k)) this.#lastRig.delete(k);
+      for (const k of this.#updatedIso.keys()) if (!ids.has(k)) this.#updatedIso.delete(k);
     }
     this.#last = {
       at: new Date(now).toISOString(),
@@ -252,7 +264,7 @@ export class HealthTracker {
     const reasons: HealthReason[] = [];
     let state: HealthState;
     let miners: MinerHealth[] = [];
-    const updatedAt = rig.updatedAt === null ? null : new Date(rig.updatedAt).toISOString();
+    const updatedAt = rig.updatedAt === null ? null : this.#iso(rig.id, rig.updatedAt);
     if (rig.online === null) {
       state = "unknown";
     } else if (!rig.online) {
@@ -304,10 +316,10 @@ export class HealthTracker {
       name: rig.name,
       tags: rig.tags ?? [],
       state,
-      since: since === null ? null : new Date(since).toISOString(),
+      since: since === null ? null : isoOf(since),
       reasons,
       miners,
-      totals: algorithmTotals([{
+      totals: miners.length === 0 ? [] : algorithmTotals([{
         id: rig.id,
         miners: miners.filter((m) => m.state !== "idle" && m.state !== "down"),
       }]),
@@ -552,6 +564,18 @@ export class HealthTracker {
 }
 
 /** The cause of a restart, short (`stall`, `exit code 1`, `hang`). */
+/** ISO text of a time that rarely changes (a state's `since`), made once per value. */
+const sinceIso = new Map<number, string>();
+function isoOf(ms: number): string {
+  let iso = sinceIso.get(ms);
+  if (iso === undefined) {
+    if (sinceIso.size >= 4096) sinceIso.clear();
+    iso = new Date(ms).toISOString();
+    sinceIso.set(ms, iso);
+  }
+  return iso;
+}
+
 /**
  * Whether two JSON-like values (plain objects, arrays, strings, numbers, booleans, null) are
  * the same, key for key: what `JSON.stringify` of each would say, without building the text.
