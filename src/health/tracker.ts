@@ -224,7 +224,10 @@ export class HealthTracker {
       // (the API's JSON of a row, the health events' change check) redo it only for rigs that
       // changed, not for 10,000 every 5 s.
       const prev = this.#lastRig.get(rig.id);
-      if (prev && sameJson(prev, h)) h = prev;
+      if (
+        prev && prev.updatedAt === h.updatedAt && prev.state === h.state &&
+        prev.miners.length === h.miners.length && sameJson(prev, h)
+      ) h = prev;
       else this.#lastRig.set(rig.id, h);
       out.push(h);
       counts[h.state]++;
@@ -577,8 +580,8 @@ function isoOf(ms: number): string {
 }
 
 /**
- * Whether two JSON-like values (plain objects, arrays, strings, numbers, booleans, null) are
- * the same, key for key: what `JSON.stringify` of each would say, without building the text.
+ * Whether two JSON-like values (plain objects, arrays, strings, numbers, booleans, null) hold
+ * the same, key for key (in any order), without building their text or key lists.
  *
  * @example
  * ```ts ignore
@@ -594,17 +597,15 @@ function sameJson(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  for (let i = 0; i < ka.length; i++) {
-    const k = ka[i];
-    if (k !== kb[i]) return false;
-    if (!sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
-      return false;
-    }
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in ra) {
+    keys++;
+    if (!(k in rb) || !sameJson(ra[k], rb[k])) return false;
   }
-  return true;
+  for (const _ in rb) keys--;
+  return keys === 0;
 }
 
 function lastCause(reason: string): string {
