@@ -77,7 +77,7 @@ class Family {
     readonly help: string,
   ) {}
   add(labels: Labels, value: number): void {
-    if (Number.isFinite(value)) this.addText(labelText(labels), value);
+    this.addText(labelText(labels), value);
   }
   /**
    * A sample whose label text ({@link labelText}) is already built: a rig's or peer's labels are

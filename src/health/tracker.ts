@@ -163,19 +163,12 @@ const NO_REASONS: HealthReason[] = [];
 export class HealthTracker {
   readonly #opts: HealthTrackerOptions;
   readonly #miners = new Map<string, MinerMemory>();
-  readonly #rigSince = new Map<string, { state: HealthState; since: number }>();
+  /** Since when each rig is in its state, with that time's ISO text (made once per start). */
+  readonly #rigSince = new Map<string, { state: HealthState; since: number; iso: string }>();
   /** Each rig's last result: an evaluation that finds the same hands out the same object. */
   readonly #lastRig = new Map<string, RigHealth>();
   /** Each rig's last `updatedAt` as ISO text (it changes once per push, not per evaluation). */
   readonly #updatedIso = new Map<string, { ms: number; iso: string }>();
-
-  #iso(rigId: string, ms: number): string {
-    const c = this.#updatedIso.get(rigId);
-    if (c?.ms === ms) return c.iso;
-    const iso = new Date(ms).toISOString();
-    this.#updatedIso.set(rigId, { ms, iso });
-    return iso;
-  }
   #last: FleetHealth | null = null;
   #round = 0;
 
@@ -263,6 +256,14 @@ export class HealthTracker {
     return this.#last;
   }
 
+  #iso(rigId: string, ms: number): string {
+    const c = this.#updatedIso.get(rigId);
+    if (c?.ms === ms) return c.iso;
+    const iso = new Date(ms).toISOString();
+    this.#updatedIso.set(rigId, { ms, iso });
+    return iso;
+  }
+
   #rig(rig: RigInput, now: number): RigHealth {
     const reasons: HealthReason[] = [];
     let state: HealthState;
@@ -307,7 +308,11 @@ export class HealthTracker {
     if (state === "down" && rig.offlineSince) since = Date.parse(rig.offlineSince);
     else if (prev && prev.state === state) since = prev.since;
     else since = this.#opts.oneShot ? null : now;
-    if (since !== null) this.#rigSince.set(rig.id, { state, since });
+    let sinceText: string | null = null;
+    if (since !== null) {
+      sinceText = prev?.since === since ? prev.iso : new Date(since).toISOString();
+      this.#rigSince.set(rig.id, { state, since, iso: sinceText });
+    }
     let maxTemp: number | null = null;
     for (const m of miners) {
       for (const d of m.devices) {
@@ -319,7 +324,7 @@ export class HealthTracker {
       name: rig.name,
       tags: rig.tags ?? [],
       state,
-      since: since === null ? null : isoOf(since),
+      since: sinceText,
       reasons,
       miners,
       totals: miners.length === 0 ? [] : algorithmTotals([{
@@ -566,19 +571,6 @@ export class HealthTracker {
   }
 }
 
-/** The cause of a restart, short (`stall`, `exit code 1`, `hang`). */
-/** ISO text of a time that rarely changes (a state's `since`), made once per value. */
-const sinceIso = new Map<number, string>();
-function isoOf(ms: number): string {
-  let iso = sinceIso.get(ms);
-  if (iso === undefined) {
-    if (sinceIso.size >= 4096) sinceIso.clear();
-    iso = new Date(ms).toISOString();
-    sinceIso.set(ms, iso);
-  }
-  return iso;
-}
-
 /**
  * Whether two JSON-like values (plain objects, arrays, strings, numbers, booleans, null) hold
  * the same, key for key (in any order), without building their text or key lists.
@@ -608,6 +600,7 @@ function sameJson(a: unknown, b: unknown): boolean {
   return keys === 0;
 }
 
+/** The cause of a restart, short (`stall`, `exit code 1`, `hang`). */
 function lastCause(reason: string): string {
   const cut = reason.indexOf(":");
   return (cut > 0 ? reason.slice(0, cut) : reason).slice(0, 60);

@@ -477,7 +477,7 @@ export class FleetMonitor {
       newest = Math.max(newest, r.at);
       const stale = !rowFresh(r, now, maxAgeMs);
       if (r.view?.name === p.name && r.view.stale === stale) return r.view.v;
-      const v = this.#view(p, r, now, maxAgeMs);
+      const v = this.#view(p, r, stale);
       r.view = { name: p.name, stale, v };
       return v;
     });
@@ -492,13 +492,13 @@ export class FleetMonitor {
     };
   }
 
-  #view(p: Pick<Peer, "name">, r: Row, now: number, maxAgeMs: number): FleetNodeStatus {
+  #view(p: Pick<Peer, "name">, r: Row, stale: boolean): FleetNodeStatus {
     return {
       ...r.row,
       name: p.name,
       updatedAt: r.iso ??= new Date(r.at).toISOString(),
       source: r.pushedUntil !== undefined ? "push" : "poll",
-      stale: !rowFresh(r, now, maxAgeMs),
+      stale,
     };
   }
 
@@ -555,7 +555,7 @@ export class FleetMonitor {
       for (const id of this.#dirty) {
         const r = this.#rows.get(id);
         const p = this.#fleet.mesh.registry.get(id);
-        if (r && p) rows.push(this.#view(p, r, now, Infinity));
+        if (r && p) rows.push(this.#view(p, r, false));
       }
       const removed = [...this.#removed];
       const summary = this.#tallied();
